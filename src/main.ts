@@ -1,0 +1,80 @@
+#!/usr/bin/env bun
+/**
+ * The `sentinel` executable. Subcommands are imported lazily so that `sentinel client`
+ * never loads Elysia, JSX or grammy.
+ */
+import { type CommandDef, defineCommand, runCommand, showUsage } from "citty";
+import { OptionError } from "./config/options.ts";
+import { VERSION } from "./version.ts";
+
+// biome-ignore lint/suspicious/noExplicitAny: citty's sub-command loaders are heterogeneous
+type Loader = () => Promise<CommandDef<any>>;
+const lazy = (load: () => Promise<{ default: CommandDef<never> }>): Loader => () => load().then((m) => m.default);
+
+export const subCommands: Record<string, Loader> = {
+  server: lazy(() => import("./cli/server.ts")),
+  client: lazy(() => import("./cli/client.ts")),
+  check: lazy(() => import("./cli/check.ts")),
+  clients: lazy(() => import("./cli/clients.ts")),
+  tokens: lazy(() => import("./cli/tokens.ts")),
+  geo: lazy(() => import("./cli/geo.ts")),
+  version: lazy(() => import("./cli/version.ts")),
+};
+
+export const main = defineCommand({
+  meta: { name: "sentinel", version: VERSION, description: "VPN Sentinel: knows within seconds when your VPN stops protecting you" },
+  subCommands,
+});
+
+/** Walks rawArgs down the sub-command tree to the command whose help was asked for. */
+async function resolveForHelp(rawArgs: string[]) {
+  // biome-ignore lint/suspicious/noExplicitAny: see Loader
+  let cmd: CommandDef<any> = main;
+  // biome-ignore lint/suspicious/noExplicitAny: see Loader
+  let parent: CommandDef<any> | undefined;
+  for (const arg of rawArgs) {
+    if (arg.startsWith("-")) continue;
+    const subs = (typeof cmd.subCommands === "function" ? await cmd.subCommands() : cmd.subCommands) as
+      | Record<string, Loader | CommandDef>
+      | undefined;
+    const next = subs?.[arg];
+    if (!next) break;
+    parent = cmd;
+    cmd = typeof next === "function" ? await (next as Loader)() : next;
+  }
+  return [cmd, parent] as const;
+}
+
+export async function run(rawArgs: string[]): Promise<number> {
+  try {
+    if (rawArgs.length === 0 || rawArgs.includes("--help") || rawArgs.includes("-h")) {
+      const [cmd, parent] = await resolveForHelp(rawArgs);
+      await showUsage(cmd, parent);
+      return 0;
+    }
+    if (rawArgs[0] === "--version") {
+      console.log(VERSION);
+      return 0;
+    }
+    await runCommand(main, { rawArgs });
+    return 0;
+  } catch (e) {
+    const err = e as Error & { code?: string; exitCode?: number };
+    if (e instanceof OptionError || err.code === "E_UNKNOWN_COMMAND" || err.code === "E_NO_COMMAND") {
+      console.error(`sentinel: ${err.message}`);
+      return 2;
+    }
+    if (typeof err.exitCode === "number") {
+      console.error(`sentinel: ${err.message}`);
+      return err.exitCode;
+    }
+    console.error(`sentinel: ${err.message ?? String(e)}`);
+    if (Bun.env.SENTINEL_DEBUG) console.error(err.stack);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  const code = await run(process.argv.slice(2));
+  if (code !== 0) process.exit(code);
+}

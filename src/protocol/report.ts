@@ -1,0 +1,223 @@
+/**
+ * Report protocol v1: the JSON body a client sends to POST /api/v1/reports.
+ * Shared by both halves, so it must stay free of server-only imports.
+ * The authoritative prose description lives in docs/protocol.md.
+ */
+
+export const REPORT_VERSION = 1;
+export const MAX_REPORT_BYTES = 64 * 1024;
+
+export interface AgentInfo {
+  version: string;
+  os: string;
+  arch: string;
+  hostname: string;
+}
+
+/** One provider's answer to "what is my public address?" */
+export interface ProviderAnswer {
+  provider: string;
+  ip: string | null;
+  latency_ms: number | null;
+  error: string | null;
+}
+
+/** The result for one address family. `ip` is the consensus, null when there is none. */
+export interface IpFamilyResult {
+  ip: string | null;
+  /** false when providers answered with different addresses */
+  consistent: boolean;
+  answers: ProviderAnswer[];
+}
+
+export type DnsProbeType = "A" | "AAAA" | "TXT";
+
+/** One DNS "who is asking" probe: the answers name the resolver egress address the authority saw. */
+export interface DnsObservation {
+  probe: string;
+  type: DnsProbeType;
+  /** the resolver the query was sent to (from resolv.conf or --dns-resolver) */
+  via: string | null;
+  answers: string[];
+  latency_ms: number | null;
+  error: string | null;
+}
+
+export interface ProbeError {
+  probe: string;
+  message: string;
+}
+
+export interface ReportV1 {
+  v: 1;
+  agent?: AgentInfo;
+  /** ISO 8601 UTC time the probes finished (spooled reports keep theirs). */
+  observed_at: string;
+  /** The interval the agent runs at, in seconds. */
+  interval_s: number;
+  ipv4: IpFamilyResult;
+  ipv6?: IpFamilyResult;
+  dns?: DnsObservation[];
+  errors?: ProbeError[];
+}
+
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+export function isIPv4(s: string): boolean {
+  return IPV4.test(s);
+}
+
+export function isIPv6(s: string): boolean {
+  if (s.length < 2 || s.length > 45 || !/^[0-9a-fA-F:.]+$/.test(s)) return false;
+  try {
+    return new URL(`http://[${s}]/`).hostname.length > 2;
+  } catch {
+    return false;
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Collects field errors with JSON-pointer paths, like the API's error shape. */
+class Checker {
+  readonly errors: FieldError[] = [];
+  fail(path: string, message: string): void {
+    if (this.errors.length < 20) this.errors.push({ path, message });
+  }
+  string(o: Record<string, unknown>, key: string, path: string, opts: { max?: number; optional?: boolean } = {}) {
+    const v = o[key];
+    if (v === undefined && opts.optional) return;
+    if (typeof v !== "string") return this.fail(`${path}/${key}`, "must be a string");
+    if (v.length > (opts.max ?? 256)) this.fail(`${path}/${key}`, `must be at most ${opts.max ?? 256} characters`);
+  }
+  nullableString(o: Record<string, unknown>, key: string, path: string, max = 512) {
+    const v = o[key];
+    if (v === null || v === undefined) return;
+    if (typeof v !== "string") return this.fail(`${path}/${key}`, "must be a string or null");
+    if (v.length > max) this.fail(`${path}/${key}`, `must be at most ${max} characters`);
+  }
+  nullableNumber(o: Record<string, unknown>, key: string, path: string) {
+    const v = o[key];
+    if (v === null || v === undefined) return;
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0) this.fail(`${path}/${key}`, "must be a non-negative number or null");
+  }
+  array(o: Record<string, unknown>, key: string, path: string, max: number): unknown[] | undefined {
+    const v = o[key];
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v)) {
+      this.fail(`${path}/${key}`, "must be an array");
+      return undefined;
+    }
+    if (v.length > max) {
+      this.fail(`${path}/${key}`, `must have at most ${max} items`);
+      return undefined;
+    }
+    return v;
+  }
+}
+
+function checkFamily(c: Checker, body: Record<string, unknown>, key: "ipv4" | "ipv6", optional: boolean) {
+  const v = body[key];
+  const path = `/${key}`;
+  if (v === undefined && optional) return;
+  if (!isObject(v)) return c.fail(path, "must be an object");
+  const validIp = key === "ipv4" ? isIPv4 : isIPv6;
+  const family = key === "ipv4" ? "IPv4" : "IPv6";
+  if (v.ip !== null && v.ip !== undefined && (typeof v.ip !== "string" || !validIp(v.ip)))
+    c.fail(`${path}/ip`, `must be an ${family} address or null`);
+  if (v.consistent !== undefined && typeof v.consistent !== "boolean") c.fail(`${path}/consistent`, "must be a boolean");
+  const answers = c.array(v, "answers", path, 16) ?? [];
+  answers.forEach((a, i) => {
+    const p = `${path}/answers/${i}`;
+    if (!isObject(a)) return c.fail(p, "must be an object");
+    c.string(a, "provider", p, { max: 512 });
+    if (a.ip !== null && a.ip !== undefined && (typeof a.ip !== "string" || !validIp(a.ip)))
+      c.fail(`${p}/ip`, `must be an ${family} address or null`);
+    c.nullableNumber(a, "latency_ms", p);
+    c.nullableString(a, "error", p);
+  });
+}
+
+/**
+ * Validates a parsed JSON value as a v1 report. Returns the report with defaults
+ * filled in (missing optional parts become empty), or the list of field errors.
+ * Unknown fields are ignored, so newer clients can talk to older servers.
+ */
+export function validateReport(body: unknown): { ok: true; report: ReportV1 } | { ok: false; errors: FieldError[] } {
+  const c = new Checker();
+  if (!isObject(body)) return { ok: false, errors: [{ path: "", message: "must be a JSON object" }] };
+  if (body.v !== REPORT_VERSION) c.fail("/v", "must be 1");
+  if (typeof body.observed_at !== "string" || Number.isNaN(Date.parse(body.observed_at)))
+    c.fail("/observed_at", "must be an ISO 8601 date-time");
+  if (typeof body.interval_s !== "number" || !Number.isInteger(body.interval_s) || body.interval_s < 1 || body.interval_s > 86400)
+    c.fail("/interval_s", "must be an integer from 1 to 86400");
+  if (body.agent !== undefined) {
+    if (!isObject(body.agent)) c.fail("/agent", "must be an object");
+    else for (const k of ["version", "os", "arch", "hostname"]) c.string(body.agent, k, "/agent", { optional: true });
+  }
+  checkFamily(c, body, "ipv4", false);
+  checkFamily(c, body, "ipv6", true);
+  const dns = c.array(body, "dns", "", 16) ?? [];
+  dns.forEach((d, i) => {
+    const p = `/dns/${i}`;
+    if (!isObject(d)) return c.fail(p, "must be an object");
+    c.string(d, "probe", p);
+    if (d.type !== "A" && d.type !== "AAAA" && d.type !== "TXT") c.fail(`${p}/type`, "must be A, AAAA or TXT");
+    c.nullableString(d, "via", p, 64);
+    const answers = c.array(d, "answers", p, 16) ?? [];
+    answers.forEach((a, j) => {
+      if (typeof a !== "string" || a.length > 256) c.fail(`${p}/answers/${j}`, "must be a string of at most 256 characters");
+    });
+    c.nullableNumber(d, "latency_ms", p);
+    c.nullableString(d, "error", p);
+  });
+  const errors = c.array(body, "errors", "", 32) ?? [];
+  errors.forEach((e, i) => {
+    const p = `/errors/${i}`;
+    if (!isObject(e)) return c.fail(p, "must be an object");
+    c.string(e, "probe", p);
+    c.string(e, "message", p, { max: 1024 });
+  });
+  if (c.errors.length > 0) return { ok: false, errors: c.errors };
+  return { ok: true, report: normalise(body) };
+}
+
+function normaliseFamily(v: unknown): IpFamilyResult {
+  if (!isObject(v)) return { ip: null, consistent: true, answers: [] };
+  const answers = ((v.answers as Record<string, unknown>[] | undefined) ?? []).map((a) => ({
+    provider: a.provider as string,
+    ip: (a.ip as string | null | undefined) ?? null,
+    latency_ms: (a.latency_ms as number | null | undefined) ?? null,
+    error: (a.error as string | null | undefined) ?? null,
+  }));
+  return { ip: (v.ip as string | null | undefined) ?? null, consistent: (v.consistent as boolean | undefined) ?? true, answers };
+}
+
+function normalise(body: Record<string, unknown>): ReportV1 {
+  const agent = body.agent as Partial<AgentInfo> | undefined;
+  return {
+    v: 1,
+    agent: agent
+      ? { version: agent.version ?? "", os: agent.os ?? "", arch: agent.arch ?? "", hostname: agent.hostname ?? "" }
+      : undefined,
+    observed_at: new Date(body.observed_at as string).toISOString(),
+    interval_s: body.interval_s as number,
+    ipv4: normaliseFamily(body.ipv4),
+    ipv6: body.ipv6 === undefined ? undefined : normaliseFamily(body.ipv6),
+    dns: ((body.dns as Record<string, unknown>[] | undefined) ?? []).map((d) => ({
+      probe: d.probe as string,
+      type: d.type as DnsProbeType,
+      via: (d.via as string | null | undefined) ?? null,
+      answers: (d.answers as string[] | undefined) ?? [],
+      latency_ms: (d.latency_ms as number | null | undefined) ?? null,
+      error: (d.error as string | null | undefined) ?? null,
+    })),
+    errors: ((body.errors as ProbeError[] | undefined) ?? []).map((e) => ({ probe: e.probe, message: e.message })),
+  };
+}

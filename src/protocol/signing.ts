@@ -1,0 +1,78 @@
+/**
+ * Request signing for protocol v1 (docs/protocol.md):
+ *   Sentinel-Signature: v1=<hex HMAC-SHA256(secret, "<client>.<timestamp>.<nonce>.<raw body>")>
+ * Pure functions on top of node:crypto, usable by the client, the server and tests.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+
+export const HEADER_CLIENT = "sentinel-client";
+export const HEADER_TIMESTAMP = "sentinel-timestamp";
+export const HEADER_NONCE = "sentinel-nonce";
+export const HEADER_SIGNATURE = "sentinel-signature";
+
+/** Reports older or newer than this (seconds) are refused; nonces are remembered this long. */
+export const MAX_CLOCK_SKEW_S = 300;
+
+export const NONCE_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
+export const CLIENT_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function signingInput(clientId: string, timestamp: string, nonce: string, body: string): string {
+  return `${clientId}.${timestamp}.${nonce}.${body}`;
+}
+
+export function computeSignature(secret: string, clientId: string, timestamp: string, nonce: string, body: string): string {
+  return createHmac("sha256", secret).update(signingInput(clientId, timestamp, nonce, body)).digest("hex");
+}
+
+export function newNonce(): string {
+  return randomBytes(18).toString("base64url");
+}
+
+/** The four headers for a signed request. */
+export function signRequest(
+  clientId: string,
+  secret: string,
+  body: string,
+  nowS: number = Math.floor(Date.now() / 1000),
+): Record<string, string> {
+  const timestamp = String(nowS);
+  const nonce = newNonce();
+  return {
+    "Content-Type": "application/json",
+    "Sentinel-Client": clientId,
+    "Sentinel-Timestamp": timestamp,
+    "Sentinel-Nonce": nonce,
+    "Sentinel-Signature": `v1=${computeSignature(secret, clientId, timestamp, nonce, body)}`,
+  };
+}
+
+export interface SignedHeaders {
+  clientId: string;
+  timestamp: number;
+  nonce: string;
+  signature: string;
+}
+
+/** Parses the signing headers; null when any is missing or malformed. */
+export function parseSignedHeaders(get: (name: string) => string | null): SignedHeaders | null {
+  const clientId = get(HEADER_CLIENT);
+  const ts = get(HEADER_TIMESTAMP);
+  const nonce = get(HEADER_NONCE);
+  const sig = get(HEADER_SIGNATURE);
+  if (!clientId || !ts || !nonce || !sig) return null;
+  if (!CLIENT_ID_PATTERN.test(clientId) || !/^\d{1,12}$/.test(ts) || !NONCE_PATTERN.test(nonce)) return null;
+  const m = /^v1=([0-9a-f]{64})$/.exec(sig.trim());
+  if (!m?.[1]) return null;
+  return { clientId, timestamp: Number(ts), nonce, signature: m[1] };
+}
+
+export function isTimestampFresh(timestampS: number, nowS: number): boolean {
+  return Math.abs(nowS - timestampS) <= MAX_CLOCK_SKEW_S;
+}
+
+/** Constant-time check of a hex signature against the expected one. */
+export function signatureMatches(secret: string, h: SignedHeaders, body: string): boolean {
+  const expected = Buffer.from(computeSignature(secret, h.clientId, String(h.timestamp), h.nonce, body), "hex");
+  const given = Buffer.from(h.signature, "hex");
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
