@@ -9,7 +9,8 @@ import { VERSION } from "./version.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: citty's sub-command loaders are heterogeneous
 type Loader = () => Promise<CommandDef<any>>;
-const lazy = (load: () => Promise<{ default: CommandDef<never> }>): Loader => () => load().then((m) => m.default);
+// biome-ignore lint/suspicious/noExplicitAny: see Loader
+const lazy = (load: () => Promise<{ default: CommandDef<any> }>): Loader => () => load().then((m) => m.default);
 
 export const subCommands: Record<string, Loader> = {
   server: lazy(() => import("./cli/server.ts")),
@@ -60,7 +61,7 @@ export async function run(rawArgs: string[]): Promise<number> {
     return 0;
   } catch (e) {
     const err = e as Error & { code?: string; exitCode?: number };
-    if (e instanceof OptionError || err.code === "E_UNKNOWN_COMMAND" || err.code === "E_NO_COMMAND") {
+    if (e instanceof OptionError || err.name === "CLIError") {
       console.error(`sentinel: ${err.message}`);
       return 2;
     }

@@ -1,0 +1,115 @@
+/** `sentinel clients add|list|remove|rotate`: manage clients directly in the data dir. */
+import { defineCommand } from "citty";
+import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
+import { formatDuration } from "../config/duration.ts";
+import { loadOptions } from "./common.ts";
+import { dataDirSpecs, defaultPublicUrl, publicUrlSpecs } from "./server-options.ts";
+
+const addSpecs = {
+  ...dataDirSpecs,
+  ...publicUrlSpecs,
+  json: { kind: "boolean", description: 'Print {"id","secret","token","command"} as JSON', flagOnly: true },
+  config: { kind: "string", description: "TOML configuration file", valueHint: "FILE", flagOnly: true },
+} satisfies OptionSpecs;
+const listSpecs = {
+  ...dataDirSpecs,
+  json: { kind: "boolean", description: "Print JSON", flagOnly: true },
+  config: addSpecs.config,
+} satisfies OptionSpecs;
+const removeSpecs = { ...dataDirSpecs, config: addSpecs.config } satisfies OptionSpecs;
+const rotateSpecs = {
+  ...addSpecs,
+  grace: { kind: "duration", description: "How long the old secret keeps working", default: "24h" },
+} satisfies OptionSpecs;
+
+async function openData(dataDir: string) {
+  const [{ openStore }, { loadKeyring }] = await Promise.all([import("../server/store/index.ts"), import("../server/auth/keyring.ts")]);
+  const store = openStore(dataDir);
+  return { store, keyring: loadKeyring(dataDir) };
+}
+
+const oneName = (positionals: string[], what: string): string => {
+  if (positionals.length !== 1) throw new OptionError(`expected exactly one ${what}`);
+  return positionals[0] as string;
+};
+
+const add = defineCommand({
+  meta: { name: "add", description: "Create a client and print its token once (sentinel clients add NAME)" },
+  args: { name: { type: "positional", description: "Client name", required: true }, ...cittyArgs(addSpecs) },
+  async run({ rawArgs }) {
+    const { options, positionals } = loadOptions(addSpecs, rawArgs, "server");
+    const name = oneName(positionals, "client NAME");
+    const { enrollClient, checkClientName } = await import("../server/enrollment.ts");
+    const problem = checkClientName(name);
+    if (problem) throw new OptionError(problem);
+    const { store, keyring } = await openData(options.dataDir);
+    if (store.clients.getByName(name)) throw new OptionError(`a client named ${JSON.stringify(name)} already exists`);
+    const e = enrollClient(store, keyring, name, options.publicUrl ?? defaultPublicUrl(), Date.now());
+    store.close();
+    if (options.json) console.log(JSON.stringify({ id: e.id, secret: e.secret, token: e.token, command: e.command }));
+    else {
+      console.log(`Created client ${JSON.stringify(e.name)} (id ${e.id}).`);
+      console.log("Run this inside the VPN's network namespace (the token is shown only now):\n");
+      console.log(`  ${e.command}\n`);
+    }
+  },
+});
+
+const list = defineCommand({
+  meta: { name: "list", description: "List clients with their status" },
+  args: cittyArgs(listSpecs),
+  async run({ rawArgs }) {
+    const { options } = loadOptions(listSpecs, rawArgs, "server");
+    const { store } = await openData(options.dataDir);
+    const { presentClientSummary } = await import("../server/api/clients/presenter.ts");
+    const rows = store.clients.list().map((c) => presentClientSummary(c, Date.now()));
+    store.close();
+    if (options.json) return console.log(JSON.stringify(rows));
+    if (rows.length === 0) return console.log("No clients yet. Add one with: sentinel clients add NAME");
+    const table = rows.map((r) => [r.name, r.id, r.status, r.liveness, r.last_seen ?? "never"]);
+    const head = ["NAME", "ID", "STATUS", "LIVENESS", "LAST SEEN"];
+    const widths = head.map((h, i) => Math.max(h.length, ...table.map((r) => String(r[i]).length)));
+    for (const r of [head, ...table]) console.log(r.map((c, i) => String(c).padEnd(widths[i] ?? 0)).join("  ").trimEnd());
+  },
+});
+
+const remove = defineCommand({
+  meta: { name: "remove", description: "Delete a client and its state (sentinel clients remove NAME|ID)" },
+  args: { client: { type: "positional", description: "Client name or id", required: true }, ...cittyArgs(removeSpecs) },
+  async run({ rawArgs }) {
+    const { options, positionals } = loadOptions(removeSpecs, rawArgs, "server");
+    const which = oneName(positionals, "client NAME or ID");
+    const { store } = await openData(options.dataDir);
+    const { findClient } = await import("../server/enrollment.ts");
+    const c = findClient(store, which);
+    if (!c) throw new OptionError(`no client named ${JSON.stringify(which)}`);
+    store.clients.remove(c.id);
+    store.close();
+    console.log(`Removed client ${JSON.stringify(c.name)} (id ${c.id}).`);
+  },
+});
+
+const rotate = defineCommand({
+  meta: { name: "rotate", description: "Issue a new secret; the old one works for --grace (sentinel clients rotate NAME)" },
+  args: { client: { type: "positional", description: "Client name or id", required: true }, ...cittyArgs(rotateSpecs) },
+  async run({ rawArgs }) {
+    const { options, positionals } = loadOptions(rotateSpecs, rawArgs, "server");
+    const which = oneName(positionals, "client NAME or ID");
+    const { store, keyring } = await openData(options.dataDir);
+    const { findClient, rotateClientSecret } = await import("../server/enrollment.ts");
+    const c = findClient(store, which);
+    if (!c) throw new OptionError(`no client named ${JSON.stringify(which)}`);
+    const e = rotateClientSecret(store, keyring, c, options.publicUrl ?? defaultPublicUrl(), Date.now(), options.grace);
+    store.close();
+    if (options.json) return console.log(JSON.stringify({ id: e.id, secret: e.secret, token: e.token, command: e.command }));
+    console.log(`New secret for ${JSON.stringify(c.name)}; the old one is accepted for ${formatDuration(options.grace)}.`);
+    console.log(`\n  ${e.command}\n`);
+  },
+});
+
+export default defineCommand({
+  meta: { name: "clients", description: "Manage clients: add, list, remove, rotate" },
+  subCommands: { add, list, remove, rotate },
+});
+
+export const clientsCommandSpecs = { add: addSpecs, list: listSpecs, remove: removeSpecs, rotate: rotateSpecs };

@@ -1,0 +1,32 @@
+/** The JSON the API shows for a client. Secrets never leave the server. */
+import type { ClientRecord } from "../../store/index.ts";
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function presentClientSummary(c: ClientRecord, now: number) {
+  const state = (c.state ?? {}) as Record<string, unknown>;
+  return {
+    id: c.id,
+    name: c.name,
+    status: c.status,
+    liveness: c.liveness,
+    last_seen: iso(c.lastReportAt),
+    last_seen_s_ago: c.lastReportAt === null ? null : Math.max(0, Math.round((now - c.lastReportAt) / 1000)),
+    exit: state.exit ?? null,
+    verdicts: state.verdicts ?? null,
+    rotation_pending: c.prevSecretUntil !== null && c.prevSecretUntil > now,
+  };
+}
+
+export function presentClient(c: ClientRecord, now: number) {
+  return {
+    ...presentClientSummary(c, now),
+    created_at: iso(c.createdAt),
+    policy: c.policy,
+    late_at: iso(c.lateAt),
+    offline_at: iso(c.offlineAt),
+    last_source_ip: c.lastSourceIp,
+    state: c.state,
+    last_report: c.lastReport,
+  };
+}

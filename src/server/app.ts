@@ -1,0 +1,79 @@
+/**
+ * createApp(deps): composes the feature plugins into one Elysia app. Every dependency is
+ * injected (store, clock, keyring, logger, monitor), so tests build the real app in-process.
+ */
+import { Elysia } from "elysia";
+import type { Logger } from "../cli/common.ts";
+import { clientsApi } from "./api/clients/index.ts";
+import { healthApi } from "./api/health/index.ts";
+import { reportsApi } from "./api/reports/index.ts";
+import { type AcceptedReport, type AcceptResult, ReportIngest } from "./api/reports/service.ts";
+import { whoamiApi } from "./api/whoami/index.ts";
+import type { Keyring } from "./auth/keyring.ts";
+import { RateLimiter } from "./auth/rate-limit.ts";
+import { ApiError, errorBody, errorResponse } from "./errors.ts";
+import type { Store } from "./store/index.ts";
+
+export interface AppDeps {
+  store: Store;
+  keyring: Keyring;
+  logger: Logger;
+  now: () => number;
+  /** judges and persists an authenticated, valid report */
+  acceptReport: (r: AcceptedReport) => AcceptResult;
+  /** the address a request came from (honours trusted proxies); null when unknown */
+  sourceIpOf?: (request: Request) => string | null;
+  limits?: { reportsPerClientPerS?: number; reportBurst?: number; whoamiPerS?: number };
+  startedAt?: number;
+}
+
+export function createApp(deps: AppDeps) {
+  const { store, logger, now } = deps;
+  const sourceIpOf = deps.sourceIpOf ?? (() => null);
+  const limits = { reportsPerClientPerS: 1, reportBurst: 30, whoamiPerS: 2, ...deps.limits };
+  const ingest = new ReportIngest({
+    store,
+    keyring: deps.keyring,
+    now,
+    accept: deps.acceptReport,
+    clientLimiter: new RateLimiter(limits.reportsPerClientPerS, limits.reportBurst, now),
+    failureLimiter: new RateLimiter(5, 50, now),
+    onAuthFailure: (reason) => logger.debug(`report refused: ${reason}`),
+  });
+
+  return new Elysia({ name: "sentinel" })
+    .onRequest(({ request, set }) => {
+      const given = request.headers.get("x-request-id");
+      set.headers["x-request-id"] = given && /^[\w.-]{1,128}$/.test(given) ? given : crypto.randomUUID();
+    })
+    .onError(({ code, error, request, set }) => {
+      const requestId = String(set.headers["x-request-id"] ?? "");
+      const withId = (r: Response) => {
+        if (requestId) r.headers.set("x-request-id", requestId);
+        return r;
+      };
+      if (error instanceof ApiError) return withId(errorResponse(error));
+      switch (code) {
+        case "NOT_FOUND":
+          return withId(Response.json(errorBody("not_found", "no such endpoint"), { status: 404 }));
+        case "PARSE":
+          return withId(Response.json(errorBody("invalid_json", "the request body could not be parsed"), { status: 400 }));
+        case "VALIDATION": {
+          // Elysia's own message echoes the input ("found"); report paths and rule messages only.
+          const fields = (error.all ?? []).slice(0, 20).map((e) => ({
+            path: "path" in e ? String(e.path) : "",
+            message: "summary" in e && e.summary ? String(e.summary).replace(/'.*'/g, "value") : "invalid value",
+          }));
+          return withId(Response.json(errorBody("validation_failed", "the request does not match the schema", fields), { status: 400 }));
+        }
+      }
+      logger.error(`unhandled error on ${request.method} ${new URL(request.url).pathname} [${requestId}]`, error);
+      return withId(Response.json(errorBody("internal_error", "internal error; see the server log"), { status: 500 }));
+    })
+    .use(healthApi(store, deps.startedAt ?? now()))
+    .use(whoamiApi(new RateLimiter(limits.whoamiPerS, 20, now), sourceIpOf))
+    .use(reportsApi(ingest, sourceIpOf))
+    .use(clientsApi({ store, now }));
+}
+
+export type App = ReturnType<typeof createApp>;

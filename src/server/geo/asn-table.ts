@@ -1,0 +1,209 @@
+/**
+ * IP -> AS number + organisation from the @ip-location-db/asn CSV files
+ * ("start,end,asn,org" per line; start/end inclusive, as addresses or as IPv4 integers).
+ *
+ * The CSV is indexed in place: one pass records each row's range and AS number in typed arrays and
+ * only the byte offset of its organisation, which is decoded when a lookup hits the row. That keeps
+ * start-up to one scan and avoids half a million strings on the heap.
+ */
+import { parseIPv4, parseIPv6, type V6 } from "./ip.ts";
+
+export interface AsnRecord {
+  asn: number;
+  /** exactly as published; null when the row has none */
+  org: string | null;
+}
+
+const COMMA = 0x2c;
+const QUOTE = 0x22;
+const LF = 0x0a;
+const CR = 0x0d;
+
+const utf8 = new TextDecoder();
+const latin1 = new TextDecoder("latin1");
+
+export class AsnRanges {
+  private constructor(
+    /** 32-bit words per address: 1 for IPv4, 4 for IPv6 */
+    private readonly words: 1 | 4,
+    private readonly starts: Uint32Array,
+    private readonly ends: Uint32Array,
+    private readonly asns: Uint32Array,
+    private readonly orgOffsets: Uint32Array,
+    /** row -> the nearest earlier row still open at its start (only rows that overlap one) */
+    private readonly enclosing: Map<number, number>,
+    private readonly text: Uint8Array,
+    readonly size: number,
+  ) {}
+
+  /**
+   * Indexes one family's CSV. Rows must be sorted by start address; overlaps are allowed (the data
+   * has a few) and resolved at lookup: the containing row that starts last wins, i.e. the innermost.
+   */
+  static fromCsv(text: Uint8Array, family: 4 | 6, name: string): AsnRanges {
+    const words = family === 4 ? 1 : 4;
+    let capacity = 1;
+    for (let i = 0; i < text.length; i++) if (text[i] === LF) capacity++;
+    const starts = new Uint32Array(capacity * words);
+    const ends = new Uint32Array(capacity * words);
+    const asns = new Uint32Array(capacity);
+    const orgOffsets = new Uint32Array(capacity);
+    const enclosing = new Map<number, number>();
+    // Rows whose range is still open, innermost last; see lookup() for why this finds every container.
+    const open: number[] = [];
+    const address = family === 4 ? parseV4Field : parseV6Field;
+    let row = 0;
+    let line = 0;
+    let pos = 0;
+    while (pos < text.length) {
+      line++;
+      if (text[pos] === LF || text[pos] === CR) {
+        pos++;
+        continue;
+      }
+      const fail = (what: string): never => {
+        throw new Error(`${name} line ${line}: ${what}`);
+      };
+      const startEnd = indexOf(text, COMMA, pos);
+      const endEnd = indexOf(text, COMMA, startEnd + 1);
+      const asnEnd = indexOf(text, COMMA, endEnd + 1);
+      if (asnEnd === -1) fail("expected start,end,asn,org");
+      if (!address(text, pos, startEnd, starts, row * words)) fail("bad start address");
+      if (!address(text, startEnd + 1, endEnd, ends, row * words)) fail("bad end address");
+      const asn = parseUint(text, endEnd + 1, asnEnd);
+      if (asn === null) fail("bad AS number");
+      asns[row] = asn as number;
+      orgOffsets[row] = asnEnd + 1;
+      pos = skipField(text, asnEnd + 1);
+      if (compareRows(starts, ends, row * words, words) > 0) fail("range starts after it ends");
+      if (row > 0 && compareRows(starts, starts, row * words, words, (row - 1) * words) < 0) {
+        fail("rows are not sorted by start address");
+      }
+      while (open.length > 0 && compareRows(ends, starts, (open.at(-1) as number) * words, words, row * words) < 0) {
+        open.pop();
+      }
+      if (open.length > 0) enclosing.set(row, open.at(-1) as number);
+      open.push(row);
+      row++;
+      while (pos < text.length && (text[pos] === CR || text[pos] === LF)) {
+        if (text[pos] === LF) line++;
+        pos++;
+      }
+      line--;
+    }
+    return new AsnRanges(words, starts, ends, asns, orgOffsets, enclosing, text, row);
+  }
+
+  lookupV4(ip: number): AsnRecord | null {
+    return this.words === 1 ? this.recordAt(this.find([ip])) : null;
+  }
+
+  lookupV6(ip: V6): AsnRecord | null {
+    return this.words === 4 ? this.recordAt(this.find(ip)) : null;
+  }
+
+  /**
+   * Binary search for the last row starting at or before ip. If that row ends before ip, an earlier
+   * row can still contain ip only if it was open when this row started, so walking the chain of
+   * enclosing rows visits every candidate, innermost first.
+   */
+  private find(ip: ArrayLike<number>): number {
+    let lo = 0;
+    let hi = this.size - 1;
+    let best = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.compareAt(this.starts, mid, ip) <= 0) {
+        best = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    let row = best;
+    while (row !== -1 && this.compareAt(this.ends, row, ip) < 0) row = this.enclosing.get(row) ?? -1;
+    return row;
+  }
+
+  private compareAt(column: Uint32Array, row: number, ip: ArrayLike<number>): number {
+    const base = row * this.words;
+    for (let i = 0; i < this.words; i++) {
+      const x = column[base + i] as number;
+      const y = ip[i] as number;
+      if (x !== y) return x < y ? -1 : 1;
+    }
+    return 0;
+  }
+
+  private recordAt(row: number): AsnRecord | null {
+    if (row === -1) return null;
+    const asn = this.asns[row] as number;
+    // AS0 marks space that is explicitly not routed (RFC 7607): no AS to report.
+    if (asn === 0) return null;
+    return { asn, org: decodeField(this.text, this.orgOffsets[row] as number) };
+  }
+}
+
+function indexOf(text: Uint8Array, byte: number, from: number): number {
+  const i = text.indexOf(byte, from);
+  if (i === -1) return -1;
+  const lf = text.indexOf(LF, from);
+  return lf !== -1 && lf < i ? -1 : i;
+}
+
+function parseUint(text: Uint8Array, from: number, to: number): number | null {
+  if (from >= to || to - from > 10) return null;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = (text[i] as number) - 0x30;
+    if (d < 0 || d > 9) return null;
+    n = n * 10 + d;
+  }
+  return n > 0xffffffff ? null : n;
+}
+
+/** An IPv4 field, either dotted or as an integer (the smaller, faster "-num" file). */
+function parseV4Field(text: Uint8Array, from: number, to: number, out: Uint32Array, at: number): boolean {
+  const n = parseUint(text, from, to) ?? parseIPv4(latin1.decode(text.subarray(from, to)));
+  if (n === null) return false;
+  out[at] = n;
+  return true;
+}
+
+function parseV6Field(text: Uint8Array, from: number, to: number, out: Uint32Array, at: number): boolean {
+  const v6 = parseIPv6(latin1.decode(text.subarray(from, to)));
+  if (v6 === null) return false;
+  out.set(v6, at);
+  return true;
+}
+
+function compareRows(a: Uint32Array, b: Uint32Array, atA: number, words: number, atB = atA): number {
+  for (let i = 0; i < words; i++) {
+    const x = a[atA + i] as number;
+    const y = b[atB + i] as number;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+/** Position just past the last field of a line (quoted per RFC 4180, so a quoted comma or newline is data). */
+function skipField(text: Uint8Array, from: number): number {
+  let i = from;
+  if (text[i] === QUOTE) {
+    for (i++; i < text.length; i++) {
+      if (text[i] !== QUOTE) continue;
+      if (text[i + 1] === QUOTE) i++;
+      else return i + 1;
+    }
+    return i;
+  }
+  while (i < text.length && text[i] !== LF && text[i] !== CR) i++;
+  return i;
+}
+
+/** The last field of a row as UTF-8, unquoted; null when empty. */
+function decodeField(text: Uint8Array, from: number): string | null {
+  const end = skipField(text, from);
+  if (end === from) return null;
+  if (text[from] !== QUOTE) return utf8.decode(text.subarray(from, end));
+  const inner = utf8.decode(text.subarray(from + 1, end - 1));
+  return inner === "" ? null : inner.replaceAll('""', '"');
+}

@@ -1,0 +1,153 @@
+/**
+ * IP addresses as numbers: IPv4 as one unsigned 32-bit value, IPv6 as four big-endian 32-bit words.
+ * Plain numbers (not bigint) keep range comparisons in the hot lookup path cheap.
+ */
+
+/** Four big-endian 32-bit words of an IPv6 address, each unsigned. */
+export type V6 = [number, number, number, number];
+
+export type ParsedIp = { family: 4; v4: number } | { family: 6; v6: V6 };
+
+/** Dotted quad without leading zeros: "010.1.1.1" is ambiguous (octal in some parsers), so it is refused. */
+export function parseIPv4(text: string): number | null {
+  const parts = text.split(".");
+  if (parts.length !== 4) return null;
+  let value = 0;
+  for (const part of parts) {
+    if (!/^(0|[1-9]\d{0,2})$/.test(part)) return null;
+    const octet = Number(part);
+    if (octet > 255) return null;
+    value = value * 256 + octet;
+  }
+  return value;
+}
+
+/** RFC 4291 text forms, including "::" and a trailing dotted quad. A zone ("%eth0") is ignored. */
+export function parseIPv6(text: string): V6 | null {
+  const zone = text.indexOf("%");
+  const addr = zone === -1 ? text : zone === text.length - 1 ? "" : text.slice(0, zone);
+  if (addr.length < 2 || addr.length > 45) return null;
+  const halves = addr.split("::");
+  if (halves.length > 2) return null;
+  const head = groups(halves[0] as string);
+  const tail = halves.length === 2 ? groups(halves[1] as string) : [];
+  if (!head || !tail) return null;
+  const total = head.length + tail.length;
+  if (halves.length === 2 ? total > 7 : total !== 8) return null;
+  const all = [...head, ...new Array<number>(8 - total).fill(0), ...tail];
+  return [
+    ((all[0] as number) * 0x10000 + (all[1] as number)) >>> 0,
+    ((all[2] as number) * 0x10000 + (all[3] as number)) >>> 0,
+    ((all[4] as number) * 0x10000 + (all[5] as number)) >>> 0,
+    ((all[6] as number) * 0x10000 + (all[7] as number)) >>> 0,
+  ];
+}
+
+/** 16-bit groups of one side of "::"; a dotted quad may only end the address. */
+function groups(side: string): number[] | null {
+  if (side === "") return [];
+  const parts = side.split(":");
+  const out: number[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i] as string;
+    if (i === parts.length - 1 && part.includes(".")) {
+      const v4 = parseIPv4(part);
+      if (v4 === null) return null;
+      out.push(v4 >>> 16, v4 & 0xffff);
+    } else {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(part)) return null;
+      out.push(Number.parseInt(part, 16));
+    }
+  }
+  return out;
+}
+
+/**
+ * Parses either family. IPv4-mapped IPv6 (::ffff:a.b.c.d, what a dual-stack socket reports for an
+ * IPv4 peer) is returned as IPv4, because that is the address the databases and overrides know.
+ */
+export function parseIp(text: string): ParsedIp | null {
+  if (!text.includes(":")) {
+    const v4 = parseIPv4(text);
+    return v4 === null ? null : { family: 4, v4 };
+  }
+  const v6 = parseIPv6(text);
+  if (v6 === null) return null;
+  if (v6[0] === 0 && v6[1] === 0 && v6[2] === 0xffff) return { family: 4, v4: v6[3] };
+  return { family: 6, v6 };
+}
+
+export function formatIPv4(v4: number): string {
+  return `${v4 >>> 24}.${(v4 >>> 16) & 255}.${(v4 >>> 8) & 255}.${v4 & 255}`;
+}
+
+/** RFC 5952 canonical text: lower case, the longest run of two or more zero groups as "::". */
+export function formatIPv6(v6: V6): string {
+  const g = v6.flatMap((w) => [w >>> 16, w & 0xffff]);
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) [bestStart, bestLen] = [i, j - i];
+    i = j;
+  }
+  const hex = (from: number, to: number) => g.slice(from, to).map((n) => n.toString(16)).join(":");
+  return bestStart === -1 ? hex(0, 8) : `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`;
+}
+
+export function maskIPv4(v4: number, prefix: number): number {
+  return prefix === 0 ? 0 : (v4 & (0xffffffff << (32 - prefix))) >>> 0;
+}
+
+export function maskIPv6(v6: V6, prefix: number): V6 {
+  return v6.map((word, i) => maskIPv4(word, Math.min(32, Math.max(0, prefix - 32 * i)))) as V6;
+}
+
+export type Cidr = { family: 4; network: number; prefix: number } | { family: 6; network: V6; prefix: number };
+
+/**
+ * Parses "addr/len" (or a bare address as a single host). Returns a message when invalid; host bits
+ * must be zero, since "192.0.2.1/24" is more often a typo than a deliberate way to write 192.0.2.0/24.
+ */
+export function parseCidr(text: string): Cidr | string {
+  const slash = text.indexOf("/");
+  const addrText = slash === -1 ? text : text.slice(0, slash);
+  const lenText = slash === -1 ? undefined : text.slice(slash + 1);
+  if (addrText.includes("%")) return "must not have a zone (%...)";
+  const isV6 = addrText.includes(":");
+  const max = isV6 ? 128 : 32;
+  if (lenText !== undefined && !/^(0|[1-9]\d{0,2})$/.test(lenText)) return "has no valid prefix length after /";
+  const prefix = lenText === undefined ? max : Number(lenText);
+  if (prefix > max) return `has prefix length ${prefix}, more than ${max}`;
+  if (!isV6) {
+    const v4 = parseIPv4(addrText);
+    if (v4 === null) return "is not an IPv4 or IPv6 address or CIDR";
+    const network = maskIPv4(v4, prefix);
+    if (network !== v4) return `has host bits set (did you mean ${formatIPv4(network)}/${prefix}?)`;
+    return { family: 4, network, prefix };
+  }
+  const v6 = parseIPv6(addrText);
+  if (v6 === null) return "is not an IPv4 or IPv6 address or CIDR";
+  if (v6[0] === 0 && v6[1] === 0 && v6[2] === 0xffff) {
+    // Lookups treat mapped addresses as IPv4, so a mapped range would silently never match.
+    return "is an IPv4-mapped IPv6 range; write it as an IPv4 CIDR";
+  }
+  const network = maskIPv6(v6, prefix);
+  if (network.some((w, i) => w !== v6[i])) return `has host bits set (did you mean ${formatIPv6(network)}/${prefix}?)`;
+  return { family: 6, network, prefix };
+}
+
+/** -1, 0 or 1, comparing two IPv6 addresses as unsigned 128-bit numbers. */
+export function compareV6(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  for (let i = 0; i < 4; i++) {
+    const x = a[i] as number;
+    const y = b[i] as number;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
+}

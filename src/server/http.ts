@@ -1,0 +1,33 @@
+/** Small HTTP helpers shared by the API plugins. */
+import { ApiError } from "./errors.ts";
+
+/**
+ * Reads a request body as text, refusing more than `limit` bytes without buffering them all:
+ * Content-Length is checked first, and a chunked body is cut off as soon as it grows too big.
+ */
+export async function readBodyLimited(request: Request, limit: number): Promise<string> {
+  const tooLarge = () => new ApiError(413, "payload_too_large", `the request body is larger than ${limit} bytes`);
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > limit) throw tooLarge();
+  if (!request.body) return "";
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, size).toString("utf8");
+}
+
+export function requireJsonContentType(request: Request): void {
+  const type = request.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase();
+  if (type !== "application/json")
+    throw new ApiError(415, "unsupported_media_type", "send the body as Content-Type: application/json");
+}

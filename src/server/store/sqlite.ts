@@ -1,0 +1,317 @@
+/** The bun:sqlite implementation of Store. bun:sqlite types never leave this folder. */
+import { Database } from "bun:sqlite";
+import { mkdirSync, statSync } from "node:fs";
+import { dirname } from "node:path";
+import { MIGRATIONS } from "./migrations.ts";
+import type {
+  ApiRole,
+  ApiTokenRecord,
+  ClientRecord,
+  ClientUpdate,
+  EventQuery,
+  EventRecord,
+  NewEvent,
+  Readiness,
+  Store,
+} from "./types.ts";
+
+type Cell = string | number | null | undefined;
+type Row = Record<string, Cell>;
+
+const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
+const parse = (v: Cell): unknown => (typeof v === "string" ? JSON.parse(v) : null);
+const num = (v: Cell) => (v === null || v === undefined ? null : Number(v));
+
+function toClient(r: Row): ClientRecord {
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    createdAt: r.created_at as number,
+    secretEnc: r.secret_enc as string,
+    prevSecretEnc: (r.prev_secret_enc as string | null) ?? null,
+    prevSecretUntil: num(r.prev_secret_until),
+    policy: (parse(r.policy_json) as Record<string, unknown>) ?? {},
+    state: parse(r.state_json),
+    lastReport: parse(r.last_report_json),
+    lastSourceIp: (r.last_source_ip as string | null) ?? null,
+    lastReportAt: num(r.last_report_at),
+    status: r.status as string,
+    liveness: r.liveness as string,
+    lateAt: num(r.late_at),
+    offlineAt: num(r.offline_at),
+  };
+}
+
+function toEvent(r: Row): EventRecord {
+  return {
+    id: r.id as number,
+    clientId: (r.client_id as string | null) ?? null,
+    kind: r.kind as string,
+    from: (r.from_status as string | null) ?? null,
+    to: (r.to_status as string | null) ?? null,
+    evidence: (parse(r.evidence_json) as Record<string, unknown>) ?? {},
+    at: r.at as number,
+    suppressed: r.suppressed === 1,
+  };
+}
+
+function toToken(r: Row): ApiTokenRecord {
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    role: r.role as ApiRole,
+    tokenHash: r.token_hash as string,
+    createdAt: r.created_at as number,
+    lastUsedAt: num(r.last_used_at),
+    revokedAt: num(r.revoked_at),
+  };
+}
+
+export function openDatabase(path: string): Database {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { create: true, strict: true });
+  db.exec("PRAGMA journal_mode = WAL");
+  db.exec("PRAGMA synchronous = NORMAL");
+  db.exec("PRAGMA busy_timeout = 5000");
+  db.exec("PRAGMA foreign_keys = ON");
+  return db;
+}
+
+export function migrate(db: Database): number {
+  const current = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
+  if (current > MIGRATIONS.length)
+    throw new Error(`the database schema (v${current}) is newer than this sentinel (v${MIGRATIONS.length}); upgrade sentinel`);
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v] as string);
+      db.exec(`PRAGMA user_version = ${v + 1}`);
+    }).immediate();
+  }
+  return MIGRATIONS.length;
+}
+
+export function openSqliteStore(path: string): Store {
+  const db = openDatabase(path);
+  migrate(db);
+  const q = (sql: string) => db.query<Row, never[]>(sql);
+  // biome-ignore lint/suspicious/noExplicitAny: bun:sqlite binding objects are loosely typed
+  const run = (sql: string, params: Record<string, any>) => db.query(sql).run(params);
+
+  const clients: Store["clients"] = {
+    create(c) {
+      run("INSERT INTO clients (id, name, created_at, secret_enc) VALUES ($id, $name, $createdAt, $secretEnc)", c);
+    },
+    get(id) {
+      const r = db.query<Row, [string]>("SELECT * FROM clients WHERE id = ?").get(id);
+      return r ? toClient(r) : null;
+    },
+    getByName(name) {
+      const r = db.query<Row, [string]>("SELECT * FROM clients WHERE name = ?").get(name);
+      return r ? toClient(r) : null;
+    },
+    list() {
+      return q("SELECT * FROM clients ORDER BY name").all().map(toClient);
+    },
+    remove(id) {
+      return db.transaction(() => {
+        db.query("DELETE FROM nonces WHERE client_id = ?").run(id);
+        return db.query("DELETE FROM clients WHERE id = ?").run(id).changes > 0;
+      })();
+    },
+    updatePolicy(id, policy) {
+      run("UPDATE clients SET policy_json = $p WHERE id = $id", { id, p: json(policy) });
+    },
+    rotateSecret(id, secretEnc, prevUntil) {
+      run(
+        "UPDATE clients SET prev_secret_enc = secret_enc, prev_secret_until = $prevUntil, secret_enc = $secretEnc WHERE id = $id",
+        { id, secretEnc, prevUntil },
+      );
+    },
+    reencryptSecrets(reencrypt) {
+      return db.transaction(() => {
+        const rows = q("SELECT id, secret_enc, prev_secret_enc FROM clients").all();
+        for (const r of rows) {
+          run("UPDATE clients SET secret_enc = $s, prev_secret_enc = $p WHERE id = $id", {
+            id: r.id,
+            s: reencrypt(r.secret_enc as string),
+            p: r.prev_secret_enc ? reencrypt(r.prev_secret_enc as string) : null,
+          });
+        }
+        return rows.length;
+      }).immediate();
+    },
+    applyReport(id, u: ClientUpdate) {
+      run(
+        `UPDATE clients SET state_json = $state, last_report_json = $report, last_source_ip = $ip,
+         last_report_at = $at, status = $status, liveness = $liveness, late_at = $lateAt, offline_at = $offlineAt
+         WHERE id = $id`,
+        {
+          id,
+          state: json(u.state),
+          report: json(u.lastReport),
+          ip: u.lastSourceIp,
+          at: u.lastReportAt,
+          status: u.status,
+          liveness: u.liveness,
+          lateAt: u.lateAt,
+          offlineAt: u.offlineAt,
+        },
+      );
+    },
+    dueForSweep(now) {
+      return db
+        .query<Row, [number, number]>("SELECT * FROM clients WHERE late_at <= ? UNION SELECT * FROM clients WHERE offline_at <= ?")
+        .all(now, now)
+        .map(toClient);
+    },
+    casLiveness(id, expect, next) {
+      const res = run(
+        `UPDATE clients SET liveness = $liveness, status = $status, state_json = $state, late_at = $lateAt, offline_at = $offlineAt
+         WHERE id = $id AND liveness = $expLiveness AND last_report_at IS $expAt`,
+        {
+          id,
+          liveness: next.liveness,
+          status: next.status,
+          state: json(next.state),
+          lateAt: next.lateAt,
+          offlineAt: next.offlineAt,
+          expLiveness: expect.liveness,
+          expAt: expect.lastReportAt,
+        },
+      );
+      return res.changes === 1;
+    },
+    extendDeadlines(lateAtLeast, offlineAtLeast) {
+      const a = run("UPDATE clients SET late_at = $t WHERE late_at IS NOT NULL AND late_at < $t", { t: lateAtLeast }).changes;
+      const b = run("UPDATE clients SET offline_at = $t WHERE offline_at IS NOT NULL AND offline_at < $t", {
+        t: offlineAtLeast,
+      }).changes;
+      return Math.max(a, b);
+    },
+  };
+
+  const nonces: Store["nonces"] = {
+    use(clientId, nonce, expiresAt) {
+      return (
+        db
+          .query("INSERT OR IGNORE INTO nonces (client_id, nonce, expires_at) VALUES (?, ?, ?)")
+          .run(clientId, nonce, expiresAt).changes === 1
+      );
+    },
+    prune(now) {
+      return db.query("DELETE FROM nonces WHERE expires_at < ?").run(now).changes;
+    },
+  };
+
+  const events: Store["events"] = {
+    append(e: NewEvent) {
+      const res = run(
+        `INSERT INTO events (client_id, kind, from_status, to_status, evidence_json, at, suppressed)
+         VALUES ($clientId, $kind, $from, $to, $evidence, $at, $suppressed)`,
+        { ...e, evidence: json(e.evidence), suppressed: e.suppressed ? 1 : 0 },
+      );
+      return Number(res.lastInsertRowid);
+    },
+    query(qry: EventQuery) {
+      const where: string[] = [];
+      const params: Record<string, string | number> = { limit: qry.limit };
+      if (qry.clientId !== undefined) {
+        where.push("client_id = $clientId");
+        params.clientId = qry.clientId;
+      }
+      if (qry.since !== undefined) {
+        where.push("at >= $since");
+        params.since = qry.since;
+      }
+      if (qry.before !== undefined) {
+        where.push("id < $before");
+        params.before = qry.before;
+      }
+      if (qry.kinds?.length) {
+        where.push(`kind IN (${qry.kinds.map((_, i) => `$k${i}`).join(", ")})`);
+        qry.kinds.forEach((k, i) => {
+          params[`k${i}`] = k;
+        });
+      }
+      const sql = `SELECT * FROM events ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT $limit`;
+      return db.query<Row, [Record<string, string | number>]>(sql).all(params).map(toEvent);
+    },
+    count() {
+      return (q("SELECT count(*) AS n FROM events").get() as { n: number }).n;
+    },
+  };
+
+  const tokens: Store["tokens"] = {
+    create(t) {
+      run(
+        "INSERT INTO api_tokens (id, name, role, token_hash, created_at) VALUES ($id, $name, $role, $tokenHash, $createdAt)",
+        { id: t.id, name: t.name, role: t.role, tokenHash: t.tokenHash, createdAt: t.createdAt },
+      );
+    },
+    list() {
+      return q("SELECT * FROM api_tokens ORDER BY name").all().map(toToken);
+    },
+    findActiveByHash(hash) {
+      const r = db.query<Row, [string]>("SELECT * FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL").get(hash);
+      return r ? toToken(r) : null;
+    },
+    touch(id, at) {
+      db.query("UPDATE api_tokens SET last_used_at = ? WHERE id = ?").run(at, id);
+    },
+    revoke(nameOrId, at) {
+      return (
+        db
+          .query("UPDATE api_tokens SET revoked_at = ? WHERE (id = ? OR name = ?) AND revoked_at IS NULL")
+          .run(at, nameOrId, nameOrId).changes > 0
+      );
+    },
+  };
+
+  const meta: Store["meta"] = {
+    get(key) {
+      return db.query<{ value: string }, [string]>("SELECT value FROM meta WHERE key = ?").get(key)?.value ?? null;
+    },
+    set(key, value) {
+      db.query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(key, value);
+    },
+  };
+
+  return {
+    clients,
+    nonces,
+    events,
+    tokens,
+    meta,
+    transaction: (fn) => db.transaction(fn).immediate(),
+    readiness(): Readiness {
+      const expected = MIGRATIONS.length;
+      try {
+        const v = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
+        // A real write proves the file, the WAL and the disk accept data.
+        db.query("INSERT INTO meta (key, value) VALUES ('ready_probe', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(
+          String(Date.now()),
+        );
+        if (v !== expected) return { ok: false, schemaVersion: v, expectedSchemaVersion: expected, reason: "migrations pending" };
+        return { ok: true, schemaVersion: v, expectedSchemaVersion: expected };
+      } catch (e) {
+        return { ok: false, schemaVersion: -1, expectedSchemaVersion: expected, reason: `database not writable: ${(e as Error).message}` };
+      }
+    },
+    sizeBytes() {
+      if (path === ":memory:") return 0;
+      db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      let total = 0;
+      for (const f of [path, `${path}-wal`]) {
+        try {
+          total += statSync(f).size;
+        } catch {
+          // a missing WAL file is fine
+        }
+      }
+      return total;
+    },
+    close() {
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,148 @@
+/**
+ * The store's narrow interface. Everything outside src/server/store talks to this, never to
+ * bun:sqlite, so a PostgreSQL implementation can follow. JSON columns travel as parsed values.
+ */
+
+export type ApiRole = "admin" | "viewer";
+
+export interface ClientRecord {
+  id: string;
+  name: string;
+  createdAt: number;
+  secretEnc: string;
+  prevSecretEnc: string | null;
+  prevSecretUntil: number | null;
+  policy: Record<string, unknown>;
+  state: unknown | null;
+  lastReport: unknown | null;
+  lastSourceIp: string | null;
+  lastReportAt: number | null;
+  status: string;
+  liveness: string;
+  lateAt: number | null;
+  offlineAt: number | null;
+}
+
+export interface NewClient {
+  id: string;
+  name: string;
+  createdAt: number;
+  secretEnc: string;
+}
+
+/** What one accepted report changes: written in one transaction with its events. */
+export interface ClientUpdate {
+  state: unknown;
+  lastReport: unknown;
+  lastSourceIp: string | null;
+  lastReportAt: number;
+  status: string;
+  liveness: string;
+  lateAt: number | null;
+  offlineAt: number | null;
+}
+
+export interface EventRecord {
+  id: number;
+  clientId: string | null;
+  kind: string;
+  from: string | null;
+  to: string | null;
+  evidence: Record<string, unknown>;
+  at: number;
+  suppressed: boolean;
+}
+
+export type NewEvent = Omit<EventRecord, "id">;
+
+export interface EventQuery {
+  clientId?: string;
+  kinds?: string[];
+  since?: number;
+  /** return events with id < before (cursor pagination, newest first) */
+  before?: number;
+  limit: number;
+}
+
+export interface ApiTokenRecord {
+  id: string;
+  name: string;
+  role: ApiRole;
+  tokenHash: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
+
+export interface ClientRepository {
+  create(c: NewClient): void;
+  get(id: string): ClientRecord | null;
+  getByName(name: string): ClientRecord | null;
+  list(): ClientRecord[];
+  remove(id: string): boolean;
+  updatePolicy(id: string, policy: Record<string, unknown>): void;
+  /** Installs a new secret; the previous one stays valid until `prevUntil` (ms). */
+  rotateSecret(id: string, secretEnc: string, prevUntil: number): void;
+  /** Replaces every client's encrypted secret (server key rotation). */
+  reencryptSecrets(reencrypt: (enc: string) => string): number;
+  applyReport(id: string, u: ClientUpdate): void;
+  /** Clients whose late or offline deadline is at or before `now`. */
+  dueForSweep(now: number): ClientRecord[];
+  /**
+   * Compare-and-set liveness change: succeeds only if the client still has the liveness and
+   * last report time the caller saw, so two sweepers (or a sweeper racing a report) never both flip.
+   */
+  casLiveness(
+    id: string,
+    expect: { liveness: string; lastReportAt: number | null },
+    next: { liveness: string; status: string; state: unknown; lateAt: number | null; offlineAt: number | null },
+  ): boolean;
+  /** Pushes every pending deadline to at least the given times (used at server start). */
+  extendDeadlines(lateAtLeast: number, offlineAtLeast: number): number;
+}
+
+export interface NonceRepository {
+  /** Records a nonce; false when it was already used (a replay). */
+  use(clientId: string, nonce: string, expiresAt: number): boolean;
+  prune(now: number): number;
+}
+
+export interface EventRepository {
+  append(e: NewEvent): number;
+  query(q: EventQuery): EventRecord[];
+  count(): number;
+}
+
+export interface ApiTokenRepository {
+  create(t: ApiTokenRecord): void;
+  list(): ApiTokenRecord[];
+  findActiveByHash(hash: string): ApiTokenRecord | null;
+  touch(id: string, at: number): void;
+  revoke(nameOrId: string, at: number): boolean;
+}
+
+export interface MetaRepository {
+  get(key: string): string | null;
+  set(key: string, value: string): void;
+}
+
+export interface Readiness {
+  ok: boolean;
+  schemaVersion: number;
+  expectedSchemaVersion: number;
+  reason?: string;
+}
+
+export interface Store {
+  readonly clients: ClientRepository;
+  readonly nonces: NonceRepository;
+  readonly events: EventRepository;
+  readonly tokens: ApiTokenRepository;
+  readonly meta: MetaRepository;
+  /** Runs fn in one write transaction (BEGIN IMMEDIATE). */
+  transaction<T>(fn: () => T): T;
+  readiness(): Readiness;
+  /** Bytes used by the database files (for measurements). */
+  sizeBytes(): number;
+  close(): void;
+}

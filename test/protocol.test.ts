@@ -1,0 +1,165 @@
+/**
+ * Report protocol v1 against the real server over HTTP: each row is one way a request can be
+ * wrong, with its exact status and error code.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { computeSignature, signRequest } from "../src/protocol/signing.ts";
+import { enrollClient } from "../src/server/enrollment.ts";
+import { loadKeyring } from "../src/server/auth/keyring.ts";
+import { openStore } from "../src/server/store/index.ts";
+import { type Credentials, sampleReport, signedPost } from "./helpers/report.ts";
+import { startTestServer, tempDir } from "./helpers/server.ts";
+
+const dir = tempDir();
+let server: Awaited<ReturnType<typeof startTestServer>>;
+let cred: Credentials;
+
+beforeAll(async () => {
+  const store = openStore(dir.path);
+  const e = enrollClient(store, loadKeyring(dir.path), "proto", "http://x", Date.now());
+  store.close();
+  cred = { id: e.id, secret: e.secret };
+  server = await startTestServer({ dataDir: dir.path });
+});
+afterAll(async () => {
+  await server.stop();
+  dir.remove();
+});
+
+const body = () => JSON.stringify(sampleReport());
+const nowS = () => Math.floor(Date.now() / 1000);
+
+type Case = [name: string, make: () => Request, status: number, code: string | null];
+
+const cases: Case[] = [
+  ["valid", () => signedPost(server.url, cred, body()), 202, null],
+  [
+    "tampered body",
+    () => {
+      const b = body();
+      const r = signedPost(server.url, cred, b);
+      return new Request(r, { body: b.replace("203.0.113.7", "203.0.113.8") });
+    },
+    401,
+    "unauthorized",
+  ],
+  ["wrong secret", () => signedPost(server.url, { id: cred.id, secret: "not-the-secret" }, body()), 401, "unauthorized"],
+  ["timestamp 301 s old", () => signedPost(server.url, cred, body(), { nowS: nowS() - 301 }), 401, "unauthorized"],
+  ["timestamp 301 s in the future", () => signedPost(server.url, cred, body(), { nowS: nowS() + 301 }), 401, "unauthorized"],
+  ["timestamp 290 s old is still fine", () => signedPost(server.url, cred, body(), { nowS: nowS() - 290 }), 202, null],
+  ["unknown client", () => signedPost(server.url, { id: "c_nobody", secret: cred.secret }, body()), 401, "unauthorized"],
+  ["missing signature", () => signedPost(server.url, cred, body(), { headers: { "Sentinel-Signature": null } }), 401, "unauthorized"],
+  ["missing nonce", () => signedPost(server.url, cred, body(), { headers: { "Sentinel-Nonce": null } }), 401, "unauthorized"],
+  ["missing client", () => signedPost(server.url, cred, body(), { headers: { "Sentinel-Client": null } }), 401, "unauthorized"],
+  ["short nonce", () => signedPost(server.url, cred, body(), { headers: { "Sentinel-Nonce": "abc" } }), 401, "unauthorized"],
+  ["uppercase hex signature", () => {
+    const r = signedPost(server.url, cred, body());
+    const h = new Headers(r.headers);
+    h.set("Sentinel-Signature", (h.get("Sentinel-Signature") as string).toUpperCase().replace("V1=", "v1="));
+    return new Request(r, { headers: h });
+  }, 401, "unauthorized"],
+  ["65 KiB body", () => signedPost(server.url, cred, JSON.stringify({ ...sampleReport(), pad: "x".repeat(65 * 1024) })), 413, "payload_too_large"],
+  ["malformed JSON", () => signedPost(server.url, cred, '{"v":1,'), 400, "invalid_json"],
+  ["wrong types", () => signedPost(server.url, cred, JSON.stringify({ ...sampleReport(), interval_s: "30", ipv4: { ip: 7 } })), 400, "validation_failed"],
+  ["wrong version", () => signedPost(server.url, cred, JSON.stringify({ ...sampleReport(), v: 2 })), 400, "validation_failed"],
+  [
+    "wrong content type",
+    () => signedPost(server.url, cred, body(), { headers: { "Content-Type": "text/plain" } }),
+    415,
+    "unsupported_media_type",
+  ],
+  ["unknown fields are ignored", () => signedPost(server.url, cred, JSON.stringify({ ...sampleReport(), future: { x: 1 } })), 202, null],
+];
+
+describe("POST /api/v1/reports", () => {
+  for (const [name, make, status, code] of cases) {
+    test(`${name} → ${status}${code ? ` ${code}` : ""}`, async () => {
+      const res = await fetch(make());
+      const json = (await res.json()) as Record<string, unknown>;
+      expect(res.status).toBe(status);
+      if (code) expect((json.error as { code: string }).code).toBe(code);
+      else {
+        expect(json.accepted).toBe(true);
+        expect(typeof json.server_time).toBe("string");
+        expect(json.next_report_in_s).toBe(30);
+      }
+      // never echo the input or a secret back
+      expect(JSON.stringify(json)).not.toContain(cred.secret);
+      expect(JSON.stringify(json)).not.toContain("203.0.113.8");
+    });
+  }
+
+  test("validation errors name the field paths", async () => {
+    const res = await fetch(signedPost(server.url, cred, JSON.stringify({ ...sampleReport(), ipv4: { ip: "999.1.1.1", answers: [] } })));
+    const json = (await res.json()) as { error: { fields: { path: string }[] } };
+    expect(res.status).toBe(400);
+    expect(json.error.fields.map((f) => f.path)).toContain("/ipv4/ip");
+    expect(JSON.stringify(json)).not.toContain("999.1.1.1");
+  });
+
+  test("the signature covers client, timestamp, nonce and raw body exactly", () => {
+    expect(computeSignature("s3cret", "c_1", "1700000000", "nonce-nonce-nonce-1", "{}")).toBe(
+      new Bun.CryptoHasher("sha256", "s3cret").update("c_1.1700000000.nonce-nonce-nonce-1.{}").digest("hex"),
+    );
+  });
+
+  test("a replayed nonce is refused, also after a server restart", async () => {
+    const b = body();
+    const headers = signRequest(cred.id, cred.secret, b);
+    const send = () => fetch(`${server.url}/api/v1/reports`, { method: "POST", headers, body: b });
+    expect((await send()).status).toBe(202);
+    const again = await send();
+    expect(again.status).toBe(401);
+    expect(((await again.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
+
+    await server.stop();
+    server = await startTestServer({ dataDir: dir.path });
+    const afterRestart = await fetch(`${server.url}/api/v1/reports`, { method: "POST", headers, body: b });
+    expect(afterRestart.status).toBe(401);
+    expect((await fetch(signedPost(server.url, cred, body()))).status).toBe(202);
+  });
+
+  test("a chunked body over 64 KiB is cut off with 413", async () => {
+    const big = JSON.stringify({ ...sampleReport(), pad: "y".repeat(70 * 1024) });
+    const stream = new ReadableStream({
+      start(c) {
+        for (let i = 0; i < big.length; i += 8192) c.enqueue(new TextEncoder().encode(big.slice(i, i + 8192)));
+        c.close();
+      },
+    });
+    const res = await fetch(`${server.url}/api/v1/reports`, {
+      method: "POST",
+      headers: signRequest(cred.id, cred.secret, big),
+      body: stream,
+    });
+    expect(res.status).toBe(413);
+  });
+});
+
+describe("other unauthenticated endpoints", () => {
+  test("whoami echoes the caller's address", async () => {
+    const res = await fetch(`${server.url}/api/v1/whoami`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ ip: "127.0.0.1" });
+  });
+
+  test("healthz and readyz", async () => {
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${server.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(((await ready.json()) as { status: string }).status).toBe("ready");
+  });
+
+  test("unknown routes get the JSON error shape", async () => {
+    const res = await fetch(`${server.url}/nope`);
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("not_found");
+  });
+
+  test("request ids are echoed or created", async () => {
+    const given = await fetch(`${server.url}/healthz`, { headers: { "X-Request-Id": "abc-123" } });
+    expect(given.headers.get("x-request-id")).toBe("abc-123");
+    const made = await fetch(`${server.url}/healthz`);
+    expect(made.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
