@@ -1,0 +1,64 @@
+/** /api/v1/clients with bearer tokens against the real server. */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { createApiToken } from "../src/server/auth/api-tokens.ts";
+import { loadKeyring } from "../src/server/auth/keyring.ts";
+import { enrollClient } from "../src/server/enrollment.ts";
+import { openStore } from "../src/server/store/index.ts";
+import { sampleReport, signedPost } from "./helpers/report.ts";
+import { startTestServer, tempDir } from "./helpers/server.ts";
+
+const dir = tempDir();
+let server: Awaited<ReturnType<typeof startTestServer>>;
+let viewer: string;
+let revoked: string;
+let clientId: string;
+let secret: string;
+
+beforeAll(async () => {
+  const store = openStore(dir.path);
+  const e = enrollClient(store, loadKeyring(dir.path), "router", "http://x", Date.now());
+  clientId = e.id;
+  secret = e.secret;
+  viewer = createApiToken(store, "v", "viewer", Date.now()).token;
+  revoked = createApiToken(store, "old", "admin", Date.now()).token;
+  store.tokens.revoke("old", Date.now());
+  store.close();
+  server = await startTestServer({ dataDir: dir.path });
+});
+afterAll(async () => {
+  await server.stop();
+  dir.remove();
+});
+
+const get = (path: string, token?: string) =>
+  fetch(`${server.url}${path}`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+
+test("no token, a wrong token or a revoked token → 401 with the error shape", async () => {
+  for (const t of [undefined, "sst_wrong", revoked]) {
+    const res = await get("/api/v1/clients", t);
+    expect(res.status).toBe(401);
+    expect(res.headers.get("www-authenticate")).toContain("Bearer");
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
+  }
+});
+
+test("a viewer lists clients and sees what the last report said, never the secret", async () => {
+  expect((await fetch(signedPost(server.url, { id: clientId, secret }, JSON.stringify(sampleReport())))).status).toBe(202);
+  const list = await get("/api/v1/clients", viewer);
+  expect(list.status).toBe(200);
+  const body = (await list.json()) as { clients: { id: string; name: string; last_seen: string | null }[] };
+  expect(body.clients).toHaveLength(1);
+  expect(body.clients[0]?.name).toBe("router");
+  expect(body.clients[0]?.last_seen).not.toBeNull();
+
+  const one = await get(`/api/v1/clients/${clientId}`, viewer);
+  const detail = (await one.json()) as { last_report: { ipv4: { ip: string } } };
+  expect(detail.last_report.ipv4.ip).toBe("203.0.113.7");
+  expect(JSON.stringify(detail)).not.toContain(secret);
+});
+
+test("an unknown client id → 404 not_found", async () => {
+  const res = await get("/api/v1/clients/c_missing", viewer);
+  expect(res.status).toBe(404);
+  expect(((await res.json()) as { error: { code: string } }).error.code).toBe("not_found");
+});
