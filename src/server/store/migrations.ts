@@ -1,3 +1,6 @@
+import { AUTH_SCHEMA } from "./schema/auth.ts";
+import { OUTBOX_SCHEMA } from "./schema/outbox.ts";
+
 /**
  * Versioned schema. Append only: a released migration is never edited. Each entry runs in
  * its own transaction and bumps PRAGMA user_version.
@@ -61,4 +64,8 @@ export const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   );
   `,
+  // 2: notification outbox (src/server/store/schema/outbox.ts)
+  OUTBOX_SCHEMA,
+  // 3: dashboard users, sessions, audit log (src/server/store/schema/auth.ts)
+  AUTH_SCHEMA,
 ];
