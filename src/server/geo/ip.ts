@@ -96,7 +96,11 @@ export function formatIPv6(v6: V6): string {
     if (j - i > bestLen) [bestStart, bestLen] = [i, j - i];
     i = j;
   }
-  const hex = (from: number, to: number) => g.slice(from, to).map((n) => n.toString(16)).join(":");
+  const hex = (from: number, to: number) =>
+    g
+      .slice(from, to)
+      .map((n) => n.toString(16))
+      .join(":");
   return bestStart === -1 ? hex(0, 8) : `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`;
 }
 
@@ -108,7 +112,9 @@ export function maskIPv6(v6: V6, prefix: number): V6 {
   return v6.map((word, i) => maskIPv4(word, Math.min(32, Math.max(0, prefix - 32 * i)))) as V6;
 }
 
-export type Cidr = { family: 4; network: number; prefix: number } | { family: 6; network: V6; prefix: number };
+export type Cidr =
+  | { family: 4; network: number; prefix: number }
+  | { family: 6; network: V6; prefix: number };
 
 /**
  * Parses "addr/len" (or a bare address as a single host). Returns a message when invalid; host bits
@@ -121,7 +127,9 @@ export function parseCidr(text: string): Cidr | string {
   if (addrText.includes("%")) return "must not have a zone (%...)";
   const isV6 = addrText.includes(":");
   const max = isV6 ? 128 : 32;
-  if (lenText !== undefined && !/^(0|[1-9]\d{0,2})$/.test(lenText)) return "has no valid prefix length after /";
+  if (lenText !== undefined && !/^(0|[1-9]\d{0,2})$/.test(lenText)) {
+    return "has no valid prefix length after /";
+  }
   const prefix = lenText === undefined ? max : Number(lenText);
   if (prefix > max) return `has prefix length ${prefix}, more than ${max}`;
   if (!isV6) {
@@ -138,16 +146,8 @@ export function parseCidr(text: string): Cidr | string {
     return "is an IPv4-mapped IPv6 range; write it as an IPv4 CIDR";
   }
   const network = maskIPv6(v6, prefix);
-  if (network.some((w, i) => w !== v6[i])) return `has host bits set (did you mean ${formatIPv6(network)}/${prefix}?)`;
-  return { family: 6, network, prefix };
-}
-
-/** -1, 0 or 1, comparing two IPv6 addresses as unsigned 128-bit numbers. */
-export function compareV6(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  for (let i = 0; i < 4; i++) {
-    const x = a[i] as number;
-    const y = b[i] as number;
-    if (x !== y) return x < y ? -1 : 1;
+  if (network.some((w, i) => w !== v6[i])) {
+    return `has host bits set (did you mean ${formatIPv6(network)}/${prefix}?)`;
   }
-  return 0;
+  return { family: 6, network, prefix };
 }
