@@ -4,7 +4,7 @@
  * Precedence: flag > env > config file > default.
  */
 import { parseArgs } from "node:util";
-import { parseDuration } from "./duration.ts";
+import { formatDuration, parseDuration } from "./duration.ts";
 
 export type OptionKind = "string" | "int" | "duration" | "boolean" | "list" | "int-list";
 
@@ -57,7 +57,7 @@ export function cittyArgs(specs: OptionSpecs) {
   const args: Record<string, { type: "string" | "boolean"; description: string; valueHint?: string }> = {};
   for (const [key, spec] of Object.entries(specs)) {
     const env = spec.flagOnly ? "" : ` [env ${envName(key)}]`;
-    const def = spec.default !== undefined && !spec.secret ? ` (default: ${formatDefault(spec.default)})` : "";
+    const def = spec.default !== undefined && !spec.secret ? ` (default: ${formatDefault(spec)})` : "";
     args[flagName(key)] = {
       type: spec.kind === "boolean" ? "boolean" : "string",
       description: `${spec.description}${def}${env}`,
@@ -67,8 +67,17 @@ export function cittyArgs(specs: OptionSpecs) {
   return args;
 }
 
-function formatDefault(v: NonNullable<OptionSpec["default"]>): string {
+/** The default as a user would type it: durations as "30s", lists comma-separated. */
+export function formatDefault(spec: OptionSpec): string {
+  const v = spec.default;
+  if (spec.kind === "duration" && typeof v === "number") return v === 0 ? "0 (off)" : formatDuration(v);
   return Array.isArray(v) ? (v.length ? v.join(", ") : "none") : String(v);
+}
+
+/** Defaults are written for people ("24h"); the parsed value is what the code gets. */
+function defaultValue(spec: OptionSpec): unknown {
+  if (spec.kind === "duration" && typeof spec.default === "string") return parseDuration(spec.default);
+  return spec.default;
 }
 
 export interface OptionSources {
@@ -111,7 +120,7 @@ export function resolveOptions<S extends OptionSpecs>(specs: S, src: OptionSourc
       raw = src.file[flag] ?? src.file[flag.replace(/-/g, "_")];
       origin = `config key "${flag}"`;
     }
-    out[key] = raw === undefined ? spec.default : parseValue(spec, raw, origin);
+    out[key] = raw === undefined ? defaultValue(spec) : parseValue(spec, raw, origin);
     if (out[key] === undefined && (spec.kind === "list" || spec.kind === "int-list")) out[key] = [];
     if (out[key] === undefined && spec.kind === "boolean") out[key] = false;
     if (raw !== undefined && spec.check) {

@@ -1,0 +1,92 @@
+import { describe, expect, test } from "bun:test";
+import { parseDuration } from "./duration.ts";
+import { cittyArgs, OptionError, type OptionSpecs, resolveOptions } from "./options.ts";
+
+const specs = {
+  dataDir: { kind: "string", description: "d", default: "./data" },
+  interval: { kind: "duration", description: "i", default: "30s" },
+  grace: { kind: "duration", description: "g", default: 60_000 },
+  port: { kind: "int", description: "p" },
+  provider: { kind: "list", description: "l", default: ["a", "b"] },
+  asn: { kind: "int-list", description: "n" },
+  verbose: { kind: "boolean", description: "v" },
+  token: { kind: "string", description: "t", secret: true, check: (v: string) => (v.startsWith("st1.") ? undefined : "must start with st1.") },
+} satisfies OptionSpecs;
+
+const resolve = (argv: string[], env: Record<string, string> = {}, file?: Record<string, unknown>) =>
+  resolveOptions(specs, { argv, env, file }).options;
+
+describe("resolveOptions", () => {
+  test("defaults, with durations parsed from text or taken as ms", () => {
+    expect(resolve([])).toEqual({
+      dataDir: "./data",
+      interval: 30_000,
+      grace: 60_000,
+      port: undefined,
+      provider: ["a", "b"],
+      asn: [],
+      verbose: false,
+      token: undefined,
+    } as never);
+  });
+
+  test("flag > env > file > default, for every kind", () => {
+    const file = { "data-dir": "/file", interval: "1m", port: 1, provider: ["f"], asn: [1], verbose: true };
+    expect(resolve([], {}, file)).toMatchObject({ dataDir: "/file", interval: 60_000, port: 1, provider: ["f"], asn: [1], verbose: true });
+    const env = { SENTINEL_DATA_DIR: "/env", SENTINEL_INTERVAL: "2m", SENTINEL_PORT: "2", SENTINEL_PROVIDER: "e1,e2", SENTINEL_ASN: "2,3" };
+    expect(resolve([], env, file)).toMatchObject({ dataDir: "/env", interval: 120_000, port: 2, provider: ["e1", "e2"], asn: [2, 3] });
+    const argv = ["--data-dir", "/flag", "--interval", "5s", "--port", "3", "--provider", "x", "--provider", "y", "--asn", "4"];
+    expect(resolve(argv, env, file)).toMatchObject({ dataDir: "/flag", interval: 5000, port: 3, provider: ["x", "y"], asn: [4] });
+  });
+
+  test("snake_case keys work in the file too", () => {
+    expect(resolve([], {}, { data_dir: "/snake" }).dataDir).toBe("/snake");
+  });
+
+  test.each([
+    [["--interval", "soon"], "--interval"],
+    [["--port", "1.5"], "--port"],
+    [["--asn", "AS13335"], "--asn"],
+    [["--verbose=maybe"], "--verbose"],
+    [["--nope"], "nope"],
+  ])("%p is one clear OptionError", (argv, mentions) => {
+    expect(() => resolve(argv)).toThrow(OptionError);
+    expect(() => resolve(argv)).toThrow(mentions);
+  });
+
+  test("a secret is never echoed in an error", () => {
+    try {
+      resolve(["--token", "hunter2-secret"]);
+      throw new Error("should have thrown");
+    } catch (e) {
+      expect((e as Error).message).toContain("--token");
+      expect((e as Error).message).not.toContain("hunter2");
+    }
+    expect(() => resolve([], { SENTINEL_TOKEN: "nope-secret" })).toThrow("SENTINEL_TOKEN");
+  });
+
+  test("help shows defaults as people type them and never a secret", () => {
+    const args = cittyArgs(specs);
+    expect(args.interval?.description).toContain("(default: 30s)");
+    expect(args.grace?.description).toContain("(default: 1m)");
+    expect(args["data-dir"]?.description).toContain("[env SENTINEL_DATA_DIR]");
+    expect(args.token?.description).not.toContain("default");
+  });
+});
+
+describe("parseDuration", () => {
+  test.each([
+    ["30s", 30_000],
+    ["5m", 300_000],
+    ["2h", 7_200_000],
+    ["1d", 86_400_000],
+    ["1h30m", 5_400_000],
+    ["250ms", 250],
+    ["45", 45_000],
+    ["soon", null],
+    ["", null],
+    ["5 m", null],
+  ])("%p → %p", (text, ms) => {
+    expect(parseDuration(text)).toBe(ms);
+  });
+});
