@@ -65,7 +65,9 @@ function rdataFor(type: DnsQuestion["type"], value: string): Buffer | null {
     const t = tail ? tail.split(":") : [];
     const groups = value.includes("::") ? [...h, ...Array(8 - h.length - t.length).fill("0"), ...t] : h;
     const buf = Buffer.alloc(16);
-    groups.forEach((g, i) => buf.writeUInt16BE(Number.parseInt(g, 16), i * 2));
+    groups.forEach((g, i) => {
+      buf.writeUInt16BE(Number.parseInt(g, 16), i * 2);
+    });
     return buf;
   }
   if (type === "TXT") {
@@ -76,7 +78,12 @@ function rdataFor(type: DnsQuestion["type"], value: string): Buffer | null {
 }
 
 /** Builds the response: header, the question echoed, one answer RR per value (name by pointer). */
-export function buildDnsResponse(query: Buffer, questionEnd: number, type: DnsQuestion["type"], values: string[] | null): Buffer {
+export function buildDnsResponse(
+  query: Buffer,
+  questionEnd: number,
+  type: DnsQuestion["type"],
+  values: string[] | null,
+): Buffer {
   const header = Buffer.alloc(12);
   query.copy(header, 0, 0, 2); // id
   const rd = (query[2] as number) & 0x01;
@@ -100,7 +107,9 @@ export function buildDnsResponse(query: Buffer, questionEnd: number, type: DnsQu
   return Buffer.concat([header, query.subarray(12, questionEnd), ...answers]);
 }
 
-export async function startFakeDns(opts: { host?: string; port?: number; handler?: DnsHandler } = {}): Promise<FakeDns> {
+export async function startFakeDns(
+  opts: { host?: string; port?: number; handler?: DnsHandler } = {},
+): Promise<FakeDns> {
   const host = opts.host ?? "127.0.0.1";
   const socket = createSocket(host.includes(":") ? "udp6" : "udp4");
   const fake: FakeDns = {

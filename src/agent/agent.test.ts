@@ -1,0 +1,181 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startFakeReceiver } from "../../test/fakes/receiver.ts";
+import type { ProbeResult } from "../probe/run.ts";
+import { Agent, type AgentConfig, type CycleInfo } from "./agent.ts";
+import { Spool } from "./spool.ts";
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+const rx = startFakeReceiver({ clients: { c1: "s3cret" } });
+afterEach(() => {
+  rx.reports.length = 0;
+  rx.attempts.length = 0;
+  rx.failWith = null;
+  rx.nextReportInS = 30;
+});
+
+const result = (ip = "203.0.113.7"): ProbeResult => ({
+  ipv4: { ip, consistent: true, answers: [{ provider: "p", ip, latency_ms: 1, error: null }] },
+  dns: [],
+  errors: [],
+});
+
+function config(over: Partial<AgentConfig> = {}): AgentConfig {
+  return {
+    serverUrl: rx.url,
+    clientId: "c1",
+    secret: "s3cret",
+    intervalMs: 60_000,
+    jitter: 0.1,
+    probe: {
+      ip4Providers: [],
+      ip6Providers: [],
+      anyFamilyProviders: [],
+      ipv6: false,
+      dnsProbes: [],
+      timeoutMs: 500,
+    },
+    sendTimeoutMs: 2000,
+    watchIntervalMs: 0,
+    debounceMs: 30,
+    sendBackoff: { baseMs: 50, maxMs: 200 },
+    stopGraceMs: 1500,
+    ...over,
+  };
+}
+
+const waitFor = async (cond: () => boolean, ms = 3000) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await Bun.sleep(10);
+  }
+};
+
+describe("Agent", () => {
+  test("probes at start, reports ready and each round, and follows next_report_in_s", async () => {
+    rx.nextReportInS = 1;
+    const cycles: CycleInfo[] = [];
+    let ready = 0;
+    const agent = new Agent(
+      config(),
+      { spool: new Spool({ max: 10 }), logger: quiet, probe: async () => result() },
+      { onReady: () => ready++, onCycle: (c) => cycles.push(c) },
+    );
+    await agent.start();
+    expect(ready).toBe(1);
+    await waitFor(() => rx.reports.length >= 2);
+    await agent.stop();
+    expect(cycles[0]).toMatchObject({ reason: "start", delivered: true, queued: 0 });
+    expect(cycles[1]?.reason).toBe("timer");
+    // the first report carries --interval, later ones the interval the server asked for
+    expect(rx.reports.map((r) => r.report.interval_s).slice(0, 2)).toEqual([60, 1]);
+    expect(agent.currentIntervalMs).toBe(1000);
+  });
+
+  test("network changes are debounced and never run two probes at once", async () => {
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let rounds = 0;
+    const probe = async () => {
+      inFlight++;
+      rounds++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await Bun.sleep(100);
+      inFlight--;
+      return result();
+    };
+    const agent = new Agent(config(), { spool: new Spool({ max: 10 }), logger: quiet, probe });
+    await agent.start(); // round 1 (start) now in flight
+    for (let i = 0; i < 5; i++) agent.trigger("network change"); // a burst while round 1 runs: one more round
+    await waitFor(() => rounds === 2);
+    agent.trigger("network change"); // arrives while round 2 runs: queued behind it
+    await waitFor(() => rx.reports.length >= 3);
+    await Bun.sleep(200);
+    await agent.stop();
+    expect(maxInFlight).toBe(1);
+    expect(rounds).toBe(3);
+  });
+
+  test("a route/interface/resolv.conf change probes at once, not at the next interval", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sentinel-agent-routes-"));
+    const paths = {
+      route: join(dir, "route"),
+      ipv6Route: join(dir, "ipv6_route"),
+      sysClassNet: join(dir, "net"),
+      resolvConf: join(dir, "resolv.conf"),
+    };
+    writeFileSync(
+      paths.route,
+      "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\nwg0\t00000000\t00000000\t0001\t0\t0\t0\t00000000\n",
+    );
+    writeFileSync(paths.resolvConf, "nameserver 10.64.0.1\n");
+    mkdirSync(join(paths.sysClassNet, "wg0"), { recursive: true });
+    writeFileSync(join(paths.sysClassNet, "wg0", "operstate"), "unknown\n");
+    const reasons: string[] = [];
+    const agent = new Agent(
+      config({ watchIntervalMs: 20 }),
+      { spool: new Spool({ max: 10 }), logger: quiet, probe: async () => result(), routePaths: paths },
+      { onCycle: (c) => reasons.push(c.reason) },
+    );
+    try {
+      await agent.start();
+      await waitFor(() => reasons.length === 1);
+      await Bun.sleep(100);
+      expect(reasons).toEqual(["start"]); // nothing changed: no extra probe
+      const t0 = Date.now();
+      rmSync(join(paths.sysClassNet, "wg0"), { recursive: true }); // the tunnel interface goes away
+      await waitFor(() => reasons.length === 2);
+      expect(reasons[1]).toBe("network change");
+      expect(Date.now() - t0).toBeLessThan(1000);
+    } finally {
+      await agent.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a down server: reports wait in the spool and go out in order with back-off", async () => {
+    rx.failWith = 503;
+    const spool = new Spool({ max: 10 });
+    let n = 0;
+    const agent = new Agent(config({ intervalMs: 1000, jitter: 0 }), {
+      spool,
+      logger: quiet,
+      probe: async () => result(`203.0.113.${++n}`),
+    });
+    await agent.start();
+    await waitFor(() => spool.size >= 2);
+    const failedAttempts = rx.attempts.length;
+    expect(failedAttempts).toBeGreaterThanOrEqual(2); // retried on its own
+    rx.failWith = null;
+    await waitFor(() => rx.reports.length >= 2 && spool.size === 0);
+    await agent.stop();
+    const ips = rx.reports.map((r) => r.report.ipv4.ip);
+    expect(ips.slice(0, 2)).toEqual(["203.0.113.1", "203.0.113.2"]);
+    const observed = rx.reports.map((r) => Date.parse(r.report.observed_at));
+    expect(observed).toEqual([...observed].sort((a, b) => a - b));
+  });
+
+  test("runOnce: true when stored, false when not (and the report stays spooled)", async () => {
+    const spool = new Spool({ max: 10 });
+    const agent = new Agent(config(), { spool, logger: quiet, probe: async () => result() });
+    expect(await agent.runOnce()).toBe(true);
+    rx.failWith = 500;
+    const again = new Agent(config(), { spool, logger: quiet, probe: async () => result() });
+    expect(await again.runOnce()).toBe(false);
+    expect(spool.size).toBe(1);
+  });
+
+  test("a report the server rejects for good is dropped so it cannot block the queue", async () => {
+    rx.failWith = 400;
+    const spool = new Spool({ max: 10 });
+    const errors: string[] = [];
+    const logger = { ...quiet, error: (m: string) => errors.push(m) };
+    const agent = new Agent(config(), { spool, logger, probe: async () => result() });
+    expect(await agent.runOnce()).toBe(false);
+    expect(spool.size).toBe(0);
+    expect(errors[0]).toContain("rejected a report for good (HTTP 400");
+  });
+});

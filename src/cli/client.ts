@@ -1,0 +1,209 @@
+/**
+ * `sentinel client`: runs inside the VPN's namespace, probes and sends signed reports.
+ * Loads no server code (Elysia, JSX, grammy): see test/client.test.ts.
+ */
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { defineCommand } from "citty";
+import { Agent, type AgentHooks, DEFAULT_SEND_BACKOFF } from "../agent/agent.ts";
+import { whoamiUrl } from "../agent/sender.ts";
+import { Spool, type SpoolEntry } from "../agent/spool.ts";
+import { cittyArgs, OptionError, type OptionSpecs, type Options } from "../config/options.ts";
+import { parseDnsProbe } from "../probe/dns.ts";
+import { httpUrlCheck, probeSpecs } from "../probe/options.ts";
+import type { ProbeConfig } from "../probe/run.ts";
+import { decodeToken, type EnrollmentToken, TokenFormatError } from "../protocol/token.ts";
+import { VERSION } from "../version.ts";
+import { commonSpecs, createLogger, loadOptions } from "./common.ts";
+
+export const clientSpecs = {
+  server: {
+    kind: "string",
+    description: "Server URL (may be left out: the token carries it)",
+    valueHint: "URL",
+    check: httpUrlCheck,
+  },
+  token: {
+    kind: "string",
+    description:
+      "Enrollment token from `sentinel clients add` (prefer SENTINEL_TOKEN or --token-file: argv is visible to other users)",
+    valueHint: "TOKEN",
+    secret: true,
+  },
+  tokenFile: { kind: "string", description: "Read the enrollment token from this file", valueHint: "FILE" },
+  interval: {
+    kind: "duration",
+    valueHint: "DURATION",
+    description: "Time between reports, jittered ±10 % (the server's next_report_in_s overrides it)",
+    default: 30_000,
+    check: (v: number) => (v >= 1000 && v <= 86_400_000 ? undefined : "must be between 1s and 24h"),
+  },
+  ...probeSpecs,
+  noWhoami: {
+    kind: "boolean",
+    description: "Do not use the server's /api/v1/whoami as an extra IP provider",
+  },
+  watchInterval: {
+    kind: "duration",
+    valueHint: "DURATION",
+    description:
+      "How often routes, interfaces and resolv.conf are checked for changes that trigger a probe; 0 = off",
+    default: 1000,
+    check: (v: number) =>
+      v === 0 || (v >= 100 && v <= 60_000) ? undefined : "must be 0 or between 100ms and 60s",
+  },
+  spoolDir: {
+    kind: "string",
+    description:
+      "Where unsent reports wait, in a sub-directory per client id (default: $STATE_DIRECTORY/spool under systemd, /var/lib/vpn-sentinel/spool as root, else ~/.local/state/vpn-sentinel/spool)",
+    valueHint: "DIR",
+  },
+  spoolMax: {
+    kind: "int",
+    valueHint: "N",
+    description: "Most reports kept while the server is unreachable; the oldest are dropped first",
+    default: 1000,
+    check: (v: number) => (v >= 1 && v <= 1_000_000 ? undefined : "must be between 1 and 1000000"),
+  },
+  once: {
+    kind: "boolean",
+    description: "Probe and send one report, then exit: 0 when delivered, 1 when not",
+    flagOnly: true,
+  },
+  ...commonSpecs,
+} satisfies OptionSpecs;
+
+type ProbeOptions = Options<typeof probeSpecs> & { noWhoami?: boolean };
+
+/** The probe configuration both `client` and `check` derive from their options. */
+export function probeConfigFrom(o: ProbeOptions, serverUrl: string | undefined): ProbeConfig {
+  return {
+    ip4Providers: o.ip4Provider,
+    ip6Providers: o.ip6Provider,
+    anyFamilyProviders: serverUrl && !o.noWhoami ? [whoamiUrl(serverUrl)] : [],
+    ipv6: !o.noIpv6,
+    dnsProbes: o.dnsProbe.map(parseDnsProbe),
+    ...(o.dnsResolver ? { dnsResolver: o.dnsResolver } : {}),
+    timeoutMs: o.timeout,
+    userAgent: `vpn-sentinel/${VERSION}`,
+  };
+}
+
+/** Token from --token / SENTINEL_TOKEN / config, else --token-file. Errors never show the token. */
+export function resolveToken(o: {
+  token?: string | undefined;
+  tokenFile?: string | undefined;
+}): EnrollmentToken {
+  let text = o.token;
+  let origin = "--token";
+  if (!text && o.tokenFile) {
+    origin = "--token-file";
+    try {
+      text = readFileSync(o.tokenFile, "utf8");
+    } catch (e) {
+      throw new OptionError(
+        `--token-file: cannot read ${JSON.stringify(o.tokenFile)} (${(e as { code?: string }).code ?? "error"})`,
+      );
+    }
+  }
+  if (!text?.trim()) throw new OptionError("--token is required (or SENTINEL_TOKEN, or --token-file)");
+  try {
+    return decodeToken(text);
+  } catch (e) {
+    if (e instanceof TokenFormatError) throw new OptionError(`${origin}: ${e.message}`);
+    throw e;
+  }
+}
+
+export function defaultSpoolDir(env: Record<string, string | undefined>): string {
+  if (env.STATE_DIRECTORY) return join(env.STATE_DIRECTORY.split(":")[0] as string, "spool");
+  if (process.getuid?.() === 0) return "/var/lib/vpn-sentinel/spool";
+  return join(env.XDG_STATE_HOME || join(homedir(), ".local", "state"), "vpn-sentinel", "spool");
+}
+
+const observedAt = (e: SpoolEntry) => {
+  try {
+    return String((JSON.parse(e.body) as { observed_at?: unknown }).observed_at);
+  } catch {
+    return "?";
+  }
+};
+
+/**
+ * Runs the client until stopped by SIGTERM/SIGINT (or one round with --once). Throws an
+ * OptionError (exit 2) for bad options, an error with exitCode 1 when --once did not deliver.
+ * `hooks` is where systemd integration plugs in.
+ */
+export async function runClient(
+  argv: string[],
+  env: Record<string, string | undefined> = Bun.env,
+  hooks: AgentHooks = {},
+): Promise<void> {
+  const { options: o } = loadOptions(clientSpecs, argv, "client", env);
+  const token = resolveToken(o);
+  const serverUrl = o.server ?? token.server;
+  const problem = serverUrl ? httpUrlCheck(serverUrl) : "is required (the token carries no server URL)";
+  if (problem) throw new OptionError(`--server: ${problem}`);
+  const log = createLogger(o).withTag("client");
+  const spoolDir = join(o.spoolDir ?? defaultSpoolDir(env), token.clientId);
+  const spool = new Spool({
+    dir: spoolDir,
+    max: o.spoolMax,
+    onDrop: (dropped) =>
+      log.warn(
+        `spool full (${o.spoolMax}): dropped ${dropped.length} oldest report(s), observed ${dropped.map(observedAt).join(", ")}`,
+      ),
+    onDiskError: (e) =>
+      log.warn(`spool directory ${spoolDir} unusable (${e.message}); keeping unsent reports in memory`),
+  });
+  const agent = new Agent(
+    {
+      serverUrl: serverUrl as string,
+      clientId: token.clientId,
+      secret: token.secret,
+      intervalMs: o.interval,
+      jitter: 0.1,
+      probe: probeConfigFrom(o, serverUrl),
+      sendTimeoutMs: Math.max(o.timeout, 5000),
+      watchIntervalMs: o.once ? 0 : o.watchInterval,
+      debounceMs: 300,
+      sendBackoff: DEFAULT_SEND_BACKOFF,
+      stopGraceMs: 1500,
+    },
+    { spool, logger: log },
+    hooks,
+  );
+  if (o.once) {
+    if (await agent.runOnce()) return;
+    throw Object.assign(new Error("the report was not delivered; it stays in the spool for the next run"), {
+      exitCode: 1,
+    });
+  }
+  const onSignal = (sig: string) => {
+    log.info(`${sig}: finishing the upload in flight, keeping ${spool.size} queued report(s)`);
+    void agent.stop();
+  };
+  const term = () => onSignal("SIGTERM");
+  const int = () => onSignal("SIGINT");
+  process.on("SIGTERM", term);
+  process.on("SIGINT", int);
+  log.info(`reporting to ${serverUrl} as ${token.clientId} every ${o.interval / 1000} s`);
+  await agent.start();
+  await agent.done;
+  process.off("SIGTERM", term);
+  process.off("SIGINT", int);
+}
+
+export default defineCommand({
+  meta: {
+    name: "client",
+    description: "Probe what the world sees through this network and report it to the server",
+  },
+  args: cittyArgs(clientSpecs),
+  async run({ rawArgs }) {
+    await runClient(rawArgs);
+    // A keep-alive socket or resolver handle must not hold the process past a clean stop.
+    setTimeout(() => process.exit(0), 300).unref();
+  },
+});

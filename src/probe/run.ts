@@ -1,0 +1,89 @@
+/**
+ * One full probe round (IPv4, IPv6 and DNS at once), as the agent and `sentinel check` run it.
+ * Never throws: whatever fails becomes an entry in `errors`, so a report always goes out.
+ */
+import type { DnsObservation, IpFamilyResult, ProbeError } from "../protocol/report.ts";
+import type { ProviderPool } from "./backoff.ts";
+import { type DnsProbe, probeDnsResolvers } from "./dns.ts";
+import { probePublicIp } from "./public-ip.ts";
+
+export interface ProbeConfig {
+  ip4Providers: string[];
+  ip6Providers: string[];
+  /** Family-agnostic providers (the server's whoami), asked in both families. */
+  anyFamilyProviders: string[];
+  ipv6: boolean;
+  dnsProbes: DnsProbe[];
+  dnsResolver?: string;
+  timeoutMs: number;
+  userAgent?: string;
+}
+
+export interface ProbeResult {
+  ipv4: IpFamilyResult;
+  ipv6?: IpFamilyResult;
+  dns: DnsObservation[];
+  errors: ProbeError[];
+}
+
+export interface ProbeDeps {
+  pool?: ProviderPool;
+  fetch?: typeof fetch;
+  now?: () => number;
+  signal?: AbortSignal;
+  resolvConfPath?: string;
+}
+
+/** Summarises a family result as an error entry when it gives no trustworthy address. */
+function familyError(probe: string, r: IpFamilyResult): ProbeError | null {
+  if (!r.consistent) {
+    const seen = r.answers.filter((a) => a.ip).map((a) => `${a.ip} (${a.provider})`);
+    return { probe, message: `providers disagree: ${seen.join(", ")}`.slice(0, 1024) };
+  }
+  if (r.ip) return null;
+  const why = r.answers.map((a) => `${a.provider}: ${a.error ?? "no answer"}`);
+  return {
+    probe,
+    message: (r.answers.length
+      ? `no provider answered (${why.join("; ")})`
+      : "no answer in this family (no provider for it, or only ones that answered in the other family)"
+    ).slice(0, 1024),
+  };
+}
+
+export async function runProbes(cfg: ProbeConfig, deps: ProbeDeps = {}): Promise<ProbeResult> {
+  const ipOpts = {
+    timeoutMs: cfg.timeoutMs,
+    anyFamily: cfg.anyFamilyProviders,
+    ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    ...(deps.now ? { now: deps.now } : {}),
+    ...(deps.pool ? { pool: deps.pool } : {}),
+    ...(deps.signal ? { signal: deps.signal } : {}),
+    ...(cfg.userAgent ? { userAgent: cfg.userAgent } : {}),
+  };
+  // The report schema allows 16 answers per family.
+  const list = (own: string[]) => [...new Set([...own, ...cfg.anyFamilyProviders])].slice(0, 16);
+  const errors: ProbeError[] = [];
+  const [ipv4, ipv6, dns] = await Promise.all([
+    probePublicIp(4, list(cfg.ip4Providers), ipOpts),
+    cfg.ipv6 ? probePublicIp(6, list(cfg.ip6Providers), ipOpts) : Promise.resolve(undefined),
+    probeDnsResolvers(cfg.dnsProbes.slice(0, 16), {
+      timeoutMs: cfg.timeoutMs,
+      ...(cfg.dnsResolver ? { resolver: cfg.dnsResolver } : {}),
+      ...(deps.resolvConfPath ? { resolvConfPath: deps.resolvConfPath } : {}),
+    }).catch((e: Error) => {
+      errors.push({ probe: "dns", message: e.message.slice(0, 1024) });
+      return [] as DnsObservation[];
+    }),
+  ]);
+  for (const [probe, r] of [
+    ["ipv4", ipv4],
+    ["ipv6", ipv6],
+  ] as const) {
+    const err = r ? familyError(probe, r) : null;
+    if (err) errors.push(err);
+  }
+  for (const d of dns)
+    if (d.error) errors.push({ probe: `dns ${d.probe} ${d.type}`.slice(0, 256), message: d.error });
+  return { ipv4, ...(ipv6 ? { ipv6 } : {}), dns, errors: errors.slice(0, 32) };
+}
