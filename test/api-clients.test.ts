@@ -53,7 +53,7 @@ test("a viewer lists clients and sees what the last report said, never the secre
 
   const one = await get(`/api/v1/clients/${clientId}`, viewer);
   const detail = (await one.json()) as { last_report: { ipv4: { ip: string } } };
-  expect(detail.last_report.ipv4.ip).toBe("203.0.113.7");
+  expect(detail.last_report.ipv4.ip).toBe("198.51.100.7");
   expect(JSON.stringify(detail)).not.toContain(secret);
 });
 

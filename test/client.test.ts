@@ -209,6 +209,8 @@ describe("sentinel client (running)", () => {
         Date.parse(second?.report.observed_at ?? ""),
       );
       expect((first?.signedAt ?? 0) * 1000).toBeGreaterThanOrEqual(Math.floor(recoveredAt / 1000) * 1000);
+      // spooled reports say they are replays, so the server does not alert on stale news
+      expect(first?.report.replayed).toBe(true);
       const start = Date.now();
       c.proc.kill("SIGTERM");
       expect(await c.proc.exited).toBe(0);
@@ -246,6 +248,8 @@ describe("sentinel client (running)", () => {
     expect(rx.reports.slice(0, kept.length).map((x) => x.report.observed_at)).toEqual(
       kept.map((k) => k.observed_at),
     );
+    expect(rx.reports.slice(0, left.length).every((x) => x.report.replayed === true)).toBe(true);
+    expect(rx.reports.at(-1)?.report.replayed).toBeUndefined();
     expect(spooled()).toEqual([]);
   }, 20_000);
 

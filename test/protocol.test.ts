@@ -38,7 +38,7 @@ const cases: Case[] = [
     () => {
       const b = body();
       const r = signedPost(server.url, cred, b);
-      return new Request(r, { body: b.replace("203.0.113.7", "203.0.113.8") });
+      return new Request(r, { body: b.replace("198.51.100.7", "198.51.100.8") });
     },
     401,
     "unauthorized",
@@ -85,7 +85,7 @@ describe("POST /api/v1/reports", () => {
       }
       // never echo the input or a secret back
       expect(JSON.stringify(json)).not.toContain(cred.secret);
-      expect(JSON.stringify(json)).not.toContain("203.0.113.8");
+      expect(JSON.stringify(json)).not.toContain("198.51.100.8");
     });
   }
 

@@ -14,6 +14,8 @@ import { buildReport } from "./report.ts";
 import { type SendOutcome, type SendTarget, sendReport } from "./sender.ts";
 import type { Spool } from "./spool.ts";
 
+const markReplayed = (body: string) => JSON.stringify({ ...(JSON.parse(body) as ReportV1), replayed: true });
+
 /** The logging surface the agent needs (a consola instance fits). */
 export interface AgentLogger {
   debug(message: string, ...args: unknown[]): void;
@@ -92,6 +94,8 @@ export class Agent {
   private probeAbort: AbortController | null = null;
   private pendingReason: string | null = null;
   private draining: Promise<void> | null = null;
+  /** the spool entry the latest round produced; every other entry is a replay */
+  private freshEntryId: string | null = null;
   private sendAbort: AbortController | null = null;
   private stopping = false;
   /** Spool ids the server accepted during the current round (a dropped report is not "delivered"). */
@@ -231,6 +235,7 @@ export class Agent {
     for (const e of report.errors ?? []) this.deps.logger.warn(`probe ${e.probe}: ${e.message}`);
     this.accepted.clear();
     const entry = await this.deps.spool.push(JSON.stringify(report));
+    this.freshEntryId = entry.id;
     await this.flush(retry);
     const info: CycleInfo = {
       report,
@@ -259,7 +264,10 @@ export class Agent {
     const { spool, logger } = this.deps;
     for (let entry = spool.peek(); entry && !this.stopping; entry = spool.peek()) {
       this.sendAbort = new AbortController();
-      const outcome: SendOutcome = await sendReport(this.cfg, entry.body, {
+      // Anything but this round's own report waited in the spool: say so, so the server
+      // records it as history without alerting on news that is no longer news.
+      const body = entry.id === this.freshEntryId ? entry.body : markReplayed(entry.body);
+      const outcome: SendOutcome = await sendReport(this.cfg, body, {
         timeoutMs: this.cfg.sendTimeoutMs,
         signal: this.sendAbort.signal,
         now: this.now,

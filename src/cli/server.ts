@@ -1,8 +1,17 @@
 /** `sentinel server`: the judging, alerting, dashboard half. Runs outside the VPN. */
 import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
+import { probeSpecs } from "../probe/options.ts";
+import { parseCidr } from "../server/monitor/cidr.ts";
+import { DEFAULT_DNS_ALLOW_ASNS } from "../server/monitor/evaluate.ts";
 import { commonSpecs, createLogger, loadOptions } from "./common.ts";
+import { geoSpecs } from "./geo.ts";
 import { dataDirSpecs, defaultPublicUrl, parseListen, publicUrlSpecs } from "./server-options.ts";
+
+const cidrList = (v: string[]) => {
+  const bad = v.find((e) => parseCidr(e.includes("/") ? e : `${e}/${e.includes(":") ? 128 : 32}`) === null);
+  return bad === undefined ? undefined : `${JSON.stringify(bad)} is not an IP address or CIDR range`;
+};
 
 export const serverSpecs = {
   listen: {
@@ -14,6 +23,46 @@ export const serverSpecs = {
   },
   ...dataDirSpecs,
   ...publicUrlSpecs,
+  homeIp: {
+    kind: "list",
+    description: "A home public address or CIDR (repeatable); reports exiting here are a bypass",
+    valueHint: "IP|CIDR",
+    check: cidrList,
+  },
+  homeAsn: { kind: "int-list", description: "The home ISP's AS number (repeatable); exits or resolvers in it leak", valueHint: "N" },
+  homeLearn: {
+    kind: "boolean",
+    description: "Learn the home address by asking the IP providers (false: use only --home-ip/--home-asn)",
+    default: true,
+  },
+  homeRefresh: { kind: "duration", description: "How often the home address is learned again", default: "10m" },
+  ip4Provider: { ...probeSpecs.ip4Provider, description: "IPv4 echo provider the server learns its home address from (repeatable)" },
+  ip6Provider: { ...probeSpecs.ip6Provider, description: "IPv6 echo provider the server learns its home address from (repeatable)" },
+  dnsAllowAsn: {
+    kind: "int-list",
+    description: "AS numbers of resolvers that are fine to use (public resolvers; replaces the default list)",
+    default: [...DEFAULT_DNS_ALLOW_ASNS],
+    valueHint: "N",
+  },
+  grace: {
+    kind: "duration",
+    description: "Silence tolerated beyond a client's interval before it is offline",
+    default: "60s",
+    check: (v: number) => (v >= 1000 ? undefined : "must be at least 1s"),
+  },
+  ...geoSpecs,
+  trustedProxy: {
+    kind: "list",
+    description: "Reverse proxy address or CIDR whose X-Forwarded-For is believed (repeatable)",
+    valueHint: "IP|CIDR",
+    check: cidrList,
+  },
+  legacyApiKey: {
+    kind: "string",
+    secret: true,
+    description: "Accept the predecessor's Python clients at POST /api/v1/keepalive with this X-API-Key (off unless set)",
+  },
+  legacyInterval: { kind: "duration", description: "Keepalive interval assumed for legacy clients", default: "5m" },
   reportRate: {
     kind: "int",
     description: "Reports accepted per client per second (sustained; bursts of 30 are fine); beyond it 429",
@@ -23,6 +72,8 @@ export const serverSpecs = {
   ...commonSpecs,
 } satisfies OptionSpecs;
 
+export type ServerCliOptions = ReturnType<typeof loadOptions<typeof serverSpecs>>["options"];
+
 export default defineCommand({
   meta: { name: "server", description: "Run the server: judge reports, notice silence, alert, serve the dashboard and API" },
   args: cittyArgs(serverSpecs),
@@ -30,18 +81,20 @@ export default defineCommand({
     const { options, positionals } = loadOptions(serverSpecs, rawArgs, "server");
     if (positionals.length) throw new OptionError(`unexpected argument ${JSON.stringify(positionals[0])}`);
     const logger = createLogger(options);
-    const { startServer } = await import("../server/main.ts");
-    const listen = parseListen(options.listen) as { hostname: string; port: number };
+    const [{ startServer }, sd] = await Promise.all([import("../server/main.ts"), import("../system/sdnotify.ts")]);
     const running = await startServer({
-      listen,
-      dataDir: options.dataDir,
+      ...options,
+      listen: parseListen(options.listen) as { hostname: string; port: number },
       publicUrl: options.publicUrl ?? defaultPublicUrl(),
-      reportRate: options.reportRate,
       logger,
     });
+    sd.notifyReady(`listening on ${running.url}`);
+    const stopWatchdog = sd.startWatchdog({ healthy: () => running.healthy() });
     await new Promise<void>((resolve) => {
       const stop = async (signal: string) => {
         logger.info(`${signal} received; shutting down`);
+        sd.notifyStopping();
+        stopWatchdog();
         await running.stop();
         resolve();
       };

@@ -59,6 +59,8 @@ export interface ReportV1 {
   ipv6?: IpFamilyResult;
   dns?: DnsObservation[];
   errors?: ProbeError[];
+  /** true when the report waited in the client's spool: history is updated, stale alerts are not sent */
+  replayed?: boolean;
 }
 
 export interface FieldError {
@@ -161,6 +163,7 @@ export function validateReport(body: unknown): { ok: true; report: ReportV1 } | 
     if (!isObject(body.agent)) c.fail("/agent", "must be an object");
     else for (const k of ["version", "os", "arch", "hostname"]) c.string(body.agent, k, "/agent", { optional: true });
   }
+  if (body.replayed !== undefined && typeof body.replayed !== "boolean") c.fail("/replayed", "must be a boolean");
   checkFamily(c, body, "ipv4", false);
   checkFamily(c, body, "ipv6", true);
   const dns = c.array(body, "dns", "", 16) ?? [];
@@ -219,5 +222,6 @@ function normalise(body: Record<string, unknown>): ReportV1 {
       error: (d.error as string | null | undefined) ?? null,
     })),
     errors: ((body.errors as ProbeError[] | undefined) ?? []).map((e) => ({ probe: e.probe, message: e.message })),
+    ...(body.replayed === true ? { replayed: true } : {}),
   };
 }

@@ -8,7 +8,14 @@ import { clientsApi } from "./api/clients/index.ts";
 import { healthApi } from "./api/health/index.ts";
 import { reportsApi } from "./api/reports/index.ts";
 import { type AcceptedReport, type AcceptResult, ReportIngest } from "./api/reports/service.ts";
+import { eventsApi } from "./api/events/index.ts";
+import { legacyApi } from "./api/legacy/index.ts";
+import { legacyToReport } from "./api/legacy/service.ts";
+import { openApiDocument } from "./api/openapi.ts";
 import { whoamiApi } from "./api/whoami/index.ts";
+import { newId } from "./auth/keyring.ts";
+import type { Broker } from "./broker.ts";
+import type { ClientMonitor } from "./monitor/service.ts";
 import type { Keyring } from "./auth/keyring.ts";
 import { RateLimiter } from "./auth/rate-limit.ts";
 import { ApiError, errorBody, errorResponse } from "./errors.ts";
@@ -25,6 +32,10 @@ export interface AppDeps {
   sourceIpOf?: (request: Request) => string | null;
   limits?: { reportsPerClientPerS?: number; reportBurst?: number; whoamiPerS?: number };
   startedAt?: number;
+  broker: Broker;
+  monitor: Pick<ClientMonitor, "settingsChanged" | "acceptServerBuiltReport">;
+  /** the predecessor's keepalive endpoint; absent = not mounted */
+  legacy?: { apiKey: string; intervalS: number };
 }
 
 export function createApp(deps: AppDeps) {
@@ -73,7 +84,28 @@ export function createApp(deps: AppDeps) {
     .use(healthApi(store, deps.startedAt ?? now()))
     .use(whoamiApi(new RateLimiter(limits.whoamiPerS, 20, now), sourceIpOf))
     .use(reportsApi(ingest, sourceIpOf))
-    .use(clientsApi({ store, now }));
+    .use(clientsApi({ store, now, monitor: deps.monitor, broker: deps.broker }))
+    .use(eventsApi({ store, now }))
+    .get("/api/v1/openapi.json", () => openApiDocument())
+    .use(
+      deps.legacy
+        ? legacyApi({
+            apiKey: deps.legacy.apiKey,
+            now,
+            sourceIpOf,
+            accept: (k, sourceIp) => {
+              // Legacy clients are named by their client_id and enrolled on first contact; they
+              // never sign, so their stored secret is random and unused.
+              let client = store.clients.getByName(k.clientId);
+              if (!client) {
+                store.clients.create({ id: newId("c_"), name: k.clientId, createdAt: now(), secretEnc: deps.keyring.encrypt(newId("unused_")) });
+                client = store.clients.getByName(k.clientId);
+              }
+              if (client) deps.monitor.acceptServerBuiltReport(client, legacyToReport(k, deps.legacy?.intervalS ?? 300, now()), sourceIp);
+            },
+          })
+        : new Elysia({ name: "api.legacy.off" }),
+    );
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -1,11 +1,18 @@
 /**
- * Wires the real server together: store, keyring, monitor, HTTP. Used by `sentinel server`
- * and by integration tests (which start it on port 0 with a temp data dir).
+ * Wires the real server together: store, keyring, geo, home identity, monitor, HTTP. Used by
+ * `sentinel server` and by integration tests (which start it on port 0 with a temp data dir).
  */
 import { mkdirSync } from "node:fs";
 import type { Logger } from "../cli/common.ts";
+import { DEFAULT_IPV4_PROVIDERS, DEFAULT_IPV6_PROVIDERS } from "../probe/options.ts";
 import { createApp } from "./app.ts";
 import { loadKeyring } from "./auth/keyring.ts";
+import { clientAddress, parseTrustedProxies } from "./auth/client-address.ts";
+import { Broker } from "./broker.ts";
+import { loadGeo } from "./geo/index.ts";
+import type { GeoLookup } from "./geo/types.ts";
+import { HomeIdentityService } from "./home-identity.ts";
+import { DEFAULT_DNS_ALLOW_ASNS } from "./monitor/evaluate.ts";
 import { ClientMonitor } from "./monitor/service.ts";
 import { openStore } from "./store/index.ts";
 
@@ -13,53 +20,125 @@ export interface ServerOptions {
   listen: { hostname: string; port: number };
   dataDir: string;
   publicUrl: string;
-  reportRate?: number;
   logger: Logger;
+  homeIp?: string[];
+  homeAsn?: number[];
+  homeLearn?: boolean;
+  homeRefresh?: number;
+  ip4Provider?: string[];
+  ip6Provider?: string[];
+  dnsAllowAsn?: number[];
+  grace?: number;
+  geoOverrides?: string | undefined;
+  trustedProxy?: string[];
+  legacyApiKey?: string | undefined;
+  legacyInterval?: number;
+  reportRate?: number;
   now?: () => number;
+  /** tests inject a geo table; the server otherwise loads the embedded database */
+  geo?: GeoLookup;
+  sweepIntervalMs?: number;
 }
 
 export interface RunningServer {
   url: string;
   port: number;
+  monitor: ClientMonitor;
+  home: HomeIdentityService;
+  broker: Broker;
+  /** for the systemd watchdog: the database answers and the sweeper is alive */
+  healthy(): boolean;
   stop(): Promise<void>;
 }
 
-/** IPv4-mapped IPv6 ("::ffff:192.0.2.1") is shown and compared as plain IPv4. */
-export const normaliseAddress = (ip: string) => (ip.startsWith("::ffff:") && ip.includes(".") ? ip.slice(7) : ip);
-
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const now = o.now ?? Date.now;
+  const { logger } = o;
   mkdirSync(o.dataDir, { recursive: true, mode: 0o750 });
   const store = openStore(o.dataDir);
   const keyring = loadKeyring(o.dataDir);
+  const geo = o.geo ?? (await loadGeo({ overridesFile: o.geoOverrides }));
+  const broker = new Broker();
+  const trusted = parseTrustedProxies(o.trustedProxy ?? []);
+  if ("error" in trusted) throw new Error(`--trusted-proxy: ${trusted.error}`);
   const startedAt = now();
-  const monitor = new ClientMonitor({ store, now, logger: o.logger });
+
+  let monitor: ClientMonitor | undefined;
+  const home = new HomeIdentityService(
+    {
+      addresses: o.homeIp ?? [],
+      asns: o.homeAsn ?? [],
+      learn: o.homeLearn ?? true,
+      ip4Providers: o.ip4Provider ?? DEFAULT_IPV4_PROVIDERS,
+      ip6Providers: o.ip6Provider ?? DEFAULT_IPV6_PROVIDERS,
+      refreshMs: o.homeRefresh ?? 600_000,
+      timeoutMs: 5000,
+    },
+    { store, geo, now, logger },
+    {
+      onChange: (before, after) =>
+        monitor?.recordServerEvent({
+          kind: "home.changed",
+          from: before ? [before.ipv4, before.ipv6].filter(Boolean).join(", ") : null,
+          to: [after.ipv4, after.ipv6].filter(Boolean).join(", "),
+          evidence: { reason: "The home network's public address changed.", before, after },
+          at: after.at,
+          // the first learning is not news
+          suppressed: before === null,
+        }),
+      onUplink: (up, at) =>
+        monitor?.recordServerEvent({
+          kind: up ? "uplink.up" : "uplink.down",
+          from: up ? "down" : "up",
+          to: up ? "up" : "down",
+          evidence: { reason: up ? "The server's own uplink answers again." : "No IP provider answers the server: its own uplink looks down." },
+          at,
+        }),
+    },
+  );
+  monitor = new ClientMonitor({
+    store,
+    now,
+    logger,
+    geo,
+    broker,
+    home: () => home.current(),
+    defaults: { dnsAllowAsns: o.dnsAllowAsn ?? [...DEFAULT_DNS_ALLOW_ASNS], graceS: Math.round((o.grace ?? 60_000) / 1000) },
+    ...(o.sweepIntervalMs ? { sweepIntervalMs: o.sweepIntervalMs } : {}),
+  });
   monitor.start(startedAt);
+  home.start();
 
   let server: ReturnType<typeof Bun.serve> | undefined;
+  const sourceIpOf = (request: Request) => clientAddress(request.headers, server?.requestIP(request)?.address ?? null, trusted.ranges);
   const app = createApp({
     store,
     keyring,
-    logger: o.logger,
+    logger,
     now,
     startedAt,
-    acceptReport: (r) => monitor.acceptReport(r),
-    sourceIpOf: (request) => {
-      const addr = server?.requestIP(request)?.address;
-      return addr ? normaliseAddress(addr) : null;
-    },
+    broker,
+    monitor,
+    acceptReport: (r) => (monitor as ClientMonitor).acceptReport(r),
+    sourceIpOf,
     limits: { reportsPerClientPerS: o.reportRate ?? 1 },
+    ...(o.legacyApiKey ? { legacy: { apiKey: o.legacyApiKey, intervalS: Math.round((o.legacyInterval ?? 300_000) / 1000) } } : {}),
   });
   server = Bun.serve({ hostname: o.listen.hostname, port: o.listen.port, fetch: (req) => app.handle(req), maxRequestBodySize: 1 << 20 });
   const url = `http://${o.listen.hostname.includes(":") ? `[${o.listen.hostname}]` : o.listen.hostname}:${server.port}`;
-  o.logger.info(`listening on ${url} (data in ${o.dataDir}); clients enroll against ${o.publicUrl}`);
+  logger.info(`listening on ${url} (data in ${o.dataDir}); clients enroll against ${o.publicUrl}`);
 
   return {
     url,
     port: server.port as number,
+    monitor,
+    home,
+    broker,
+    healthy: () => store.readiness().ok,
     async stop() {
-      monitor.stop();
-      await server?.stop();
+      home.stop();
+      monitor?.stop();
+      await server?.stop(true);
       store.close();
     },
   };

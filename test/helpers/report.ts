@@ -9,15 +9,15 @@ export function sampleReport(overrides: Partial<ReportV1> = {}): ReportV1 {
     observed_at: new Date().toISOString(),
     interval_s: 30,
     ipv4: {
-      ip: "203.0.113.7",
+      ip: "198.51.100.7",
       consistent: true,
       answers: [
-        { provider: "http://echo-a", ip: "203.0.113.7", latency_ms: 12, error: null },
-        { provider: "http://echo-b", ip: "203.0.113.7", latency_ms: 15, error: null },
+        { provider: "http://echo-a", ip: "198.51.100.7", latency_ms: 12, error: null },
+        { provider: "http://echo-b", ip: "198.51.100.7", latency_ms: 15, error: null },
       ],
     },
     ipv6: { ip: null, consistent: true, answers: [] },
-    dns: [{ probe: "whoami.akamai.net", type: "A", via: "127.0.0.53", answers: ["203.0.113.53"], latency_ms: 4, error: null }],
+    dns: [{ probe: "whoami.akamai.net", type: "A", via: "127.0.0.53", answers: ["192.0.2.1"], latency_ms: 4, error: null }],
     errors: [],
     ...overrides,
   };

@@ -21,6 +21,8 @@ export async function startTestServer(
     publicUrl: "http://127.0.0.1:0",
     logger: quietLogger(),
     reportRate: 1000,
+    // never ask real IP providers from a test
+    homeLearn: false,
     ...opts,
     dataDir,
   });

@@ -23,10 +23,11 @@ export const MIGRATIONS: readonly string[] = [
     status TEXT NOT NULL DEFAULT 'grey',
     liveness TEXT NOT NULL DEFAULT 'never',
     late_at INTEGER,
-    offline_at INTEGER
+    offline_at INTEGER,
+    -- the earliest time the sweeper must look at this client (a deadline or the end of flapping)
+    next_check_at INTEGER
   );
-  CREATE INDEX clients_late_at ON clients(late_at) WHERE late_at IS NOT NULL;
-  CREATE INDEX clients_offline_at ON clients(offline_at) WHERE offline_at IS NOT NULL;
+  CREATE INDEX clients_next_check_at ON clients(next_check_at) WHERE next_check_at IS NOT NULL;
 
   CREATE TABLE nonces (
     client_id TEXT NOT NULL,
@@ -68,4 +69,22 @@ export const MIGRATIONS: readonly string[] = [
   OUTBOX_SCHEMA,
   // 3: dashboard users, sessions, audit log (src/server/store/schema/auth.ts)
   AUTH_SCHEMA,
+  // 4: per-client history rows written only on change, and the server's own downtime
+  `
+  CREATE TABLE client_history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    client_id TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    liveness TEXT NOT NULL,
+    exit_ipv4 TEXT,
+    exit_ipv6 TEXT,
+    resolvers TEXT
+  );
+  CREATE INDEX client_history_client_at ON client_history(client_id, at);
+  CREATE TABLE server_downtime (
+    from_at INTEGER NOT NULL,
+    to_at INTEGER NOT NULL
+  );
+  `,
 ];

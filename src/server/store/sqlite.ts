@@ -2,7 +2,9 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
+import { sqliteAuthRepository } from "./auth.ts";
 import { MIGRATIONS } from "./migrations.ts";
+import { sqliteOutboxRepository } from "./outbox.ts";
 import type {
   ApiRole,
   ApiTokenRecord,
@@ -39,6 +41,7 @@ function toClient(r: Row): ClientRecord {
     liveness: r.liveness as string,
     lateAt: num(r.late_at),
     offlineAt: num(r.offline_at),
+    nextCheckAt: num(r.next_check_at),
   };
 }
 
@@ -143,8 +146,8 @@ export function openSqliteStore(path: string): Store {
     applyReport(id, u: ClientUpdate) {
       run(
         `UPDATE clients SET state_json = $state, last_report_json = $report, last_source_ip = $ip,
-         last_report_at = $at, status = $status, liveness = $liveness, late_at = $lateAt, offline_at = $offlineAt
-         WHERE id = $id`,
+         last_report_at = $at, status = $status, liveness = $liveness, late_at = $lateAt, offline_at = $offlineAt,
+         next_check_at = $nextCheckAt WHERE id = $id`,
         {
           id,
           state: json(u.state),
@@ -155,18 +158,20 @@ export function openSqliteStore(path: string): Store {
           liveness: u.liveness,
           lateAt: u.lateAt,
           offlineAt: u.offlineAt,
+          nextCheckAt: u.nextCheckAt,
         },
       );
     },
-    dueForSweep(now) {
+    dueForSweep(now, limit) {
       return db
-        .query<Row, [number, number]>("SELECT * FROM clients WHERE late_at <= ? UNION SELECT * FROM clients WHERE offline_at <= ?")
-        .all(now, now)
+        .query<Row, [number, number]>("SELECT * FROM clients WHERE next_check_at <= ? ORDER BY next_check_at LIMIT ?")
+        .all(now, limit)
         .map(toClient);
     },
-    casLiveness(id, expect, next) {
+    casState(id, expect, next) {
       const res = run(
-        `UPDATE clients SET liveness = $liveness, status = $status, state_json = $state, late_at = $lateAt, offline_at = $offlineAt
+        `UPDATE clients SET liveness = $liveness, status = $status, state_json = $state, late_at = $lateAt,
+         offline_at = $offlineAt, next_check_at = $nextCheckAt
          WHERE id = $id AND liveness = $expLiveness AND last_report_at IS $expAt`,
         {
           id,
@@ -175,18 +180,12 @@ export function openSqliteStore(path: string): Store {
           state: json(next.state),
           lateAt: next.lateAt,
           offlineAt: next.offlineAt,
+          nextCheckAt: next.nextCheckAt,
           expLiveness: expect.liveness,
           expAt: expect.lastReportAt,
         },
       );
       return res.changes === 1;
-    },
-    extendDeadlines(lateAtLeast, offlineAtLeast) {
-      const a = run("UPDATE clients SET late_at = $t WHERE late_at IS NOT NULL AND late_at < $t", { t: lateAtLeast }).changes;
-      const b = run("UPDATE clients SET offline_at = $t WHERE offline_at IS NOT NULL AND offline_at < $t", {
-        t: offlineAtLeast,
-      }).changes;
-      return Math.max(a, b);
     },
   };
 
@@ -276,12 +275,77 @@ export function openSqliteStore(path: string): Store {
     },
   };
 
+  const history: Store["history"] = {
+    record(clientId, row) {
+      const last = db
+        .query<Row, [string]>("SELECT * FROM client_history WHERE client_id = ? ORDER BY at DESC, id DESC LIMIT 1")
+        .get(clientId);
+      if (
+        last &&
+        last.status === row.status &&
+        last.liveness === row.liveness &&
+        last.exit_ipv4 === row.exitIpv4 &&
+        last.exit_ipv6 === row.exitIpv6 &&
+        last.resolvers === row.resolvers
+      )
+        return false;
+      db.query(
+        "INSERT INTO client_history (client_id, at, status, liveness, exit_ipv4, exit_ipv6, resolvers) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      ).run(clientId, row.at, row.status, row.liveness, row.exitIpv4, row.exitIpv6, row.resolvers);
+      return true;
+    },
+    range(clientId, from, to) {
+      const before = db
+        .query<Row, [string, number]>("SELECT * FROM client_history WHERE client_id = ? AND at < ? ORDER BY at DESC, id DESC LIMIT 1")
+        .all(clientId, from);
+      const within = db
+        .query<Row, [string, number, number]>("SELECT * FROM client_history WHERE client_id = ? AND at >= ? AND at <= ? ORDER BY at, id")
+        .all(clientId, from, to);
+      return [...before, ...within].map((r) => ({
+        at: r.at as number,
+        status: r.status as string,
+        liveness: r.liveness as string,
+        exitIpv4: (r.exit_ipv4 as string | null) ?? null,
+        exitIpv6: (r.exit_ipv6 as string | null) ?? null,
+        resolvers: (r.resolvers as string | null) ?? null,
+      }));
+    },
+    recordServerDowntime(from, to) {
+      db.query("INSERT INTO server_downtime (from_at, to_at) VALUES (?, ?)").run(from, to);
+    },
+    serverDowntimes(from, to) {
+      return db
+        .query<{ from_at: number; to_at: number }, [number, number]>(
+          "SELECT from_at, to_at FROM server_downtime WHERE to_at >= ? AND from_at <= ? ORDER BY from_at",
+        )
+        .all(from, to)
+        .map((r) => ({ from: r.from_at, to: r.to_at }));
+    },
+    prune(before) {
+      return db.transaction(() => {
+        // keep each client's latest row before the cut: it says what was true when the window opens
+        const h = db
+          .query(
+            `DELETE FROM client_history WHERE at < $before AND id NOT IN
+             (SELECT max(id) FROM client_history WHERE at < $before GROUP BY client_id)`,
+          )
+          .run({ before }).changes;
+        const e = db.query("DELETE FROM events WHERE at < ?").run(before).changes;
+        const d = db.query("DELETE FROM server_downtime WHERE to_at < ?").run(before).changes;
+        return h + e + d;
+      }).immediate();
+    },
+  };
+
   return {
     clients,
     nonces,
     events,
     tokens,
     meta,
+    history,
+    auth: sqliteAuthRepository(db),
+    outbox: sqliteOutboxRepository(db),
     transaction: (fn) => db.transaction(fn).immediate(),
     readiness(): Readiness {
       const expected = MIGRATIONS.length;

@@ -21,6 +21,7 @@ export interface ClientRecord {
   liveness: string;
   lateAt: number | null;
   offlineAt: number | null;
+  nextCheckAt: number | null;
 }
 
 export interface NewClient {
@@ -28,6 +29,16 @@ export interface NewClient {
   name: string;
   createdAt: number;
   secretEnc: string;
+}
+
+/** A state change not caused by a report (sweeper, server start, settings). */
+export interface StateChange {
+  state: unknown;
+  status: string;
+  liveness: string;
+  lateAt: number | null;
+  offlineAt: number | null;
+  nextCheckAt: number | null;
 }
 
 /** What one accepted report changes: written in one transaction with its events. */
@@ -40,6 +51,7 @@ export interface ClientUpdate {
   liveness: string;
   lateAt: number | null;
   offlineAt: number | null;
+  nextCheckAt: number | null;
 }
 
 export interface EventRecord {
@@ -86,19 +98,13 @@ export interface ClientRepository {
   /** Replaces every client's encrypted secret (server key rotation). */
   reencryptSecrets(reencrypt: (enc: string) => string): number;
   applyReport(id: string, u: ClientUpdate): void;
-  /** Clients whose late or offline deadline is at or before `now`. */
-  dueForSweep(now: number): ClientRecord[];
+  /** Clients the sweeper must look at: next_check_at at or before `now`. */
+  dueForSweep(now: number, limit: number): ClientRecord[];
   /**
-   * Compare-and-set liveness change: succeeds only if the client still has the liveness and
-   * last report time the caller saw, so two sweepers (or a sweeper racing a report) never both flip.
+   * Compare-and-set state change: succeeds only if the client still has the liveness and last
+   * report time the caller read, so two sweepers (or a sweeper racing a report) never both flip.
    */
-  casLiveness(
-    id: string,
-    expect: { liveness: string; lastReportAt: number | null },
-    next: { liveness: string; status: string; state: unknown; lateAt: number | null; offlineAt: number | null },
-  ): boolean;
-  /** Pushes every pending deadline to at least the given times (used at server start). */
-  extendDeadlines(lateAtLeast: number, offlineAtLeast: number): number;
+  casState(id: string, expect: { liveness: string; lastReportAt: number | null }, next: StateChange): boolean;
 }
 
 export interface NonceRepository {
@@ -121,6 +127,28 @@ export interface ApiTokenRepository {
   revoke(nameOrId: string, at: number): boolean;
 }
 
+/** One stretch of a client's history: from `at` until the next row, it looked like this. */
+export interface HistoryRow {
+  at: number;
+  status: string;
+  liveness: string;
+  exitIpv4: string | null;
+  exitIpv6: string | null;
+  /** resolver egress addresses, comma-separated, sorted */
+  resolvers: string | null;
+}
+
+export interface HistoryRepository {
+  /** Appends a row only when it differs from the client's latest one; true when it did. */
+  record(clientId: string, row: HistoryRow): boolean;
+  /** Rows in [from, to], plus the last row before `from` (what was true when the window opened). */
+  range(clientId: string, from: number, to: number): HistoryRow[];
+  recordServerDowntime(from: number, to: number): void;
+  serverDowntimes(from: number, to: number): { from: number; to: number }[];
+  /** Deletes history and events older than `before`; returns rows removed. */
+  prune(before: number): number;
+}
+
 export interface MetaRepository {
   get(key: string): string | null;
   set(key: string, value: string): void;
@@ -139,6 +167,9 @@ export interface Store {
   readonly events: EventRepository;
   readonly tokens: ApiTokenRepository;
   readonly meta: MetaRepository;
+  readonly history: HistoryRepository;
+  readonly auth: import("./auth.ts").AuthRepository;
+  readonly outbox: import("./outbox.ts").OutboxRepository;
   /** Runs fn in one write transaction (BEGIN IMMEDIATE). */
   transaction<T>(fn: () => T): T;
   readiness(): Readiness;

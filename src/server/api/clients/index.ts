@@ -1,17 +1,96 @@
 import { Elysia } from "elysia";
+import { parseDuration } from "../../../config/duration.ts";
 import { authenticateBearer } from "../../auth/api-tokens.ts";
-import { notFound } from "../../errors.ts";
+import type { Broker } from "../../broker.ts";
+import { ApiError, notFound } from "../../errors.ts";
+import { stretches, summariseUptime } from "../../history/uptime.ts";
+import { readBodyLimited, requireJsonContentType } from "../../http.ts";
+import type { ClientMonitor } from "../../monitor/service.ts";
 import type { Store } from "../../store/index.ts";
+import { eventPage, parseEventQuery } from "../events/presenter.ts";
 import { presentClient, presentClientSummary } from "./presenter.ts";
+import { parseSettingsPatch } from "./settings.ts";
 
-export const clientsApi = (deps: { store: Store; now: () => number }) =>
-  new Elysia({ name: "api.clients" })
-    .derive({ as: "scoped" }, ({ request }) => ({
-      principal: authenticateBearer(deps.store, request.headers.get("authorization"), "viewer", deps.now()),
+export interface ClientsApiDeps {
+  store: Store;
+  now: () => number;
+  monitor: Pick<ClientMonitor, "settingsChanged">;
+  broker: Broker;
+}
+
+const MAX_WINDOW_MS = 366 * 86_400_000;
+
+export const clientsApi = (deps: ClientsApiDeps) => {
+  const { store, now } = deps;
+  const clientOr404 = (id: string) => {
+    const c = store.clients.get(id);
+    if (!c) throw notFound("client");
+    return c;
+  };
+  return new Elysia({ name: "api.clients" })
+    .derive(({ request }) => ({
+      principal: authenticateBearer(
+        store,
+        request.headers.get("authorization"),
+        request.method === "GET" || request.method === "HEAD" ? "viewer" : "admin",
+        now(),
+      ),
     }))
-    .get("/api/v1/clients", () => ({ clients: deps.store.clients.list().map((c) => presentClientSummary(c, deps.now())) }))
-    .get("/api/v1/clients/:id", ({ params }) => {
-      const c = deps.store.clients.get(params.id);
-      if (!c) throw notFound("client");
-      return presentClient(c, deps.now());
+    .get("/api/v1/clients", () => ({ clients: store.clients.list().map((c) => presentClientSummary(c, now())) }))
+    .get("/api/v1/clients/:id", ({ params }) => presentClient(clientOr404(params.id), now()))
+    .get("/api/v1/clients/:id/events", ({ params, query }) => {
+      clientOr404(params.id);
+      const q = parseEventQuery(query as Record<string, string | undefined>, params.id);
+      return eventPage(store.events.query(q), q.limit);
+    })
+    .get("/api/v1/clients/:id/uptime", ({ params, query }) => {
+      clientOr404(params.id);
+      const window = parseDuration(String(query.window ?? "24h"));
+      if (window === null || window <= 0 || window > MAX_WINDOW_MS)
+        throw new ApiError(400, "validation_failed", "invalid window", [{ path: "/window", message: "must be a duration like 24h, 7d or 30d (at most 366d)" }]);
+      const to = now();
+      const from = to - window;
+      const rows = store.history.range(params.id, from, to);
+      const summary = summariseUptime(rows, store.history.serverDowntimes(from, to), from, to);
+      return {
+        window: String(query.window ?? "24h"),
+        from: new Date(from).toISOString(),
+        to: new Date(to).toISOString(),
+        uptime: summary.uptime,
+        protected: summary.protected,
+        known_s: Math.round(summary.known_ms / 1000),
+        unknown_s: Math.round(summary.unknown_ms / 1000),
+        offline_s: Math.round(summary.offline_ms / 1000),
+        status_s: Object.fromEntries(Object.entries(summary.status_ms).map(([k, v]) => [k, Math.round(v / 1000)])),
+        exits: stretches(rows, (r) => r.exitIpv4, to).map((s) => ({ ip: s.value, from: new Date(s.from).toISOString(), duration_s: Math.round(s.duration_ms / 1000) })),
+        resolvers: stretches(rows, (r) => r.resolvers, to).map((s) => ({ ips: s.value.split(","), from: new Date(s.from).toISOString(), duration_s: Math.round(s.duration_ms / 1000) })),
+      };
+    })
+    .patch(
+      "/api/v1/clients/:id",
+      async ({ params, request }) => {
+        const client = clientOr404(params.id);
+        requireJsonContentType(request);
+        let body: unknown;
+        try {
+          body = JSON.parse(await readBodyLimited(request, 16 * 1024));
+        } catch (e) {
+          if (e instanceof ApiError) throw e;
+          throw new ApiError(400, "invalid_json", "the request body is not valid JSON");
+        }
+        const parsed = parseSettingsPatch(body);
+        if (!parsed.ok) throw new ApiError(400, "validation_failed", "invalid settings", parsed.errors);
+        store.clients.updatePolicy(client.id, { ...client.policy, ...parsed.patch });
+        deps.monitor.settingsChanged(client.id);
+        return presentClient(clientOr404(client.id), now());
+      },
+      { parse: "none" },
+    )
+    .delete("/api/v1/clients/:id", ({ params, set }) => {
+      const client = clientOr404(params.id);
+      store.clients.remove(client.id);
+      deps.broker.publish("client.changed", { clientId: client.id });
+      set.status = 204;
+      return "";
     });
+};

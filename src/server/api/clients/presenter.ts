@@ -22,11 +22,33 @@ export function presentClient(c: ClientRecord, now: number) {
   return {
     ...presentClientSummary(c, now),
     created_at: iso(c.createdAt),
-    policy: c.policy,
+    settings: presentSettings(c.policy),
     late_at: iso(c.lateAt),
     offline_at: iso(c.offlineAt),
     last_source_ip: c.lastSourceIp,
     state: c.state,
     last_report: c.lastReport,
+  };
+}
+
+/** The per-client settings as the API takes them (PATCH) and shows them. */
+export function presentSettings(policy: Record<string, unknown>) {
+  const p = policy as {
+    interval_s?: number | null;
+    grace_s?: number | null;
+    expected_country?: string | null;
+    expected_asn?: number | null;
+    paused?: boolean;
+    muted_until?: number | null;
+    dns_allow_asns?: number[];
+  };
+  return {
+    interval: p.interval_s ?? null,
+    grace: p.grace_s ?? null,
+    expected_country: p.expected_country ?? null,
+    expected_asn: p.expected_asn ?? null,
+    paused: p.paused ?? false,
+    muted_until: p.muted_until ? new Date(p.muted_until).toISOString() : null,
+    dns_allow_asns: p.dns_allow_asns ?? null,
   };
 }

@@ -6,6 +6,8 @@ export const AUTH_SCHEMA = `
     role TEXT NOT NULL CHECK (role IN ('admin', 'viewer')),
     password_hash TEXT NOT NULL,
     created_at INTEGER NOT NULL,
+    password_changed_at INTEGER NOT NULL,
+    last_login_at INTEGER,
     failed_logins INTEGER NOT NULL DEFAULT 0,
     locked_until INTEGER
   );
@@ -15,9 +17,11 @@ export const AUTH_SCHEMA = `
     csrf_token TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL,
-    last_seen_at INTEGER NOT NULL
+    last_seen_at INTEGER NOT NULL,
+    source_ip TEXT
   );
   CREATE INDEX sessions_expires_at ON sessions(expires_at);
+  CREATE INDEX sessions_user_id ON sessions(user_id);
   CREATE TABLE audit_log (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at INTEGER NOT NULL,

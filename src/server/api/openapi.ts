@@ -1,0 +1,144 @@
+/**
+ * The OpenAPI 3.1 description served at /api/v1/openapi.json. Hand-written and small: the
+ * route list is checked against the app by test/api-docs.test.ts, so it cannot drift.
+ */
+import { EVENT_KINDS } from "../../protocol/events.ts";
+import { VERSION } from "../../version.ts";
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: object, description = "OK") => ({ description, content: { "application/json": { schema } } });
+const errors = (...codes: number[]) =>
+  Object.fromEntries(codes.map((c) => [String(c), json(ref("Error"), `error (see docs/api.md)`)]));
+const bearer = [{ bearer: [] }];
+const idParam = { name: "id", in: "path", required: true, schema: { type: "string" } };
+
+export function openApiDocument() {
+  return {
+    openapi: "3.1.0",
+    info: { title: "VPN Sentinel API", version: VERSION, description: "See docs/api.md and docs/protocol.md." },
+    components: {
+      securitySchemes: {
+        bearer: { type: "http", scheme: "bearer", description: "API token from `sentinel tokens add NAME --role admin|viewer`" },
+        reportSignature: { type: "apiKey", in: "header", name: "Sentinel-Signature", description: "HMAC signature, docs/protocol.md" },
+        legacyKey: { type: "apiKey", in: "header", name: "X-API-Key" },
+      },
+      schemas: {
+        Error: {
+          type: "object",
+          required: ["error"],
+          properties: {
+            error: {
+              type: "object",
+              required: ["code", "message"],
+              properties: {
+                code: { type: "string" },
+                message: { type: "string" },
+                fields: { type: "array", items: { type: "object", properties: { path: { type: "string" }, message: { type: "string" } } } },
+              },
+            },
+          },
+        },
+        ClientSummary: {
+          type: "object",
+          properties: {
+            id: { type: "string" },
+            name: { type: "string" },
+            status: { enum: ["green", "yellow", "red", "grey"] },
+            liveness: { enum: ["never", "online", "late", "offline"] },
+            last_seen: { type: ["string", "null"], format: "date-time" },
+            exit: { type: ["object", "null"] },
+            verdicts: { type: ["object", "null"], description: "bypass, dns, ipv6, exit: {status, severity, reason, evidence}" },
+            rotation_pending: { type: "boolean" },
+          },
+        },
+        Settings: {
+          type: "object",
+          properties: {
+            interval: { type: ["integer", "null"], description: "seconds; null = the agent's own" },
+            grace: { type: ["integer", "null"], description: "seconds; null = the server default" },
+            expected_country: { type: ["string", "null"] },
+            expected_asn: { type: ["integer", "null"] },
+            paused: { type: "boolean" },
+            muted_until: { type: ["string", "null"], format: "date-time" },
+            dns_allow_asns: { type: "array", items: { type: "integer" } },
+          },
+        },
+        Event: {
+          type: "object",
+          properties: {
+            id: { type: "integer" },
+            client_id: { type: ["string", "null"] },
+            kind: { enum: [...EVENT_KINDS] },
+            severity: { enum: ["red", "yellow", "green", "info"] },
+            from: { type: ["string", "null"] },
+            to: { type: ["string", "null"] },
+            at: { type: "string", format: "date-time" },
+            suppressed: { type: "boolean" },
+            evidence: { type: "object" },
+          },
+        },
+        EventPage: {
+          type: "object",
+          properties: { events: { type: "array", items: ref("Event") }, next_cursor: { type: ["string", "null"] } },
+        },
+      },
+    },
+    paths: {
+      "/healthz": { get: { summary: "The process answers", responses: { 200: json({ type: "object" }) } } },
+      "/readyz": { get: { summary: "Database writable, migrations applied", responses: { 200: json({ type: "object" }), 503: json({ type: "object" }) } } },
+      "/api/v1/whoami": { get: { summary: "The address the server sees", responses: { 200: json({ type: "object", properties: { ip: { type: ["string", "null"] } } }), ...errors(429) } } },
+      "/api/v1/reports": {
+        post: {
+          summary: "A signed report (docs/protocol.md)",
+          security: [{ reportSignature: [] }],
+          requestBody: { required: true, content: { "application/json": { schema: { type: "object" } } } },
+          responses: {
+            202: json({ type: "object", properties: { accepted: { const: true }, server_time: { type: "string" }, next_report_in_s: { type: "integer" } } }),
+            ...errors(400, 401, 413, 415, 429, 503),
+          },
+        },
+      },
+      "/api/v1/keepalive": {
+        post: {
+          summary: "The predecessor's keepalive (only with --legacy-api-key)",
+          security: [{ legacyKey: [] }],
+          responses: { 200: json({ type: "object" }), ...errors(400, 401, 413, 415) },
+        },
+      },
+      "/api/v1/clients": {
+        get: { summary: "Every client", security: bearer, responses: { 200: json({ type: "object", properties: { clients: { type: "array", items: ref("ClientSummary") } } }), ...errors(401) } },
+      },
+      "/api/v1/clients/{id}": {
+        get: { summary: "One client with evidence", security: bearer, parameters: [idParam], responses: { 200: json(ref("ClientSummary")), ...errors(401, 404) } },
+        patch: {
+          summary: "Change settings (admin)",
+          security: bearer,
+          parameters: [idParam],
+          requestBody: { required: true, content: { "application/json": { schema: ref("Settings") } } },
+          responses: { 200: json(ref("ClientSummary")), ...errors(400, 401, 403, 404, 415) },
+        },
+        delete: { summary: "Delete a client and its state (admin)", security: bearer, parameters: [idParam], responses: { 204: { description: "deleted" }, ...errors(401, 403, 404) } },
+      },
+      "/api/v1/clients/{id}/events": {
+        get: { summary: "A client's events", security: bearer, parameters: [idParam], responses: { 200: json(ref("EventPage")), ...errors(400, 401, 404) } },
+      },
+      "/api/v1/clients/{id}/uptime": {
+        get: {
+          summary: "Uptime and protected time over a window",
+          security: bearer,
+          parameters: [idParam, { name: "window", in: "query", schema: { type: "string", default: "24h" } }],
+          responses: { 200: json({ type: "object" }), ...errors(400, 401, 404) },
+        },
+      },
+      "/api/v1/events": {
+        get: {
+          summary: "Events, newest first",
+          security: bearer,
+          parameters: ["since", "kind", "client", "cursor", "limit"].map((name) => ({ name, in: "query", schema: { type: "string" } })),
+          responses: { 200: json(ref("EventPage")), ...errors(400, 401) },
+        },
+      },
+      "/api/v1/openapi.json": { get: { summary: "This document", responses: { 200: json({ type: "object" }) } } },
+    },
+  };
+}

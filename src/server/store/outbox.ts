@@ -1,0 +1,300 @@
+/**
+ * The notification outbox: the interface the notify feature uses, and its bun:sqlite
+ * implementation (wired into openSqliteStore as `store.outbox`).
+ *
+ * A lane is one channel target (e.g. telegram + "-1001234:7"). Rows of a lane are delivered
+ * strictly in id order: only the oldest open row of a lane (its head) can be claimed, so a
+ * retry or a 429 holds back that lane and nothing else.
+ */
+import type { Database } from "bun:sqlite";
+
+export type OutboxStatus = "pending" | "sending" | "delivered" | "failed" | "suppressed";
+
+export interface OutboxRow {
+  id: number;
+  eventId: number | null;
+  clientId: string | null;
+  /** the notification kind: an event kind, "reminder" or "digest" */
+  kind: string;
+  channel: string;
+  target: string;
+  idempotencyKey: string;
+  payload: unknown;
+  status: OutboxStatus;
+  /** set on rows folded into a digest row: they are delivered (or fail) with it */
+  digestId: number | null;
+  /** failed delivery attempts so far */
+  attempts: number;
+  /** parts of a split message the channel already accepted */
+  partsSent: number;
+  nextAttemptAt: number;
+  claimedBy: string | null;
+  claimedUntil: number | null;
+  /** why the last attempt failed, or why the row was suppressed */
+  lastError: string | null;
+  createdAt: number;
+  deliveredAt: number | null;
+}
+
+export interface NewOutboxRow {
+  eventId: number | null;
+  clientId: string | null;
+  kind: string;
+  channel: string;
+  target: string;
+  idempotencyKey: string;
+  payload: unknown;
+  status: "pending" | "suppressed";
+  digestId?: number | null;
+  nextAttemptAt: number;
+  createdAt: number;
+  lastError?: string | null;
+}
+
+export interface OutboxQuery {
+  status?: OutboxStatus;
+  clientId?: string;
+  /** rows with id < before (newest first) */
+  before?: number;
+  limit: number;
+}
+
+export interface OutboxRepository {
+  /** Inserts a row; returns its id, or null when the idempotency key already exists. */
+  insert(row: NewOutboxRow): number | null;
+  get(id: number): OutboxRow | null;
+  /** Newest first. */
+  list(q: OutboxQuery): OutboxRow[];
+  /** Lane heads that can be claimed now: pending and due, or sending with an expired lease. */
+  dueHeads(now: number, limit: number): OutboxRow[];
+  /** The earliest time any lane head becomes claimable, or null when every lane is empty. */
+  nextDueAt(): number | null;
+  /** Compare-and-set claim: true only for the one caller that moved the row to sending. */
+  claim(id: number, owner: string, now: number, leaseUntil: number): boolean;
+  /** Records accepted parts and extends the lease; false when the caller no longer owns the row. */
+  progress(id: number, owner: string, partsSent: number, leaseUntil: number): boolean;
+  /** Marks the row (and its digest members) delivered; false when the caller no longer owns it. */
+  complete(id: number, owner: string, now: number): boolean;
+  /** Gives the row back for a later attempt. */
+  release(id: number, owner: string, next: { at: number; countAttempt: boolean; error: string | null }): boolean;
+  /** Marks the row (and its digest members) failed for good, keeping the error. */
+  fail(id: number, owner: string, error: string): boolean;
+  /** Open digest of a lane that still collects (not yet due), if any. */
+  openDigest(channel: string, target: string, now: number): OutboxRow | null;
+  digestMembers(digestId: number): OutboxRow[];
+  /** Notifications of a lane created at or after `since`, excluding suppressed rows and the given kinds. */
+  countRecent(channel: string, target: string, since: number, excludeKinds: readonly string[]): number;
+  /** The newest row of a lane for a client (null: server-wide rows) whose kind is one of `kinds`. */
+  lastForClient(clientId: string | null, kinds: readonly string[], channel: string, target: string): OutboxRow | null;
+  /** Every row of a lane that announces (or reminds of) one event. */
+  forEvent(eventId: number, channel: string, target: string): OutboxRow[];
+  countByStatus(): Record<OutboxStatus, number>;
+  /** Deletes finished rows (delivered, failed, suppressed) created before `before`. */
+  prune(before: number): number;
+}
+
+type Cell = string | number | null;
+type Row = Record<string, Cell>;
+
+function toRow(r: Row): OutboxRow {
+  return {
+    id: r.id as number,
+    eventId: (r.event_id as number | null) ?? null,
+    clientId: (r.client_id as string | null) ?? null,
+    kind: r.kind as string,
+    channel: r.channel as string,
+    target: r.target as string,
+    idempotencyKey: r.idempotency_key as string,
+    payload: JSON.parse(r.payload_json as string),
+    status: r.status as OutboxStatus,
+    digestId: (r.digest_id as number | null) ?? null,
+    attempts: r.attempts as number,
+    partsSent: r.parts_sent as number,
+    nextAttemptAt: r.next_attempt_at as number,
+    claimedBy: (r.claimed_by as string | null) ?? null,
+    claimedUntil: (r.claimed_until as number | null) ?? null,
+    lastError: (r.last_error as string | null) ?? null,
+    createdAt: r.created_at as number,
+    deliveredAt: (r.delivered_at as number | null) ?? null,
+  };
+}
+
+/** The oldest open row of every lane; digest members are never heads (their digest is). */
+const HEADS = `SELECT o.* FROM outbox o JOIN (
+    SELECT MIN(id) AS id FROM outbox WHERE status IN ('pending', 'sending') AND digest_id IS NULL GROUP BY channel, target
+  ) h ON h.id = o.id`;
+
+export function sqliteOutboxRepository(db: Database): OutboxRepository {
+  // biome-ignore lint/suspicious/noExplicitAny: bun:sqlite binding objects are loosely typed
+  const run = (sql: string, params: Record<string, any>) => db.query(sql).run(params).changes;
+  // biome-ignore lint/suspicious/noExplicitAny: bun:sqlite binding objects are loosely typed
+  const all = (sql: string, params: Record<string, any> = {}) => db.query<Row, [Record<string, any>]>(sql).all(params).map(toRow);
+  // biome-ignore lint/suspicious/noExplicitAny: bun:sqlite binding objects are loosely typed
+  const one = (sql: string, params: Record<string, any>) => {
+    const r = db.query<Row, [Record<string, Cell>]>(sql).get(params);
+    return r ? toRow(r) : null;
+  };
+  const kindList = (kinds: readonly string[], params: Record<string, Cell>) => {
+    kinds.forEach((k, i) => {
+      params[`k${i}`] = k;
+    });
+    return kinds.length ? kinds.map((_, i) => `$k${i}`).join(", ") : "NULL";
+  };
+
+  return {
+    insert(row) {
+      const res = db
+        .query(
+          `INSERT OR IGNORE INTO outbox (event_id, client_id, kind, channel, target, idempotency_key, payload_json, status,
+             digest_id, next_attempt_at, created_at, last_error)
+           VALUES ($eventId, $clientId, $kind, $channel, $target, $key, $payload, $status, $digestId, $next, $createdAt, $error)`,
+        )
+        .run({
+          eventId: row.eventId,
+          clientId: row.clientId,
+          kind: row.kind,
+          channel: row.channel,
+          target: row.target,
+          key: row.idempotencyKey,
+          payload: JSON.stringify(row.payload),
+          status: row.status,
+          digestId: row.digestId ?? null,
+          next: row.nextAttemptAt,
+          createdAt: row.createdAt,
+          error: row.lastError ?? null,
+        });
+      return res.changes === 1 ? Number(res.lastInsertRowid) : null;
+    },
+    get(id) {
+      return one("SELECT * FROM outbox WHERE id = $id", { id });
+    },
+    list(q) {
+      const where: string[] = [];
+      const params: Record<string, Cell> = { limit: q.limit };
+      if (q.status) {
+        where.push("status = $status");
+        params.status = q.status;
+      }
+      if (q.clientId) {
+        where.push("client_id = $clientId");
+        params.clientId = q.clientId;
+      }
+      if (q.before !== undefined) {
+        where.push("id < $before");
+        params.before = q.before;
+      }
+      return all(`SELECT * FROM outbox ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT $limit`, params);
+    },
+    dueHeads(now, limit) {
+      return all(
+        `${HEADS} WHERE (o.status = 'pending' AND o.next_attempt_at <= $now) OR (o.status = 'sending' AND o.claimed_until <= $now)
+         ORDER BY o.id LIMIT $limit`,
+        { now, limit },
+      );
+    },
+    nextDueAt() {
+      const r = db
+        .query<{ t: number | null }, []>(
+          `SELECT MIN(CASE WHEN o.status = 'pending' THEN o.next_attempt_at ELSE o.claimed_until END) AS t FROM (${HEADS}) o`,
+        )
+        .get();
+      return r?.t ?? null;
+    },
+    claim(id, owner, now, leaseUntil) {
+      return (
+        run(
+          `UPDATE outbox SET status = 'sending', claimed_by = $owner, claimed_until = $until
+           WHERE id = $id AND ((status = 'pending' AND next_attempt_at <= $now) OR (status = 'sending' AND claimed_until <= $now))`,
+          { id, owner, now, until: leaseUntil },
+        ) === 1
+      );
+    },
+    progress(id, owner, partsSent, leaseUntil) {
+      return (
+        run(
+          `UPDATE outbox SET parts_sent = $parts, claimed_until = $until
+           WHERE id = $id AND status = 'sending' AND claimed_by = $owner`,
+          { id, owner, parts: partsSent, until: leaseUntil },
+        ) === 1
+      );
+    },
+    complete(id, owner, now) {
+      return db.transaction(() => {
+        const done =
+          run(
+            `UPDATE outbox SET status = 'delivered', delivered_at = $now, claimed_by = NULL, claimed_until = NULL, last_error = NULL
+             WHERE id = $id AND status = 'sending' AND claimed_by = $owner`,
+            { id, owner, now },
+          ) === 1;
+        if (done) run("UPDATE outbox SET status = 'delivered', delivered_at = $now WHERE digest_id = $id", { id, now });
+        return done;
+      })();
+    },
+    release(id, owner, next) {
+      return (
+        run(
+          `UPDATE outbox SET status = 'pending', claimed_by = NULL, claimed_until = NULL, next_attempt_at = $at,
+             attempts = attempts + $inc, last_error = COALESCE($error, last_error)
+           WHERE id = $id AND status = 'sending' AND claimed_by = $owner`,
+          { id, owner, at: next.at, inc: next.countAttempt ? 1 : 0, error: next.error },
+        ) === 1
+      );
+    },
+    fail(id, owner, error) {
+      return db.transaction(() => {
+        const done =
+          run(
+            `UPDATE outbox SET status = 'failed', claimed_by = NULL, claimed_until = NULL, attempts = attempts + 1, last_error = $error
+             WHERE id = $id AND status = 'sending' AND claimed_by = $owner`,
+            { id, owner, error },
+          ) === 1;
+        if (done) run("UPDATE outbox SET status = 'failed', last_error = $error WHERE digest_id = $id", { id, error });
+        return done;
+      })();
+    },
+    openDigest(channel, target, now) {
+      return one(
+        `SELECT * FROM outbox WHERE channel = $channel AND target = $target AND kind = 'digest' AND status = 'pending'
+           AND next_attempt_at > $now ORDER BY id DESC LIMIT 1`,
+        { channel, target, now },
+      );
+    },
+    digestMembers(digestId) {
+      return all("SELECT * FROM outbox WHERE digest_id = $digestId ORDER BY id", { digestId });
+    },
+    countRecent(channel, target, since, excludeKinds) {
+      const params: Record<string, Cell> = { channel, target, since };
+      const r = db
+        .query<{ n: number }, [Record<string, Cell>]>(
+          `SELECT count(*) AS n FROM outbox WHERE channel = $channel AND target = $target AND created_at >= $since
+             AND status != 'suppressed' AND kind NOT IN (${kindList(excludeKinds, params)})`,
+        )
+        .get(params);
+      return r?.n ?? 0;
+    },
+    lastForClient(clientId, kinds, channel, target) {
+      const params: Record<string, Cell> = { clientId, channel, target };
+      return one(
+        `SELECT * FROM outbox WHERE client_id IS $clientId AND channel = $channel AND target = $target
+           AND kind IN (${kindList(kinds, params)}) ORDER BY id DESC LIMIT 1`,
+        params,
+      );
+    },
+    forEvent(eventId, channel, target) {
+      return all("SELECT * FROM outbox WHERE event_id = $eventId AND channel = $channel AND target = $target ORDER BY id", {
+        eventId,
+        channel,
+        target,
+      });
+    },
+    countByStatus() {
+      const out: Record<OutboxStatus, number> = { pending: 0, sending: 0, delivered: 0, failed: 0, suppressed: 0 };
+      for (const r of db.query<{ status: OutboxStatus; n: number }, []>("SELECT status, count(*) AS n FROM outbox GROUP BY status").all())
+        out[r.status] = r.n;
+      return out;
+    },
+    prune(before) {
+      return run("DELETE FROM outbox WHERE status IN ('delivered', 'failed', 'suppressed') AND created_at < $before", { before });
+    },
+  };
+}
