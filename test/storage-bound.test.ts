@@ -1,0 +1,58 @@
+/**
+ * History grows with changes, not heartbeats: a client reporting every 30 s for 30 days with
+ * no change adds < 100 KB to the database. Runs the real ingest path (signature, nonce,
+ * evaluation, one transaction per report) with an injected clock.
+ */
+import { expect, test } from "bun:test";
+import { ReportIngest } from "../src/server/api/reports/service.ts";
+import { loadKeyring } from "../src/server/auth/keyring.ts";
+import { RateLimiter } from "../src/server/auth/rate-limit.ts";
+import { Broker } from "../src/server/broker.ts";
+import { enrollClient } from "../src/server/enrollment.ts";
+import { HOME, testGeo } from "../src/server/monitor/testing.ts";
+import { ClientMonitor } from "../src/server/monitor/service.ts";
+import { openStore } from "../src/server/store/index.ts";
+import { signRequest } from "../src/protocol/signing.ts";
+import { sampleReport } from "./helpers/report.ts";
+import { quietLogger, tempDir } from "./helpers/server.ts";
+
+test("30 days of unchanged 30-second reports add < 100 KB", () => {
+  const dir = tempDir();
+  const clock = { t: Date.parse("2026-01-01T00:00:00Z") };
+  const now = () => clock.t;
+  const store = openStore(dir.path);
+  const keyring = loadKeyring(dir.path);
+  const cred = enrollClient(store, keyring, "steady", "http://x", now());
+  const monitor = new ClientMonitor({ store, now, logger: quietLogger(), geo: testGeo, broker: new Broker(), home: () => HOME });
+  const ingest = new ReportIngest({
+    store,
+    keyring,
+    now,
+    accept: (r) => monitor.acceptReport(r),
+    clientLimiter: new RateLimiter(1000, 1000, now),
+    failureLimiter: new RateLimiter(1000, 1000, now),
+  });
+  const send = () => {
+    const body = JSON.stringify(sampleReport({ observed_at: new Date(now()).toISOString() }));
+    const h = signRequest(cred.id, cred.secret, body, Math.floor(now() / 1000));
+    ingest.handle({ body, header: (n) => h[Object.keys(h).find((k) => k.toLowerCase() === n) ?? ""] ?? null, sourceIp: "192.0.2.200" });
+  };
+
+  // one day to reach steady state (first_seen, nonce table at its working size)
+  for (let i = 0; i < 2880; i++, clock.t += 30_000) {
+    send();
+    if (i % 10 === 0) monitor.sweep();
+  }
+  const before = store.sizeBytes();
+  const eventsBefore = store.events.count();
+  for (let i = 0; i < 30 * 2880; i++, clock.t += 30_000) {
+    send();
+    if (i % 10 === 0) monitor.sweep();
+  }
+  const growth = store.sizeBytes() - before;
+  console.log(`30 days x 2880 reports/day: database grew by ${growth} bytes (${before} -> ${before + growth})`);
+  expect(store.events.count()).toBe(eventsBefore);
+  expect(growth).toBeLessThan(100 * 1024);
+  store.close();
+  dir.remove();
+}, 120_000);
