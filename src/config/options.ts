@@ -52,6 +52,15 @@ export class OptionError extends Error {
 export const flagName = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 export const envName = (key: string) => `SENTINEL_${flagName(key).replace(/-/g, "_").toUpperCase()}`;
 
+const VALUE_HINTS: Record<OptionKind, string> = {
+  string: "VALUE",
+  int: "N",
+  duration: "DURATION",
+  boolean: "",
+  list: "VALUE",
+  "int-list": "N",
+};
+
 /** citty's args object: every option as a string flag (we parse values ourselves). */
 export function cittyArgs(specs: OptionSpecs) {
   const args: Record<string, { type: "string" | "boolean"; description: string; valueHint?: string }> = {};
@@ -61,7 +70,7 @@ export function cittyArgs(specs: OptionSpecs) {
     args[flagName(key)] = {
       type: spec.kind === "boolean" ? "boolean" : "string",
       description: `${spec.description}${def}${env}`,
-      ...(spec.valueHint ? { valueHint: spec.valueHint } : {}),
+      ...(spec.kind === "boolean" ? {} : { valueHint: spec.valueHint ?? VALUE_HINTS[spec.kind] }),
     };
   }
   return args;
