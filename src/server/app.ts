@@ -9,17 +9,22 @@ import { healthApi } from "./api/health/index.ts";
 import { reportsApi } from "./api/reports/index.ts";
 import { type AcceptedReport, type AcceptResult, ReportIngest } from "./api/reports/service.ts";
 import { eventsApi } from "./api/events/index.ts";
+import { exportApi } from "./api/export/index.ts";
+import { metricsApi } from "./api/metrics/index.ts";
 import { legacyApi } from "./api/legacy/index.ts";
 import { legacyToReport } from "./api/legacy/service.ts";
 import { openApiDocument } from "./api/openapi.ts";
 import { whoamiApi } from "./api/whoami/index.ts";
 import { newId } from "./auth/keyring.ts";
 import type { Broker } from "./broker.ts";
+import type { ClientCache } from "./client-cache.ts";
+import type { ServerMetrics } from "./metrics/server-metrics.ts";
 import type { ClientMonitor } from "./monitor/service.ts";
 import type { Keyring } from "./auth/keyring.ts";
 import { RateLimiter } from "./auth/rate-limit.ts";
 import { ApiError, errorBody, errorResponse } from "./errors.ts";
 import type { Store } from "./store/index.ts";
+import { webApp, type WebDeps } from "./web/index.tsx";
 
 export interface AppDeps {
   store: Store;
@@ -33,9 +38,15 @@ export interface AppDeps {
   limits?: { reportsPerClientPerS?: number; reportBurst?: number; whoamiPerS?: number };
   startedAt?: number;
   broker: Broker;
+  /** the report path's client cache */
+  clientCache?: ClientCache;
   monitor: Pick<ClientMonitor, "settingsChanged" | "acceptServerBuiltReport">;
   /** the predecessor's keepalive endpoint; absent = not mounted */
   legacy?: { apiKey: string; intervalS: number };
+  /** GET /metrics; absent = not mounted. `token` (--metrics-token) makes it need a bearer token. */
+  metrics?: { metrics: ServerMetrics; token?: string | undefined };
+  /** the dashboard: public URL (https makes cookies Secure), channel status, login limits */
+  web?: Pick<WebDeps, "publicUrl" | "isHttps" | "channels" | "loginPolicy" | "rotateGraceMs" | "stream">;
 }
 
 export function createApp(deps: AppDeps) {
@@ -44,12 +55,17 @@ export function createApp(deps: AppDeps) {
   const limits = { reportsPerClientPerS: 1, reportBurst: 30, whoamiPerS: 2, ...deps.limits };
   const ingest = new ReportIngest({
     store,
+    ...(deps.clientCache ? { clients: deps.clientCache } : {}),
     keyring: deps.keyring,
     now,
     accept: deps.acceptReport,
     clientLimiter: new RateLimiter(limits.reportsPerClientPerS, limits.reportBurst, now),
     failureLimiter: new RateLimiter(5, 50, now),
-    onAuthFailure: (reason) => logger.debug(`report refused: ${reason}`),
+    onAuthFailure: (reason) => {
+      logger.debug(`report refused: ${reason}`);
+      deps.metrics?.metrics.authFailure(reason);
+    },
+    onStorageFailure: (reason, e) => logger.error(`report not stored (503): ${reason}: ${e.message}`),
   });
 
   return new Elysia({ name: "sentinel" })
@@ -86,6 +102,9 @@ export function createApp(deps: AppDeps) {
     .use(reportsApi(ingest, sourceIpOf))
     .use(clientsApi({ store, now, monitor: deps.monitor, broker: deps.broker }))
     .use(eventsApi({ store, now }))
+    .use(exportApi({ store, keyring: deps.keyring, now, broker: deps.broker }))
+    .use(deps.metrics ? metricsApi({ render: () => deps.metrics?.metrics.render() ?? "", token: deps.metrics.token }) : new Elysia({ name: "api.metrics.off" }))
+    .use(webApp({ publicUrl: "http://localhost:8088", ...deps.web, store, keyring: deps.keyring, logger, now, broker: deps.broker, monitor: deps.monitor, clientAddress: sourceIpOf }))
     .get("/api/v1/openapi.json", () => openApiDocument())
     .use(
       deps.legacy

@@ -6,9 +6,13 @@ import { mkdirSync } from "node:fs";
 import type { Logger } from "../cli/common.ts";
 import { DEFAULT_IPV4_PROVIDERS, DEFAULT_IPV6_PROVIDERS } from "../probe/options.ts";
 import { createApp } from "./app.ts";
+import { acquireDataLock } from "./data-lock.ts";
+import { instrumentFetch } from "./metrics/http.ts";
+import { ServerMetrics } from "./metrics/server-metrics.ts";
 import { loadKeyring } from "./auth/keyring.ts";
 import { clientAddress, parseTrustedProxies } from "./auth/client-address.ts";
 import { Broker } from "./broker.ts";
+import { ClientCache } from "./client-cache.ts";
 import { loadGeo } from "./geo/index.ts";
 import type { GeoLookup } from "./geo/types.ts";
 import { HomeIdentityService } from "./home-identity.ts";
@@ -38,6 +42,13 @@ export interface ServerOptions {
   /** tests inject a geo table; the server otherwise loads the embedded database */
   geo?: GeoLookup;
   sweepIntervalMs?: number;
+  /** history and events older than this are pruned; 0 or absent keeps everything */
+  retention?: number;
+  /** GET /metrics needs Authorization: Bearer <token> when set */
+  metricsToken?: string | undefined;
+  /** PEM files: serve HTTPS directly instead of behind a reverse proxy */
+  tlsCert?: string | undefined;
+  tlsKey?: string | undefined;
 }
 
 export interface RunningServer {
@@ -55,6 +66,9 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const now = o.now ?? Date.now;
   const { logger } = o;
   mkdirSync(o.dataDir, { recursive: true, mode: 0o750 });
+  if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new Error("--tls-cert and --tls-key go together");
+  // Held until stop(); a failed start leaves it to this process, whose exit makes it stale.
+  const lock = acquireDataLock(o.dataDir);
   const store = openStore(o.dataDir);
   const keyring = loadKeyring(o.dataDir);
   const geo = o.geo ?? (await loadGeo({ overridesFile: o.geoOverrides }));
@@ -96,8 +110,11 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         }),
     },
   );
+  const clientCache = new ClientCache(store, broker);
   monitor = new ClientMonitor({
     store,
+    ...(o.retention ? { retentionMs: o.retention } : {}),
+    cache: clientCache,
     now,
     logger,
     geo,
@@ -111,21 +128,30 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
 
   let server: ReturnType<typeof Bun.serve> | undefined;
   const sourceIpOf = (request: Request) => clientAddress(request.headers, server?.requestIP(request)?.address ?? null, trusted.ranges);
+  const metrics = new ServerMetrics({ store, broker, now });
   const app = createApp({
+    metrics: { metrics, token: o.metricsToken },
     store,
     keyring,
     logger,
     now,
     startedAt,
     broker,
+    clientCache,
     monitor,
     acceptReport: (r) => (monitor as ClientMonitor).acceptReport(r),
     sourceIpOf,
     limits: { reportsPerClientPerS: o.reportRate ?? 1 },
     ...(o.legacyApiKey ? { legacy: { apiKey: o.legacyApiKey, intervalS: Math.round((o.legacyInterval ?? 300_000) / 1000) } } : {}),
   });
-  server = Bun.serve({ hostname: o.listen.hostname, port: o.listen.port, fetch: (req) => app.handle(req), maxRequestBodySize: 1 << 20 });
-  const url = `http://${o.listen.hostname.includes(":") ? `[${o.listen.hostname}]` : o.listen.hostname}:${server.port}`;
+  server = Bun.serve({
+    hostname: o.listen.hostname,
+    port: o.listen.port,
+    fetch: instrumentFetch((req) => app.handle(req), { logger, metrics }),
+    maxRequestBodySize: 1 << 20,
+    ...(o.tlsCert && o.tlsKey ? { tls: { cert: Bun.file(o.tlsCert), key: Bun.file(o.tlsKey) } } : {}),
+  });
+  const url = `${o.tlsCert ? "https" : "http"}://${o.listen.hostname.includes(":") ? `[${o.listen.hostname}]` : o.listen.hostname}:${server.port}`;
   logger.info(`listening on ${url} (data in ${o.dataDir}); clients enroll against ${o.publicUrl}`);
 
   return {
@@ -139,7 +165,9 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       home.stop();
       monitor?.stop();
       await server?.stop(true);
+      metrics.close();
       store.close();
+      lock.release();
     },
   };
 }

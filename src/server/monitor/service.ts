@@ -11,7 +11,15 @@ import type { Broker } from "../broker.ts";
 import type { GeoLookup } from "../geo/types.ts";
 import type { ClientRecord, EventRecord, HistoryRow, NewEvent, Store } from "../store/index.ts";
 import { applyPolicy, DEFAULT_CLIENT_POLICY, evaluateReport, initialClientState } from "./evaluate.ts";
-import { afterServerStart, DEFAULT_GRACE_S, nextDeadline, serverDowntime, sweepClient } from "./liveness.ts";
+import type { ClientCache } from "../client-cache.ts";
+import {
+  afterServerStart,
+  DEFAULT_GRACE_S,
+  nextDeadline,
+  pendingDeadlines,
+  serverDowntime,
+  sweepClient,
+} from "./liveness.ts";
 import type { ClientPolicy, ClientState, Flip, HomeIdentity } from "./types.ts";
 
 export interface MonitorDeps {
@@ -31,6 +39,10 @@ export interface MonitorDeps {
   onEvents?: (events: EventRecord[], client: ClientRecord | null) => void;
   /** history and events older than this are deleted (hourly); 0 or absent keeps everything */
   retentionMs?: number;
+  /** the report path's client cache; absent = read the store every time */
+  cache?: ClientCache;
+  /** skip re-judging a report that says exactly what the last one said (default on) */
+  fastPath?: boolean;
   /** how often the sweeper looks for due deadlines */
   sweepIntervalMs?: number;
 }
@@ -54,6 +66,8 @@ export class ClientMonitor {
   private timer: ReturnType<typeof setInterval> | undefined;
   private lastAliveWrite = 0;
   private lastPrune = 0;
+  /** what each client's last judged report said (see materialKey); memory only, so a restart re-judges once */
+  private readonly materialKeys = new Map<string, string>();
 
   constructor(private readonly deps: MonitorDeps) {}
 
@@ -70,37 +84,93 @@ export class ClientMonitor {
     };
   }
 
+  /**
+   * The client's state. A heartbeat only moves the liveness columns (see acceptReport), so
+   * those are laid over the stored JSON, which is as of the last change.
+   */
   stateOf(client: ClientRecord): ClientState | null {
     const s = client.state as ClientState | null;
-    return s && s.version === 1 ? s : null;
+    if (!s || s.version !== 1) return null;
+    return {
+      ...s,
+      last_report_at: client.lastReportAt ?? s.last_report_at,
+      observed_at: client.lastObservedAt ?? s.observed_at,
+      late_at: client.lateAt,
+      offline_at: client.offlineAt,
+    };
   }
 
   acceptReport(r: AcceptedReport): AcceptResult {
-    const { store, now } = this.deps;
+    const { store } = this.deps;
+    const client = this.deps.cache?.get(r.client.id) ?? r.client;
+    const previous = this.stateOf(client);
+    const home = this.deps.home();
+    const key = materialKey(r.report, r.sourceIp, home, client.policy);
+    if (previous && this.isUnchanged(client, previous, key, r.report)) return this.heartbeat(client, previous, r);
+
     const judged = evaluateReport({
       report: r.report,
       sourceIp: r.sourceIp,
-      policy: this.policyOf(r.client),
-      home: this.deps.home(),
-      previous: this.stateOf(r.client),
+      policy: this.policyOf(client),
+      home,
+      previous,
       geo: this.deps.geo,
       now: r.receivedAt,
       replayed: r.report.replayed === true,
     });
     const state = judged.state;
+    const update = {
+      state,
+      lastReport: r.report,
+      lastSourceIp: r.sourceIp,
+      lastReportAt: state.last_report_at ?? r.receivedAt,
+      lastObservedAt: state.observed_at ?? Date.parse(r.report.observed_at),
+      ...columnsOf(state),
+    };
     const events = store.transaction(() => {
-      store.clients.applyReport(r.client.id, {
-        state,
-        lastReport: r.report,
-        lastSourceIp: r.sourceIp,
-        lastReportAt: state.last_report_at ?? r.receivedAt,
-        ...columnsOf(state),
-      });
-      store.history.record(r.client.id, historyRowOf(state, state.last_report_at ?? r.receivedAt));
-      return this.storeFlips(r.client, judged.flips);
+      store.clients.applyReport(client.id, update);
+      if (previous === null || historyDiffers(previous, state)) store.history.record(client.id, historyRowOf(state, update.lastReportAt));
+      return this.storeFlips(client, judged.flips);
     });
-    this.published(r.client.id, events, true);
+    this.deps.cache?.set({ ...client, ...update });
+    this.materialKeys.set(client.id, r.report.replayed ? "" : key);
+    this.published(client.id, events, true);
     return { nextReportInS: state.interval_s };
+  }
+
+  /**
+   * True when re-judging would change nothing: a live (not replayed) report saying exactly what
+   * the previous one said, with home and settings unchanged, from a client that is online and
+   * not flapping. test/fast-path.test.ts checks the shortcut agrees with full evaluation.
+   */
+  private isUnchanged(client: ClientRecord, previous: ClientState, key: string, report: ReportV1): boolean {
+    return (
+      this.deps.fastPath !== false &&
+      !report.replayed &&
+      this.materialKeys.get(client.id) === key &&
+      previous.liveness === "online" &&
+      !previous.paused &&
+      previous.flap.flapping_since === null
+    );
+  }
+
+  /** An unchanged report: move the deadlines, touch one small row, store no event. */
+  private heartbeat(client: ClientRecord, previous: ClientState, r: AcceptedReport): AcceptResult {
+    const observedAt = Date.parse(r.report.observed_at);
+    const deadlines = pendingDeadlines({ ...previous, from: r.receivedAt });
+    const next = { ...previous, last_report_at: r.receivedAt, observed_at: observedAt, ...deadlines };
+    const beat = {
+      lastSourceIp: r.sourceIp,
+      lastReportAt: r.receivedAt,
+      lastObservedAt: observedAt,
+      lateAt: deadlines.late_at,
+      offlineAt: deadlines.offline_at,
+      nextCheckAt: nextDeadline(next),
+    };
+    this.deps.store.clients.heartbeat(client.id, beat);
+    this.deps.cache?.set({ ...client, ...beat });
+    this.deps.broker.publish("client.updated", { clientId: client.id, changed: false });
+    return { nextReportInS: previous.interval_s };
   }
 
   /** A report built by the server itself (legacy keepalive) goes through the same path. */
@@ -116,6 +186,7 @@ export class ClientMonitor {
     const policy = this.policyOf(client);
     const state = applyPolicy(this.stateOf(client) ?? initialClientState(policy), policy, now());
     store.clients.casState(client.id, { liveness: client.liveness, lastReportAt: client.lastReportAt }, { state, ...columnsOf(state) });
+    this.materialKeys.delete(clientId);
     this.deps.broker.publish("client.changed", { clientId });
   }
 
@@ -200,6 +271,7 @@ export class ClientMonitor {
           return this.storeFlips(client, swept.flips);
         });
         flipped += events.length;
+        this.deps.cache?.forget(client.id);
         if (events.length) this.published(client.id, events, true);
       }
     } catch (e) {
@@ -230,6 +302,33 @@ export class ClientMonitor {
     if (clientId && clientUpdated) broker.publish("client.updated", { clientId, changed: events.length > 0 });
     if (events.length) broker.publish("events.created", { eventIds: events.map((e) => e.id) });
   }
+}
+
+/**
+ * Everything a verdict can depend on, as one string: provider answers (not latencies), DNS
+ * answers and errors, probe errors, the interval, the agent, the source address, home and
+ * settings. Two reports with the same key are judged the same.
+ */
+function materialKey(report: ReportV1, sourceIp: string | null, home: HomeIdentity, policy: Record<string, unknown>): string {
+  const family = (f: ReportV1["ipv4"] | undefined) =>
+    f ? [f.ip, f.consistent, f.answers.map((a) => [a.provider, a.ip, a.error])] : null;
+  return JSON.stringify([
+    family(report.ipv4),
+    family(report.ipv6),
+    (report.dns ?? []).map((d) => [d.probe, d.type, d.via, d.answers, d.error]),
+    (report.errors ?? []).map((e) => [e.probe, e.message]),
+    report.interval_s,
+    report.agent,
+    sourceIp,
+    home,
+    policy,
+  ]);
+}
+
+function historyDiffers(a: ClientState, b: ClientState): boolean {
+  const x = historyRowOf(a, 0);
+  const y = historyRowOf(b, 0);
+  return x.status !== y.status || x.liveness !== y.liveness || x.exitIpv4 !== y.exitIpv4 || x.exitIpv6 !== y.exitIpv6 || x.resolvers !== y.resolvers;
 }
 
 /** What the history keeps of a state: a new row only when one of these changes. */

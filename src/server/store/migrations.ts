@@ -8,6 +8,7 @@ import { OUTBOX_SCHEMA } from "./schema/outbox.ts";
 export const MIGRATIONS: readonly string[] = [
   // 1: clients, their current state, API tokens, nonces, events, server meta
   `
+  -- identity, settings and the small liveness columns a heartbeat rewrites
   CREATE TABLE clients (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE COLLATE NOCASE,
@@ -16,10 +17,9 @@ export const MIGRATIONS: readonly string[] = [
     prev_secret_enc TEXT,
     prev_secret_until INTEGER,
     policy_json TEXT NOT NULL DEFAULT '{}',
-    state_json TEXT,
-    last_report_json TEXT,
     last_source_ip TEXT,
     last_report_at INTEGER,
+    last_observed_at INTEGER,
     status TEXT NOT NULL DEFAULT 'grey',
     liveness TEXT NOT NULL DEFAULT 'never',
     late_at INTEGER,
@@ -27,6 +27,13 @@ export const MIGRATIONS: readonly string[] = [
     -- the earliest time the sweeper must look at this client (a deadline or the end of flapping)
     next_check_at INTEGER
   );
+  -- the judged state and the report it came from: rewritten only when something changes, so an
+  -- unchanged heartbeat touches one small row above
+  CREATE TABLE client_state (
+    client_id TEXT PRIMARY KEY REFERENCES clients(id) ON DELETE CASCADE,
+    state_json TEXT NOT NULL,
+    last_report_json TEXT NOT NULL
+  ) WITHOUT ROWID;
   CREATE INDEX clients_next_check_at ON clients(next_check_at) WHERE next_check_at IS NOT NULL;
 
   CREATE TABLE nonces (

@@ -5,6 +5,7 @@ import { dirname } from "node:path";
 import { sqliteAuthRepository } from "./auth.ts";
 import { MIGRATIONS } from "./migrations.ts";
 import { sqliteOutboxRepository } from "./outbox.ts";
+import { sqliteStatsRepository } from "./stats.ts";
 import type {
   ApiRole,
   ApiTokenRecord,
@@ -37,6 +38,7 @@ function toClient(r: Row): ClientRecord {
     lastReport: parse(r.last_report_json),
     lastSourceIp: (r.last_source_ip as string | null) ?? null,
     lastReportAt: num(r.last_report_at),
+    lastObservedAt: num(r.last_observed_at),
     status: r.status as string,
     liveness: r.liveness as string,
     lateAt: num(r.late_at),
@@ -70,11 +72,17 @@ function toToken(r: Row): ApiTokenRecord {
   };
 }
 
+const CLIENT_SELECT = `SELECT c.*, s.state_json, s.last_report_json FROM clients c LEFT JOIN client_state s ON s.client_id = c.id`;
+
 export function openDatabase(path: string): Database {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path, { create: true, strict: true });
   db.exec("PRAGMA journal_mode = WAL");
-  db.exec("PRAGMA synchronous = NORMAL");
+  // FULL, not NORMAL: a 202 promises the report is stored. With NORMAL a WAL commit is not
+  // fsynced, and a kernel that remounts the disk read-only after an I/O error (ext4
+  // errors=remount-ro, common on SD cards) loses acknowledged commits; test/backup-storage.test.ts
+  // proves the difference. One fsync per report is nothing at heartbeat rates.
+  db.exec("PRAGMA synchronous = FULL");
   db.exec("PRAGMA busy_timeout = 5000");
   db.exec("PRAGMA foreign_keys = ON");
   return db;
@@ -105,19 +113,23 @@ export function openSqliteStore(path: string): Store {
       run("INSERT INTO clients (id, name, created_at, secret_enc) VALUES ($id, $name, $createdAt, $secretEnc)", c);
     },
     get(id) {
-      const r = db.query<Row, [string]>("SELECT * FROM clients WHERE id = ?").get(id);
+      const r = db.query<Row, [string]>(`${CLIENT_SELECT} WHERE c.id = ?`).get(id);
       return r ? toClient(r) : null;
     },
+    externalChangeCounter() {
+      return (db.query("PRAGMA data_version").get() as { data_version: number }).data_version;
+    },
     getByName(name) {
-      const r = db.query<Row, [string]>("SELECT * FROM clients WHERE name = ?").get(name);
+      const r = db.query<Row, [string]>(`${CLIENT_SELECT} WHERE c.name = ?`).get(name);
       return r ? toClient(r) : null;
     },
     list() {
-      return q("SELECT * FROM clients ORDER BY name").all().map(toClient);
+      return q(`${CLIENT_SELECT} ORDER BY c.name`).all().map(toClient);
     },
     remove(id) {
       return db.transaction(() => {
         db.query("DELETE FROM nonces WHERE client_id = ?").run(id);
+        db.query("DELETE FROM client_state WHERE client_id = ?").run(id);
         return db.query("DELETE FROM clients WHERE id = ?").run(id).changes > 0;
       })();
     },
@@ -145,15 +157,18 @@ export function openSqliteStore(path: string): Store {
     },
     applyReport(id, u: ClientUpdate) {
       run(
-        `UPDATE clients SET state_json = $state, last_report_json = $report, last_source_ip = $ip,
-         last_report_at = $at, status = $status, liveness = $liveness, late_at = $lateAt, offline_at = $offlineAt,
-         next_check_at = $nextCheckAt WHERE id = $id`,
+        `INSERT INTO client_state (client_id, state_json, last_report_json) VALUES ($id, $state, $report)
+         ON CONFLICT(client_id) DO UPDATE SET state_json = excluded.state_json, last_report_json = excluded.last_report_json`,
+        { id, state: json(u.state), report: json(u.lastReport) },
+      );
+      run(
+        `UPDATE clients SET last_source_ip = $ip, last_report_at = $at, last_observed_at = $observed, status = $status,
+         liveness = $liveness, late_at = $lateAt, offline_at = $offlineAt, next_check_at = $nextCheckAt WHERE id = $id`,
         {
           id,
-          state: json(u.state),
-          report: json(u.lastReport),
           ip: u.lastSourceIp,
           at: u.lastReportAt,
+          observed: u.lastObservedAt,
           status: u.status,
           liveness: u.liveness,
           lateAt: u.lateAt,
@@ -162,22 +177,27 @@ export function openSqliteStore(path: string): Store {
         },
       );
     },
+    heartbeat(id, h) {
+      db.query(
+        `UPDATE clients SET last_source_ip = ?, last_report_at = ?, last_observed_at = ?, late_at = ?, offline_at = ?,
+         next_check_at = ? WHERE id = ?`,
+      ).run(h.lastSourceIp, h.lastReportAt, h.lastObservedAt, h.lateAt, h.offlineAt, h.nextCheckAt, id);
+    },
     dueForSweep(now, limit) {
       return db
-        .query<Row, [number, number]>("SELECT * FROM clients WHERE next_check_at <= ? ORDER BY next_check_at LIMIT ?")
+        .query<Row, [number, number]>(`${CLIENT_SELECT} WHERE c.next_check_at <= ? ORDER BY c.next_check_at LIMIT ?`)
         .all(now, limit)
         .map(toClient);
     },
     casState(id, expect, next) {
       const res = run(
-        `UPDATE clients SET liveness = $liveness, status = $status, state_json = $state, late_at = $lateAt,
+        `UPDATE clients SET liveness = $liveness, status = $status, late_at = $lateAt,
          offline_at = $offlineAt, next_check_at = $nextCheckAt
          WHERE id = $id AND liveness = $expLiveness AND last_report_at IS $expAt`,
         {
           id,
           liveness: next.liveness,
           status: next.status,
-          state: json(next.state),
           lateAt: next.lateAt,
           offlineAt: next.offlineAt,
           nextCheckAt: next.nextCheckAt,
@@ -185,7 +205,10 @@ export function openSqliteStore(path: string): Store {
           expAt: expect.lastReportAt,
         },
       );
-      return res.changes === 1;
+      if (res.changes !== 1) return false;
+      if (next.state !== undefined && next.state !== null)
+        run("UPDATE client_state SET state_json = $state WHERE client_id = $id", { id, state: json(next.state) });
+      return true;
     },
   };
 
@@ -346,6 +369,12 @@ export function openSqliteStore(path: string): Store {
     history,
     auth: sqliteAuthRepository(db),
     outbox: sqliteOutboxRepository(db),
+    stats: sqliteStatsRepository(db),
+    backupTo(file) {
+      // VACUUM INTO reads one consistent snapshot while writers go on (WAL), and writes a
+      // compact, self-contained file (no -wal beside it).
+      db.query("VACUUM INTO ?").run(file);
+    },
     transaction: (fn) => db.transaction(fn).immediate(),
     readiness(): Readiness {
       const expected = MIGRATIONS.length;

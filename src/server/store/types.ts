@@ -13,10 +13,14 @@ export interface ClientRecord {
   prevSecretEnc: string | null;
   prevSecretUntil: number | null;
   policy: Record<string, unknown>;
+  /** the judged state as of the last change (its liveness fields may be older than the columns) */
   state: unknown | null;
+  /** the last report that changed something */
   lastReport: unknown | null;
   lastSourceIp: string | null;
   lastReportAt: number | null;
+  /** the client's observed_at of its latest report */
+  lastObservedAt: number | null;
   status: string;
   liveness: string;
   lateAt: number | null;
@@ -41,12 +45,23 @@ export interface StateChange {
   nextCheckAt: number | null;
 }
 
+/** An unchanged report: only the liveness columns move. */
+export interface Heartbeat {
+  lastSourceIp: string | null;
+  lastReportAt: number;
+  lastObservedAt: number;
+  lateAt: number | null;
+  offlineAt: number | null;
+  nextCheckAt: number | null;
+}
+
 /** What one accepted report changes: written in one transaction with its events. */
 export interface ClientUpdate {
   state: unknown;
   lastReport: unknown;
   lastSourceIp: string | null;
   lastReportAt: number;
+  lastObservedAt: number;
   status: string;
   liveness: string;
   lateAt: number | null;
@@ -89,6 +104,8 @@ export interface ApiTokenRecord {
 export interface ClientRepository {
   create(c: NewClient): void;
   get(id: string): ClientRecord | null;
+  /** Changes committed by other processes (the CLI) since this connection last looked. */
+  externalChangeCounter(): number;
   getByName(name: string): ClientRecord | null;
   list(): ClientRecord[];
   remove(id: string): boolean;
@@ -98,6 +115,7 @@ export interface ClientRepository {
   /** Replaces every client's encrypted secret (server key rotation). */
   reencryptSecrets(reencrypt: (enc: string) => string): number;
   applyReport(id: string, u: ClientUpdate): void;
+  heartbeat(id: string, h: Heartbeat): void;
   /** Clients the sweeper must look at: next_check_at at or before `now`. */
   dueForSweep(now: number, limit: number): ClientRecord[];
   /**
@@ -170,6 +188,9 @@ export interface Store {
   readonly history: HistoryRepository;
   readonly auth: import("./auth.ts").AuthRepository;
   readonly outbox: import("./outbox.ts").OutboxRepository;
+  readonly stats: import("./stats.ts").StatsRepository;
+  /** Writes a consistent copy of the database to `file` (which must not exist) while the server runs. */
+  backupTo(file: string): void;
   /** Runs fn in one write transaction (BEGIN IMMEDIATE). */
   transaction<T>(fn: () => T): T;
   readiness(): Readiness;

@@ -7,7 +7,7 @@ import { isTimestampFresh, MAX_CLOCK_SKEW_S, parseSignedHeaders, signatureMatche
 import type { Keyring } from "../../auth/keyring.ts";
 import type { RateLimiter } from "../../auth/rate-limit.ts";
 import { ApiError, tooManyRequests, unauthorized } from "../../errors.ts";
-import type { ClientRecord, Store } from "../../store/index.ts";
+import { type ClientRecord, type Store, storageFailure } from "../../store/index.ts";
 
 export interface AcceptedReport {
   client: ClientRecord;
@@ -23,6 +23,8 @@ export interface AcceptResult {
 
 export interface ReportIngestDeps {
   store: Store;
+  /** where clients are looked up (the report path's cache); default: the store */
+  clients?: { get(id: string): ClientRecord | null };
   keyring: Keyring;
   now: () => number;
   /** Judges and persists the report (one transaction). */
@@ -32,6 +34,8 @@ export interface ReportIngestDeps {
   /** per source address, counts failed authentications only */
   failureLimiter: RateLimiter;
   onAuthFailure?: (reason: string) => void;
+  /** a storage error turned into 503 (for the log) */
+  onStorageFailure?: (reason: string, error: Error) => void;
 }
 
 export interface IncomingReport {
@@ -46,7 +50,24 @@ export class ReportIngest {
 
   constructor(private readonly deps: ReportIngestDeps) {}
 
+  /**
+   * A full, read-only or failing disk answers 503 + Retry-After: the client keeps the report
+   * and sends it again, and nothing was acknowledged that is not stored.
+   */
   handle(req: IncomingReport): AcceptResult & { serverTime: string } {
+    try {
+      return this.verifyAndAccept(req);
+    } catch (e) {
+      const reason = storageFailure(e);
+      if (reason === null) throw e;
+      this.deps.onStorageFailure?.(reason, e as Error);
+      throw new ApiError(503, "storage_unavailable", `the server cannot store reports right now: ${reason}`, undefined, {
+        "Retry-After": "30",
+      });
+    }
+  }
+
+  private verifyAndAccept(req: IncomingReport): AcceptResult & { serverTime: string } {
     const { store, now } = this.deps;
     const failKey = req.sourceIp ?? "unknown";
     const fail = (reason: string): never => {
@@ -60,15 +81,12 @@ export class ReportIngest {
     if (!headers) return fail("missing_or_malformed_headers");
     const t = now();
     if (!isTimestampFresh(headers.timestamp, Math.floor(t / 1000))) return fail("stale_timestamp");
-    const client = store.clients.get(headers.clientId);
+    const client = (this.deps.clients ?? store.clients).get(headers.clientId);
     if (!client) return fail("unknown_client");
     if (!this.secretsOf(client, t).some((s) => signatureMatches(s, headers, req.body))) return fail("bad_signature");
 
     const wait = this.deps.clientLimiter.take(client.id);
     if (wait > 0) throw tooManyRequests(wait);
-
-    // Only a correctly signed request may burn a nonce, so nobody can pre-empt a client's nonces.
-    if (!store.nonces.use(client.id, headers.nonce, (headers.timestamp + MAX_CLOCK_SKEW_S + 1) * 1000)) return fail("replayed_nonce");
 
     let parsed: unknown;
     try {
@@ -79,7 +97,13 @@ export class ReportIngest {
     const result = validateReport(parsed);
     if (!result.ok) throw new ApiError(400, "validation_failed", "the report does not match protocol v1", result.errors);
 
-    const accepted = this.deps.accept({ client, report: result.report, sourceIp: req.sourceIp, receivedAt: t });
+    // The nonce is burnt in the same transaction that stores the report: one commit per
+    // report, and a replay can never slip between the check and the write.
+    const accepted = store.transaction(() => {
+      if (!store.nonces.use(client.id, headers.nonce, (headers.timestamp + MAX_CLOCK_SKEW_S + 1) * 1000)) return null;
+      return this.deps.accept({ client, report: result.report, sourceIp: req.sourceIp, receivedAt: t });
+    });
+    if (accepted === null) return fail("replayed_nonce");
     return { ...accepted, serverTime: new Date(t).toISOString() };
   }
 

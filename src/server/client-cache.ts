@@ -1,0 +1,46 @@
+/**
+ * Clients in memory for the report path, so an unchanged heartbeat costs no database read.
+ * The database stays the truth: our own writers update or forget entries (broker
+ * "client.changed"), and writes by other processes (the CLI adding, removing or rotating a
+ * client) are noticed through SQLite's data_version, which clears the cache.
+ */
+import type { Broker } from "./broker.ts";
+import type { ClientRecord, Store } from "./store/index.ts";
+
+const MAX_ENTRIES = 100_000;
+
+export class ClientCache {
+  private readonly records = new Map<string, ClientRecord>();
+  private seenVersion: number;
+
+  constructor(
+    private readonly store: Store,
+    broker: Broker,
+  ) {
+    this.seenVersion = store.clients.externalChangeCounter();
+    broker.subscribe("client.changed", ({ clientId }) => this.forget(clientId));
+  }
+
+  get(id: string): ClientRecord | null {
+    const version = this.store.clients.externalChangeCounter();
+    if (version !== this.seenVersion) {
+      this.records.clear();
+      this.seenVersion = version;
+    }
+    const cached = this.records.get(id);
+    if (cached) return cached;
+    const loaded = this.store.clients.get(id);
+    if (loaded) this.set(loaded);
+    return loaded;
+  }
+
+  /** Replaces the entry after a committed write. */
+  set(record: ClientRecord): void {
+    if (this.records.size >= MAX_ENTRIES && !this.records.has(record.id)) this.records.clear();
+    this.records.set(record.id, record);
+  }
+
+  forget(id: string): void {
+    this.records.delete(id);
+  }
+}

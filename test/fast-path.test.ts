@@ -1,0 +1,78 @@
+/**
+ * The monitor skips re-judging a report that says exactly what the previous one said. This
+ * property test runs random report sequences through two monitors, one with the shortcut and
+ * one without, and demands the same statuses, verdicts and events.
+ */
+import { expect, test } from "bun:test";
+import fc from "fast-check";
+import { Broker } from "../src/server/broker.ts";
+import { ClientCache } from "../src/server/client-cache.ts";
+import { buildReport, HOME, testGeo } from "../src/server/monitor/testing.ts";
+import { ClientMonitor } from "../src/server/monitor/service.ts";
+import { openStore } from "../src/server/store/index.ts";
+import { quietLogger } from "./helpers/server.ts";
+
+const variants = [
+  () => buildReport({}),
+  () => buildReport({ v4: "203.0.113.7" }), // bypass
+  () => buildReport({ resolvers: ["203.0.113.53"] }), // DNS via home
+  () => buildReport({ noDns: true }),
+  () => buildReport({ v4: "198.51.100.200" }), // exit changed
+  () => buildReport({ v4Answers: [["a", "198.51.100.7"], ["b", "198.51.100.9"]], v4Consistent: false }),
+];
+
+const step = fc.oneof(
+  fc.record({ kind: fc.constant("report" as const), variant: fc.integer({ min: 0, max: variants.length - 1 }), gapS: fc.integer({ min: 1, max: 100 }), replayed: fc.boolean() }),
+  fc.record({ kind: fc.constant("sweep" as const), gapS: fc.integer({ min: 1, max: 200 }) }),
+);
+
+function world(fastPath: boolean) {
+  const clock = { t: Date.parse("2026-11-26T00:00:00Z") };
+  const store = openStore(":memory:");
+  const broker = new Broker();
+  store.clients.create({ id: "c1", name: "one", createdAt: clock.t, secretEnc: "v1:x:y" });
+  const monitor = new ClientMonitor({
+    store,
+    now: () => clock.t,
+    logger: quietLogger(),
+    geo: testGeo,
+    broker,
+    home: () => HOME,
+    cache: new ClientCache(store, broker),
+    fastPath,
+  });
+  return { clock, store, monitor };
+}
+
+test("the unchanged-report shortcut agrees with full evaluation", () => {
+  fc.assert(
+    fc.property(fc.array(step, { minLength: 1, maxLength: 60 }), (steps) => {
+      const worlds = [world(true), world(false)];
+      for (const s of steps) {
+        for (const w of worlds) {
+          w.clock.t += s.gapS * 1000;
+          if (s.kind === "sweep") w.monitor.sweep();
+          else {
+            const report = { ...variants[s.variant]?.(), observed_at: new Date(w.clock.t).toISOString(), ...(s.replayed ? { replayed: true } : {}) };
+            const client = w.store.clients.get("c1");
+            if (client) w.monitor.acceptReport({ client, report: report as never, sourceIp: "192.0.2.250", receivedAt: w.clock.t });
+          }
+        }
+        const [fast, full] = worlds.map((w) => {
+          const c = w.store.clients.get("c1");
+          const state = c ? w.monitor.stateOf(c) : null;
+          return {
+            status: c?.status,
+            liveness: c?.liveness,
+            lastReportAt: c?.lastReportAt,
+            nextCheckAt: c?.nextCheckAt,
+            verdicts: state?.verdicts ? Object.fromEntries(Object.entries(state.verdicts).map(([k, v]) => [k, v.status])) : null,
+            events: w.store.events.query({ limit: 1000 }).map((e) => `${e.kind}:${e.suppressed}`),
+          };
+        });
+        expect(fast).toEqual(full as never);
+      }
+    }),
+    { numRuns: 150 },
+  );
+});
