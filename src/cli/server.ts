@@ -5,6 +5,7 @@ import { probeSpecs } from "../probe/options.ts";
 import { parseCidr } from "../server/monitor/cidr.ts";
 import { DEFAULT_DNS_ALLOW_ASNS } from "../server/monitor/evaluate.ts";
 import { commonSpecs, createLogger, loadOptions } from "./common.ts";
+import { notifySpecs } from "../server/notify/options.ts";
 import { geoSpecs } from "./geo.ts";
 import { dataDirSpecs, defaultPublicUrl, parseListen, publicUrlSpecs } from "./server-options.ts";
 
@@ -63,12 +64,26 @@ export const serverSpecs = {
     description: "Accept the predecessor's Python clients at POST /api/v1/keepalive with this X-API-Key (off unless set)",
   },
   legacyInterval: { kind: "duration", description: "Keepalive interval assumed for legacy clients", default: "5m" },
+  ...notifySpecs,
   reportRate: {
     kind: "int",
     description: "Reports accepted per client per second (sustained; bursts of 30 are fine); beyond it 429",
     default: 1,
     check: (v: number) => (v >= 1 ? undefined : "must be at least 1"),
   },
+  retention: {
+    kind: "duration",
+    description: "Keep history and events this long, then prune them; 0 keeps everything",
+    default: "180d",
+    check: (v: number) => (v === 0 || v >= 86_400_000 ? undefined : "must be 0 or at least 1d"),
+  },
+  metricsToken: {
+    kind: "string",
+    secret: true,
+    description: "Require Authorization: Bearer <token> on GET /metrics (open unless set)",
+  },
+  tlsCert: { kind: "string", description: "PEM certificate chain: serve HTTPS directly (with --tls-key)", valueHint: "FILE" },
+  tlsKey: { kind: "string", description: "PEM private key for --tls-cert", valueHint: "FILE" },
   ...commonSpecs,
 } satisfies OptionSpecs;
 

@@ -19,8 +19,12 @@ import { HomeIdentityService } from "./home-identity.ts";
 import { DEFAULT_DNS_ALLOW_ASNS } from "./monitor/evaluate.ts";
 import { ClientMonitor } from "./monitor/service.ts";
 import { openStore } from "./store/index.ts";
+import { resolveOptions } from "../config/options.ts";
+import { createNotifications, type Notifications } from "./notify/index.ts";
+import { type NotifyOptions, notifySpecs } from "./notify/options.ts";
 
-export interface ServerOptions {
+/** Notification options come flat, like every server option; missing ones take their defaults. */
+export interface ServerOptions extends Partial<NotifyOptions> {
   listen: { hostname: string; port: number };
   dataDir: string;
   publicUrl: string;
@@ -57,6 +61,7 @@ export interface RunningServer {
   monitor: ClientMonitor;
   home: HomeIdentityService;
   broker: Broker;
+  notifications: Notifications;
   /** for the systemd watchdog: the database answers and the sweeper is alive */
   healthy(): boolean;
   stop(): Promise<void>;
@@ -76,6 +81,12 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const trusted = parseTrustedProxies(o.trustedProxy ?? []);
   if ("error" in trusted) throw new Error(`--trusted-proxy: ${trusted.error}`);
   const startedAt = now();
+
+  const notifyDefaults = resolveOptions(notifySpecs, { argv: [], env: {} }).options;
+  const notifyOptions = Object.fromEntries(
+    Object.keys(notifySpecs).map((k) => [k, o[k as keyof NotifyOptions] ?? notifyDefaults[k as keyof NotifyOptions]]),
+  ) as NotifyOptions;
+  const notifications = createNotifications({ store, broker, now, logger, options: { ...notifyOptions, publicUrl: o.publicUrl } });
 
   let monitor: ClientMonitor | undefined;
   const home = new HomeIdentityService(
@@ -100,14 +111,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
           // the first learning is not news
           suppressed: before === null,
         }),
-      onUplink: (up, at) =>
-        monitor?.recordServerEvent({
-          kind: up ? "uplink.up" : "uplink.down",
-          from: up ? "down" : "up",
-          to: up ? "up" : "down",
-          evidence: { reason: up ? "The server's own uplink answers again." : "No IP provider answers the server: its own uplink looks down." },
-          at,
-        }),
+      // the notifier stores the uplink event itself and holds back the offline alerts it explains
+      onUplink: (up, at) => notifications.notifier.uplinkChanged({ down: !up, at }),
     },
   );
   const clientCache = new ClientCache(store, broker);
@@ -120,11 +125,14 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     geo,
     broker,
     home: () => home.current(),
+    onEvents: (events) => notifications.notifier.enqueue(events, { now: now() }),
     defaults: { dnsAllowAsns: o.dnsAllowAsn ?? [...DEFAULT_DNS_ALLOW_ASNS], graceS: Math.round((o.grace ?? 60_000) / 1000) },
     ...(o.sweepIntervalMs ? { sweepIntervalMs: o.sweepIntervalMs } : {}),
   });
   monitor.start(startedAt);
   home.start();
+  await notifications.start();
+  notifications.notifier.serverStarted(startedAt);
 
   let server: ReturnType<typeof Bun.serve> | undefined;
   const sourceIpOf = (request: Request) => clientAddress(request.headers, server?.requestIP(request)?.address ?? null, trusted.ranges);
@@ -160,11 +168,13 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     monitor,
     home,
     broker,
+    notifications,
     healthy: () => store.readiness().ok,
     async stop() {
       home.stop();
       monitor?.stop();
       await server?.stop(true);
+      await notifications.stop();
       metrics.close();
       store.close();
       lock.release();

@@ -36,7 +36,7 @@ export interface MonitorDeps {
    * Called inside the transaction that stores events, so notifications are queued atomically
    * with the flips that cause them (the outbox).
    */
-  onEvents?: (events: EventRecord[], client: ClientRecord | null) => void;
+  onEvents?: (events: EventRecord[], client: ClientRecord | null) => number;
   /** history and events older than this are deleted (hourly); 0 or absent keeps everything */
   retentionMs?: number;
   /** the report path's client cache; absent = read the store every time */
@@ -66,6 +66,8 @@ export class ClientMonitor {
   private timer: ReturnType<typeof setInterval> | undefined;
   private lastAliveWrite = 0;
   private lastPrune = 0;
+  /** notification rows queued by the transaction that just committed */
+  private queuedSinceCommit = 0;
   /** what each client's last judged report said (see materialKey); memory only, so a restart re-judges once */
   private readonly materialKeys = new Map<string, string>();
 
@@ -293,7 +295,7 @@ export class ClientMonitor {
       };
       return { ...e, id: this.deps.store.events.append(e) };
     });
-    if (events.length) this.deps.onEvents?.(events, client);
+    if (events.length) this.queuedSinceCommit += this.deps.onEvents?.(events, client) ?? 0;
     return events;
   }
 
@@ -301,6 +303,9 @@ export class ClientMonitor {
     const { broker } = this.deps;
     if (clientId && clientUpdated) broker.publish("client.updated", { clientId, changed: events.length > 0 });
     if (events.length) broker.publish("events.created", { eventIds: events.map((e) => e.id) });
+    // after the commit, so the dispatcher finds the rows it is woken for
+    if (this.queuedSinceCommit > 0) broker.publish("outbox.enqueued", { count: this.queuedSinceCommit });
+    this.queuedSinceCommit = 0;
   }
 }
 

@@ -76,7 +76,11 @@ export interface OutboxRepository {
   /** Marks the row (and its digest members) delivered; false when the caller no longer owns it. */
   complete(id: number, owner: string, now: number): boolean;
   /** Gives the row back for a later attempt. */
-  release(id: number, owner: string, next: { at: number; countAttempt: boolean; error: string | null }): boolean;
+  release(
+    id: number,
+    owner: string,
+    next: { at: number; countAttempt: boolean; error: string | null },
+  ): boolean;
   /** Marks the row (and its digest members) failed for good, keeping the error. */
   fail(id: number, owner: string, error: string): boolean;
   /** Open digest of a lane that still collects (not yet due), if any. */
@@ -85,7 +89,12 @@ export interface OutboxRepository {
   /** Notifications of a lane created at or after `since`, excluding suppressed rows and the given kinds. */
   countRecent(channel: string, target: string, since: number, excludeKinds: readonly string[]): number;
   /** The newest row of a lane for a client (null: server-wide rows) whose kind is one of `kinds`. */
-  lastForClient(clientId: string | null, kinds: readonly string[], channel: string, target: string): OutboxRow | null;
+  lastForClient(
+    clientId: string | null,
+    kinds: readonly string[],
+    channel: string,
+    target: string,
+  ): OutboxRow | null;
   /** Every row of a lane that announces (or reminds of) one event. */
   forEvent(eventId: number, channel: string, target: string): OutboxRow[];
   countByStatus(): Record<OutboxStatus, number>;
@@ -127,10 +136,9 @@ const HEADS = `SELECT o.* FROM outbox o JOIN (
 export function sqliteOutboxRepository(db: Database): OutboxRepository {
   // biome-ignore lint/suspicious/noExplicitAny: bun:sqlite binding objects are loosely typed
   const run = (sql: string, params: Record<string, any>) => db.query(sql).run(params).changes;
-  // biome-ignore lint/suspicious/noExplicitAny: bun:sqlite binding objects are loosely typed
-  const all = (sql: string, params: Record<string, any> = {}) => db.query<Row, [Record<string, any>]>(sql).all(params).map(toRow);
-  // biome-ignore lint/suspicious/noExplicitAny: bun:sqlite binding objects are loosely typed
-  const one = (sql: string, params: Record<string, any>) => {
+  const all = (sql: string, params: Record<string, Cell> = {}) =>
+    db.query<Row, [Record<string, Cell>]>(sql).all(params).map(toRow);
+  const one = (sql: string, params: Record<string, Cell>) => {
     const r = db.query<Row, [Record<string, Cell>]>(sql).get(params);
     return r ? toRow(r) : null;
   };
@@ -183,7 +191,10 @@ export function sqliteOutboxRepository(db: Database): OutboxRepository {
         where.push("id < $before");
         params.before = q.before;
       }
-      return all(`SELECT * FROM outbox ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT $limit`, params);
+      return all(
+        `SELECT * FROM outbox ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT $limit`,
+        params,
+      );
     },
     dueHeads(now, limit) {
       return all(
@@ -226,7 +237,11 @@ export function sqliteOutboxRepository(db: Database): OutboxRepository {
              WHERE id = $id AND status = 'sending' AND claimed_by = $owner`,
             { id, owner, now },
           ) === 1;
-        if (done) run("UPDATE outbox SET status = 'delivered', delivered_at = $now WHERE digest_id = $id", { id, now });
+        if (done)
+          run("UPDATE outbox SET status = 'delivered', delivered_at = $now WHERE digest_id = $id", {
+            id,
+            now,
+          });
         return done;
       })();
     },
@@ -248,7 +263,11 @@ export function sqliteOutboxRepository(db: Database): OutboxRepository {
              WHERE id = $id AND status = 'sending' AND claimed_by = $owner`,
             { id, owner, error },
           ) === 1;
-        if (done) run("UPDATE outbox SET status = 'failed', last_error = $error WHERE digest_id = $id", { id, error });
+        if (done)
+          run("UPDATE outbox SET status = 'failed', last_error = $error WHERE digest_id = $id", {
+            id,
+            error,
+          });
         return done;
       })();
     },
@@ -281,20 +300,36 @@ export function sqliteOutboxRepository(db: Database): OutboxRepository {
       );
     },
     forEvent(eventId, channel, target) {
-      return all("SELECT * FROM outbox WHERE event_id = $eventId AND channel = $channel AND target = $target ORDER BY id", {
-        eventId,
-        channel,
-        target,
-      });
+      return all(
+        "SELECT * FROM outbox WHERE event_id = $eventId AND channel = $channel AND target = $target ORDER BY id",
+        {
+          eventId,
+          channel,
+          target,
+        },
+      );
     },
     countByStatus() {
-      const out: Record<OutboxStatus, number> = { pending: 0, sending: 0, delivered: 0, failed: 0, suppressed: 0 };
-      for (const r of db.query<{ status: OutboxStatus; n: number }, []>("SELECT status, count(*) AS n FROM outbox GROUP BY status").all())
+      const out: Record<OutboxStatus, number> = {
+        pending: 0,
+        sending: 0,
+        delivered: 0,
+        failed: 0,
+        suppressed: 0,
+      };
+      for (const r of db
+        .query<{ status: OutboxStatus; n: number }, []>(
+          "SELECT status, count(*) AS n FROM outbox GROUP BY status",
+        )
+        .all())
         out[r.status] = r.n;
       return out;
     },
     prune(before) {
-      return run("DELETE FROM outbox WHERE status IN ('delivered', 'failed', 'suppressed') AND created_at < $before", { before });
+      return run(
+        "DELETE FROM outbox WHERE status IN ('delivered', 'failed', 'suppressed') AND created_at < $before",
+        { before },
+      );
     },
   };
 }

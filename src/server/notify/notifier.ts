@@ -1,0 +1,399 @@
+/**
+ * Notifier: turns events into outbox rows. `enqueue` runs inside the caller's transaction (the
+ * monitor's report or sweep transaction), so the flip and its notifications commit together:
+ * an alert is never lost, and a rolled-back flip never alerts. The other entry points (uplink,
+ * server start, the periodic sweep for reminders and held-back problems) open their own
+ * transaction and wake the dispatcher after commit.
+ */
+import { EVENT_SEVERITY, type EventKind, isEventKind } from "../../protocol/events.ts";
+import type { Broker } from "../broker.ts";
+import type { OutboxRow } from "../store/outbox.ts";
+import type { ClientRecord, EventRecord, Store } from "../store/types.ts";
+import type { Channel } from "./channel.ts";
+import { decide, mutedUntil, type NoiseSettings, RESOLVES, UPLINK_EXPLAINS } from "./policy.ts";
+import { activeWindow } from "./schedule.ts";
+import type { Notification, NotificationFacts } from "./types.ts";
+
+export interface DigestSettings {
+  /** this many notifications on one lane within `windowMs` fold the rest into one message; 0 = off */
+  threshold: number;
+  windowMs: number;
+}
+
+export interface NotifierDeps {
+  store: Store;
+  channels: readonly Pick<Channel, "name" | "targets">[];
+  noise: NoiseSettings;
+  digest: DigestSettings;
+  /** remind while a client stays red; 0 = never */
+  reminderIntervalMs: number;
+  /** after the uplink returns, wait this long for clients to report before announcing held-back offline alerts */
+  uplinkSettleMs?: number;
+  broker?: Broker;
+}
+
+export interface UplinkState {
+  down: boolean;
+  /** when it last changed (ms), null if never */
+  changedAt: number | null;
+  /** the uplink.down event that began the current or last outage */
+  downEventId: number | null;
+}
+
+const UPLINK_META_KEY = "notify.uplink";
+const UPLINK_HELD = "server uplink down";
+/** Kinds that never fold into a digest: they are the summary themselves. */
+const NOT_DIGESTED = ["digest", "uplink.down", "uplink.up", "server.started"] as const;
+const RED_KINDS = (Object.keys(EVENT_SEVERITY) as EventKind[]).filter(
+  (k) => EVENT_SEVERITY[k] === "red" && !k.startsWith("uplink."),
+);
+
+/** Reads a nested field of unknown JSON without trusting its shape. */
+function field(obj: unknown, ...path: string[]): unknown {
+  let cur = obj;
+  for (const p of path) {
+    if (typeof cur !== "object" || cur === null) return undefined;
+    cur = (cur as Record<string, unknown>)[p];
+  }
+  return cur;
+}
+
+export class Notifier {
+  private readonly settleMs: number;
+
+  constructor(private readonly deps: NotifierDeps) {
+    this.settleMs = deps.uplinkSettleMs ?? 3 * 60_000;
+  }
+
+  /**
+   * Decides, per event and per channel target, whether to notify, and inserts outbox rows.
+   * Call it INSIDE the transaction that appended the events; publish "outbox.enqueued" after the
+   * commit when it returns more than 0. Returns the number of rows the dispatcher will deliver.
+   */
+  enqueue(events: readonly EventRecord[], ctx: { now: number }): number {
+    let queued = 0;
+    const uplink = this.uplinkState();
+    for (const event of events) {
+      if (!isEventKind(event.kind)) continue;
+      const client = event.clientId ? this.deps.store.clients.get(event.clientId) : null;
+      if (event.clientId && !client) continue;
+      for (const channel of this.deps.channels) {
+        for (const target of channel.targets())
+          queued += this.enqueueOne(event, event.kind, client, channel.name, target, ctx.now, uplink);
+      }
+    }
+    return queued;
+  }
+
+  private enqueueOne(
+    event: EventRecord,
+    kind: EventKind,
+    client: ClientRecord | null,
+    channel: string,
+    target: string,
+    now: number,
+    uplink: UplinkState,
+  ): number {
+    const { outbox } = this.deps.store;
+    const pairs = RESOLVES[kind];
+    const lastRelated = pairs
+      ? outbox.lastForClient(event.clientId, [...pairs, kind], channel, target)
+      : null;
+    const decision = decide(
+      {
+        kind,
+        monitorSuppressed: event.suppressed,
+        now,
+        policy: client?.policy ?? null,
+        uplinkDown: uplink.down,
+        lastRelated,
+      },
+      this.deps.noise,
+    );
+    if (decision.action === "skip") return 0;
+
+    const facts = this.factsFor(kind, client, event, lastRelated, channel, target, uplink);
+    const notification = this.notification(event, kind, client, facts);
+    const base = {
+      eventId: event.id,
+      clientId: event.clientId,
+      kind,
+      channel,
+      target,
+      idempotencyKey: `${channel}:${target}:event:${event.id}`,
+      payload: notification,
+      createdAt: now,
+      nextAttemptAt: now,
+    };
+    if (decision.action === "suppress") {
+      outbox.insert({ ...base, status: "suppressed", lastError: decision.reason });
+      return 0;
+    }
+    const digestId = this.digestFor(kind, channel, target, now, event.id);
+    return outbox.insert({ ...base, status: "pending", digestId }) === null ? 0 : 1;
+  }
+
+  /** The open digest this notification folds into, creating it when the lane just crossed the threshold. */
+  private digestFor(
+    kind: string,
+    channel: string,
+    target: string,
+    now: number,
+    eventId: number,
+  ): number | null {
+    const { threshold, windowMs } = this.deps.digest;
+    if (threshold <= 0 || (NOT_DIGESTED as readonly string[]).includes(kind)) return null;
+    const { outbox } = this.deps.store;
+    if (outbox.countRecent(channel, target, now - windowMs, NOT_DIGESTED) + 1 < threshold) return null;
+    const open = outbox.openDigest(channel, target, now);
+    if (open) return open.id;
+    const digest: Notification = {
+      kind: "digest",
+      severity: "info",
+      eventId: null,
+      client: null,
+      from: null,
+      to: null,
+      at: now,
+      evidence: {},
+      facts: {},
+    };
+    // It collects for one window, then goes out as one message with everything folded into it.
+    return outbox.insert({
+      eventId: null,
+      clientId: null,
+      kind: "digest",
+      channel,
+      target,
+      idempotencyKey: `${channel}:${target}:digest:${eventId}`,
+      payload: digest,
+      status: "pending",
+      createdAt: now,
+      nextAttemptAt: now + windowMs,
+    });
+  }
+
+  private factsFor(
+    kind: EventKind,
+    client: ClientRecord | null,
+    event: EventRecord,
+    lastRelated: OutboxRow | null,
+    channel: string,
+    target: string,
+    uplink: UplinkState,
+  ): NotificationFacts {
+    const facts: NotificationFacts = {};
+    if (client) {
+      const status = field(client.state, "status");
+      const reason = field(client.state, "reason");
+      facts.status = typeof status === "string" ? status : client.status;
+      if (typeof reason === "string") facts.reason = reason;
+    }
+    if (kind === "client.offline" && client) {
+      facts.lastSeenAt = client.lastReportAt;
+      const exit = field(client.state, "exit") as NotificationFacts["lastExit"] | undefined;
+      facts.lastExit = exit && typeof exit === "object" ? exit : null;
+    }
+    if (RESOLVES[kind] && lastRelated && lastRelated.kind !== kind) {
+      const began = field(lastRelated.payload, "at");
+      if (typeof began === "number") facts.downtimeMs = event.at - began;
+    }
+    if (kind === "uplink.up" && uplink.changedAt !== null) {
+      const held = this.deps.store.outbox
+        .list({ status: "suppressed", limit: 1000 })
+        .filter(
+          (r) =>
+            r.channel === channel &&
+            r.target === target &&
+            r.lastError === UPLINK_HELD &&
+            r.createdAt >= (uplink.changedAt ?? 0),
+        );
+      facts.heldBack = [
+        ...new Set(
+          held.reverse().map((r) => (field(r.payload, "client", "name") as string | undefined) ?? "?"),
+        ),
+      ];
+    }
+    return facts;
+  }
+
+  private notification(
+    event: EventRecord,
+    kind: EventKind,
+    client: ClientRecord | null,
+    facts: NotificationFacts,
+  ): Notification {
+    return {
+      kind,
+      severity: EVENT_SEVERITY[kind],
+      eventId: event.id,
+      client: client ? { id: client.id, name: client.name } : null,
+      from: event.from,
+      to: event.to,
+      at: event.at,
+      evidence: event.evidence,
+      facts,
+    };
+  }
+
+  uplinkState(): UplinkState {
+    const raw = this.deps.store.meta.get(UPLINK_META_KEY);
+    if (!raw) return { down: false, changedAt: null, downEventId: null };
+    try {
+      return JSON.parse(raw) as UplinkState;
+    } catch {
+      return { down: false, changedAt: null, downEventId: null };
+    }
+  }
+
+  /**
+   * The server's own uplink went down or came back (home-identity probes failing or recovering).
+   * Stores an uplink.down/uplink.up event and its notifications; while down, offline and late
+   * alerts are held back. Repeated calls with the same state do nothing. Returns rows queued.
+   */
+  uplinkChanged(change: { down: boolean; at: number; evidence?: Record<string, unknown> }): number {
+    const { store } = this.deps;
+    const queued = store.transaction(() => {
+      const current = this.uplinkState();
+      if (current.down === change.down) return 0;
+      const kind: EventKind = change.down ? "uplink.down" : "uplink.up";
+      const evidence = {
+        reason: change.down ? "The server's own internet connection failed." : "The server is online again.",
+        ...change.evidence,
+      };
+      const event = {
+        clientId: null,
+        kind,
+        from: change.down ? "up" : "down",
+        to: change.down ? "down" : "up",
+        evidence,
+        at: change.at,
+        suppressed: false,
+      };
+      const id = store.events.append(event);
+      // the state is written first so the up event's facts can find what the outage held back
+      const next: UplinkState = {
+        down: change.down,
+        changedAt: change.down ? change.at : current.changedAt,
+        downEventId: change.down ? id : current.downEventId,
+      };
+      store.meta.set(UPLINK_META_KEY, JSON.stringify(next));
+      const n = this.enqueue([{ ...event, id }], { now: change.at });
+      store.meta.set(UPLINK_META_KEY, JSON.stringify({ ...next, changedAt: change.at }));
+      return n;
+    });
+    this.wake(queued);
+    return queued;
+  }
+
+  /** Announces a server start with client counts (only when server-start alerts are on). */
+  serverStarted(at: number): number {
+    const { store } = this.deps;
+    const queued = store.transaction(() => {
+      const counts: Record<string, number> = {};
+      for (const c of store.clients.list()) counts[c.status] = (counts[c.status] ?? 0) + 1;
+      const event = {
+        clientId: null,
+        kind: "server.started",
+        from: null,
+        to: null,
+        evidence: { counts },
+        at,
+        suppressed: false,
+      };
+      const id = store.events.append(event);
+      return this.enqueue([{ ...event, id }], { now: at });
+    });
+    this.wake(queued);
+    return queued;
+  }
+
+  /**
+   * Periodic work (every ~30 s): reminders for clients that stay red, and problems a mute, a
+   * maintenance window or an uplink outage held back that are still going on when the
+   * suppression ends, so a real outage is never hidden for good. Returns rows queued.
+   */
+  sweep(now: number): number {
+    const { store } = this.deps;
+    const uplink = this.uplinkState();
+    const queued = store.transaction(() => {
+      let n = 0;
+      for (const client of store.clients.list()) {
+        if (client.status !== "red") continue;
+        if (field(client.state, "flap", "flapping_since") != null) continue; // the flapping alert speaks for it
+        const event = store.events.query({ clientId: client.id, kinds: RED_KINDS, limit: 1 })[0];
+        if (!event || event.suppressed || !isEventKind(event.kind)) continue;
+        if (client.policy.paused === true || (mutedUntil(client.policy) ?? 0) > now) continue;
+        if (activeWindow(this.deps.noise.maintenance, now, this.deps.noise.timeZone)) continue;
+        const uplinkExplains = UPLINK_EXPLAINS.has(event.kind);
+        if (
+          uplinkExplains &&
+          (uplink.down || (uplink.changedAt !== null && now - uplink.changedAt < this.settleMs))
+        )
+          continue;
+        for (const channel of this.deps.channels)
+          for (const target of channel.targets())
+            n += this.remindOrCatchUp(event, event.kind, client, channel.name, target, now);
+      }
+      return n;
+    });
+    this.wake(queued);
+    return queued;
+  }
+
+  private remindOrCatchUp(
+    event: EventRecord,
+    kind: EventKind,
+    client: ClientRecord,
+    channel: string,
+    target: string,
+    now: number,
+  ): number {
+    const { outbox } = this.deps.store;
+    const rows = outbox.forEvent(event.id, channel, target);
+    const announced = rows.filter((r) => r.status !== "suppressed");
+    const facts = this.factsFor(kind, client, event, null, channel, target, this.uplinkState());
+    const base = {
+      eventId: event.id,
+      clientId: client.id,
+      channel,
+      target,
+      status: "pending" as const,
+      createdAt: now,
+      nextAttemptAt: now,
+    };
+    if (announced.length === 0) {
+      facts.heldBackBy = rows[0]?.lastError ?? "not announced before";
+      const payload = this.notification(event, kind, client, facts);
+      return outbox.insert({
+        ...base,
+        kind,
+        payload,
+        idempotencyKey: `${channel}:${target}:catchup:${event.id}`,
+      }) === null
+        ? 0
+        : 1;
+    }
+    const interval = this.deps.reminderIntervalMs;
+    const lastAt = Math.max(...announced.map((r) => r.createdAt));
+    if (interval <= 0 || now - lastAt < interval) return 0;
+    const nth = announced.filter((r) => r.kind === "reminder").length + 1;
+    const payload: Notification = {
+      ...this.notification(event, kind, client, { ...facts, remindOf: kind, since: event.at }),
+      kind: "reminder",
+      at: now,
+    };
+    return outbox.insert({
+      ...base,
+      kind: "reminder",
+      payload,
+      idempotencyKey: `${channel}:${target}:reminder:${event.id}:${nth}`,
+    }) === null
+      ? 0
+      : 1;
+  }
+
+  private wake(count: number) {
+    if (count > 0) this.deps.broker?.publish("outbox.enqueued", { count });
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * The Telegram bot: commands and the alert buttons. Only allow-listed chats (the --telegram-chat
+ * ids) get answers or can act; any other chat is ignored and logged once, with the id to add.
+ * Commands read and change clients through the Store (policy JSON: muted_until, paused) and
+ * publish "client.changed" so the dashboard and the monitor see the change.
+ */
+import { Bot, type Context, webhookCallback } from "grammy";
+import type { UserFromGetMe } from "grammy/types";
+import type { Logger } from "../../cli/common.ts";
+import { parseDuration } from "../../config/duration.ts";
+import type { Broker } from "../broker.ts";
+import { parseTelegramTarget } from "../notify/channels/telegram/chat.ts";
+import { escapeHtml as esc, splitHtml } from "../notify/channels/telegram/html.ts";
+import type { ClientRecord, Store } from "../store/types.ts";
+import { clientReply, clientsReply, HELP, type ReplyContext, startReply, statusReply } from "./replies.ts";
+
+export interface SentinelBotDeps {
+  token: string;
+  apiRoot?: string;
+  /** skips getMe (tests, or a known bot) */
+  botInfo?: UserFromGetMe;
+  /** --telegram-chat values; the chat part is the allow-list */
+  chats: readonly string[];
+  store: Store;
+  broker: Broker;
+  now: () => number;
+  logger: Logger;
+  publicUrl: string | null;
+  timeZone: string;
+}
+
+export const DEFAULT_MUTE_MS = 3_600_000;
+export const MAX_MUTE_MS = 30 * 86_400_000;
+const ALLOWED_UPDATES = ["message", "callback_query"] as const;
+
+/** "NAME 2h" or "my laptop 30m" or "NAME": the last word is a duration when it parses as one. */
+export function parseMuteArgs(text: string): { name: string; ms: number } | string {
+  const words = text.trim().split(/\s+/).filter(Boolean);
+  if (words.length === 0) return "Usage: /mute NAME [DURATION], e.g. /mute laptop 2h";
+  const last = words.length > 1 ? parseDuration(words.at(-1) as string) : null;
+  const ms = last ?? DEFAULT_MUTE_MS;
+  if (ms <= 0 || ms > MAX_MUTE_MS) return "The duration must be between 1s and 30d.";
+  return { name: (last === null ? words : words.slice(0, -1)).join(" "), ms };
+}
+
+export class SentinelBot {
+  readonly bot: Bot;
+  private readonly allowed: Set<string>;
+  private readonly ignored = new Set<string>();
+  private polling: Promise<void> | null = null;
+
+  constructor(private readonly deps: SentinelBotDeps) {
+    this.bot = new Bot(deps.token, {
+      ...(deps.botInfo ? { botInfo: deps.botInfo } : {}),
+      client: { ...(deps.apiRoot ? { apiRoot: deps.apiRoot.replace(/\/+$/, "") } : {}) },
+    });
+    this.allowed = new Set(
+      deps.chats
+        .map((c) => parseTelegramTarget(c))
+        .filter((t) => t !== null)
+        .map((t) => String(t.chatId)),
+    );
+    this.install();
+  }
+
+  isAllowed(chat: { id: number; username?: string } | undefined): boolean {
+    if (!chat) return false;
+    return (
+      this.allowed.has(String(chat.id)) ||
+      (chat.username !== undefined && this.allowed.has(`@${chat.username}`))
+    );
+  }
+
+  private install() {
+    const { bot, deps } = this;
+    bot.catch((err) =>
+      deps.logger.error(
+        `telegram bot: handling an update failed: ${(err.error as Error)?.message ?? err.message}`,
+      ),
+    );
+    bot.use(async (ctx, next) => {
+      if (this.isAllowed(ctx.chat)) return next();
+      const id = String(ctx.chat?.id ?? ctx.from?.id ?? "?");
+      if (!this.ignored.has(id)) {
+        this.ignored.add(id);
+        deps.logger.warn(
+          `telegram bot: ignoring chat ${id} (not allowed); add --telegram-chat ${id} to allow it`,
+        );
+      }
+    });
+    bot.command("start", (ctx) => this.reply(ctx, startReply(ctx.chat.id, true)));
+    bot.command("help", (ctx) => this.reply(ctx, HELP));
+    bot.command("ping", (ctx) =>
+      this.reply(ctx, `pong 🏓 (server time ${new Date(deps.now()).toISOString()})`),
+    );
+    bot.command("status", (ctx) =>
+      this.reply(ctx, statusReply(deps.store.clients.list(), this.replyContext())),
+    );
+    bot.command("clients", (ctx) =>
+      this.reply(ctx, clientsReply(deps.store.clients.list(), this.replyContext())),
+    );
+    bot.command("client", (ctx) =>
+      this.withClient(ctx, ctx.match, (c) =>
+        this.reply(
+          ctx,
+          clientReply(c, deps.store.events.query({ clientId: c.id, limit: 5 }), this.replyContext()),
+        ),
+      ),
+    );
+    bot.command("mute", (ctx) => {
+      const args = parseMuteArgs(ctx.match);
+      if (typeof args === "string") return this.reply(ctx, args);
+      return this.withClient(ctx, args.name, (c) => this.reply(ctx, this.mute(c, args.ms)));
+    });
+    bot.command("unmute", (ctx) =>
+      this.withClient(ctx, ctx.match, (c) => {
+        const { muted_until: _, ...policy } = c.policy;
+        this.setPolicy(c, policy);
+        return this.reply(ctx, `🔔 <b>${esc(c.name)}</b> alerts again.`);
+      }),
+    );
+    bot.command("pause", (ctx) =>
+      this.withClient(ctx, ctx.match, (c) => {
+        this.setPolicy(c, { ...c.policy, paused: true });
+        return this.reply(
+          ctx,
+          `⏸ <b>${esc(c.name)}</b> is paused: reports are recorded, nothing is alerted. /resume ${esc(c.name)}`,
+        );
+      }),
+    );
+    bot.command("resume", (ctx) =>
+      this.withClient(ctx, ctx.match, (c) => {
+        this.setPolicy(c, { ...c.policy, paused: false });
+        return this.reply(ctx, `▶️ <b>${esc(c.name)}</b> is judged and alerted again.`);
+      }),
+    );
+    bot.callbackQuery(/^mute:(.+):(\d+)$/, async (ctx) => {
+      const [, id, seconds] = ctx.match as RegExpMatchArray;
+      const client = deps.store.clients.get(id as string);
+      if (!client) return ctx.answerCallbackQuery({ text: "That client no longer exists." });
+      const text = this.mute(client, Number(seconds) * 1000);
+      await ctx.answerCallbackQuery({ text: text.replace(/<[^>]+>/g, "") });
+      return this.reply(ctx, text);
+    });
+  }
+
+  private replyContext(): ReplyContext {
+    return { now: this.deps.now(), timeZone: this.deps.timeZone, publicUrl: this.deps.publicUrl };
+  }
+
+  private mute(c: ClientRecord, ms: number): string {
+    const until = this.deps.now() + Math.min(ms, MAX_MUTE_MS);
+    this.setPolicy(c, { ...c.policy, muted_until: until });
+    return `🔕 <b>${esc(c.name)}</b> muted until ${new Date(until).toISOString().replace("T", " ").slice(0, 16)} UTC. /unmute ${esc(c.name)}`;
+  }
+
+  private setPolicy(c: ClientRecord, policy: Record<string, unknown>) {
+    this.deps.store.clients.updatePolicy(c.id, policy);
+    this.deps.broker.publish("client.changed", { clientId: c.id });
+    this.deps.logger.info(`telegram bot: policy of ${c.name} changed: ${JSON.stringify(policy)}`);
+  }
+
+  private async withClient(ctx: Context, nameOrId: string, fn: (c: ClientRecord) => Promise<unknown>) {
+    const name = nameOrId.trim();
+    if (!name) return this.reply(ctx, "Which client? Give its name, e.g. /client laptop");
+    const client = this.deps.store.clients.getByName(name) ?? this.deps.store.clients.get(name);
+    if (!client) return this.reply(ctx, `No client named <b>${esc(name)}</b>. /clients lists them.`);
+    return fn(client);
+  }
+
+  private async reply(ctx: Context, html: string) {
+    const thread = ctx.msg?.message_thread_id;
+    for (const text of splitHtml(html)) {
+      await ctx.reply(text, {
+        parse_mode: "HTML",
+        link_preview_options: { is_disabled: true },
+        ...(thread !== undefined ? { message_thread_id: thread } : {}),
+      });
+    }
+  }
+
+  /** Long polling until stop(). Errors (bad token, network) are logged, never thrown. */
+  startPolling(): void {
+    if (this.polling) return;
+    this.polling = this.bot
+      .start({ allowed_updates: [...ALLOWED_UPDATES], drop_pending_updates: false })
+      .catch((e) => this.deps.logger.error(`telegram bot: polling stopped: ${(e as Error).message}`));
+  }
+
+  /** Webhook mode: registers `url` with Telegram and returns the request handler to mount there. */
+  async startWebhook(url: string, secretToken: string): Promise<(req: Request) => Promise<Response>> {
+    await this.bot.init();
+    await this.bot.api.setWebhook(url, { secret_token: secretToken, allowed_updates: [...ALLOWED_UPDATES] });
+    return webhookCallback(this.bot, "std/http", { secretToken });
+  }
+
+  async stop(): Promise<void> {
+    if (this.bot.isRunning()) await this.bot.stop();
+    await this.polling;
+    this.polling = null;
+  }
+}

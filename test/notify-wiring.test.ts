@@ -1,0 +1,148 @@
+/** createNotifications as the server wires it, option parsing, and docs/alerts.md kept in sync with the code. */
+import { afterEach, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { flagName, OptionError, resolveOptions } from "../src/config/options.ts";
+import { Broker } from "../src/server/broker.ts";
+import { createNotifications, notifySpecs, telegramToken } from "../src/server/notify/index.ts";
+import { openStore } from "../src/server/store/index.ts";
+import { ALERT_TITLES } from "../templates/messages/telegram.ts";
+import { FAKE_BOT_INFO, FakeTelegram } from "./fakes/telegram.ts";
+import { quietLogger, tempDir } from "./helpers/server.ts";
+
+const TOKEN = "123456:TEST-token-for-the-fake-bot-api";
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+describe("docs/alerts.md", () => {
+  test("documents every message kind and every option", async () => {
+    const doc = await Bun.file(join(import.meta.dir, "../docs/alerts.md")).text();
+    for (const kind of Object.keys(ALERT_TITLES)) expect(doc).toContain(`| \`${kind}\``);
+    for (const key of Object.keys(notifySpecs)) expect(doc).toContain(`--${flagName(key)}`);
+  });
+});
+
+describe("options", () => {
+  test("defaults, env token, secrets hidden, bad values rejected", () => {
+    const { options } = resolveOptions(notifySpecs, { argv: [], env: {} });
+    expect(options).toMatchObject({
+      notifyResolved: true,
+      notifyLate: false,
+      reminderInterval: 21_600_000,
+      digestThreshold: 5,
+      digestWindow: 10_000,
+    });
+    const env = { SENTINEL_TELEGRAM_TOKEN: TOKEN, SENTINEL_TELEGRAM_CHAT: "111,-222:7" };
+    const fromEnv = resolveOptions(notifySpecs, {
+      argv: ["--reminder-interval", "0", "--maintenance-window", "sun 02:00-04:00"],
+      env,
+    }).options;
+    expect(telegramToken(fromEnv)).toBe(TOKEN);
+    expect(fromEnv.telegramChat).toEqual(["111", "-222:7"]);
+    expect(fromEnv.reminderInterval).toBe(0);
+    expect(() => resolveOptions(notifySpecs, { argv: ["--telegram-chat", "bob"], env: {} })).toThrow(
+      OptionError,
+    );
+    expect(() =>
+      resolveOptions(notifySpecs, { argv: ["--maintenance-window", "someday 1-2"], env: {} }),
+    ).toThrow(OptionError);
+    expect(() =>
+      resolveOptions(notifySpecs, { argv: ["--notify-timezone", "Mars/Olympus"], env: {} }),
+    ).toThrow(OptionError);
+    const file = join(tempDir().path, "token");
+    writeFileSync(file, `${TOKEN}\n`);
+    expect(telegramToken({ telegramTokenFile: file })).toBe(TOKEN);
+  });
+});
+
+describe("createNotifications", () => {
+  test("start, an alert through the monitor's path, a bot command, status, stop", async () => {
+    const fake = FakeTelegram.start();
+    const store = openStore(tempDir().path);
+    const broker = new Broker();
+    const { options } = resolveOptions(notifySpecs, {
+      argv: ["--telegram-chat", "111", "--telegram-api-root", fake.url],
+      env: { SENTINEL_TELEGRAM_TOKEN: TOKEN },
+    });
+    const n = createNotifications({
+      store,
+      broker,
+      now: Date.now,
+      logger: quietLogger(),
+      options: { ...options, publicUrl: "https://sentinel.example" },
+      testing: { botInfo: FAKE_BOT_INFO },
+    });
+    cleanups.push(async () => {
+      await n.stop();
+      store.close();
+      await fake.stop();
+    });
+    await n.start();
+    store.clients.create({ id: "c1", name: "laptop", createdAt: Date.now(), secretEnc: "x" });
+    const t0 = Date.now();
+    const queued = store.transaction(() => {
+      const e = {
+        clientId: "c1",
+        kind: "bypass.started",
+        from: "ok",
+        to: "leak",
+        evidence: { reason: "Traffic leaves through home." },
+        at: t0,
+        suppressed: false,
+      };
+      return n.notifier.enqueue([{ ...e, id: store.events.append(e) }], { now: t0 });
+    });
+    broker.publish("outbox.enqueued", { count: queued });
+    await fake.waitFor(() => fake.delivered(111).length === 1);
+    expect(Date.now() - t0).toBeLessThan(1_000);
+    expect(String(fake.delivered(111)[0]?.params.text)).toContain(
+      '<a href="https://sentinel.example/clients/c1">',
+    );
+    fake.pushMessage(111, "/ping");
+    await fake.waitFor(() => fake.delivered(111).length === 2);
+    expect(n.channelStatus()).toMatchObject({
+      channels: [{ name: "telegram", ok: true }],
+      queue: { delivered: 1 },
+    });
+  });
+
+  test("without a token there is no channel and no bot, and enqueue writes nothing", async () => {
+    const store = openStore(tempDir().path);
+    const { options } = resolveOptions(notifySpecs, { argv: [], env: {} });
+    const n = createNotifications({
+      store,
+      broker: new Broker(),
+      now: Date.now,
+      logger: quietLogger(),
+      options,
+    });
+    cleanups.push(async () => {
+      await n.stop();
+      store.close();
+    });
+    await n.start();
+    expect(n.bot).toBeNull();
+    expect(n.channels).toHaveLength(0);
+    expect(
+      store.transaction(() =>
+        n.notifier.enqueue(
+          [
+            {
+              id: 1,
+              clientId: null,
+              kind: "uplink.down",
+              from: null,
+              to: null,
+              evidence: {},
+              at: 0,
+              suppressed: false,
+            },
+          ],
+          { now: 0 },
+        ),
+      ),
+    ).toBe(0);
+  });
+});
