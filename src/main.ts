@@ -18,7 +18,14 @@ export const subCommands: Record<string, Loader> = {
   check: lazy(() => import("./cli/check.ts")),
   clients: lazy(() => import("./cli/clients.ts")),
   tokens: lazy(() => import("./cli/tokens.ts")),
+  users: lazy(() => import("./cli/users.ts")),
   geo: lazy(() => import("./cli/geo.ts")),
+  backup: lazy(() => import("./cli/backup.ts")),
+  restore: lazy(() => import("./cli/restore.ts")),
+  export: lazy(() => import("./cli/export.ts")),
+  import: lazy(() => import("./cli/import.ts")),
+  "server-key": lazy(() => import("./cli/server-key.ts")),
+  doctor: lazy(() => import("./cli/doctor.ts")),
   version: lazy(() => import("./cli/version.ts")),
 };
 
@@ -46,7 +53,14 @@ async function resolveForHelp(rawArgs: string[]) {
   return [cmd, parent] as const;
 }
 
-export async function run(rawArgs: string[]): Promise<number> {
+/**
+ * `sentinel client doctor` is the documented spelling; citty would also run `client` itself
+ * after a sub-command, so it is routed to the top-level `doctor` instead.
+ */
+const routeAliases = (args: string[]) => (args[0] === "client" && args[1] === "doctor" ? args.slice(1) : args);
+
+export async function run(argv: string[]): Promise<number> {
+  const rawArgs = routeAliases(argv);
   try {
     if (rawArgs.length === 0 || rawArgs.includes("--help") || rawArgs.includes("-h")) {
       const [cmd, parent] = await resolveForHelp(rawArgs);

@@ -47,7 +47,9 @@ const api = async (path: string, init: RequestInit = {}) => {
   const res = await fetch(`${server.url}${path}`, { ...init, headers: { Authorization: `Bearer ${admin}`, ...(init.headers ?? {}) } });
   return { status: res.status, body: res.status === 204 ? null : ((await res.json()) as Record<string, unknown>) };
 };
-const client = async () => (await api(`/api/v1/clients/${cred.id}`)).body as Record<string, unknown> & { verdicts: Record<string, { status: string }> };
+type Verdict = { status: string };
+const client = async () =>
+  (await api(`/api/v1/clients/${cred.id}`)).body as Record<string, unknown> & { verdicts: Record<"bypass" | "dns" | "ipv6" | "exit", Verdict> };
 const kinds = async () =>
   ((await api(`/api/v1/clients/${cred.id}/events?limit=500`)).body as { events: { kind: string }[] }).events.map((e) => e.kind).reverse();
 const bypassed = { ipv4: { ip: "203.0.113.7", consistent: true, answers: [{ provider: "p", ip: "203.0.113.7", latency_ms: 1, error: null }] } };

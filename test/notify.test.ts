@@ -535,6 +535,7 @@ function clientUpdate(status: string, at: number) {
     lastReport: {},
     lastSourceIp: null,
     lastReportAt: at,
+    lastObservedAt: at,
     status,
     liveness: status === "red" ? "offline" : "online",
     lateAt: null,

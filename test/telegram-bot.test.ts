@@ -27,6 +27,7 @@ beforeEach(() => {
     lastReport: {},
     lastSourceIp: null,
     lastReportAt: NOW - 60_000,
+    lastObservedAt: NOW - 60_000,
     status: "red",
     liveness: "online",
     lateAt: null,

@@ -10,7 +10,9 @@ import { acquireDataLock } from "./data-lock.ts";
 import { instrumentFetch } from "./metrics/http.ts";
 import { ServerMetrics } from "./metrics/server-metrics.ts";
 import { loadKeyring } from "./auth/keyring.ts";
-import { clientAddress, parseTrustedProxies } from "./auth/client-address.ts";
+import { clientAddress, isHttpsRequest, parseTrustedProxies } from "./auth/client-address.ts";
+import { ensureSetupToken } from "./auth/users.ts";
+import { channelStatusProvider } from "./notify/status.ts";
 import { Broker } from "./broker.ts";
 import { ClientCache } from "./client-cache.ts";
 import { loadGeo } from "./geo/index.ts";
@@ -135,10 +137,17 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   notifications.notifier.serverStarted(startedAt);
 
   let server: ReturnType<typeof Bun.serve> | undefined;
-  const sourceIpOf = (request: Request) => clientAddress(request.headers, server?.requestIP(request)?.address ?? null, trusted.ranges);
+  const peerOf = (request: Request) => server?.requestIP(request)?.address ?? null;
+  const sourceIpOf = (request: Request) => clientAddress(request.headers, peerOf(request), trusted.ranges);
   const metrics = new ServerMetrics({ store, broker, now });
+  ensureSetupToken(store, logger, o.publicUrl);
   const app = createApp({
     metrics: { metrics, token: o.metricsToken },
+    web: {
+      publicUrl: o.publicUrl,
+      isHttps: (request) => isHttpsRequest(request, peerOf(request), trusted.ranges),
+      channels: channelStatusProvider(notifications, store, now),
+    },
     store,
     keyring,
     logger,

@@ -51,6 +51,7 @@ export const ALERT_TITLES: Record<NotificationKind, string> = {
   "server.started": "Sentinel server started",
   reminder: "is still",
   digest: "alerts",
+  test: "Test message: VPN Sentinel alerts reach this chat",
 };
 
 const isObj = (v: unknown): v is Record<string, unknown> =>

@@ -3,7 +3,7 @@
  * trusted proxy (`--trusted-proxy CIDR`), and then read from the right: each trusted hop is
  * skipped, and the first untrusted address is the client. Anyone else can write any XFF they like.
  */
-import { cidrContains, parseCidr, parseIp, type Cidr } from "../monitor/cidr.ts";
+import { type Cidr, cidrContains, parseCidr, parseIp } from "../monitor/cidr.ts";
 
 /** IPv4-mapped IPv6 ("::ffff:192.0.2.1") is shown and compared as plain IPv4. */
 const unmap = (ip: string) => (ip.toLowerCase().startsWith("::ffff:") && ip.includes(".") ? ip.slice(7) : ip);
@@ -29,7 +29,11 @@ export function isTrusted(ip: string, ranges: readonly Cidr[]): boolean {
  * The client address for one request. `peer` is the TCP peer (Bun's server.requestIP), null
  * under app.handle. Returns null when nothing is known.
  */
-export function clientAddress(headers: Headers, peer: string | null, trusted: readonly Cidr[]): string | null {
+export function clientAddress(
+  headers: Headers,
+  peer: string | null,
+  trusted: readonly Cidr[],
+): string | null {
   if (peer === null) return null;
   const direct = unmap(peer);
   if (!trusted.length || !isTrusted(direct, trusted)) return direct;

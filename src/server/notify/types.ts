@@ -7,7 +7,8 @@ import type { EventKind, EventSeverity } from "../../protocol/events.ts";
 import type { IpInfo } from "../geo/types.ts";
 
 /** Event kinds, plus the kinds the notifier makes itself. */
-export type NotificationKind = EventKind | "reminder" | "digest";
+/** "test" is the dashboard's "send test message"; it never goes through the outbox. */
+export type NotificationKind = EventKind | "reminder" | "digest" | "test";
 
 export interface NotificationClient {
   id: string;

@@ -197,7 +197,9 @@ export function sqliteAuthRepository(db: Database): AuthRepository {
 
     audit(e) {
       const r = db
-        .query("INSERT INTO audit_log (at, actor, action, target, detail_json, source_ip) VALUES (?, ?, ?, ?, ?, ?)")
+        .query(
+          "INSERT INTO audit_log (at, actor, action, target, detail_json, source_ip) VALUES (?, ?, ?, ?, ?, ?)",
+        )
         .run(e.at, e.actor, e.action, e.target, JSON.stringify(e.detail), e.sourceIp);
       return Number(r.lastInsertRowid);
     },

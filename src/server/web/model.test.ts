@@ -1,0 +1,161 @@
+import { describe, expect, test } from "bun:test";
+import type { ClientRecord, HistoryRow } from "../store/index.ts";
+import { ago, percent, span } from "./format.ts";
+import { bars, clientRow, overview, overviewQueryString, parseOverviewQuery, readPolicy } from "./model.ts";
+
+const NOW = Date.parse("2026-11-26T12:00:00Z");
+
+function client(over: Partial<ClientRecord> & { name: string }): ClientRecord {
+  return {
+    id: `c_${over.name}`,
+    createdAt: NOW - 86_400_000,
+    secretEnc: "x",
+    prevSecretEnc: null,
+    prevSecretUntil: null,
+    policy: {},
+    state: null,
+    lastReport: null,
+    lastSourceIp: null,
+    lastReportAt: null,
+    status: "grey",
+    liveness: "never",
+    lateAt: null,
+    offlineAt: null,
+    nextCheckAt: null,
+    ...over,
+  } as ClientRecord;
+}
+
+const exitState = (ip: string, org: string, asn: number, country: string) => ({
+  version: 1,
+  reason: "r",
+  exit: { ipv4: { ip, org, asn, country, source: "database" }, ipv6: null },
+});
+
+const CLIENTS = [
+  client({
+    name: "b-green",
+    status: "green",
+    liveness: "online",
+    lastReportAt: NOW - 12_000,
+    state: exitState("198.51.100.7", "VPN Co", 64501, "BR"),
+  }),
+  client({
+    name: "a-red",
+    status: "red",
+    liveness: "online",
+    lastReportAt: NOW - 5_000,
+    state: exitState("203.0.113.7", "Home ISP", 64500, "PL"),
+  }),
+  client({ name: "c-offline", status: "red", liveness: "offline", lastReportAt: NOW - 600_000 }),
+  client({ name: "d-never" }),
+  client({
+    name: "e-paused",
+    status: "grey",
+    liveness: "online",
+    policy: { paused: true },
+    lastReportAt: NOW - 1000,
+  }),
+];
+
+describe("overview view model", () => {
+  test("counts every status and sorts worst first, then by name", () => {
+    const v = overview(CLIENTS, NOW, parseOverviewQuery({}));
+    expect(v.counts).toEqual({ red: 2, yellow: 0, green: 1, grey: 2, total: 5 });
+    expect(v.rows.map((r) => r.name)).toEqual(["a-red", "c-offline", "d-never", "e-paused", "b-green"]);
+  });
+
+  test("status words never rely on colour: Exposed, Offline, Waiting, Paused, Protected", () => {
+    const words = Object.fromEntries(CLIENTS.map((c) => [c.name, clientRow(c, NOW).word]));
+    expect(words).toEqual({
+      "b-green": "Protected",
+      "a-red": "Exposed",
+      "c-offline": "Offline",
+      "d-never": "Waiting",
+      "e-paused": "Paused",
+    });
+    expect(clientRow(CLIENTS[0] as ClientRecord, NOW).lastSeen).toBe("12 s ago");
+  });
+
+  test("filters by status and searches name, address, organisation, country and ASN (with or without AS)", () => {
+    const names = (q: Record<string, string>) =>
+      overview(CLIENTS, NOW, parseOverviewQuery(q)).rows.map((r) => r.name);
+    expect(names({ status: "red" })).toEqual(["a-red", "c-offline"]);
+    expect(names({ q: "203.0.113" })).toEqual(["a-red"]);
+    expect(names({ q: "vpn co" })).toEqual(["b-green"]);
+    expect(names({ q: "AS64500" })).toEqual(["a-red"]);
+    expect(names({ q: "64501" })).toEqual(["b-green"]);
+    expect(names({ q: "br" })).toEqual(["b-green"]);
+    expect(names({ sort: "seen" })[0]).toBe("e-paused");
+    expect(names({ sort: "name" })).toEqual(["a-red", "b-green", "c-offline", "d-never", "e-paused"]);
+  });
+
+  test("unknown query values fall back to defaults, and the query string round-trips", () => {
+    const q = parseOverviewQuery({ status: "purple", sort: "random", q: "  x  " });
+    expect(q).toEqual({ q: "x", status: "all", sort: "status" });
+    expect(overviewQueryString(parseOverviewQuery({ status: "red", sort: "name", q: "a b" }))).toBe(
+      "?q=a+b&status=red&sort=name",
+    );
+  });
+
+  test("a mute counts only while it lasts", () => {
+    expect(readPolicy({ muted_until: NOW + 1 }, NOW).mutedUntil).toBe(NOW + 1);
+    expect(readPolicy({ muted_until: NOW - 1 }, NOW).mutedUntil).toBeNull();
+  });
+});
+
+describe("uptime bars from change-only history", () => {
+  const row = (at: number, liveness: string, status: string): HistoryRow => ({
+    at,
+    liveness,
+    status,
+    exitIpv4: null,
+    exitIpv6: null,
+    resolvers: null,
+  });
+
+  test("half a day offline and an hour red show in the right buckets and totals", () => {
+    const from = NOW - 86_400_000;
+    const h = {
+      rows: [
+        row(from - 1000, "online", "green"),
+        row(from + 12 * 3_600_000, "offline", "red"),
+        row(NOW - 6 * 3_600_000, "online", "red"),
+        row(NOW - 5 * 3_600_000, "online", "green"),
+      ],
+      downtimes: [],
+    };
+    const b = bars("24 h", h, { from, to: NOW }, 24);
+    expect(b.up).toBeCloseTo(18 / 24, 5);
+    expect(b.protected).toBeCloseTo(17 / 24, 5);
+    expect(b.buckets[0]?.up).toBe(1);
+    expect(b.buckets[12]?.up).toBe(0);
+    expect(b.buckets[18]).toMatchObject({ up: 1, protected: 0 });
+    expect(b.buckets[23]).toMatchObject({ up: 1, protected: 1 });
+  });
+
+  test("before the first report and while the server was down nothing is known", () => {
+    const from = NOW - 86_400_000;
+    const h = {
+      rows: [row(NOW - 3_600_000, "online", "green")],
+      downtimes: [{ from: NOW - 1_800_000, to: NOW - 900_000 }],
+    };
+    const b = bars("24 h", h, { from, to: NOW }, 24);
+    expect(b.buckets[0]?.up).toBeNull();
+    expect(b.up).toBe(1);
+  });
+});
+
+describe("formatting", () => {
+  test("relative times, spans and percentages read naturally", () => {
+    expect(ago(null, NOW)).toBe("never");
+    expect(ago(NOW - 500, NOW)).toBe("just now");
+    expect(ago(NOW - 12_000, NOW)).toBe("12 s ago");
+    expect(ago(NOW - 3 * 3_600_000, NOW)).toBe("3 h ago");
+    expect(span(3_900_000)).toBe("1 h 5 min");
+    expect(span(2 * 86_400_000 + 4 * 3_600_000)).toBe("2 d 4 h");
+    expect(percent(1)).toBe("100 %");
+    expect(percent(0.9876)).toBe("98.7 %");
+    expect(percent(null)).toBe("no data");
+  });
+});

@@ -1,0 +1,414 @@
+/**
+ * Pure view models: store records in, plain data the templates render out. No I/O here, so the
+ * numbers on the dashboard (counts, bars, durations) are unit-testable without a browser.
+ */
+import { EVENT_SEVERITY, type EventSeverity, isEventKind } from "../../protocol/events.ts";
+import type { ReportV1 } from "../../protocol/report.ts";
+import type { IpInfo } from "../geo/types.ts";
+import { stretches, summariseUptime } from "../history/uptime.ts";
+import type { ClientState, Verdict, Verdicts } from "../monitor/types.ts";
+import type { ClientRecord, EventRecord, HistoryRow } from "../store/index.ts";
+import { ago, countryName } from "./format.ts";
+
+export type Status = "green" | "yellow" | "red" | "grey";
+export const STATUSES: readonly Status[] = ["red", "yellow", "green", "grey"];
+const STATUS_RANK: Record<Status, number> = { red: 0, yellow: 1, grey: 2, green: 3 };
+export const isStatus = (v: unknown): v is Status =>
+  v === "green" || v === "yellow" || v === "red" || v === "grey";
+
+/** Settings the dashboard edits in the client's policy JSON (the monitor reads the same keys). */
+/** Mute choices, in seconds; "0" unmutes. */
+export const MUTE_CHOICES = [
+  { s: 3600, label: "1 hour" },
+  { s: 8 * 3600, label: "8 hours" },
+  { s: 86400, label: "24 hours" },
+  { s: 7 * 86400, label: "7 days" },
+  { s: 30 * 86400, label: "30 days" },
+] as const;
+
+export interface PolicyView {
+  paused: boolean;
+  /** alerts are held back until then (ms); the client is still judged and shown */
+  mutedUntil: number | null;
+  interval_s: number | null;
+  grace_s: number | null;
+  expected_country: string | null;
+  expected_asn: number | null;
+}
+
+export function readPolicy(policy: Record<string, unknown>, now: number): PolicyView {
+  const n = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : null);
+  const mutedUntil = n(policy.muted_until);
+  return {
+    paused: policy.paused === true,
+    mutedUntil: mutedUntil !== null && mutedUntil > now ? mutedUntil : null,
+    interval_s: n(policy.interval_s),
+    grace_s: n(policy.grace_s),
+    expected_country: typeof policy.expected_country === "string" ? policy.expected_country : null,
+    expected_asn: n(policy.expected_asn),
+  };
+}
+
+/** The stored state is JSON written by the monitor; read it defensively, field by field. */
+export function readState(c: ClientRecord): Partial<ClientState> {
+  return c.state && typeof c.state === "object" ? (c.state as Partial<ClientState>) : {};
+}
+
+export type VerdictKey = keyof Verdicts;
+export const VERDICT_KEYS: readonly VerdictKey[] = ["bypass", "dns", "ipv6", "exit"];
+export const VERDICT_LABEL: Record<VerdictKey, string> = {
+  bypass: "Bypass",
+  dns: "DNS",
+  ipv6: "IPv6",
+  exit: "Exit",
+};
+const VERDICT_WORD: Record<string, string> = {
+  ok: "ok",
+  leak: "leak",
+  suspect: "suspect",
+  unknown: "unknown",
+  na: "n/a",
+  inconsistent: "inconsistent",
+  violated: "unexpected",
+};
+
+export interface ChipView {
+  key: VerdictKey;
+  label: string;
+  word: string;
+  severity: Status;
+  reason: string;
+}
+
+export function chipsOf(verdicts: Verdicts | null | undefined): ChipView[] {
+  return VERDICT_KEYS.map((key) => {
+    const v = verdicts?.[key] as Verdict<unknown> | undefined;
+    return {
+      key,
+      label: VERDICT_LABEL[key],
+      word: v ? (VERDICT_WORD[v.status] ?? v.status) : "no data",
+      severity: v && isStatus(v.severity) ? v.severity : "grey",
+      reason: v?.reason ?? "No report yet.",
+    };
+  });
+}
+
+export interface ExitView {
+  ip: string;
+  country: string | null;
+  asn: number | null;
+  org: string | null;
+}
+
+function exitOf(c: ClientRecord, state: Partial<ClientState>): ExitView | null {
+  const info: IpInfo | null | undefined = state.exit?.ipv4 ?? state.exit?.ipv6;
+  if (info?.ip) return { ip: info.ip, country: info.country, asn: info.asn, org: info.org };
+  const report = c.lastReport as Partial<ReportV1> | null;
+  const ip = report?.ipv4?.ip ?? report?.ipv6?.ip;
+  return ip ? { ip, country: null, asn: null, org: null } : null;
+}
+
+/** The status word shown next to the icon: colour is never the only signal. */
+export function statusWord(status: Status, liveness: string, paused: boolean): string {
+  if (paused) return "Paused";
+  if (liveness === "offline") return "Offline";
+  if (liveness === "never") return "Waiting";
+  return { green: "Protected", yellow: "Warning", red: "Exposed", grey: "Unknown" }[status];
+}
+
+export interface ClientRowView {
+  id: string;
+  name: string;
+  status: Status;
+  word: string;
+  reason: string;
+  liveness: string;
+  paused: boolean;
+  muted: boolean;
+  chips: ChipView[];
+  exit: ExitView | null;
+  lastSeenAt: number | null;
+  lastSeen: string;
+}
+
+export function clientRow(c: ClientRecord, now: number): ClientRowView {
+  const state = readState(c);
+  const policy = readPolicy(c.policy, now);
+  const status: Status = isStatus(c.status) ? c.status : "grey";
+  const paused = policy.paused || state.paused === true;
+  return {
+    id: c.id,
+    name: c.name,
+    status,
+    word: statusWord(status, c.liveness, paused),
+    reason: state.reason ?? (c.lastReportAt === null ? "Never reported." : ""),
+    liveness: c.liveness,
+    paused,
+    muted: policy.mutedUntil !== null,
+    chips: chipsOf(state.verdicts),
+    exit: exitOf(c, state),
+    lastSeenAt: c.lastReportAt,
+    lastSeen: ago(c.lastReportAt, now),
+  };
+}
+
+export type SortKey = "status" | "name" | "seen";
+export interface OverviewQuery {
+  q: string;
+  status: Status | "all";
+  sort: SortKey;
+}
+
+export function parseOverviewQuery(query: Record<string, string | undefined>): OverviewQuery {
+  const status = query.status;
+  const sort = query.sort;
+  return {
+    q: (query.q ?? "").trim().slice(0, 100),
+    status: isStatus(status) ? status : "all",
+    sort: sort === "name" || sort === "seen" ? sort : "status",
+  };
+}
+
+export const overviewQueryString = (q: OverviewQuery) => {
+  const p = new URLSearchParams();
+  if (q.q) p.set("q", q.q);
+  if (q.status !== "all") p.set("status", q.status);
+  if (q.sort !== "status") p.set("sort", q.sort);
+  const s = p.toString();
+  return s ? `?${s}` : "";
+};
+
+export type StatusCounts = Record<Status, number> & { total: number };
+
+export function countStatuses(rows: { status: Status }[]): StatusCounts {
+  const counts: StatusCounts = { red: 0, yellow: 0, green: 0, grey: 0, total: rows.length };
+  for (const r of rows) counts[r.status]++;
+  return counts;
+}
+
+function matches(row: ClientRowView, needle: string): boolean {
+  if (!needle) return true;
+  const n = needle.toLowerCase().replace(/^as(?=\d)/, "");
+  const hay = [row.name, row.exit?.ip, row.exit?.org, row.exit?.country, row.exit?.asn?.toString()];
+  return hay.some((h) => h?.toLowerCase().includes(n));
+}
+
+export interface OverviewView {
+  query: OverviewQuery;
+  counts: StatusCounts;
+  rows: ClientRowView[];
+  /** clients before filtering, so "no match" and "no clients yet" read differently */
+  total: number;
+}
+
+export function overview(clients: ClientRecord[], now: number, query: OverviewQuery): OverviewView {
+  const all = clients.map((c) => clientRow(c, now));
+  const rows = all.filter(
+    (r) => (query.status === "all" || r.status === query.status) && matches(r, query.q),
+  );
+  const byName = (a: ClientRowView, b: ClientRowView) => a.name.localeCompare(b.name);
+  if (query.sort === "name") rows.sort(byName);
+  else if (query.sort === "seen")
+    rows.sort((a, b) => (b.lastSeenAt ?? -1) - (a.lastSeenAt ?? -1) || byName(a, b));
+  else rows.sort((a, b) => STATUS_RANK[a.status] - STATUS_RANK[b.status] || byName(a, b));
+  return { query, counts: countStatuses(all), rows, total: all.length };
+}
+
+// ---- events ----------------------------------------------------------------------------------
+
+export interface EventView {
+  id: number;
+  clientId: string | null;
+  clientName: string | null;
+  kind: string;
+  title: string;
+  severity: EventSeverity;
+  from: string | null;
+  to: string | null;
+  reason: string | null;
+  at: number;
+  suppressed: boolean;
+  evidence: Record<string, unknown>;
+}
+
+const KIND_TITLE: Record<string, string> = {
+  "client.first_seen": "First report",
+  "client.late": "Late",
+  "client.offline": "Offline",
+  "client.online": "Back online",
+  "exit.changed": "Exit changed",
+  "exit.inconsistent": "Exit providers disagree",
+  "bypass.started": "Bypass: traffic leaves through home",
+  "bypass.ended": "Bypass ended",
+  "dns_leak.started": "DNS leak",
+  "dns_leak.ended": "DNS leak ended",
+  "dns.suspect": "DNS suspect",
+  "ipv6_leak.started": "IPv6 leak",
+  "ipv6_leak.ended": "IPv6 leak ended",
+  "expectation.violated": "Unexpected exit",
+  "home.changed": "Home identity changed",
+  "client.flapping": "Flapping",
+};
+
+export function eventView(e: EventRecord, names: ReadonlyMap<string, string>): EventView {
+  const reason = typeof e.evidence.reason === "string" ? e.evidence.reason : null;
+  return {
+    id: e.id,
+    clientId: e.clientId,
+    clientName: e.clientId ? (names.get(e.clientId) ?? null) : null,
+    kind: e.kind,
+    title: KIND_TITLE[e.kind] ?? e.kind,
+    severity: isEventKind(e.kind) ? EVENT_SEVERITY[e.kind] : "info",
+    from: e.from,
+    to: e.to,
+    reason,
+    at: e.at,
+    suppressed: e.suppressed,
+    evidence: e.evidence,
+  };
+}
+
+export const eventKindTitle = (kind: string) => KIND_TITLE[kind] ?? kind;
+
+// ---- availability bars and history -------------------------------------------------------
+
+export interface Bucket {
+  start: number;
+  end: number;
+  /** share of known time the client was up (online or late); null when nothing is known */
+  up: number | null;
+  /** share of known time the client was green; null when nothing is known */
+  protected: number | null;
+}
+
+export interface BarsView {
+  label: string;
+  buckets: Bucket[];
+  up: number | null;
+  protected: number | null;
+}
+
+export interface HistoryInput {
+  /** change-only history rows of the last 30 days (plus the row in force when they start) */
+  rows: HistoryRow[];
+  /** when the server itself was down: unknown time, never the client's downtime */
+  downtimes: { from: number; to: number }[];
+}
+
+export const BAR_WINDOWS = [
+  { label: "24 h", ms: 86_400_000, buckets: 24 },
+  { label: "7 d", ms: 7 * 86_400_000, buckets: 28 },
+  { label: "30 d", ms: 30 * 86_400_000, buckets: 30 },
+] as const;
+
+/** Uptime and protected time per bucket, with the same arithmetic as /api/v1/clients/:id/uptime. */
+export function bars(
+  label: string,
+  h: HistoryInput,
+  window: { from: number; to: number },
+  count: number,
+): BarsView {
+  const size = (window.to - window.from) / count;
+  const buckets: Bucket[] = [];
+  for (let i = 0; i < count; i++) {
+    const start = window.from + i * size;
+    const s = summariseUptime(h.rows, h.downtimes, start, start + size);
+    buckets.push({ start, end: start + size, up: s.uptime, protected: s.protected });
+  }
+  const total = summariseUptime(h.rows, h.downtimes, window.from, window.to);
+  return { label, buckets, up: total.uptime, protected: total.protected };
+}
+
+export interface HistoryEntry {
+  label: string;
+  detail: string | null;
+  from: number;
+  until: number | null;
+}
+
+const infoDetail = (info: Partial<IpInfo> | null | undefined) =>
+  info
+    ? [countryName(info.country), info.asn ? `AS${info.asn}` : null, info.org].filter(Boolean).join(" · ") ||
+      null
+    : null;
+
+/** Stretches of one value, newest first; the newest is "current" (until = null). */
+function history(
+  rows: HistoryRow[],
+  key: (r: HistoryRow) => string | null,
+  now: number,
+  detail: (v: string) => string | null,
+) {
+  return stretches(rows, key, now).map(
+    (s, i): HistoryEntry => ({
+      label: s.value.split(",").join(", "),
+      detail: detail(s.value),
+      from: s.from,
+      until: i === 0 ? null : s.to,
+    }),
+  );
+}
+
+// ---- client detail ---------------------------------------------------------------------------
+
+export interface ClientDetailView {
+  row: ClientRowView;
+  policy: PolicyView;
+  verdicts: Verdicts | null;
+  timeline: EventView[];
+  bars: BarsView[];
+  exits: HistoryEntry[];
+  resolvers: HistoryEntry[];
+  agent: { version: string; os: string; arch: string; hostname: string } | null;
+  createdAt: number;
+  firstSeenAt: number | null;
+  lastSourceIp: string | null;
+  intervalS: number | null;
+  graceS: number | null;
+  rotationPendingUntil: number | null;
+}
+
+/** `eventsDesc`: the client's recent events, newest first, as the store returns them. */
+export function clientDetail(
+  c: ClientRecord,
+  eventsDesc: EventRecord[],
+  h: HistoryInput,
+  now: number,
+): ClientDetailView {
+  const state = readState(c);
+  const names = new Map([[c.id, c.name]]);
+  const exit = exitOf(c, state);
+  const resolverInfo = new Map((state.resolvers ?? []).map((r) => [r.ip, r]));
+  const report = c.lastReport as Partial<ReportV1> | null;
+  return {
+    row: clientRow(c, now),
+    policy: readPolicy(c.policy, now),
+    verdicts: state.verdicts ?? null,
+    timeline: eventsDesc.slice(0, 50).map((e) => eventView(e, names)),
+    bars: BAR_WINDOWS.map((w) => bars(w.label, h, { from: now - w.ms, to: now }, w.buckets)),
+    exits: history(
+      h.rows,
+      (r) => r.exitIpv4 ?? r.exitIpv6,
+      now,
+      (ip) => (exit && ip === exit.ip ? infoDetail(exit) : null),
+    ),
+    resolvers: history(
+      h.rows,
+      (r) => r.resolvers,
+      now,
+      (ips) =>
+        ips
+          .split(",")
+          .map((ip) => infoDetail(resolverInfo.get(ip)?.info))
+          .filter(Boolean)
+          .join("; ") || null,
+    ),
+    agent: state.agent ?? report?.agent ?? null,
+    createdAt: c.createdAt,
+    firstSeenAt: state.first_seen_at ?? null,
+    lastSourceIp: c.lastSourceIp,
+    intervalS: state.interval_s ?? report?.interval_s ?? null,
+    graceS: state.grace_s ?? null,
+    rotationPendingUntil: c.prevSecretUntil !== null && c.prevSecretUntil > now ? c.prevSecretUntil : null,
+  };
+}

@@ -1,0 +1,159 @@
+/**
+ * GET /events/stream: Server-Sent Events for the open page, fed by the broker.
+ *   overview → "update": out-of-band row and count fragments for clients that reported;
+ *              "clients": the list refetches itself with its filters (a status flipped, or a
+ *              client was added, removed or changed)
+ *   client   → "client": the detail's live region refetches itself
+ *   events   → "events": the event list refetches itself
+ * Bursts are coalesced (one render per connection per `coalesceMs`); a heartbeat comment keeps
+ * proxies and Bun's idle timeout from closing a quiet stream, and ends it once the session is gone.
+ */
+import { Elysia } from "elysia";
+import { ClientRowDeleteOob, ClientRowOob, StatusCountsView } from "../../../templates/overview.tsx";
+import { type Auth, renderSync, type Web } from "./guard.ts";
+import { clientRow, countStatuses } from "./model.ts";
+
+type View = { kind: "overview" } | { kind: "client"; id: string } | { kind: "events" };
+
+/** One SSE message; every line of the payload gets its own data: field. */
+export const sseMessage = (event: string, data: string) =>
+  `event: ${event}\ndata: ${data.split(/\r\n|\r|\n/).join("\ndata: ")}\n\n`;
+
+export function overviewUpdate(web: Web, ids: Iterable<string>): string {
+  const now = web.now();
+  const all = web.store.clients.list();
+  const byId = new Map(all.map((c) => [c.id, c]));
+  const parts: string[] = [];
+  for (const id of ids) {
+    const c = byId.get(id);
+    parts.push(renderSync(c ? <ClientRowOob row={clientRow(c, now)} /> : <ClientRowDeleteOob id={id} />));
+  }
+  parts.push(renderSync(<StatusCountsView counts={countStatuses(all.map((c) => clientRow(c, now)))} oob />));
+  return parts.join("");
+}
+
+function openStream(web: Web, auth: Auth, request: Request, view: View): Response {
+  const heartbeatMs = web.deps.stream?.heartbeatMs ?? 8000;
+  const coalesceMs = web.deps.stream?.coalesceMs ?? 100;
+  const encoder = new TextEncoder();
+  const updated = new Set<string>();
+  let changed = false;
+  let eventsCreated = false;
+  let flushTimer: ReturnType<typeof setTimeout> | undefined;
+  let heartbeat: ReturnType<typeof setInterval> | undefined;
+  const unsubscribe: (() => void)[] = [];
+  let closed = false;
+  let controllerRef: ReadableStreamDefaultController<Uint8Array> | undefined;
+
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    for (const u of unsubscribe) u();
+    clearTimeout(flushTimer);
+    clearInterval(heartbeat);
+    try {
+      controllerRef?.close();
+    } catch {
+      // already closed by the client
+    }
+  };
+  const write = (text: string) => {
+    if (closed) return;
+    try {
+      controllerRef?.enqueue(encoder.encode(text));
+    } catch {
+      close();
+    }
+  };
+  const sessionAlive = () => {
+    const s = web.store.auth.getSession(auth.session.idHash);
+    return s !== null && s.expiresAt > web.now();
+  };
+
+  const flush = () => {
+    flushTimer = undefined;
+    if (closed) return;
+    if (!sessionAlive()) return close();
+    try {
+      if (view.kind === "overview") {
+        if (updated.size) write(sseMessage("update", overviewUpdate(web, updated)));
+        if (changed) write(sseMessage("clients", "1"));
+      } else if (view.kind === "client") {
+        if (updated.has(view.id) || changed || eventsCreated) write(sseMessage("client", "1"));
+      } else if (eventsCreated) {
+        write(sseMessage("events", "1"));
+      }
+    } catch (e) {
+      web.logger.error("event stream render failed", e);
+    }
+    updated.clear();
+    changed = false;
+    eventsCreated = false;
+  };
+  const schedule = () => {
+    flushTimer ??= setTimeout(flush, coalesceMs);
+  };
+
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controllerRef = controller;
+      // retry: how soon the browser reconnects after a drop (the page polls meanwhile)
+      write(`retry: 3000\n: connected\n\n`);
+      const mine = (id: string) => view.kind !== "client" || id === view.id;
+      unsubscribe.push(
+        web.broker.subscribe("client.updated", (m) => {
+          if (!mine(m.clientId)) return;
+          // a flip can move the row (worst first) or out of a status filter: refetch the list
+          if (m.changed && view.kind === "overview") changed = true;
+          updated.add(m.clientId);
+          schedule();
+        }),
+        web.broker.subscribe("client.changed", (m) => {
+          if (!mine(m.clientId)) return;
+          changed = true;
+          schedule();
+        }),
+        web.broker.subscribe("events.created", (m) => {
+          if (view.kind === "overview") return;
+          if (view.kind === "client") {
+            // the message names event ids, not clients: is the newest event of this client among them?
+            const latest = web.store.events.query({ clientId: view.id, limit: 1 })[0];
+            if (!latest || !m.eventIds.includes(latest.id)) return;
+          }
+          eventsCreated = true;
+          schedule();
+        }),
+      );
+      heartbeat = setInterval(() => (sessionAlive() ? write(": ping\n\n") : close()), heartbeatMs);
+    },
+    cancel: close,
+  });
+  request.signal?.addEventListener("abort", close);
+  return new Response(stream, {
+    headers: {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-store",
+      // nginx and friends must not buffer the stream
+      "x-accel-buffering": "no",
+    },
+  });
+}
+
+export function streamRoutes(web: Web) {
+  return new Elysia({ name: "web.stream" }).get("/events/stream", ({ request, query }) => {
+    const auth = web.guard(request, "viewer");
+    if (auth instanceof Response)
+      return auth.status === 303 ? new Response("sign in first", { status: 401 }) : auth;
+    const kind = query.view;
+    const view: View | null =
+      kind === "client" && typeof query.id === "string" && query.id
+        ? { kind: "client", id: query.id }
+        : kind === "events"
+          ? { kind: "events" }
+          : kind === "overview" || kind === undefined
+            ? { kind: "overview" }
+            : null;
+    if (!view) return new Response("unknown view", { status: 400 });
+    return openStream(web, auth, request, view);
+  });
+}

@@ -1,0 +1,107 @@
+/** Small shared pieces: status badge, verdict chips, exit cell, relative time, icons, CSRF field. */
+import type { Children } from "@kitajs/html";
+import { countryName, isoTime, utcTime } from "../src/server/web/format.ts";
+import type { ChipView, ExitView, Status } from "../src/server/web/model.ts";
+
+/** Icons are decorative (aria-hidden): the word next to them carries the meaning. */
+export function StatusIcon({ status }: { status: Status }) {
+  const paths: Record<Status, string> = {
+    green: "M4 8.5l2.5 2.5L12 5.5",
+    yellow: "M8 4.5v4.5M8 11.5v.01",
+    red: "M5 5l6 6M11 5l-6 6",
+    grey: "M5 8h6",
+  };
+  return (
+    <svg class={`icon icon-${status}`} viewBox="0 0 16 16" aria-hidden="true" focusable="false">
+      <circle cx="8" cy="8" r="7.25" />
+      <path d={paths[status]} />
+    </svg>
+  );
+}
+
+/** Icon (drawn by CSS, so a 1,000-row table stays small) plus the word: never colour alone. */
+export function StatusBadge({ status, word, title }: { status: Status; word: string; title?: string }) {
+  return (
+    <span class={`badge badge-${status}`} title={title} safe>
+      {word}
+    </span>
+  );
+}
+
+/** A verdict chip. The reason is a tooltip only where it says something (not on plain "ok"), which keeps 1,000 rows light. */
+export function Chip({ chip }: { chip: ChipView }) {
+  return (
+    <span
+      class={`chip chip-${chip.severity}`}
+      title={chip.severity === "red" || chip.severity === "yellow" ? chip.reason : undefined}
+    >
+      <b safe>{chip.label}</b> <span safe>{chip.word}</span>
+    </span>
+  );
+}
+
+export function Chips({ chips }: { chips: ChipView[] }) {
+  return (
+    <span class="chips">
+      {chips.map((c) => (
+        <Chip chip={c} />
+      ))}
+    </span>
+  );
+}
+
+export function ExitCell({ exit }: { exit: ExitView | null }) {
+  if (!exit) return <span class="muted">no exit yet</span>;
+  const country = countryName(exit.country);
+  return (
+    <span class="exit">
+      <span class="mono" safe>
+        {exit.ip}
+      </span>
+      <span class="exit-meta">
+        {country ? (
+          <span title={exit.country ?? undefined} safe>
+            {country}
+          </span>
+        ) : (
+          <span class="muted">country unknown</span>
+        )}
+        {exit.asn !== null || exit.org ? (
+          <span safe>{[exit.asn !== null ? `AS${exit.asn}` : null, exit.org].filter(Boolean).join(" ")}</span>
+        ) : null}
+      </span>
+    </span>
+  );
+}
+
+/**
+ * A time. Relative ("12 s ago", from ago()) unless `absolute`: app.js keeps relative ones
+ * current between updates, and leaves absolute ones (timelines, logs) alone.
+ */
+export function RelTime({ at, text, absolute }: { at: number | null; text: string; absolute?: boolean }) {
+  if (at === null) return <span class="muted">never</span>;
+  return (
+    <time
+      datetime={isoTime(at)}
+      title={absolute ? undefined : utcTime(at)}
+      data-rel={absolute ? undefined : ""}
+    >
+      <span safe>{text}</span>
+    </time>
+  );
+}
+
+export function CsrfField({ token }: { token: string }) {
+  return <input type="hidden" name="_csrf" value={token} />;
+}
+
+export function Empty({ title, children }: { title: string; children?: Children }) {
+  return (
+    <div class="empty">
+      <p class="empty-title" safe>
+        {title}
+      </p>
+      {children}
+    </div>
+  );
+}

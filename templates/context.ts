@@ -1,0 +1,12 @@
+/// <reference types="@kitajs/html/htmx.d.ts" />
+/** What every page template knows about the request: who is looking, and the CSRF token for forms. */
+export interface PageContext {
+  user: { name: string; role: "admin" | "viewer" };
+  csrf: string;
+  /** the current path, for the navigation's aria-current */
+  path: string;
+  /** asset URLs with their content hash, so they can be cached forever */
+  assets: { css: string; js: string; htmx: string; sse: string };
+}
+
+export const isAdmin = (ctx: PageContext) => ctx.user.role === "admin";
