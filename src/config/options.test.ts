@@ -39,6 +39,18 @@ describe("resolveOptions", () => {
     expect(resolve(argv, env, file)).toMatchObject({ dataDir: "/flag", interval: 5000, port: 3, provider: ["x", "y"], asn: [4] });
   });
 
+  test("--no-<name> turns off a boolean that defaults to true, and beats env and file", () => {
+    const on = { learn: { kind: "boolean", description: "l", default: true }, noIpv6: { kind: "boolean", description: "n" } } satisfies OptionSpecs;
+    const r = (argv: string[], env: Record<string, string> = {}) => resolveOptions(on, { argv, env }).options;
+    expect(r([]).learn).toBe(true);
+    expect(r(["--no-learn"]).learn).toBe(false);
+    expect(r(["--no-learn"], { SENTINEL_LEARN: "true" }).learn).toBe(false);
+    expect(r([], { SENTINEL_LEARN: "false" }).learn).toBe(false);
+    // an option whose own name starts with no- is still itself
+    expect(r(["--no-ipv6"]).noIpv6).toBe(true);
+    expect(cittyArgs(on).learn?.description).toContain("--no-learn");
+  });
+
   test("snake_case keys work in the file too", () => {
     expect(resolve([], {}, { data_dir: "/snake" }).dataDir).toBe("/snake");
   });

@@ -66,7 +66,12 @@ export function cittyArgs(specs: OptionSpecs) {
   const args: Record<string, { type: "string" | "boolean"; description: string; valueHint?: string }> = {};
   for (const [key, spec] of Object.entries(specs)) {
     const env = spec.flagOnly ? "" : ` [env ${envName(key)}]`;
-    const def = spec.default !== undefined && !spec.secret ? ` (default: ${formatDefault(spec)})` : "";
+    const def =
+      spec.default === true
+        ? ` (default: true; turn off with --no-${flagName(key)})`
+        : spec.default !== undefined && !spec.secret
+          ? ` (default: ${formatDefault(spec)})`
+          : "";
     args[flagName(key)] = {
       type: spec.kind === "boolean" ? "boolean" : "string",
       description: `${spec.description}${def}${env}`,
@@ -96,7 +101,11 @@ export interface OptionSources {
   file?: Record<string, unknown>;
 }
 
-/** Splits argv into flag values and positionals; unknown flags are an OptionError. */
+/**
+ * Splits argv into flag values and positionals; unknown flags are an OptionError. A boolean
+ * option that defaults to true is turned off with --no-<name> (node's allowNegative is not
+ * used: it breaks options whose own name starts with "no-").
+ */
 export function parseFlags(specs: OptionSpecs, argv: string[]) {
   const options: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = {};
   for (const [key, spec] of Object.entries(specs)) {
@@ -105,8 +114,17 @@ export function parseFlags(specs: OptionSpecs, argv: string[]) {
       multiple: spec.kind === "list" || spec.kind === "int-list",
     };
   }
+  const negated: string[] = [];
+  const args = argv.filter((a) => {
+    const name = a.startsWith("--no-") ? a.slice(5) : null;
+    if (name === null || options[a.slice(2)] || options[name]?.type !== "boolean") return true;
+    negated.push(name);
+    return false;
+  });
   try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    const parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+    for (const name of negated) (parsed.values as Record<string, unknown>)[name] = false;
+    return parsed;
   } catch (e) {
     const msg = (e as Error).message.replace(/\. To specify a positional.*$/s, "");
     throw new OptionError(msg.split("\n")[0] ?? "invalid arguments");
