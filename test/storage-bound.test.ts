@@ -16,7 +16,7 @@ import { signRequest } from "../src/protocol/signing.ts";
 import { sampleReport } from "./helpers/report.ts";
 import { quietLogger, tempDir } from "./helpers/server.ts";
 
-test("30 days of unchanged 30-second reports add < 100 KB", () => {
+test("30 days of unchanged 30-second reports add < 100 KB", async () => {
   const dir = tempDir();
   const clock = { t: Date.parse("2026-01-01T00:00:00Z") };
   const now = () => clock.t;
@@ -32,21 +32,21 @@ test("30 days of unchanged 30-second reports add < 100 KB", () => {
     clientLimiter: new RateLimiter(1000, 1000, now),
     failureLimiter: new RateLimiter(1000, 1000, now),
   });
-  const send = () => {
+  const send = async () => {
     const body = JSON.stringify(sampleReport({ observed_at: new Date(now()).toISOString() }));
     const h = signRequest(cred.id, cred.secret, body, Math.floor(now() / 1000));
-    ingest.handle({ body, header: (n) => h[Object.keys(h).find((k) => k.toLowerCase() === n) ?? ""] ?? null, sourceIp: "192.0.2.200" });
+    await ingest.handle({ body, header: (n) => h[Object.keys(h).find((k) => k.toLowerCase() === n) ?? ""] ?? null, sourceIp: "192.0.2.200" });
   };
 
   // one day to reach steady state (first_seen, nonce table at its working size)
   for (let i = 0; i < 2880; i++, clock.t += 30_000) {
-    send();
+    await send();
     if (i % 10 === 0) monitor.sweep();
   }
   const before = store.sizeBytes();
   const eventsBefore = store.events.count();
   for (let i = 0; i < 30 * 2880; i++, clock.t += 30_000) {
-    send();
+    await send();
     if (i % 10 === 0) monitor.sweep();
   }
   const growth = store.sizeBytes() - before;

@@ -38,6 +38,8 @@ export interface AppDeps {
   limits?: { reportsPerClientPerS?: number; reportBurst?: number; whoamiPerS?: number };
   startedAt?: number;
   broker: Broker;
+  /** group commit for report writes (see WriteBatcher) */
+  writes?: { run<T>(work: () => T): Promise<T> };
   /** the report path's client cache */
   clientCache?: ClientCache;
   monitor: Pick<ClientMonitor, "settingsChanged" | "acceptServerBuiltReport">;
@@ -56,6 +58,7 @@ export function createApp(deps: AppDeps) {
   const ingest = new ReportIngest({
     store,
     ...(deps.clientCache ? { clients: deps.clientCache } : {}),
+    ...(deps.writes ? { writes: deps.writes } : {}),
     keyring: deps.keyring,
     now,
     accept: deps.acceptReport,

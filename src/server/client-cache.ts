@@ -43,4 +43,9 @@ export class ClientCache {
   forget(id: string): void {
     this.records.delete(id);
   }
+
+  /** After a failed commit: what the cache holds may never have reached the disk. */
+  clear(): void {
+    this.records.clear();
+  }
 }

@@ -15,6 +15,7 @@ import { ensureSetupToken } from "./auth/users.ts";
 import { channelStatusProvider } from "./notify/status.ts";
 import { Broker } from "./broker.ts";
 import { ClientCache } from "./client-cache.ts";
+import { WriteBatcher } from "./write-batcher.ts";
 import { loadGeo } from "./geo/index.ts";
 import type { GeoLookup } from "./geo/types.ts";
 import { HomeIdentityService } from "./home-identity.ts";
@@ -155,6 +156,11 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     startedAt,
     broker,
     clientCache,
+    writes: new WriteBatcher(store, (error) => {
+      logger.error(`a batch of reports could not be committed: ${(error as Error).message}`);
+      clientCache.clear();
+      monitor?.forgetJudgements();
+    }),
     monitor,
     acceptReport: (r) => (monitor as ClientMonitor).acceptReport(r),
     sourceIpOf,

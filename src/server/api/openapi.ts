@@ -138,6 +138,21 @@ export function openApiDocument() {
           responses: { 200: json(ref("EventPage")), ...errors(400, 401) },
         },
       },
+      "/api/v1/export": {
+        get: {
+          summary: "Clients (with policies and sealed secrets), API tokens (hashes) and users (password hashes); admin",
+          security: bearer,
+          responses: { 200: json({ type: "object" }), ...errors(401, 403) },
+        },
+      },
+      "/api/v1/import": {
+        post: {
+          summary: "Add what an export holds that does not exist here; existing names are kept; admin",
+          security: bearer,
+          requestBody: { required: true, content: { "application/json": { schema: { type: "object" } } } },
+          responses: { 200: json({ type: "object" }), ...errors(400, 401, 403, 409, 413, 415) },
+        },
+      },
       "/api/v1/openapi.json": { get: { summary: "This document", responses: { 200: json({ type: "object" }) } } },
     },
   };

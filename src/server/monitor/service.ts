@@ -180,6 +180,11 @@ export class ClientMonitor {
     return this.acceptReport({ client, report, sourceIp, receivedAt: this.deps.now() });
   }
 
+  /** After a failed commit: re-judge every client's next report in full. */
+  forgetJudgements(): void {
+    this.materialKeys.clear();
+  }
+
   /** Applies changed settings (interval, grace, pause, expectations) to the stored state. */
   settingsChanged(clientId: string): void {
     const { store, now } = this.deps;

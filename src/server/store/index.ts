@@ -10,3 +10,5 @@ export const DATABASE_FILE = "sentinel.db";
 export function openStore(dataDir: string): Store {
   return openSqliteStore(dataDir === ":memory:" ? ":memory:" : join(dataDir, DATABASE_FILE));
 }
+export { type BackupInfo, inspectBackup } from "./backup.ts";
+export { storageFailure } from "./errors.ts";

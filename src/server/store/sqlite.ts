@@ -81,7 +81,8 @@ export function openDatabase(path: string): Database {
   // FULL, not NORMAL: a 202 promises the report is stored. With NORMAL a WAL commit is not
   // fsynced, and a kernel that remounts the disk read-only after an I/O error (ext4
   // errors=remount-ro, common on SD cards) loses acknowledged commits; test/backup-storage.test.ts
-  // proves the difference. One fsync per report is nothing at heartbeat rates.
+  // proves the difference. Reports share commits (src/server/write-batcher.ts), so one fsync
+  // covers every report that arrived in the same event-loop turn.
   db.exec("PRAGMA synchronous = FULL");
   db.exec("PRAGMA busy_timeout = 5000");
   db.exec("PRAGMA foreign_keys = ON");

@@ -27,6 +27,8 @@ export interface ReportIngestDeps {
   clients?: { get(id: string): ClientRecord | null };
   keyring: Keyring;
   now: () => number;
+  /** Runs the write with others in one transaction (group commit); absent = one transaction per report. */
+  writes?: { run<T>(work: () => T): Promise<T> };
   /** Judges and persists the report (one transaction). */
   accept: (r: AcceptedReport) => AcceptResult;
   /** per client id, after authentication */
@@ -54,9 +56,9 @@ export class ReportIngest {
    * A full, read-only or failing disk answers 503 + Retry-After: the client keeps the report
    * and sends it again, and nothing was acknowledged that is not stored.
    */
-  handle(req: IncomingReport): AcceptResult & { serverTime: string } {
+  async handle(req: IncomingReport): Promise<AcceptResult & { serverTime: string }> {
     try {
-      return this.verifyAndAccept(req);
+      return await this.verifyAndAccept(req);
     } catch (e) {
       const reason = storageFailure(e);
       if (reason === null) throw e;
@@ -67,7 +69,7 @@ export class ReportIngest {
     }
   }
 
-  private verifyAndAccept(req: IncomingReport): AcceptResult & { serverTime: string } {
+  private async verifyAndAccept(req: IncomingReport): Promise<AcceptResult & { serverTime: string }> {
     const { store, now } = this.deps;
     const failKey = req.sourceIp ?? "unknown";
     const fail = (reason: string): never => {
@@ -97,12 +99,13 @@ export class ReportIngest {
     const result = validateReport(parsed);
     if (!result.ok) throw new ApiError(400, "validation_failed", "the report does not match protocol v1", result.errors);
 
-    // The nonce is burnt in the same transaction that stores the report: one commit per
-    // report, and a replay can never slip between the check and the write.
-    const accepted = store.transaction(() => {
+    // The nonce is burnt in the same transaction that stores the report, so a replay can never
+    // slip between the check and the write; the answer waits for the commit.
+    const write = () => {
       if (!store.nonces.use(client.id, headers.nonce, (headers.timestamp + MAX_CLOCK_SKEW_S + 1) * 1000)) return null;
       return this.deps.accept({ client, report: result.report, sourceIp: req.sourceIp, receivedAt: t });
-    });
+    };
+    const accepted = await (this.deps.writes ? this.deps.writes.run(write) : store.transaction(write));
     if (accepted === null) return fail("replayed_nonce");
     return { ...accepted, serverTime: new Date(t).toISOString() };
   }

@@ -1,0 +1,80 @@
+/**
+ * `sentinel import FILE`: adds the clients, API tokens and users of an export to this data dir.
+ * Existing names are left alone. Secrets sealed with another server's key are re-sealed with
+ * ours when that key is available (--source-key-file, server.key.previous).
+ */
+import { readFileSync } from "node:fs";
+import { defineCommand } from "citty";
+import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
+import { loadOptions } from "./common.ts";
+import { dataDirSpecs } from "./server-options.ts";
+
+export const importSpecs = {
+  ...dataDirSpecs,
+  sourceKeyFile: {
+    kind: "string",
+    description:
+      "The exporting server's server.key, when it differs from this one (its secrets are re-sealed with ours)",
+    valueHint: "FILE",
+  },
+  json: { kind: "boolean", description: "Print the result as JSON", flagOnly: true },
+  config: { kind: "string", description: "TOML configuration file", valueHint: "FILE", flagOnly: true },
+} satisfies OptionSpecs;
+
+export default defineCommand({
+  meta: {
+    name: "import",
+    description:
+      "Add the clients, API tokens and users of an export FILE (- for stdin); existing names are kept",
+  },
+  args: {
+    file: { type: "positional", description: "Export file, or - for stdin", required: true },
+    ...cittyArgs(importSpecs),
+  },
+  async run({ rawArgs }) {
+    const { options, positionals } = loadOptions(importSpecs, rawArgs, "server");
+    if (positionals.length !== 1) throw new OptionError("expected exactly one FILE (or -)");
+    const [{ openStore }, keys, { importData, parseExport, ImportError }] = await Promise.all([
+      import("../server/store/index.ts"),
+      import("../server/auth/keyring.ts"),
+      import("../server/api/export/service.ts"),
+    ]);
+    const file = positionals[0] as string;
+    let doc: ReturnType<typeof parseExport>;
+    try {
+      doc = parseExport(JSON.parse(file === "-" ? await Bun.stdin.text() : readFileSync(file, "utf8")));
+    } catch (e) {
+      throw new OptionError(`${file}: ${e instanceof SyntaxError ? "not valid JSON" : (e as Error).message}`);
+    }
+    let keyring = keys.loadKeyring(options.dataDir);
+    if (options.sourceKeyFile) {
+      const own = keys.loadKeyring(options.dataDir);
+      const source = keys.createKeyring([
+        keys.parseServerKey(readFileSync(options.sourceKeyFile, "utf8"), options.sourceKeyFile),
+      ]);
+      // ours seals, either opens
+      keyring = {
+        currentId: own.currentId,
+        encrypt: (p) => own.encrypt(p),
+        isCurrent: (s) => own.isCurrent(s),
+        decrypt: (s) => (s.split(":")[1] === source.currentId ? source.decrypt(s) : own.decrypt(s)),
+      };
+    }
+    const store = openStore(options.dataDir);
+    try {
+      const r = importData(store, keyring, doc);
+      if (options.json) return console.log(JSON.stringify(r));
+      console.log(
+        `Imported ${r.created.clients} client(s), ${r.created.api_tokens} API token(s), ${r.created.users} user(s).`,
+      );
+      if (r.resealed) console.log(`Re-sealed ${r.resealed} client secret(s) with this server's key.`);
+      for (const [what, names] of Object.entries(r.skipped))
+        if (names.length) console.log(`Kept existing ${what.replace("_", " ")}: ${names.join(", ")}`);
+    } catch (e) {
+      if (e instanceof ImportError) throw new OptionError(e.message);
+      throw e;
+    } finally {
+      store.close();
+    }
+  },
+});

@@ -1,0 +1,237 @@
+/**
+ * `sentinel server-key status|rotate|drop-previous`: the key that seals client secrets.
+ *
+ * rotate: server.key -> server.key.previous, a new server.key, then every client secret is
+ * re-sealed with the new key. The order matters for crashes: at every step the files on disk
+ * open every sealed secret in the database (a crash before re-sealing leaves old-key secrets
+ * and the old key as previous; rotate again or run the server, which reads both).
+ * drop-previous: deletes server.key.previous once nothing is sealed with it, so a database
+ * copy and the old key together no longer reveal a secret.
+ * The server must be stopped: it loads the keys at start.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { defineCommand } from "citty";
+import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
+import { loadOptions } from "./common.ts";
+import { dataDirSpecs } from "./server-options.ts";
+
+export const serverKeySpecs = {
+  ...dataDirSpecs,
+  json: { kind: "boolean", description: "Print JSON", flagOnly: true },
+  config: { kind: "string", description: "TOML configuration file", valueHint: "FILE", flagOnly: true },
+} satisfies OptionSpecs;
+
+const fail = (message: string) => Object.assign(new Error(message), { exitCode: 1 });
+
+async function deps() {
+  const [store, keyring, lock] = await Promise.all([
+    import("../server/store/index.ts"),
+    import("../server/auth/keyring.ts"),
+    import("../server/data-lock.ts"),
+  ]);
+  return { ...store, ...keyring, ...lock };
+}
+
+/** Writes a 0600 file atomically: readers see the old key or the new one, never a torn one. */
+function writeKeyFile(path: string, key: Buffer): void {
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, `${key.toString("base64")}\n`, { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+/** Counts sealed secrets (current and previous) per key id. */
+function sealedByKey(records: { secretEnc: string; prevSecretEnc: string | null }[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of records)
+    for (const s of [r.secretEnc, r.prevSecretEnc])
+      if (s) out[s.split(":")[1] ?? "?"] = (out[s.split(":")[1] ?? "?"] ?? 0) + 1;
+  return out;
+}
+
+function refuseEnvKeys(env: Record<string, string | undefined>): void {
+  if (env.SENTINEL_SERVER_KEY || env.SENTINEL_PREVIOUS_SERVER_KEY)
+    throw fail(
+      "the server key comes from SENTINEL_SERVER_KEY: rotate it where it is kept (see docs/operations.md, " +
+        '"Rotating the server key"): with the server stopped, set SENTINEL_PREVIOUS_SERVER_KEY to the old key and ' +
+        "SENTINEL_SERVER_KEY to a new one (openssl rand -base64 32), run `sentinel server-key reseal` with both set, " +
+        "start the server, then remove SENTINEL_PREVIOUS_SERVER_KEY",
+    );
+}
+
+export interface RotateOutcome {
+  previousKeyId: string;
+  currentKeyId: string;
+  resealed: number;
+}
+
+export async function rotateServerKey(
+  dataDir: string,
+  env: Record<string, string | undefined> = Bun.env,
+): Promise<RotateOutcome> {
+  const d = await deps();
+  refuseEnvKeys(env);
+  const keyFile = join(dataDir, d.SERVER_KEY_FILE);
+  const previousFile = `${keyFile}.previous`;
+  if (!existsSync(keyFile)) throw fail(`${keyFile} does not exist (is --data-dir right?)`);
+  const held = d.acquireDataLock(dataDir);
+  try {
+    const store = d.openStore(dataDir);
+    try {
+      const old = d.parseServerKey(readFileSync(keyFile, "utf8"), keyFile);
+      const oldId = d.keyId(old);
+      if (existsSync(previousFile)) {
+        const prevId = d.keyId(d.parseServerKey(readFileSync(previousFile, "utf8"), previousFile));
+        const still = sealedByKey(store.clients.list())[prevId] ?? 0;
+        if (still > 0)
+          throw fail(
+            `${still} secret(s) are still sealed with the previous key ${prevId}: run \`sentinel server-key rotate\` ` +
+              "only after the last rotation finished (run `sentinel server-key reseal` first)",
+          );
+      }
+      const fresh = randomBytes(32);
+      writeKeyFile(previousFile, old);
+      writeKeyFile(keyFile, fresh);
+      const keyring = d.createKeyring([fresh, old]);
+      const resealed = store.clients.reencryptSecrets((sealed) =>
+        keyring.isCurrent(sealed) ? sealed : keyring.encrypt(keyring.decrypt(sealed)),
+      );
+      return { previousKeyId: oldId, currentKeyId: keyring.currentId, resealed };
+    } finally {
+      store.close();
+    }
+  } finally {
+    held.release();
+  }
+}
+
+/** Re-seals every secret with the current key (finishes an interrupted rotation). */
+export async function resealSecrets(
+  dataDir: string,
+  env: Record<string, string | undefined> = Bun.env,
+): Promise<number> {
+  const d = await deps();
+  const held = d.acquireDataLock(dataDir);
+  try {
+    const keyring = d.loadKeyring(dataDir, env);
+    const store = d.openStore(dataDir);
+    try {
+      return store.clients.reencryptSecrets((sealed) =>
+        keyring.isCurrent(sealed) ? sealed : keyring.encrypt(keyring.decrypt(sealed)),
+      );
+    } finally {
+      store.close();
+    }
+  } finally {
+    held.release();
+  }
+}
+
+export async function dropPreviousKey(
+  dataDir: string,
+  env: Record<string, string | undefined> = Bun.env,
+): Promise<string> {
+  const d = await deps();
+  refuseEnvKeys(env);
+  const keyFile = join(dataDir, d.SERVER_KEY_FILE);
+  const previousFile = `${keyFile}.previous`;
+  if (!existsSync(previousFile)) throw fail(`there is no ${previousFile} to drop`);
+  const prevId = d.keyId(d.parseServerKey(readFileSync(previousFile, "utf8"), previousFile));
+  const store = d.openStore(dataDir);
+  const still = sealedByKey(store.clients.list())[prevId] ?? 0;
+  store.close();
+  if (still > 0)
+    throw fail(
+      `${still} secret(s) are still sealed with ${prevId}; run \`sentinel server-key reseal\` first`,
+    );
+  rmSync(previousFile);
+  return prevId;
+}
+
+const withDataDir = (rawArgs: string[]) => {
+  const { options, positionals } = loadOptions(serverKeySpecs, rawArgs, "server");
+  if (positionals.length) throw new OptionError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+  return options;
+};
+
+const status = defineCommand({
+  meta: {
+    name: "status",
+    description: "Show the current key id, whether a previous key is loaded, and what each seals",
+  },
+  args: cittyArgs(serverKeySpecs),
+  async run({ rawArgs }) {
+    const o = withDataDir(rawArgs);
+    const d = await deps();
+    const keyring = d.loadKeyring(o.dataDir);
+    const keyFile = join(o.dataDir, d.SERVER_KEY_FILE);
+    const store = d.openStore(o.dataDir);
+    const sealed = sealedByKey(store.clients.list());
+    store.close();
+    const previous = existsSync(`${keyFile}.previous`)
+      ? d.keyId(d.parseServerKey(readFileSync(`${keyFile}.previous`, "utf8"), `${keyFile}.previous`))
+      : null;
+    const out = {
+      current: keyring.currentId,
+      source: Bun.env.SENTINEL_SERVER_KEY ? "SENTINEL_SERVER_KEY" : keyFile,
+      previous,
+      sealed,
+    };
+    if (o.json) return console.log(JSON.stringify(out));
+    console.log(
+      `current key ${out.current} (${out.source})${previous ? `; previous key ${previous} (${keyFile}.previous)` : ""}`,
+    );
+    for (const [id, n] of Object.entries(sealed))
+      console.log(`  ${n} secret(s) sealed with ${id}${id === out.current ? " (current)" : ""}`);
+  },
+});
+
+const rotate = defineCommand({
+  meta: {
+    name: "rotate",
+    description:
+      "New server key; the old one becomes server.key.previous; every client secret is re-sealed (server stopped)",
+  },
+  args: cittyArgs(serverKeySpecs),
+  async run({ rawArgs }) {
+    const o = withDataDir(rawArgs);
+    const r = await rotateServerKey(o.dataDir);
+    if (o.json) return console.log(JSON.stringify(r));
+    console.log(
+      `Rotated the server key: ${r.previousKeyId} -> ${r.currentKeyId}; re-sealed ${r.resealed} client(s).`,
+    );
+    console.log(
+      "Clients keep their tokens. Start the server, then remove the old key with: sentinel server-key drop-previous",
+    );
+  },
+});
+
+const reseal = defineCommand({
+  meta: {
+    name: "reseal",
+    description: "Re-seal every client secret with the current key (finishes an interrupted rotation)",
+  },
+  args: cittyArgs(serverKeySpecs),
+  async run({ rawArgs }) {
+    const o = withDataDir(rawArgs);
+    console.log(`Re-sealed the secrets of ${await resealSecrets(o.dataDir)} client(s) with the current key.`);
+  },
+});
+
+const dropPrevious = defineCommand({
+  meta: { name: "drop-previous", description: "Delete server.key.previous once no secret is sealed with it" },
+  args: cittyArgs(serverKeySpecs),
+  async run({ rawArgs }) {
+    const o = withDataDir(rawArgs);
+    console.log(`Deleted the previous server key ${await dropPreviousKey(o.dataDir)}.`);
+  },
+});
+
+export default defineCommand({
+  meta: {
+    name: "server-key",
+    description: "The key that seals client secrets: status, rotate, reseal, drop-previous",
+  },
+  subCommands: { status, rotate, reseal, "drop-previous": dropPrevious },
+});

@@ -1,0 +1,58 @@
+/** GET /api/v1/export and POST /api/v1/import (admin token). See service.ts for what travels. */
+import { Elysia } from "elysia";
+import { authenticateBearer } from "../../auth/api-tokens.ts";
+import type { Keyring } from "../../auth/keyring.ts";
+import type { Broker } from "../../broker.ts";
+import { ApiError } from "../../errors.ts";
+import { readBodyLimited, requireJsonContentType } from "../../http.ts";
+import type { Store } from "../../store/index.ts";
+import { exportData, ImportError, importData, parseExport } from "./service.ts";
+
+export interface ExportApiDeps {
+  store: Store;
+  keyring: Keyring;
+  now: () => number;
+  broker: Broker;
+}
+
+const MAX_IMPORT_BYTES = 1 << 20;
+
+export const exportApi = (deps: ExportApiDeps) => {
+  const { store, keyring, now } = deps;
+  return new Elysia({ name: "api.export" })
+    .derive(({ request }) => ({
+      principal: authenticateBearer(store, request.headers.get("authorization"), "admin", now()),
+    }))
+    .get("/api/v1/export", ({ set }) => {
+      set.headers["cache-control"] = "no-store";
+      set.headers["content-disposition"] =
+        `attachment; filename="sentinel-export-${new Date(now()).toISOString().slice(0, 10)}.json"`;
+      return exportData(store, keyring, now());
+    })
+    .post(
+      "/api/v1/import",
+      async ({ request }) => {
+        requireJsonContentType(request);
+        const body = await readBodyLimited(request, MAX_IMPORT_BYTES);
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(body);
+        } catch {
+          throw new ApiError(400, "invalid_json", "the request body is not valid JSON");
+        }
+        try {
+          const doc = parseExport(parsed);
+          const result = importData(store, keyring, doc);
+          for (const c of doc.clients)
+            if (!result.skipped.clients.includes(c.name))
+              deps.broker.publish("client.changed", { clientId: c.id });
+          return result;
+        } catch (e) {
+          if (e instanceof ImportError)
+            throw new ApiError(e.code === "server_key_mismatch" ? 409 : 400, e.code, e.message);
+          throw e;
+        }
+      },
+      { parse: "none" },
+    );
+};

@@ -1,0 +1,263 @@
+/**
+ * Export and import of what a person configured: clients (with their policies and sealed
+ * secrets), API tokens (hashes only) and dashboard users (password hashes). History, events
+ * and the outbox stay behind: they are the server's own record, kept by backups instead.
+ * Alert channels are configured by options and the env file, not in the database, so they are
+ * not part of an export.
+ *
+ * Nothing travels in clear. Client secrets stay sealed with the exporting server's key: the
+ * importing server must hold that key, as its current key or as a previous one (server.key.previous,
+ * SENTINEL_PREVIOUS_SERVER_KEY, or `sentinel import --source-key-file`), and re-seals them with
+ * its own current key. Elysia-free: the API and the CLI share it.
+ */
+import type { Keyring } from "../../auth/keyring.ts";
+import type { ApiRole, Store } from "../../store/index.ts";
+
+export const EXPORT_FORMAT = "vpn-sentinel-export";
+export const EXPORT_VERSION = 1;
+
+export interface ExportedClient {
+  id: string;
+  name: string;
+  created_at: number;
+  policy: Record<string, unknown>;
+  /** "v1:<server key id>:<AES-GCM sealed secret>" */
+  secret_sealed: string;
+  previous_secret_sealed: string | null;
+  previous_secret_until: number | null;
+}
+
+export interface ExportedToken {
+  id: string;
+  name: string;
+  role: ApiRole;
+  token_sha256: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export interface ExportedUser {
+  id: string;
+  name: string;
+  role: ApiRole;
+  password_hash: string;
+  created_at: number;
+}
+
+export interface ExportDocument {
+  format: typeof EXPORT_FORMAT;
+  version: typeof EXPORT_VERSION;
+  exported_at: string;
+  /** the key the client secrets are sealed with; an importing server needs it */
+  server_key_id: string;
+  clients: ExportedClient[];
+  api_tokens: ExportedToken[];
+  users: ExportedUser[];
+}
+
+export interface ImportResult {
+  created: { clients: number; api_tokens: number; users: number };
+  /** names that already existed here and were left as they are */
+  skipped: { clients: string[]; api_tokens: string[]; users: string[] };
+  /** secrets sealed with another server key that were re-sealed with ours */
+  resealed: number;
+}
+
+export class ImportError extends Error {
+  constructor(
+    readonly code: "invalid_export" | "server_key_mismatch",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function exportData(store: Store, keyring: Keyring, now: number): ExportDocument {
+  return {
+    format: EXPORT_FORMAT,
+    version: EXPORT_VERSION,
+    exported_at: new Date(now).toISOString(),
+    server_key_id: keyring.currentId,
+    clients: store.clients.list().map((c) => ({
+      id: c.id,
+      name: c.name,
+      created_at: c.createdAt,
+      policy: c.policy,
+      secret_sealed: c.secretEnc,
+      previous_secret_sealed: c.prevSecretEnc,
+      previous_secret_until: c.prevSecretUntil,
+    })),
+    api_tokens: store.tokens.list().map((t) => ({
+      id: t.id,
+      name: t.name,
+      role: t.role,
+      token_sha256: t.tokenHash,
+      created_at: t.createdAt,
+      revoked_at: t.revokedAt,
+    })),
+    users: store.auth.listUsers().map((u) => ({
+      id: u.id,
+      name: u.name,
+      role: u.role,
+      password_hash: u.passwordHash,
+      created_at: u.createdAt,
+    })),
+  };
+}
+
+type Shape = Record<string, "string" | "number" | "object" | "string?" | "number?" | "role">;
+
+const CLIENT_SHAPE: Shape = {
+  id: "string",
+  name: "string",
+  created_at: "number",
+  policy: "object",
+  secret_sealed: "string",
+  previous_secret_sealed: "string?",
+  previous_secret_until: "number?",
+};
+const TOKEN_SHAPE: Shape = {
+  id: "string",
+  name: "string",
+  role: "role",
+  token_sha256: "string",
+  created_at: "number",
+  revoked_at: "number?",
+};
+const USER_SHAPE: Shape = {
+  id: "string",
+  name: "string",
+  role: "role",
+  password_hash: "string",
+  created_at: "number",
+};
+
+function checkItems(list: unknown, shape: Shape, where: string): string | null {
+  if (!Array.isArray(list)) return `${where} must be an array`;
+  for (const [i, item] of list.entries()) {
+    if (typeof item !== "object" || item === null) return `${where}[${i}] must be an object`;
+    for (const [key, kind] of Object.entries(shape)) {
+      const v = (item as Record<string, unknown>)[key];
+      const ok =
+        kind === "role"
+          ? v === "admin" || v === "viewer"
+          : kind.endsWith("?")
+            ? v === null || v === undefined || typeof v === kind.slice(0, -1)
+            : kind === "object"
+              ? typeof v === "object" && v !== null && !Array.isArray(v)
+              : typeof v === kind && (kind !== "string" || (v as string).length > 0);
+      if (!ok) return `${where}[${i}].${key} is missing or has the wrong type`;
+    }
+  }
+  return null;
+}
+
+/** Checks the document's shape; never echoes values (they may be hashes or sealed secrets). */
+export function parseExport(input: unknown): ExportDocument {
+  const doc = input as Partial<ExportDocument> | null;
+  if (typeof doc !== "object" || doc === null || doc.format !== EXPORT_FORMAT)
+    throw new ImportError("invalid_export", `not a sentinel export (format must be "${EXPORT_FORMAT}")`);
+  if (doc.version !== EXPORT_VERSION)
+    throw new ImportError(
+      "invalid_export",
+      `unsupported export version (this sentinel reads ${EXPORT_VERSION})`,
+    );
+  const problem =
+    checkItems(doc.clients, CLIENT_SHAPE, "clients") ??
+    checkItems(doc.api_tokens ?? [], TOKEN_SHAPE, "api_tokens") ??
+    checkItems(doc.users ?? [], USER_SHAPE, "users");
+  if (problem) throw new ImportError("invalid_export", problem);
+  return { ...doc, api_tokens: doc.api_tokens ?? [], users: doc.users ?? [] } as ExportDocument;
+}
+
+/**
+ * Adds what does not exist yet (matched by name, and by id for clients); existing entries are
+ * left alone and reported. Secrets are re-sealed before anything is written, so a missing key
+ * refuses the whole import instead of leaving half of it behind.
+ */
+export function importData(store: Store, keyring: Keyring, doc: ExportDocument): ImportResult {
+  let resealed = 0;
+  const reseal = (sealed: string): string => {
+    if (keyring.isCurrent(sealed)) return sealed;
+    let plain: string;
+    try {
+      plain = keyring.decrypt(sealed);
+    } catch {
+      throw new ImportError(
+        "server_key_mismatch",
+        `client secrets are sealed with server key ${sealed.split(":")[1] ?? "?"}, which this server does not hold; ` +
+          "copy that server's key to server.key.previous (or pass --source-key-file) and import again",
+      );
+    }
+    resealed++;
+    return keyring.encrypt(plain);
+  };
+  // Only clients that will be created need their secrets opened: a re-import of known clients
+  // must not fail on a key this server no longer holds.
+  const fresh = doc.clients.filter((c) => !store.clients.getByName(c.name) && !store.clients.get(c.id));
+  const clients = fresh.map((c) => ({
+    ...c,
+    secret_sealed: reseal(c.secret_sealed),
+    previous_secret_sealed: c.previous_secret_sealed ? reseal(c.previous_secret_sealed) : null,
+  }));
+
+  const result: ImportResult = {
+    created: { clients: 0, api_tokens: 0, users: 0 },
+    skipped: { clients: [], api_tokens: [], users: [] },
+    resealed,
+  };
+  store.transaction(() => {
+    for (const c of doc.clients) if (!fresh.includes(c)) result.skipped.clients.push(c.name);
+    for (const c of clients) {
+      // A pending rotation survives: the previous secret goes in first, then rotates to the current one.
+      const pending = c.previous_secret_sealed !== null && c.previous_secret_until !== null;
+      store.clients.create({
+        id: c.id,
+        name: c.name,
+        createdAt: c.created_at,
+        secretEnc: pending ? (c.previous_secret_sealed as string) : c.secret_sealed,
+      });
+      if (pending) store.clients.rotateSecret(c.id, c.secret_sealed, c.previous_secret_until as number);
+      if (Object.keys(c.policy).length) store.clients.updatePolicy(c.id, c.policy);
+      result.created.clients++;
+    }
+    const tokens = store.tokens.list();
+    for (const t of doc.api_tokens) {
+      if (
+        tokens.some(
+          (x) =>
+            x.name.toLowerCase() === t.name.toLowerCase() || x.id === t.id || x.tokenHash === t.token_sha256,
+        )
+      ) {
+        result.skipped.api_tokens.push(t.name);
+        continue;
+      }
+      store.tokens.create({
+        id: t.id,
+        name: t.name,
+        role: t.role,
+        tokenHash: t.token_sha256,
+        createdAt: t.created_at,
+        lastUsedAt: null,
+        revokedAt: null,
+      });
+      if (t.revoked_at !== null) store.tokens.revoke(t.id, t.revoked_at);
+      result.created.api_tokens++;
+    }
+    for (const u of doc.users) {
+      if (store.auth.getUserByName(u.name) || store.auth.getUser(u.id)) {
+        result.skipped.users.push(u.name);
+        continue;
+      }
+      store.auth.createUser({
+        id: u.id,
+        name: u.name,
+        role: u.role,
+        passwordHash: u.password_hash,
+        createdAt: u.created_at,
+      });
+      result.created.users++;
+    }
+  });
+  return result;
+}

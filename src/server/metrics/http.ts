@@ -1,0 +1,33 @@
+/**
+ * Wraps the app's fetch handler: logs every request at debug and every server error at error,
+ * each with its request id, and feeds the report metrics. Only the method, the path (never the
+ * query string or headers, where tokens travel) and the status are logged.
+ */
+import type { Logger } from "../../cli/common.ts";
+import type { ServerMetrics } from "./server-metrics.ts";
+
+export const REPORTS_PATH = "/api/v1/reports";
+
+export function instrumentFetch(
+  handle: (request: Request) => Promise<Response> | Response,
+  deps: { logger: Logger; metrics?: ServerMetrics; clock?: () => number },
+): (request: Request) => Promise<Response> {
+  const clock = deps.clock ?? (() => performance.now());
+  return async (request) => {
+    const started = clock();
+    const response = await handle(request);
+    const ms = clock() - started;
+    const path = new URL(request.url).pathname;
+    const fields = {
+      request_id: response.headers.get("x-request-id") ?? "",
+      status: response.status,
+      ms: Math.round(ms * 10) / 10,
+    };
+    const line = `${request.method} ${path} ${response.status} ${fields.ms} ms [${fields.request_id}]`;
+    if (response.status >= 500) deps.logger.error(line, fields);
+    else deps.logger.debug(line, fields);
+    if (deps.metrics && request.method === "POST" && path === REPORTS_PATH)
+      deps.metrics.observeReport(response.status, ms / 1000);
+    return response;
+  };
+}

@@ -1,0 +1,164 @@
+/** `sentinel client doctor` against a real local server and fake providers and DNS. */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { judgeClock, judgeNamespace, judgeReport, judgeServerError } from "../src/cli/doctor-checks.ts";
+import { loadKeyring } from "../src/server/auth/keyring.ts";
+import { enrollClient } from "../src/server/enrollment.ts";
+import { openStore } from "../src/server/store/index.ts";
+import { type FakeDns, startFakeDns } from "./fakes/dns.ts";
+import { type FakeEcho, startFakeEcho } from "./fakes/echo.ts";
+import { sentinel } from "./helpers/cli.ts";
+import { type ServerProcess, startServerProcess } from "./helpers/process-server.ts";
+import { startTestServer, tempDir } from "./helpers/server.ts";
+import { selfSignedCert } from "./helpers/tls.ts";
+
+interface Check {
+  name: string;
+  status: string;
+  detail: string;
+  fix?: string;
+}
+
+const dir = tempDir();
+let server: Awaited<ReturnType<typeof startTestServer>>;
+let echo: FakeEcho;
+let dead: FakeEcho;
+let dns: FakeDns;
+let token: string;
+
+beforeAll(async () => {
+  echo = startFakeEcho({ answer: "203.0.113.77" });
+  dead = startFakeEcho({ status: 503 });
+  dns = await startFakeDns();
+  server = await startTestServer({ dataDir: dir.path });
+  const store = openStore(dir.path);
+  token = enrollClient(store, loadKeyring(dir.path), "pi", server.url, Date.now()).token;
+  store.close();
+});
+afterAll(async () => {
+  await server.stop();
+  echo.stop();
+  dead.stop();
+  await dns.stop();
+  dir.remove();
+});
+
+const doctor = async (args: string[], env: Record<string, string> = {}) => {
+  const r = await sentinel(
+    [
+      "client",
+      "doctor",
+      "--json",
+      "--no-ipv6",
+      "--dns-resolver",
+      `127.0.0.1:${dns.port}`,
+      "--timeout",
+      "2s",
+      ...args,
+    ],
+    {
+      env: { SENTINEL_TOKEN: token, ...env },
+    },
+  );
+  const checks = (JSON.parse(r.stdout || '{"checks":[]}') as { checks: Check[] }).checks;
+  return { ...r, checks, by: (name: string) => checks.find((c) => c.name === name) };
+};
+
+test("everything fine: every check passes and one real report was accepted", async () => {
+  const r = await doctor(["--ip4-provider", echo.url]);
+  expect(r.code, r.stderr).toBe(0);
+  expect(r.by("server")?.status).toBe("ok");
+  expect(r.by("clock")).toMatchObject({ status: "ok" });
+  expect(r.by("token")).toMatchObject({ status: "ok" });
+  expect(r.by("providers ipv4")?.detail).toContain("203.0.113.77");
+  expect(r.by("dns")?.detail).toContain(`127.0.0.1:${dns.port}`);
+  expect(r.by("namespace")?.detail).toMatch(/net:\[\d+\]/);
+  const store = openStore(dir.path);
+  expect(store.clients.getByName("pi")?.lastReportAt).toBeNumber();
+  store.close();
+});
+
+test("a dead provider, a silent resolver and a wrong secret each fail with a fix line; exit 1", async () => {
+  dns.silent = true;
+  const wrong = `st1.${Buffer.from(JSON.stringify({ u: server.url, c: "c_nobody", s: "x" })).toString("base64url")}`;
+  const r = await doctor(["--ip4-provider", dead.url, "--no-whoami"], { SENTINEL_TOKEN: wrong });
+  dns.silent = false;
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain("check(s) failed");
+  for (const name of ["providers ipv4", "dns", "token"]) {
+    expect(r.by(name)?.status, name).toBe("fail");
+    expect(r.by(name)?.fix, name).toBeString();
+  }
+  expect(r.by("token")?.fix).toContain("sentinel clients rotate");
+});
+
+test("an unreachable server and an untrusted certificate are told apart", async () => {
+  // port 1 on loopback: nothing listens there
+  const closed = "http://127.0.0.1:1";
+  const down = await doctor(["--server", closed, "--ip4-provider", echo.url]);
+  expect(down.by("server")).toMatchObject({ status: "fail" });
+  expect(down.by("server")?.fix).toContain("systemctl status");
+  expect(down.by("token")?.status).toBe("warn");
+
+  const tlsDir = tempDir();
+  const cert = selfSignedCert(tlsDir.path);
+  const https: ServerProcess = await startServerProcess([
+    "--data-dir",
+    join(tlsDir.path, "data"),
+    "--tls-cert",
+    cert.cert,
+    "--tls-key",
+    cert.key,
+  ]);
+  try {
+    const untrusted = await doctor(["--server", https.url, "--ip4-provider", echo.url]);
+    expect(untrusted.by("server")?.detail).toContain("TLS");
+    expect(untrusted.by("server")?.fix).toContain("NODE_EXTRA_CA_CERTS");
+    const trusted = await doctor(["--server", https.url, "--ip4-provider", echo.url], {
+      NODE_EXTRA_CA_CERTS: cert.cert,
+    });
+    expect(trusted.by("server")).toMatchObject({ status: "ok" });
+    expect(trusted.by("server")?.detail).toContain("TLS verified");
+    // that server does not know this client: the token check says so
+    expect(trusted.by("token")?.status).toBe("fail");
+  } finally {
+    await https.stop();
+    tlsDir.remove();
+  }
+});
+
+describe("judgements", () => {
+  test("clock skew: in step, warn beyond 30 s, fail beyond the 300 s the server accepts", () => {
+    const t = Date.parse("2026-01-01T12:00:00Z");
+    expect(judgeClock(new Date(t).toUTCString(), t - 100, t + 100).status).toBe("ok");
+    expect(judgeClock(new Date(t + 60_000).toUTCString(), t, t)).toMatchObject({
+      status: "warn",
+      detail: expect.stringContaining("60 s behind"),
+    });
+    expect(judgeClock(new Date(t - 400_000).toUTCString(), t, t)).toMatchObject({
+      status: "fail",
+      detail: expect.stringContaining("400 s ahead"),
+    });
+    expect(judgeClock(null, t, t).status).toBe("warn");
+  });
+
+  test("namespace: named, host, or anonymous", () => {
+    expect(judgeNamespace({ own: "net:[1]", init: "net:[1]", name: "" }).detail).toContain("host");
+    expect(judgeNamespace({ own: "net:[2]", init: "net:[1]", name: "wg" }).detail).toContain('"wg"');
+    expect(judgeNamespace({ own: "net:[2]", init: null, name: null }).detail).toContain("separate");
+  });
+
+  test("errors and answers map to fixes", () => {
+    expect(
+      judgeServerError(
+        "https://x",
+        Object.assign(new Error("self signed"), { code: "DEPTH_ZERO_SELF_SIGNED_CERT" }),
+      ).fix,
+    ).toContain("CA");
+    expect(
+      judgeServerError("http://x", Object.assign(new Error("timed out"), { name: "TimeoutError" })).fix,
+    ).toContain("routes");
+    expect(judgeReport(503, "storage_unavailable", null).fix).toContain("/readyz");
+    expect(judgeReport(202, null, null).status).toBe("ok");
+  });
+});

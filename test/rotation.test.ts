@@ -1,0 +1,123 @@
+/** Key rotation end to end: a client's secret (with a grace period) and the server key. */
+import { afterAll, expect, test } from "bun:test";
+import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createApiToken } from "../src/server/auth/api-tokens.ts";
+import { createKeyring, loadKeyring, parseServerKey } from "../src/server/auth/keyring.ts";
+import { enrollClient } from "../src/server/enrollment.ts";
+import { openStore } from "../src/server/store/index.ts";
+import { sentinel } from "./helpers/cli.ts";
+import { type Credentials, sampleReport, signedPost } from "./helpers/report.ts";
+import { startTestServer, tempDir } from "./helpers/server.ts";
+
+const dirs: ReturnType<typeof tempDir>[] = [];
+afterAll(() => {
+  for (const d of dirs) d.remove();
+});
+const newDir = () => {
+  const d = tempDir();
+  dirs.push(d);
+  return d.path;
+};
+const report = (url: string, c: Credentials) =>
+  fetch(signedPost(url, c, JSON.stringify(sampleReport()))).then((r) => r.status);
+
+test("clients rotate --grace: old and new secret work during the grace, then only the new one; the API shows rotation_pending", async () => {
+  const dataDir = newDir();
+  const store = openStore(dataDir);
+  const e = enrollClient(store, loadKeyring(dataDir), "pi", "http://x", Date.now());
+  const viewer = createApiToken(store, "v", "viewer", Date.now()).token;
+  store.close();
+  const old: Credentials = { id: e.id, secret: e.secret };
+  const server = await startTestServer({ dataDir });
+  const pending = async () => {
+    const res = await fetch(`${server.url}/api/v1/clients/${e.id}`, {
+      headers: { Authorization: `Bearer ${viewer}` },
+    });
+    return ((await res.json()) as { rotation_pending: boolean }).rotation_pending;
+  };
+  expect(await report(server.url, old)).toBe(202);
+  expect(await pending()).toBe(false);
+
+  // rotated by the CLI in another process while the server runs
+  const r = await sentinel(["clients", "rotate", "pi", "--grace", "2s", "--data-dir", dataDir, "--json"]);
+  expect(r.code, r.stderr).toBe(0);
+  const fresh: Credentials = { id: e.id, secret: JSON.parse(r.stdout).secret };
+  expect(fresh.secret).not.toBe(old.secret);
+  expect(await report(server.url, fresh)).toBe(202);
+  expect(await report(server.url, old)).toBe(202);
+  expect(await pending()).toBe(true);
+
+  await Bun.sleep(2200);
+  expect(await report(server.url, old)).toBe(401);
+  expect(await report(server.url, fresh)).toBe(202);
+  expect(await pending()).toBe(false);
+  await server.stop();
+});
+
+test("server-key rotate: clients keep working; after drop-previous a database copy plus the old key reveals no secret", async () => {
+  const dataDir = newDir();
+  const store = openStore(dataDir);
+  const keyring = loadKeyring(dataDir);
+  const a = enrollClient(store, keyring, "a", "http://x", Date.now());
+  const b = enrollClient(store, keyring, "b", "http://x", Date.now());
+  store.close();
+  const oldKeyText = readFileSync(join(dataDir, "server.key"), "utf8");
+  const creds = [a, b].map((e) => ({ id: e.id, secret: e.secret }));
+
+  let server = await startTestServer({ dataDir });
+  for (const c of creds) expect(await report(server.url, c)).toBe(202);
+  // refused while the server runs: it holds the keys it loaded at start
+  const busy = await sentinel(["server-key", "rotate", "--data-dir", dataDir]);
+  expect(busy.code).toBe(1);
+  expect(busy.stderr).toContain("stop it first");
+  await server.stop();
+
+  const r = await sentinel(["server-key", "rotate", "--data-dir", dataDir, "--json"]);
+  expect(r.code, r.stderr).toBe(0);
+  const out = JSON.parse(r.stdout) as { previousKeyId: string; currentKeyId: string; resealed: number };
+  expect(out.resealed).toBe(2);
+  expect(out.currentKeyId).not.toBe(out.previousKeyId);
+  expect(readFileSync(join(dataDir, "server.key.previous"), "utf8")).toBe(oldKeyText);
+  const status = JSON.parse(
+    (await sentinel(["server-key", "status", "--data-dir", dataDir, "--json"])).stdout,
+  );
+  expect(status).toMatchObject({
+    current: out.currentKeyId,
+    previous: out.previousKeyId,
+    sealed: { [out.currentKeyId]: 2 },
+  });
+
+  // a second rotation right away is fine too: nothing is sealed with the previous key any more
+  server = await startTestServer({ dataDir });
+  for (const c of creds) expect(await report(server.url, c)).toBe(202);
+  await server.stop();
+
+  const dropped = await sentinel(["server-key", "drop-previous", "--data-dir", dataDir]);
+  expect(dropped.code, dropped.stderr).toBe(0);
+  expect(existsSync(join(dataDir, "server.key.previous"))).toBe(false);
+  server = await startTestServer({ dataDir });
+  for (const c of creds) expect(await report(server.url, c)).toBe(202);
+  await server.stop();
+
+  // an attacker with a copy of the database and the retired key
+  const stolen = join(newDir(), "stolen.db");
+  copyFileSync(join(dataDir, "sentinel.db"), stolen);
+  const { Database } = await import("bun:sqlite");
+  const db = new Database(stolen, { readonly: true });
+  const sealed = db.query<{ s: string }, []>("SELECT secret_enc AS s FROM clients").all();
+  db.close();
+  const oldOnly = createKeyring([parseServerKey(oldKeyText, "old")]);
+  expect(sealed).toHaveLength(2);
+  for (const { s } of sealed) expect(() => oldOnly.decrypt(s)).toThrow();
+});
+
+test("server-key rotate refuses keys from the environment and explains the procedure", async () => {
+  const dataDir = newDir();
+  loadKeyring(dataDir);
+  const r = await sentinel(["server-key", "rotate", "--data-dir", dataDir], {
+    env: { SENTINEL_SERVER_KEY: Buffer.alloc(32, 7).toString("base64") },
+  });
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain("SENTINEL_PREVIOUS_SERVER_KEY");
+});
