@@ -38,6 +38,8 @@ export interface AppDeps {
   limits?: { reportsPerClientPerS?: number; reportBurst?: number; whoamiPerS?: number };
   startedAt?: number;
   broker: Broker;
+  /** Telegram webhook mode: the bot's handler (it checks Telegram's secret token header) */
+  telegramWebhook?: () => ((req: Request) => Promise<Response>) | null;
   /** group commit for report writes (see WriteBatcher) */
   writes?: { run<T>(work: () => T): Promise<T> };
   /** the report path's client cache */
@@ -109,6 +111,15 @@ export function createApp(deps: AppDeps) {
     .use(deps.metrics ? metricsApi({ render: () => deps.metrics?.metrics.render() ?? "", token: deps.metrics.token }) : new Elysia({ name: "api.metrics.off" }))
     .use(webApp({ publicUrl: "http://localhost:8088", ...deps.web, store, keyring: deps.keyring, logger, now, broker: deps.broker, monitor: deps.monitor, clientAddress: sourceIpOf }))
     .get("/api/v1/openapi.json", () => openApiDocument())
+    .post(
+      "/telegram/webhook",
+      ({ request }) => {
+        const handler = deps.telegramWebhook?.();
+        if (!handler) throw new ApiError(404, "not_found", "the Telegram bot is not in webhook mode");
+        return handler(request);
+      },
+      { parse: "none" },
+    )
     .use(
       deps.legacy
         ? legacyApi({

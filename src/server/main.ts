@@ -156,6 +156,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     startedAt,
     broker,
     clientCache,
+    telegramWebhook: () => notifications.webhook(),
     writes: new WriteBatcher(store, (error) => {
       logger.error(`a batch of reports could not be committed: ${(error as Error).message}`);
       clientCache.clear();
