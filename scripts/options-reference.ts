@@ -19,8 +19,11 @@ const resolve = async <T>(v: T | (() => T | Promise<T>) | Promise<T>): Promise<T
 
 async function collect(cmd: AnyCommand, path: string[], out: { path: string[]; cmd: AnyCommand }[]) {
   out.push({ path, cmd });
-  const subs = (await resolve(cmd.subCommands)) as Record<string, AnyCommand | (() => Promise<AnyCommand>)> | undefined;
-  for (const [name, sub] of Object.entries(subs ?? {})) await collect(await resolve(sub as AnyCommand), [...path, name], out);
+  const subs = (await resolve(cmd.subCommands)) as
+    | Record<string, AnyCommand | (() => Promise<AnyCommand>)>
+    | undefined;
+  for (const [name, sub] of Object.entries(subs ?? {}))
+    await collect(await resolve(sub as AnyCommand), [...path, name], out);
 }
 
 const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
@@ -32,9 +35,12 @@ export async function renderReference(): Promise<string> {
   for (const { path, cmd } of commands) {
     const args = Object.entries(((await resolve(cmd.args)) ?? {}) as ArgsDef);
     const flags = args.filter(([, a]) => a.type !== "positional");
-    if (path.length === 0 || (flags.length === 0 && (cmd.subCommands !== undefined))) continue;
+    if (path.length === 0 || (flags.length === 0 && cmd.subCommands !== undefined)) continue;
     const meta = await resolve(cmd.meta);
-    const positionals = args.filter(([, a]) => a.type === "positional").map(([n]) => ` ${n.toUpperCase()}`).join("");
+    const positionals = args
+      .filter(([, a]) => a.type === "positional")
+      .map(([n]) => ` ${n.toUpperCase()}`)
+      .join("");
     const lines = [`#### \`sentinel ${path.join(" ")}${positionals}\``, "", meta?.description ?? "", ""];
     if (flags.length) {
       lines.push("| option | description |", "| --- | --- |");

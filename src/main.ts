@@ -8,9 +8,12 @@ import { OptionError } from "./config/options.ts";
 import { VERSION } from "./version.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: citty's sub-command loaders are heterogeneous
-type Loader = () => Promise<CommandDef<any>>;
-// biome-ignore lint/suspicious/noExplicitAny: see Loader
-const lazy = (load: () => Promise<{ default: CommandDef<any> }>): Loader => () => load().then((m) => m.default);
+type AnyCommand = CommandDef<any>;
+type Loader = () => Promise<AnyCommand>;
+const lazy =
+  (load: () => Promise<{ default: AnyCommand }>): Loader =>
+  () =>
+    load().then((m) => m.default);
 
 export const subCommands: Record<string, Loader> = {
   server: lazy(() => import("./cli/server.ts")),
@@ -30,16 +33,18 @@ export const subCommands: Record<string, Loader> = {
 };
 
 export const main = defineCommand({
-  meta: { name: "sentinel", version: VERSION, description: "VPN Sentinel: knows within seconds when your VPN stops protecting you" },
+  meta: {
+    name: "sentinel",
+    version: VERSION,
+    description: "VPN Sentinel: knows within seconds when your VPN stops protecting you",
+  },
   subCommands,
 });
 
 /** Walks rawArgs down the sub-command tree to the command whose help was asked for. */
 async function resolveForHelp(rawArgs: string[]) {
-  // biome-ignore lint/suspicious/noExplicitAny: see Loader
-  let cmd: CommandDef<any> = main;
-  // biome-ignore lint/suspicious/noExplicitAny: see Loader
-  let parent: CommandDef<any> | undefined;
+  let cmd: AnyCommand = main;
+  let parent: AnyCommand | undefined;
   for (const arg of rawArgs) {
     if (arg.startsWith("-")) continue;
     const subs = (typeof cmd.subCommands === "function" ? await cmd.subCommands() : cmd.subCommands) as
@@ -57,7 +62,8 @@ async function resolveForHelp(rawArgs: string[]) {
  * `sentinel client doctor` is the documented spelling; citty would also run `client` itself
  * after a sub-command, so it is routed to the top-level `doctor` instead.
  */
-const routeAliases = (args: string[]) => (args[0] === "client" && args[1] === "doctor" ? args.slice(1) : args);
+const routeAliases = (args: string[]) =>
+  args[0] === "client" && args[1] === "doctor" ? args.slice(1) : args;
 
 export async function run(argv: string[]): Promise<number> {
   const rawArgs = routeAliases(argv);

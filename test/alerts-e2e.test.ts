@@ -40,7 +40,8 @@ afterAll(async () => {
   dir.remove();
 });
 
-const send = (over: Parameters<typeof sampleReport>[0] = {}) => fetch(signedPost(server.url, cred, JSON.stringify(sampleReport(over))));
+const send = (over: Parameters<typeof sampleReport>[0] = {}) =>
+  fetch(signedPost(server.url, cred, JSON.stringify(sampleReport(over))));
 const waitFor = async (cond: () => boolean, ms: number) => {
   const end = Date.now() + ms;
   while (!cond() && Date.now() < end) await Bun.sleep(10);
@@ -53,17 +54,40 @@ test("a bypass reaches Telegram in < 1 s, once, escaped, with a dashboard link",
   await Bun.sleep(1100); // Telegram pacing: at most one message a second per chat
   const before = telegram.delivered(CHAT).length;
   const t0 = Date.now();
-  expect((await send({ ipv4: { ip: "203.0.113.7", consistent: true, answers: [{ provider: "p", ip: "203.0.113.7", latency_ms: 1, error: null }] } })).status).toBe(202);
+  expect(
+    (
+      await send({
+        ipv4: {
+          ip: "203.0.113.7",
+          consistent: true,
+          answers: [{ provider: "p", ip: "203.0.113.7", latency_ms: 1, error: null }],
+        },
+      })
+    ).status,
+  ).toBe(202);
   expect(await waitFor(() => telegram.delivered(CHAT).length > before, 1000)).toBe(true);
   const latency = Date.now() - t0;
   console.log(`flip → fake Telegram: ${latency} ms`);
-  const text = JSON.stringify(telegram.delivered(CHAT).slice(before).map((c) => c.params));
+  const text = JSON.stringify(
+    telegram
+      .delivered(CHAT)
+      .slice(before)
+      .map((c) => c.params),
+  );
   expect(text.toLowerCase()).toContain("bypass");
   expect(text).toContain("203.0.113.7");
   expect(text).toContain("&lt;b&gt;wg &amp; co&lt;/b&gt;");
   expect(text).toContain("https://sentinel.example.org/clients/");
   // the same state again: no second message
-  await send({ ipv4: { ip: "203.0.113.7", consistent: true, answers: [{ provider: "p", ip: "203.0.113.7", latency_ms: 1, error: null }] } });
+  await send({
+    ipv4: {
+      ip: "203.0.113.7",
+      consistent: true,
+      answers: [{ provider: "p", ip: "203.0.113.7", latency_ms: 1, error: null }],
+    },
+  });
   await Bun.sleep(300);
-  expect(telegram.delivered(CHAT).filter((c) => JSON.stringify(c.params).toLowerCase().includes("bypass"))).toHaveLength(1);
+  expect(
+    telegram.delivered(CHAT).filter((c) => JSON.stringify(c.params).toLowerCase().includes("bypass")),
+  ).toHaveLength(1);
 });

@@ -43,7 +43,9 @@ test("no token, a wrong token or a revoked token → 401 with the error shape", 
 });
 
 test("a viewer lists clients and sees what the last report said, never the secret", async () => {
-  expect((await fetch(signedPost(server.url, { id: clientId, secret }, JSON.stringify(sampleReport())))).status).toBe(202);
+  expect(
+    (await fetch(signedPost(server.url, { id: clientId, secret }, JSON.stringify(sampleReport())))).status,
+  ).toBe(202);
   const list = await get("/api/v1/clients", viewer);
   expect(list.status).toBe(200);
   const body = (await list.json()) as { clients: { id: string; name: string; last_seen: string | null }[] };

@@ -25,8 +25,14 @@ test("every API route is in the OpenAPI document and in docs/api.md", async () =
   expect(routes.length).toBeGreaterThan(8);
   for (const r of routes) {
     const openApiPath = r.path.replace(/:(\w+)/g, "{$1}");
-    expect(doc.paths[openApiPath]?.[r.method.toLowerCase()], `${r.method} ${r.path} in openapi`).toBeDefined();
-    expect(apiMd.includes(`${r.method} ${r.path}`) || apiMd.includes(`\`${r.path}\``), `${r.method} ${r.path} in docs/api.md`).toBe(true);
+    expect(
+      doc.paths[openApiPath]?.[r.method.toLowerCase()],
+      `${r.method} ${r.path} in openapi`,
+    ).toBeDefined();
+    expect(
+      apiMd.includes(`${r.method} ${r.path}`) || apiMd.includes(`\`${r.path}\``),
+      `${r.method} ${r.path} in docs/api.md`,
+    ).toBe(true);
   }
   store.close();
 });

@@ -19,7 +19,8 @@ describe("sentinel CLI", () => {
   test("--help lists subcommands; subcommand help lists options with env names", async () => {
     const root = await sentinel(["--help"]);
     expect(root.code).toBe(0);
-    for (const sub of ["server", "client", "check", "clients", "tokens", "version"]) expect(root.stdout).toContain(sub);
+    for (const sub of ["server", "client", "check", "clients", "tokens", "version"])
+      expect(root.stdout).toContain(sub);
     const server = await sentinel(["server", "--help"]);
     expect(server.stdout).toContain("--data-dir");
     expect(server.stdout).toContain("SENTINEL_DATA_DIR");
@@ -51,12 +52,17 @@ describe("sentinel CLI", () => {
     expect(viaFile.code).toBe(0);
     expect(decodeToken(JSON.parse(viaFile.stdout).token).server).toBe("http://from-file:1");
 
-    const viaEnv = await sentinel(["clients", "add", "b", "--json", "--config", cfg], { env: { SENTINEL_PUBLIC_URL: "http://from-env:2" } });
-    expect(decodeToken(JSON.parse(viaEnv.stdout).token).server).toBe("http://from-env:2");
-
-    const viaFlag = await sentinel(["clients", "add", "c", "--json", "--config", cfg, "--public-url", "http://from-flag:3"], {
+    const viaEnv = await sentinel(["clients", "add", "b", "--json", "--config", cfg], {
       env: { SENTINEL_PUBLIC_URL: "http://from-env:2" },
     });
+    expect(decodeToken(JSON.parse(viaEnv.stdout).token).server).toBe("http://from-env:2");
+
+    const viaFlag = await sentinel(
+      ["clients", "add", "c", "--json", "--config", cfg, "--public-url", "http://from-flag:3"],
+      {
+        env: { SENTINEL_PUBLIC_URL: "http://from-env:2" },
+      },
+    );
     expect(decodeToken(JSON.parse(viaFlag.stdout).token).server).toBe("http://from-flag:3");
 
     const list = await sentinel(["clients", "list", "--json", "--data-dir", `${base}-file`]);
@@ -65,12 +71,25 @@ describe("sentinel CLI", () => {
 
   test("clients add/list/remove and tokens add/list/revoke", async () => {
     const d = join(dir.path, "crud");
-    const add = await sentinel(["clients", "add", "laptop", "--json", "--data-dir", d, "--public-url", "http://srv:8088"]);
+    const add = await sentinel([
+      "clients",
+      "add",
+      "laptop",
+      "--json",
+      "--data-dir",
+      d,
+      "--public-url",
+      "http://srv:8088",
+    ]);
     expect(add.code).toBe(0);
     const created = JSON.parse(add.stdout);
     expect(Object.keys(created).sort()).toEqual(["command", "id", "secret", "token"]);
     expect(created.command).toBe(`sentinel client --server http://srv:8088 --token ${created.token}`);
-    expect(decodeToken(created.token)).toEqual({ server: "http://srv:8088", clientId: created.id, secret: created.secret });
+    expect(decodeToken(created.token)).toEqual({
+      server: "http://srv:8088",
+      clientId: created.id,
+      secret: created.secret,
+    });
 
     const dup = await sentinel(["clients", "add", "laptop", "--data-dir", d]);
     expect(dup.code).toBe(2);

@@ -7,8 +7,8 @@ import { expect, test } from "bun:test";
 import fc from "fast-check";
 import { Broker } from "../src/server/broker.ts";
 import { ClientCache } from "../src/server/client-cache.ts";
-import { buildReport, HOME, testGeo } from "../src/server/monitor/testing.ts";
 import { ClientMonitor } from "../src/server/monitor/service.ts";
+import { buildReport, HOME, testGeo } from "../src/server/monitor/testing.ts";
 import { openStore } from "../src/server/store/index.ts";
 import { quietLogger } from "./helpers/server.ts";
 
@@ -18,11 +18,23 @@ const variants = [
   () => buildReport({ resolvers: ["203.0.113.53"] }), // DNS via home
   () => buildReport({ noDns: true }),
   () => buildReport({ v4: "198.51.100.200" }), // exit changed
-  () => buildReport({ v4Answers: [["a", "198.51.100.7"], ["b", "198.51.100.9"]], v4Consistent: false }),
+  () =>
+    buildReport({
+      v4Answers: [
+        ["a", "198.51.100.7"],
+        ["b", "198.51.100.9"],
+      ],
+      v4Consistent: false,
+    }),
 ];
 
 const step = fc.oneof(
-  fc.record({ kind: fc.constant("report" as const), variant: fc.integer({ min: 0, max: variants.length - 1 }), gapS: fc.integer({ min: 1, max: 100 }), replayed: fc.boolean() }),
+  fc.record({
+    kind: fc.constant("report" as const),
+    variant: fc.integer({ min: 0, max: variants.length - 1 }),
+    gapS: fc.integer({ min: 1, max: 100 }),
+    replayed: fc.boolean(),
+  }),
   fc.record({ kind: fc.constant("sweep" as const), gapS: fc.integer({ min: 1, max: 200 }) }),
 );
 
@@ -53,9 +65,19 @@ test("the unchanged-report shortcut agrees with full evaluation", () => {
           w.clock.t += s.gapS * 1000;
           if (s.kind === "sweep") w.monitor.sweep();
           else {
-            const report = { ...variants[s.variant]?.(), observed_at: new Date(w.clock.t).toISOString(), ...(s.replayed ? { replayed: true } : {}) };
+            const report = {
+              ...variants[s.variant]?.(),
+              observed_at: new Date(w.clock.t).toISOString(),
+              ...(s.replayed ? { replayed: true } : {}),
+            };
             const client = w.store.clients.get("c1");
-            if (client) w.monitor.acceptReport({ client, report: report as never, sourceIp: "192.0.2.250", receivedAt: w.clock.t });
+            if (client)
+              w.monitor.acceptReport({
+                client,
+                report: report as never,
+                sourceIp: "192.0.2.250",
+                receivedAt: w.clock.t,
+              });
           }
         }
         const [fast, full] = worlds.map((w) => {
@@ -66,7 +88,9 @@ test("the unchanged-report shortcut agrees with full evaluation", () => {
             liveness: c?.liveness,
             lastReportAt: c?.lastReportAt,
             nextCheckAt: c?.nextCheckAt,
-            verdicts: state?.verdicts ? Object.fromEntries(Object.entries(state.verdicts).map(([k, v]) => [k, v.status])) : null,
+            verdicts: state?.verdicts
+              ? Object.fromEntries(Object.entries(state.verdicts).map(([k, v]) => [k, v.status]))
+              : null,
             events: w.store.events.query({ limit: 1000 }).map((e) => `${e.kind}:${e.suppressed}`),
           };
         });

@@ -42,17 +42,40 @@ afterAll(async () => {
 });
 
 const report = (over: Parameters<typeof sampleReport>[0] = {}) =>
-  fetch(signedPost(server.url, cred, JSON.stringify(sampleReport({ observed_at: new Date(now()).toISOString(), ...over })), { nowS: Math.floor(now() / 1000) }));
+  fetch(
+    signedPost(
+      server.url,
+      cred,
+      JSON.stringify(sampleReport({ observed_at: new Date(now()).toISOString(), ...over })),
+      { nowS: Math.floor(now() / 1000) },
+    ),
+  );
 const api = async (path: string, init: RequestInit = {}) => {
-  const res = await fetch(`${server.url}${path}`, { ...init, headers: { Authorization: `Bearer ${admin}`, ...(init.headers ?? {}) } });
-  return { status: res.status, body: res.status === 204 ? null : ((await res.json()) as Record<string, unknown>) };
+  const res = await fetch(`${server.url}${path}`, {
+    ...init,
+    headers: { Authorization: `Bearer ${admin}`, ...(init.headers ?? {}) },
+  });
+  return {
+    status: res.status,
+    body: res.status === 204 ? null : ((await res.json()) as Record<string, unknown>),
+  };
 };
 type Verdict = { status: string };
 const client = async () =>
-  (await api(`/api/v1/clients/${cred.id}`)).body as Record<string, unknown> & { verdicts: Record<"bypass" | "dns" | "ipv6" | "exit", Verdict> };
+  (await api(`/api/v1/clients/${cred.id}`)).body as Record<string, unknown> & {
+    verdicts: Record<"bypass" | "dns" | "ipv6" | "exit", Verdict>;
+  };
 const kinds = async () =>
-  ((await api(`/api/v1/clients/${cred.id}/events?limit=500`)).body as { events: { kind: string }[] }).events.map((e) => e.kind).reverse();
-const bypassed = { ipv4: { ip: "203.0.113.7", consistent: true, answers: [{ provider: "p", ip: "203.0.113.7", latency_ms: 1, error: null }] } };
+  ((await api(`/api/v1/clients/${cred.id}/events?limit=500`)).body as { events: { kind: string }[] }).events
+    .map((e) => e.kind)
+    .reverse();
+const bypassed = {
+  ipv4: {
+    ip: "203.0.113.7",
+    consistent: true,
+    answers: [{ provider: "p", ip: "203.0.113.7", latency_ms: 1, error: null }],
+  },
+};
 
 describe("verdicts and events", () => {
   test("a healthy VPN report: green, one first_seen event", async () => {
@@ -98,11 +121,18 @@ describe("verdicts and events", () => {
   });
 
   test("the global events API filters by kind and pages with a cursor", async () => {
-    const page1 = (await api("/api/v1/events?limit=2")).body as { events: { id: number }[]; next_cursor: string };
+    const page1 = (await api("/api/v1/events?limit=2")).body as {
+      events: { id: number }[];
+      next_cursor: string;
+    };
     expect(page1.events).toHaveLength(2);
-    const page2 = (await api(`/api/v1/events?limit=2&cursor=${page1.next_cursor}`)).body as { events: { id: number }[] };
+    const page2 = (await api(`/api/v1/events?limit=2&cursor=${page1.next_cursor}`)).body as {
+      events: { id: number }[];
+    };
     expect(page2.events[0]?.id).toBeLessThan(page1.events[1]?.id ?? 0);
-    const onlyBypass = (await api("/api/v1/events?kind=bypass.started")).body as { events: { kind: string }[] };
+    const onlyBypass = (await api("/api/v1/events?kind=bypass.started")).body as {
+      events: { kind: string }[];
+    };
     expect(onlyBypass.events.map((e) => e.kind)).toEqual(["bypass.started"]);
     expect((await api("/api/v1/events?kind=nonsense")).status).toBe(400);
   });
@@ -145,7 +175,11 @@ describe("liveness", () => {
   });
 
   test("uptime counts the server's own downtime as unknown", async () => {
-    const u = (await api(`/api/v1/clients/${cred.id}/uptime?window=24h`)).body as { uptime: number; unknown_s: number; exits: { ip: string }[] };
+    const u = (await api(`/api/v1/clients/${cred.id}/uptime?window=24h`)).body as {
+      uptime: number;
+      unknown_s: number;
+      exits: { ip: string }[];
+    };
     expect(u.unknown_s).toBeGreaterThanOrEqual(600);
     expect(u.uptime).toBeGreaterThan(0);
     expect(u.exits[0]?.ip).toBe("198.51.100.7");
@@ -161,7 +195,9 @@ describe("settings", () => {
       body: JSON.stringify({ interval: -1, expected_country: "Poland", hack: 1 }),
     });
     expect(bad.status).toBe(400);
-    const paths = ((bad.body as { error: { fields: { path: string }[] } }).error.fields ?? []).map((f) => f.path);
+    const paths = ((bad.body as { error: { fields: { path: string }[] } }).error.fields ?? []).map(
+      (f) => f.path,
+    );
     expect(paths).toEqual(expect.arrayContaining(["/interval", "/expected_country", "/hack"]));
 
     const ok = await api(`/api/v1/clients/${cred.id}`, {
@@ -170,9 +206,18 @@ describe("settings", () => {
       body: JSON.stringify({ interval: 60, grace: 120, expected_country: "se", paused: true }),
     });
     expect(ok.status).toBe(200);
-    expect((ok.body as { settings: Record<string, unknown> }).settings).toMatchObject({ interval: 60, grace: 120, expected_country: "SE", paused: true });
+    expect((ok.body as { settings: Record<string, unknown> }).settings).toMatchObject({
+      interval: 60,
+      grace: 120,
+      expected_country: "SE",
+      paused: true,
+    });
     expect((await client()).status).toBe("grey");
-    const resumed = await api(`/api/v1/clients/${cred.id}`, { method: "PATCH", headers: { "Content-Type": "application/json" }, body: '{"paused":false}' });
+    const resumed = await api(`/api/v1/clients/${cred.id}`, {
+      method: "PATCH",
+      headers: { "Content-Type": "application/json" },
+      body: '{"paused":false}',
+    });
     expect(resumed.status).toBe(200);
   });
 
@@ -187,26 +232,45 @@ describe("settings", () => {
 
 describe("legacy keepalive", () => {
   const post = (body: unknown, key = "legacy-key-123") =>
-    fetch(`${server.url}/api/v1/keepalive`, { method: "POST", headers: { "Content-Type": "application/json", "X-API-Key": key }, body: JSON.stringify(body) });
+    fetch(`${server.url}/api/v1/keepalive`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-API-Key": key },
+      body: JSON.stringify(body),
+    });
 
   test("nested form: accepted, appears as an ordinary client with DNS unknown", async () => {
     const res = await post({
       client_id: "old-router",
       public_ip: "198.51.100.9",
-      location: { country: "BR", city: "São Paulo", region: "SP", org: "VPN Co", timezone: "America/Sao_Paulo" },
+      location: {
+        country: "BR",
+        city: "São Paulo",
+        region: "SP",
+        org: "VPN Co",
+        timezone: "America/Sao_Paulo",
+      },
       dns_test: { location: "GRU", colo: "GRU" },
       client_version: "1.2.0",
       timestamp: new Date(now()).toISOString(),
     });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ status: "ok", message: "Keepalive received" });
-    const list = (await api("/api/v1/clients")).body as { clients: { name: string; verdicts: { dns: { status: string } } }[] };
+    const list = (await api("/api/v1/clients")).body as {
+      clients: { name: string; verdicts: { dns: { status: string } } }[];
+    };
     const old = list.clients.find((c) => c.name === "old-router");
     expect(old?.verdicts.dns.status).toBe("unknown");
   });
 
   test("flat form with ip/provider/dns_loc, and a home address is a bypass", async () => {
-    const res = await post({ client_id: "old-nas", ip: "203.0.113.7", country: "PL", provider: "Home ISP", dns_loc: "WAW", dns_colo: "WAW" });
+    const res = await post({
+      client_id: "old-nas",
+      ip: "203.0.113.7",
+      country: "PL",
+      provider: "Home ISP",
+      dns_loc: "WAW",
+      dns_colo: "WAW",
+    });
     expect(res.status).toBe(200);
     const list = (await api("/api/v1/clients")).body as { clients: { name: string; status: string }[] };
     expect(list.clients.find((c) => c.name === "old-nas")?.status).toBe("red");

@@ -35,7 +35,11 @@ async function expectNo5xx(res: Response) {
 // Mutations of a valid report: every field replaced by arbitrary JSON, so the validator sees
 // near-valid shapes, not only garbage.
 const mutatedReport = fc
-  .tuple(fc.constantFrom(...Object.keys(sampleReport())), fc.jsonValue(), fc.constantFrom("ipv4", "ipv6", "dns", "agent"))
+  .tuple(
+    fc.constantFrom(...Object.keys(sampleReport())),
+    fc.jsonValue(),
+    fc.constantFrom("ipv4", "ipv6", "dns", "agent"),
+  )
   .map(([key, value, nested]) => {
     const r: Record<string, unknown> = { ...sampleReport() };
     r[key] = value;
@@ -54,14 +58,21 @@ test("signed random bodies never cause a 5xx", async () => {
 });
 
 test("random headers and bodies never cause a 5xx", async () => {
-  const headerValue = fc.oneof(fc.string({ maxLength: 80 }), fc.constant(""), fc.stringMatching(/^[A-Za-z0-9_-]{16,64}$/));
+  const headerValue = fc.oneof(
+    fc.string({ maxLength: 80 }),
+    fc.constant(""),
+    fc.stringMatching(/^[A-Za-z0-9_-]{16,64}$/),
+  );
   await fc.assert(
     fc.asyncProperty(
       fc.record({
         client: fc.oneof(fc.constant(cred.id), headerValue),
         ts: fc.oneof(fc.integer().map(String), headerValue),
         nonce: headerValue,
-        sig: fc.oneof(fc.stringMatching(/^[0-9a-f]{64}$/).map((h) => `v1=${h}`), headerValue),
+        sig: fc.oneof(
+          fc.stringMatching(/^[0-9a-f]{64}$/).map((h) => `v1=${h}`),
+          headerValue,
+        ),
         type: fc.constantFrom("application/json", "application/json; charset=utf-8", "text/plain", ""),
         body: fc.oneof(fc.json(), fc.string({ maxLength: 200 })),
       }),
@@ -79,7 +90,9 @@ test("random headers and bodies never cause a 5xx", async () => {
         set("Sentinel-Nonce", h.nonce);
         set("Sentinel-Signature", h.sig);
         if (h.type) set("Content-Type", h.type);
-        await expectNo5xx(await fetch(`${server.url}/api/v1/reports`, { method: "POST", headers, body: h.body }));
+        await expectNo5xx(
+          await fetch(`${server.url}/api/v1/reports`, { method: "POST", headers, body: h.body }),
+        );
       },
     ),
     { numRuns: 1500 },

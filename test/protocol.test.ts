@@ -4,8 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { computeSignature, signRequest } from "../src/protocol/signing.ts";
-import { enrollClient } from "../src/server/enrollment.ts";
 import { loadKeyring } from "../src/server/auth/keyring.ts";
+import { enrollClient } from "../src/server/enrollment.ts";
 import { openStore } from "../src/server/store/index.ts";
 import { type Credentials, sampleReport, signedPost } from "./helpers/report.ts";
 import { startTestServer, tempDir } from "./helpers/server.ts";
@@ -43,32 +43,106 @@ const cases: Case[] = [
     401,
     "unauthorized",
   ],
-  ["wrong secret", () => signedPost(server.url, { id: cred.id, secret: "not-the-secret" }, body()), 401, "unauthorized"],
-  ["timestamp 301 s old", () => signedPost(server.url, cred, body(), { nowS: nowS() - 301 }), 401, "unauthorized"],
-  ["timestamp 301 s in the future", () => signedPost(server.url, cred, body(), { nowS: nowS() + 301 }), 401, "unauthorized"],
-  ["timestamp 290 s old is still fine", () => signedPost(server.url, cred, body(), { nowS: nowS() - 290 }), 202, null],
-  ["unknown client", () => signedPost(server.url, { id: "c_nobody", secret: cred.secret }, body()), 401, "unauthorized"],
-  ["missing signature", () => signedPost(server.url, cred, body(), { headers: { "Sentinel-Signature": null } }), 401, "unauthorized"],
-  ["missing nonce", () => signedPost(server.url, cred, body(), { headers: { "Sentinel-Nonce": null } }), 401, "unauthorized"],
-  ["missing client", () => signedPost(server.url, cred, body(), { headers: { "Sentinel-Client": null } }), 401, "unauthorized"],
-  ["short nonce", () => signedPost(server.url, cred, body(), { headers: { "Sentinel-Nonce": "abc" } }), 401, "unauthorized"],
-  ["uppercase hex signature", () => {
-    const r = signedPost(server.url, cred, body());
-    const h = new Headers(r.headers);
-    h.set("Sentinel-Signature", (h.get("Sentinel-Signature") as string).toUpperCase().replace("V1=", "v1="));
-    return new Request(r, { headers: h });
-  }, 401, "unauthorized"],
-  ["65 KiB body", () => signedPost(server.url, cred, JSON.stringify({ ...sampleReport(), pad: "x".repeat(65 * 1024) })), 413, "payload_too_large"],
+  [
+    "wrong secret",
+    () => signedPost(server.url, { id: cred.id, secret: "not-the-secret" }, body()),
+    401,
+    "unauthorized",
+  ],
+  [
+    "timestamp 301 s old",
+    () => signedPost(server.url, cred, body(), { nowS: nowS() - 301 }),
+    401,
+    "unauthorized",
+  ],
+  [
+    "timestamp 301 s in the future",
+    () => signedPost(server.url, cred, body(), { nowS: nowS() + 301 }),
+    401,
+    "unauthorized",
+  ],
+  [
+    "timestamp 290 s old is still fine",
+    () => signedPost(server.url, cred, body(), { nowS: nowS() - 290 }),
+    202,
+    null,
+  ],
+  [
+    "unknown client",
+    () => signedPost(server.url, { id: "c_nobody", secret: cred.secret }, body()),
+    401,
+    "unauthorized",
+  ],
+  [
+    "missing signature",
+    () => signedPost(server.url, cred, body(), { headers: { "Sentinel-Signature": null } }),
+    401,
+    "unauthorized",
+  ],
+  [
+    "missing nonce",
+    () => signedPost(server.url, cred, body(), { headers: { "Sentinel-Nonce": null } }),
+    401,
+    "unauthorized",
+  ],
+  [
+    "missing client",
+    () => signedPost(server.url, cred, body(), { headers: { "Sentinel-Client": null } }),
+    401,
+    "unauthorized",
+  ],
+  [
+    "short nonce",
+    () => signedPost(server.url, cred, body(), { headers: { "Sentinel-Nonce": "abc" } }),
+    401,
+    "unauthorized",
+  ],
+  [
+    "uppercase hex signature",
+    () => {
+      const r = signedPost(server.url, cred, body());
+      const h = new Headers(r.headers);
+      h.set(
+        "Sentinel-Signature",
+        (h.get("Sentinel-Signature") as string).toUpperCase().replace("V1=", "v1="),
+      );
+      return new Request(r, { headers: h });
+    },
+    401,
+    "unauthorized",
+  ],
+  [
+    "65 KiB body",
+    () => signedPost(server.url, cred, JSON.stringify({ ...sampleReport(), pad: "x".repeat(65 * 1024) })),
+    413,
+    "payload_too_large",
+  ],
   ["malformed JSON", () => signedPost(server.url, cred, '{"v":1,'), 400, "invalid_json"],
-  ["wrong types", () => signedPost(server.url, cred, JSON.stringify({ ...sampleReport(), interval_s: "30", ipv4: { ip: 7 } })), 400, "validation_failed"],
-  ["wrong version", () => signedPost(server.url, cred, JSON.stringify({ ...sampleReport(), v: 2 })), 400, "validation_failed"],
+  [
+    "wrong types",
+    () =>
+      signedPost(server.url, cred, JSON.stringify({ ...sampleReport(), interval_s: "30", ipv4: { ip: 7 } })),
+    400,
+    "validation_failed",
+  ],
+  [
+    "wrong version",
+    () => signedPost(server.url, cred, JSON.stringify({ ...sampleReport(), v: 2 })),
+    400,
+    "validation_failed",
+  ],
   [
     "wrong content type",
     () => signedPost(server.url, cred, body(), { headers: { "Content-Type": "text/plain" } }),
     415,
     "unsupported_media_type",
   ],
-  ["unknown fields are ignored", () => signedPost(server.url, cred, JSON.stringify({ ...sampleReport(), future: { x: 1 } })), 202, null],
+  [
+    "unknown fields are ignored",
+    () => signedPost(server.url, cred, JSON.stringify({ ...sampleReport(), future: { x: 1 } })),
+    202,
+    null,
+  ],
 ];
 
 describe("POST /api/v1/reports", () => {
@@ -90,7 +164,13 @@ describe("POST /api/v1/reports", () => {
   }
 
   test("validation errors name the field paths", async () => {
-    const res = await fetch(signedPost(server.url, cred, JSON.stringify({ ...sampleReport(), ipv4: { ip: "999.1.1.1", answers: [] } })));
+    const res = await fetch(
+      signedPost(
+        server.url,
+        cred,
+        JSON.stringify({ ...sampleReport(), ipv4: { ip: "999.1.1.1", answers: [] } }),
+      ),
+    );
     const json = (await res.json()) as { error: { fields: { path: string }[] } };
     expect(res.status).toBe(400);
     expect(json.error.fields.map((f) => f.path)).toContain("/ipv4/ip");
@@ -123,7 +203,8 @@ describe("POST /api/v1/reports", () => {
     const big = JSON.stringify({ ...sampleReport(), pad: "y".repeat(70 * 1024) });
     const stream = new ReadableStream({
       start(c) {
-        for (let i = 0; i < big.length; i += 8192) c.enqueue(new TextEncoder().encode(big.slice(i, i + 8192)));
+        for (let i = 0; i < big.length; i += 8192)
+          c.enqueue(new TextEncoder().encode(big.slice(i, i + 8192)));
         c.close();
       },
     });

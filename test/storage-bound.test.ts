@@ -4,15 +4,15 @@
  * evaluation, one transaction per report) with an injected clock.
  */
 import { expect, test } from "bun:test";
+import { signRequest } from "../src/protocol/signing.ts";
 import { ReportIngest } from "../src/server/api/reports/service.ts";
 import { loadKeyring } from "../src/server/auth/keyring.ts";
 import { RateLimiter } from "../src/server/auth/rate-limit.ts";
 import { Broker } from "../src/server/broker.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
-import { HOME, testGeo } from "../src/server/monitor/testing.ts";
 import { ClientMonitor } from "../src/server/monitor/service.ts";
+import { HOME, testGeo } from "../src/server/monitor/testing.ts";
 import { openStore } from "../src/server/store/index.ts";
-import { signRequest } from "../src/protocol/signing.ts";
 import { sampleReport } from "./helpers/report.ts";
 import { quietLogger, tempDir } from "./helpers/server.ts";
 
@@ -23,7 +23,14 @@ test("30 days of unchanged 30-second reports add < 100 KB", async () => {
   const store = openStore(dir.path);
   const keyring = loadKeyring(dir.path);
   const cred = enrollClient(store, keyring, "steady", "http://x", now());
-  const monitor = new ClientMonitor({ store, now, logger: quietLogger(), geo: testGeo, broker: new Broker(), home: () => HOME });
+  const monitor = new ClientMonitor({
+    store,
+    now,
+    logger: quietLogger(),
+    geo: testGeo,
+    broker: new Broker(),
+    home: () => HOME,
+  });
   const ingest = new ReportIngest({
     store,
     keyring,
@@ -35,7 +42,11 @@ test("30 days of unchanged 30-second reports add < 100 KB", async () => {
   const send = async () => {
     const body = JSON.stringify(sampleReport({ observed_at: new Date(now()).toISOString() }));
     const h = signRequest(cred.id, cred.secret, body, Math.floor(now() / 1000));
-    await ingest.handle({ body, header: (n) => h[Object.keys(h).find((k) => k.toLowerCase() === n) ?? ""] ?? null, sourceIp: "192.0.2.200" });
+    await ingest.handle({
+      body,
+      header: (n) => h[Object.keys(h).find((k) => k.toLowerCase() === n) ?? ""] ?? null,
+      sourceIp: "192.0.2.200",
+    });
   };
 
   // one day to reach steady state (first_seen, nonce table at its working size)
@@ -50,7 +61,9 @@ test("30 days of unchanged 30-second reports add < 100 KB", async () => {
     if (i % 10 === 0) monitor.sweep();
   }
   const growth = store.sizeBytes() - before;
-  console.log(`30 days x 2880 reports/day: database grew by ${growth} bytes (${before} -> ${before + growth})`);
+  console.log(
+    `30 days x 2880 reports/day: database grew by ${growth} bytes (${before} -> ${before + growth})`,
+  );
   expect(store.events.count()).toBe(eventsBefore);
   expect(growth).toBeLessThan(100 * 1024);
   store.close();

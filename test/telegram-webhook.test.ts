@@ -38,7 +38,10 @@ const update = (text: string) => ({
 const post = (secret: string | null) =>
   fetch(`${server.url}/telegram/webhook`, {
     method: "POST",
-    headers: { "Content-Type": "application/json", ...(secret ? { "X-Telegram-Bot-Api-Secret-Token": secret } : {}) },
+    headers: {
+      "Content-Type": "application/json",
+      ...(secret ? { "X-Telegram-Bot-Api-Secret-Token": secret } : {}),
+    },
     body: JSON.stringify(update("/ping")),
   });
 

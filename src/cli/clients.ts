@@ -1,7 +1,7 @@
 /** `sentinel clients add|list|remove|rotate`: manage clients directly in the data dir. */
 import { defineCommand } from "citty";
-import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
 import { formatDuration } from "../config/duration.ts";
+import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
 import { loadOptions } from "./common.ts";
 import { dataDirSpecs, defaultPublicUrl, publicUrlSpecs } from "./server-options.ts";
 
@@ -23,7 +23,10 @@ const rotateSpecs = {
 } satisfies OptionSpecs;
 
 async function openData(dataDir: string) {
-  const [{ openStore }, { loadKeyring }] = await Promise.all([import("../server/store/index.ts"), import("../server/auth/keyring.ts")]);
+  const [{ openStore }, { loadKeyring }] = await Promise.all([
+    import("../server/store/index.ts"),
+    import("../server/auth/keyring.ts"),
+  ]);
   const store = openStore(dataDir);
   return { store, keyring: loadKeyring(dataDir) };
 }
@@ -43,10 +46,12 @@ const add = defineCommand({
     const problem = checkClientName(name);
     if (problem) throw new OptionError(problem);
     const { store, keyring } = await openData(options.dataDir);
-    if (store.clients.getByName(name)) throw new OptionError(`a client named ${JSON.stringify(name)} already exists`);
+    if (store.clients.getByName(name))
+      throw new OptionError(`a client named ${JSON.stringify(name)} already exists`);
     const e = enrollClient(store, keyring, name, options.publicUrl ?? defaultPublicUrl(), Date.now());
     store.close();
-    if (options.json) console.log(JSON.stringify({ id: e.id, secret: e.secret, token: e.token, command: e.command }));
+    if (options.json)
+      console.log(JSON.stringify({ id: e.id, secret: e.secret, token: e.token, command: e.command }));
     else {
       console.log(`Created client ${JSON.stringify(e.name)} (id ${e.id}).`);
       console.log("Run this inside the VPN's network namespace (the token is shown only now):\n");
@@ -69,13 +74,22 @@ const list = defineCommand({
     const table = rows.map((r) => [r.name, r.id, r.status, r.liveness, r.last_seen ?? "never"]);
     const head = ["NAME", "ID", "STATUS", "LIVENESS", "LAST SEEN"];
     const widths = head.map((h, i) => Math.max(h.length, ...table.map((r) => String(r[i]).length)));
-    for (const r of [head, ...table]) console.log(r.map((c, i) => String(c).padEnd(widths[i] ?? 0)).join("  ").trimEnd());
+    for (const r of [head, ...table])
+      console.log(
+        r
+          .map((c, i) => String(c).padEnd(widths[i] ?? 0))
+          .join("  ")
+          .trimEnd(),
+      );
   },
 });
 
 const remove = defineCommand({
   meta: { name: "remove", description: "Delete a client and its state (sentinel clients remove NAME|ID)" },
-  args: { client: { type: "positional", description: "Client name or id", required: true }, ...cittyArgs(removeSpecs) },
+  args: {
+    client: { type: "positional", description: "Client name or id", required: true },
+    ...cittyArgs(removeSpecs),
+  },
   async run({ rawArgs }) {
     const { options, positionals } = loadOptions(removeSpecs, rawArgs, "server");
     const which = oneName(positionals, "client NAME or ID");
@@ -90,8 +104,14 @@ const remove = defineCommand({
 });
 
 const rotate = defineCommand({
-  meta: { name: "rotate", description: "Issue a new secret; the old one works for --grace (sentinel clients rotate NAME)" },
-  args: { client: { type: "positional", description: "Client name or id", required: true }, ...cittyArgs(rotateSpecs) },
+  meta: {
+    name: "rotate",
+    description: "Issue a new secret; the old one works for --grace (sentinel clients rotate NAME)",
+  },
+  args: {
+    client: { type: "positional", description: "Client name or id", required: true },
+    ...cittyArgs(rotateSpecs),
+  },
   async run({ rawArgs }) {
     const { options, positionals } = loadOptions(rotateSpecs, rawArgs, "server");
     const which = oneName(positionals, "client NAME or ID");
@@ -99,10 +119,20 @@ const rotate = defineCommand({
     const { findClient, rotateClientSecret } = await import("../server/enrollment.ts");
     const c = findClient(store, which);
     if (!c) throw new OptionError(`no client named ${JSON.stringify(which)}`);
-    const e = rotateClientSecret(store, keyring, c, options.publicUrl ?? defaultPublicUrl(), Date.now(), options.grace);
+    const e = rotateClientSecret(
+      store,
+      keyring,
+      c,
+      options.publicUrl ?? defaultPublicUrl(),
+      Date.now(),
+      options.grace,
+    );
     store.close();
-    if (options.json) return console.log(JSON.stringify({ id: e.id, secret: e.secret, token: e.token, command: e.command }));
-    console.log(`New secret for ${JSON.stringify(c.name)}; the old one is accepted for ${formatDuration(options.grace)}.`);
+    if (options.json)
+      return console.log(JSON.stringify({ id: e.id, secret: e.secret, token: e.token, command: e.command }));
+    console.log(
+      `New secret for ${JSON.stringify(c.name)}; the old one is accepted for ${formatDuration(options.grace)}.`,
+    );
     console.log(`\n  ${e.command}\n`);
   },
 });
@@ -112,4 +142,9 @@ export default defineCommand({
   subCommands: { add, list, remove, rotate },
 });
 
-export const clientsCommandSpecs = { add: addSpecs, list: listSpecs, remove: removeSpecs, rotate: rotateSpecs };
+export const clientsCommandSpecs = {
+  add: addSpecs,
+  list: listSpecs,
+  remove: removeSpecs,
+  rotate: rotateSpecs,
+};

@@ -1,6 +1,6 @@
 /** Shared plumbing for subcommands: option loading and the logger. Kept light: the client imports it. */
 import { existsSync, readFileSync } from "node:fs";
-import { createConsola, type ConsolaInstance, type LogObject } from "consola";
+import { type ConsolaInstance, createConsola, type LogObject } from "consola";
 import { OptionError, type OptionSpecs, type Options, resolveOptions } from "../config/options.ts";
 
 /** Options every long-running command has. */
@@ -10,7 +10,8 @@ export const commonSpecs = {
     kind: "string",
     description: "Log level: error, warn, info, debug",
     default: "info",
-    check: (v: string) => (["error", "warn", "info", "debug"].includes(v) ? undefined : "must be error, warn, info or debug"),
+    check: (v: string) =>
+      ["error", "warn", "info", "debug"].includes(v) ? undefined : "must be error, warn, info or debug",
   },
   logFormat: {
     kind: "string",
@@ -32,13 +33,19 @@ export function loadOptions<S extends OptionSpecs>(
   const configPath = findConfigPath(argv, env);
   let file: Record<string, unknown> | undefined;
   if (configPath) {
-    if (!existsSync(configPath)) throw new OptionError(`--config: file ${JSON.stringify(configPath)} does not exist`);
+    if (!existsSync(configPath))
+      throw new OptionError(`--config: file ${JSON.stringify(configPath)} does not exist`);
     try {
       const parsed = Bun.TOML.parse(readFileSync(configPath, "utf8")) as Record<string, unknown>;
       const scoped = parsed[section];
-      file = { ...parsed, ...(typeof scoped === "object" && scoped !== null ? (scoped as Record<string, unknown>) : {}) };
+      file = {
+        ...parsed,
+        ...(typeof scoped === "object" && scoped !== null ? (scoped as Record<string, unknown>) : {}),
+      };
     } catch (e) {
-      throw new OptionError(`--config: ${configPath} is not valid TOML (${(e as Error).message.split("\n")[0]})`);
+      throw new OptionError(
+        `--config: ${configPath} is not valid TOML (${(e as Error).message.split("\n")[0]})`,
+      );
     }
   }
   return resolveOptions(specs, { argv, env, file });
@@ -59,7 +66,12 @@ const LEVELS: Record<string, number> = { error: 0, warn: 1, info: 3, debug: 4 };
 const jsonReporter = {
   log(obj: LogObject) {
     const [first, ...rest] = obj.args;
-    const fields = rest.length === 1 && typeof rest[0] === "object" && rest[0] !== null ? rest[0] : rest.length ? { args: rest } : {};
+    const fields =
+      rest.length === 1 && typeof rest[0] === "object" && rest[0] !== null
+        ? rest[0]
+        : rest.length
+          ? { args: rest }
+          : {};
     const line = {
       time: obj.date.toISOString(),
       level: obj.type,

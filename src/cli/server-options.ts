@@ -3,13 +3,19 @@ import { hostname } from "node:os";
 import type { OptionSpecs } from "../config/options.ts";
 
 export const dataDirSpecs = {
-  dataDir: { kind: "string", description: "Directory for the database and the server key", default: "./data", valueHint: "DIR" },
+  dataDir: {
+    kind: "string",
+    description: "Directory for the database and the server key",
+    default: "./data",
+    valueHint: "DIR",
+  },
 } satisfies OptionSpecs;
 
 export const publicUrlSpecs = {
   publicUrl: {
     kind: "string",
-    description: "URL clients and people use to reach this server (enrollment commands, alert links); default http://<hostname>:8088",
+    description:
+      "URL clients and people use to reach this server (enrollment commands, alert links); default http://<hostname>:8088",
     valueHint: "URL",
     check: (v: string) => (/^https?:\/\/[^\s/]+/.test(v) ? undefined : "must be an http:// or https:// URL"),
   },

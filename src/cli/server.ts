@@ -4,8 +4,8 @@ import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
 import { probeSpecs } from "../probe/options.ts";
 import { parseCidr } from "../server/monitor/cidr.ts";
 import { DEFAULT_DNS_ALLOW_ASNS } from "../server/monitor/evaluate.ts";
-import { commonSpecs, createLogger, loadOptions } from "./common.ts";
 import { notifySpecs } from "../server/notify/options.ts";
+import { commonSpecs, createLogger, loadOptions } from "./common.ts";
 import { geoSpecs } from "./geo.ts";
 import { dataDirSpecs, defaultPublicUrl, parseListen, publicUrlSpecs } from "./server-options.ts";
 
@@ -30,15 +30,29 @@ export const serverSpecs = {
     valueHint: "IP|CIDR",
     check: cidrList,
   },
-  homeAsn: { kind: "int-list", description: "The home ISP's AS number (repeatable); exits or resolvers in it leak", valueHint: "N" },
+  homeAsn: {
+    kind: "int-list",
+    description: "The home ISP's AS number (repeatable); exits or resolvers in it leak",
+    valueHint: "N",
+  },
   homeLearn: {
     kind: "boolean",
     description: "Learn the home address by asking the IP providers (false: use only --home-ip/--home-asn)",
     default: true,
   },
-  homeRefresh: { kind: "duration", description: "How often the home address is learned again", default: "10m" },
-  ip4Provider: { ...probeSpecs.ip4Provider, description: "IPv4 echo provider the server learns its home address from (repeatable)" },
-  ip6Provider: { ...probeSpecs.ip6Provider, description: "IPv6 echo provider the server learns its home address from (repeatable)" },
+  homeRefresh: {
+    kind: "duration",
+    description: "How often the home address is learned again",
+    default: "10m",
+  },
+  ip4Provider: {
+    ...probeSpecs.ip4Provider,
+    description: "IPv4 echo provider the server learns its home address from (repeatable)",
+  },
+  ip6Provider: {
+    ...probeSpecs.ip6Provider,
+    description: "IPv6 echo provider the server learns its home address from (repeatable)",
+  },
   dnsAllowAsn: {
     kind: "int-list",
     description: "AS numbers of resolvers that are fine to use (public resolvers; replaces the default list)",
@@ -61,9 +75,14 @@ export const serverSpecs = {
   legacyApiKey: {
     kind: "string",
     secret: true,
-    description: "Accept the predecessor's Python clients at POST /api/v1/keepalive with this X-API-Key (off unless set)",
+    description:
+      "Accept the predecessor's Python clients at POST /api/v1/keepalive with this X-API-Key (off unless set)",
   },
-  legacyInterval: { kind: "duration", description: "Keepalive interval assumed for legacy clients", default: "5m" },
+  legacyInterval: {
+    kind: "duration",
+    description: "Keepalive interval assumed for legacy clients",
+    default: "5m",
+  },
   ...notifySpecs,
   reportRate: {
     kind: "int",
@@ -82,7 +101,11 @@ export const serverSpecs = {
     secret: true,
     description: "Require Authorization: Bearer <token> on GET /metrics (open unless set)",
   },
-  tlsCert: { kind: "string", description: "PEM certificate chain: serve HTTPS directly (with --tls-key)", valueHint: "FILE" },
+  tlsCert: {
+    kind: "string",
+    description: "PEM certificate chain: serve HTTPS directly (with --tls-key)",
+    valueHint: "FILE",
+  },
   tlsKey: { kind: "string", description: "PEM private key for --tls-cert", valueHint: "FILE" },
   ...commonSpecs,
 } satisfies OptionSpecs;
@@ -90,13 +113,19 @@ export const serverSpecs = {
 export type ServerCliOptions = ReturnType<typeof loadOptions<typeof serverSpecs>>["options"];
 
 export default defineCommand({
-  meta: { name: "server", description: "Run the server: judge reports, notice silence, alert, serve the dashboard and API" },
+  meta: {
+    name: "server",
+    description: "Run the server: judge reports, notice silence, alert, serve the dashboard and API",
+  },
   args: cittyArgs(serverSpecs),
   async run({ rawArgs }) {
     const { options, positionals } = loadOptions(serverSpecs, rawArgs, "server");
     if (positionals.length) throw new OptionError(`unexpected argument ${JSON.stringify(positionals[0])}`);
     const logger = createLogger(options);
-    const [{ startServer }, sd] = await Promise.all([import("../server/main.ts"), import("../system/sdnotify.ts")]);
+    const [{ startServer }, sd] = await Promise.all([
+      import("../server/main.ts"),
+      import("../system/sdnotify.ts"),
+    ]);
     const running = await startServer({
       ...options,
       listen: parseListen(options.listen) as { hostname: string; port: number },

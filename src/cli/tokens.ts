@@ -4,7 +4,12 @@ import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
 import { loadOptions } from "./common.ts";
 import { dataDirSpecs } from "./server-options.ts";
 
-const config = { kind: "string", description: "TOML configuration file", valueHint: "FILE", flagOnly: true } as const;
+const config = {
+  kind: "string",
+  description: "TOML configuration file",
+  valueHint: "FILE",
+  flagOnly: true,
+} as const;
 const addSpecs = {
   ...dataDirSpecs,
   role: {
@@ -29,7 +34,10 @@ const one = (positionals: string[]) => {
 };
 
 const add = defineCommand({
-  meta: { name: "add", description: "Create an API token and print it once (sentinel tokens add NAME --role admin|viewer)" },
+  meta: {
+    name: "add",
+    description: "Create an API token and print it once (sentinel tokens add NAME --role admin|viewer)",
+  },
   args: { name: { type: "positional", description: "Token name", required: true }, ...cittyArgs(addSpecs) },
   async run({ rawArgs }) {
     const { options, positionals } = loadOptions(addSpecs, rawArgs, "server");
@@ -40,8 +48,11 @@ const add = defineCommand({
     const { createApiToken } = await import("../server/auth/api-tokens.ts");
     const { record, token } = createApiToken(s, name, options.role as "admin" | "viewer", Date.now());
     s.close();
-    if (options.json) return console.log(JSON.stringify({ id: record.id, name: record.name, role: record.role, token }));
-    console.log(`Created ${record.role} token ${JSON.stringify(record.name)}. It is shown only now:\n\n  ${token}\n`);
+    if (options.json)
+      return console.log(JSON.stringify({ id: record.id, name: record.name, role: record.role, token }));
+    console.log(
+      `Created ${record.role} token ${JSON.stringify(record.name)}. It is shown only now:\n\n  ${token}\n`,
+    );
     console.log("Use it as: Authorization: Bearer <token>");
   },
 });
@@ -63,15 +74,21 @@ const list = defineCommand({
     }));
     s.close();
     if (options.json) return console.log(JSON.stringify(rows));
-    if (rows.length === 0) return console.log("No API tokens. Create one with: sentinel tokens add NAME --role viewer");
+    if (rows.length === 0)
+      return console.log("No API tokens. Create one with: sentinel tokens add NAME --role viewer");
     for (const r of rows)
-      console.log(`${r.name}\t${r.id}\t${r.role}\t${r.revoked_at ? `revoked ${r.revoked_at}` : `last used ${r.last_used_at ?? "never"}`}`);
+      console.log(
+        `${r.name}\t${r.id}\t${r.role}\t${r.revoked_at ? `revoked ${r.revoked_at}` : `last used ${r.last_used_at ?? "never"}`}`,
+      );
   },
 });
 
 const revoke = defineCommand({
   meta: { name: "revoke", description: "Revoke an API token by name or id" },
-  args: { name: { type: "positional", description: "Token name or id", required: true }, ...cittyArgs(revokeSpecs) },
+  args: {
+    name: { type: "positional", description: "Token name or id", required: true },
+    ...cittyArgs(revokeSpecs),
+  },
   async run({ rawArgs }) {
     const { options, positionals } = loadOptions(revokeSpecs, rawArgs, "server");
     const which = one(positionals);

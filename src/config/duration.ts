@@ -9,7 +9,8 @@ export function parseDuration(text: string): number | null {
   if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
   if (!/^(\d+(\.\d+)?(ms|s|m|h|d))+$/.test(s)) return null;
   let total = 0;
-  for (const [, n, unit] of s.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)) total += Number(n) * (UNITS[unit as string] ?? 0);
+  for (const [, n, unit] of s.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g))
+    total += Number(n) * (UNITS[unit as string] ?? 0);
   return Math.round(total);
 }
 
@@ -18,7 +19,12 @@ export function formatDuration(ms: number): string {
   if (ms < 1000) return `${ms}ms`;
   let rest = Math.round(ms / 1000);
   const parts: string[] = [];
-  for (const [unit, size] of [["d", 86400], ["h", 3600], ["m", 60], ["s", 1]] as const) {
+  for (const [unit, size] of [
+    ["d", 86400],
+    ["h", 3600],
+    ["m", 60],
+    ["s", 1],
+  ] as const) {
     if (rest >= size) {
       parts.push(`${Math.floor(rest / size)}${unit}`);
       rest %= size;

@@ -10,7 +10,12 @@ const specs = {
   provider: { kind: "list", description: "l", default: ["a", "b"] },
   asn: { kind: "int-list", description: "n" },
   verbose: { kind: "boolean", description: "v" },
-  token: { kind: "string", description: "t", secret: true, check: (v: string) => (v.startsWith("st1.") ? undefined : "must start with st1.") },
+  token: {
+    kind: "string",
+    description: "t",
+    secret: true,
+    check: (v: string) => (v.startsWith("st1.") ? undefined : "must start with st1."),
+  },
 } satisfies OptionSpecs;
 
 const resolve = (argv: string[], env: Record<string, string> = {}, file?: Record<string, unknown>) =>
@@ -32,15 +37,56 @@ describe("resolveOptions", () => {
 
   test("flag > env > file > default, for every kind", () => {
     const file = { "data-dir": "/file", interval: "1m", port: 1, provider: ["f"], asn: [1], verbose: true };
-    expect(resolve([], {}, file)).toMatchObject({ dataDir: "/file", interval: 60_000, port: 1, provider: ["f"], asn: [1], verbose: true });
-    const env = { SENTINEL_DATA_DIR: "/env", SENTINEL_INTERVAL: "2m", SENTINEL_PORT: "2", SENTINEL_PROVIDER: "e1,e2", SENTINEL_ASN: "2,3" };
-    expect(resolve([], env, file)).toMatchObject({ dataDir: "/env", interval: 120_000, port: 2, provider: ["e1", "e2"], asn: [2, 3] });
-    const argv = ["--data-dir", "/flag", "--interval", "5s", "--port", "3", "--provider", "x", "--provider", "y", "--asn", "4"];
-    expect(resolve(argv, env, file)).toMatchObject({ dataDir: "/flag", interval: 5000, port: 3, provider: ["x", "y"], asn: [4] });
+    expect(resolve([], {}, file)).toMatchObject({
+      dataDir: "/file",
+      interval: 60_000,
+      port: 1,
+      provider: ["f"],
+      asn: [1],
+      verbose: true,
+    });
+    const env = {
+      SENTINEL_DATA_DIR: "/env",
+      SENTINEL_INTERVAL: "2m",
+      SENTINEL_PORT: "2",
+      SENTINEL_PROVIDER: "e1,e2",
+      SENTINEL_ASN: "2,3",
+    };
+    expect(resolve([], env, file)).toMatchObject({
+      dataDir: "/env",
+      interval: 120_000,
+      port: 2,
+      provider: ["e1", "e2"],
+      asn: [2, 3],
+    });
+    const argv = [
+      "--data-dir",
+      "/flag",
+      "--interval",
+      "5s",
+      "--port",
+      "3",
+      "--provider",
+      "x",
+      "--provider",
+      "y",
+      "--asn",
+      "4",
+    ];
+    expect(resolve(argv, env, file)).toMatchObject({
+      dataDir: "/flag",
+      interval: 5000,
+      port: 3,
+      provider: ["x", "y"],
+      asn: [4],
+    });
   });
 
   test("--no-<name> turns off a boolean that defaults to true, and beats env and file", () => {
-    const on = { learn: { kind: "boolean", description: "l", default: true }, noIpv6: { kind: "boolean", description: "n" } } satisfies OptionSpecs;
+    const on = {
+      learn: { kind: "boolean", description: "l", default: true },
+      noIpv6: { kind: "boolean", description: "n" },
+    } satisfies OptionSpecs;
     const r = (argv: string[], env: Record<string, string> = {}) => resolveOptions(on, { argv, env }).options;
     expect(r([]).learn).toBe(true);
     expect(r(["--no-learn"]).learn).toBe(false);

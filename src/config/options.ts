@@ -131,7 +131,10 @@ export function parseFlags(specs: OptionSpecs, argv: string[]) {
   }
 }
 
-export function resolveOptions<S extends OptionSpecs>(specs: S, src: OptionSources): { options: Options<S>; positionals: string[] } {
+export function resolveOptions<S extends OptionSpecs>(
+  specs: S,
+  src: OptionSources,
+): { options: Options<S>; positionals: string[] } {
   const { values, positionals } = parseFlags(specs, src.argv);
   const out: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(specs)) {
@@ -164,7 +167,9 @@ function parseValue(spec: OptionSpec, raw: unknown, origin: string): unknown {
     throw new OptionError(`${origin}: ${shown(raw)} ${what}`);
   };
   const items = (): unknown[] =>
-    Array.isArray(raw) ? raw.flatMap((v) => (typeof v === "string" ? v.split(",") : [v])) : String(raw).split(",");
+    Array.isArray(raw)
+      ? raw.flatMap((v) => (typeof v === "string" ? v.split(",") : [v]))
+      : String(raw).split(",");
   switch (spec.kind) {
     case "string":
       if (typeof raw !== "string" && typeof raw !== "number") fail("is not a string");

@@ -92,11 +92,17 @@ class Checker {
   fail(path: string, message: string): void {
     if (this.errors.length < 20) this.errors.push({ path, message });
   }
-  string(o: Record<string, unknown>, key: string, path: string, opts: { max?: number; optional?: boolean } = {}) {
+  string(
+    o: Record<string, unknown>,
+    key: string,
+    path: string,
+    opts: { max?: number; optional?: boolean } = {},
+  ) {
     const v = o[key];
     if (v === undefined && opts.optional) return;
     if (typeof v !== "string") return this.fail(`${path}/${key}`, "must be a string");
-    if (v.length > (opts.max ?? 256)) this.fail(`${path}/${key}`, `must be at most ${opts.max ?? 256} characters`);
+    if (v.length > (opts.max ?? 256))
+      this.fail(`${path}/${key}`, `must be at most ${opts.max ?? 256} characters`);
   }
   nullableString(o: Record<string, unknown>, key: string, path: string, max = 512) {
     const v = o[key];
@@ -107,7 +113,8 @@ class Checker {
   nullableNumber(o: Record<string, unknown>, key: string, path: string) {
     const v = o[key];
     if (v === null || v === undefined) return;
-    if (typeof v !== "number" || !Number.isFinite(v) || v < 0) this.fail(`${path}/${key}`, "must be a non-negative number or null");
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0)
+      this.fail(`${path}/${key}`, "must be a non-negative number or null");
   }
   array(o: Record<string, unknown>, key: string, path: string, max: number): unknown[] | undefined {
     const v = o[key];
@@ -133,11 +140,15 @@ function checkFamily(c: Checker, body: Record<string, unknown>, key: "ipv4" | "i
   const family = key === "ipv4" ? "IPv4" : "IPv6";
   if (v.ip !== null && v.ip !== undefined && (typeof v.ip !== "string" || !validIp(v.ip)))
     c.fail(`${path}/ip`, `must be an ${family} address or null`);
-  if (v.consistent !== undefined && typeof v.consistent !== "boolean") c.fail(`${path}/consistent`, "must be a boolean");
+  if (v.consistent !== undefined && typeof v.consistent !== "boolean")
+    c.fail(`${path}/consistent`, "must be a boolean");
   const answers = c.array(v, "answers", path, 16) ?? [];
   answers.forEach((a, i) => {
     const p = `${path}/answers/${i}`;
-    if (!isObject(a)) return c.fail(p, "must be an object");
+    if (!isObject(a)) {
+      c.fail(p, "must be an object");
+      return;
+    }
     c.string(a, "provider", p, { max: 512 });
     if (a.ip !== null && a.ip !== undefined && (typeof a.ip !== "string" || !validIp(a.ip)))
       c.fail(`${p}/ip`, `must be an ${family} address or null`);
@@ -151,31 +162,46 @@ function checkFamily(c: Checker, body: Record<string, unknown>, key: "ipv4" | "i
  * filled in (missing optional parts become empty), or the list of field errors.
  * Unknown fields are ignored, so newer clients can talk to older servers.
  */
-export function validateReport(body: unknown): { ok: true; report: ReportV1 } | { ok: false; errors: FieldError[] } {
+export function validateReport(
+  body: unknown,
+): { ok: true; report: ReportV1 } | { ok: false; errors: FieldError[] } {
   const c = new Checker();
   if (!isObject(body)) return { ok: false, errors: [{ path: "", message: "must be a JSON object" }] };
   if (body.v !== REPORT_VERSION) c.fail("/v", "must be 1");
   if (typeof body.observed_at !== "string" || Number.isNaN(Date.parse(body.observed_at)))
     c.fail("/observed_at", "must be an ISO 8601 date-time");
-  if (typeof body.interval_s !== "number" || !Number.isInteger(body.interval_s) || body.interval_s < 1 || body.interval_s > 86400)
+  if (
+    typeof body.interval_s !== "number" ||
+    !Number.isInteger(body.interval_s) ||
+    body.interval_s < 1 ||
+    body.interval_s > 86400
+  )
     c.fail("/interval_s", "must be an integer from 1 to 86400");
   if (body.agent !== undefined) {
     if (!isObject(body.agent)) c.fail("/agent", "must be an object");
-    else for (const k of ["version", "os", "arch", "hostname"]) c.string(body.agent, k, "/agent", { optional: true });
+    else
+      for (const k of ["version", "os", "arch", "hostname"])
+        c.string(body.agent, k, "/agent", { optional: true });
   }
-  if (body.replayed !== undefined && typeof body.replayed !== "boolean") c.fail("/replayed", "must be a boolean");
+  if (body.replayed !== undefined && typeof body.replayed !== "boolean")
+    c.fail("/replayed", "must be a boolean");
   checkFamily(c, body, "ipv4", false);
   checkFamily(c, body, "ipv6", true);
   const dns = c.array(body, "dns", "", 16) ?? [];
   dns.forEach((d, i) => {
     const p = `/dns/${i}`;
-    if (!isObject(d)) return c.fail(p, "must be an object");
+    if (!isObject(d)) {
+      c.fail(p, "must be an object");
+      return;
+    }
     c.string(d, "probe", p);
-    if (d.type !== "A" && d.type !== "AAAA" && d.type !== "TXT") c.fail(`${p}/type`, "must be A, AAAA or TXT");
+    if (d.type !== "A" && d.type !== "AAAA" && d.type !== "TXT")
+      c.fail(`${p}/type`, "must be A, AAAA or TXT");
     c.nullableString(d, "via", p, 64);
     const answers = c.array(d, "answers", p, 16) ?? [];
     answers.forEach((a, j) => {
-      if (typeof a !== "string" || a.length > 256) c.fail(`${p}/answers/${j}`, "must be a string of at most 256 characters");
+      if (typeof a !== "string" || a.length > 256)
+        c.fail(`${p}/answers/${j}`, "must be a string of at most 256 characters");
     });
     c.nullableNumber(d, "latency_ms", p);
     c.nullableString(d, "error", p);
@@ -183,7 +209,10 @@ export function validateReport(body: unknown): { ok: true; report: ReportV1 } | 
   const errors = c.array(body, "errors", "", 32) ?? [];
   errors.forEach((e, i) => {
     const p = `/errors/${i}`;
-    if (!isObject(e)) return c.fail(p, "must be an object");
+    if (!isObject(e)) {
+      c.fail(p, "must be an object");
+      return;
+    }
     c.string(e, "probe", p);
     c.string(e, "message", p, { max: 1024 });
   });
@@ -199,7 +228,11 @@ function normaliseFamily(v: unknown): IpFamilyResult {
     latency_ms: (a.latency_ms as number | null | undefined) ?? null,
     error: (a.error as string | null | undefined) ?? null,
   }));
-  return { ip: (v.ip as string | null | undefined) ?? null, consistent: (v.consistent as boolean | undefined) ?? true, answers };
+  return {
+    ip: (v.ip as string | null | undefined) ?? null,
+    consistent: (v.consistent as boolean | undefined) ?? true,
+    answers,
+  };
 }
 
 function normalise(body: Record<string, unknown>): ReportV1 {
@@ -207,7 +240,12 @@ function normalise(body: Record<string, unknown>): ReportV1 {
   return {
     v: 1,
     agent: agent
-      ? { version: agent.version ?? "", os: agent.os ?? "", arch: agent.arch ?? "", hostname: agent.hostname ?? "" }
+      ? {
+          version: agent.version ?? "",
+          os: agent.os ?? "",
+          arch: agent.arch ?? "",
+          hostname: agent.hostname ?? "",
+        }
       : undefined,
     observed_at: new Date(body.observed_at as string).toISOString(),
     interval_s: body.interval_s as number,
@@ -221,7 +259,10 @@ function normalise(body: Record<string, unknown>): ReportV1 {
       latency_ms: (d.latency_ms as number | null | undefined) ?? null,
       error: (d.error as string | null | undefined) ?? null,
     })),
-    errors: ((body.errors as ProbeError[] | undefined) ?? []).map((e) => ({ probe: e.probe, message: e.message })),
+    errors: ((body.errors as ProbeError[] | undefined) ?? []).map((e) => ({
+      probe: e.probe,
+      message: e.message,
+    })),
     ...(body.replayed === true ? { replayed: true } : {}),
   };
 }

@@ -20,8 +20,16 @@ export function signingInput(clientId: string, timestamp: string, nonce: string,
   return `${clientId}.${timestamp}.${nonce}.${body}`;
 }
 
-export function computeSignature(secret: string, clientId: string, timestamp: string, nonce: string, body: string): string {
-  return createHmac("sha256", secret).update(signingInput(clientId, timestamp, nonce, body)).digest("hex");
+export function computeSignature(
+  secret: string,
+  clientId: string,
+  timestamp: string,
+  nonce: string,
+  body: string,
+): string {
+  return createHmac("sha256", secret)
+    .update(signingInput(clientId, timestamp, nonce, body))
+    .digest("hex");
 }
 
 export function newNonce(): string {
@@ -72,7 +80,10 @@ export function isTimestampFresh(timestampS: number, nowS: number): boolean {
 
 /** Constant-time check of a hex signature against the expected one. */
 export function signatureMatches(secret: string, h: SignedHeaders, body: string): boolean {
-  const expected = Buffer.from(computeSignature(secret, h.clientId, String(h.timestamp), h.nonce, body), "hex");
+  const expected = Buffer.from(
+    computeSignature(secret, h.clientId, String(h.timestamp), h.nonce, body),
+    "hex",
+  );
   const given = Buffer.from(h.signature, "hex");
   return given.length === expected.length && timingSafeEqual(given, expected);
 }

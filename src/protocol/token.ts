@@ -13,7 +13,9 @@ export interface EnrollmentToken {
 const PREFIX = "st1.";
 
 export function encodeToken(t: EnrollmentToken): string {
-  return PREFIX + Buffer.from(JSON.stringify({ u: t.server, c: t.clientId, s: t.secret })).toString("base64url");
+  return (
+    PREFIX + Buffer.from(JSON.stringify({ u: t.server, c: t.clientId, s: t.secret })).toString("base64url")
+  );
 }
 
 export class TokenFormatError extends Error {
@@ -22,7 +24,10 @@ export class TokenFormatError extends Error {
 
 export function decodeToken(token: string): EnrollmentToken {
   const trimmed = token.trim();
-  if (!trimmed.startsWith(PREFIX)) throw new TokenFormatError('the token does not start with "st1."; copy it again from `sentinel clients add`');
+  if (!trimmed.startsWith(PREFIX))
+    throw new TokenFormatError(
+      'the token does not start with "st1."; copy it again from `sentinel clients add`',
+    );
   try {
     const o = JSON.parse(Buffer.from(trimmed.slice(PREFIX.length), "base64url").toString("utf8"));
     if (typeof o.u === "string" && typeof o.c === "string" && typeof o.s === "string" && o.c && o.s)
@@ -30,5 +35,7 @@ export function decodeToken(token: string): EnrollmentToken {
   } catch {
     // fall through to the one error message below
   }
-  throw new TokenFormatError("the token is damaged (not valid base64url JSON); copy it again from `sentinel clients add`");
+  throw new TokenFormatError(
+    "the token is damaged (not valid base64url JSON); copy it again from `sentinel clients add`",
+  );
 }

@@ -5,26 +5,26 @@
 import { Elysia } from "elysia";
 import type { Logger } from "../cli/common.ts";
 import { clientsApi } from "./api/clients/index.ts";
-import { healthApi } from "./api/health/index.ts";
-import { reportsApi } from "./api/reports/index.ts";
-import { type AcceptedReport, type AcceptResult, ReportIngest } from "./api/reports/service.ts";
 import { eventsApi } from "./api/events/index.ts";
 import { exportApi } from "./api/export/index.ts";
-import { metricsApi } from "./api/metrics/index.ts";
+import { healthApi } from "./api/health/index.ts";
 import { legacyApi } from "./api/legacy/index.ts";
 import { legacyToReport } from "./api/legacy/service.ts";
+import { metricsApi } from "./api/metrics/index.ts";
 import { openApiDocument } from "./api/openapi.ts";
+import { reportsApi } from "./api/reports/index.ts";
+import { type AcceptedReport, type AcceptResult, ReportIngest } from "./api/reports/service.ts";
 import { whoamiApi } from "./api/whoami/index.ts";
+import type { Keyring } from "./auth/keyring.ts";
 import { newId } from "./auth/keyring.ts";
+import { RateLimiter } from "./auth/rate-limit.ts";
 import type { Broker } from "./broker.ts";
 import type { ClientCache } from "./client-cache.ts";
+import { ApiError, errorBody, errorResponse } from "./errors.ts";
 import type { ServerMetrics } from "./metrics/server-metrics.ts";
 import type { ClientMonitor } from "./monitor/service.ts";
-import type { Keyring } from "./auth/keyring.ts";
-import { RateLimiter } from "./auth/rate-limit.ts";
-import { ApiError, errorBody, errorResponse } from "./errors.ts";
 import type { Store } from "./store/index.ts";
-import { webApp, type WebDeps } from "./web/index.tsx";
+import { type WebDeps, webApp } from "./web/index.tsx";
 
 export interface AppDeps {
   store: Store;
@@ -89,18 +89,30 @@ export function createApp(deps: AppDeps) {
         case "NOT_FOUND":
           return withId(Response.json(errorBody("not_found", "no such endpoint"), { status: 404 }));
         case "PARSE":
-          return withId(Response.json(errorBody("invalid_json", "the request body could not be parsed"), { status: 400 }));
+          return withId(
+            Response.json(errorBody("invalid_json", "the request body could not be parsed"), { status: 400 }),
+          );
         case "VALIDATION": {
           // Elysia's own message echoes the input ("found"); report paths and rule messages only.
           const fields = (error.all ?? []).slice(0, 20).map((e) => ({
             path: "path" in e ? String(e.path) : "",
-            message: "summary" in e && e.summary ? String(e.summary).replace(/'.*'/g, "value") : "invalid value",
+            message:
+              "summary" in e && e.summary ? String(e.summary).replace(/'.*'/g, "value") : "invalid value",
           }));
-          return withId(Response.json(errorBody("validation_failed", "the request does not match the schema", fields), { status: 400 }));
+          return withId(
+            Response.json(errorBody("validation_failed", "the request does not match the schema", fields), {
+              status: 400,
+            }),
+          );
         }
       }
-      logger.error(`unhandled error on ${request.method} ${new URL(request.url).pathname} [${requestId}]`, error);
-      return withId(Response.json(errorBody("internal_error", "internal error; see the server log"), { status: 500 }));
+      logger.error(
+        `unhandled error on ${request.method} ${new URL(request.url).pathname} [${requestId}]`,
+        error,
+      );
+      return withId(
+        Response.json(errorBody("internal_error", "internal error; see the server log"), { status: 500 }),
+      );
     })
     .use(healthApi(store, deps.startedAt ?? now()))
     .use(whoamiApi(new RateLimiter(limits.whoamiPerS, 20, now), sourceIpOf))
@@ -108,8 +120,24 @@ export function createApp(deps: AppDeps) {
     .use(clientsApi({ store, now, monitor: deps.monitor, broker: deps.broker }))
     .use(eventsApi({ store, now }))
     .use(exportApi({ store, keyring: deps.keyring, now, broker: deps.broker }))
-    .use(deps.metrics ? metricsApi({ render: () => deps.metrics?.metrics.render() ?? "", token: deps.metrics.token }) : new Elysia({ name: "api.metrics.off" }))
-    .use(webApp({ publicUrl: "http://localhost:8088", ...deps.web, store, keyring: deps.keyring, logger, now, broker: deps.broker, monitor: deps.monitor, clientAddress: sourceIpOf }))
+    .use(
+      deps.metrics
+        ? metricsApi({ render: () => deps.metrics?.metrics.render() ?? "", token: deps.metrics.token })
+        : new Elysia({ name: "api.metrics.off" }),
+    )
+    .use(
+      webApp({
+        publicUrl: "http://localhost:8088",
+        ...deps.web,
+        store,
+        keyring: deps.keyring,
+        logger,
+        now,
+        broker: deps.broker,
+        monitor: deps.monitor,
+        clientAddress: sourceIpOf,
+      }),
+    )
     .get("/api/v1/openapi.json", () => openApiDocument())
     .post(
       "/telegram/webhook",
@@ -131,10 +159,20 @@ export function createApp(deps: AppDeps) {
               // never sign, so their stored secret is random and unused.
               let client = store.clients.getByName(k.clientId);
               if (!client) {
-                store.clients.create({ id: newId("c_"), name: k.clientId, createdAt: now(), secretEnc: deps.keyring.encrypt(newId("unused_")) });
+                store.clients.create({
+                  id: newId("c_"),
+                  name: k.clientId,
+                  createdAt: now(),
+                  secretEnc: deps.keyring.encrypt(newId("unused_")),
+                });
                 client = store.clients.getByName(k.clientId);
               }
-              if (client) deps.monitor.acceptServerBuiltReport(client, legacyToReport(k, deps.legacy?.intervalS ?? 300, now()), sourceIp);
+              if (client)
+                deps.monitor.acceptServerBuiltReport(
+                  client,
+                  legacyToReport(k, deps.legacy?.intervalS ?? 300, now()),
+                  sourceIp,
+                );
             },
           })
         : new Elysia({ name: "api.legacy.off" }),

@@ -21,7 +21,10 @@ export class Broker {
 
   subscribe<K extends keyof BrokerMessages>(topic: K, handler: Handler<K>): () => void {
     let set = this.handlers.get(topic);
-    if (!set) this.handlers.set(topic, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.handlers.set(topic, set);
+    }
     set.add(handler as Handler<never>);
     return () => set.delete(handler as Handler<never>);
   }

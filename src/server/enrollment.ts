@@ -14,17 +14,25 @@ export interface Enrollment {
 
 /** Any printable text up to 64 characters: names are escaped wherever they are shown. */
 export function checkClientName(name: string): string | undefined {
-  if (name.trim() !== name || name.length === 0) return "a client name must not be empty or start/end with spaces";
+  if (name.trim() !== name || name.length === 0)
+    return "a client name must not be empty or start/end with spaces";
   if (name.length > 64) return "a client name must be at most 64 characters";
   // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(name)) return "a client name must not contain control characters";
   return undefined;
 }
 
-export function enrollClient(store: Store, keyring: Keyring, name: string, serverUrl: string, now: number): Enrollment {
+export function enrollClient(
+  store: Store,
+  keyring: Keyring,
+  name: string,
+  serverUrl: string,
+  now: number,
+): Enrollment {
   const problem = checkClientName(name);
   if (problem) throw new ApiError(400, "validation_failed", problem, [{ path: "/name", message: problem }]);
-  if (store.clients.getByName(name)) throw new ApiError(409, "conflict", "a client with this name already exists");
+  if (store.clients.getByName(name))
+    throw new ApiError(409, "conflict", "a client with this name already exists");
   const id = newId("c_");
   const secret = newSecret();
   store.clients.create({ id, name, createdAt: now, secretEnc: keyring.encrypt(secret) });
@@ -37,7 +45,14 @@ export function enrollmentFor(id: string, name: string, secret: string, serverUr
 }
 
 /** Issues a new secret; the old one keeps working for `graceMs` so clients can be updated. */
-export function rotateClientSecret(store: Store, keyring: Keyring, client: ClientRecord, serverUrl: string, now: number, graceMs: number) {
+export function rotateClientSecret(
+  store: Store,
+  keyring: Keyring,
+  client: ClientRecord,
+  serverUrl: string,
+  now: number,
+  graceMs: number,
+) {
   const secret = newSecret();
   store.clients.rotateSecret(client.id, keyring.encrypt(secret), now + graceMs);
   return enrollmentFor(client.id, client.name, secret, serverUrl);

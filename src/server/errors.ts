@@ -29,7 +29,13 @@ export function errorResponse(e: ApiError): Response {
 }
 
 export const unauthorized = () =>
-  new ApiError(401, "unauthorized", "authentication failed: unknown client, bad or expired signature, or replayed request");
+  new ApiError(
+    401,
+    "unauthorized",
+    "authentication failed: unknown client, bad or expired signature, or replayed request",
+  );
 export const notFound = (what = "resource") => new ApiError(404, "not_found", `${what} not found`);
 export const tooManyRequests = (retryAfterS: number) =>
-  new ApiError(429, "rate_limited", "too many requests; slow down", undefined, { "Retry-After": String(Math.max(1, Math.ceil(retryAfterS))) });
+  new ApiError(429, "rate_limited", "too many requests; slow down", undefined, {
+    "Retry-After": String(Math.max(1, Math.ceil(retryAfterS))),
+  });

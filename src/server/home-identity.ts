@@ -41,7 +41,10 @@ export interface HomeIdentityEvents {
 const META_KEY = "home.learned";
 
 /** Pure: the identity used for judging — configured entries plus what was learned. */
-export function combineHome(config: Pick<HomeIdentityConfig, "addresses" | "asns" | "learn">, learned: LearnedHome | null): HomeIdentity {
+export function combineHome(
+  config: Pick<HomeIdentityConfig, "addresses" | "asns" | "learn">,
+  learned: LearnedHome | null,
+): HomeIdentity {
   const addresses = [...config.addresses];
   const asns = [...config.asns];
   if (config.learn && learned) {
@@ -59,7 +62,13 @@ export class HomeIdentityService {
 
   constructor(
     private readonly config: HomeIdentityConfig,
-    private readonly deps: { store: Store; geo: GeoLookup; now: () => number; logger: Logger; fetch?: typeof fetch },
+    private readonly deps: {
+      store: Store;
+      geo: GeoLookup;
+      now: () => number;
+      logger: Logger;
+      fetch?: typeof fetch;
+    },
     private readonly events: HomeIdentityEvents = {},
   ) {
     const saved = deps.store.meta.get(META_KEY);
@@ -77,7 +86,12 @@ export class HomeIdentityService {
   /** Probes both families once. Keeps the previous identity for a family that gets no answer. */
   async refresh(): Promise<void> {
     if (!this.config.learn) return;
-    const opts = { timeoutMs: this.config.timeoutMs, pool: this.pool, now: this.deps.now, ...(this.deps.fetch ? { fetch: this.deps.fetch } : {}) };
+    const opts = {
+      timeoutMs: this.config.timeoutMs,
+      pool: this.pool,
+      now: this.deps.now,
+      ...(this.deps.fetch ? { fetch: this.deps.fetch } : {}),
+    };
     const [v4, v6] = await Promise.all([
       this.config.ip4Providers.length ? probePublicIp(4, this.config.ip4Providers, opts) : null,
       this.config.ip6Providers.length ? probePublicIp(6, this.config.ip6Providers, opts) : null,
@@ -86,19 +100,29 @@ export class HomeIdentityService {
     const at = this.deps.now();
     if (answered !== this.uplinkUp) {
       this.uplinkUp = answered;
-      this.deps.logger.warn(answered ? "home uplink is back" : "home uplink looks down: no IP provider answered");
+      this.deps.logger.warn(
+        answered ? "home uplink is back" : "home uplink looks down: no IP provider answered",
+      );
       this.events.onUplink?.(answered, at);
     }
     if (!answered) return;
     const ipv4 = v4?.ip ?? this.learned?.ipv4 ?? null;
     const ipv6 = v6?.ip ?? this.learned?.ipv6 ?? null;
-    const asns = [...new Set([ipv4, ipv6].flatMap((ip) => (ip ? [this.deps.geo.lookup(ip).asn] : [])).filter((a): a is number => a !== null))];
+    const asns = [
+      ...new Set(
+        [ipv4, ipv6]
+          .flatMap((ip) => (ip ? [this.deps.geo.lookup(ip).asn] : []))
+          .filter((a): a is number => a !== null),
+      ),
+    ];
     const next: LearnedHome = { ipv4, ipv6, asns, at };
     const before = this.learned;
     this.learned = next;
     this.deps.store.meta.set(META_KEY, JSON.stringify(next));
     if (!before || before.ipv4 !== ipv4 || before.ipv6 !== ipv6) {
-      this.deps.logger.info(`home identity: IPv4 ${ipv4 ?? "none"}, IPv6 ${ipv6 ?? "none"}, AS ${asns.join(", ") || "unknown"}`);
+      this.deps.logger.info(
+        `home identity: IPv4 ${ipv4 ?? "none"}, IPv6 ${ipv6 ?? "none"}, AS ${asns.join(", ") || "unknown"}`,
+      );
       this.events.onChange?.(before, next);
     }
   }
@@ -106,7 +130,9 @@ export class HomeIdentityService {
   start(): void {
     if (!this.config.learn) return;
     const tick = () =>
-      this.refresh().catch((e) => this.deps.logger.warn(`home identity refresh failed: ${(e as Error).message}`));
+      this.refresh().catch((e) =>
+        this.deps.logger.warn(`home identity refresh failed: ${(e as Error).message}`),
+      );
     void tick();
     this.timer = setInterval(tick, this.config.refreshMs);
   }

@@ -6,7 +6,8 @@ import { ApiError } from "./errors.ts";
  * Content-Length is checked first, and a chunked body is cut off as soon as it grows too big.
  */
 export async function readBodyLimited(request: Request, limit: number): Promise<string> {
-  const tooLarge = () => new ApiError(413, "payload_too_large", `the request body is larger than ${limit} bytes`);
+  const tooLarge = () =>
+    new ApiError(413, "payload_too_large", `the request body is larger than ${limit} bytes`);
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) throw tooLarge();
   if (!request.body) return "";

@@ -4,27 +4,27 @@
  */
 import { mkdirSync } from "node:fs";
 import type { Logger } from "../cli/common.ts";
+import { resolveOptions } from "../config/options.ts";
 import { DEFAULT_IPV4_PROVIDERS, DEFAULT_IPV6_PROVIDERS } from "../probe/options.ts";
 import { createApp } from "./app.ts";
-import { acquireDataLock } from "./data-lock.ts";
-import { instrumentFetch } from "./metrics/http.ts";
-import { ServerMetrics } from "./metrics/server-metrics.ts";
-import { loadKeyring } from "./auth/keyring.ts";
 import { clientAddress, isHttpsRequest, parseTrustedProxies } from "./auth/client-address.ts";
+import { loadKeyring } from "./auth/keyring.ts";
 import { ensureSetupToken } from "./auth/users.ts";
-import { channelStatusProvider } from "./notify/status.ts";
 import { Broker } from "./broker.ts";
 import { ClientCache } from "./client-cache.ts";
-import { WriteBatcher } from "./write-batcher.ts";
+import { acquireDataLock } from "./data-lock.ts";
 import { loadGeo } from "./geo/index.ts";
 import type { GeoLookup } from "./geo/types.ts";
 import { HomeIdentityService } from "./home-identity.ts";
+import { instrumentFetch } from "./metrics/http.ts";
+import { ServerMetrics } from "./metrics/server-metrics.ts";
 import { DEFAULT_DNS_ALLOW_ASNS } from "./monitor/evaluate.ts";
 import { ClientMonitor } from "./monitor/service.ts";
-import { openStore } from "./store/index.ts";
-import { resolveOptions } from "../config/options.ts";
 import { createNotifications, type Notifications } from "./notify/index.ts";
 import { type NotifyOptions, notifySpecs } from "./notify/options.ts";
+import { channelStatusProvider } from "./notify/status.ts";
+import { openStore } from "./store/index.ts";
+import { WriteBatcher } from "./write-batcher.ts";
 
 /** Notification options come flat, like every server option; missing ones take their defaults. */
 export interface ServerOptions extends Partial<NotifyOptions> {
@@ -87,9 +87,18 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
 
   const notifyDefaults = resolveOptions(notifySpecs, { argv: [], env: {} }).options;
   const notifyOptions = Object.fromEntries(
-    Object.keys(notifySpecs).map((k) => [k, o[k as keyof NotifyOptions] ?? notifyDefaults[k as keyof NotifyOptions]]),
+    Object.keys(notifySpecs).map((k) => [
+      k,
+      o[k as keyof NotifyOptions] ?? notifyDefaults[k as keyof NotifyOptions],
+    ]),
   ) as NotifyOptions;
-  const notifications = createNotifications({ store, broker, now, logger, options: { ...notifyOptions, publicUrl: o.publicUrl } });
+  const notifications = createNotifications({
+    store,
+    broker,
+    now,
+    logger,
+    options: { ...notifyOptions, publicUrl: o.publicUrl },
+  });
 
   let monitor: ClientMonitor | undefined;
   const home = new HomeIdentityService(
@@ -129,7 +138,10 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     broker,
     home: () => home.current(),
     onEvents: (events) => notifications.notifier.enqueue(events, { now: now() }),
-    defaults: { dnsAllowAsns: o.dnsAllowAsn ?? [...DEFAULT_DNS_ALLOW_ASNS], graceS: Math.round((o.grace ?? 60_000) / 1000) },
+    defaults: {
+      dnsAllowAsns: o.dnsAllowAsn ?? [...DEFAULT_DNS_ALLOW_ASNS],
+      graceS: Math.round((o.grace ?? 60_000) / 1000),
+    },
     ...(o.sweepIntervalMs ? { sweepIntervalMs: o.sweepIntervalMs } : {}),
   });
   monitor.start(startedAt);
@@ -166,7 +178,9 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     acceptReport: (r) => (monitor as ClientMonitor).acceptReport(r),
     sourceIpOf,
     limits: { reportsPerClientPerS: o.reportRate ?? 1 },
-    ...(o.legacyApiKey ? { legacy: { apiKey: o.legacyApiKey, intervalS: Math.round((o.legacyInterval ?? 300_000) / 1000) } } : {}),
+    ...(o.legacyApiKey
+      ? { legacy: { apiKey: o.legacyApiKey, intervalS: Math.round((o.legacyInterval ?? 300_000) / 1000) } }
+      : {}),
   });
   server = Bun.serve({
     hostname: o.listen.hostname,

@@ -24,11 +24,16 @@ const setup = () => {
 test("writes in one event-loop turn share one commit; each gets its own result", async () => {
   const { store, commits } = setup();
   const batcher = new WriteBatcher(store);
-  const results = await Promise.all(Array.from({ length: 50 }, (_, i) => batcher.run(() => store.nonces.use("c", `nonce-${i}`, 1e15))));
+  const results = await Promise.all(
+    Array.from({ length: 50 }, (_, i) => batcher.run(() => store.nonces.use("c", `nonce-${i}`, 1e15))),
+  );
   expect(results.every(Boolean)).toBe(true);
   expect(commits()).toBe(1);
   // the same nonce twice in one batch: the second sees the first (same transaction)
-  const [a, b] = await Promise.all([batcher.run(() => store.nonces.use("c", "dup", 1e15)), batcher.run(() => store.nonces.use("c", "dup", 1e15))]);
+  const [a, b] = await Promise.all([
+    batcher.run(() => store.nonces.use("c", "dup", 1e15)),
+    batcher.run(() => store.nonces.use("c", "dup", 1e15)),
+  ]);
   expect([a, b]).toEqual([true, false]);
 });
 
@@ -50,7 +55,12 @@ test("a unit that throws rolls back alone", async () => {
 test("a failed commit rejects every unit and tells the owner", async () => {
   const store = openStore(":memory:");
   const failures: unknown[] = [];
-  const broken = { ...store, transaction: () => { throw Object.assign(new Error("disk I/O error"), { code: "SQLITE_IOERR" }); } };
+  const broken = {
+    ...store,
+    transaction: () => {
+      throw Object.assign(new Error("disk I/O error"), { code: "SQLITE_IOERR" });
+    },
+  };
   const batcher = new WriteBatcher(broken as typeof store, (e) => failures.push(e));
   const all = await Promise.allSettled([batcher.run(() => 1), batcher.run(() => 2)]);
   expect(all.map((r) => r.status)).toEqual(["rejected", "rejected"]);

@@ -17,7 +17,16 @@ export function sampleReport(overrides: Partial<ReportV1> = {}): ReportV1 {
       ],
     },
     ipv6: { ip: null, consistent: true, answers: [] },
-    dns: [{ probe: "whoami.akamai.net", type: "A", via: "127.0.0.53", answers: ["192.0.2.1"], latency_ms: 4, error: null }],
+    dns: [
+      {
+        probe: "whoami.akamai.net",
+        type: "A",
+        via: "127.0.0.53",
+        answers: ["192.0.2.1"],
+        latency_ms: 4,
+        error: null,
+      },
+    ],
     errors: [],
     ...overrides,
   };

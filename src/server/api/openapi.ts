@@ -6,7 +6,10 @@ import { EVENT_KINDS } from "../../protocol/events.ts";
 import { VERSION } from "../../version.ts";
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const json = (schema: object, description = "OK") => ({ description, content: { "application/json": { schema } } });
+const json = (schema: object, description = "OK") => ({
+  description,
+  content: { "application/json": { schema } },
+});
 const errors = (...codes: number[]) =>
   Object.fromEntries(codes.map((c) => [String(c), json(ref("Error"), `error (see docs/api.md)`)]));
 const bearer = [{ bearer: [] }];
@@ -15,11 +18,24 @@ const idParam = { name: "id", in: "path", required: true, schema: { type: "strin
 export function openApiDocument() {
   return {
     openapi: "3.1.0",
-    info: { title: "VPN Sentinel API", version: VERSION, description: "See docs/api.md and docs/protocol.md." },
+    info: {
+      title: "VPN Sentinel API",
+      version: VERSION,
+      description: "See docs/api.md and docs/protocol.md.",
+    },
     components: {
       securitySchemes: {
-        bearer: { type: "http", scheme: "bearer", description: "API token from `sentinel tokens add NAME --role admin|viewer`" },
-        reportSignature: { type: "apiKey", in: "header", name: "Sentinel-Signature", description: "HMAC signature, docs/protocol.md" },
+        bearer: {
+          type: "http",
+          scheme: "bearer",
+          description: "API token from `sentinel tokens add NAME --role admin|viewer`",
+        },
+        reportSignature: {
+          type: "apiKey",
+          in: "header",
+          name: "Sentinel-Signature",
+          description: "HMAC signature, docs/protocol.md",
+        },
         legacyKey: { type: "apiKey", in: "header", name: "X-API-Key" },
       },
       schemas: {
@@ -33,7 +49,13 @@ export function openApiDocument() {
               properties: {
                 code: { type: "string" },
                 message: { type: "string" },
-                fields: { type: "array", items: { type: "object", properties: { path: { type: "string" }, message: { type: "string" } } } },
+                fields: {
+                  type: "array",
+                  items: {
+                    type: "object",
+                    properties: { path: { type: "string" }, message: { type: "string" } },
+                  },
+                },
               },
             },
           },
@@ -47,7 +69,10 @@ export function openApiDocument() {
             liveness: { enum: ["never", "online", "late", "offline"] },
             last_seen: { type: ["string", "null"], format: "date-time" },
             exit: { type: ["object", "null"] },
-            verdicts: { type: ["object", "null"], description: "bypass, dns, ipv6, exit: {status, severity, reason, evidence}" },
+            verdicts: {
+              type: ["object", "null"],
+              description: "bypass, dns, ipv6, exit: {status, severity, reason, evidence}",
+            },
             rotation_pending: { type: "boolean" },
           },
         },
@@ -79,21 +104,44 @@ export function openApiDocument() {
         },
         EventPage: {
           type: "object",
-          properties: { events: { type: "array", items: ref("Event") }, next_cursor: { type: ["string", "null"] } },
+          properties: {
+            events: { type: "array", items: ref("Event") },
+            next_cursor: { type: ["string", "null"] },
+          },
         },
       },
     },
     paths: {
       "/healthz": { get: { summary: "The process answers", responses: { 200: json({ type: "object" }) } } },
-      "/readyz": { get: { summary: "Database writable, migrations applied", responses: { 200: json({ type: "object" }), 503: json({ type: "object" }) } } },
-      "/api/v1/whoami": { get: { summary: "The address the server sees", responses: { 200: json({ type: "object", properties: { ip: { type: ["string", "null"] } } }), ...errors(429) } } },
+      "/readyz": {
+        get: {
+          summary: "Database writable, migrations applied",
+          responses: { 200: json({ type: "object" }), 503: json({ type: "object" }) },
+        },
+      },
+      "/api/v1/whoami": {
+        get: {
+          summary: "The address the server sees",
+          responses: {
+            200: json({ type: "object", properties: { ip: { type: ["string", "null"] } } }),
+            ...errors(429),
+          },
+        },
+      },
       "/api/v1/reports": {
         post: {
           summary: "A signed report (docs/protocol.md)",
           security: [{ reportSignature: [] }],
           requestBody: { required: true, content: { "application/json": { schema: { type: "object" } } } },
           responses: {
-            202: json({ type: "object", properties: { accepted: { const: true }, server_time: { type: "string" }, next_report_in_s: { type: "integer" } } }),
+            202: json({
+              type: "object",
+              properties: {
+                accepted: { const: true },
+                server_time: { type: "string" },
+                next_report_in_s: { type: "integer" },
+              },
+            }),
             ...errors(400, 401, 413, 415, 429, 503),
           },
         },
@@ -106,10 +154,25 @@ export function openApiDocument() {
         },
       },
       "/api/v1/clients": {
-        get: { summary: "Every client", security: bearer, responses: { 200: json({ type: "object", properties: { clients: { type: "array", items: ref("ClientSummary") } } }), ...errors(401) } },
+        get: {
+          summary: "Every client",
+          security: bearer,
+          responses: {
+            200: json({
+              type: "object",
+              properties: { clients: { type: "array", items: ref("ClientSummary") } },
+            }),
+            ...errors(401),
+          },
+        },
       },
       "/api/v1/clients/{id}": {
-        get: { summary: "One client with evidence", security: bearer, parameters: [idParam], responses: { 200: json(ref("ClientSummary")), ...errors(401, 404) } },
+        get: {
+          summary: "One client with evidence",
+          security: bearer,
+          parameters: [idParam],
+          responses: { 200: json(ref("ClientSummary")), ...errors(401, 404) },
+        },
         patch: {
           summary: "Change settings (admin)",
           security: bearer,
@@ -117,10 +180,20 @@ export function openApiDocument() {
           requestBody: { required: true, content: { "application/json": { schema: ref("Settings") } } },
           responses: { 200: json(ref("ClientSummary")), ...errors(400, 401, 403, 404, 415) },
         },
-        delete: { summary: "Delete a client and its state (admin)", security: bearer, parameters: [idParam], responses: { 204: { description: "deleted" }, ...errors(401, 403, 404) } },
+        delete: {
+          summary: "Delete a client and its state (admin)",
+          security: bearer,
+          parameters: [idParam],
+          responses: { 204: { description: "deleted" }, ...errors(401, 403, 404) },
+        },
       },
       "/api/v1/clients/{id}/events": {
-        get: { summary: "A client's events", security: bearer, parameters: [idParam], responses: { 200: json(ref("EventPage")), ...errors(400, 401, 404) } },
+        get: {
+          summary: "A client's events",
+          security: bearer,
+          parameters: [idParam],
+          responses: { 200: json(ref("EventPage")), ...errors(400, 401, 404) },
+        },
       },
       "/api/v1/clients/{id}/uptime": {
         get: {
@@ -134,13 +207,18 @@ export function openApiDocument() {
         get: {
           summary: "Events, newest first",
           security: bearer,
-          parameters: ["since", "kind", "client", "cursor", "limit"].map((name) => ({ name, in: "query", schema: { type: "string" } })),
+          parameters: ["since", "kind", "client", "cursor", "limit"].map((name) => ({
+            name,
+            in: "query",
+            schema: { type: "string" },
+          })),
           responses: { 200: json(ref("EventPage")), ...errors(400, 401) },
         },
       },
       "/api/v1/export": {
         get: {
-          summary: "Clients (with policies and sealed secrets), API tokens (hashes) and users (password hashes); admin",
+          summary:
+            "Clients (with policies and sealed secrets), API tokens (hashes) and users (password hashes); admin",
           security: bearer,
           responses: { 200: json({ type: "object" }), ...errors(401, 403) },
         },
@@ -153,7 +231,9 @@ export function openApiDocument() {
           responses: { 200: json({ type: "object" }), ...errors(400, 401, 403, 409, 413, 415) },
         },
       },
-      "/api/v1/openapi.json": { get: { summary: "This document", responses: { 200: json({ type: "object" }) } } },
+      "/api/v1/openapi.json": {
+        get: { summary: "This document", responses: { 200: json({ type: "object" }) } },
+      },
     },
   };
 }

@@ -9,9 +9,22 @@ import { hashToken, newId } from "./keyring.ts";
 
 export const API_TOKEN_PREFIX = "sst_";
 
-export function createApiToken(store: Store, name: string, role: ApiRole, now: number): { record: ApiTokenRecord; token: string } {
+export function createApiToken(
+  store: Store,
+  name: string,
+  role: ApiRole,
+  now: number,
+): { record: ApiTokenRecord; token: string } {
   const token = API_TOKEN_PREFIX + randomBytes(24).toString("base64url");
-  const record: ApiTokenRecord = { id: newId("t_"), name, role, tokenHash: hashToken(token), createdAt: now, lastUsedAt: null, revokedAt: null };
+  const record: ApiTokenRecord = {
+    id: newId("t_"),
+    name,
+    role,
+    tokenHash: hashToken(token),
+    createdAt: now,
+    lastUsedAt: null,
+    revokedAt: null,
+  };
   store.tokens.create(record);
   return { record, token };
 }
@@ -24,17 +37,29 @@ export interface Principal {
 }
 
 const missing = () =>
-  new ApiError(401, "unauthorized", "send an API token as Authorization: Bearer <token> (create one with `sentinel tokens add`)", undefined, {
-    "WWW-Authenticate": 'Bearer realm="sentinel"',
-  });
+  new ApiError(
+    401,
+    "unauthorized",
+    "send an API token as Authorization: Bearer <token> (create one with `sentinel tokens add`)",
+    undefined,
+    {
+      "WWW-Authenticate": 'Bearer realm="sentinel"',
+    },
+  );
 
 /** Resolves the Authorization header to a principal, or throws 401/403. */
-export function authenticateBearer(store: Store, authorization: string | null, need: ApiRole, now: number): Principal {
+export function authenticateBearer(
+  store: Store,
+  authorization: string | null,
+  need: ApiRole,
+  now: number,
+): Principal {
   const m = authorization ? /^Bearer\s+(\S+)$/i.exec(authorization) : null;
   if (!m?.[1]) throw missing();
   const record = store.tokens.findActiveByHash(hashToken(m[1]));
   if (!record) throw missing();
-  if (need === "admin" && record.role !== "admin") throw new ApiError(403, "forbidden", "this action needs an admin token");
+  if (need === "admin" && record.role !== "admin")
+    throw new ApiError(403, "forbidden", "this action needs an admin token");
   // Touch at most once a minute: a read-heavy API must not turn every GET into a write.
   if (record.lastUsedAt === null || now - record.lastUsedAt > 60_000) store.tokens.touch(record.id, now);
   return { kind: "api_token", id: record.id, name: record.name, role: record.role };

@@ -27,7 +27,10 @@ export const keyId = (key: Buffer) => createHash("sha256").update(key).digest("h
 /** Accepts base64/base64url of exactly 32 bytes. Never echoes the value. */
 export function parseServerKey(text: string, origin: string): Buffer {
   const key = Buffer.from(text.trim(), "base64");
-  if (key.length !== 32) throw new KeyError(`${origin}: the server key must be 32 bytes, base64-encoded (generate one with: openssl rand -base64 32)`);
+  if (key.length !== 32)
+    throw new KeyError(
+      `${origin}: the server key must be 32 bytes, base64-encoded (generate one with: openssl rand -base64 32)`,
+    );
   return key;
 }
 
@@ -52,7 +55,9 @@ export function createKeyring(keys: Buffer[]): Keyring {
       const raw = Buffer.from(data, "base64url");
       const decipher = createDecipheriv("aes-256-gcm", key, raw.subarray(0, 12));
       decipher.setAuthTag(raw.subarray(raw.length - 16));
-      return Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)), decipher.final()]).toString("utf8");
+      return Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)), decipher.final()]).toString(
+        "utf8",
+      );
     },
     isCurrent(sealed) {
       return sealed.split(":")[1] === currentId;
@@ -76,7 +81,8 @@ export function loadKeyring(dataDir: string, env: Record<string, string | undefi
     chmodSync(file, 0o600);
     keys.push(key);
   }
-  if (env.SENTINEL_PREVIOUS_SERVER_KEY) keys.push(parseServerKey(env.SENTINEL_PREVIOUS_SERVER_KEY, "SENTINEL_PREVIOUS_SERVER_KEY"));
+  if (env.SENTINEL_PREVIOUS_SERVER_KEY)
+    keys.push(parseServerKey(env.SENTINEL_PREVIOUS_SERVER_KEY, "SENTINEL_PREVIOUS_SERVER_KEY"));
   const previousFile = `${file}.previous`;
   if (existsSync(previousFile)) keys.push(parseServerKey(readFileSync(previousFile, "utf8"), previousFile));
   return createKeyring(keys);
@@ -84,5 +90,6 @@ export function loadKeyring(dataDir: string, env: Record<string, string | undefi
 
 /** Random identifiers and secrets. */
 export const newSecret = () => randomBytes(32).toString("base64url");
-export const newId = (prefix: string) => `${prefix}${randomBytes(9).toString("base64url").replace(/[-_]/g, "x").toLowerCase()}`;
+export const newId = (prefix: string) =>
+  `${prefix}${randomBytes(9).toString("base64url").replace(/[-_]/g, "x").toLowerCase()}`;
 export const hashToken = (token: string) => createHash("sha256").update(token).digest("hex");

@@ -31,6 +31,7 @@ export class RateLimiter {
 
   /** Forget buckets that have refilled, so a scan of many addresses cannot grow memory forever. */
   private evictFull(t: number) {
-    for (const [k, b] of this.buckets) if (b.tokens + ((t - b.at) / 1000) * this.ratePerS >= this.burst) this.buckets.delete(k);
+    for (const [k, b] of this.buckets)
+      if (b.tokens + ((t - b.at) / 1000) * this.ratePerS >= this.burst) this.buckets.delete(k);
   }
 }

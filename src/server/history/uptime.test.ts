@@ -22,7 +22,12 @@ describe("summariseUptime", () => {
   });
 
   test("offline and red stretches count against uptime and protected time", () => {
-    const rows = [row(0, "green", "online"), row(6 * H, "red", "online"), row(12 * H, "red", "offline"), row(18 * H, "green", "online")];
+    const rows = [
+      row(0, "green", "online"),
+      row(6 * H, "red", "online"),
+      row(12 * H, "red", "offline"),
+      row(18 * H, "green", "online"),
+    ];
     const s = summariseUptime(rows, [], 0, 24 * H);
     expect(s.uptime).toBeCloseTo(18 / 24);
     expect(s.protected).toBeCloseTo(12 / 24);
@@ -50,7 +55,11 @@ describe("summariseUptime", () => {
 });
 
 test("stretches of exits with durations, newest first", () => {
-  const rows = [row(0, "green", "online", "203.0.113.1"), row(10, "green", "late", "203.0.113.1"), row(20, "green", "online", "203.0.113.2")];
+  const rows = [
+    row(0, "green", "online", "203.0.113.1"),
+    row(10, "green", "late", "203.0.113.1"),
+    row(20, "green", "online", "203.0.113.2"),
+  ];
   expect(stretches(rows, (r) => r.exitIpv4, 50)).toEqual([
     { value: "203.0.113.2", from: 20, to: 50, duration_ms: 30 },
     { value: "203.0.113.1", from: 0, to: 20, duration_ms: 20 },

@@ -8,10 +8,10 @@ import type { Logger } from "../../cli/common.ts";
 import type { ReportV1 } from "../../protocol/report.ts";
 import type { AcceptedReport, AcceptResult } from "../api/reports/service.ts";
 import type { Broker } from "../broker.ts";
+import type { ClientCache } from "../client-cache.ts";
 import type { GeoLookup } from "../geo/types.ts";
 import type { ClientRecord, EventRecord, HistoryRow, NewEvent, Store } from "../store/index.ts";
 import { applyPolicy, DEFAULT_CLIENT_POLICY, evaluateReport, initialClientState } from "./evaluate.ts";
-import type { ClientCache } from "../client-cache.ts";
 import {
   afterServerStart,
   DEFAULT_GRACE_S,
@@ -77,7 +77,8 @@ export class ClientMonitor {
     const s = client.policy as ClientSettings;
     return {
       ...DEFAULT_CLIENT_POLICY,
-      dns_allow_asns: s.dns_allow_asns ?? this.deps.defaults?.dnsAllowAsns ?? [...DEFAULT_CLIENT_POLICY.dns_allow_asns],
+      dns_allow_asns: s.dns_allow_asns ??
+        this.deps.defaults?.dnsAllowAsns ?? [...DEFAULT_CLIENT_POLICY.dns_allow_asns],
       paused: s.paused ?? false,
       interval_s: s.interval_s ?? null,
       grace_s: s.grace_s ?? this.deps.defaults?.graceS ?? DEFAULT_GRACE_S,
@@ -92,7 +93,7 @@ export class ClientMonitor {
    */
   stateOf(client: ClientRecord): ClientState | null {
     const s = client.state as ClientState | null;
-    if (!s || s.version !== 1) return null;
+    if (s?.version !== 1) return null;
     return {
       ...s,
       last_report_at: client.lastReportAt ?? s.last_report_at,
@@ -108,7 +109,8 @@ export class ClientMonitor {
     const previous = this.stateOf(client);
     const home = this.deps.home();
     const key = materialKey(r.report, r.sourceIp, home, client.policy);
-    if (previous && this.isUnchanged(client, previous, key, r.report)) return this.heartbeat(client, previous, r);
+    if (previous && this.isUnchanged(client, previous, key, r.report))
+      return this.heartbeat(client, previous, r);
 
     const judged = evaluateReport({
       report: r.report,
@@ -131,7 +133,8 @@ export class ClientMonitor {
     };
     const events = store.transaction(() => {
       store.clients.applyReport(client.id, update);
-      if (previous === null || historyDiffers(previous, state)) store.history.record(client.id, historyRowOf(state, update.lastReportAt));
+      if (previous === null || historyDiffers(previous, state))
+        store.history.record(client.id, historyRowOf(state, update.lastReportAt));
       return this.storeFlips(client, judged.flips);
     });
     this.deps.cache?.set({ ...client, ...update });
@@ -192,7 +195,11 @@ export class ClientMonitor {
     if (!client) return;
     const policy = this.policyOf(client);
     const state = applyPolicy(this.stateOf(client) ?? initialClientState(policy), policy, now());
-    store.clients.casState(client.id, { liveness: client.liveness, lastReportAt: client.lastReportAt }, { state, ...columnsOf(state) });
+    store.clients.casState(
+      client.id,
+      { liveness: client.liveness, lastReportAt: client.lastReportAt },
+      { state, ...columnsOf(state) },
+    );
     this.materialKeys.delete(clientId);
     this.deps.broker.publish("client.changed", { clientId });
   }
@@ -218,13 +225,20 @@ export class ClientMonitor {
         if (!state) continue;
         const next = afterServerStart(state, startedAt);
         if (next.late_at === state.late_at && next.offline_at === state.offline_at) continue;
-        store.clients.casState(client.id, { liveness: client.liveness, lastReportAt: client.lastReportAt }, { state: next, ...columnsOf(next) });
+        store.clients.casState(
+          client.id,
+          { liveness: client.liveness, lastReportAt: client.lastReportAt },
+          { state: next, ...columnsOf(next) },
+        );
         adjusted++;
       }
       store.meta.set(ALIVE_KEY, String(startedAt));
       if (downtime) store.history.recordServerDowntime(downtime.from, downtime.to);
     });
-    if (downtime) logger.info(`server was down for ${Math.round(downtime.duration_ms / 1000)} s; recorded as unknown, not as client downtime`);
+    if (downtime)
+      logger.info(
+        `server was down for ${Math.round(downtime.duration_ms / 1000)} s; recorded as unknown, not as client downtime`,
+      );
     if (adjusted) logger.debug(`extended the deadlines of ${adjusted} client(s) after start`);
     this.timer = setInterval(() => this.sweep(), this.deps.sweepIntervalMs ?? 500);
   }
@@ -256,14 +270,18 @@ export class ClientMonitor {
         const next = swept?.state ?? state;
         if (!next) {
           // nothing to judge (never reported): stop looking at it until something changes
-          store.clients.casState(client.id, { liveness: client.liveness, lastReportAt: client.lastReportAt }, {
-            state: client.state,
-            status: client.status,
-            liveness: client.liveness,
-            lateAt: null,
-            offlineAt: null,
-            nextCheckAt: null,
-          });
+          store.clients.casState(
+            client.id,
+            { liveness: client.liveness, lastReportAt: client.lastReportAt },
+            {
+              state: client.state,
+              status: client.status,
+              liveness: client.liveness,
+              lateAt: null,
+              offlineAt: null,
+              nextCheckAt: null,
+            },
+          );
           continue;
         }
         const events = store.transaction(() => {
@@ -319,7 +337,12 @@ export class ClientMonitor {
  * answers and errors, probe errors, the interval, the agent, the source address, home and
  * settings. Two reports with the same key are judged the same.
  */
-function materialKey(report: ReportV1, sourceIp: string | null, home: HomeIdentity, policy: Record<string, unknown>): string {
+function materialKey(
+  report: ReportV1,
+  sourceIp: string | null,
+  home: HomeIdentity,
+  policy: Record<string, unknown>,
+): string {
   const family = (f: ReportV1["ipv4"] | undefined) =>
     f ? [f.ip, f.consistent, f.answers.map((a) => [a.provider, a.ip, a.error])] : null;
   return JSON.stringify([
@@ -338,7 +361,13 @@ function materialKey(report: ReportV1, sourceIp: string | null, home: HomeIdenti
 function historyDiffers(a: ClientState, b: ClientState): boolean {
   const x = historyRowOf(a, 0);
   const y = historyRowOf(b, 0);
-  return x.status !== y.status || x.liveness !== y.liveness || x.exitIpv4 !== y.exitIpv4 || x.exitIpv6 !== y.exitIpv6 || x.resolvers !== y.resolvers;
+  return (
+    x.status !== y.status ||
+    x.liveness !== y.liveness ||
+    x.exitIpv4 !== y.exitIpv4 ||
+    x.exitIpv6 !== y.exitIpv6 ||
+    x.resolvers !== y.resolvers
+  );
 }
 
 /** What the history keeps of a state: a new row only when one of these changes. */
@@ -349,7 +378,12 @@ function historyRowOf(state: ClientState, at: number): HistoryRow {
     liveness: state.liveness,
     exitIpv4: state.exit.ipv4?.ip ?? null,
     exitIpv6: state.exit.ipv6?.ip ?? null,
-    resolvers: state.resolvers.length ? state.resolvers.map((r) => r.ip).sort().join(",") : null,
+    resolvers: state.resolvers.length
+      ? state.resolvers
+          .map((r) => r.ip)
+          .sort()
+          .join(",")
+      : null,
   };
 }
 

@@ -3,18 +3,29 @@
  * last error and queue counts per channel, and "send test message", which goes straight to
  * the channel so the person clicking sees the channel's own answer.
  */
-import type { ChannelStatusProvider } from "../web/channels.ts";
+
 import type { Store } from "../store/index.ts";
+import type { ChannelStatusProvider } from "../web/channels.ts";
 import type { Notifications } from "./index.ts";
 
-export function channelStatusProvider(notifications: Notifications, store: Store, now: () => number): ChannelStatusProvider {
+export function channelStatusProvider(
+  notifications: Notifications,
+  store: Store,
+  now: () => number,
+): ChannelStatusProvider {
   const count = (channel: string, status: "pending" | "failed") =>
     store.outbox.list({ status, limit: 100_000 }).filter((r) => r.channel === channel).length;
   return {
     list: () =>
       notifications.channelStatus().channels.map((c) => {
         const lastError = c.problems[0] ?? c.lanes.map((l) => l.lastError).find((e) => e !== null) ?? null;
-        return { name: c.name, ok: c.ok, lastError, pending: count(c.name, "pending"), failed: count(c.name, "failed") };
+        return {
+          name: c.name,
+          ok: c.ok,
+          lastError,
+          pending: count(c.name, "pending"),
+          failed: count(c.name, "failed"),
+        };
       }),
     async sendTest(name) {
       const channel = notifications.channels.find((c) => c.name === name);

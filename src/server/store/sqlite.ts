@@ -92,7 +92,9 @@ export function openDatabase(path: string): Database {
 export function migrate(db: Database): number {
   const current = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
   if (current > MIGRATIONS.length)
-    throw new Error(`the database schema (v${current}) is newer than this sentinel (v${MIGRATIONS.length}); upgrade sentinel`);
+    throw new Error(
+      `the database schema (v${current}) is newer than this sentinel (v${MIGRATIONS.length}); upgrade sentinel`,
+    );
   for (let v = current; v < MIGRATIONS.length; v++) {
     db.transaction(() => {
       db.exec(MIGRATIONS[v] as string);
@@ -111,7 +113,10 @@ export function openSqliteStore(path: string): Store {
 
   const clients: Store["clients"] = {
     create(c) {
-      run("INSERT INTO clients (id, name, created_at, secret_enc) VALUES ($id, $name, $createdAt, $secretEnc)", c);
+      run(
+        "INSERT INTO clients (id, name, created_at, secret_enc) VALUES ($id, $name, $createdAt, $secretEnc)",
+        c,
+      );
     },
     get(id) {
       const r = db.query<Row, [string]>(`${CLIENT_SELECT} WHERE c.id = ?`).get(id);
@@ -144,17 +149,19 @@ export function openSqliteStore(path: string): Store {
       );
     },
     reencryptSecrets(reencrypt) {
-      return db.transaction(() => {
-        const rows = q("SELECT id, secret_enc, prev_secret_enc FROM clients").all();
-        for (const r of rows) {
-          run("UPDATE clients SET secret_enc = $s, prev_secret_enc = $p WHERE id = $id", {
-            id: r.id,
-            s: reencrypt(r.secret_enc as string),
-            p: r.prev_secret_enc ? reencrypt(r.prev_secret_enc as string) : null,
-          });
-        }
-        return rows.length;
-      }).immediate();
+      return db
+        .transaction(() => {
+          const rows = q("SELECT id, secret_enc, prev_secret_enc FROM clients").all();
+          for (const r of rows) {
+            run("UPDATE clients SET secret_enc = $s, prev_secret_enc = $p WHERE id = $id", {
+              id: r.id,
+              s: reencrypt(r.secret_enc as string),
+              p: r.prev_secret_enc ? reencrypt(r.prev_secret_enc as string) : null,
+            });
+          }
+          return rows.length;
+        })
+        .immediate();
     },
     applyReport(id, u: ClientUpdate) {
       run(
@@ -186,7 +193,9 @@ export function openSqliteStore(path: string): Store {
     },
     dueForSweep(now, limit) {
       return db
-        .query<Row, [number, number]>(`${CLIENT_SELECT} WHERE c.next_check_at <= ? ORDER BY c.next_check_at LIMIT ?`)
+        .query<Row, [number, number]>(
+          `${CLIENT_SELECT} WHERE c.next_check_at <= ? ORDER BY c.next_check_at LIMIT ?`,
+        )
         .all(now, limit)
         .map(toClient);
     },
@@ -208,7 +217,10 @@ export function openSqliteStore(path: string): Store {
       );
       if (res.changes !== 1) return false;
       if (next.state !== undefined && next.state !== null)
-        run("UPDATE client_state SET state_json = $state WHERE client_id = $id", { id, state: json(next.state) });
+        run("UPDATE client_state SET state_json = $state WHERE client_id = $id", {
+          id,
+          state: json(next.state),
+        });
       return true;
     },
   };
@@ -275,7 +287,9 @@ export function openSqliteStore(path: string): Store {
       return q("SELECT * FROM api_tokens ORDER BY name").all().map(toToken);
     },
     findActiveByHash(hash) {
-      const r = db.query<Row, [string]>("SELECT * FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL").get(hash);
+      const r = db
+        .query<Row, [string]>("SELECT * FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL")
+        .get(hash);
       return r ? toToken(r) : null;
     },
     touch(id, at) {
@@ -292,17 +306,23 @@ export function openSqliteStore(path: string): Store {
 
   const meta: Store["meta"] = {
     get(key) {
-      return db.query<{ value: string }, [string]>("SELECT value FROM meta WHERE key = ?").get(key)?.value ?? null;
+      return (
+        db.query<{ value: string }, [string]>("SELECT value FROM meta WHERE key = ?").get(key)?.value ?? null
+      );
     },
     set(key, value) {
-      db.query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(key, value);
+      db.query(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+      ).run(key, value);
     },
   };
 
   const history: Store["history"] = {
     record(clientId, row) {
       const last = db
-        .query<Row, [string]>("SELECT * FROM client_history WHERE client_id = ? ORDER BY at DESC, id DESC LIMIT 1")
+        .query<Row, [string]>(
+          "SELECT * FROM client_history WHERE client_id = ? ORDER BY at DESC, id DESC LIMIT 1",
+        )
         .get(clientId);
       if (
         last &&
@@ -320,10 +340,14 @@ export function openSqliteStore(path: string): Store {
     },
     range(clientId, from, to) {
       const before = db
-        .query<Row, [string, number]>("SELECT * FROM client_history WHERE client_id = ? AND at < ? ORDER BY at DESC, id DESC LIMIT 1")
+        .query<Row, [string, number]>(
+          "SELECT * FROM client_history WHERE client_id = ? AND at < ? ORDER BY at DESC, id DESC LIMIT 1",
+        )
         .all(clientId, from);
       const within = db
-        .query<Row, [string, number, number]>("SELECT * FROM client_history WHERE client_id = ? AND at >= ? AND at <= ? ORDER BY at, id")
+        .query<Row, [string, number, number]>(
+          "SELECT * FROM client_history WHERE client_id = ? AND at >= ? AND at <= ? ORDER BY at, id",
+        )
         .all(clientId, from, to);
       return [...before, ...within].map((r) => ({
         at: r.at as number,
@@ -346,18 +370,20 @@ export function openSqliteStore(path: string): Store {
         .map((r) => ({ from: r.from_at, to: r.to_at }));
     },
     prune(before) {
-      return db.transaction(() => {
-        // keep each client's latest row before the cut: it says what was true when the window opens
-        const h = db
-          .query(
-            `DELETE FROM client_history WHERE at < $before AND id NOT IN
+      return db
+        .transaction(() => {
+          // keep each client's latest row before the cut: it says what was true when the window opens
+          const h = db
+            .query(
+              `DELETE FROM client_history WHERE at < $before AND id NOT IN
              (SELECT max(id) FROM client_history WHERE at < $before GROUP BY client_id)`,
-          )
-          .run({ before }).changes;
-        const e = db.query("DELETE FROM events WHERE at < ?").run(before).changes;
-        const d = db.query("DELETE FROM server_downtime WHERE to_at < ?").run(before).changes;
-        return h + e + d;
-      }).immediate();
+            )
+            .run({ before }).changes;
+          const e = db.query("DELETE FROM events WHERE at < ?").run(before).changes;
+          const d = db.query("DELETE FROM server_downtime WHERE to_at < ?").run(before).changes;
+          return h + e + d;
+        })
+        .immediate();
     },
   };
 
@@ -382,13 +408,24 @@ export function openSqliteStore(path: string): Store {
       try {
         const v = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
         // A real write proves the file, the WAL and the disk accept data.
-        db.query("INSERT INTO meta (key, value) VALUES ('ready_probe', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(
-          String(Date.now()),
-        );
-        if (v !== expected) return { ok: false, schemaVersion: v, expectedSchemaVersion: expected, reason: "migrations pending" };
+        db.query(
+          "INSERT INTO meta (key, value) VALUES ('ready_probe', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        ).run(String(Date.now()));
+        if (v !== expected)
+          return {
+            ok: false,
+            schemaVersion: v,
+            expectedSchemaVersion: expected,
+            reason: "migrations pending",
+          };
         return { ok: true, schemaVersion: v, expectedSchemaVersion: expected };
       } catch (e) {
-        return { ok: false, schemaVersion: -1, expectedSchemaVersion: expected, reason: `database not writable: ${(e as Error).message}` };
+        return {
+          ok: false,
+          schemaVersion: -1,
+          expectedSchemaVersion: expected,
+          reason: `database not writable: ${(e as Error).message}`,
+        };
       }
     },
     sizeBytes() {

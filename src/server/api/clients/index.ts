@@ -36,7 +36,9 @@ export const clientsApi = (deps: ClientsApiDeps) => {
         now(),
       ),
     }))
-    .get("/api/v1/clients", () => ({ clients: store.clients.list().map((c) => presentClientSummary(c, now())) }))
+    .get("/api/v1/clients", () => ({
+      clients: store.clients.list().map((c) => presentClientSummary(c, now())),
+    }))
     .get("/api/v1/clients/:id", ({ params }) => presentClient(clientOr404(params.id), now()))
     .get("/api/v1/clients/:id/events", ({ params, query }) => {
       clientOr404(params.id);
@@ -47,7 +49,9 @@ export const clientsApi = (deps: ClientsApiDeps) => {
       clientOr404(params.id);
       const window = parseDuration(String(query.window ?? "24h"));
       if (window === null || window <= 0 || window > MAX_WINDOW_MS)
-        throw new ApiError(400, "validation_failed", "invalid window", [{ path: "/window", message: "must be a duration like 24h, 7d or 30d (at most 366d)" }]);
+        throw new ApiError(400, "validation_failed", "invalid window", [
+          { path: "/window", message: "must be a duration like 24h, 7d or 30d (at most 366d)" },
+        ]);
       const to = now();
       const from = to - window;
       const rows = store.history.range(params.id, from, to);
@@ -61,9 +65,19 @@ export const clientsApi = (deps: ClientsApiDeps) => {
         known_s: Math.round(summary.known_ms / 1000),
         unknown_s: Math.round(summary.unknown_ms / 1000),
         offline_s: Math.round(summary.offline_ms / 1000),
-        status_s: Object.fromEntries(Object.entries(summary.status_ms).map(([k, v]) => [k, Math.round(v / 1000)])),
-        exits: stretches(rows, (r) => r.exitIpv4, to).map((s) => ({ ip: s.value, from: new Date(s.from).toISOString(), duration_s: Math.round(s.duration_ms / 1000) })),
-        resolvers: stretches(rows, (r) => r.resolvers, to).map((s) => ({ ips: s.value.split(","), from: new Date(s.from).toISOString(), duration_s: Math.round(s.duration_ms / 1000) })),
+        status_s: Object.fromEntries(
+          Object.entries(summary.status_ms).map(([k, v]) => [k, Math.round(v / 1000)]),
+        ),
+        exits: stretches(rows, (r) => r.exitIpv4, to).map((s) => ({
+          ip: s.value,
+          from: new Date(s.from).toISOString(),
+          duration_s: Math.round(s.duration_ms / 1000),
+        })),
+        resolvers: stretches(rows, (r) => r.resolvers, to).map((s) => ({
+          ips: s.value.split(","),
+          from: new Date(s.from).toISOString(),
+          duration_s: Math.round(s.duration_ms / 1000),
+        })),
       };
     })
     .patch(

@@ -23,22 +23,29 @@ export function parseEventQuery(q: Record<string, string | undefined>, clientId?
   if (clientId ?? q.client) query.clientId = clientId ?? q.client;
   if (q.since) {
     const t = /^\d+$/.test(q.since) ? Number(q.since) : Date.parse(q.since);
-    if (Number.isNaN(t)) fields.push({ path: "/since", message: "must be an ISO 8601 date-time or milliseconds since the epoch" });
+    if (Number.isNaN(t))
+      fields.push({
+        path: "/since",
+        message: "must be an ISO 8601 date-time or milliseconds since the epoch",
+      });
     else query.since = t;
   }
   if (q.kind) {
     const kinds = q.kind.split(",").map((k) => k.trim());
     const bad = kinds.filter((k) => !isEventKind(k));
-    if (bad.length) fields.push({ path: "/kind", message: "unknown event kind (see docs/api.md for the list)" });
+    if (bad.length)
+      fields.push({ path: "/kind", message: "unknown event kind (see docs/api.md for the list)" });
     else query.kinds = kinds;
   }
   if (q.cursor) {
-    if (!/^\d{1,15}$/.test(q.cursor)) fields.push({ path: "/cursor", message: "must be the next_cursor of a previous page" });
+    if (!/^\d{1,15}$/.test(q.cursor))
+      fields.push({ path: "/cursor", message: "must be the next_cursor of a previous page" });
     else query.before = Number(q.cursor);
   }
   if (q.limit) {
     const n = Number(q.limit);
-    if (!Number.isInteger(n) || n < 1 || n > 500) fields.push({ path: "/limit", message: "must be 1 to 500" });
+    if (!Number.isInteger(n) || n < 1 || n > 500)
+      fields.push({ path: "/limit", message: "must be 1 to 500" });
     else query.limit = n;
   }
   if (fields.length) throw new ApiError(400, "validation_failed", "invalid query parameters", fields);
@@ -46,5 +53,8 @@ export function parseEventQuery(q: Record<string, string | undefined>, clientId?
 }
 
 export function eventPage(events: EventRecord[], limit: number) {
-  return { events: events.map(presentEvent), next_cursor: events.length === limit ? String(events.at(-1)?.id) : null };
+  return {
+    events: events.map(presentEvent),
+    next_cursor: events.length === limit ? String(events.at(-1)?.id) : null,
+  };
 }

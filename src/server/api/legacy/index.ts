@@ -1,9 +1,9 @@
 import { timingSafeEqual } from "node:crypto";
 import { Elysia } from "elysia";
-import { readBodyLimited, requireJsonContentType } from "../../http.ts";
-import { ApiError } from "../../errors.ts";
-import { hashToken } from "../../auth/keyring.ts";
 import { MAX_REPORT_BYTES } from "../../../protocol/report.ts";
+import { hashToken } from "../../auth/keyring.ts";
+import { ApiError } from "../../errors.ts";
+import { readBodyLimited, requireJsonContentType } from "../../http.ts";
 import { parseLegacyKeepalive } from "./service.ts";
 
 export interface LegacyDeps {
@@ -15,7 +15,8 @@ export interface LegacyDeps {
 }
 
 const keyMatches = (given: string | null, expected: string) =>
-  given !== null && timingSafeEqual(Buffer.from(hashToken(given), "hex"), Buffer.from(hashToken(expected), "hex"));
+  given !== null &&
+  timingSafeEqual(Buffer.from(hashToken(given), "hex"), Buffer.from(hashToken(expected), "hex"));
 
 /** POST /api/v1/keepalive: only mounted when --legacy-api-key is set. */
 export const legacyApi = (deps: LegacyDeps) =>

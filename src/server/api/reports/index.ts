@@ -9,7 +9,11 @@ export const reportsApi = (ingest: ReportIngest, sourceIpOf: (request: Request) 
     async ({ request, set }) => {
       requireJsonContentType(request);
       const body = await readBodyLimited(request, MAX_REPORT_BYTES);
-      const result = await ingest.handle({ body, header: (n) => request.headers.get(n), sourceIp: sourceIpOf(request) });
+      const result = await ingest.handle({
+        body,
+        header: (n) => request.headers.get(n),
+        sourceIp: sourceIpOf(request),
+      });
       set.status = 202;
       return { accepted: true, server_time: result.serverTime, next_report_in_s: result.nextReportInS };
     },

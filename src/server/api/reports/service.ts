@@ -3,7 +3,12 @@
  * report to the monitor. Elysia-free so it is testable and reusable (legacy keepalive, benches).
  */
 import { type ReportV1, validateReport } from "../../../protocol/report.ts";
-import { isTimestampFresh, MAX_CLOCK_SKEW_S, parseSignedHeaders, signatureMatches } from "../../../protocol/signing.ts";
+import {
+  isTimestampFresh,
+  MAX_CLOCK_SKEW_S,
+  parseSignedHeaders,
+  signatureMatches,
+} from "../../../protocol/signing.ts";
 import type { Keyring } from "../../auth/keyring.ts";
 import type { RateLimiter } from "../../auth/rate-limit.ts";
 import { ApiError, tooManyRequests, unauthorized } from "../../errors.ts";
@@ -63,9 +68,15 @@ export class ReportIngest {
       const reason = storageFailure(e);
       if (reason === null) throw e;
       this.deps.onStorageFailure?.(reason, e as Error);
-      throw new ApiError(503, "storage_unavailable", `the server cannot store reports right now: ${reason}`, undefined, {
-        "Retry-After": "30",
-      });
+      throw new ApiError(
+        503,
+        "storage_unavailable",
+        `the server cannot store reports right now: ${reason}`,
+        undefined,
+        {
+          "Retry-After": "30",
+        },
+      );
     }
   }
 
@@ -85,7 +96,8 @@ export class ReportIngest {
     if (!isTimestampFresh(headers.timestamp, Math.floor(t / 1000))) return fail("stale_timestamp");
     const client = (this.deps.clients ?? store.clients).get(headers.clientId);
     if (!client) return fail("unknown_client");
-    if (!this.secretsOf(client, t).some((s) => signatureMatches(s, headers, req.body))) return fail("bad_signature");
+    if (!this.secretsOf(client, t).some((s) => signatureMatches(s, headers, req.body)))
+      return fail("bad_signature");
 
     const wait = this.deps.clientLimiter.take(client.id);
     if (wait > 0) throw tooManyRequests(wait);
@@ -97,12 +109,14 @@ export class ReportIngest {
       throw new ApiError(400, "invalid_json", "the request body is not valid JSON");
     }
     const result = validateReport(parsed);
-    if (!result.ok) throw new ApiError(400, "validation_failed", "the report does not match protocol v1", result.errors);
+    if (!result.ok)
+      throw new ApiError(400, "validation_failed", "the report does not match protocol v1", result.errors);
 
     // The nonce is burnt in the same transaction that stores the report, so a replay can never
     // slip between the check and the write; the answer waits for the commit.
     const write = () => {
-      if (!store.nonces.use(client.id, headers.nonce, (headers.timestamp + MAX_CLOCK_SKEW_S + 1) * 1000)) return null;
+      if (!store.nonces.use(client.id, headers.nonce, (headers.timestamp + MAX_CLOCK_SKEW_S + 1) * 1000))
+        return null;
       return this.deps.accept({ client, report: result.report, sourceIp: req.sourceIp, receivedAt: t });
     };
     const accepted = await (this.deps.writes ? this.deps.writes.run(write) : store.transaction(write));
