@@ -2,14 +2,14 @@
 import { defineCommand } from "citty";
 import { formatDuration } from "../config/duration.ts";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
-import { loadOptions } from "./common.ts";
+import { commonSpecs, loadOptions } from "./common.ts";
 import { dataDirSpecs, defaultPublicUrl, publicUrlSpecs } from "./server-options.ts";
 
 const addSpecs = {
   ...dataDirSpecs,
   ...publicUrlSpecs,
   json: { kind: "boolean", description: 'Print {"id","secret","token","command"} as JSON', flagOnly: true },
-  config: { kind: "string", description: "TOML configuration file", valueHint: "FILE", flagOnly: true },
+  config: commonSpecs.config,
 } satisfies OptionSpecs;
 const listSpecs = {
   ...dataDirSpecs,

@@ -2,12 +2,12 @@
 import { writeFileSync } from "node:fs";
 import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
-import { loadOptions } from "./common.ts";
+import { commonSpecs, loadOptions } from "./common.ts";
 import { dataDirSpecs } from "./server-options.ts";
 
 export const exportSpecs = {
   ...dataDirSpecs,
-  config: { kind: "string", description: "TOML configuration file", valueHint: "FILE", flagOnly: true },
+  config: commonSpecs.config,
 } satisfies OptionSpecs;
 
 export default defineCommand({

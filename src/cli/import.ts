@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
-import { loadOptions } from "./common.ts";
+import { commonSpecs, loadOptions } from "./common.ts";
 import { dataDirSpecs } from "./server-options.ts";
 
 export const importSpecs = {
@@ -18,7 +18,7 @@ export const importSpecs = {
     valueHint: "FILE",
   },
   json: { kind: "boolean", description: "Print the result as JSON", flagOnly: true },
-  config: { kind: "string", description: "TOML configuration file", valueHint: "FILE", flagOnly: true },
+  config: commonSpecs.config,
 } satisfies OptionSpecs;
 
 export default defineCommand({

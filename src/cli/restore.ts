@@ -7,12 +7,12 @@ import { copyFileSync, existsSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
-import { loadOptions } from "./common.ts";
+import { commonSpecs, loadOptions } from "./common.ts";
 import { dataDirSpecs } from "./server-options.ts";
 
 export const restoreSpecs = {
   ...dataDirSpecs,
-  config: { kind: "string", description: "TOML configuration file", valueHint: "FILE", flagOnly: true },
+  config: commonSpecs.config,
 } satisfies OptionSpecs;
 
 export interface RestoreOutcome {

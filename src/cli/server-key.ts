@@ -14,13 +14,13 @@ import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "nod
 import { join } from "node:path";
 import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
-import { loadOptions } from "./common.ts";
+import { commonSpecs, loadOptions } from "./common.ts";
 import { dataDirSpecs } from "./server-options.ts";
 
 export const serverKeySpecs = {
   ...dataDirSpecs,
   json: { kind: "boolean", description: "Print JSON", flagOnly: true },
-  config: { kind: "string", description: "TOML configuration file", valueHint: "FILE", flagOnly: true },
+  config: commonSpecs.config,
 } satisfies OptionSpecs;
 
 const fail = (message: string) => Object.assign(new Error(message), { exitCode: 1 });

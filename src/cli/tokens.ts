@@ -1,15 +1,10 @@
 /** `sentinel tokens add|list|revoke`: API bearer tokens for /api/v1 (stored hashed, shown once). */
 import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
-import { loadOptions } from "./common.ts";
+import { commonSpecs, loadOptions } from "./common.ts";
 import { dataDirSpecs } from "./server-options.ts";
 
-const config = {
-  kind: "string",
-  description: "TOML configuration file",
-  valueHint: "FILE",
-  flagOnly: true,
-} as const;
+const config = commonSpecs.config;
 const addSpecs = {
   ...dataDirSpecs,
   role: {

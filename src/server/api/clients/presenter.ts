@@ -1,4 +1,5 @@
 /** The JSON the API shows for a client. Secrets never leave the server. */
+import type { ClientSettings } from "../../monitor/service.ts";
 import type { ClientRecord } from "../../store/index.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -33,15 +34,7 @@ export function presentClient(c: ClientRecord, now: number) {
 
 /** The per-client settings as the API takes them (PATCH) and shows them. */
 export function presentSettings(policy: Record<string, unknown>) {
-  const p = policy as {
-    interval_s?: number | null;
-    grace_s?: number | null;
-    expected_country?: string | null;
-    expected_asn?: number | null;
-    paused?: boolean;
-    muted_until?: number | null;
-    dns_allow_asns?: number[];
-  };
+  const p = policy as ClientSettings;
   return {
     interval: p.interval_s ?? null,
     grace: p.grace_s ?? null,

@@ -1,0 +1,97 @@
+/**
+ * The client half stays light: `sentinel client` and `sentinel check` never load Elysia, JSX
+ * or grammy (a preload makes any such import throw), and they still work end to end.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { loadKeyring } from "../src/server/auth/keyring.ts";
+import { enrollClient } from "../src/server/enrollment.ts";
+import { openStore } from "../src/server/store/index.ts";
+import { startFakeDns, whoamiHandler } from "./fakes/dns.ts";
+import { startTestServer, tempDir } from "./helpers/server.ts";
+
+const dir = tempDir();
+let server: Awaited<ReturnType<typeof startTestServer>>;
+let dns: Awaited<ReturnType<typeof startFakeDns>>;
+let token: string;
+
+beforeAll(async () => {
+  const store = openStore(dir.path);
+  token = enrollClient(store, loadKeyring(dir.path), "light", "http://x", Date.now()).token;
+  store.close();
+  server = await startTestServer({ dataDir: dir.path });
+  dns = await startFakeDns({ handler: whoamiHandler });
+});
+afterAll(async () => {
+  await server.stop();
+  await dns.stop();
+  dir.remove();
+});
+
+const run = async (args: string[]) => {
+  const proc = Bun.spawn(
+    [
+      "bun",
+      "--preload",
+      `${import.meta.dir}/helpers/forbid-server-modules.ts`,
+      `${import.meta.dir}/../src/main.ts`,
+      ...args,
+    ],
+    {
+      env: { PATH: process.env.PATH ?? "", HOME: dir.path, SENTINEL_TOKEN: token },
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+  );
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  return { stdout, stderr, code };
+};
+
+const probeArgs = () => [
+  "--ip4-provider",
+  `${server.url}/api/v1/whoami`,
+  "--no-ipv6",
+  "--dns-resolver",
+  `127.0.0.1:${dns.port}`,
+  "--dns-probe",
+  "whoami.akamai.net:A",
+];
+
+test("sentinel client --once delivers a report without loading server modules", async () => {
+  const r = await run([
+    "client",
+    "--once",
+    "--server",
+    server.url,
+    "--spool-dir",
+    `${dir.path}/spool`,
+    ...probeArgs(),
+  ]);
+  expect(r.stderr).not.toContain("server-only module");
+  expect(r.code, r.stderr).toBe(0);
+});
+
+test("sentinel check --json runs without loading server modules", async () => {
+  const r = await run(["check", "--json", ...probeArgs()]);
+  expect(r.stderr).not.toContain("server-only module");
+  expect(r.code, r.stderr).toBe(0);
+  expect(JSON.parse(r.stdout).ipv4.ip).toBe("127.0.0.1");
+});
+
+test("the guard itself works: loading the server fails under it", async () => {
+  const r = await run(["server", "--help"]);
+  // help only lists options; importing the server command pulls in no Elysia either
+  expect(r.code).toBe(0);
+  const boom = Bun.spawnSync([
+    "bun",
+    "--preload",
+    `${import.meta.dir}/helpers/forbid-server-modules.ts`,
+    "-e",
+    'await import("elysia")',
+  ]);
+  expect(boom.exitCode).not.toBe(0);
+  expect(boom.stderr.toString()).toContain("server-only module");
+});
