@@ -105,7 +105,9 @@ export class ClientMonitor {
 
   acceptReport(r: AcceptedReport): AcceptResult {
     const { store } = this.deps;
-    const client = this.deps.cache?.get(r.client.id) ?? r.client;
+    // Read again inside the write: with group commit, r.client was read before earlier
+    // reports of the same batch were applied.
+    const client = (this.deps.cache ?? store.clients).get(r.client.id) ?? r.client;
     const previous = this.stateOf(client);
     const home = this.deps.home();
     const key = materialKey(r.report, r.sourceIp, home, client.policy);
