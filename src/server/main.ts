@@ -153,6 +153,11 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const peerOf = (request: Request) => server?.requestIP(request)?.address ?? null;
   const sourceIpOf = (request: Request) => clientAddress(request.headers, peerOf(request), trusted.ranges);
   const metrics = new ServerMetrics({ store, broker, now });
+  const writes = new WriteBatcher(store, (error) => {
+    logger.error(`a batch of reports could not be committed: ${(error as Error).message}`);
+    clientCache.clear();
+    monitor?.forgetJudgements();
+  });
   ensureSetupToken(store, logger, o.publicUrl);
   const app = createApp({
     metrics: { metrics, token: o.metricsToken },
@@ -169,11 +174,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     broker,
     clientCache,
     telegramWebhook: () => notifications.webhook(),
-    writes: new WriteBatcher(store, (error) => {
-      logger.error(`a batch of reports could not be committed: ${(error as Error).message}`);
-      clientCache.clear();
-      monitor?.forgetJudgements();
-    }),
+    writes,
     monitor,
     acceptReport: (r) => (monitor as ClientMonitor).acceptReport(r),
     sourceIpOf,
@@ -203,7 +204,12 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     async stop() {
       home.stop();
       monitor?.stop();
+      // Stop accepting, let requests in flight finish (their writes commit), then close.
+      const closed = server?.stop();
+      writes.flush();
+      await Promise.race([closed, Bun.sleep(2000)]);
       await server?.stop(true);
+      writes.flush();
       await notifications.stop();
       metrics.close();
       store.close();
