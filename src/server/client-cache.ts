@@ -8,10 +8,12 @@ import type { Broker } from "./broker.ts";
 import type { ClientRecord, Store } from "./store/index.ts";
 
 const MAX_ENTRIES = 100_000;
+const CHECK_EVERY_MS = 100;
 
 export class ClientCache {
   private readonly records = new Map<string, ClientRecord>();
   private seenVersion: number;
+  private checkedAt = 0;
 
   constructor(
     private readonly store: Store,
@@ -22,10 +24,15 @@ export class ClientCache {
   }
 
   get(id: string): ClientRecord | null {
-    const version = this.store.clients.externalChangeCounter();
-    if (version !== this.seenVersion) {
-      this.records.clear();
-      this.seenVersion = version;
+    // Asking SQLite is a statement per report; once every 100 ms sees CLI changes soon enough.
+    const t = Date.now();
+    if (t - this.checkedAt >= CHECK_EVERY_MS) {
+      this.checkedAt = t;
+      const version = this.store.clients.externalChangeCounter();
+      if (version !== this.seenVersion) {
+        this.records.clear();
+        this.seenVersion = version;
+      }
     }
     const cached = this.records.get(id);
     if (cached) return cached;
