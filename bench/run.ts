@@ -1,0 +1,532 @@
+/**
+ * `bun run bench`: the benchmarks of issue 7, printed as one markdown table.
+ *
+ *   bun bench/run.ts [--quick] [--only ingest,steady,dashboard,client,startup] [--profile]
+ *
+ * --quick shortens every run for development (the numbers in docs/benchmarks.md come from the
+ * full run). --profile also runs the server under `bun --cpu-prof-md` during a 10 s ingest and
+ * prints where the time goes (bench/profile-ingest.ts gives the per-stage split).
+ * Every load generator is its own process (bench/loadgen.ts); the server is `sentinel server`
+ * from source (or SENTINEL_BENCH_BIN); everything stays on 127.0.0.1.
+ */
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { encodeToken } from "../src/protocol/token.ts";
+import { createApiToken } from "../src/server/auth/api-tokens.ts";
+import { loadKeyring } from "../src/server/auth/keyring.ts";
+import { enrollClient } from "../src/server/enrollment.ts";
+import { openStore } from "../src/server/store/index.ts";
+import { startFakeDns } from "../test/fakes/dns.ts";
+import { startFakeEcho } from "../test/fakes/echo.ts";
+import { startFakeReceiver } from "../test/fakes/receiver.ts";
+import {
+  type Credentials,
+  cpuSecondsOf,
+  dirBytes,
+  freePort,
+  healthyReport,
+  loadAverage,
+  memoryOf,
+  percentile,
+  REPO,
+  startSentinelServer,
+  stopProcess,
+  waitHttp,
+} from "./lib.ts";
+
+const args = process.argv.slice(2);
+const QUICK = args.includes("--quick");
+const PROFILE = args.includes("--profile");
+const onlyArg = args[args.indexOf("--only") + 1];
+const ONLY = args.includes("--only") && onlyArg ? new Set(onlyArg.split(",")) : null;
+const want = (s: string) => !ONLY || ONLY.has(s);
+
+const INGEST_S = QUICK ? 5 : 20;
+const STEADY_S = QUICK ? 45 : 300;
+const CONCURRENCY = 64;
+const work = mkdtempSync(join(tmpdir(), "sentinel-bench-"));
+
+interface Row {
+  bench: string;
+  metric: string;
+  value: string;
+  goal?: string;
+}
+const rows: Row[] = [];
+const add = (bench: string, metric: string, value: string, goal = "") => {
+  rows.push({ bench, metric, value, goal });
+  console.error(`  ${bench} · ${metric}: ${value}${goal ? ` (goal ${goal})` : ""}`);
+};
+const ms = (v: number) => `${v.toFixed(v < 10 ? 2 : 1)} ms`;
+const mib = (v: number) => `${v.toFixed(0)} MiB`;
+
+/** Enrolls n clients straight into a new data dir (the server is not running yet). */
+function enrollMany(dataDir: string, n: number): Credentials[] {
+  mkdirSync(dataDir, { recursive: true });
+  const store = openStore(dataDir);
+  const keyring = loadKeyring(dataDir, {});
+  const creds: Credentials[] = [];
+  const now = Date.now();
+  store.transaction(() => {
+    for (let i = 0; i < n; i++) {
+      const e = enrollClient(store, keyring, `bench-${i}`, "http://127.0.0.1:1", now);
+      creds.push({ id: e.id, secret: e.secret });
+    }
+  });
+  store.close();
+  return creds;
+}
+
+interface LoadResult {
+  requests: number;
+  errors: number;
+  firstError: string;
+  statuses: Record<string, number>;
+  elapsedS: number;
+  perS: number;
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+const credentialFiles = new Map<Credentials[], string>();
+
+/** Runs bench/loadgen.ts as a child while sampling the server's memory every 250 ms. */
+async function load(
+  url: string,
+  creds: Credentials[],
+  mode: "max" | "paced",
+  durationS: number,
+  serverPid: number,
+): Promise<LoadResult & { peakRssMiB: number; cpuPct: number }> {
+  let credentialsFile = credentialFiles.get(creds);
+  if (!credentialsFile) {
+    credentialsFile = join(work, `creds-${credentialFiles.size}.json`);
+    writeFileSync(credentialsFile, JSON.stringify(creds));
+    credentialFiles.set(creds, credentialsFile);
+  }
+  const configFile = join(work, "loadgen.json");
+  writeFileSync(
+    configFile,
+    JSON.stringify({ url, credentialsFile, mode, durationS, concurrency: CONCURRENCY, intervalS: 30 }),
+  );
+  let peak = 0;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, memoryOf(serverPid).rssMiB);
+  }, 250);
+  const cpu0 = cpuSecondsOf(serverPid);
+  const t0 = performance.now();
+  const child = Bun.spawn([process.execPath, join(import.meta.dir, "loadgen.ts"), configFile], {
+    cwd: REPO,
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  const out = await new Response(child.stdout).text();
+  await child.exited;
+  const cpuPct = ((cpuSecondsOf(serverPid) - cpu0) / ((performance.now() - t0) / 1000)) * 100;
+  clearInterval(sampler);
+  peak = Math.max(peak, memoryOf(serverPid).rssMiB);
+  const r = JSON.parse(out.trim().split("\n").at(-1) as string) as LoadResult;
+  if (r.errors) console.error(`  loadgen: ${r.errors} errors, first: ${r.firstError}`);
+  return { ...r, peakRssMiB: peak, cpuPct };
+}
+
+const statusText = (s: Record<string, number>) =>
+  Object.entries(s)
+    .map(([k, v]) => `${v}×${k}`)
+    .join(", ");
+
+// ---------------------------------------------------------------------------------------------
+let tenK: { dataDir: string; creds: Credentials[] } | null = null;
+
+async function benchIngest() {
+  console.error(`\n[ingest] ${INGEST_S} s per run, ${CONCURRENCY} requests in flight, load ${loadAverage()}`);
+  const creds1k = enrollMany(join(work, "ingest-1k", "data"), 1000);
+  // the bare baseline gets the very same signed requests
+  const barePort = await freePort();
+  const bare = Bun.spawn([process.execPath, join(import.meta.dir, "bare.ts"), String(barePort)], {
+    stdout: "inherit",
+    stderr: "inherit",
+  });
+  await waitHttp(`http://127.0.0.1:${barePort}/`);
+  const b = await load(`http://127.0.0.1:${barePort}`, creds1k, "max", INGEST_S, bare.pid);
+  await stopProcess(bare);
+  add("ingest: bare Bun.serve", "requests/s", b.perS.toFixed(0));
+  add("ingest: bare Bun.serve", "p50 / p99", `${ms(b.p50)} / ${ms(b.p99)}`);
+
+  for (const n of [1000, 10_000]) {
+    const dataDir = join(work, n === 1000 ? "ingest-1k" : "ingest-10k", "data");
+    const creds = n === 1000 ? creds1k : enrollMany(dataDir, n);
+    const server = await startSentinelServer(dataDir);
+    const r = await load(server.url, creds, "max", INGEST_S, server.proc.pid);
+    const label = `ingest: ${n.toLocaleString("en")} clients`;
+    add(label, "reports/s", r.perS.toFixed(0));
+    add(label, "p50 / p99", `${ms(r.p50)} / ${ms(r.p99)}`);
+    add(label, "server RSS (peak)", mib(r.peakRssMiB));
+    add(label, "server CPU", `${r.cpuPct.toFixed(0)} %`);
+    add(label, "ratio to bare", (r.perS / b.perS).toFixed(2), "≥ 0.5");
+    add(label, "answers", statusText(r.statuses));
+    await stopProcess(server.proc);
+    if (n === 10_000) tenK = { dataDir, creds };
+  }
+}
+
+async function ensureTenK() {
+  if (tenK) return tenK;
+  const dataDir = join(work, "ingest-10k", "data");
+  const creds = enrollMany(dataDir, 10_000);
+  // a few reports each, so every client has a state like in production
+  const server = await startSentinelServer(dataDir);
+  await load(server.url, creds, "max", QUICK ? 3 : 6, server.proc.pid).catch(() => null);
+  await stopProcess(server.proc);
+  tenK = { dataDir, creds };
+  return tenK;
+}
+
+async function benchSteady() {
+  const { dataDir, creds } = await ensureTenK();
+  console.error(`\n[steady] 10,000 clients every 30 s for ${STEADY_S} s, load ${loadAverage()}`);
+  const server = await startSentinelServer(dataDir);
+  await Bun.sleep(2000);
+  const before = dirBytes(dataDir);
+  const r = await load(server.url, creds, "paced", STEADY_S, server.proc.pid);
+  const after = dirBytes(dataDir);
+  const mem = memoryOf(server.proc.pid);
+  const label = `steady: 10,000 clients / 30 s, ${STEADY_S / 60} min`;
+  add(label, "reports/s", r.perS.toFixed(0));
+  add(label, "server CPU (one core = 100 %)", `${r.cpuPct.toFixed(1)} %`);
+  add(label, "server RSS peak / end", `${mib(r.peakRssMiB)} / ${mib(mem.rssMiB)}`, "< 250 MB");
+  add(label, "p50 / p99", `${ms(r.p50)} / ${ms(r.p99)}`);
+  add(
+    label,
+    "database growth",
+    `${((after - before) / 1048576).toFixed(1)} MiB (${(before / 1048576).toFixed(1)} → ${(after / 1048576).toFixed(1)} MiB, incl. WAL)`,
+  );
+  add(label, "answers", statusText(r.statuses));
+  await stopProcess(server.proc);
+}
+
+/** Reads an SSE stream and records when each `event:` line arrives. */
+function viewer(
+  url: string,
+  cookie: string,
+  onEvent: (name: string) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  return (async () => {
+    const res = await fetch(url, { headers: { cookie }, signal });
+    if (!res.ok || !res.body) throw new Error(`SSE ${res.status}`);
+    const decoder = new TextDecoder();
+    let buf = "";
+    const reader = res.body.getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += decoder.decode(value, { stream: true });
+      let i = buf.indexOf("\n\n");
+      while (i >= 0) {
+        const ev = /^event: (.+)$/m.exec(buf.slice(0, i))?.[1];
+        if (ev) onEvent(ev);
+        buf = buf.slice(i + 2);
+        i = buf.indexOf("\n\n");
+      }
+    }
+  })().catch((e) => {
+    if ((e as Error).name !== "AbortError") throw e;
+  });
+}
+
+async function timeRequests(url: string, headers: Record<string, string>, n: number) {
+  for (let i = 0; i < 5; i++) await (await fetch(url, { headers })).arrayBuffer();
+  const times: number[] = [];
+  let status = 0;
+  let bytes = 0;
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const res = await fetch(url, { headers });
+    bytes = (await res.arrayBuffer()).byteLength;
+    times.push(performance.now() - t0);
+    status = res.status;
+  }
+  times.sort((a, b) => a - b);
+  return { p50: percentile(times, 50), p95: percentile(times, 95), status, bytes };
+}
+
+async function benchDashboard() {
+  const { dataDir, creds } = await ensureTenK();
+  console.error(`\n[dashboard] 10,000 clients, load ${loadAverage()}`);
+  // a viewer user with a session, and an API token, made in the store like the CLI would
+  const store = openStore(dataDir);
+  const now = Date.now();
+  let cookie = "";
+  try {
+    const { createUser } = await import("../src/server/auth/users.ts");
+    const { startSession, sessionCookieName } = await import("../src/server/auth/sessions.ts");
+    const user =
+      store.auth.getUserByName("bench") ??
+      (await createUser(store, { name: "bench", role: "viewer", password: "bench-password-1" }, now));
+    cookie = `${sessionCookieName(false)}=${startSession(store, user, "127.0.0.1", now).cookieValue}`;
+  } catch (e) {
+    console.error(`  no dashboard session: ${(e as Error).message}`);
+  }
+  const token = createApiToken(store, `bench-${now}`, "viewer", now).token;
+  store.close();
+
+  const server = await startSentinelServer(dataDir);
+  const n = QUICK ? 40 : 200;
+  if (cookie) {
+    const page = await timeRequests(`${server.url}/`, { cookie }, n);
+    if (page.status === 200)
+      add(
+        "dashboard: GET / (overview, session)",
+        "p50 / p95",
+        `${ms(page.p50)} / ${ms(page.p95)} (${(page.bytes / 1024).toFixed(0)} KiB)`,
+        "p95 < 100 ms",
+      );
+    else add("dashboard: GET / (overview, session)", "status", `${page.status}: not measured`);
+  }
+  const api = await timeRequests(
+    `${server.url}/api/v1/clients`,
+    { authorization: `Bearer ${token}` },
+    QUICK ? 10 : 30,
+  );
+  add(
+    "dashboard: GET /api/v1/clients (token)",
+    "p50 / p95",
+    `${ms(api.p50)} / ${ms(api.p95)} (${(api.bytes / 1048576).toFixed(1)} MiB)`,
+    "p95 < 100 ms",
+  );
+
+  if (cookie) {
+    // SSE: 50 open overviews; one report changes a client; how long until every viewer hears it
+    const abort = new AbortController();
+    const heard: number[][] = Array.from({ length: 50 }, () => []);
+    const viewers = heard.map((list) =>
+      viewer(
+        `${server.url}/events/stream?view=overview`,
+        cookie,
+        (ev) => ev === "update" && list.push(performance.now()),
+        abort.signal,
+      ),
+    );
+    await Bun.sleep(1000);
+    const latencies: number[] = [];
+    const rounds = QUICK ? 5 : 10;
+    for (let i = 0; i < rounds; i++) {
+      const c = creds[i] as Credentials;
+      for (const l of heard) l.length = 0;
+      const body = JSON.stringify({
+        ...healthyReport(i % 2 ? "203.0.113.7" : "203.0.113.8"),
+        observed_at: new Date().toISOString(),
+      });
+      const { signRequest } = await import("../src/protocol/signing.ts");
+      const t0 = performance.now();
+      const res = await fetch(`${server.url}/api/v1/reports`, {
+        method: "POST",
+        headers: signRequest(c.id, c.secret, body),
+        body,
+      });
+      await res.arrayBuffer();
+      const until = Date.now() + 10_000;
+      while (heard.some((l) => l.length === 0) && Date.now() < until) await Bun.sleep(5);
+      for (const l of heard) if (l[0] !== undefined) latencies.push(l[0] - t0);
+      await Bun.sleep(300);
+    }
+    latencies.sort((a, b) => a - b);
+    add(
+      "dashboard: SSE fan-out, 50 viewers",
+      "report → update, p50 / p95 / max",
+      `${ms(percentile(latencies, 50))} / ${ms(percentile(latencies, 95))} / ${ms(latencies.at(-1) ?? Number.NaN)} (${latencies.length}/${rounds * 50} delivered within 10 s; includes the 100 ms coalescing)`,
+    );
+    // the same 50 viewers while 10,000 clients report every 30 s
+    const r = await load(server.url, creds, "paced", QUICK ? 10 : 30, server.proc.pid);
+    add(
+      "dashboard: SSE, 50 viewers + 10,000 clients / 30 s",
+      "server CPU, report p50 / p99, RSS peak",
+      `${r.cpuPct.toFixed(0)} %, ${ms(r.p50)} / ${ms(r.p99)}, ${mib(r.peakRssMiB)}; ${r.errors} of ${r.requests + r.errors} reports timed out (30 s)`,
+    );
+    abort.abort();
+    await Promise.allSettled(viewers);
+  }
+  await stopProcess(server.proc);
+}
+
+function binary(): string | null {
+  const bin = join(REPO, "dist", "sentinel-linux-x64");
+  return existsSync(bin) ? bin : null;
+}
+
+async function benchClient() {
+  console.error(`\n[client] against local fakes, load ${loadAverage()}`);
+  const echo4 = [
+    startFakeEcho({ answer: "203.0.113.7" }),
+    startFakeEcho({ answer: "203.0.113.7", format: "json" }),
+  ];
+  const echo6 = startFakeEcho({ answer: "2001:db8:113::7" });
+  const dns = await startFakeDns();
+  const secret = "bench-secret-bench-secret-bench-secret-0000";
+  const rx = startFakeReceiver({ clients: { c_bench: secret }, nextReportInS: null });
+  const token = encodeToken({ server: rx.url, clientId: "c_bench", secret });
+  const cmd = binary() ? [binary() as string] : [process.execPath, join(REPO, "src", "main.ts")];
+  const spool = join(work, "client-spool");
+  const run = (interval: string) =>
+    Bun.spawn(
+      [
+        ...cmd,
+        "client",
+        "--token",
+        token,
+        "--interval",
+        interval,
+        ...echo4.flatMap((e) => ["--ip4-provider", e.url]),
+        "--ip6-provider",
+        echo6.url,
+        "--dns-resolver",
+        `127.0.0.1:${dns.port}`,
+        "--spool-dir",
+        spool,
+        // the fake receiver's whoami sees 127.0.0.1, which would disagree with the echo answers
+        "--no-whoami",
+      ],
+      { cwd: work, env: { PATH: process.env.PATH ?? "", HOME: work }, stdout: "ignore", stderr: "inherit" },
+    );
+  // 1) probe cycles back to back (1 s interval): CPU per cycle
+  const cycles = QUICK ? 10 : 30;
+  const p = run("1s");
+  await waitFor(() => rx.reports.length >= 3, 20_000);
+  const [c0, n0] = [cpuSecondsOf(p.pid), rx.reports.length];
+  await waitFor(() => rx.reports.length >= n0 + cycles, cycles * 3000);
+  const [c1, n1] = [cpuSecondsOf(p.pid), rx.reports.length];
+  const mem = memoryOf(p.pid);
+  await stopProcess(p);
+  // 2) idle between cycles: the route watch alone (1 s polls)
+  const idle = run("1h");
+  await waitFor(() => rx.reports.length > n1, 20_000);
+  await Bun.sleep(2000);
+  const i0 = cpuSecondsOf(idle.pid);
+  const idleS = QUICK ? 10 : 30;
+  await Bun.sleep(idleS * 1000);
+  const watchPerS = (cpuSecondsOf(idle.pid) - i0) / idleS;
+  const idleMem = memoryOf(idle.pid);
+  await stopProcess(idle);
+  for (const e of [...echo4, echo6]) e.stop();
+  await dns.stop();
+  rx.stop();
+  const perCycle = ((c1 - c0) / (n1 - n0)) * 1000;
+  const which = binary() ? "compiled x64" : "from source";
+  add(`client (${which})`, "CPU per probe cycle (1 s interval, incl. 1 watch poll)", ms(perCycle));
+  add(`client (${which})`, "CPU of the route watch alone", `${(watchPerS * 1000).toFixed(2)} ms/s`);
+  add(
+    `client (${which})`,
+    "CPU per 30 s at the defaults (1 cycle + 30 polls)",
+    ms(perCycle + 29 * watchPerS * 1000),
+  );
+  add(
+    `client (${which})`,
+    "RSS cycling / idle (peak)",
+    `${mib(mem.rssMiB)} / ${mib(idleMem.rssMiB)} (${mib(Math.max(mem.peakMiB, idleMem.peakMiB))})`,
+  );
+}
+
+async function waitFor(pred: () => boolean, timeoutMs: number) {
+  const until = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > until) throw new Error("timed out");
+    await Bun.sleep(50);
+  }
+}
+
+async function benchStartup() {
+  console.error(`\n[startup] load ${loadAverage()}`);
+  const built = Bun.spawnSync([process.execPath, "run", "build", "--target", "x64"], {
+    cwd: REPO,
+    stdout: "inherit",
+    stderr: "inherit",
+  });
+  if (built.exitCode !== 0 || !binary()) {
+    add("startup", "build", "failed: not measured");
+    return;
+  }
+  const bin = binary() as string;
+  add("startup", "binary size", `${(statSync(bin).size / 1048576).toFixed(0)} MiB`);
+  const commands = [`${bin} version`, `${process.execPath} ${join(REPO, "src", "main.ts")} version`];
+  const hyperfine = Bun.spawnSync(["sh", "-c", "command -v hyperfine"]).exitCode === 0;
+  for (const c of commands) {
+    let median: number;
+    let spread = "";
+    if (hyperfine) {
+      const out = join(work, "hyperfine.json");
+      Bun.spawnSync(
+        ["hyperfine", "--warmup", "3", "--runs", QUICK ? "10" : "40", "-N", "--export-json", out, c],
+        { cwd: work, stdout: "ignore", stderr: "ignore" },
+      );
+      const r = (
+        JSON.parse(readFileSync(out, "utf8")) as { results: { median: number; min: number; max: number }[] }
+      ).results[0];
+      median = (r?.median ?? Number.NaN) * 1000;
+      spread = ` (min ${ms((r?.min ?? 0) * 1000)}, max ${ms((r?.max ?? 0) * 1000)}, hyperfine)`;
+    } else {
+      const times: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const t0 = performance.now();
+        Bun.spawnSync(c.split(" "), { cwd: work, stdout: "ignore" });
+        times.push(performance.now() - t0);
+      }
+      median = percentile(
+        times.sort((a, b) => a - b),
+        50,
+      );
+    }
+    add(
+      "startup",
+      `\`${c.startsWith(bin) ? "dist/sentinel-linux-x64 version" : "bun src/main.ts version"}\` median`,
+      `${ms(median)}${spread}`,
+    );
+  }
+}
+
+async function benchProfile() {
+  const dataDir = join(work, "profile", "data");
+  const creds = enrollMany(dataDir, 1000);
+  const profDir = join(work, "profile", "cpu");
+  mkdirSync(profDir, { recursive: true });
+  const server = await startSentinelServer(dataDir, { cpuProfDir: profDir });
+  await load(server.url, creds, "max", 10, server.proc.pid);
+  await stopProcess(server.proc, 20_000);
+  const md = readdirSync(profDir).find((f) => f.endsWith(".md"));
+  console.log(
+    md
+      ? `\nCPU profile of the server under ingest load: ${join(profDir, md)}\n`
+      : "\nno CPU profile written\n",
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? "?"}, Bun ${Bun.version}, load at start ${loadAverage()}`;
+console.error(`benchmarks${QUICK ? " (--quick)" : ""} on ${machine}; work dir ${work}`);
+try {
+  if (want("ingest")) await benchIngest();
+  if (want("steady")) await benchSteady();
+  if (want("dashboard")) await benchDashboard();
+  // startup builds dist/sentinel-linux-x64, which the client benchmark then runs
+  if (want("startup")) await benchStartup();
+  if (want("client")) await benchClient();
+  if (PROFILE) await benchProfile();
+} finally {
+  if (!PROFILE) rmSync(work, { recursive: true, force: true });
+}
+console.log(
+  `\n## Benchmarks${QUICK ? " (--quick: development numbers)" : ""}\n\nMachine: ${machine}; load at end ${loadAverage()}\n`,
+);
+console.log("| benchmark | metric | value | goal |\n|---|---|---|---|");
+for (const r of rows) console.log(`| ${r.bench} | ${r.metric} | ${r.value} | ${r.goal ?? ""} |`);

@@ -1,0 +1,297 @@
+/**
+ * Running the lab: the sentinel server in `home`, clients in `client`, the Internet services and
+ * the two resolvers; talking to the server's API from inside `home` (curl via ip netns exec, so
+ * the test never needs a route into the lab).
+ */
+
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import {
+  ADDR,
+  buildWorld,
+  inNs,
+  NS,
+  type NsName,
+  run,
+  SERVER_PORT,
+  SERVER_URL,
+  type WorldFiles,
+} from "./world.ts";
+
+const REPO = join(import.meta.dir, "..", "..");
+
+/** The sentinel command: a compiled binary from SENTINEL_LAB_BIN, else the source. */
+export function sentinelCommand(): string[] {
+  const bin = Bun.env.SENTINEL_LAB_BIN;
+  return bin ? [bin] : [process.execPath, join(REPO, "src", "main.ts")];
+}
+
+export interface LabEvent {
+  id: number;
+  client_id: string | null;
+  kind: string;
+  from: string | null;
+  to: string | null;
+  at: string;
+  suppressed: boolean;
+  evidence: { reason?: string } & Record<string, unknown>;
+}
+
+export interface TelegramMessage {
+  at: number;
+  chat_id: unknown;
+  text: string;
+}
+
+export const ECHO_V4 = [`http://${ADDR.echo}/`, `http://${ADDR.echo}:8080/`];
+export const ECHO_V6 = [`http://[${ADDR.echo6}]/`, `http://[${ADDR.echo6}]:8080/`];
+
+export class Lab {
+  readonly files: WorldFiles;
+  private readonly procs = new Map<string, Subprocess>();
+  private adminToken = "";
+  readonly dataDir: string;
+  readonly telegramLog: string;
+  /** true when `sentinel server` has the Telegram options (the alert channel is wired in) */
+  readonly telegram: boolean;
+  private serverArgs: string[] = [];
+
+  constructor(readonly dir: string) {
+    this.files = buildWorld(dir);
+    this.dataDir = join(dir, "server-data");
+    this.telegramLog = join(dir, "telegram.jsonl");
+    const help = run([...sentinelCommand(), "server", "--help"], { allowFail: true });
+    this.telegram = /--telegram-token\b/.test(help.stdout + help.stderr);
+  }
+
+  /** Starts a long-running process inside a namespace, output to DIR/NAME.log. */
+  spawn(name: string, ns: NsName, cmd: string[]): Subprocess {
+    this.stop(name);
+    const p = Bun.spawn(["ip", "netns", "exec", NS[ns], ...cmd], {
+      // from source, Bun takes tsconfig.json (JSX settings) from the working directory
+      cwd: REPO,
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: this.dir, NO_COLOR: "1" },
+      stdin: "ignore",
+      stdout: Bun.file(join(this.dir, `${name}.log`)),
+      stderr: Bun.file(join(this.dir, `${name}.err.log`)),
+    });
+    this.procs.set(name, p);
+    return p;
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
+  async stopAsync(name: string, graceMs = 5000): Promise<void> {
+    const p = this.procs.get(name);
+    if (!p) return;
+    this.procs.delete(name);
+    p.kill("SIGTERM");
+    const exited = await Promise.race([p.exited.then(() => true), Bun.sleep(graceMs).then(() => false)]);
+    if (!exited) {
+      p.kill("SIGKILL");
+      await p.exited;
+    }
+  }
+
+  stop(name: string): void {
+    const p = this.procs.get(name);
+    if (!p) return;
+    this.procs.delete(name);
+    p.kill("SIGKILL");
+  }
+
+  stopAll(): void {
+    for (const name of [...this.procs.keys()]) this.stop(name);
+  }
+
+  log(name: string, lines = 30): string {
+    const out: string[] = [];
+    for (const f of [`${name}.log`, `${name}.err.log`]) {
+      const path = join(this.dir, f);
+      if (existsSync(path)) out.push(...readFileSync(path, "utf8").trimEnd().split("\n").slice(-lines));
+    }
+    return out.join("\n");
+  }
+
+  async startServices(): Promise<void> {
+    const services = join(import.meta.dir, "services.ts");
+    this.spawn("echo", "internet", [process.execPath, services, "echo", ADDR.echo, ADDR.echo6]);
+    this.spawn("auth-dns", "internet", [process.execPath, services, "dns", ADDR.authDns]);
+    this.startTelegram();
+    this.spawn("unbound-isp", "isp", ["unbound", "-d", "-c", this.files.unboundIsp]);
+    this.spawn("unbound-vpn", "vpn", ["unbound", "-d", "-c", this.files.unboundVpn]);
+    await this.until("the lab's services answer", 15_000, () => {
+      const echo = inNs("client", ["curl", "-s", "-m", "2", ECHO_V4[0] as string], {
+        allowFail: true,
+      }).stdout.trim();
+      const dns = inNs("client", ["dig", "+short", "+time=1", "+tries=1", "whoami.akamai.net", "A"], {
+        allowFail: true,
+      }).stdout.trim();
+      return echo === ADDR.vpnExit && dns === ADDR.vpnResolverEgress;
+    });
+  }
+
+  startTelegram(): void {
+    this.spawn("telegram", "internet", [
+      process.execPath,
+      join(import.meta.dir, "services.ts"),
+      "telegram",
+      ADDR.telegram,
+      this.telegramLog,
+    ]);
+  }
+
+  async stopTelegram(): Promise<void> {
+    await this.stopAsync("telegram");
+  }
+
+  /** Creates the admin API token (before the first server start: it writes the database). */
+  createAdminToken(): void {
+    const r = run([
+      ...sentinelCommand(),
+      "tokens",
+      "add",
+      "lab",
+      "--role",
+      "admin",
+      "--json",
+      "--data-dir",
+      this.dataDir,
+    ]);
+    this.adminToken = (JSON.parse(r.stdout) as { token: string }).token;
+  }
+
+  async startServer(extra: string[] = []): Promise<void> {
+    this.serverArgs = extra;
+    this.spawn("server", "home", [
+      ...sentinelCommand(),
+      "server",
+      "--listen",
+      `0.0.0.0:${SERVER_PORT}`,
+      "--data-dir",
+      this.dataDir,
+      "--public-url",
+      SERVER_URL,
+      ...ECHO_V4.flatMap((u) => ["--ip4-provider", u]),
+      ...ECHO_V6.flatMap((u) => ["--ip6-provider", u]),
+      "--geo-overrides",
+      this.files.geoOverrides,
+      ...(this.telegram
+        ? [
+            "--telegram-token",
+            "4242:lab-token",
+            "--telegram-chat",
+            "4242",
+            "--telegram-api-root",
+            `http://${ADDR.telegram}`,
+            "--telegram-mode",
+            "off",
+          ]
+        : []),
+      ...extra,
+    ]);
+    await this.until("the server answers /healthz", 20_000, () => this.curl("/healthz").code === 0);
+  }
+
+  async restartServer(extra = this.serverArgs, downMs = 0): Promise<void> {
+    await this.stopAsync("server");
+    if (downMs) await Bun.sleep(downMs);
+    await this.startServer(extra);
+  }
+
+  curl(path: string, method = "GET", body?: unknown): { code: number; status: number; json: unknown } {
+    const args = ["curl", "-s", "-m", "5", "-o", "-", "-w", "\n%{http_code}", "-X", method];
+    if (this.adminToken) args.push("-H", `Authorization: Bearer ${this.adminToken}`);
+    if (body !== undefined)
+      args.push("-H", "Content-Type: application/json", "--data-binary", JSON.stringify(body));
+    args.push(`http://127.0.0.1:${SERVER_PORT}${path}`);
+    const r = inNs("home", args, { allowFail: true });
+    const nl = r.stdout.lastIndexOf("\n");
+    const status = Number(r.stdout.slice(nl + 1)) || 0;
+    let json: unknown = null;
+    try {
+      json = JSON.parse(r.stdout.slice(0, nl));
+    } catch {
+      // not JSON (204, or an error page)
+    }
+    return { code: r.code, status, json };
+  }
+
+  /** Enrolls a client and returns its id and token. */
+  enroll(name: string): { id: string; token: string } {
+    const r = run([
+      ...sentinelCommand(),
+      "clients",
+      "add",
+      name,
+      "--json",
+      "--data-dir",
+      this.dataDir,
+      "--public-url",
+      SERVER_URL,
+    ]);
+    const j = JSON.parse(r.stdout) as { id: string; token: string };
+    return { id: j.id, token: j.token };
+  }
+
+  startClient(name: string, token: string, extra: string[] = []): void {
+    this.spawn(`client-${name}`, "client", [
+      ...sentinelCommand(),
+      "client",
+      "--token",
+      token,
+      ...ECHO_V4.flatMap((u) => ["--ip4-provider", u]),
+      ...ECHO_V6.flatMap((u) => ["--ip6-provider", u]),
+      "--spool-dir",
+      join(this.dir, "spool"),
+      "--log-level",
+      "debug",
+      ...extra,
+    ]);
+  }
+
+  async removeClient(name: string, id: string): Promise<void> {
+    await this.stopAsync(`client-${name}`);
+    this.curl(`/api/v1/clients/${id}`, "DELETE");
+  }
+
+  clientStatus(id: string): string | null {
+    const r = this.curl(`/api/v1/clients/${id}`);
+    return (r.json as { status?: string } | null)?.status ?? null;
+  }
+
+  events(query: { client?: string; since?: number; kind?: string } = {}): LabEvent[] {
+    const q = new URLSearchParams({ limit: "500" });
+    if (query.client) q.set("client", query.client);
+    if (query.since !== undefined) q.set("since", String(query.since));
+    if (query.kind) q.set("kind", query.kind);
+    const r = this.curl(`/api/v1/events?${q}`);
+    const events = (r.json as { events?: LabEvent[] } | null)?.events ?? [];
+    return events.reverse(); // oldest first
+  }
+
+  telegramMessages(since = 0): TelegramMessage[] {
+    if (!existsSync(this.telegramLog)) return [];
+    return readFileSync(this.telegramLog, "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as TelegramMessage)
+      .filter((m) => m.at >= since);
+  }
+
+  /** Polls `check` every `everyMs` until it returns a truthy value; throws after `timeoutMs`. */
+  async until<T>(
+    what: string,
+    timeoutMs: number,
+    check: () => T | null | undefined | false,
+    everyMs = 250,
+  ): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = check();
+      if (v) return v;
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+      await Bun.sleep(everyMs);
+    }
+  }
+}
