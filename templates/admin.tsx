@@ -1,3 +1,4 @@
+/** @jsxImportSource @kitajs/html */
 /** Admin pages: users, API tokens, audit log. */
 
 import type { AuditEntry, UserRecord } from "../src/server/store/auth.ts";

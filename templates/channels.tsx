@@ -1,3 +1,4 @@
+/** @jsxImportSource @kitajs/html */
 /** Notification channels: status from the ChannelStatusProvider, and a test button per channel. */
 import type { ChannelStatus } from "../src/server/web/channels.ts";
 import { CsrfField, Empty, StatusBadge } from "./components.tsx";

@@ -1,3 +1,4 @@
+/** @jsxImportSource @kitajs/html */
 /**
  * Client detail. #client-live (status, verdicts, bars, timeline) refreshes itself when the
  * event stream says this client changed, or on the polling fallback; #settings is the form's

@@ -1,3 +1,4 @@
+/** @jsxImportSource @kitajs/html */
 /** Small shared pieces: status badge, verdict chips, exit cell, relative time, icons, CSRF field. */
 import type { Children } from "@kitajs/html";
 import { countryName, isoTime, utcTime } from "../src/server/web/format.ts";

@@ -1,3 +1,4 @@
+/** @jsxImportSource @kitajs/html */
 /** "Add client" and the enrollment panel shown after adding or rotating (the token appears only then). */
 import type { Enrollment } from "../src/server/enrollment.ts";
 import { CsrfField } from "./components.tsx";

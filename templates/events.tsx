@@ -1,3 +1,4 @@
+/** @jsxImportSource @kitajs/html */
 /** Events page: filters, and #event-list, which refreshes on `sse:events` or the polling fallback. */
 import { EVENT_KINDS } from "../src/protocol/events.ts";
 import { utcTime } from "../src/server/web/format.ts";

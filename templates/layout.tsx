@@ -1,3 +1,4 @@
+/** @jsxImportSource @kitajs/html */
 /** The page shell: head with embedded assets, skip link, navigation, theme toggle, main. */
 import type { Children } from "@kitajs/html";
 import { CsrfField } from "./components.tsx";

@@ -1,3 +1,4 @@
+/** @jsxImportSource @kitajs/html */
 /** Sign-in, first-run setup, and the error page: the pages a visitor without a session can see. */
 import type { PageContext } from "./context.ts";
 import { BareLayout, Layout, Notice } from "./layout.tsx";

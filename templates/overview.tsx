@@ -1,3 +1,4 @@
+/** @jsxImportSource @kitajs/html */
 /**
  * Overview. Swap targets, each its own component so page, htmx fragment and SSE push render
  * the same markup: #status-counts, #client-list (filters, polling fallback) and #row-<id> (live).
@@ -96,7 +97,7 @@ export function ClientRowDeleteOob({ id }: { id: string }) {
 const SORT_LABEL = { status: "worst first", name: "name", seen: "last seen" } as const;
 
 export function ClientList({ view, ctx }: { view: OverviewView; ctx: PageContext }) {
-  const { rows, total, query } = view;
+  const { rows, matched, total, query } = view;
   return (
     <section
       id="client-list"
@@ -145,7 +146,9 @@ export function ClientList({ view, ctx }: { view: OverviewView; ctx: PageContext
       )}
       {rows.length > 0 && rows.length < total ? (
         <p class="list-foot muted" safe>
-          {`Showing ${rows.length} of ${total} clients.`}
+          {rows.length < matched
+            ? `Showing the first ${rows.length} of ${matched} matching clients (${total} in all). Search or filter by status to see the others.`
+            : `Showing ${rows.length} of ${total} clients.`}
         </p>
       ) : null}
     </section>

@@ -81,6 +81,8 @@ export async function sendReport(
       headers: { ...headers, ...(opts.userAgent ? { "User-Agent": opts.userAgent } : {}) },
       signal: opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout,
       redirect: "error",
+      // see probe/public-ip.ts: a pooled socket may belong to a path that no longer exists
+      keepalive: false,
     });
     const text = (await res.text()).slice(0, 4096);
     return classifyResponse(res.status, text, res.headers.get("retry-after"), now());

@@ -87,6 +87,9 @@ async function askProvider(
         ...(opts.userAgent ? { "User-Agent": opts.userAgent } : {}),
       },
       redirect: "follow",
+      // A fresh connection every time: after a route change a pooled socket still points down
+      // the old path (the dead tunnel) and the probe would time out instead of seeing the leak.
+      keepalive: false,
     });
     const body = await readLimited(res);
     if (!res.ok) {

@@ -132,6 +132,12 @@ export function openSqliteStore(path: string): Store {
     list() {
       return q(`${CLIENT_SELECT} ORDER BY c.name`).all().map(toClient);
     },
+    countByStatus() {
+      const rows = db
+        .query<{ status: string; n: number }, []>("SELECT status, count(*) AS n FROM clients GROUP BY status")
+        .all();
+      return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+    },
     remove(id) {
       return db.transaction(() => {
         db.query("DELETE FROM nonces WHERE client_id = ?").run(id);

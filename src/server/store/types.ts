@@ -108,6 +108,8 @@ export interface ClientRepository {
   externalChangeCounter(): number;
   getByName(name: string): ClientRecord | null;
   list(): ClientRecord[];
+  /** How many clients have each overall status (one indexed count, no rows read). */
+  countByStatus(): Record<string, number>;
   remove(id: string): boolean;
   updatePolicy(id: string, policy: Record<string, unknown>): void;
   /** Installs a new secret; the previous one stays valid until `prevUntil` (ms). */

@@ -1,3 +1,4 @@
+/** @jsxImportSource @kitajs/html */
 /** Admin-only pages: users, API tokens, audit log; and the alert channels page (viewers may look). */
 import { Elysia } from "elysia";
 import { AuditPage, type Flash, TokensPage, UsersPage } from "../../../templates/admin.tsx";

@@ -1,3 +1,4 @@
+/** @jsxImportSource @kitajs/html */
 /** Sign-in, sign-out, first-run setup and the own-account page. */
 import { Elysia } from "elysia";
 import { AccountPage } from "../../../templates/admin.tsx";

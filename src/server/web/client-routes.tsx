@@ -1,3 +1,4 @@
+/** @jsxImportSource @kitajs/html */
 /** Overview, client detail and everything an admin does to a client. */
 import { Elysia } from "elysia";
 import { ClientLive, ClientPage, DeleteClientPage, SettingsPanel } from "../../../templates/client.tsx";

@@ -1,3 +1,4 @@
+/** @jsxImportSource @kitajs/html */
 /** The events page: filters by client, kind, severity and period, newest first, with a cursor. */
 import { Elysia } from "elysia";
 import { EventList, EventsPage, type EventsQuery, type EventsView } from "../../../templates/events.tsx";

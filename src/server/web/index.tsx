@@ -1,3 +1,4 @@
+/** @jsxImportSource @kitajs/html */
 /**
  * webApp(deps): the dashboard as one Elysia plugin. Server-rendered JSX (templates/), htmx 2
  * with its SSE extension, every asset embedded. Also sets the security headers on every

@@ -1,7 +1,15 @@
 import { describe, expect, test } from "bun:test";
 import type { ClientRecord, HistoryRow } from "../store/index.ts";
 import { ago, percent, span } from "./format.ts";
-import { bars, clientRow, overview, overviewQueryString, parseOverviewQuery, readPolicy } from "./model.ts";
+import {
+  bars,
+  clientRow,
+  OVERVIEW_MAX_ROWS,
+  overview,
+  overviewQueryString,
+  parseOverviewQuery,
+  readPolicy,
+} from "./model.ts";
 
 const NOW = Date.parse("2026-11-26T12:00:00Z");
 
@@ -59,6 +67,20 @@ const CLIENTS = [
 ];
 
 describe("overview view model", () => {
+  test("a large fleet shows the worst rows first, capped, and says how many matched", () => {
+    const many = Array.from({ length: OVERVIEW_MAX_ROWS + 50 }, (_, i) =>
+      client({
+        name: `n${String(i).padStart(4, "0")}`,
+        status: i === OVERVIEW_MAX_ROWS + 40 ? "red" : "green",
+      }),
+    );
+    const v = overview(many, NOW, parseOverviewQuery({}));
+    expect(v.rows).toHaveLength(OVERVIEW_MAX_ROWS);
+    expect(v.matched).toBe(OVERVIEW_MAX_ROWS + 50);
+    expect(v.rows[0]?.status).toBe("red");
+    expect(v.counts.total).toBe(OVERVIEW_MAX_ROWS + 50);
+  });
+
   test("counts every status and sorts worst first, then by name", () => {
     const v = overview(CLIENTS, NOW, parseOverviewQuery({}));
     expect(v.counts).toEqual({ red: 2, yellow: 0, green: 1, grey: 2, total: 5 });

@@ -193,10 +193,18 @@ function matches(row: ClientRowView, needle: string): boolean {
   return hay.some((h) => h?.toLowerCase().includes(n));
 }
 
+/**
+ * The overview shows at most this many rows (worst first by default); with more clients the
+ * page says so and search or the status filter narrow it down. Keeps a 10,000-client page light.
+ */
+export const OVERVIEW_MAX_ROWS = 300;
+
 export interface OverviewView {
   query: OverviewQuery;
   counts: StatusCounts;
   rows: ClientRowView[];
+  /** rows that matched the filters, before the OVERVIEW_MAX_ROWS cut */
+  matched: number;
   /** clients before filtering, so "no match" and "no clients yet" read differently */
   total: number;
 }
@@ -211,7 +219,13 @@ export function overview(clients: ClientRecord[], now: number, query: OverviewQu
   else if (query.sort === "seen")
     rows.sort((a, b) => (b.lastSeenAt ?? -1) - (a.lastSeenAt ?? -1) || byName(a, b));
   else rows.sort((a, b) => STATUS_RANK[a.status] - STATUS_RANK[b.status] || byName(a, b));
-  return { query, counts: countStatuses(all), rows, total: all.length };
+  return {
+    query,
+    counts: countStatuses(all),
+    rows: rows.slice(0, OVERVIEW_MAX_ROWS),
+    matched: rows.length,
+    total: all.length,
+  };
 }
 
 // ---- events ----------------------------------------------------------------------------------

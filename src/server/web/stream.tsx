@@ -1,3 +1,4 @@
+/** @jsxImportSource @kitajs/html */
 /**
  * GET /events/stream: Server-Sent Events for the open page, fed by the broker.
  *   overview → "update": out-of-band row and count fragments for clients that reported;
@@ -10,8 +11,9 @@
  */
 import { Elysia } from "elysia";
 import { ClientRowDeleteOob, ClientRowOob, StatusCountsView } from "../../../templates/overview.tsx";
+import type { ClientRecord } from "../store/index.ts";
 import { type Auth, renderSync, type Web } from "./guard.ts";
-import { clientRow, countStatuses } from "./model.ts";
+import { clientRow, isStatus, type StatusCounts } from "./model.ts";
 
 type View = { kind: "overview" } | { kind: "client"; id: string } | { kind: "events" };
 
@@ -21,15 +23,57 @@ export const sseMessage = (event: string, data: string) =>
 
 export function overviewUpdate(web: Web, ids: Iterable<string>): string {
   const now = web.now();
-  const all = web.store.clients.list();
-  const byId = new Map(all.map((c) => [c.id, c]));
   const parts: string[] = [];
   for (const id of ids) {
-    const c = byId.get(id);
-    parts.push(renderSync(c ? <ClientRowOob row={clientRow(c, now)} /> : <ClientRowDeleteOob id={id} />));
+    const c = web.store.clients.get(id);
+    parts.push(c ? rowFragment(web, c, now) : renderSync(<ClientRowDeleteOob id={id} />));
   }
-  parts.push(renderSync(<StatusCountsView counts={countStatuses(all.map((c) => clientRow(c, now)))} oob />));
+  parts.push(countsFragment(web, now));
   return parts.join("");
+}
+
+/**
+ * Fragments are shared by every open stream: with many viewers a report is rendered once, not
+ * once per viewer, and the counts come from one GROUP BY at most every 100 ms.
+ */
+interface FragmentCache {
+  rows: Map<string, { key: string; html: string }>;
+  counts: { at: number; html: string } | null;
+}
+const fragmentCaches = new WeakMap<Web, FragmentCache>();
+const fragmentCache = (web: Web) => {
+  let cache = fragmentCaches.get(web);
+  if (!cache) {
+    cache = { rows: new Map(), counts: null };
+    fragmentCaches.set(web, cache);
+  }
+  return cache;
+};
+
+function rowFragment(web: Web, c: ClientRecord, now: number): string {
+  const { rows } = fragmentCache(web);
+  // "12 s ago" moves every second; anything else shown in a row changes with these fields
+  const key = `${c.lastReportAt}|${c.status}|${c.liveness}|${c.name}|${JSON.stringify(c.policy)}|${Math.floor(now / 1000)}`;
+  const hit = rows.get(c.id);
+  if (hit?.key === key) return hit.html;
+  const html = renderSync(<ClientRowOob row={clientRow(c, now)} />);
+  if (rows.size > 20_000) rows.clear();
+  rows.set(c.id, { key, html });
+  return html;
+}
+
+function countsFragment(web: Web, now: number): string {
+  const cache = fragmentCache(web);
+  if (cache.counts && now - cache.counts.at < 100) return cache.counts.html;
+  const byStatus = web.store.clients.countByStatus();
+  const counts: StatusCounts = { red: 0, yellow: 0, green: 0, grey: 0, total: 0 };
+  for (const [status, n] of Object.entries(byStatus)) {
+    counts[isStatus(status) ? status : "grey"] += n;
+    counts.total += n;
+  }
+  const html = renderSync(<StatusCountsView counts={counts} oob />);
+  cache.counts = { at: now, html };
+  return html;
 }
 
 function openStream(web: Web, auth: Auth, request: Request, view: View): Response {
