@@ -2,8 +2,9 @@
  * Reads bun's JUnit report and prints the closing line CI looks for:
  * `N passed, N failed` (then `, N skipped` when some were skipped).
  *
- *   bun scripts/junit-summary.ts test-output/junit.xml
+ *   bun scripts/junit-summary.ts test-output/junit.xml [more.xml ...]
  *
+ * The first report must exist; later ones (e.g. the lab's) are added when present.
  * A testcase with a <failure> or <error> child failed, one with <skipped> was skipped (todo
  * tests included), any other passed. Exits 1 when a test failed, 2 when the report is missing.
  */
@@ -35,13 +36,15 @@ export function formatSummary(s: JUnitSummary): string {
 }
 
 if (import.meta.main) {
-  const path = process.argv[2] ?? "test-output/junit.xml";
-  if (!existsSync(path)) {
-    console.error(`junit-summary: ${path} does not exist (did the tests run?)`);
+  const [first = "test-output/junit.xml", ...more] = process.argv.slice(2);
+  if (!existsSync(first)) {
+    console.error(`junit-summary: ${first} does not exist (did the tests run?)`);
     console.log(formatSummary({ passed: 0, failed: 0, skipped: 0 }));
     process.exit(2);
   }
-  const summary = summarizeJUnit(readFileSync(path, "utf8"));
+  const summary = [first, ...more.filter((p) => existsSync(p))]
+    .map((p) => summarizeJUnit(readFileSync(p, "utf8")))
+    .reduce((a, b) => ({ passed: a.passed + b.passed, failed: a.failed + b.failed, skipped: a.skipped + b.skipped }));
   console.log(formatSummary(summary));
   process.exit(summary.failed ? 1 : 0);
 }
