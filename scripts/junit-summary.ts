@@ -44,7 +44,11 @@ if (import.meta.main) {
   }
   const summary = [first, ...more.filter((p) => existsSync(p))]
     .map((p) => summarizeJUnit(readFileSync(p, "utf8")))
-    .reduce((a, b) => ({ passed: a.passed + b.passed, failed: a.failed + b.failed, skipped: a.skipped + b.skipped }));
+    .reduce((a, b) => ({
+      passed: a.passed + b.passed,
+      failed: a.failed + b.failed,
+      skipped: a.skipped + b.skipped,
+    }));
   console.log(formatSummary(summary));
   process.exit(summary.failed ? 1 : 0);
 }

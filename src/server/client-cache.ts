@@ -41,6 +41,14 @@ export class ClientCache {
     return loaded;
   }
 
+  /** Reads the client from the store again (e.g. its secret failed: the CLI may have rotated it). */
+  reload(id: string): ClientRecord | null {
+    const loaded = this.store.clients.get(id);
+    if (loaded) this.set(loaded);
+    else this.forget(id);
+    return loaded;
+  }
+
   /** Replaces the entry after a committed write. */
   set(record: ClientRecord): void {
     if (this.records.size >= MAX_ENTRIES && !this.records.has(record.id)) this.records.clear();

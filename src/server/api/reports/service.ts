@@ -29,7 +29,7 @@ export interface AcceptResult {
 export interface ReportIngestDeps {
   store: Store;
   /** where clients are looked up (the report path's cache); default: the store */
-  clients?: { get(id: string): ClientRecord | null };
+  clients?: { get(id: string): ClientRecord | null; reload(id: string): ClientRecord | null };
   keyring: Keyring;
   now: () => number;
   /** Runs the write with others in one transaction (group commit); absent = one transaction per report. */
@@ -94,10 +94,15 @@ export class ReportIngest {
     if (!headers) return fail("missing_or_malformed_headers");
     const t = now();
     if (!isTimestampFresh(headers.timestamp, Math.floor(t / 1000))) return fail("stale_timestamp");
-    const client = (this.deps.clients ?? store.clients).get(headers.clientId);
+    let client = (this.deps.clients ?? store.clients).get(headers.clientId);
     if (!client) return fail("unknown_client");
-    if (!this.secretsOf(client, t).some((s) => signatureMatches(s, headers, req.body)))
-      return fail("bad_signature");
+    const signedBy = (c: ClientRecord) =>
+      this.secretsOf(c, t).some((s) => signatureMatches(s, headers, req.body));
+    if (!signedBy(client)) {
+      // The cache may predate a rotation the CLI made a moment ago: look once more.
+      client = this.deps.clients?.reload(headers.clientId) ?? null;
+      if (!client || !signedBy(client)) return fail("bad_signature");
+    }
 
     const wait = this.deps.clientLimiter.take(client.id);
     if (wait > 0) throw tooManyRequests(wait);
