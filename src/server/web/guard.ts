@@ -34,7 +34,7 @@ export interface WebDeps {
   loginPolicy?: LoginPolicy;
   /** how long a rotated-out client secret keeps working */
   rotateGraceMs?: number;
-  stream?: { heartbeatMs?: number; coalesceMs?: number };
+  stream?: { heartbeatMs?: number; coalesceMs?: number; refetchEveryMs?: number };
 }
 
 export type Auth = ActiveSession;

@@ -79,6 +79,9 @@ function countsFragment(web: Web, now: number): string {
 function openStream(web: Web, auth: Auth, request: Request, view: View): Response {
   const heartbeatMs = web.deps.stream?.heartbeatMs ?? 8000;
   const coalesceMs = web.deps.stream?.coalesceMs ?? 100;
+  const refetchEveryMs = web.deps.stream?.refetchEveryMs ?? 2000;
+  let lastRefetchAt = Number.NEGATIVE_INFINITY;
+  let refetchTimer: ReturnType<typeof setTimeout> | undefined;
   const encoder = new TextEncoder();
   const updated = new Set<string>();
   let changed = false;
@@ -94,6 +97,7 @@ function openStream(web: Web, auth: Auth, request: Request, view: View): Respons
     closed = true;
     for (const u of unsubscribe) u();
     clearTimeout(flushTimer);
+    clearTimeout(refetchTimer);
     clearInterval(heartbeat);
     try {
       controllerRef?.close();
@@ -118,10 +122,26 @@ function openStream(web: Web, auth: Auth, request: Request, view: View): Respons
     flushTimer = undefined;
     if (closed) return;
     if (!sessionAlive()) return close();
+    let refetchLater = false;
     try {
       if (view.kind === "overview") {
         if (updated.size) write(sseMessage("update", overviewUpdate(web, updated)));
-        if (changed) write(sseMessage("clients", "1"));
+        // Rows already changed in place above; the full list refetch (order, filters) is the
+        // costly part, so each viewer asks for it at most every refetchEveryMs: a burst of flips
+        // (a VPN provider rotating its servers) cannot make every open dashboard re-render
+        // every client ten times a second.
+        const wait = lastRefetchAt + refetchEveryMs - web.now();
+        if (changed && wait > 0) refetchLater = true;
+        else if (changed) {
+          write(sseMessage("clients", "1"));
+          lastRefetchAt = web.now();
+        }
+        // a separate timer, so row updates keep flowing every coalesceMs meanwhile
+        if (refetchLater)
+          refetchTimer ??= setTimeout(() => {
+            refetchTimer = undefined;
+            schedule();
+          }, wait);
       } else if (view.kind === "client") {
         if (updated.has(view.id) || changed || eventsCreated) write(sseMessage("client", "1"));
       } else if (eventsCreated) {
@@ -131,7 +151,7 @@ function openStream(web: Web, auth: Auth, request: Request, view: View): Respons
       web.logger.error("event stream render failed", e);
     }
     updated.clear();
-    changed = false;
+    changed = refetchLater;
     eventsCreated = false;
   };
   const schedule = () => {
