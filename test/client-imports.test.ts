@@ -7,6 +7,7 @@ import { loadKeyring } from "../src/server/auth/keyring.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
 import { openStore } from "../src/server/store/index.ts";
 import { startFakeDns, whoamiHandler } from "./fakes/dns.ts";
+import { run } from "./helpers/cli.ts";
 import { startTestServer, tempDir } from "./helpers/server.ts";
 
 const dir = tempDir();
@@ -27,8 +28,8 @@ afterAll(async () => {
   dir.remove();
 });
 
-const run = async (args: string[]) => {
-  const proc = Bun.spawn(
+const runClient = (args: string[]) =>
+  run(
     [
       "bun",
       "--preload",
@@ -37,18 +38,9 @@ const run = async (args: string[]) => {
       ...args,
     ],
     {
-      env: { PATH: process.env.PATH ?? "", HOME: dir.path, SENTINEL_TOKEN: token },
-      stdout: "pipe",
-      stderr: "pipe",
+      env: { HOME: dir.path, SENTINEL_TOKEN: token },
     },
   );
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  return { stdout, stderr, code };
-};
 
 const probeArgs = () => [
   "--ip4-provider",
@@ -61,7 +53,7 @@ const probeArgs = () => [
 ];
 
 test("sentinel client --once delivers a report without loading server modules", async () => {
-  const r = await run([
+  const r = await runClient([
     "client",
     "--once",
     "--server",
@@ -75,14 +67,14 @@ test("sentinel client --once delivers a report without loading server modules", 
 });
 
 test("sentinel check --json runs without loading server modules", async () => {
-  const r = await run(["check", "--json", ...probeArgs()]);
+  const r = await runClient(["check", "--json", ...probeArgs()]);
   expect(r.stderr).not.toContain("server-only module");
   expect(r.code, r.stderr).toBe(0);
   expect(JSON.parse(r.stdout).ipv4.ip).toBe("127.0.0.1");
 });
 
 test("the guard itself works: loading the server fails under it", async () => {
-  const r = await run(["server", "--help"]);
+  const r = await runClient(["server", "--help"]);
   // help only lists options; importing the server command pulls in no Elysia either
   expect(r.code).toBe(0);
   const boom = Bun.spawnSync([

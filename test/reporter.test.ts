@@ -10,6 +10,7 @@ import { enrollClient } from "../src/server/enrollment.ts";
 import { openStore } from "../src/server/store/index.ts";
 import { type FakeDns, startFakeDns } from "./fakes/dns.ts";
 import { type FakeEcho, startFakeEcho } from "./fakes/echo.ts";
+import { run } from "./helpers/cli.ts";
 import { startTestServer, tempDir } from "./helpers/server.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -41,19 +42,7 @@ afterAll(async () => {
   dir.remove();
 });
 
-async function sh(args: string[], env: Record<string, string>) {
-  const proc = Bun.spawn(["sh", ...args], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  return { stdout, stderr, code };
-}
+const sh = (args: string[], env: Record<string, string>) => run(["sh", ...args], { env });
 
 async function lastReport(id: string) {
   const res = await fetch(`${server.url}/api/v1/clients/${id}`, {

@@ -3,24 +3,12 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sentinel as runCli } from "../../test/helpers/cli.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "sentinel-geo-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function sentinel(args: string[], env: Record<string, string> = {}) {
-  const proc = Bun.spawn(["bun", "src/main.ts", "geo", ...args], {
-    cwd: join(import.meta.dir, "../.."),
-    env: { PATH: Bun.env.PATH ?? "", HOME: Bun.env.HOME ?? "", ...env },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  return { stdout, stderr, code };
-}
+const sentinel = (args: string[], env: Record<string, string> = {}) => runCli(["geo", ...args], { env });
 
 test("prints a table for v4 and v6 addresses", async () => {
   const { stdout, stderr, code } = await sentinel(["1.1.1.1", "2001:4860:4860::8888", "10.0.0.1"]);
