@@ -38,6 +38,7 @@ describe("parseIPv6", () => {
     "g::1",
     "::1.2.3",
     "1:2:3:4:5:6:7:8::",
+    "1.2.3.4::", // a dotted quad may only end the address
   ])("rejects %p", (text) => expect(parseIPv6(text)).toBeNull());
 });
 

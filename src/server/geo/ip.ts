@@ -29,8 +29,8 @@ export function parseIPv6(text: string): V6 | null {
   if (addr.length < 2 || addr.length > 45) return null;
   const halves = addr.split("::");
   if (halves.length > 2) return null;
-  const head = groups(halves[0] as string);
-  const tail = halves.length === 2 ? groups(halves[1] as string) : [];
+  const head = groups(halves[0] as string, halves.length === 1);
+  const tail = halves.length === 2 ? groups(halves[1] as string, true) : [];
   if (!head || !tail) return null;
   const total = head.length + tail.length;
   if (halves.length === 2 ? total > 7 : total !== 8) return null;
@@ -44,13 +44,13 @@ export function parseIPv6(text: string): V6 | null {
 }
 
 /** 16-bit groups of one side of "::"; a dotted quad may only end the address. */
-function groups(side: string): number[] | null {
+function groups(side: string, endsAddress: boolean): number[] | null {
   if (side === "") return [];
   const parts = side.split(":");
   const out: number[] = [];
   for (let i = 0; i < parts.length; i++) {
     const part = parts[i] as string;
-    if (i === parts.length - 1 && part.includes(".")) {
+    if (endsAddress && i === parts.length - 1 && part.includes(".")) {
       const v4 = parseIPv4(part);
       if (v4 === null) return null;
       out.push(v4 >>> 16, v4 & 0xffff);

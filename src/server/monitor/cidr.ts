@@ -3,6 +3,7 @@
  * Both families are held as bigint so one code path covers /0 to /128; the monitor compares a
  * handful of addresses per report, so clarity wins over speed here.
  */
+import { parseIPv4, parseIPv6 } from "../geo/ip.ts";
 
 export type IpVersion = 4 | 6;
 
@@ -20,53 +21,17 @@ export interface Cidr {
 
 const BITS: Record<IpVersion, number> = { 4: 32, 6: 128 };
 
-/** Dotted quad; leading zeros are refused because some parsers read "010" as octal. */
-function parseV4(text: string): bigint | null {
-  const parts = text.split(".");
-  if (parts.length !== 4) return null;
-  let value = 0n;
-  for (const part of parts) {
-    if (!/^(0|[1-9]\d{0,2})$/.test(part)) return null;
-    const octet = Number(part);
-    if (octet > 255) return null;
-    value = (value << 8n) | BigInt(octet);
+/**
+ * The raw value of an address text, without the IPv4-mapped shortcut. Parsing itself is the geo
+ * module's (one parser in the project); this module only widens the words to one bigint.
+ */
+function rawValue(text: string): bigint | null {
+  if (!text.includes(":")) {
+    const v4 = parseIPv4(text);
+    return v4 === null ? null : BigInt(v4);
   }
-  return value;
-}
-
-/** 16-bit groups of one side of "::"; a dotted quad may only end the address. */
-function parseGroups(side: string, isLastSide: boolean): bigint[] | null {
-  if (side === "") return [];
-  const parts = side.split(":");
-  const groups: bigint[] = [];
-  for (const [index, part] of parts.entries()) {
-    if (isLastSide && index === parts.length - 1 && part.includes(".")) {
-      const v4 = parseV4(part);
-      if (v4 === null) return null;
-      groups.push(v4 >> 16n, v4 & 0xffffn);
-    } else if (/^[0-9a-fA-F]{1,4}$/.test(part)) {
-      groups.push(BigInt(Number.parseInt(part, 16)));
-    } else {
-      return null;
-    }
-  }
-  return groups;
-}
-
-/** RFC 4291 text forms, with "::" and a trailing dotted quad. A zone ("%eth0") is ignored. */
-function parseV6(text: string): bigint | null {
-  const zone = text.indexOf("%");
-  const address = zone === -1 ? text : text.slice(0, zone);
-  if (address.length < 2 || address.length > 45) return null;
-  const halves = address.split("::");
-  if (halves.length > 2) return null;
-  const head = parseGroups(halves[0] as string, halves.length === 1);
-  const tail = halves.length === 2 ? parseGroups(halves[1] as string, true) : [];
-  if (head === null || tail === null) return null;
-  const count = head.length + tail.length;
-  if (halves.length === 2 ? count > 7 : count !== 8) return null;
-  const groups = [...head, ...new Array<bigint>(8 - count).fill(0n), ...tail];
-  return groups.reduce((value, group) => (value << 16n) | group, 0n);
+  const v6 = parseIPv6(text);
+  return v6 === null ? null : v6.reduce((value, word) => (value << 32n) | BigInt(word), 0n);
 }
 
 /**
@@ -76,10 +41,10 @@ function parseV6(text: string): bigint | null {
 export function parseIp(text: string): IpAddress | null {
   const trimmed = text.trim();
   if (!trimmed.includes(":")) {
-    const v4 = parseV4(trimmed);
+    const v4 = rawValue(trimmed);
     return v4 === null ? null : { version: 4, value: v4 };
   }
-  const v6 = parseV6(trimmed);
+  const v6 = rawValue(trimmed);
   if (v6 === null) return null;
   if (v6 >> 32n === 0xffffn) return { version: 4, value: v6 & 0xffffffffn };
   return { version: 6, value: v6 };
@@ -100,7 +65,7 @@ export function parseCidr(text: string): Cidr | null {
   const [addressText, prefixText, ...rest] = text.trim().split("/");
   // A zone only makes sense on a single link-local address, never on a range.
   if (addressText === undefined || rest.length > 0 || addressText.includes("%")) return null;
-  const raw = addressText.includes(":") ? parseV6(addressText) : parseV4(addressText);
+  const raw = rawValue(addressText);
   if (raw === null) return null;
   let version: IpVersion = addressText.includes(":") ? 6 : 4;
   let value = raw;
