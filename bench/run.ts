@@ -5,7 +5,7 @@
  *
  * --quick shortens every run for development (the numbers in docs/benchmarks.md come from the
  * full run). --profile also runs the server under `bun --cpu-prof-md` during a 10 s ingest and
- * prints where the time goes (bench/profile-ingest.ts gives the per-stage split).
+ * prints where the time goes.
  * Every load generator is its own process (bench/loadgen.ts); the server is `sentinel server`
  * from source (or SENTINEL_BENCH_BIN); everything stays on 127.0.0.1.
  */

@@ -5,6 +5,7 @@
  */
 import { expect, test } from "bun:test";
 import { signRequest } from "../src/protocol/signing.ts";
+import { ReplayGuard } from "../src/server/api/reports/replay-guard.ts";
 import { ReportIngest } from "../src/server/api/reports/service.ts";
 import { loadKeyring } from "../src/server/auth/keyring.ts";
 import { RateLimiter } from "../src/server/auth/rate-limit.ts";
@@ -36,6 +37,7 @@ test("30 days of unchanged 30-second reports add < 100 KB", async () => {
     store,
     writes: new WriteBatcher(store),
     keyring,
+    replays: new ReplayGuard(store.nonces),
     now,
     accept: (r) => monitor.acceptReport(r),
     clientLimiter: new RateLimiter(1000, 1000, now),

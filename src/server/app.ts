@@ -12,7 +12,8 @@ import { legacyApi } from "./api/legacy/index.ts";
 import { legacyToReport } from "./api/legacy/service.ts";
 import { metricsApi } from "./api/metrics/index.ts";
 import { openApiDocument } from "./api/openapi.ts";
-import { reportsApi } from "./api/reports/index.ts";
+import { type ReportRoute, reportRoute, reportsApi } from "./api/reports/index.ts";
+import { ReplayGuard } from "./api/reports/replay-guard.ts";
 import { type AcceptedReport, type AcceptResult, ReportIngest } from "./api/reports/service.ts";
 import { whoamiApi } from "./api/whoami/index.ts";
 import type { Keyring } from "./auth/keyring.ts";
@@ -21,6 +22,7 @@ import { RateLimiter } from "./auth/rate-limit.ts";
 import type { Broker } from "./broker.ts";
 import type { ClientCache } from "./client-cache.ts";
 import { ApiError, errorBody, errorResponse } from "./errors.ts";
+import { requestIdOf } from "./http.ts";
 import type { ServerMetrics } from "./metrics/server-metrics.ts";
 import type { ClientMonitor } from "./monitor/service.ts";
 import type { Store } from "./store/index.ts";
@@ -42,6 +44,10 @@ export interface AppDeps {
   telegramWebhook?: () => ((req: Request) => Promise<Response>) | null;
   /** group commit for report writes (see WriteBatcher) */
   writes?: { run<T>(work: () => T): Promise<T> };
+  /** used nonces; absent = loaded from the store here */
+  replays?: ReplayGuard;
+  /** the report route, when the caller also serves it outside the app (see createReportRoute) */
+  reports?: ReportRoute;
   /** the report path's client cache */
   clientCache?: ClientCache;
   monitor: Pick<ClientMonitor, "settingsChanged" | "acceptServerBuiltReport">;
@@ -53,15 +59,25 @@ export interface AppDeps {
   web?: Pick<WebDeps, "publicUrl" | "isHttps" | "channels" | "loginPolicy" | "rotateGraceMs" | "stream">;
 }
 
-export function createApp(deps: AppDeps) {
+const limitsOf = (deps: AppDeps) => ({
+  reportsPerClientPerS: 1,
+  reportBurst: 30,
+  whoamiPerS: 2,
+  ...deps.limits,
+});
+
+/** POST /api/v1/reports with its ingest; main.ts serves it directly, createApp mounts it. */
+export function createReportRoute(deps: AppDeps): ReportRoute {
   const { store, logger, now } = deps;
-  const sourceIpOf = deps.sourceIpOf ?? (() => null);
-  const limits = { reportsPerClientPerS: 1, reportBurst: 30, whoamiPerS: 2, ...deps.limits };
+  const limits = limitsOf(deps);
+  const replays = deps.replays ?? new ReplayGuard(store.nonces);
+  if (!deps.replays) replays.load(now());
   const ingest = new ReportIngest({
     store,
     ...(deps.clientCache ? { clients: deps.clientCache } : {}),
     ...(deps.writes ? { writes: deps.writes } : {}),
     keyring: deps.keyring,
+    replays,
     now,
     accept: deps.acceptReport,
     clientLimiter: new RateLimiter(limits.reportsPerClientPerS, limits.reportBurst, now),
@@ -72,11 +88,17 @@ export function createApp(deps: AppDeps) {
     },
     onStorageFailure: (reason, e) => logger.error(`report not stored (503): ${reason}: ${e.message}`),
   });
+  return reportRoute(ingest, deps.sourceIpOf ?? (() => null), logger);
+}
+
+export function createApp(deps: AppDeps) {
+  const { store, logger, now } = deps;
+  const sourceIpOf = deps.sourceIpOf ?? (() => null);
+  const limits = limitsOf(deps);
 
   return new Elysia({ name: "sentinel" })
     .onRequest(({ request, set }) => {
-      const given = request.headers.get("x-request-id");
-      set.headers["x-request-id"] = given && /^[\w.-]{1,128}$/.test(given) ? given : crypto.randomUUID();
+      set.headers["x-request-id"] = requestIdOf(request);
     })
     .onError(({ code, error, request, set }) => {
       const requestId = String(set.headers["x-request-id"] ?? "");
@@ -116,7 +138,7 @@ export function createApp(deps: AppDeps) {
     })
     .use(healthApi(store, deps.startedAt ?? now()))
     .use(whoamiApi(new RateLimiter(limits.whoamiPerS, 20, now), sourceIpOf))
-    .use(reportsApi(ingest, sourceIpOf))
+    .use(reportsApi(deps.reports ?? createReportRoute(deps)))
     .use(clientsApi({ store, now, monitor: deps.monitor, broker: deps.broker }))
     .use(eventsApi({ store, now }))
     .use(exportApi({ store, keyring: deps.keyring, now, broker: deps.broker }))

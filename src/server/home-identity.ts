@@ -56,6 +56,7 @@ export function combineHome(
 
 export class HomeIdentityService {
   private learned: LearnedHome | null;
+  private combined: { from: LearnedHome | null; home: HomeIdentity } | undefined;
   private uplinkUp = true;
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly pool = new ProviderPool();
@@ -75,8 +76,11 @@ export class HomeIdentityService {
     this.learned = saved ? (JSON.parse(saved) as LearnedHome) : null;
   }
 
+  /** The same object until something is learned, so per-report callers can key on it. */
   current(): HomeIdentity {
-    return combineHome(this.config, this.learned);
+    if (this.combined?.from !== this.learned)
+      this.combined = { from: this.learned, home: combineHome(this.config, this.learned) };
+    return this.combined.home;
   }
 
   learnedIdentity(): LearnedHome | null {

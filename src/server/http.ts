@@ -10,6 +10,8 @@ export async function readBodyLimited(request: Request, limit: number): Promise<
     new ApiError(413, "payload_too_large", `the request body is larger than ${limit} bytes`);
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) throw tooLarge();
+  // With a Content-Length the server reads exactly that many bytes: one read, no stream.
+  if (declared !== null) return request.text();
   if (!request.body) return "";
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -31,4 +33,10 @@ export function requireJsonContentType(request: Request): void {
   const type = request.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase();
   if (type !== "application/json")
     throw new ApiError(415, "unsupported_media_type", "send the body as Content-Type: application/json");
+}
+
+/** The caller's X-Request-Id when it is a sane token, else a fresh one (logged and echoed). */
+export function requestIdOf(request: Request): string {
+  const given = request.headers.get("x-request-id");
+  return given && /^[\w.-]{1,128}$/.test(given) ? given : crypto.randomUUID();
 }

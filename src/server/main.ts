@@ -6,7 +6,10 @@ import { mkdirSync } from "node:fs";
 import type { Logger } from "../cli/common.ts";
 import { resolveOptions } from "../config/options.ts";
 import { DEFAULT_IPV4_PROVIDERS, DEFAULT_IPV6_PROVIDERS } from "../probe/options.ts";
-import { createApp } from "./app.ts";
+import { REPORTS_PATH } from "./api/reports/index.ts";
+import { ReplayGuard } from "./api/reports/replay-guard.ts";
+import type { AcceptedReport } from "./api/reports/service.ts";
+import { type AppDeps, createApp, createReportRoute } from "./app.ts";
 import { clientAddress, isHttpsRequest, parseTrustedProxies } from "./auth/client-address.ts";
 import { loadKeyring } from "./auth/keyring.ts";
 import { ensureSetupToken } from "./auth/users.ts";
@@ -153,13 +156,16 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const peerOf = (request: Request) => server?.requestIP(request)?.address ?? null;
   const sourceIpOf = (request: Request) => clientAddress(request.headers, peerOf(request), trusted.ranges);
   const metrics = new ServerMetrics({ store, broker, now });
+  const replays = new ReplayGuard(store.nonces);
+  replays.load(now());
   const writes = new WriteBatcher(store, (error) => {
     logger.error(`a batch of reports could not be committed: ${(error as Error).message}`);
     clientCache.clear();
+    replays.load(now());
     monitor?.forgetJudgements();
   });
   ensureSetupToken(store, logger, o.publicUrl);
-  const app = createApp({
+  const appDeps = {
     metrics: { metrics, token: o.metricsToken },
     web: {
       publicUrl: o.publicUrl,
@@ -175,17 +181,23 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     clientCache,
     telegramWebhook: () => notifications.webhook(),
     writes,
+    replays,
     monitor,
-    acceptReport: (r) => (monitor as ClientMonitor).acceptReport(r),
+    acceptReport: (r: AcceptedReport) => (monitor as ClientMonitor).acceptReport(r),
     sourceIpOf,
     limits: { reportsPerClientPerS: o.reportRate ?? 1 },
     ...(o.legacyApiKey
       ? { legacy: { apiKey: o.legacyApiKey, intervalS: Math.round((o.legacyInterval ?? 300_000) / 1000) } }
       : {}),
-  });
+  } satisfies AppDeps;
+  const reports = createReportRoute(appDeps);
+  const app = createApp({ ...appDeps, reports });
   server = Bun.serve({
     hostname: o.listen.hostname,
     port: o.listen.port,
+    // The hot path goes straight to its handler; every other request (and other methods on
+    // this path) goes through the app.
+    routes: { [REPORTS_PATH]: { POST: instrumentFetch(reports, { logger, metrics }) } },
     fetch: instrumentFetch((req) => app.handle(req), { logger, metrics }),
     maxRequestBodySize: 1 << 20,
     ...(o.tlsCert && o.tlsKey ? { tls: { cert: Bun.file(o.tlsCert), key: Bun.file(o.tlsKey) } } : {}),
@@ -203,13 +215,13 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     healthy: () => store.readiness().ok,
     async stop() {
       home.stop();
-      monitor?.stop();
       // Stop accepting, let requests in flight finish (their writes commit), then close.
       const closed = server?.stop();
       writes.flush();
       await Promise.race([closed, Bun.sleep(2000)]);
       await server?.stop(true);
       writes.flush();
+      monitor?.stop(); // last: it writes the heartbeats of the requests above
       await notifications.stop();
       metrics.close();
       store.close();

@@ -21,18 +21,25 @@ const setup = () => {
   return { store, commits: () => commits };
 };
 
+/** A write that says whether the key was new, as a nonce check does. */
+const claim = (store: ReturnType<typeof openStore>, key: string) => {
+  if (store.meta.get(key) !== null) return false;
+  store.meta.set(key, "1");
+  return true;
+};
+
 test("writes in one event-loop turn share one commit; each gets its own result", async () => {
   const { store, commits } = setup();
   const batcher = new WriteBatcher(store);
   const results = await Promise.all(
-    Array.from({ length: 50 }, (_, i) => batcher.run(() => store.nonces.use("c", `nonce-${i}`, 1e15))),
+    Array.from({ length: 50 }, (_, i) => batcher.run(() => claim(store, `nonce-${i}`))),
   );
   expect(results.every(Boolean)).toBe(true);
   expect(commits()).toBe(1);
-  // the same nonce twice in one batch: the second sees the first (same transaction)
+  // the same key twice in one batch: the second sees the first (same transaction)
   const [a, b] = await Promise.all([
-    batcher.run(() => store.nonces.use("c", "dup", 1e15)),
-    batcher.run(() => store.nonces.use("c", "dup", 1e15)),
+    batcher.run(() => claim(store, "dup")),
+    batcher.run(() => claim(store, "dup")),
   ]);
   expect([a, b]).toEqual([true, false]);
 });
@@ -40,16 +47,16 @@ test("writes in one event-loop turn share one commit; each gets its own result",
 test("a unit that throws rolls back alone", async () => {
   const { store } = setup();
   const batcher = new WriteBatcher(store);
-  const ok = batcher.run(() => store.nonces.use("c", "kept", 1e15));
+  const ok = batcher.run(() => claim(store, "kept"));
   const bad = batcher.run(() => {
-    store.nonces.use("c", "rolled-back", 1e15);
+    claim(store, "rolled-back");
     throw new Error("boom");
   });
   expect(await ok).toBe(true);
   expect(bad).rejects.toThrow("boom");
   await Bun.sleep(0);
-  expect(store.nonces.use("c", "kept", 1e15)).toBe(false);
-  expect(store.nonces.use("c", "rolled-back", 1e15)).toBe(true);
+  expect(claim(store, "kept")).toBe(false);
+  expect(claim(store, "rolled-back")).toBe(true);
 });
 
 test("a failed commit rejects every unit and tells the owner", async () => {

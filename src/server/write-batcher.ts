@@ -34,7 +34,7 @@ export class WriteBatcher {
       if (this.queue.length >= this.maxBatch) this.flush();
       else if (!this.scheduled) {
         this.scheduled = true;
-        setTimeout(() => this.flush(), this.windowMs);
+        setImmediate(() => this.flush());
       }
     });
   }

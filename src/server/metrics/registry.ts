@@ -22,8 +22,14 @@ function labelText(labels: Labels): string {
   return keys.length ? `{${keys.map((k) => `${k}="${escapeLabel(labels[k] as string)}"`).join(",")}}` : "";
 }
 
-/** A stable key for a label set, independent of key order. */
-const keyOf = (labels: Labels) => labelText(labels);
+/** A stable key for a label set, independent of key order (cheap: counted once per report). */
+function keyOf(labels: Labels): string {
+  const keys = Object.keys(labels);
+  if (keys.length > 1) keys.sort();
+  let key = "";
+  for (const k of keys) key += `${k}\u0000${labels[k]}\u0001`;
+  return key;
+}
 
 interface Metric {
   readonly name: string;

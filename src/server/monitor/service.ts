@@ -10,7 +10,7 @@ import type { AcceptedReport, AcceptResult } from "../api/reports/service.ts";
 import type { Broker } from "../broker.ts";
 import type { ClientCache } from "../client-cache.ts";
 import type { GeoLookup } from "../geo/types.ts";
-import type { ClientRecord, EventRecord, HistoryRow, NewEvent, Store } from "../store/index.ts";
+import type { ClientRecord, EventRecord, Heartbeat, HistoryRow, NewEvent, Store } from "../store/index.ts";
 import { applyPolicy, DEFAULT_CLIENT_POLICY, evaluateReport, initialClientState } from "./evaluate.ts";
 import {
   afterServerStart,
@@ -70,6 +70,12 @@ export class ClientMonitor {
   private queuedSinceCommit = 0;
   /** what each client's last judged report said (see materialKey); memory only, so a restart re-judges once */
   private readonly materialKeys = new Map<string, string>();
+  /**
+   * Heartbeats not yet in the database. Unchanged reports only move liveness columns, so they
+   * are written together by the sweeper (every pass, before it reads any deadline) instead of
+   * one row per report; the report cache holds them meanwhile.
+   */
+  private readonly unwrittenBeats = new Map<string, Heartbeat>();
 
   constructor(private readonly deps: MonitorDeps) {}
 
@@ -107,7 +113,9 @@ export class ClientMonitor {
     const { store } = this.deps;
     // Read again inside the write: with group commit, r.client was read before earlier
     // reports of the same batch were applied.
-    const client = (this.deps.cache ?? store.clients).get(r.client.id) ?? r.client;
+    const stored = (this.deps.cache ?? store.clients).get(r.client.id) ?? r.client;
+    const beat = this.unwrittenBeats.get(stored.id);
+    const client = beat ? { ...stored, ...beat } : stored;
     const previous = this.stateOf(client);
     const home = this.deps.home();
     const key = materialKey(r.report, r.sourceIp, home, client.policy);
@@ -135,6 +143,7 @@ export class ClientMonitor {
     };
     const events = store.transaction(() => {
       store.clients.applyReport(client.id, update);
+      this.unwrittenBeats.delete(client.id); // the update carries the liveness columns too
       if (previous === null || historyDiffers(previous, state))
         store.history.record(client.id, historyRowOf(state, update.lastReportAt));
       return this.storeFlips(client, judged.flips);
@@ -161,12 +170,12 @@ export class ClientMonitor {
     );
   }
 
-  /** An unchanged report: move the deadlines, touch one small row, store no event. */
+  /** An unchanged report: move the deadlines (written by the next sweep), store no event. */
   private heartbeat(client: ClientRecord, previous: ClientState, r: AcceptedReport): AcceptResult {
     const observedAt = Date.parse(r.report.observed_at);
     const deadlines = pendingDeadlines({ ...previous, from: r.receivedAt });
     const next = { ...previous, last_report_at: r.receivedAt, observed_at: observedAt, ...deadlines };
-    const beat = {
+    const beat: Heartbeat = {
       lastSourceIp: r.sourceIp,
       lastReportAt: r.receivedAt,
       lastObservedAt: observedAt,
@@ -174,7 +183,7 @@ export class ClientMonitor {
       offlineAt: deadlines.offline_at,
       nextCheckAt: nextDeadline(next),
     };
-    this.deps.store.clients.heartbeat(client.id, beat);
+    this.unwrittenBeats.set(client.id, beat);
     this.deps.cache?.set({ ...client, ...beat });
     this.deps.broker.publish("client.updated", { clientId: client.id, changed: false });
     return { nextReportInS: previous.interval_s };
@@ -193,6 +202,7 @@ export class ClientMonitor {
   /** Applies changed settings (interval, grace, pause, expectations) to the stored state. */
   settingsChanged(clientId: string): void {
     const { store, now } = this.deps;
+    this.writeHeartbeats();
     const client = store.clients.get(clientId);
     if (!client) return;
     const policy = this.policyOf(client);
@@ -245,9 +255,25 @@ export class ClientMonitor {
     this.timer = setInterval(() => this.sweep(), this.deps.sweepIntervalMs ?? 500);
   }
 
+  /** Stops the sweeper and writes the heartbeats it has not written yet (if the disk lets it). */
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    try {
+      this.writeHeartbeats();
+    } catch (e) {
+      this.deps.logger.warn(`heartbeats not written at stop: ${(e as Error).message}`);
+    }
+  }
+
+  /** Writes the heartbeats held in memory, in one transaction. */
+  writeHeartbeats(): void {
+    if (this.unwrittenBeats.size === 0) return;
+    const { store } = this.deps;
+    store.transaction(() => {
+      for (const [id, beat] of this.unwrittenBeats) store.clients.heartbeat(id, beat);
+    });
+    this.unwrittenBeats.clear();
   }
 
   /** One sweeper pass: every client whose next check is due. Returns the number of flips. */
@@ -256,6 +282,7 @@ export class ClientMonitor {
     const t = now();
     let flipped = 0;
     try {
+      this.writeHeartbeats();
       if (t - this.lastAliveWrite >= ALIVE_EVERY_MS) {
         store.meta.set(ALIVE_KEY, String(t));
         store.nonces.prune(t);
@@ -347,7 +374,7 @@ function materialKey(
 ): string {
   const family = (f: ReportV1["ipv4"] | undefined) =>
     f ? [f.ip, f.consistent, f.answers.map((a) => [a.provider, a.ip, a.error])] : null;
-  return JSON.stringify([
+  const reported = JSON.stringify([
     family(report.ipv4),
     family(report.ipv6),
     (report.dns ?? []).map((d) => [d.probe, d.type, d.via, d.answers, d.error]),
@@ -355,9 +382,19 @@ function materialKey(
     report.interval_s,
     report.agent,
     sourceIp,
-    home,
-    policy,
   ]);
+  return `${reported}\n${jsonOf(home)}\n${jsonOf(policy)}`;
+}
+
+/** Home and policy objects are replaced, never changed in place, so their JSON is made once. */
+const jsonCache = new WeakMap<object, string>();
+function jsonOf(value: object): string {
+  let json = jsonCache.get(value);
+  if (json === undefined) {
+    json = JSON.stringify(value);
+    jsonCache.set(value, json);
+  }
+  return json;
 }
 
 function historyDiffers(a: ClientState, b: ClientState): boolean {

@@ -1,11 +1,16 @@
+import type { Database } from "bun:sqlite";
+import { nonceHash } from "./nonce-hash.ts";
 import { AUTH_SCHEMA } from "./schema/auth.ts";
 import { OUTBOX_SCHEMA } from "./schema/outbox.ts";
+
+/** SQL, or a function for a step SQL cannot express alone. */
+export type Migration = string | ((db: Database) => void);
 
 /**
  * Versioned schema. Append only: a released migration is never edited. Each entry runs in
  * its own transaction and bumps PRAGMA user_version.
  */
-export const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly Migration[] = [
   // 1: clients, their current state, API tokens, nonces, events, server meta
   `
   -- identity, settings and the small liveness columns a heartbeat rewrites
@@ -94,4 +99,20 @@ export const MIGRATIONS: readonly string[] = [
     to_at INTEGER NOT NULL
   );
   `,
+  // 5: nonces as an append-only log of hashes (src/server/api/reports/replay-guard.ts); the
+  // nonces still inside their window move over, so an upgrade forgets none
+  (db) => {
+    db.exec(`
+      CREATE TABLE nonce_log (hash INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+      CREATE INDEX nonce_log_expires_at ON nonce_log(expires_at);
+    `);
+    const append = db.query("INSERT INTO nonce_log (hash, expires_at) VALUES (?, ?)");
+    const live = db
+      .query<{ client_id: string; nonce: string; expires_at: number }, [number]>(
+        "SELECT client_id, nonce, expires_at FROM nonces WHERE expires_at >= ? ORDER BY expires_at",
+      )
+      .all(Date.now());
+    for (const n of live) append.run(nonceHash(n.client_id, n.nonce), n.expires_at);
+    db.exec("DROP TABLE nonces");
+  },
 ];

@@ -127,9 +127,11 @@ export interface ClientRepository {
   casState(id: string, expect: { liveness: string; lastReportAt: number | null }, next: StateChange): boolean;
 }
 
+/** The append-only log of accepted nonces (see ReplayGuard, which answers "seen before?"). */
 export interface NonceRepository {
-  /** Records a nonce; false when it was already used (a replay). */
-  use(clientId: string, nonce: string, expiresAt: number): boolean;
+  append(hash: number, expiresAt: number): void;
+  /** every nonce not yet expired at `now` */
+  live(now: number): { hash: number; expiresAt: number }[];
   prune(now: number): number;
 }
 

@@ -13,6 +13,7 @@ import type { Keyring } from "../../auth/keyring.ts";
 import type { RateLimiter } from "../../auth/rate-limit.ts";
 import { ApiError, tooManyRequests, unauthorized } from "../../errors.ts";
 import { type ClientRecord, type Store, storageFailure } from "../../store/index.ts";
+import type { ReplayGuard } from "./replay-guard.ts";
 
 export interface AcceptedReport {
   client: ClientRecord;
@@ -31,6 +32,8 @@ export interface ReportIngestDeps {
   /** where clients are looked up (the report path's cache); default: the store */
   clients?: { get(id: string): ClientRecord | null; reload(id: string): ClientRecord | null };
   keyring: Keyring;
+  /** remembers used nonces (loaded from the store's log) */
+  replays: ReplayGuard;
   now: () => number;
   /** Runs the write with others in one transaction (group commit); absent = one transaction per report. */
   writes?: { run<T>(work: () => T): Promise<T> };
@@ -119,10 +122,16 @@ export class ReportIngest {
 
     // The nonce is burnt in the same transaction that stores the report, so a replay can never
     // slip between the check and the write; the answer waits for the commit.
+    const { replays } = this.deps;
     const write = () => {
-      if (!store.nonces.use(client.id, headers.nonce, (headers.timestamp + MAX_CLOCK_SKEW_S + 1) * 1000))
+      if (!replays.use(client.id, headers.nonce, (headers.timestamp + MAX_CLOCK_SKEW_S + 1) * 1000, t))
         return null;
-      return this.deps.accept({ client, report: result.report, sourceIp: req.sourceIp, receivedAt: t });
+      try {
+        return this.deps.accept({ client, report: result.report, sourceIp: req.sourceIp, receivedAt: t });
+      } catch (e) {
+        replays.forget(client.id, headers.nonce); // its savepoint rolled the log row back too
+        throw e;
+      }
     };
     const accepted = await (this.deps.writes ? this.deps.writes.run(write) : store.transaction(write));
     if (accepted === null) return fail("replayed_nonce");
