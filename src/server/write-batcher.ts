@@ -1,8 +1,9 @@
 /**
- * Group commit: report writes that arrive within a couple of milliseconds share one
- * transaction, so one fsync (synchronous=FULL) covers many reports. Each unit of work runs in its own
- * savepoint, so one that fails rolls back alone; a failed commit fails them all. Callers answer
- * only after the commit, so an acknowledged report is on disk.
+ * Group commit: report writes made in the same event-loop turn share one transaction, so one
+ * fsync (synchronous=FULL) covers every request read in that turn: under load a turn reads
+ * many, and idle nothing waits. Each unit of work runs in its own savepoint, so one that fails
+ * rolls back alone; a failed commit fails them all. Callers answer only after the commit, so
+ * an acknowledged report is on disk.
  */
 import type { Store } from "./store/index.ts";
 
@@ -21,11 +22,6 @@ export class WriteBatcher {
     /** the commit failed: in-memory views of what was written must be dropped */
     private readonly onCommitFailure: (error: unknown) => void = () => {},
     private readonly maxBatch = 512,
-    /**
-     * How long the first write of a batch waits for company. Under load this turns one fsync
-     * per event-loop turn into one per window; idle, it adds at most this much latency.
-     */
-    private readonly windowMs = 2,
   ) {}
 
   run<T>(work: () => T): Promise<T> {
