@@ -5,7 +5,7 @@
  *
  * --quick shortens every run for development (the numbers in docs/benchmarks.md come from the
  * full run). --profile also runs the server under `bun --cpu-prof-md` during a 10 s ingest and
- * prints where the time goes.
+ * prints where the time goes (--profile-clients N: over N clients, default 1,000).
  * Every load generator is its own process (bench/loadgen.ts); the server is `sentinel server`
  * from source (or SENTINEL_BENCH_BIN); everything stays on 127.0.0.1.
  */
@@ -47,6 +47,8 @@ import {
 const args = process.argv.slice(2);
 const QUICK = args.includes("--quick");
 const PROFILE = args.includes("--profile");
+/** --profile-clients N: how many clients the profiled ingest spreads over (default 1,000) */
+const PROFILE_CLIENTS = Number(args[args.indexOf("--profile-clients") + 1] ?? 1000) || 1000;
 const onlyArg = args[args.indexOf("--only") + 1];
 const ONLY = args.includes("--only") && onlyArg ? new Set(onlyArg.split(",")) : null;
 const want = (s: string) => !ONLY || ONLY.has(s);
@@ -497,7 +499,7 @@ async function benchStartup() {
 
 async function benchProfile() {
   const dataDir = join(work, "profile", "data");
-  const creds = enrollMany(dataDir, 1000);
+  const creds = enrollMany(dataDir, PROFILE_CLIENTS);
   const profDir = join(work, "profile", "cpu");
   mkdirSync(profDir, { recursive: true });
   const server = await startSentinelServer(dataDir, { cpuProfDir: profDir });
