@@ -14,7 +14,12 @@ import { metricsApi } from "./api/metrics/index.ts";
 import { openApiDocument } from "./api/openapi.ts";
 import { type ReportRoute, reportRoute, reportsApi } from "./api/reports/index.ts";
 import { ReplayGuard } from "./api/reports/replay-guard.ts";
-import { type AcceptedReport, type AcceptResult, ReportIngest } from "./api/reports/service.ts";
+import {
+  type AcceptedReport,
+  type AcceptResult,
+  type GroupCommit,
+  ReportIngest,
+} from "./api/reports/service.ts";
 import { whoamiApi } from "./api/whoami/index.ts";
 import type { Keyring } from "./auth/keyring.ts";
 import { newId } from "./auth/keyring.ts";
@@ -43,7 +48,7 @@ export interface AppDeps {
   /** Telegram webhook mode: the bot's handler (it checks Telegram's secret token header) */
   telegramWebhook?: () => ((req: Request) => Promise<Response>) | null;
   /** group commit for report writes (see WriteBatcher) */
-  writes?: { run<T>(work: () => T): Promise<T> };
+  writes?: GroupCommit;
   /** used nonces; absent = loaded from the store here */
   replays?: ReplayGuard;
   /** the report route, when the caller also serves it outside the app (see createReportRoute) */

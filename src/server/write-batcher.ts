@@ -16,6 +16,7 @@ interface Pending {
 export class WriteBatcher {
   private queue: Pending[] = [];
   private scheduled = false;
+  private readonly beforeCommit: (() => void)[] = [];
 
   constructor(
     private readonly store: Store,
@@ -23,6 +24,11 @@ export class WriteBatcher {
     private readonly onCommitFailure: (error: unknown) => void = () => {},
     private readonly maxBatch = 512,
   ) {}
+
+  /** Runs `fn` inside every batch's transaction, after its units and before the commit. */
+  onBeforeCommit(fn: () => void): void {
+    this.beforeCommit.push(fn);
+  }
 
   run<T>(work: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -51,6 +57,7 @@ export class WriteBatcher {
             outcomes.push({ ok: false, error });
           }
         }
+        for (const fn of this.beforeCommit) fn();
       });
     } catch (error) {
       this.onCommitFailure(error);

@@ -1,5 +1,5 @@
 import type { Database } from "bun:sqlite";
-import { nonceHash } from "./nonce-hash.ts";
+import { nonceHash, packHashes } from "./nonce-hash.ts";
 import { AUTH_SCHEMA } from "./schema/auth.ts";
 import { OUTBOX_SCHEMA } from "./schema/outbox.ts";
 
@@ -99,20 +99,23 @@ export const MIGRATIONS: readonly Migration[] = [
     to_at INTEGER NOT NULL
   );
   `,
-  // 5: nonces as an append-only log of hashes (src/server/api/reports/replay-guard.ts); the
-  // nonces still inside their window move over, so an upgrade forgets none
+  // 5: nonces as a log of hashes, one row per commit (src/server/api/reports/replay-guard.ts);
+  // the nonces still inside their window move over, so an upgrade forgets none
   (db) => {
     db.exec(`
-      CREATE TABLE nonce_log (hash INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+      CREATE TABLE nonce_log (expires_at INTEGER NOT NULL, hashes BLOB NOT NULL);
       CREATE INDEX nonce_log_expires_at ON nonce_log(expires_at);
     `);
-    const append = db.query("INSERT INTO nonce_log (hash, expires_at) VALUES (?, ?)");
     const live = db
       .query<{ client_id: string; nonce: string; expires_at: number }, [number]>(
-        "SELECT client_id, nonce, expires_at FROM nonces WHERE expires_at >= ? ORDER BY expires_at",
+        "SELECT client_id, nonce, expires_at FROM nonces WHERE expires_at >= ?",
       )
       .all(Date.now());
-    for (const n of live) append.run(nonceHash(n.client_id, n.nonce), n.expires_at);
+    if (live.length)
+      db.query("INSERT INTO nonce_log (expires_at, hashes) VALUES (?, ?)").run(
+        live.reduce((latest, n) => Math.max(latest, n.expires_at), 0),
+        packHashes(live.map((n) => nonceHash(n.client_id, n.nonce))),
+      );
     db.exec("DROP TABLE nonces");
   },
 ];

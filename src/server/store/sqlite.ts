@@ -4,6 +4,7 @@ import { mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { sqliteAuthRepository } from "./auth.ts";
 import { MIGRATIONS, type Migration } from "./migrations.ts";
+import { packHashes, unpackHashes } from "./nonce-hash.ts";
 import { sqliteOutboxRepository } from "./outbox.ts";
 import { sqliteStatsRepository } from "./stats.ts";
 import type {
@@ -233,15 +234,16 @@ export function openSqliteStore(path: string): Store {
   };
 
   const nonces: Store["nonces"] = {
-    append(hash, expiresAt) {
-      db.query("INSERT INTO nonce_log (hash, expires_at) VALUES (?, ?)").run(hash, expiresAt);
+    append(hashes, expiresAt) {
+      db.query("INSERT INTO nonce_log (expires_at, hashes) VALUES (?, ?)").run(expiresAt, packHashes(hashes));
     },
     live(now) {
       return db
-        .query<{ hash: number; expiresAt: number }, [number]>(
-          "SELECT hash, expires_at AS expiresAt FROM nonce_log WHERE expires_at >= ?",
+        .query<{ hashes: Uint8Array; expiresAt: number }, [number]>(
+          "SELECT hashes, expires_at AS expiresAt FROM nonce_log WHERE expires_at >= ?",
         )
-        .all(now);
+        .all(now)
+        .map((r) => ({ expiresAt: r.expiresAt, hashes: unpackHashes(r.hashes) }));
     },
     prune(now) {
       return db.query("DELETE FROM nonce_log WHERE expires_at < ?").run(now).changes;
@@ -487,4 +489,3 @@ function transactionRunner(db: Database): <T>(fn: () => T) => T {
     }
   };
 }
-

@@ -127,11 +127,14 @@ export interface ClientRepository {
   casState(id: string, expect: { liveness: string; lastReportAt: number | null }, next: StateChange): boolean;
 }
 
-/** The append-only log of accepted nonces (see ReplayGuard, which answers "seen before?"). */
+/**
+ * The log of accepted nonces (see ReplayGuard, which answers "seen before?"): one row per
+ * commit, holding its nonces' hashes and the latest of their expiry times.
+ */
 export interface NonceRepository {
-  append(hash: number, expiresAt: number): void;
-  /** every nonce not yet expired at `now` */
-  live(now: number): { hash: number; expiresAt: number }[];
+  append(hashes: readonly number[], expiresAt: number): void;
+  /** every row not yet expired at `now` */
+  live(now: number): { hashes: number[]; expiresAt: number }[];
   prune(now: number): number;
 }
 

@@ -36,7 +36,7 @@ export interface ReportIngestDeps {
   replays: ReplayGuard;
   now: () => number;
   /** Runs the write with others in one transaction (group commit); absent = one transaction per report. */
-  writes?: { run<T>(work: () => T): Promise<T> };
+  writes?: GroupCommit;
   /** Judges and persists the report (one transaction). */
   accept: (r: AcceptedReport) => AcceptResult;
   /** per client id, after authentication */
@@ -46,6 +46,11 @@ export interface ReportIngestDeps {
   onAuthFailure?: (reason: string) => void;
   /** a storage error turned into 503 (for the log) */
   onStorageFailure?: (reason: string, error: Error) => void;
+}
+
+export interface GroupCommit {
+  run<T>(work: () => T): Promise<T>;
+  onBeforeCommit(fn: () => void): void;
 }
 
 export interface IncomingReport {
@@ -58,7 +63,10 @@ export class ReportIngest {
   /** sealed secret -> plain secret; sealed values change on rotation so entries never go stale */
   private readonly secretCache = new Map<string, string>();
 
-  constructor(private readonly deps: ReportIngestDeps) {}
+  constructor(private readonly deps: ReportIngestDeps) {
+    // the nonces a batch accepted are logged in the batch's own transaction
+    deps.writes?.onBeforeCommit(() => deps.replays.persist());
+  }
 
   /**
    * A full, read-only or failing disk answers 503 + Retry-After: the client keeps the report
@@ -129,11 +137,17 @@ export class ReportIngest {
       try {
         return this.deps.accept({ client, report: result.report, sourceIp: req.sourceIp, receivedAt: t });
       } catch (e) {
-        replays.forget(client.id, headers.nonce); // its savepoint rolled the log row back too
+        replays.forget(client.id, headers.nonce);
         throw e;
       }
     };
-    const accepted = await (this.deps.writes ? this.deps.writes.run(write) : store.transaction(write));
+    const accepted = await (this.deps.writes
+      ? this.deps.writes.run(write)
+      : store.transaction(() => {
+          const result = write();
+          replays.persist();
+          return result;
+        }));
     if (accepted === null) return fail("replayed_nonce");
     return { ...accepted, serverTime: new Date(t).toISOString() };
   }
