@@ -170,7 +170,7 @@ export class ClientMonitor {
     );
   }
 
-  /** An unchanged report: move the deadlines (written by the next sweep), store no event. */
+  /** An unchanged report: move the deadlines (written, and announced, by the next sweep), store no event. */
   private heartbeat(client: ClientRecord, previous: ClientState, r: AcceptedReport): AcceptResult {
     const observedAt = Date.parse(r.report.observed_at);
     const deadlines = pendingDeadlines({ ...previous, from: r.receivedAt });
@@ -185,7 +185,6 @@ export class ClientMonitor {
     };
     this.unwrittenBeats.set(client.id, beat);
     this.deps.cache?.set({ ...client, ...beat });
-    this.deps.broker.publish("client.updated", { clientId: client.id, changed: false });
     return { nextReportInS: previous.interval_s };
   }
 
@@ -269,10 +268,13 @@ export class ClientMonitor {
   /** Writes the heartbeats held in memory, in one transaction. */
   writeHeartbeats(): void {
     if (this.unwrittenBeats.size === 0) return;
-    const { store } = this.deps;
+    const { store, broker } = this.deps;
     store.transaction(() => {
       for (const [id, beat] of this.unwrittenBeats) store.clients.heartbeat(id, beat);
     });
+    // dashboards re-read these rows now that the database has them
+    for (const clientId of this.unwrittenBeats.keys())
+      broker.publish("client.updated", { clientId, changed: false });
     this.unwrittenBeats.clear();
   }
 
