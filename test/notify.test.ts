@@ -533,6 +533,7 @@ function clientUpdate(status: string, at: number) {
       },
     },
     lastReport: {},
+    exit: { ip: "203.0.113.9", country: "NL", asn: 64500, org: "Example VPN" },
     lastSourceIp: null,
     lastReportAt: at,
     lastObservedAt: at,

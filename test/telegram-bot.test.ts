@@ -25,6 +25,7 @@ beforeEach(() => {
   store.clients.applyReport("id-nas", {
     state: { status: "red", reason: "DNS leak: queries go to your ISP." },
     lastReport: {},
+    exit: null,
     lastSourceIp: null,
     lastReportAt: NOW - 60_000,
     lastObservedAt: NOW - 60_000,

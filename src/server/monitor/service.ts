@@ -10,7 +10,15 @@ import type { AcceptedReport, AcceptResult } from "../api/reports/service.ts";
 import type { Broker } from "../broker.ts";
 import type { ClientCache } from "../client-cache.ts";
 import type { GeoLookup } from "../geo/types.ts";
-import type { ClientRecord, EventRecord, Heartbeat, HistoryRow, NewEvent, Store } from "../store/index.ts";
+import type {
+  ClientRecord,
+  EventRecord,
+  ExitSummary,
+  Heartbeat,
+  HistoryRow,
+  NewEvent,
+  Store,
+} from "../store/index.ts";
 import { applyPolicy, DEFAULT_CLIENT_POLICY, evaluateReport, initialClientState } from "./evaluate.ts";
 import {
   afterServerStart,
@@ -136,6 +144,7 @@ export class ClientMonitor {
     const update = {
       state,
       lastReport: r.report,
+      exit: exitSummary(state, r.report),
       lastSourceIp: r.sourceIp,
       lastReportAt: state.last_report_at ?? r.receivedAt,
       lastObservedAt: state.observed_at ?? Date.parse(r.report.observed_at),
@@ -426,6 +435,14 @@ function historyRowOf(state: ClientState, at: number): HistoryRow {
           .join(",")
       : null,
   };
+}
+
+/** The exit for lists (ClientSummary): as judged, IPv4 first, else the address reported without geo. */
+function exitSummary(state: ClientState, report: ReportV1): ExitSummary | null {
+  const judged = state.exit.ipv4 ?? state.exit.ipv6;
+  if (judged) return { ip: judged.ip, country: judged.country, asn: judged.asn, org: judged.org };
+  const ip = report.ipv4?.ip ?? report.ipv6?.ip;
+  return ip ? { ip, country: null, asn: null, org: null } : null;
 }
 
 /** The store's indexed columns mirror the state, so the sweeper finds due clients by index. */

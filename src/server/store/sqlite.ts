@@ -11,9 +11,11 @@ import type {
   ApiRole,
   ApiTokenRecord,
   ClientRecord,
+  ClientSummary,
   ClientUpdate,
   EventQuery,
   EventRecord,
+  ExitSummary,
   NewEvent,
   Readiness,
   Store,
@@ -45,6 +47,7 @@ function toClient(r: Row): ClientRecord {
     lateAt: num(r.late_at),
     offlineAt: num(r.offline_at),
     nextCheckAt: num(r.next_check_at),
+    exit: exitOf(r),
   };
 }
 
@@ -74,6 +77,31 @@ function toToken(r: Row): ApiTokenRecord {
 }
 
 const CLIENT_SELECT = `SELECT c.*, s.state_json, s.last_report_json FROM clients c LEFT JOIN client_state s ON s.client_id = c.id`;
+
+const SUMMARY_SELECT = `SELECT id, name, status, liveness, last_report_at, exit_ip, exit_country, exit_asn, exit_org
+  FROM clients ORDER BY name`;
+
+function exitOf(r: Row): ExitSummary | null {
+  return typeof r.exit_ip === "string"
+    ? {
+        ip: r.exit_ip,
+        country: (r.exit_country as string | null) ?? null,
+        asn: num(r.exit_asn),
+        org: (r.exit_org as string | null) ?? null,
+      }
+    : null;
+}
+
+function toSummary(r: Row): ClientSummary {
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    status: r.status as string,
+    liveness: r.liveness as string,
+    lastReportAt: num(r.last_report_at),
+    exit: exitOf(r),
+  };
+}
 
 export function openDatabase(path: string): Database {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
@@ -135,6 +163,16 @@ export function openSqliteStore(path: string): Store {
     list() {
       return q(`${CLIENT_SELECT} ORDER BY c.name`).all().map(toClient);
     },
+    summaries() {
+      return q(SUMMARY_SELECT).all().map(toSummary);
+    },
+    getMany(ids) {
+      // json_each: one statement for any number of ids, no parameter limit
+      return db
+        .query<Row, [string]>(`${CLIENT_SELECT} WHERE c.id IN (SELECT value FROM json_each(?))`)
+        .all(JSON.stringify(ids))
+        .map(toClient);
+    },
     countByStatus() {
       const rows = db
         .query<{ status: string; n: number }, []>("SELECT status, count(*) AS n FROM clients GROUP BY status")
@@ -179,9 +217,14 @@ export function openSqliteStore(path: string): Store {
       );
       run(
         `UPDATE clients SET last_source_ip = $ip, last_report_at = $at, last_observed_at = $observed, status = $status,
-         liveness = $liveness, late_at = $lateAt, offline_at = $offlineAt, next_check_at = $nextCheckAt WHERE id = $id`,
+         liveness = $liveness, late_at = $lateAt, offline_at = $offlineAt, next_check_at = $nextCheckAt,
+         exit_ip = $exitIp, exit_country = $exitCountry, exit_asn = $exitAsn, exit_org = $exitOrg WHERE id = $id`,
         {
           id,
+          exitIp: u.exit?.ip ?? null,
+          exitCountry: u.exit?.country ?? null,
+          exitAsn: u.exit?.asn ?? null,
+          exitOrg: u.exit?.org ?? null,
           ip: u.lastSourceIp,
           at: u.lastReportAt,
           observed: u.lastObservedAt,

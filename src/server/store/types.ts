@@ -5,6 +5,14 @@
 
 export type ApiRole = "admin" | "viewer";
 
+/** The exit a client was last judged to use (IPv4 first), or, before geo, the address it reported. */
+export interface ExitSummary {
+  ip: string;
+  country: string | null;
+  asn: number | null;
+  org: string | null;
+}
+
 export interface ClientRecord {
   id: string;
   name: string;
@@ -26,6 +34,21 @@ export interface ClientRecord {
   lateAt: number | null;
   offlineAt: number | null;
   nextCheckAt: number | null;
+  exit: ExitSummary | null;
+}
+
+/**
+ * What a list of many clients needs (sort, filter, count, search), read from columns and a few
+ * JSON paths without loading each client's state: the dashboard loads full records only for
+ * the rows it shows.
+ */
+export interface ClientSummary {
+  id: string;
+  name: string;
+  status: string;
+  liveness: string;
+  lastReportAt: number | null;
+  exit: ExitSummary | null;
 }
 
 export interface NewClient {
@@ -59,6 +82,7 @@ export interface Heartbeat {
 export interface ClientUpdate {
   state: unknown;
   lastReport: unknown;
+  exit: ExitSummary | null;
   lastSourceIp: string | null;
   lastReportAt: number;
   lastObservedAt: number;
@@ -108,6 +132,10 @@ export interface ClientRepository {
   externalChangeCounter(): number;
   getByName(name: string): ClientRecord | null;
   list(): ClientRecord[];
+  /** Every client, light (see ClientSummary), ordered by name. */
+  summaries(): ClientSummary[];
+  /** The clients with these ids that exist, in no particular order. */
+  getMany(ids: readonly string[]): ClientRecord[];
   /** How many clients have each overall status (one indexed count, no rows read). */
   countByStatus(): Record<string, number>;
   remove(id: string): boolean;

@@ -101,7 +101,9 @@ export function clientRoutes(web: Web) {
         const auth = web.guard(request, "viewer");
         if (auth instanceof Response) return auth;
         const ctx = web.pageContext(auth, request);
-        const view = overview(store.clients.list(), web.now(), parseOverviewQuery(query));
+        const view = overview(store.clients.summaries(), web.now(), parseOverviewQuery(query), (ids) =>
+          store.clients.getMany(ids),
+        );
         // kutt-style: an htmx request for the list gets the list component, nothing else
         if (request.headers.get("hx-target") === "client-list")
           return web.html(<ClientList view={view} ctx={ctx} />);

@@ -31,7 +31,7 @@ const qs = (q: EventsQuery, before: number | null) => {
 };
 
 export function eventsView(store: Store, q: EventsQuery, now: number): EventsView {
-  const clients = store.clients.list();
+  const clients = store.clients.summaries();
   const names = new Map(clients.map((c) => [c.id, c.name]));
   const kinds = q.kind
     ? [q.kind]
