@@ -37,7 +37,11 @@ function client(over: Partial<ClientRecord> & { name: string }): ClientRecord {
 
 /** The judged exit as the monitor stores it: in the state, and as the record's exit columns. */
 const withExit = (ip: string, org: string, asn: number, country: string) => ({
-  state: { version: 1, reason: "r", exit: { ipv4: { ip, org, asn, country, source: "database" }, ipv6: null } },
+  state: {
+    version: 1,
+    reason: "r",
+    exit: { ipv4: { ip, org, asn, country, source: "database" }, ipv6: null },
+  },
   exit: { ip, org, asn, country },
 });
 
@@ -105,8 +109,7 @@ describe("overview view model", () => {
   });
 
   test("filters by status and searches name, address, organisation, country and ASN (with or without AS)", () => {
-    const names = (q: Record<string, string>) =>
-      overviewOf(CLIENTS, q).rows.map((r) => r.name);
+    const names = (q: Record<string, string>) => overviewOf(CLIENTS, q).rows.map((r) => r.name);
     expect(names({ status: "red" })).toEqual(["a-red", "c-offline"]);
     expect(names({ q: "203.0.113" })).toEqual(["a-red"]);
     expect(names({ q: "vpn co" })).toEqual(["b-green"]);
