@@ -38,3 +38,29 @@ test("a burst of status flips sends one list refetch per 2 s per viewer, while r
   await reader.cancel();
   await pump.catch(() => {});
 });
+
+test("dashboards refetching the same list within a second share one render; a new client shows at once", async () => {
+  const viewers = await Promise.all([signIn(w.handle, "viewer"), signIn(w.handle, "viewer")]);
+  let reads = 0;
+  const summaries = w.store.clients.summaries.bind(w.store.clients);
+  w.store.clients.summaries = () => {
+    reads++;
+    return summaries();
+  };
+  const list = async (cookie: string) =>
+    (
+      await w.handle("/?status=all", {
+        headers: { cookie, "hx-request": "true", "hx-target": "client-list" },
+      })
+    ).text();
+
+  const [a, b] = await Promise.all(viewers.map((v) => list(v.cookie)));
+  expect(a).toBe(b as string);
+  expect(reads).toBe(1);
+
+  w.store.clients.create({ id: "c_new", name: "brand-new", createdAt: Date.now(), secretEnc: "x" });
+  w.broker.publish("client.changed", { clientId: "c_new" }); // as the enrol route does
+  expect(await list((viewers[0] as { cookie: string }).cookie)).toContain("brand-new");
+  expect(reads).toBe(2);
+  w.store.clients.summaries = summaries;
+});

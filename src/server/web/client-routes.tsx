@@ -7,8 +7,16 @@ import { ClientList, OverviewPage } from "../../../templates/overview.tsx";
 import { enrollClient, findClient, rotateClientSecret } from "../enrollment.ts";
 import { ApiError } from "../errors.ts";
 import type { ClientRecord } from "../store/index.ts";
-import { type Auth, type Form, formText, type Web } from "./guard.ts";
-import { clientDetail, MUTE_CHOICES, overview, parseOverviewQuery, readPolicy } from "./model.ts";
+import { type Auth, type Form, formText, renderSync, type Web } from "./guard.ts";
+import {
+  clientDetail,
+  MUTE_CHOICES,
+  type OverviewQuery,
+  overview,
+  overviewQueryString,
+  parseOverviewQuery,
+  readPolicy,
+} from "./model.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -67,9 +75,30 @@ export function settingsFromForm(
   };
 }
 
+/** How long a rendered client list is shared by the dashboards that ask for it. */
+const LIST_SHARED_MS = 1000;
+
 export function clientRoutes(web: Web) {
   const store = web.store;
   const grace = web.deps.rotateGraceMs ?? DAY_MS;
+
+  // After a burst of flips every open dashboard refetches its list (see stream.tsx); the ones
+  // with the same filters and role get the same HTML, so it is built once per second at most.
+  // Its rows were already updated in place; a client added, removed or changed clears it.
+  const lists = new Map<string, { at: number; html: string }>();
+  web.broker.subscribe("client.changed", () => lists.clear());
+  const sharedList = (auth: Auth, request: Request, query: OverviewQuery): string => {
+    const key = `${auth.user.role}${overviewQueryString(query)}`;
+    const now = web.now();
+    const hit = lists.get(key);
+    if (hit && now - hit.at < LIST_SHARED_MS) return hit.html;
+    const html = renderSync(<ClientList view={overviewOf(query)} ctx={web.pageContext(auth, request)} />);
+    if (lists.size > 100) lists.clear();
+    lists.set(key, { at: now, html });
+    return html;
+  };
+  const overviewOf = (query: OverviewQuery) =>
+    overview(store.clients.summaries(), web.now(), query, (ids) => store.clients.getMany(ids));
 
   /** Loads the client for a route, or the 404 page. */
   const client = (auth: Auth, request: Request, id: string): ClientRecord | Response =>
@@ -100,14 +129,10 @@ export function clientRoutes(web: Web) {
       .get("/", ({ request, query }) => {
         const auth = web.guard(request, "viewer");
         if (auth instanceof Response) return auth;
-        const ctx = web.pageContext(auth, request);
-        const view = overview(store.clients.summaries(), web.now(), parseOverviewQuery(query), (ids) =>
-          store.clients.getMany(ids),
-        );
+        const q = parseOverviewQuery(query);
         // kutt-style: an htmx request for the list gets the list component, nothing else
-        if (request.headers.get("hx-target") === "client-list")
-          return web.html(<ClientList view={view} ctx={ctx} />);
-        return web.html(<OverviewPage ctx={ctx} view={view} />);
+        if (request.headers.get("hx-target") === "client-list") return web.html(sharedList(auth, request, q));
+        return web.html(<OverviewPage ctx={web.pageContext(auth, request)} view={overviewOf(q)} />);
       })
       .get("/clients/new", ({ request }) => {
         const auth = web.guard(request, "admin");

@@ -11,7 +11,6 @@
  */
 import { Elysia } from "elysia";
 import { ClientRowDeleteOob, ClientRowOob, StatusCountsView } from "../../../templates/overview.tsx";
-import type { ClientRecord } from "../store/index.ts";
 import { type Auth, renderSync, type Web } from "./guard.ts";
 import { clientRow, isStatus, type StatusCounts } from "./model.ts";
 
@@ -24,41 +23,44 @@ export const sseMessage = (event: string, data: string) =>
 export function overviewUpdate(web: Web, ids: Iterable<string>): string {
   const now = web.now();
   const parts: string[] = [];
-  for (const id of ids) {
-    const c = web.store.clients.get(id);
-    parts.push(c ? rowFragment(web, c, now) : renderSync(<ClientRowDeleteOob id={id} />));
-  }
+  for (const id of ids) parts.push(rowFragment(web, id, now));
   parts.push(countsFragment(web, now));
   return parts.join("");
 }
 
 /**
- * Fragments are shared by every open stream: with many viewers a report is rendered once, not
- * once per viewer, and the counts come from one GROUP BY at most every 100 ms.
+ * Fragments are shared by every open stream: with many viewers a report is read and rendered
+ * once, not once per viewer, and the counts come from one GROUP BY at most every 100 ms. A row
+ * is read again when the broker says its client changed, or when its second has passed ("12 s
+ * ago" moves).
  */
 interface FragmentCache {
-  rows: Map<string, { key: string; html: string }>;
+  rows: Map<string, { second: number; html: string }>;
   counts: { at: number; html: string } | null;
 }
 const fragmentCaches = new WeakMap<Web, FragmentCache>();
 const fragmentCache = (web: Web) => {
   let cache = fragmentCaches.get(web);
   if (!cache) {
-    cache = { rows: new Map(), counts: null };
+    const rows: FragmentCache["rows"] = new Map();
+    cache = { rows, counts: null };
     fragmentCaches.set(web, cache);
+    web.broker.subscribe("client.updated", ({ clientId }) => rows.delete(clientId));
+    web.broker.subscribe("client.changed", ({ clientId }) => rows.delete(clientId));
   }
   return cache;
 };
 
-function rowFragment(web: Web, c: ClientRecord, now: number): string {
+function rowFragment(web: Web, id: string, now: number): string {
   const { rows } = fragmentCache(web);
-  // "12 s ago" moves every second; anything else shown in a row changes with these fields
-  const key = `${c.lastReportAt}|${c.status}|${c.liveness}|${c.name}|${JSON.stringify(c.policy)}|${Math.floor(now / 1000)}`;
-  const hit = rows.get(c.id);
-  if (hit?.key === key) return hit.html;
+  const second = Math.floor(now / 1000);
+  const hit = rows.get(id);
+  if (hit?.second === second) return hit.html;
+  const c = web.store.clients.get(id);
+  if (!c) return renderSync(<ClientRowDeleteOob id={id} />);
   const html = renderSync(<ClientRowOob row={clientRow(c, now)} />);
   if (rows.size > 20_000) rows.clear();
-  rows.set(c.id, { key, html });
+  rows.set(id, { second, html });
   return html;
 }
 
