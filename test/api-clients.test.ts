@@ -59,6 +59,36 @@ test("a viewer lists clients and sees what the last report said, never the secre
   expect(JSON.stringify(detail)).not.toContain(secret);
 });
 
+test("the list pages by name: limit, next_cursor, the last page says null; a bad limit is a 400", async () => {
+  const store = openStore(dir.path);
+  const keyring = loadKeyring(dir.path);
+  for (const name of ["alpha", "Bravo", "charlie", "delta"])
+    enrollClient(store, keyring, name, "http://x", Date.now());
+  store.close();
+  const page = async (q: string) =>
+    (await (await get(`/api/v1/clients${q}`, viewer)).json()) as {
+      clients: { name: string }[];
+      next_cursor: string | null;
+    };
+  const names: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const p = await page(`?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    expect(p.clients.length).toBeLessThanOrEqual(2);
+    names.push(...p.clients.map((c) => c.name));
+    cursor = p.next_cursor;
+  } while (cursor);
+  expect(names).toEqual(["alpha", "Bravo", "charlie", "delta", "router"]);
+  expect((await page("")).next_cursor).toBeNull(); // five fit the default page
+  for (const bad of ["0", "1001", "x"]) {
+    const res = await get(`/api/v1/clients?limit=${bad}`, viewer);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { fields: { path: string }[] } }).error.fields[0]?.path).toBe(
+      "/limit",
+    );
+  }
+});
+
 test("an unknown client id → 404 not_found", async () => {
   const res = await get("/api/v1/clients/c_missing", viewer);
   expect(res.status).toBe(404);

@@ -155,14 +155,25 @@ export function openApiDocument() {
       },
       "/api/v1/clients": {
         get: {
-          summary: "Every client",
+          summary: "Clients by name, a page at a time",
           security: bearer,
+          parameters: [
+            { name: "cursor", in: "query", schema: { type: "string" } },
+            {
+              name: "limit",
+              in: "query",
+              schema: { type: "integer", minimum: 1, maximum: 1000, default: 500 },
+            },
+          ],
           responses: {
             200: json({
               type: "object",
-              properties: { clients: { type: "array", items: ref("ClientSummary") } },
+              properties: {
+                clients: { type: "array", items: ref("ClientSummary") },
+                next_cursor: { type: ["string", "null"] },
+              },
             }),
-            ...errors(401),
+            ...errors(400, 401),
           },
         },
       },

@@ -163,6 +163,13 @@ export function openSqliteStore(path: string): Store {
     list() {
       return q(`${CLIENT_SELECT} ORDER BY c.name`).all().map(toClient);
     },
+    page(after, limit) {
+      // names are unique without regard to case (the column's NOCASE), so a name is a cursor
+      return db
+        .query<Row, [string, number]>(`${CLIENT_SELECT} WHERE c.name > ? ORDER BY c.name LIMIT ?`)
+        .all(after ?? "", limit)
+        .map(toClient);
+    },
     summaries() {
       return q(SUMMARY_SELECT).all().map(toSummary);
     },

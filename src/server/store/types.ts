@@ -132,6 +132,8 @@ export interface ClientRepository {
   externalChangeCounter(): number;
   getByName(name: string): ClientRecord | null;
   list(): ClientRecord[];
+  /** Up to `limit` clients ordered by name (case-insensitive), after the one named `after`. */
+  page(after: string | null, limit: number): ClientRecord[];
   /** Every client, light (see ClientSummary), ordered by name. */
   summaries(): ClientSummary[];
   /** The clients with these ids that exist, in no particular order. */

@@ -19,6 +19,18 @@ export interface ClientsApiDeps {
 }
 
 const MAX_WINDOW_MS = 366 * 86_400_000;
+export const CLIENT_PAGE_DEFAULT = 500;
+export const CLIENT_PAGE_MAX = 1000;
+
+/** ?cursor=&limit= for the client list; a bad value is a 400 naming it. */
+function parseClientPage(q: Record<string, string | undefined>): { cursor: string | null; limit: number } {
+  const limit = q.limit === undefined ? CLIENT_PAGE_DEFAULT : Number(q.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > CLIENT_PAGE_MAX)
+    throw new ApiError(400, "validation_failed", "invalid query parameters", [
+      { path: "/limit", message: `must be 1 to ${CLIENT_PAGE_MAX}` },
+    ]);
+  return { cursor: q.cursor || null, limit };
+}
 
 export const clientsApi = (deps: ClientsApiDeps) => {
   const { store, now } = deps;
@@ -36,9 +48,14 @@ export const clientsApi = (deps: ClientsApiDeps) => {
         now(),
       ),
     }))
-    .get("/api/v1/clients", () => ({
-      clients: store.clients.list().map((c) => presentClientSummary(c, now())),
-    }))
+    .get("/api/v1/clients", ({ query }) => {
+      const { cursor, limit } = parseClientPage(query as Record<string, string | undefined>);
+      const page = store.clients.page(cursor, limit);
+      return {
+        clients: page.map((c) => presentClientSummary(c, now())),
+        next_cursor: page.length === limit ? (page.at(-1)?.name ?? null) : null,
+      };
+    })
     .get("/api/v1/clients/:id", ({ params }) => presentClient(clientOr404(params.id), now()))
     .get("/api/v1/clients/:id/events", ({ params, query }) => {
       clientOr404(params.id);
