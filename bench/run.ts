@@ -303,7 +303,7 @@ async function benchDashboard() {
     QUICK ? 10 : 30,
   );
   add(
-    "dashboard: GET /api/v1/clients (token)",
+    "dashboard: GET /api/v1/clients (token), one page of 500",
     "p50 / p95",
     `${ms(api.p50)} / ${ms(api.p95)} (${(api.bytes / 1048576).toFixed(1)} MiB)`,
     "p95 < 100 ms",
