@@ -290,8 +290,7 @@ export class Notifier {
   serverStarted(at: number): number {
     const { store } = this.deps;
     const queued = store.transaction(() => {
-      const counts: Record<string, number> = {};
-      for (const c of store.clients.list()) counts[c.status] = (counts[c.status] ?? 0) + 1;
+      const counts = store.clients.countByStatus();
       const event = {
         clientId: null,
         kind: "server.started",
@@ -318,8 +317,7 @@ export class Notifier {
     const uplink = this.uplinkState();
     const queued = store.transaction(() => {
       let n = 0;
-      for (const client of store.clients.list()) {
-        if (client.status !== "red") continue;
+      for (const client of store.clients.withStatus("red")) {
         if (field(client.state, "flap", "flapping_since") != null) continue; // the flapping alert speaks for it
         const event = store.events.query({ clientId: client.id, kinds: RED_KINDS, limit: 1 })[0];
         if (!event || event.suppressed || !isEventKind(event.kind)) continue;

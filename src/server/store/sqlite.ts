@@ -163,6 +163,9 @@ export function openSqliteStore(path: string): Store {
     list() {
       return q(`${CLIENT_SELECT} ORDER BY c.name`).all().map(toClient);
     },
+    withStatus(status) {
+      return db.query<Row, [string]>(`${CLIENT_SELECT} WHERE c.status = ?`).all(status).map(toClient);
+    },
     page(after, limit) {
       // names are unique without regard to case (the column's NOCASE), so a name is a cursor
       return db

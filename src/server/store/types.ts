@@ -132,6 +132,8 @@ export interface ClientRepository {
   externalChangeCounter(): number;
   getByName(name: string): ClientRecord | null;
   list(): ClientRecord[];
+  /** The clients whose overall status is `status` (indexed), in no particular order. */
+  withStatus(status: string): ClientRecord[];
   /** Up to `limit` clients ordered by name (case-insensitive), after the one named `after`. */
   page(after: string | null, limit: number): ClientRecord[];
   /** Every client, light (see ClientSummary), ordered by name. */
