@@ -9,7 +9,8 @@ export interface BrokerMessages {
   /** a client was added, removed or its settings changed */
   "client.changed": { clientId: string };
   /** events were stored (ids ascending) */
-  "events.created": { eventIds: number[] };
+  /** one transaction's events: their ids and, in the same order, their kinds */
+  "events.created": { eventIds: number[]; kinds: string[] };
   /** notification rows were queued */
   "outbox.enqueued": { count: number };
 }

@@ -140,7 +140,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     geo,
     broker,
     home: () => home.current(),
-    onEvents: (events) => notifications.notifier.enqueue(events, { now: now() }),
+    onEvents: (events, client) => notifications.notifier.enqueue(events, { now: now(), client }),
     defaults: {
       dnsAllowAsns: o.dnsAllowAsn ?? [...DEFAULT_DNS_ALLOW_ASNS],
       graceS: Math.round((o.grace ?? 60_000) / 1000),

@@ -105,14 +105,9 @@ export class ServerMetrics {
       }
     });
 
-    // Count flips as they are stored. The broker only carries ids; one transaction's events
-    // have consecutive ids, so a single bounded query finds them.
-    this.unsubscribe = deps.broker.subscribe("events.created", ({ eventIds }) => {
-      if (!eventIds.length) return;
-      const wanted = new Set(eventIds);
-      const max = Math.max(...eventIds);
-      for (const e of store.events.query({ before: max + 1, limit: eventIds.length }))
-        if (wanted.has(e.id)) this.flips.inc({ kind: e.kind });
+    // count flips as they are stored
+    this.unsubscribe = deps.broker.subscribe("events.created", ({ kinds }) => {
+      for (const kind of kinds) this.flips.inc({ kind });
     });
   }
 

@@ -150,14 +150,15 @@ export class ClientMonitor {
       lastObservedAt: state.observed_at ?? Date.parse(r.report.observed_at),
       ...columnsOf(state),
     };
+    const updated = { ...client, ...update };
     const events = store.transaction(() => {
       store.clients.applyReport(client.id, update);
       this.unwrittenBeats.delete(client.id); // the update carries the liveness columns too
       if (previous === null || historyDiffers(previous, state))
         store.history.record(client.id, historyRowOf(state, update.lastReportAt));
-      return this.storeFlips(client, judged.flips);
+      return this.storeFlips(updated, judged.flips);
     });
-    this.deps.cache?.set({ ...client, ...update });
+    this.deps.cache?.set(updated);
     this.materialKeys.set(client.id, r.report.replayed ? "" : key);
     this.published(client.id, events, true);
     return { nextReportInS: state.interval_s };
@@ -333,7 +334,7 @@ export class ClientMonitor {
           // Losing the compare-and-set means a report or another sweeper got there first.
           if (!won || !swept) return [];
           store.history.record(client.id, historyRowOf(next, t));
-          return this.storeFlips(client, swept.flips);
+          return this.storeFlips({ ...client, state: next, ...columnsOf(next) }, swept.flips);
         });
         flipped += events.length;
         this.deps.cache?.forget(client.id);
@@ -345,6 +346,7 @@ export class ClientMonitor {
     return flipped;
   }
 
+  /** `client`: the record as this transaction leaves it (the notifier renders from it). */
   private storeFlips(client: ClientRecord | null, flips: Flip[]): EventRecord[] {
     const events: EventRecord[] = flips.map((f) => {
       const e: NewEvent = {
@@ -365,7 +367,11 @@ export class ClientMonitor {
   private published(clientId: string | null, events: EventRecord[], clientUpdated: boolean) {
     const { broker } = this.deps;
     if (clientId && clientUpdated) broker.publish("client.updated", { clientId, changed: events.length > 0 });
-    if (events.length) broker.publish("events.created", { eventIds: events.map((e) => e.id) });
+    if (events.length)
+      broker.publish("events.created", {
+        eventIds: events.map((e) => e.id),
+        kinds: events.map((e) => e.kind),
+      });
     // after the commit, so the dispatcher finds the rows it is woken for
     if (this.queuedSinceCommit > 0) broker.publish("outbox.enqueued", { count: this.queuedSinceCommit });
     this.queuedSinceCommit = 0;

@@ -69,13 +69,15 @@ export class Notifier {
    * Decides, per event and per channel target, whether to notify, and inserts outbox rows.
    * Call it INSIDE the transaction that appended the events; publish "outbox.enqueued" after the
    * commit when it returns more than 0. Returns the number of rows the dispatcher will deliver.
+   * `ctx.client`: the events' client as that transaction leaves it, when the caller has it.
    */
-  enqueue(events: readonly EventRecord[], ctx: { now: number }): number {
+  enqueue(events: readonly EventRecord[], ctx: { now: number; client?: ClientRecord | null }): number {
     let queued = 0;
     const uplink = this.uplinkState();
+    const clientOf = (id: string) => (ctx.client?.id === id ? ctx.client : this.deps.store.clients.get(id));
     for (const event of events) {
       if (!isEventKind(event.kind)) continue;
-      const client = event.clientId ? this.deps.store.clients.get(event.clientId) : null;
+      const client = event.clientId ? clientOf(event.clientId) : null;
       if (event.clientId && !client) continue;
       for (const channel of this.deps.channels) {
         for (const target of channel.targets())
