@@ -114,6 +114,9 @@ export function openDatabase(path: string): Database {
   // covers every report that arrived in the same event-loop turn.
   db.exec("PRAGMA synchronous = FULL");
   db.exec("PRAGMA busy_timeout = 5000");
+  // 8 MiB of page cache instead of 2: a report that changes a client reads its row while the
+  // same transaction writes others', and with the default cache that read cost 2-3x more.
+  db.exec("PRAGMA cache_size = -8192");
   db.exec("PRAGMA foreign_keys = ON");
   return db;
 }
