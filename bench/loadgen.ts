@@ -4,8 +4,9 @@
  *
  *   bun bench/loadgen.ts CONFIG.json   → prints one JSON line of results on stdout
  *
- * Config: { url, credentialsFile, mode: "max" | "paced", durationS, concurrency, intervalS }
+ * Config: { url, credentialsFile, mode: "max" | "paced" | "once", durationS, concurrency, intervalS }
  *   max:   `concurrency` requests in flight, round-robin over the clients, as fast as answered
+ *   once:  every client reports once (its first report, for new clients), `concurrency` in flight
  *   paced: every client reports once per intervalS, spread evenly (steady state)
  */
 import { readFileSync } from "node:fs";
@@ -15,7 +16,7 @@ import { type Credentials, healthyReport, percentile } from "./lib.ts";
 interface Config {
   url: string;
   credentialsFile: string;
-  mode: "max" | "paced";
+  mode: "max" | "paced" | "once";
   durationS: number;
   concurrency: number;
   intervalS?: number;
@@ -73,7 +74,14 @@ async function send(c: Credentials): Promise<void> {
 
 const started = performance.now();
 const endAt = started + config.durationS * 1000;
-if (config.mode === "max") {
+if (config.mode === "once") {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: config.concurrency }, async () => {
+      while (next < clients.length) await send(clients[next++] as Credentials);
+    }),
+  );
+} else if (config.mode === "max") {
   let next = 0;
   await Promise.all(
     Array.from({ length: config.concurrency }, async () => {

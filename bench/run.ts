@@ -107,7 +107,7 @@ const credentialFiles = new Map<Credentials[], string>();
 async function load(
   url: string,
   creds: Credentials[],
-  mode: "max" | "paced",
+  mode: "max" | "paced" | "once",
   durationS: number,
   serverPid: number,
 ): Promise<LoadResult & { peakRssMiB: number; cpuPct: number }> {
@@ -170,9 +170,17 @@ async function benchIngest() {
     const dataDir = join(work, n === 1000 ? "ingest-1k" : "ingest-10k", "data");
     const creds = n === 1000 ? creds1k : enrollMany(dataDir, n);
     const server = await startSentinelServer(dataDir);
-    const r = await load(server.url, creds, "max", INGEST_S, server.proc.pid);
     const label = `ingest: ${n.toLocaleString("en")} clients`;
-    add(label, "reports/s", r.perS.toFixed(0));
+    // Each new client's first report is judged in full and stored with a first_seen event:
+    // measured on its own, then the sustained rate the goal is about.
+    const first = await load(server.url, creds, "once", 0, server.proc.pid);
+    add(
+      label,
+      "first report of every client",
+      `${first.perS.toFixed(0)} reports/s (${(first.elapsedS * 1000).toFixed(0)} ms for all)`,
+    );
+    const r = await load(server.url, creds, "max", INGEST_S, server.proc.pid);
+    add(label, `reports/s, ${INGEST_S} s at max rate`, r.perS.toFixed(0));
     add(label, "p50 / p99", `${ms(r.p50)} / ${ms(r.p99)}`);
     add(label, "server RSS (peak)", mib(r.peakRssMiB));
     add(label, "server CPU", `${r.cpuPct.toFixed(0)} %`);
