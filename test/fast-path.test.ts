@@ -81,10 +81,11 @@ test("the unchanged-report shortcut agrees with full evaluation", () => {
               });
           }
         }
-        // Heartbeats reach the database with the next sweep, so the liveness columns are
-        // compared after sweeps (which thus always run with heartbeats still in memory).
+        // Heartbeats reach the database with a later sweep, so the liveness columns are
+        // compared after sweeps, once the beats are written (the sweep itself ran without).
         const swept = s.kind === "sweep";
         const [fast, full] = worlds.map((w) => {
+          if (swept) w.monitor.writeHeartbeats();
           const c = w.store.clients.get("c1");
           const state = c ? w.monitor.stateOf(c) : null;
           return {
@@ -103,4 +104,29 @@ test("the unchanged-report shortcut agrees with full evaluation", () => {
     }),
     { numRuns: 150 },
   );
+});
+
+test("a sweep soon after the last heartbeat write does not judge a client by a deadline its unwritten heartbeat moved", () => {
+  const w = world(true);
+  const report = (at: number) => {
+    w.clock.t = at;
+    const client = w.store.clients.get("c1");
+    if (client)
+      w.monitor.acceptReport({
+        client,
+        report: { ...buildReport({}), observed_at: new Date(at).toISOString() } as never,
+        sourceIp: "192.0.2.250",
+        receivedAt: at,
+      });
+  };
+  report(w.clock.t); // judged in full: its deadlines are stored
+  const lateAt = w.store.clients.get("c1")?.lateAt as number;
+  w.clock.t = lateAt - 1_500;
+  w.monitor.sweep(); // nothing due; the heartbeat write time is now
+  report(lateAt - 1_000); // unchanged: a heartbeat, held in memory
+  w.clock.t = lateAt + 200; // the stored deadline has passed, the last write was 1.7 s ago
+  expect(w.monitor.sweep()).toBe(0);
+  const after = w.store.clients.get("c1");
+  expect(after?.liveness).toBe("online");
+  expect(after?.lastReportAt).toBe(lateAt - 1_000);
 });

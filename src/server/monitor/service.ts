@@ -69,19 +69,24 @@ export interface ClientSettings {
 
 const ALIVE_KEY = "server.alive_at";
 const ALIVE_EVERY_MS = 5_000;
+/** How often heartbeats held in memory are written (and announced to dashboards). */
+const HEARTBEATS_EVERY_MS = 2_000;
 
 export class ClientMonitor {
   private timer: ReturnType<typeof setInterval> | undefined;
   private lastAliveWrite = 0;
+  private lastBeatsWrite = 0;
   private lastPrune = 0;
   /** notification rows queued by the transaction that just committed */
   private queuedSinceCommit = 0;
   /** what each client's last judged report said (see materialKey); memory only, so a restart re-judges once */
   private readonly materialKeys = new Map<string, string>();
   /**
-   * Heartbeats not yet in the database. Unchanged reports only move liveness columns, so they
-   * are written together by the sweeper (every pass, before it reads any deadline) instead of
-   * one row per report; the report cache holds them meanwhile.
+   * Heartbeats not yet in the database. Unchanged reports only move liveness columns, so the
+   * sweeper writes them together every HEARTBEATS_EVERY_MS instead of one row per report (a
+   * client reporting every second is one write per 2 s); the report cache holds them meanwhile.
+   * A client whose stored deadline is due but has a heartbeat here is not silent: the sweeper
+   * writes the heartbeats before it judges anyone.
    */
   private readonly unwrittenBeats = new Map<string, Heartbeat>();
 
@@ -180,7 +185,7 @@ export class ClientMonitor {
     );
   }
 
-  /** An unchanged report: move the deadlines (written, and announced, by the next sweep), store no event. */
+  /** An unchanged report: move the deadlines (written and announced by a later sweep), store no event. */
   private heartbeat(client: ClientRecord, previous: ClientState, r: AcceptedReport): AcceptResult {
     const observedAt = Date.parse(r.report.observed_at);
     const deadlines = pendingDeadlines({ ...previous, from: r.receivedAt });
@@ -277,6 +282,7 @@ export class ClientMonitor {
 
   /** Writes the heartbeats held in memory, in one transaction. */
   writeHeartbeats(): void {
+    this.lastBeatsWrite = this.deps.now();
     if (this.unwrittenBeats.size === 0) return;
     const { store, broker } = this.deps;
     store.transaction(() => {
@@ -294,7 +300,7 @@ export class ClientMonitor {
     const t = now();
     let flipped = 0;
     try {
-      this.writeHeartbeats();
+      if (t - this.lastBeatsWrite >= HEARTBEATS_EVERY_MS) this.writeHeartbeats();
       if (t - this.lastAliveWrite >= ALIVE_EVERY_MS) {
         store.meta.set(ALIVE_KEY, String(t));
         store.nonces.prune(t);
@@ -305,7 +311,12 @@ export class ClientMonitor {
         if (removed) logger.info(`retention: removed ${removed} history row(s) and event(s)`);
         this.lastPrune = t;
       }
-      for (const client of store.clients.dueForSweep(t, 1000)) {
+      let due = store.clients.dueForSweep(t, 1000);
+      if (due.some((c) => this.unwrittenBeats.has(c.id))) {
+        this.writeHeartbeats(); // their deadlines moved: read them again
+        due = store.clients.dueForSweep(t, 1000);
+      }
+      for (const client of due) {
         const state = this.stateOf(client);
         const swept = state ? sweepClient(state, t) : null;
         const next = swept?.state ?? state;
