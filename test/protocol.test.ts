@@ -240,7 +240,12 @@ describe("other unauthenticated endpoints", () => {
   test("request ids are echoed or created", async () => {
     const given = await fetch(`${server.url}/healthz`, { headers: { "X-Request-Id": "abc-123" } });
     expect(given.headers.get("x-request-id")).toBe("abc-123");
-    const made = await fetch(`${server.url}/healthz`);
-    expect(made.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    const made = await Promise.all([fetch(`${server.url}/healthz`), fetch(`${server.url}/healthz`)]);
+    const ids = made.map((r) => r.headers.get("x-request-id") ?? "");
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-z]+$/);
+    expect(ids[0]).not.toBe(ids[1] as string);
+    // the hot report path makes its own
+    const report = await fetch(signedPost(server.url, cred, JSON.stringify(sampleReport())));
+    expect(report.headers.get("x-request-id")).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-z]+$/);
   });
 });

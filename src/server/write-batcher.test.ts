@@ -44,14 +44,16 @@ test("writes in one event-loop turn share one commit; each gets its own result",
   expect([a, b]).toEqual([true, false]);
 });
 
-test("a unit that throws rolls back alone", async () => {
+test("a unit that throws inside its own transaction rolls back alone; the others commit", async () => {
   const { store } = setup();
   const batcher = new WriteBatcher(store);
   const ok = batcher.run(() => claim(store, "kept"));
-  const bad = batcher.run(() => {
-    claim(store, "rolled-back");
-    throw new Error("boom");
-  });
+  const bad = batcher.run(() =>
+    store.transaction(() => {
+      claim(store, "rolled-back");
+      throw new Error("boom");
+    }),
+  );
   expect(await ok).toBe(true);
   expect(bad).rejects.toThrow("boom");
   await Bun.sleep(0);

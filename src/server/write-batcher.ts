@@ -1,9 +1,11 @@
 /**
  * Group commit: report writes made in the same event-loop turn share one transaction, so one
  * fsync (synchronous=FULL) covers every request read in that turn: under load a turn reads
- * many, and idle nothing waits. Each unit of work runs in its own savepoint, so one that fails
- * rolls back alone; a failed commit fails them all. Callers answer only after the commit, so
- * an acknowledged report is on disk.
+ * many, and idle nothing waits. A unit of work must be atomic by itself (its writes in one
+ * store.transaction, which nests as a savepoint), so one that fails leaves nothing behind while
+ * the others commit; most units (an unchanged report) write nothing, and a savepoint each cost
+ * two statements per report. A failed commit fails them all. Callers answer only after the
+ * commit, so an acknowledged report is on disk.
  */
 import type { Store } from "./store/index.ts";
 
@@ -52,7 +54,7 @@ export class WriteBatcher {
       this.store.transaction(() => {
         for (const item of batch) {
           try {
-            outcomes.push({ ok: true, value: this.store.transaction(item.work) });
+            outcomes.push({ ok: true, value: item.work() });
           } catch (error) {
             outcomes.push({ ok: false, error });
           }

@@ -80,7 +80,7 @@ export class ClientMonitor {
   /** notification rows queued by the transaction that just committed */
   private queuedSinceCommit = 0;
   /** what each client's last judged report said (see materialKey); memory only, so a restart re-judges once */
-  private readonly materialKeys = new Map<string, string>();
+  private readonly materialKeys = new Map<string, bigint>();
   /**
    * Heartbeats not yet in the database. Unchanged reports only move liveness columns, so the
    * sweeper writes them together every HEARTBEATS_EVERY_MS instead of one row per report (a
@@ -164,7 +164,8 @@ export class ClientMonitor {
       return this.storeFlips(updated, judged.flips);
     });
     this.deps.cache?.set(updated);
-    this.materialKeys.set(client.id, r.report.replayed ? "" : key);
+    if (r.report.replayed) this.materialKeys.delete(client.id);
+    else this.materialKeys.set(client.id, key);
     this.published(client.id, events, true);
     return { nextReportInS: state.interval_s };
   }
@@ -174,7 +175,7 @@ export class ClientMonitor {
    * the previous one said, with home and settings unchanged, from a client that is online and
    * not flapping. test/fast-path.test.ts checks the shortcut agrees with full evaluation.
    */
-  private isUnchanged(client: ClientRecord, previous: ClientState, key: string, report: ReportV1): boolean {
+  private isUnchanged(client: ClientRecord, previous: ClientState, key: bigint, report: ReportV1): boolean {
     return (
       this.deps.fastPath !== false &&
       !report.replayed &&
@@ -390,16 +391,18 @@ export class ClientMonitor {
 }
 
 /**
- * Everything a verdict can depend on, as one string: provider answers (not latencies), DNS
- * answers and errors, probe errors, the interval, the agent, the source address, home and
- * settings. Two reports with the same key are judged the same.
+ * Everything a verdict can depend on: provider answers (not latencies), DNS answers and
+ * errors, probe errors, the interval, the agent, the source address, home and settings. Two
+ * reports with the same key are judged the same. Kept as a 64-bit hash of that JSON (a
+ * different report passing for unchanged has a chance of 2^-64), so the comparison is cheap
+ * and 10,000 clients' keys take 80 KB instead of 10 MB.
  */
 function materialKey(
   report: ReportV1,
   sourceIp: string | null,
   home: HomeIdentity,
   policy: Record<string, unknown>,
-): string {
+): bigint {
   const family = (f: ReportV1["ipv4"] | undefined) =>
     f ? [f.ip, f.consistent, f.answers.map((a) => [a.provider, a.ip, a.error])] : null;
   const reported = JSON.stringify([
@@ -411,7 +414,7 @@ function materialKey(
     report.agent,
     sourceIp,
   ]);
-  return `${reported}\n${jsonOf(home)}\n${jsonOf(policy)}`;
+  return Bun.hash.wyhash(`${reported}\n${jsonOf(home)}\n${jsonOf(policy)}`);
 }
 
 /** Home and policy objects are replaced, never changed in place, so their JSON is made once. */

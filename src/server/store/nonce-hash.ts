@@ -4,7 +4,7 @@
  * n / 2^53 (n = nonces remembered, ~10^5 for 10,000 clients): a false "replay" once in 10^11.
  */
 export function nonceHash(clientId: string, nonce: string): number {
-  return Number(BigInt.asUintN(53, BigInt(Bun.hash.wyhash(`${clientId}.${nonce}`))));
+  return Number(BigInt.asUintN(53, Bun.hash.wyhash(`${clientId}.${nonce}`)));
 }
 
 /** A log row's hashes as bytes: 53-bit integers are exact as doubles, so a Float64Array. */

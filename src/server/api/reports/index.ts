@@ -22,20 +22,24 @@ export function reportRoute(
 ): ReportRoute {
   return async (request) => {
     const requestId = requestIdOf(request);
-    let response: Response;
     try {
       requireJsonContentType(request);
-      const body = await readBodyLimited(request, MAX_REPORT_BYTES);
       const result = await ingest.handle({
-        body,
+        body: await readBodyLimited(request, MAX_REPORT_BYTES),
         header: (n) => request.headers.get(n),
         sourceIp: sourceIpOf(request),
       });
-      response = Response.json(
-        { accepted: true, server_time: result.serverTime, next_report_in_s: result.nextReportInS },
-        { status: 202 },
-      );
+      const accepted = {
+        accepted: true,
+        server_time: result.serverTime,
+        next_report_in_s: result.nextReportInS,
+      };
+      return new Response(JSON.stringify(accepted), {
+        status: 202,
+        headers: { "content-type": "application/json", "x-request-id": requestId },
+      });
     } catch (e) {
+      let response: Response;
       if (e instanceof ApiError) response = errorResponse(e);
       else {
         logger.error(`unhandled error on POST ${REPORTS_PATH} [${requestId}]`, e);
@@ -43,9 +47,9 @@ export function reportRoute(
           status: 500,
         });
       }
+      response.headers.set("x-request-id", requestId);
+      return response;
     }
-    response.headers.set("x-request-id", requestId);
-    return response;
   };
 }
 
