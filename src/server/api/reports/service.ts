@@ -144,9 +144,9 @@ export class ReportIngest {
     const accepted = await (this.deps.writes
       ? this.deps.writes.run(write)
       : store.transaction(() => {
-          const result = write();
+          const outcome = write();
           replays.persist();
-          return result;
+          return outcome;
         }));
     if (accepted === null) return fail("replayed_nonce");
     return { ...accepted, serverTime: new Date(t).toISOString() };
