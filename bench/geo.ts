@@ -6,8 +6,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { formatIPv4, formatIPv6, parseIPv6 } from "../src/protocol/ip.ts";
 import { loadGeo } from "../src/server/geo/index.ts";
-import { formatIPv4, formatIPv6, parseIPv6 } from "../src/server/geo/ip.ts";
 import type { GeoLookup } from "../src/server/geo/types.ts";
 
 const LOOKUPS = 100_000;

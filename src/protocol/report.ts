@@ -3,6 +3,7 @@
  * Shared by both halves, so it must stay free of server-only imports.
  * The authoritative prose description lives in docs/protocol.md.
  */
+import { parseIPv6 } from "./ip.ts";
 
 export const REPORT_VERSION = 1;
 export const MAX_REPORT_BYTES = 64 * 1024;
@@ -74,13 +75,9 @@ export function isIPv4(s: string): boolean {
   return IPV4.test(s);
 }
 
+/** RFC 4291 text, without a zone ("%eth0" is not an address a provider can see). */
 export function isIPv6(s: string): boolean {
-  if (s.length < 2 || s.length > 45 || !/^[0-9a-fA-F:.]+$/.test(s)) return false;
-  try {
-    return new URL(`http://[${s}]/`).hostname.length > 2;
-  } catch {
-    return false;
-  }
+  return /^[0-9a-fA-F:.]{2,45}$/.test(s) && parseIPv6(s) !== null;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> =>

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
+import { parseIPv4, parseIPv6 } from "../../protocol/ip.ts";
 import { AsnRanges } from "./asn-table.ts";
-import { parseIPv4, parseIPv6 } from "./ip.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const v4 = (table: AsnRanges, ip: string) => table.lookupV4(parseIPv4(ip) as number);

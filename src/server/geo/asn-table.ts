@@ -7,7 +7,7 @@
  * found by hashing the raw field, so each name is decoded once). The 30 MB of CSV text is not
  * kept: the server's memory is mostly this data, and a Raspberry Pi has little.
  */
-import { parseIPv4, parseIPv6, type V6 } from "./ip.ts";
+import { parseIPv4, parseIPv6, type V6 } from "../../protocol/ip.ts";
 
 export interface AsnRecord {
   asn: number;

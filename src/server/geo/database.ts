@@ -3,8 +3,8 @@
  * country from the geo-whois-asn-country MMDB, AS number and organisation from the asn CSVs.
  */
 import { Reader, type Response } from "mmdb-lib";
+import { formatIPv4, formatIPv6, type ParsedIp } from "../../protocol/ip.ts";
 import { AsnRanges, type AsnRecord } from "./asn-table.ts";
-import { formatIPv4, formatIPv6, type ParsedIp } from "./ip.ts";
 
 export interface GeoDatabase {
   country(ip: ParsedIp): string | null;

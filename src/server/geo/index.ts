@@ -14,10 +14,10 @@ import { createGeoLookup } from "./lookup.ts";
 import { parseOverrides } from "./overrides.ts";
 import type { GeoLookup } from "./types.ts";
 
+export { parseIp } from "../../protocol/ip.ts";
 export type { AsnRecord } from "./asn-table.ts";
 export type { GeoDatabase, GeoDatabaseFiles } from "./database.ts";
 export { openGeoDatabase } from "./database.ts";
-export { parseIp } from "./ip.ts";
 export { createGeoLookup, InvalidIpError } from "./lookup.ts";
 export { type GeoOverride, parseOverrides } from "./overrides.ts";
 export type { GeoLookup, IpInfo } from "./types.ts";

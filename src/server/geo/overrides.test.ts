@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { OptionError } from "../../config/options.ts";
-import { parseIp } from "./ip.ts";
+import { parseIp } from "../../protocol/ip.ts";
 import { overrideTable, parseOverrides } from "./overrides.ts";
 
 const match = (overrides: ReturnType<typeof parseOverrides>, ip: string) =>

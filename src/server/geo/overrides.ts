@@ -7,8 +7,8 @@
  * database, so a user can relabel the organisation of a range without losing its country.
  */
 import { OptionError } from "../../config/options.ts";
+import { type Cidr, parseCidr } from "../../protocol/ip.ts";
 import { parseCsv } from "./csv.ts";
-import { type Cidr, parseCidr } from "./ip.ts";
 import { PrefixTable } from "./prefix-table.ts";
 
 export interface GeoOverride {

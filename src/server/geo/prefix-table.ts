@@ -4,7 +4,7 @@
  * distinct length in use, however many entries there are. IPv6 networks are keyed word by word
  * (nested maps, only as many levels as the prefix needs), so a probe allocates nothing.
  */
-import { type Cidr, maskIPv4, type ParsedIp, type V6 } from "./ip.ts";
+import { type Cidr, maskIPv4, type ParsedIp, type V6 } from "../../protocol/ip.ts";
 
 type Level = Map<number, unknown>;
 

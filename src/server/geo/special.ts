@@ -4,7 +4,7 @@
  * such blocks (the country data says 2001:db8::/32 is "JP"), so these are never looked up there:
  * claiming a country or AS for a private or documentation address would be evidence we do not have.
  */
-import { parseCidr } from "./ip.ts";
+import { parseCidr } from "../../protocol/ip.ts";
 import { PrefixTable } from "./prefix-table.ts";
 
 const SPECIAL_PURPOSE = [

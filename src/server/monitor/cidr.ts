@@ -3,7 +3,7 @@
  * Both families are held as bigint so one code path covers /0 to /128; the monitor compares a
  * handful of addresses per report, so clarity wins over speed here.
  */
-import { parseIPv4, parseIPv6 } from "../geo/ip.ts";
+import { parseIPv4, parseIPv6 } from "../../protocol/ip.ts";
 
 export type IpVersion = 4 | 6;
 
