@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
+import fc from "fast-check";
 import { openStore } from "../../store/index.ts";
-import { ReplayGuard } from "./replay-guard.ts";
+import { ExpiringHashSet, ReplayGuard } from "./replay-guard.ts";
 
 const T = Date.parse("2026-11-26T00:00:00Z");
 
@@ -55,4 +56,45 @@ test("expired nonces leave memory and the log; live ones stay", () => {
   reloaded.load(T + 10_000);
   expect(reloaded.use("c1", "long", T + 600_000, T + 10_000)).toBe(false);
   expect(reloaded.use("c1", "short", T + 600_000, T + 10_000)).toBe(true);
+});
+
+test("the hash set agrees with a Map through growth, deletes and prunes", () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.oneof(
+          fc.record({
+            op: fc.constant("add" as const),
+            h: fc.integer({ min: 0, max: 5000 }),
+            ttl: fc.nat(100),
+          }),
+          fc.record({ op: fc.constant("delete" as const), h: fc.integer({ min: 0, max: 5000 }) }),
+          fc.record({ op: fc.constant("prune" as const), at: fc.nat(100) }),
+        ),
+        { maxLength: 3000 },
+      ),
+      (ops) => {
+        const set = new ExpiringHashSet();
+        const model = new Map<number, number>();
+        for (const o of ops) {
+          if (o.op === "add") {
+            const hash = o.h * 2 ** 40 + o.h; // large keys, like 53-bit hashes
+            if (model.has(hash)) continue; // the guard never adds a hash it has
+            set.add(hash, T + o.ttl * 1000);
+            model.set(hash, T + o.ttl * 1000);
+          } else if (o.op === "delete") {
+            const hash = o.h * 2 ** 40 + o.h;
+            set.delete(hash);
+            model.delete(hash);
+          } else {
+            set.prune(T + o.at * 1000);
+            for (const [h, e] of model) if (e < T + o.at * 1000) model.delete(h);
+          }
+        }
+        expect(set.size).toBe(model.size);
+        for (let h = 0; h <= 5000; h++) expect(set.has(h * 2 ** 40 + h)).toBe(model.has(h * 2 ** 40 + h));
+      },
+    ),
+    { numRuns: 40 },
+  );
 });
