@@ -23,11 +23,15 @@ export class ExpiringHashSet {
   /** seconds since the epoch, rounded up */
   private expiries: Uint32Array;
   private used = 0; // occupied or removed slots
-  size = 0;
+  private count = 0;
 
   constructor(capacity = 1024) {
     this.keys = new Float64Array(capacity);
     this.expiries = new Uint32Array(capacity);
+  }
+
+  get size(): number {
+    return this.count;
   }
 
   has(hash: number): boolean {
@@ -42,21 +46,21 @@ export class ExpiringHashSet {
     this.keys[i] = hash + 1;
     this.expiries[i] = Math.ceil(expiresAt / 1000);
     this.used++;
-    this.size++;
+    this.count++;
   }
 
   delete(hash: number): void {
     const i = this.slotOf(hash);
     if (i === -1) return;
     this.keys[i] = -1;
-    this.size--;
+    this.count--;
   }
 
   clear(): void {
     this.keys = new Float64Array(1024);
     this.expiries = new Uint32Array(1024);
     this.used = 0;
-    this.size = 0;
+    this.count = 0;
   }
 
   /** Drops every entry that expired before `now` (and the removed slots). */
@@ -80,7 +84,7 @@ export class ExpiringHashSet {
     this.keys = new Float64Array(capacity);
     this.expiries = new Uint32Array(capacity);
     this.used = 0;
-    this.size = 0;
+    this.count = 0;
     const mask = capacity - 1;
     for (let j = 0; j < keys.length; j++) {
       const key = keys[j] as number;
@@ -90,7 +94,7 @@ export class ExpiringHashSet {
       this.keys[i] = key;
       this.expiries[i] = expiries[j] as number;
       this.used++;
-      this.size++;
+      this.count++;
     }
   }
 }
