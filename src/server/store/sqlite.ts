@@ -30,8 +30,7 @@ const num = (v: Cell) => (v === null || v === undefined ? null : Number(v));
 
 function toClient(r: Row): ClientRecord {
   return {
-    id: r.id as string,
-    name: r.name as string,
+    ...toSummary(r),
     createdAt: r.created_at as number,
     secretEnc: r.secret_enc as string,
     prevSecretEnc: (r.prev_secret_enc as string | null) ?? null,
@@ -40,14 +39,10 @@ function toClient(r: Row): ClientRecord {
     state: parse(r.state_json),
     lastReport: parse(r.last_report_json),
     lastSourceIp: (r.last_source_ip as string | null) ?? null,
-    lastReportAt: num(r.last_report_at),
     lastObservedAt: num(r.last_observed_at),
-    status: r.status as string,
-    liveness: r.liveness as string,
     lateAt: num(r.late_at),
     offlineAt: num(r.offline_at),
     nextCheckAt: num(r.next_check_at),
-    exit: exitOf(r),
   };
 }
 

@@ -13,9 +13,21 @@ export interface ExitSummary {
   org: string | null;
 }
 
-export interface ClientRecord {
+/**
+ * What a list of many clients needs (sort, filter, count, search), read from columns only,
+ * without parsing any client's state: the dashboard loads full records just for the rows it shows.
+ */
+export interface ClientSummary {
   id: string;
   name: string;
+  status: string;
+  liveness: string;
+  lastReportAt: number | null;
+  exit: ExitSummary | null;
+}
+
+/** A client as stored: its summary plus secrets, settings, the judged state and deadlines. */
+export interface ClientRecord extends ClientSummary {
   createdAt: number;
   secretEnc: string;
   prevSecretEnc: string | null;
@@ -26,29 +38,11 @@ export interface ClientRecord {
   /** the last report that changed something */
   lastReport: unknown | null;
   lastSourceIp: string | null;
-  lastReportAt: number | null;
   /** the client's observed_at of its latest report */
   lastObservedAt: number | null;
-  status: string;
-  liveness: string;
   lateAt: number | null;
   offlineAt: number | null;
   nextCheckAt: number | null;
-  exit: ExitSummary | null;
-}
-
-/**
- * What a list of many clients needs (sort, filter, count, search), read from columns and a few
- * JSON paths without loading each client's state: the dashboard loads full records only for
- * the rows it shows.
- */
-export interface ClientSummary {
-  id: string;
-  name: string;
-  status: string;
-  liveness: string;
-  lastReportAt: number | null;
-  exit: ExitSummary | null;
 }
 
 export interface NewClient {
