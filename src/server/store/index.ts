@@ -1,14 +1,23 @@
+/**
+ * The store: the port (types.ts) and how to open it. Everything outside src/server/store
+ * imports from here, never from an engine's folder.
+ */
 import { join } from "node:path";
-import { openSqliteStore } from "./sqlite.ts";
+import { openSqliteStore } from "./sqlite/index.ts";
 import type { Store } from "./types.ts";
 
 export type * from "./types.ts";
+export { storageFailure } from "./errors.ts";
+export { type BackupInfo, inspectBackup } from "./sqlite/index.ts";
 
 export const DATABASE_FILE = "sentinel.db";
 
-/** Opens (and migrates) the store in a data directory, or in memory for ":memory:". */
-export function openStore(dataDir: string): Store {
-  return openSqliteStore(dataDir === ":memory:" ? ":memory:" : join(dataDir, DATABASE_FILE));
+export interface StoreLocation {
+  /** the data directory (SQLite keeps sentinel.db there), or ":memory:" */
+  dataDir: string;
 }
-export { type BackupInfo, inspectBackup } from "./backup.ts";
-export { storageFailure } from "./errors.ts";
+
+/** Opens (and migrates) the store. */
+export async function openStore(where: StoreLocation): Promise<Store> {
+  return openSqliteStore(where.dataDir === ":memory:" ? ":memory:" : join(where.dataDir, DATABASE_FILE));
+}

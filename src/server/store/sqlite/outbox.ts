@@ -1,106 +1,10 @@
 /**
- * The notification outbox: the interface the notify feature uses, and its bun:sqlite
- * implementation (wired into openSqliteStore as `store.outbox`).
- *
- * A lane is one channel target (e.g. telegram + "-1001234:7"). Rows of a lane are delivered
- * strictly in id order: only the oldest open row of a lane (its head) can be claimed, so a
- * retry or a 429 holds back that lane and nothing else.
+ * The notification outbox in bun:sqlite. Lanes, heads and claims: see OutboxRepository in
+ * ../types.ts and the schema in schema/outbox.ts.
  */
 import type { Database } from "bun:sqlite";
-
-export type OutboxStatus = "pending" | "sending" | "delivered" | "failed" | "suppressed";
-
-export interface OutboxRow {
-  id: number;
-  eventId: number | null;
-  clientId: string | null;
-  /** the notification kind: an event kind, "reminder" or "digest" */
-  kind: string;
-  channel: string;
-  target: string;
-  idempotencyKey: string;
-  payload: unknown;
-  status: OutboxStatus;
-  /** set on rows folded into a digest row: they are delivered (or fail) with it */
-  digestId: number | null;
-  /** failed delivery attempts so far */
-  attempts: number;
-  /** parts of a split message the channel already accepted */
-  partsSent: number;
-  nextAttemptAt: number;
-  claimedBy: string | null;
-  claimedUntil: number | null;
-  /** why the last attempt failed, or why the row was suppressed */
-  lastError: string | null;
-  createdAt: number;
-  deliveredAt: number | null;
-}
-
-export interface NewOutboxRow {
-  eventId: number | null;
-  clientId: string | null;
-  kind: string;
-  channel: string;
-  target: string;
-  idempotencyKey: string;
-  payload: unknown;
-  status: "pending" | "suppressed";
-  digestId?: number | null;
-  nextAttemptAt: number;
-  createdAt: number;
-  lastError?: string | null;
-}
-
-export interface OutboxQuery {
-  status?: OutboxStatus;
-  clientId?: string;
-  /** rows with id < before (newest first) */
-  before?: number;
-  limit: number;
-}
-
-export interface OutboxRepository {
-  /** Inserts a row; returns its id, or null when the idempotency key already exists. */
-  insert(row: NewOutboxRow): number | null;
-  get(id: number): OutboxRow | null;
-  /** Newest first. */
-  list(q: OutboxQuery): OutboxRow[];
-  /** Lane heads that can be claimed now: pending and due, or sending with an expired lease. */
-  dueHeads(now: number, limit: number): OutboxRow[];
-  /** The earliest time any lane head becomes claimable, or null when every lane is empty. */
-  nextDueAt(): number | null;
-  /** Compare-and-set claim: true only for the one caller that moved the row to sending. */
-  claim(id: number, owner: string, now: number, leaseUntil: number): boolean;
-  /** Records accepted parts and extends the lease; false when the caller no longer owns the row. */
-  progress(id: number, owner: string, partsSent: number, leaseUntil: number): boolean;
-  /** Marks the row (and its digest members) delivered; false when the caller no longer owns it. */
-  complete(id: number, owner: string, now: number): boolean;
-  /** Gives the row back for a later attempt. */
-  release(
-    id: number,
-    owner: string,
-    next: { at: number; countAttempt: boolean; error: string | null },
-  ): boolean;
-  /** Marks the row (and its digest members) failed for good, keeping the error. */
-  fail(id: number, owner: string, error: string): boolean;
-  /** Open digest of a lane that still collects (not yet due), if any. */
-  openDigest(channel: string, target: string, now: number): OutboxRow | null;
-  digestMembers(digestId: number): OutboxRow[];
-  /** Notifications of a lane created at or after `since`, excluding suppressed rows and the given kinds. */
-  countRecent(channel: string, target: string, since: number, excludeKinds: readonly string[]): number;
-  /** The newest row of a lane for a client (null: server-wide rows) whose kind is one of `kinds`. */
-  lastForClient(
-    clientId: string | null,
-    kinds: readonly string[],
-    channel: string,
-    target: string,
-  ): OutboxRow | null;
-  /** Every row of a lane that announces (or reminds of) one event. */
-  forEvent(eventId: number, channel: string, target: string): OutboxRow[];
-  countByStatus(): Record<OutboxStatus, number>;
-  /** Deletes finished rows (delivered, failed, suppressed) created before `before`. */
-  prune(before: number): number;
-}
+import type { OutboxRepository, OutboxRow, OutboxStatus } from "../types.ts";
+import type { Sync } from "./sync.ts";
 
 type Cell = string | number | null;
 type Row = Record<string, Cell>;
@@ -133,7 +37,7 @@ const HEADS = `SELECT o.* FROM outbox o JOIN (
     SELECT MIN(id) AS id FROM outbox WHERE status IN ('pending', 'sending') AND digest_id IS NULL GROUP BY channel, target
   ) h ON h.id = o.id`;
 
-export function sqliteOutboxRepository(db: Database): OutboxRepository {
+export function sqliteOutbox(db: Database): Sync<OutboxRepository> {
   // biome-ignore lint/suspicious/noExplicitAny: bun:sqlite binding objects are loosely typed
   const run = (sql: string, params: Record<string, any>) => db.query(sql).run(params).changes;
   const all = (sql: string, params: Record<string, Cell> = {}) =>

@@ -1,5 +1,6 @@
 import type { Database } from "bun:sqlite";
-import { nonceHash, packHashes } from "./nonce-hash.ts";
+import { nonceHash } from "../nonce-hash.ts";
+import { packHashes } from "./nonce-log.ts";
 import { AUTH_SCHEMA } from "./schema/auth.ts";
 import { OUTBOX_SCHEMA } from "./schema/outbox.ts";
 
@@ -137,5 +138,10 @@ export const MIGRATIONS: readonly Migration[] = [
     exit_org = coalesce(e.state_json ->> '$.exit.ipv4.org',
                         iif(e.state_json ->> '$.exit.ipv4.ip' IS NULL, e.state_json ->> '$.exit.ipv6.org', NULL))
   FROM client_state e WHERE e.client_id = clients.id;
+  `,
+  // 7: a revision per client, bumped by every write of its judged state, so a replica that
+  // remembers how it judged revision N knows whether anyone judged the client since
+  `
+  ALTER TABLE clients ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
   `,
 ];

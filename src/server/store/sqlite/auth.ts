@@ -1,74 +1,7 @@
-/**
- * Dashboard users, their sessions and the audit log: the interface the auth code uses, and
- * its bun:sqlite implementation (wired into openSqliteStore as `store.auth`).
- */
+/** Dashboard users, their sessions and the audit log in bun:sqlite. */
 import type { Database } from "bun:sqlite";
-import type { ApiRole } from "./types.ts";
-
-export interface UserRecord {
-  id: string;
-  name: string;
-  role: ApiRole;
-  passwordHash: string;
-  createdAt: number;
-  passwordChangedAt: number;
-  lastLoginAt: number | null;
-  /** consecutive failed logins since the last success */
-  failedLogins: number;
-  lockedUntil: number | null;
-}
-
-export type NewUser = Pick<UserRecord, "id" | "name" | "role" | "passwordHash" | "createdAt">;
-
-export interface SessionRecord {
-  /** SHA-256 of the cookie value: a leaked database cannot be replayed as a cookie */
-  idHash: string;
-  userId: string;
-  csrfToken: string;
-  createdAt: number;
-  expiresAt: number;
-  lastSeenAt: number;
-  sourceIp: string | null;
-}
-
-export interface AuditEntry {
-  id: number;
-  at: number;
-  /** user name, "cli" or "setup" */
-  actor: string;
-  action: string;
-  target: string | null;
-  detail: Record<string, unknown>;
-  sourceIp: string | null;
-}
-
-export type NewAuditEntry = Omit<AuditEntry, "id">;
-
-export interface AuthRepository {
-  countUsers(): number;
-  createUser(u: NewUser): void;
-  getUser(id: string): UserRecord | null;
-  getUserByName(name: string): UserRecord | null;
-  listUsers(): UserRecord[];
-  removeUser(id: string): boolean;
-  setPassword(id: string, passwordHash: string, at: number): void;
-  setRole(id: string, role: ApiRole): void;
-  /** Counts a failed login; sets locked_until when the count reaches `lockAfter`. Returns the new count. */
-  recordFailedLogin(id: string, lockAfter: number, lockUntil: number): number;
-  recordLogin(id: string, at: number): void;
-
-  createSession(s: SessionRecord): void;
-  getSession(idHash: string): SessionRecord | null;
-  touchSession(idHash: string, at: number, expiresAt: number): void;
-  deleteSession(idHash: string): void;
-  /** Ends every session of a user except `keepIdHash` (after a password change). */
-  deleteUserSessions(userId: string, keepIdHash?: string): number;
-  pruneSessions(now: number): number;
-
-  audit(e: NewAuditEntry): number;
-  /** Newest first; `before` is an id cursor. */
-  listAudit(q: { limit: number; before?: number; actor?: string }): AuditEntry[];
-}
+import type { ApiRole, AuditEntry, AuthRepository, SessionRecord, UserRecord } from "../types.ts";
+import type { Sync } from "./sync.ts";
 
 type Cell = string | number | null;
 type Row = Record<string, Cell>;
@@ -113,7 +46,7 @@ function toAudit(r: Row): AuditEntry {
   };
 }
 
-export function sqliteAuthRepository(db: Database): AuthRepository {
+export function sqliteAuth(db: Database): Sync<AuthRepository> {
   const one = (sql: string, ...params: Cell[]) => db.query<Row, Cell[]>(sql).get(...params);
   const all = (sql: string, ...params: Cell[]) => db.query<Row, Cell[]>(sql).all(...params);
   const exec = (sql: string, ...params: Cell[]) => db.query(sql).run(...params).changes;
