@@ -1,15 +1,47 @@
 /**
- * Which store errors mean "the disk cannot take writes right now" (full, read-only, failing)
- * rather than a bug. Callers answer those with 503 + Retry-After so clients keep the report
- * and send it again; a 500 would say the server is broken. No bun:sqlite import: SQLite's
- * error codes travel on the error object as `code`.
+ * Which store errors mean "the database cannot take writes right now" rather than a bug.
+ * Callers answer those with 503 + Retry-After so clients keep the report and send it again;
+ * a 500 would say the server is broken. No engine import: both engines' codes travel on the
+ * error object (`code`, and PostgreSQL's SQLSTATE in `errno`).
  */
-const UNAVAILABLE = /^SQLITE_(FULL|READONLY|IOERR|CANTOPEN|BUSY|LOCKED|PROTOCOL)(_|$)/;
+const SQLITE_UNAVAILABLE = /^SQLITE_(FULL|READONLY|IOERR|CANTOPEN|BUSY|LOCKED|PROTOCOL)(_|$)/;
+
+/** Bun's own codes for a PostgreSQL connection that failed, closed or timed out. */
+const PG_CONNECTION_CODES = new Set([
+  "ERR_POSTGRES_CONNECTION_CLOSED",
+  "ERR_POSTGRES_CONNECTION_REFUSED",
+  "ERR_POSTGRES_CONNECTION_TIMEOUT",
+  "ERR_POSTGRES_CONNECTION_FAILED",
+  "ERR_POSTGRES_IDLE_TIMEOUT",
+  "ERR_POSTGRES_LIFETIME_TIMEOUT",
+]);
+
+/** Node-style socket errors that can surface from a dropped connection. */
+const SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH"]);
+
+/** A short reason for a PostgreSQL SQLSTATE that means "try again later", else null. */
+function postgresState(state: string): string | null {
+  if (state.startsWith("08")) return "the connection to PostgreSQL failed";
+  if (state === "57P01" || state === "57P02" || state === "57P03") return "PostgreSQL is restarting";
+  if (state === "53100") return "PostgreSQL's disk is full";
+  if (state.startsWith("53")) return "PostgreSQL is out of resources";
+  if (state === "57014") return "the database is too slow (statement timeout)";
+  if (state === "40001" || state === "40P01") return "the database is busy (conflicting writes)";
+  if (state === "55P03") return "the database is busy (lock not available)";
+  if (state === "25006") return "PostgreSQL is read-only (a standby?)";
+  if (state.startsWith("58")) return "PostgreSQL's disk failed";
+  return null;
+}
 
 /** A short reason when `e` is a storage failure, else null. */
 export function storageFailure(e: unknown): string | null {
-  const code = typeof e === "object" && e !== null ? (e as { code?: unknown }).code : undefined;
-  if (typeof code !== "string" || !UNAVAILABLE.test(code)) return null;
+  if (typeof e !== "object" || e === null) return null;
+  const { code, errno } = e as { code?: unknown; errno?: unknown };
+  if (typeof errno === "string" && typeof code === "string" && code.startsWith("ERR_POSTGRES_"))
+    return postgresState(errno);
+  if (typeof code !== "string") return null;
+  if (PG_CONNECTION_CODES.has(code) || SOCKET_CODES.has(code)) return "the database is unreachable";
+  if (!SQLITE_UNAVAILABLE.test(code)) return null;
   if (code.startsWith("SQLITE_FULL")) return "the disk is full";
   if (code.startsWith("SQLITE_READONLY")) return "the data directory is read-only";
   if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) return "the database is busy";
