@@ -40,7 +40,8 @@ export function pgClients(db: SQL): ClientRepository {
       return rows.map(toClient);
     },
     async summaries() {
-      const rows = await db`SELECT id, name, status, liveness, last_report_at, exit_ip, exit_country, exit_asn, exit_org
+      const rows =
+        await db`SELECT id, name, status, liveness, last_report_at, exit_ip, exit_country, exit_asn, exit_org
         FROM clients ORDER BY lower(name)`;
       return rows.map(toSummary);
     },

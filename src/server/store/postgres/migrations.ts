@@ -1,7 +1,7 @@
 /**
  * PostgreSQL's numbered schema versions, the same numbers as SQLite's list (a test holds the
- * lengths equal and the resulting schemas alike). PostgreSQL support began at version 6: the
- * entries before it are null, and entry 6 creates the whole schema of that version at once.
+ * lengths equal and the resulting schemas alike). PostgreSQL support began at version 7: the
+ * entries before it are null, and entry 7 creates the whole schema of that version at once.
  * Append only after the first release; every later migration is written once per engine.
  *
  * Types: times are ms since the epoch in bigint (read back as JS numbers), JSON columns are
@@ -14,7 +14,8 @@ export const PG_MIGRATIONS: readonly (string | null)[] = [
   null,
   null,
   null,
-  // 6: everything SQLite has at version 6, plus what replicas share (nonces, rate limits, the
+  null,
+  // 7: everything SQLite has at version 7, plus what replicas share (nonces, rate limits, the
   // leader's lease) instead of keeping it in one process's memory
   `
   CREATE TABLE clients (

@@ -1,0 +1,234 @@
+/**
+ * The PostgreSQL engine of the store port, through Bun's built-in SQL client: a connection
+ * pool for the repositories and transactions (`sql.begin`, savepoints for nested ones), a
+ * LISTEN connection for the change feed, and one more connection that holds the leader lock.
+ * Bun's SQL types never leave this folder.
+ */
+import { SQL, type TransactionSQL } from "bun";
+import type {
+  ApiTokenRepository,
+  AuthRepository,
+  ClientRepository,
+  EventRepository,
+  HistoryRepository,
+  MetaRepository,
+  NonceRepository,
+  OutboxRepository,
+  RateLimitRepository,
+  Readiness,
+  Repositories,
+  StatsRepository,
+  Store,
+  Transaction,
+} from "../types.ts";
+import { pgAuth } from "./auth.ts";
+import { type ChangeFeedLog, PgChangeFeed } from "./change-feed.ts";
+import { pgClients } from "./clients.ts";
+import { defaultReplicaId, PgLeadership } from "./leadership.ts";
+import { migratePostgres, schemaVersion } from "./migrate.ts";
+import { PG_SCHEMA_VERSION } from "./migrations.ts";
+import { pgOutbox } from "./outbox.ts";
+import { pgEvents, pgHistory, pgMeta, pgNonces, pgRateLimits, pgStats, pgTokens } from "./repositories.ts";
+
+export { PG_SCHEMA_VERSION } from "./migrations.ts";
+
+export interface PostgresStoreOptions {
+  /** connections in the pool (the LISTEN and leader-lock connections come on top) */
+  poolSize?: number;
+  /** a statement running longer than this is cancelled (ms; 0 = no limit) */
+  statementTimeoutMs?: number;
+  /** how long to wait for a new connection (s) */
+  connectTimeoutS?: number;
+  /** this replica's name in the lease row, pg_stat_activity and change-feed messages */
+  replicaId?: string;
+  /** leader-lock timing (tests shorten it) */
+  leadership?: { retryMs?: number; heartbeatMs?: number; heartbeatTimeoutMs?: number; leaseTtlMs?: number };
+  log?: ChangeFeedLog & { info(message: string, fields?: Record<string, unknown>): void };
+}
+
+export const POSTGRES_DEFAULTS = { poolSize: 10, statementTimeoutMs: 5_000, connectTimeoutS: 5 } as const;
+
+/**
+ * A connection that stops answering is noticed by the server within ~10 s (keepalive after
+ * 4 s idle, then 3 probes 2 s apart): the leader lock of a replica whose machine vanished is
+ * freed in time for a follower to lead within 15 s.
+ */
+const KEEPALIVES = { tcp_keepalives_idle: 4, tcp_keepalives_interval: 2, tcp_keepalives_count: 3 };
+
+/** What every transaction and the store itself offer; repositories are built on first use. */
+class PgRepositories implements Repositories {
+  #clients?: ClientRepository;
+  #nonces?: NonceRepository;
+  #limits?: RateLimitRepository;
+  #events?: EventRepository;
+  #tokens?: ApiTokenRepository;
+  #meta?: MetaRepository;
+  #history?: HistoryRepository;
+  #auth?: AuthRepository;
+  #outbox?: OutboxRepository;
+  #stats?: StatsRepository;
+
+  constructor(
+    protected readonly db: SQL,
+    private readonly limitsCleanup: { at: number },
+  ) {}
+
+  get clients() {
+    this.#clients ??= pgClients(this.db);
+    return this.#clients;
+  }
+  get nonces() {
+    this.#nonces ??= pgNonces(this.db);
+    return this.#nonces;
+  }
+  get limits() {
+    this.#limits ??= pgRateLimits(this.db, this.limitsCleanup);
+    return this.#limits;
+  }
+  get events() {
+    this.#events ??= pgEvents(this.db);
+    return this.#events;
+  }
+  get tokens() {
+    this.#tokens ??= pgTokens(this.db);
+    return this.#tokens;
+  }
+  get meta() {
+    this.#meta ??= pgMeta(this.db);
+    return this.#meta;
+  }
+  get history() {
+    this.#history ??= pgHistory(this.db);
+    return this.#history;
+  }
+  get auth() {
+    this.#auth ??= pgAuth(this.db);
+    return this.#auth;
+  }
+  get outbox() {
+    this.#outbox ??= pgOutbox(this.db);
+    return this.#outbox;
+  }
+  get stats() {
+    this.#stats ??= pgStats(this.db);
+    return this.#stats;
+  }
+}
+
+class PgTransaction extends PgRepositories implements Transaction {
+  constructor(
+    protected override readonly db: TransactionSQL,
+    private readonly cleanup: { at: number },
+  ) {
+    super(db, cleanup);
+  }
+
+  transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
+    return this.db.savepoint((sp) => fn(new PgTransaction(sp, this.cleanup))) as Promise<T>;
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+class PostgresStore extends PgRepositories implements Store {
+  readonly engine = "postgres" as const;
+  readonly changes: PgChangeFeed;
+  readonly leadership: PgLeadership;
+
+  constructor(
+    private readonly pool: SQL,
+    private readonly lockClient: SQL,
+    leadership: PgLeadership,
+    feed: PgChangeFeed,
+    private readonly cleanup: { at: number },
+    private readonly readinessTimeoutMs: number,
+  ) {
+    super(pool, cleanup);
+    this.leadership = leadership;
+    this.changes = feed;
+  }
+
+  transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
+    return this.pool.begin((tx) => fn(new PgTransaction(tx, this.cleanup))) as Promise<T>;
+  }
+
+  /** A round trip that reads the schema version: connectivity and the version in one. */
+  async readiness(): Promise<Readiness> {
+    const expected = PG_SCHEMA_VERSION;
+    try {
+      const v = await withTimeout(schemaVersion(this.pool), this.readinessTimeoutMs);
+      if (v !== expected)
+        return {
+          ok: false,
+          schemaVersion: v,
+          expectedSchemaVersion: expected,
+          reason: v > expected ? "the database schema is newer than this sentinel" : "migrations pending",
+        };
+      return { ok: true, schemaVersion: v, expectedSchemaVersion: expected };
+    } catch (e) {
+      return {
+        ok: false,
+        schemaVersion: -1,
+        expectedSchemaVersion: expected,
+        reason: `database unreachable: ${(e as Error).message}`,
+      };
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.changes.close();
+    await this.leadership.stop();
+    await this.pool.close({ timeout: 5 });
+    await this.lockClient.close({ timeout: 1 });
+  }
+}
+
+/** Opens (and migrates) a PostgreSQL store. */
+export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<Store> {
+  const replicaId = options.replicaId ?? defaultReplicaId();
+  const statementTimeoutMs = options.statementTimeoutMs ?? POSTGRES_DEFAULTS.statementTimeoutMs;
+  const connectionTimeout = options.connectTimeoutS ?? POSTGRES_DEFAULTS.connectTimeoutS;
+  const connection = {
+    application_name: `sentinel ${replicaId}`.slice(0, 63),
+    statement_timeout: statementTimeoutMs,
+    ...KEEPALIVES,
+  };
+  const pool = new SQL(url, {
+    max: options.poolSize ?? POSTGRES_DEFAULTS.poolSize,
+    connectionTimeout,
+    connection,
+  });
+  let leadership: PgLeadership | undefined;
+  const lockClient = new SQL(url, {
+    max: 1,
+    connectionTimeout,
+    connection,
+    // the lock's connection closed: the leader must find out now, not at its next heartbeat
+    onclose: () => leadership?.check(),
+  });
+  try {
+    await migratePostgres(pool);
+  } catch (e) {
+    await pool.close();
+    await lockClient.close();
+    throw e;
+  }
+  leadership = new PgLeadership(lockClient, pool, { ...options.leadership, replicaId, log: options.log });
+  const feed = new PgChangeFeed(pool, replicaId, options.log);
+  return new PostgresStore(
+    pool,
+    lockClient,
+    leadership,
+    feed,
+    { at: 0 },
+    Math.max(2_000, statementTimeoutMs),
+  );
+}
