@@ -11,7 +11,7 @@ import { openStore } from "../src/server/store/index.ts";
 import { openPostgresStore } from "../src/server/store/postgres/index.ts";
 import type { Store } from "../src/server/store/types.ts";
 import { createTestDatabase, openTestPostgresStore, TEST_POSTGRES } from "./helpers/postgres.ts";
-import { describeStore } from "./helpers/store-contract.ts";
+import { COUNT_RECENT_NO_EXCLUDES, describeStore } from "./helpers/store-contract.ts";
 
 describeStore("SQLite", {
   open: () => openStore({ dataDir: ":memory:" }),
@@ -28,6 +28,8 @@ describeStore("SQLite", {
     };
   },
   replicas: false,
+  // `kind NOT IN (NULL)` is never true: reported to the lead (src/server/store/sqlite/outbox.ts)
+  knownBugs: new Set([COUNT_RECENT_NO_EXCLUDES]),
 });
 
 if (TEST_POSTGRES) {

@@ -26,7 +26,15 @@ export interface ContractTarget {
   replicas: boolean;
   /** Ends the database session of the replica that leads (what a crashed machine or a network cut does). */
   killLeaderSession?(store: Store): Promise<void>;
+  /**
+   * Known disagreements of this engine with the contract, by test name: they run as
+   * `test.failing`, so fixing the engine turns them red until the entry goes.
+   */
+  knownBugs?: ReadonlySet<string>;
 }
+
+/** countRecent with nothing to exclude counts every kind. */
+export const COUNT_RECENT_NO_EXCLUDES = "countRecent with no kinds to exclude counts every kind";
 
 const T0 = 1_800_000_000_000; // a fixed "now", far from any boundary
 
@@ -977,6 +985,16 @@ export function describeStore(name: string, target: ContractTarget): void {
         expect(await s.outbox.get(m3)).toMatchObject({ status: "failed", lastError: "gone" });
       });
 
+      test.failingIf(target.knownBugs?.has(COUNT_RECENT_NO_EXCLUDES) ?? false)(
+        COUNT_RECENT_NO_EXCLUDES,
+        async () => {
+          const s = await fresh();
+          await s.outbox.insert(outboxRow({ kind: "bypass" }));
+          await s.outbox.insert(outboxRow({ kind: "reminder" }));
+          expect(await s.outbox.countRecent("telegram", "chat-1", T0, [])).toBe(2);
+        },
+      );
+
       test("countRecent, lastForClient, forEvent, prune", async () => {
         const s = await fresh();
         const add = (over: Partial<NewOutboxRow>) => s.outbox.insert(outboxRow(over)) as Promise<number>;
@@ -986,7 +1004,6 @@ export function describeStore(name: string, target: ContractTarget): void {
         const r4 = await add({ kind: "server_restart", clientId: null, createdAt: T0 + 3000 });
         await add({ kind: "bypass", target: "chat-2", createdAt: T0 + 4000, eventId: 1 });
         expect(await s.outbox.countRecent("telegram", "chat-1", T0, ["reminder"])).toBe(2);
-        expect(await s.outbox.countRecent("telegram", "chat-1", T0, [])).toBe(3);
         expect(await s.outbox.countRecent("telegram", "chat-1", T0 + 500, ["reminder", "digest"])).toBe(1);
         expect((await s.outbox.lastForClient("c1", ["bypass", "reminder"], "telegram", "chat-1"))?.id).toBe(
           r2,
