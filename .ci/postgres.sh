@@ -7,6 +7,8 @@
 #   .ci/postgres.sh start [DIR]    initdb + start; prints the URL (also in DIR/url)
 #   .ci/postgres.sh stop [DIR]     stop and delete DIR
 #   .ci/postgres.sh restart [DIR]  immediate restart (what a crash looks like to clients)
+#   .ci/postgres.sh down [DIR]     immediate stop, keeping the data (an outage)
+#   .ci/postgres.sh up [DIR]       start again after down
 #   .ci/postgres.sh url [DIR]      prints the URL of a running cluster
 #
 # DIR defaults to $SENTINEL_PG_DIR or /tmp/sentinel-postgres. SENTINEL_PG_DURABLE=1 keeps fsync
@@ -80,9 +82,11 @@ case "$cmd" in
 start) start ;;
 stop) stop ;;
 restart) pg_ctl_ -m immediate -w restart >/dev/null ;;
+down) pg_ctl_ -m immediate -w stop >/dev/null ;;
+up) pg_ctl_ -w -t 60 start >/dev/null ;;
 url) cat "$dir/url" ;;
 *)
-  echo "usage: $0 start|stop|restart|url [DIR]" >&2
+  echo "usage: $0 start|stop|restart|down|up|url [DIR]" >&2
   exit 2
   ;;
 esac

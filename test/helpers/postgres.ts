@@ -7,6 +7,7 @@
  * New databases are copies of a template that is migrated once per schema (its name carries
  * a hash of the migrations): a copy costs about half of creating and migrating each time.
  */
+import { existsSync, readdirSync } from "node:fs";
 import { SQL } from "bun";
 import { openPostgresStore, type PostgresStoreOptions } from "../../src/server/store/postgres/index.ts";
 import { migratePostgres } from "../../src/server/store/postgres/migrate.ts";
@@ -109,4 +110,54 @@ export async function openTestPostgresStore(
       await database.drop();
     },
   });
+}
+
+/** A PostgreSQL cluster of the test's own (.ci/postgres.sh), for tests that restart or stop it. */
+export interface OwnCluster {
+  /** the server URL (database "postgres") */
+  url: string;
+  /** an immediate restart, as after a crash */
+  restart(): Promise<void>;
+  /** an outage: immediate stop, until up() */
+  down(): Promise<void>;
+  up(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const SCRIPT = `${import.meta.dir}/../../.ci/postgres.sh`;
+
+/** True where .ci/postgres.sh can run: root, with PostgreSQL's server binaries installed. */
+export const CAN_RUN_CLUSTER =
+  process.getuid?.() === 0 &&
+  (() => {
+    try {
+      return readdirSync("/usr/lib/postgresql").some((v) =>
+        existsSync(`/usr/lib/postgresql/${v}/bin/initdb`),
+      );
+    } catch {
+      return false;
+    }
+  })();
+
+async function script(...args: string[]): Promise<string> {
+  const p = Bun.spawn(["bash", SCRIPT, ...args], { stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([
+    new Response(p.stdout).text(),
+    new Response(p.stderr).text(),
+    p.exited,
+  ]);
+  if (code !== 0) throw new Error(`.ci/postgres.sh ${args[0]} failed (${code}): ${err}`);
+  return out.trim();
+}
+
+export async function startOwnCluster(): Promise<OwnCluster> {
+  const dir = `/tmp/sentinel-pg-test-${process.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  const url = await script("start", dir);
+  return {
+    url,
+    restart: async () => void (await script("restart", dir)),
+    down: async () => void (await script("down", dir)),
+    up: async () => void (await script("up", dir)),
+    stop: async () => void (await script("stop", dir)),
+  };
 }

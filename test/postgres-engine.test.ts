@@ -1,0 +1,247 @@
+/**
+ * What only the PostgreSQL engine promises, beyond the shared contract: replicas share nonces
+ * and rate limits, the pool and statement timeout options hold, a schema from a newer sentinel
+ * is refused, and a database restart is survived (storage failures classified for 503s in the
+ * meantime, the change feed and leadership back afterwards). Needs SENTINEL_TEST_POSTGRES; the
+ * restart tests also need root to run a cluster of their own (.ci/postgres.sh).
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { storageFailure } from "../src/server/store/errors.ts";
+import { openPostgresStore, type PostgresStoreOptions } from "../src/server/store/postgres/index.ts";
+import { PG_SCHEMA_VERSION } from "../src/server/store/postgres/migrations.ts";
+import type { ChangeTopic, Store } from "../src/server/store/types.ts";
+import {
+  CAN_RUN_CLUSTER,
+  createTestDatabase,
+  type OwnCluster,
+  startOwnCluster,
+  TEST_POSTGRES,
+  type TestDatabase,
+} from "./helpers/postgres.ts";
+
+const T0 = 1_800_000_000_000;
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function database(): Promise<TestDatabase> {
+  const db = await createTestDatabase();
+  cleanups.push(() => db.drop());
+  return db;
+}
+
+async function replica(url: string, options: PostgresStoreOptions = {}): Promise<Store> {
+  const s = await openPostgresStore(url, { poolSize: 3, ...options });
+  cleanups.push(() => s.close().catch(() => {}));
+  return s;
+}
+
+async function waitFor(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await Bun.sleep(50);
+  }
+}
+
+describe.skipIf(!TEST_POSTGRES)("PostgreSQL engine", () => {
+  test("a nonce used on one replica is refused on another, also while the first has not committed yet", async () => {
+    const db = await database();
+    const [a, b] = [await replica(db.url), await replica(db.url)] as [Store, Store];
+    expect(await a.nonces.use("c1", "n1", T0 + 60_000, T0)).toBe(true);
+    expect(await b.nonces.use("c1", "n1", T0 + 60_000, T0)).toBe(false);
+    // an open transaction on A holds the nonce: B waits for its outcome instead of accepting
+    let release!: () => void;
+    const holding = new Promise<void>((r) => {
+      release = r;
+    });
+    const onA = a.transaction(async (tx) => {
+      expect(await tx.nonces.use("c1", "n2", T0 + 60_000, T0)).toBe(true);
+      await holding;
+      throw new Error("report rejected after all");
+    });
+    await Bun.sleep(100);
+    const onB = b.nonces.use("c1", "n2", T0 + 60_000, T0);
+    await Bun.sleep(100);
+    release();
+    await expect(onA).rejects.toThrow("report rejected after all");
+    // A rolled back, so the nonce was never used: B's use wins
+    expect(await onB).toBe(true);
+    expect(await a.nonces.use("c1", "n2", T0 + 60_000, T0)).toBe(false);
+  });
+
+  test("replicas share one token bucket: together they allow the rate, not N times it", async () => {
+    const db = await database();
+    const replicas = [await replica(db.url), await replica(db.url), await replica(db.url)];
+    const allowed = (
+      await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          (replicas[i % 3] as Store).limits.take("report", "c1", 1, 10, T0),
+        ),
+      )
+    ).filter((wait) => wait === 0).length;
+    expect(allowed).toBe(10);
+  });
+
+  test("pool size and statement timeout: a statement stuck behind a lock is cancelled and reads as a storage failure", async () => {
+    const db = await database();
+    const s = await replica(db.url, { poolSize: 2, statementTimeoutMs: 300, replicaId: "pool-test" });
+    await s.clients.create({ id: "c1", name: "Alpha", createdAt: T0, secretEnc: "x" });
+    // many concurrent calls never open more than the pool's connections
+    await Promise.all(Array.from({ length: 50 }, () => s.clients.get("c1")));
+    const [conns] = await db.admin`SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE datname = current_database() AND application_name = 'sentinel pool-test'`;
+    expect(conns.n).toBeLessThanOrEqual(2);
+    // someone else holds the row
+    const holder = await db.admin.reserve();
+    try {
+      await holder`BEGIN`;
+      await holder`SELECT * FROM clients WHERE id = 'c1' FOR UPDATE`;
+      const started = Date.now();
+      const error = await s.transaction((tx) => tx.clients.getForUpdate("c1")).catch((e) => e);
+      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(error).toBeInstanceOf(Error);
+      expect(storageFailure(error)).toBe("the database is too slow (statement timeout)");
+      await holder`ROLLBACK`;
+    } finally {
+      holder.release();
+    }
+    expect((await s.clients.get("c1"))?.id).toBe("c1");
+  });
+
+  test("a database written by a newer sentinel is refused, and readiness says why", async () => {
+    const db = await database();
+    const s = await replica(db.url);
+    expect(await s.readiness()).toEqual({
+      ok: true,
+      schemaVersion: PG_SCHEMA_VERSION,
+      expectedSchemaVersion: PG_SCHEMA_VERSION,
+    });
+    await db.admin`UPDATE schema_version SET version = ${PG_SCHEMA_VERSION + 1}`;
+    expect(await s.readiness()).toMatchObject({
+      ok: false,
+      schemaVersion: PG_SCHEMA_VERSION + 1,
+      reason: "the database schema is newer than this sentinel",
+    });
+    await expect(openPostgresStore(db.url)).rejects.toThrow(/newer than this sentinel/);
+  });
+
+  test("two replicas starting at once migrate an empty database once", async () => {
+    const db = await createTestDatabase({ migrated: false });
+    cleanups.push(() => db.drop());
+    const stores = await Promise.all([1, 2, 3].map(() => openPostgresStore(db.url, { poolSize: 2 })));
+    for (const s of stores) cleanups.push(() => s.close());
+    const [v] = await db.admin`SELECT version FROM schema_version`;
+    expect(v.version).toBe(PG_SCHEMA_VERSION);
+  });
+
+  test("a large events.created message reaches other replicas in pieces", async () => {
+    const db = await database();
+    const [a, b] = [await replica(db.url), await replica(db.url)] as [Store, Store];
+    const got: number[] = [];
+    b.changes.subscribe((topic, message) => {
+      if (topic === "events.created") got.push(...(message as { eventIds: number[] }).eventIds);
+    });
+    await Bun.sleep(300);
+    const eventIds = Array.from({ length: 5_000 }, (_, i) => 1_000_000 + i);
+    a.changes.publish("events.created", { eventIds, kinds: eventIds.map(() => "offline") });
+    await waitFor(() => got.length === eventIds.length, 2_000, "every event id");
+    expect(got.sort((x, y) => x - y)).toEqual(eventIds);
+  });
+});
+
+describe.skipIf(!TEST_POSTGRES || !CAN_RUN_CLUSTER)("PostgreSQL restarts", () => {
+  let cluster: OwnCluster | null = null;
+  const ownCluster = async () => {
+    cluster = await startOwnCluster();
+    cleanups.push(async () => {
+      await cluster?.stop();
+      cluster = null;
+    });
+    return cluster;
+  };
+
+  test("during a restart writes fail as storage failures; afterwards the store, feed and leadership are back", async () => {
+    const c = await ownCluster();
+    const url = new URL(c.url);
+    url.pathname = "/postgres";
+    const leadershipTiming = { retryMs: 500, heartbeatMs: 500, heartbeatTimeoutMs: 2_000 };
+    const a = await replica(url.toString(), {
+      replicaId: "a",
+      leadership: leadershipTiming,
+      connectTimeoutS: 2,
+    });
+    const b = await replica(url.toString(), {
+      replicaId: "b",
+      leadership: leadershipTiming,
+      connectTimeoutS: 2,
+    });
+    const roles: string[] = [];
+    await a.leadership.start((l) => void roles.push(`a:${l}`));
+    await b.leadership.start((l) => void roles.push(`b:${l}`));
+    expect(a.leadership.isLeader() !== b.leadership.isLeader()).toBe(true);
+    const heard: ChangeTopic[] = [];
+    b.changes.subscribe((topic) => void heard.push(topic));
+    await Bun.sleep(300);
+
+    // keep writing through the restart; every failure must be a classified storage failure
+    let writes = 0;
+    const failures = new Set<string>();
+    let unclassified: unknown = null;
+    let stop = false;
+    const writer = (async () => {
+      while (!stop) {
+        try {
+          await a.transaction(async (tx) => tx.meta.set(`k${writes}`, "v"));
+          writes++;
+        } catch (e) {
+          const reason = storageFailure(e);
+          if (reason) failures.add(reason);
+          else unclassified ??= e;
+          await Bun.sleep(50);
+        }
+      }
+    })();
+    await Bun.sleep(200);
+    await c.restart();
+    const before = writes;
+    await waitFor(() => writes > before + 5, 15_000, "writes to succeed again");
+    stop = true;
+    await writer;
+    expect(unclassified).toBeNull();
+    expect(failures.size).toBeGreaterThan(0);
+    expect((await a.readiness()).ok).toBe(true);
+
+    // the change feed listens again (and said "store.external" for what it may have missed)
+    await waitFor(() => heard.includes("store.external"), 10_000, "the feed to re-subscribe");
+    a.changes.publish("client.changed", { clientId: "c1" });
+    await waitFor(() => heard.includes("client.changed"), 5_000, "a message after the restart");
+
+    // the leader lost its session with the restart; someone leads again, never both at once
+    await waitFor(() => a.leadership.isLeader() !== b.leadership.isLeader(), 15_000, "one leader again");
+    expect(roles.some((r) => r.endsWith(":false"))).toBe(true);
+    expect((await a.leadership.current())?.replica).toBe(a.leadership.isLeader() ? "a" : "b");
+  }, 60_000);
+
+  test("readiness reports an unreachable database, then recovers by itself", async () => {
+    const c = await ownCluster();
+    const s = await replica(c.url, { connectTimeoutS: 1, statementTimeoutMs: 1_000 });
+    expect((await s.readiness()).ok).toBe(true);
+    await c.down();
+    const r = await s.readiness();
+    expect(r.ok).toBe(false);
+    expect(r.reason).toMatch(/database unreachable/);
+    const error = await s.meta.set("k", "v").catch((e) => e);
+    expect(storageFailure(error)).toBe("the database is unreachable");
+    await c.up();
+    await waitFor(async () => (await s.readiness()).ok, 10_000, "readiness to recover");
+    await s.meta.set("k", "v");
+    expect(await s.meta.get("k")).toBe("v");
+  }, 60_000);
+});
