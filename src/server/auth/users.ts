@@ -3,7 +3,7 @@
  * and the first-run setup token. Elysia-free, shared by the dashboard and `sentinel users`.
  */
 import { randomBytes } from "node:crypto";
-import type { Logger } from "../../cli/common.ts";
+import type { Logger } from "../../logger.ts";
 import type { UserRecord } from "../store/auth.ts";
 import type { ApiRole, Store } from "../store/index.ts";
 import { tokensEqual } from "./csrf.ts";

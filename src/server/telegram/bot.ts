@@ -6,7 +6,7 @@
  */
 import { Bot, type Context, webhookCallback } from "grammy";
 import type { UserFromGetMe } from "grammy/types";
-import type { Logger } from "../../cli/common.ts";
+import type { Logger } from "../../logger.ts";
 import { parseDuration } from "../../config/duration.ts";
 import type { Broker } from "../broker.ts";
 import { parseTelegramTarget } from "../notify/channels/telegram/chat.ts";

@@ -5,7 +5,7 @@
  */
 
 import type { PageContext } from "../../../templates/context.ts";
-import type { Logger } from "../../cli/common.ts";
+import type { Logger } from "../../logger.ts";
 import { isStateChanging, presentedCsrfToken, tokensEqual } from "../auth/csrf.ts";
 import type { Keyring } from "../auth/keyring.ts";
 import { type ActiveSession, loadSession, sessionCookieName } from "../auth/sessions.ts";
