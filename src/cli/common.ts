@@ -83,9 +83,9 @@ const jsonReporter = {
   },
 };
 
-export type Logger = ConsolaInstance;
+export type { Logger } from "../logger.ts";
 
-export function createLogger(opts: { logLevel: string; logFormat: string }): Logger {
+export function createLogger(opts: { logLevel: string; logFormat: string }): ConsolaInstance {
   return createConsola({
     level: LEVELS[opts.logLevel] ?? 3,
     ...(opts.logFormat === "json" ? { reporters: [jsonReporter] } : {}),

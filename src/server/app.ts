@@ -3,7 +3,7 @@
  * injected (store, clock, keyring, logger, monitor), so tests build the real app in-process.
  */
 import { Elysia } from "elysia";
-import type { Logger } from "../cli/common.ts";
+import type { Logger } from "../logger.ts";
 import { clientsApi } from "./api/clients/index.ts";
 import { eventsApi } from "./api/events/index.ts";
 import { exportApi } from "./api/export/index.ts";
@@ -12,25 +12,19 @@ import { legacyApi } from "./api/legacy/index.ts";
 import { legacyToReport } from "./api/legacy/service.ts";
 import { metricsApi } from "./api/metrics/index.ts";
 import { openApiDocument } from "./api/openapi.ts";
+import type { ClientCache } from "./api/reports/client-cache.ts";
 import { type ReportRoute, reportRoute, reportsApi } from "./api/reports/index.ts";
-import { ReplayGuard } from "./api/reports/replay-guard.ts";
-import {
-  type AcceptedReport,
-  type AcceptResult,
-  type GroupCommit,
-  ReportIngest,
-} from "./api/reports/service.ts";
+import { ReportIngest } from "./api/reports/service.ts";
 import { whoamiApi } from "./api/whoami/index.ts";
 import type { Keyring } from "./auth/keyring.ts";
 import { newId } from "./auth/keyring.ts";
 import { RateLimiter } from "./auth/rate-limit.ts";
 import type { Broker } from "./broker.ts";
-import type { ClientCache } from "./client-cache.ts";
 import { ApiError, errorBody, errorResponse } from "./errors.ts";
 import { requestIdOf } from "./http.ts";
 import type { ServerMetrics } from "./metrics/server-metrics.ts";
-import type { ClientMonitor } from "./monitor/service.ts";
-import type { Store } from "./store/index.ts";
+import type { AcceptedReport, AcceptResult, ClientMonitor } from "./monitor/service.ts";
+import type { Store, Transaction } from "./store/index.ts";
 import { type WebDeps, webApp } from "./web/index.tsx";
 
 export interface AppDeps {
@@ -38,8 +32,8 @@ export interface AppDeps {
   keyring: Keyring;
   logger: Logger;
   now: () => number;
-  /** judges and persists an authenticated, valid report */
-  acceptReport: (r: AcceptedReport) => AcceptResult;
+  /** judges and persists an authenticated, valid report inside `tx` */
+  acceptReport: (r: AcceptedReport, tx: Transaction) => Promise<AcceptResult>;
   /** the address a request came from (honours trusted proxies); null when unknown */
   sourceIpOf?: (request: Request) => string | null;
   limits?: { reportsPerClientPerS?: number; reportBurst?: number; whoamiPerS?: number };
@@ -47,10 +41,6 @@ export interface AppDeps {
   broker: Broker;
   /** Telegram webhook mode: the bot's handler (it checks Telegram's secret token header) */
   telegramWebhook?: () => ((req: Request) => Promise<Response>) | null;
-  /** group commit for report writes (see WriteBatcher) */
-  writes?: GroupCommit;
-  /** used nonces; absent = loaded from the store here */
-  replays?: ReplayGuard;
   /** the report route, when the caller also serves it outside the app (see createReportRoute) */
   reports?: ReportRoute;
   /** the report path's client cache */
@@ -75,18 +65,16 @@ const limitsOf = (deps: AppDeps) => ({
 export function createReportRoute(deps: AppDeps): ReportRoute {
   const { store, logger, now } = deps;
   const limits = limitsOf(deps);
-  const replays = deps.replays ?? new ReplayGuard(store.nonces);
-  if (!deps.replays) replays.load(now());
   const ingest = new ReportIngest({
     store,
     ...(deps.clientCache ? { clients: deps.clientCache } : {}),
-    ...(deps.writes ? { writes: deps.writes } : {}),
     keyring: deps.keyring,
-    replays,
     now,
     accept: deps.acceptReport,
-    clientLimiter: new RateLimiter(limits.reportsPerClientPerS, limits.reportBurst, now),
-    failureLimiter: new RateLimiter(5, 50, now),
+    limits: {
+      perClient: { ratePerS: limits.reportsPerClientPerS, burst: limits.reportBurst },
+      failures: { ratePerS: 5, burst: 50 },
+    },
     onAuthFailure: (reason) => {
       logger.debug(`report refused: ${reason}`);
       deps.metrics?.metrics.authFailure(reason);
@@ -149,7 +137,7 @@ export function createApp(deps: AppDeps) {
     .use(exportApi({ store, keyring: deps.keyring, now, broker: deps.broker }))
     .use(
       deps.metrics
-        ? metricsApi({ render: () => deps.metrics?.metrics.render() ?? "", token: deps.metrics.token })
+        ? metricsApi({ render: async () => (await deps.metrics?.metrics.render()) ?? "", token: deps.metrics.token })
         : new Elysia({ name: "api.metrics.off" }),
     )
     .use(
@@ -181,21 +169,21 @@ export function createApp(deps: AppDeps) {
             apiKey: deps.legacy.apiKey,
             now,
             sourceIpOf,
-            accept: (k, sourceIp) => {
+            accept: async (k, sourceIp) => {
               // Legacy clients are named by their client_id and enrolled on first contact; they
               // never sign, so their stored secret is random and unused.
-              let client = store.clients.getByName(k.clientId);
+              let client = await store.clients.getByName(k.clientId);
               if (!client) {
-                store.clients.create({
+                await store.clients.create({
                   id: newId("c_"),
                   name: k.clientId,
                   createdAt: now(),
                   secretEnc: deps.keyring.encrypt(newId("unused_")),
                 });
-                client = store.clients.getByName(k.clientId);
+                client = await store.clients.getByName(k.clientId);
               }
               if (client)
-                deps.monitor.acceptServerBuiltReport(
+                await deps.monitor.acceptServerBuiltReport(
                   client,
                   legacyToReport(k, deps.legacy?.intervalS ?? 300, now()),
                   sourceIp,

@@ -22,20 +22,20 @@ export function checkClientName(name: string): string | undefined {
   return undefined;
 }
 
-export function enrollClient(
+export async function enrollClient(
   store: Store,
   keyring: Keyring,
   name: string,
   serverUrl: string,
   now: number,
-): Enrollment {
+): Promise<Enrollment> {
   const problem = checkClientName(name);
   if (problem) throw new ApiError(400, "validation_failed", problem, [{ path: "/name", message: problem }]);
-  if (store.clients.getByName(name))
+  if (await store.clients.getByName(name))
     throw new ApiError(409, "conflict", "a client with this name already exists");
   const id = newId("c_");
   const secret = newSecret();
-  store.clients.create({ id, name, createdAt: now, secretEnc: keyring.encrypt(secret) });
+  await store.clients.create({ id, name, createdAt: now, secretEnc: keyring.encrypt(secret) });
   return enrollmentFor(id, name, secret, serverUrl);
 }
 
@@ -45,7 +45,7 @@ export function enrollmentFor(id: string, name: string, secret: string, serverUr
 }
 
 /** Issues a new secret; the old one keeps working for `graceMs` so clients can be updated. */
-export function rotateClientSecret(
+export async function rotateClientSecret(
   store: Store,
   keyring: Keyring,
   client: ClientRecord,
@@ -54,10 +54,10 @@ export function rotateClientSecret(
   graceMs: number,
 ) {
   const secret = newSecret();
-  store.clients.rotateSecret(client.id, keyring.encrypt(secret), now + graceMs);
+  await store.clients.rotateSecret(client.id, keyring.encrypt(secret), now + graceMs);
   return enrollmentFor(client.id, client.name, secret, serverUrl);
 }
 
-export function findClient(store: Store, idOrName: string): ClientRecord | null {
-  return store.clients.get(idOrName) ?? store.clients.getByName(idOrName);
+export async function findClient(store: Store, idOrName: string): Promise<ClientRecord | null> {
+  return (await store.clients.get(idOrName)) ?? (await store.clients.getByName(idOrName));
 }

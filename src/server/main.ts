@@ -3,18 +3,16 @@
  * `sentinel server` and by integration tests (which start it on port 0 with a temp data dir).
  */
 import { mkdirSync } from "node:fs";
-import type { Logger } from "../cli/common.ts";
+import type { Logger } from "../logger.ts";
 import { resolveOptions } from "../config/options.ts";
 import { DEFAULT_IPV4_PROVIDERS, DEFAULT_IPV6_PROVIDERS } from "../probe/options.ts";
+import { ClientCache } from "./api/reports/client-cache.ts";
 import { REPORTS_PATH } from "./api/reports/index.ts";
-import { ReplayGuard } from "./api/reports/replay-guard.ts";
-import type { AcceptedReport } from "./api/reports/service.ts";
 import { type AppDeps, createApp, createReportRoute } from "./app.ts";
 import { clientAddress, isHttpsRequest, parseTrustedProxies } from "./auth/client-address.ts";
 import { loadKeyring } from "./auth/keyring.ts";
 import { ensureSetupToken } from "./auth/users.ts";
 import { Broker } from "./broker.ts";
-import { ClientCache } from "./client-cache.ts";
 import { acquireDataLock } from "./data-lock.ts";
 import { loadGeo } from "./geo/index.ts";
 import type { GeoLookup } from "./geo/types.ts";
@@ -22,12 +20,12 @@ import { HomeIdentityService } from "./home-identity.ts";
 import { instrumentFetch } from "./metrics/http.ts";
 import { ServerMetrics } from "./metrics/server-metrics.ts";
 import { DEFAULT_DNS_ALLOW_ASNS } from "./monitor/evaluate.ts";
-import { ClientMonitor } from "./monitor/service.ts";
+import { type AcceptedReport, ClientMonitor } from "./monitor/service.ts";
 import { createNotifications, type Notifications } from "./notify/index.ts";
 import { type NotifyOptions, notifySpecs } from "./notify/options.ts";
 import { channelStatusProvider } from "./notify/status.ts";
+import { periodic, ServiceList } from "./services.ts";
 import { openStore } from "./store/index.ts";
-import { WriteBatcher } from "./write-batcher.ts";
 
 /** Notification options come flat, like every server option; missing ones take their defaults. */
 export interface ServerOptions extends Partial<NotifyOptions> {
@@ -69,7 +67,7 @@ export interface RunningServer {
   broker: Broker;
   notifications: Notifications;
   /** for the systemd watchdog: the database answers and the sweeper is alive */
-  healthy(): boolean;
+  healthy(): Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -80,10 +78,10 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new Error("--tls-cert and --tls-key go together");
   // Held until stop(); a failed start leaves it to this process, whose exit makes it stale.
   const lock = acquireDataLock(o.dataDir);
-  const store = openStore(o.dataDir);
+  const store = await openStore({ dataDir: o.dataDir });
   const keyring = loadKeyring(o.dataDir);
   const geo = o.geo ?? (await loadGeo({ overridesFile: o.geoOverrides }));
-  const broker = new Broker();
+  const broker = new Broker(store.changes);
   const trusted = parseTrustedProxies(o.trustedProxy ?? []);
   if ("error" in trusted) throw new Error(`--trusted-proxy: ${trusted.error}`);
   const startedAt = now();
@@ -117,20 +115,26 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     { store, geo, now, logger },
     {
       onChange: (before, after) =>
-        monitor?.recordServerEvent({
-          kind: "home.changed",
-          from: before ? [before.ipv4, before.ipv6].filter(Boolean).join(", ") : null,
-          to: [after.ipv4, after.ipv6].filter(Boolean).join(", "),
-          evidence: { reason: "The home network's public address changed.", before, after },
-          at: after.at,
-          // the first learning is not news
-          suppressed: before === null,
-        }),
+        void monitor
+          ?.recordServerEvent({
+            kind: "home.changed",
+            from: before ? [before.ipv4, before.ipv6].filter(Boolean).join(", ") : null,
+            to: [after.ipv4, after.ipv6].filter(Boolean).join(", "),
+            evidence: { reason: "The home network's public address changed.", before, after },
+            at: after.at,
+            // the first learning is not news
+            suppressed: before === null,
+          })
+          .catch((e) => logger.error(`home.changed not recorded: ${(e as Error).message}`)),
       // the notifier stores the uplink event itself and holds back the offline alerts it explains
-      onUplink: (up, at) => notifications.notifier.uplinkChanged({ down: !up, at }),
+      onUplink: (up, at) =>
+        void notifications.notifier
+          .uplinkChanged({ down: !up, at })
+          .catch((e) => logger.error(`uplink change not recorded: ${(e as Error).message}`)),
     },
   );
-  const clientCache = new ClientCache(store, broker);
+  await home.load();
+  const clientCache = new ClientCache(broker);
   monitor = new ClientMonitor({
     store,
     ...(o.retention ? { retentionMs: o.retention } : {}),
@@ -140,31 +144,44 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     geo,
     broker,
     home: () => home.current(),
-    onEvents: (events, client) => notifications.notifier.enqueue(events, { now: now(), client }),
+    onEvents: async (tx, events, client) => {
+      await notifications.notifier.enqueue(tx, events, { now: now(), client });
+    },
     defaults: {
       dnsAllowAsns: o.dnsAllowAsn ?? [...DEFAULT_DNS_ALLOW_ASNS],
       graceS: Math.round((o.grace ?? 60_000) / 1000),
     },
-    ...(o.sweepIntervalMs ? { sweepIntervalMs: o.sweepIntervalMs } : {}),
+    heartbeatsWriteBehind: store.engine === "sqlite",
   });
-  monitor.start(startedAt);
-  home.start();
-  await notifications.start();
-  notifications.notifier.serverStarted(startedAt);
+  const monitorRef = monitor;
+
+  // The time-driven work runs in the process that leads (always, on SQLite).
+  const leading = new ServiceList(logger).add(
+    {
+      name: "monitor",
+      start: () => monitorRef.start(now(), { restarted: store.engine === "sqlite", downtimeToleranceMs: 30_000 }),
+      stop: () => monitorRef.stop(),
+    },
+    periodic("sweeper", o.sweepIntervalMs ?? 500, () => monitorRef.sweep(), logger),
+    { name: "home identity", start: () => home.start(), stop: () => home.stop() },
+    { name: "notifications", start: () => notifications.start(), stop: () => notifications.stop() },
+  );
+  const everywhere = new ServiceList(logger);
+  // the other replicas judge reports against the home identity the leader learns
+  if (store.engine !== "sqlite") everywhere.add(periodic("home identity reload", 5_000, () => home.load(), logger));
+  await everywhere.start();
+  let leadershipChange = Promise.resolve();
+  await store.leadership.start((lead) => {
+    leadershipChange = leadershipChange.then(() => (lead ? leading.start() : leading.stop()));
+  });
+  await leadershipChange;
+  if (store.leadership.isLeader()) await notifications.notifier.serverStarted(startedAt);
 
   let server: ReturnType<typeof Bun.serve> | undefined;
   const peerOf = (request: Request) => server?.requestIP(request)?.address ?? null;
   const sourceIpOf = (request: Request) => clientAddress(request.headers, peerOf(request), trusted.ranges);
   const metrics = new ServerMetrics({ store, broker, now });
-  const replays = new ReplayGuard(store.nonces);
-  replays.load(now());
-  const writes = new WriteBatcher(store, (error) => {
-    logger.error(`a batch of reports could not be committed: ${(error as Error).message}`);
-    clientCache.clear();
-    replays.load(now());
-    monitor?.forgetJudgements();
-  });
-  ensureSetupToken(store, logger, o.publicUrl);
+  await ensureSetupToken(store, logger, o.publicUrl);
   const appDeps = {
     metrics: { metrics, token: o.metricsToken },
     web: {
@@ -180,10 +197,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     broker,
     clientCache,
     telegramWebhook: () => notifications.webhook(),
-    writes,
-    replays,
     monitor,
-    acceptReport: (r: AcceptedReport) => (monitor as ClientMonitor).acceptReport(r),
+    acceptReport: (r: AcceptedReport, tx) => monitorRef.acceptReport(r, tx),
     sourceIpOf,
     limits: { reportsPerClientPerS: o.reportRate ?? 1 },
     ...(o.legacyApiKey
@@ -212,19 +227,22 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     home,
     broker,
     notifications,
-    healthy: () => store.readiness().ok,
+    healthy: async () => (await store.readiness()).ok,
     async stop() {
-      home.stop();
       // Stop accepting, let requests in flight finish (their writes commit), then close.
       const closed = server?.stop();
-      writes.flush();
+      await store.sqlite?.groupCommit.flush();
       await Promise.race([closed, Bun.sleep(2000)]);
       await server?.stop(true);
-      writes.flush();
-      monitor?.stop(); // last: it writes the heartbeats of the requests above
-      await notifications.stop();
+      await store.sqlite?.groupCommit.flush();
+      // the monitor stops last among the leader's services: it writes the heartbeats of the requests above
+      await leadershipChange;
+      await leading.stop();
+      await everywhere.stop();
+      await store.leadership.stop();
       metrics.close();
-      store.close();
+      broker.close();
+      await store.close();
       lock.release();
     },
   };

@@ -3,7 +3,7 @@
  * each with its request id, and feeds the report metrics. Only the method, the path (never the
  * query string or headers, where tokens travel) and the status are logged.
  */
-import type { Logger } from "../../cli/common.ts";
+import type { Logger } from "../../logger.ts";
 import { REPORTS_PATH } from "../api/reports/index.ts";
 import type { ServerMetrics } from "./server-metrics.ts";
 

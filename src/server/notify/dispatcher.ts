@@ -11,10 +11,9 @@
  *   part of a split message; the idempotency key makes enqueueing exactly-once and lets channels
  *   that support it (webhooks) deduplicate. See docs/alerts.md.
  */
-import type { Logger } from "../../cli/common.ts";
+import type { Logger } from "../../logger.ts";
 import type { Broker } from "../broker.ts";
-import type { OutboxRow, OutboxStatus } from "../store/outbox.ts";
-import type { Store } from "../store/types.ts";
+import type { OutboxRow, OutboxStatus, Store } from "../store/index.ts";
 import { GIVE_UP_AFTER_MS, pastGiveUp, retryDelayMs } from "./backoff.ts";
 import type { Channel } from "./channel.ts";
 import { Pacer } from "./pacing.ts";
@@ -118,7 +117,7 @@ export class OutboxDispatcher {
 
   /** One pass: claims every due lane head and waits for those deliveries (tests drive time with it). */
   async tick(): Promise<void> {
-    this.launch();
+    await this.launch();
     await Promise.allSettled([...this.inflight.values()]);
   }
 
@@ -136,7 +135,7 @@ export class OutboxDispatcher {
     });
   }
 
-  queue(): Record<OutboxStatus, number> {
+  queue(): Promise<Record<OutboxStatus, number>> {
     return this.deps.store.outbox.countByStatus();
   }
 
@@ -145,7 +144,7 @@ export class OutboxDispatcher {
       let wait = this.idleMs;
       try {
         const now = this.deps.now();
-        const soonest = [this.launch(), this.deps.store.outbox.nextDueAt()].filter(
+        const soonest = [await this.launch(), await this.deps.store.outbox.nextDueAt()].filter(
           (t): t is number => t !== null && t > now,
         );
         if (soonest.length) wait = Math.min(wait, Math.min(...soonest) - now);
@@ -165,14 +164,14 @@ export class OutboxDispatcher {
   }
 
   /** Claims and starts delivering due lane heads; returns the earliest time a skipped lane may go. */
-  private launch(): number | null {
+  private async launch(): Promise<number | null> {
     const { outbox } = this.deps.store;
     const now = this.deps.now();
     let next: number | null = null;
     const later = (t: number) => {
       next = next === null ? t : Math.min(next, t);
     };
-    for (const head of outbox.dueHeads(now, 200)) {
+    for (const head of await outbox.dueHeads(now, 200)) {
       const lane = laneKey(head.channel, head.target);
       if (this.inflight.has(lane)) continue;
       const paused = this.lanes.get(lane)?.pausedUntil ?? null;
@@ -185,7 +184,7 @@ export class OutboxDispatcher {
         later(now + delay);
         continue;
       }
-      if (!outbox.claim(head.id, this.owner, now, now + this.leaseMs)) continue;
+      if (!(await outbox.claim(head.id, this.owner, now, now + this.leaseMs))) continue;
       const delivery = this.deliver(head, lane)
         .catch((e) =>
           this.deps.logger.error(
@@ -205,19 +204,19 @@ export class OutboxDispatcher {
     const { outbox } = this.deps.store;
     const channel = this.channels.get(row.channel);
     if (!channel) {
-      outbox.fail(row.id, this.owner, `channel ${row.channel} is not configured`);
+      await outbox.fail(row.id, this.owner, `channel ${row.channel} is not configured`);
       return;
     }
     let notification = row.payload as Notification;
     if (row.kind === "digest") {
-      const items = outbox.digestMembers(row.id).map((m) => m.payload as Notification);
+      const items = (await outbox.digestMembers(row.id)).map((m) => m.payload as Notification);
       notification = { ...notification, items };
     }
     let messages: unknown[];
     try {
       messages = channel.render(notification, row.target);
     } catch (e) {
-      outbox.fail(row.id, this.owner, `rendering failed: ${(e as Error).message}`);
+      await outbox.fail(row.id, this.owner, `rendering failed: ${(e as Error).message}`);
       return;
     }
     for (let part = row.partsSent; part < messages.length; part++) {
@@ -225,24 +224,24 @@ export class OutboxDispatcher {
       const delay = this.pacer.delay(lane, now);
       if (delay > 0) {
         // the rest of a split message waits its turn without holding the claim
-        outbox.release(row.id, this.owner, { at: now + delay, countAttempt: false, error: null });
+        await outbox.release(row.id, this.owner, { at: now + delay, countAttempt: false, error: null });
         return;
       }
       try {
         await channel.send(row.target, messages[part]);
       } catch (err) {
-        this.failed(row, channel, err);
+        await this.failed(row, channel, err);
         return;
       }
       this.pacer.record(lane, this.deps.now());
-      if (!outbox.progress(row.id, this.owner, part + 1, this.deps.now() + this.leaseMs)) {
+      if (!(await outbox.progress(row.id, this.owner, part + 1, this.deps.now() + this.leaseMs))) {
         this.deps.logger.warn(
           `outbox: lost the claim on #${row.id} while sending (lease expired); another dispatcher continues`,
         );
         return;
       }
     }
-    if (!outbox.complete(row.id, this.owner, this.deps.now())) {
+    if (!(await outbox.complete(row.id, this.owner, this.deps.now()))) {
       this.deps.logger.warn(`outbox: #${row.id} was taken over before it was marked delivered`);
       return;
     }
@@ -257,7 +256,7 @@ export class OutboxDispatcher {
     });
   }
 
-  private failed(row: OutboxRow, channel: Channel, err: unknown): void {
+  private async failed(row: OutboxRow, channel: Channel, err: unknown): Promise<void> {
     const { outbox } = this.deps.store;
     const now = this.deps.now();
     const cls = channel.classifyError(err);
@@ -265,7 +264,7 @@ export class OutboxDispatcher {
     const status = this.laneStatus(row);
     Object.assign(status, { lastError: message, lastErrorAt: now });
     if (cls === "permanent" || cls === "unreachable") {
-      outbox.fail(row.id, this.owner, message);
+      await outbox.fail(row.id, this.owner, message);
       if (cls === "unreachable") {
         // One refused row pauses the lane instead of failing every queued row against it.
         if (status.pausedUntil === null)
@@ -279,13 +278,13 @@ export class OutboxDispatcher {
       now +
       (typeof cls === "object" ? Math.max(0, cls.retryAfterMs) : retryDelayMs(attempts, this.deps.random));
     if (pastGiveUp(row.createdAt, at, this.maxAgeMs)) {
-      outbox.fail(row.id, this.owner, `gave up after ${attempts} attempts: ${message}`);
+      await outbox.fail(row.id, this.owner, `gave up after ${attempts} attempts: ${message}`);
       this.deps.logger.error(
         `outbox: gave up on #${row.id} (${row.kind}) after ${attempts} attempts: ${message}`,
       );
       return;
     }
-    outbox.release(row.id, this.owner, { at, countAttempt: true, error: message });
+    await outbox.release(row.id, this.owner, { at, countAttempt: true, error: message });
     this.deps.logger.warn(
       `outbox: #${row.id} to ${row.channel} ${row.target} failed (${message}); retry in ${Math.round((at - now) / 1000)} s`,
     );

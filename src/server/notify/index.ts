@@ -5,10 +5,10 @@
  */
 import { readFileSync } from "node:fs";
 import type { UserFromGetMe } from "grammy/types";
-import type { Logger } from "../../cli/common.ts";
+import type { Logger } from "../../logger.ts";
 import type { Broker } from "../broker.ts";
-import type { OutboxStatus } from "../store/outbox.ts";
-import type { Store } from "../store/types.ts";
+import { periodic } from "../services.ts";
+import type { OutboxStatus, Store } from "../store/index.ts";
 import { SentinelBot } from "../telegram/bot.ts";
 import type { Channel, PaceRule } from "./channel.ts";
 import { TelegramChannel } from "./channels/telegram/channel.ts";
@@ -54,7 +54,7 @@ export interface Notifications {
   start(): Promise<void>;
   stop(): Promise<void>;
   /** per channel: configuration problems, refusing targets, last delivery; plus the queue counts */
-  channelStatus(): { channels: ChannelStatus[]; queue: Record<OutboxStatus, number> };
+  channelStatus(): Promise<{ channels: ChannelStatus[]; queue: Record<OutboxStatus, number> }>;
 }
 
 /** The bot token from --telegram-token / SENTINEL_TELEGRAM_TOKEN, else --telegram-token-file. */
@@ -128,16 +128,16 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
         })
       : null;
 
-  let sweepTimer: ReturnType<typeof setInterval> | undefined;
   let webhook: ((req: Request) => Promise<Response>) | null = null;
-  const sweep = () => {
-    try {
-      notifier.sweep(now());
-      store.outbox.prune(now() - KEEP_FINISHED_MS);
-    } catch (e) {
-      logger.error(`notify: reminder sweep failed: ${(e as Error).message}`);
-    }
-  };
+  const reminders = periodic(
+    "notify: reminder sweep",
+    deps.testing?.sweepIntervalMs ?? 30_000,
+    async () => {
+      await notifier.sweep(now());
+      await store.outbox.prune(now() - KEEP_FINISHED_MS);
+    },
+    logger,
+  );
 
   return {
     notifier,
@@ -150,8 +150,7 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
       if (channels.length === 0)
         logger.info("notify: no alert channel configured (see --telegram-token, --telegram-chat)");
       dispatcher.start();
-      sweepTimer = setInterval(sweep, deps.testing?.sweepIntervalMs ?? 30_000);
-      if (options.notifyServerStarted) notifier.serverStarted(now());
+      reminders.start();
       if (!bot) return;
       if (options.telegramMode === "webhook") {
         if (!publicUrl)
@@ -165,10 +164,10 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
       } else bot.startPolling();
     },
     async stop() {
-      clearInterval(sweepTimer);
+      await reminders.stop();
       await bot?.stop();
       await dispatcher.stop();
     },
-    channelStatus: () => ({ channels: dispatcher.status(), queue: dispatcher.queue() }),
+    channelStatus: async () => ({ channels: dispatcher.status(), queue: await dispatcher.queue() }),
   };
 }

@@ -13,11 +13,12 @@ export function channelStatusProvider(
   store: Store,
   now: () => number,
 ): ChannelStatusProvider {
-  const count = (channel: string, status: "pending" | "failed") =>
-    store.outbox.list({ status, limit: 100_000 }).filter((r) => r.channel === channel).length;
   return {
-    list: () =>
-      notifications.channelStatus().channels.map((c) => {
+    async list() {
+      const counts = await store.stats.outboxByChannel();
+      const count = (channel: string, status: "pending" | "failed") =>
+        counts.find((r) => r.channel === channel && r.status === status)?.count ?? 0;
+      return (await notifications.channelStatus()).channels.map((c) => {
         const lastError = c.problems[0] ?? c.lanes.map((l) => l.lastError).find((e) => e !== null) ?? null;
         return {
           name: c.name,
@@ -26,7 +27,8 @@ export function channelStatusProvider(
           pending: count(c.name, "pending"),
           failed: count(c.name, "failed"),
         };
-      }),
+      });
+    },
     async sendTest(name) {
       const channel = notifications.channels.find((c) => c.name === name);
       if (!channel) throw new Error(`no channel named ${name}`);

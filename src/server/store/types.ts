@@ -453,6 +453,12 @@ export interface Repositories {
 export interface Transaction extends Repositories {
   /** A nested unit: rolled back alone when `fn` throws (a savepoint), committed with the outer one. */
   transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` once the outermost transaction has committed (never if what registered it rolled
+   * back): announcements that others act on by reading the database (dashboards, the dispatcher,
+   * other replicas) must not come before the data.
+   */
+  afterCommit(fn: () => void): void;
 }
 
 /**

@@ -6,12 +6,13 @@
  */
 import { Bot, type Context, webhookCallback } from "grammy";
 import type { UserFromGetMe } from "grammy/types";
-import type { Logger } from "../../cli/common.ts";
 import { parseDuration } from "../../config/duration.ts";
+import type { Logger } from "../../logger.ts";
 import type { Broker } from "../broker.ts";
+import type { ClientSettings } from "../monitor/settings.ts";
 import { parseTelegramTarget } from "../notify/channels/telegram/chat.ts";
 import { escapeHtml as esc, splitHtml } from "../notify/channels/telegram/html.ts";
-import type { ClientRecord, Store } from "../store/types.ts";
+import type { ClientRecord, Store } from "../store/index.ts";
 import { clientReply, clientsReply, HELP, type ReplyContext, startReply, statusReply } from "./replies.ts";
 
 export interface SentinelBotDeps {
@@ -93,35 +94,34 @@ export class SentinelBot {
     bot.command("ping", (ctx) =>
       this.reply(ctx, `pong 🏓 (server time ${new Date(deps.now()).toISOString()})`),
     );
-    bot.command("status", (ctx) =>
-      this.reply(ctx, statusReply(deps.store.clients.list(), this.replyContext())),
+    bot.command("status", async (ctx) =>
+      this.reply(ctx, statusReply(await deps.store.clients.list(), this.replyContext())),
     );
-    bot.command("clients", (ctx) =>
-      this.reply(ctx, clientsReply(deps.store.clients.list(), this.replyContext())),
+    bot.command("clients", async (ctx) =>
+      this.reply(ctx, clientsReply(await deps.store.clients.list(), this.replyContext())),
     );
     bot.command("client", (ctx) =>
-      this.withClient(ctx, ctx.match, (c) =>
+      this.withClient(ctx, ctx.match, async (c) =>
         this.reply(
           ctx,
-          clientReply(c, deps.store.events.query({ clientId: c.id, limit: 5 }), this.replyContext()),
+          clientReply(c, await deps.store.events.query({ clientId: c.id, limit: 5 }), this.replyContext()),
         ),
       ),
     );
     bot.command("mute", (ctx) => {
       const args = parseMuteArgs(ctx.match);
       if (typeof args === "string") return this.reply(ctx, args);
-      return this.withClient(ctx, args.name, (c) => this.reply(ctx, this.mute(c, args.ms)));
+      return this.withClient(ctx, args.name, async (c) => this.reply(ctx, await this.mute(c, args.ms)));
     });
     bot.command("unmute", (ctx) =>
-      this.withClient(ctx, ctx.match, (c) => {
-        const { muted_until: _, ...policy } = c.policy;
-        this.setPolicy(c, policy);
+      this.withClient(ctx, ctx.match, async (c) => {
+        await this.changeSettings(c, { muted_until: null });
         return this.reply(ctx, `🔔 <b>${esc(c.name)}</b> alerts again.`);
       }),
     );
     bot.command("pause", (ctx) =>
-      this.withClient(ctx, ctx.match, (c) => {
-        this.setPolicy(c, { ...c.policy, paused: true });
+      this.withClient(ctx, ctx.match, async (c) => {
+        await this.changeSettings(c, { paused: true });
         return this.reply(
           ctx,
           `⏸ <b>${esc(c.name)}</b> is paused: reports are recorded, nothing is alerted. /resume ${esc(c.name)}`,
@@ -129,16 +129,16 @@ export class SentinelBot {
       }),
     );
     bot.command("resume", (ctx) =>
-      this.withClient(ctx, ctx.match, (c) => {
-        this.setPolicy(c, { ...c.policy, paused: false });
+      this.withClient(ctx, ctx.match, async (c) => {
+        await this.changeSettings(c, { paused: false });
         return this.reply(ctx, `▶️ <b>${esc(c.name)}</b> is judged and alerted again.`);
       }),
     );
     bot.callbackQuery(/^mute:(.+):(\d+)$/, async (ctx) => {
       const [, id, seconds] = ctx.match as RegExpMatchArray;
-      const client = deps.store.clients.get(id as string);
+      const client = await deps.store.clients.get(id as string);
       if (!client) return ctx.answerCallbackQuery({ text: "That client no longer exists." });
-      const text = this.mute(client, Number(seconds) * 1000);
+      const text = await this.mute(client, Number(seconds) * 1000);
       await ctx.answerCallbackQuery({ text: text.replace(/<[^>]+>/g, "") });
       return this.reply(ctx, text);
     });
@@ -148,22 +148,23 @@ export class SentinelBot {
     return { now: this.deps.now(), timeZone: this.deps.timeZone, publicUrl: this.deps.publicUrl };
   }
 
-  private mute(c: ClientRecord, ms: number): string {
+  private async mute(c: ClientRecord, ms: number): Promise<string> {
     const until = this.deps.now() + Math.min(ms, MAX_MUTE_MS);
-    this.setPolicy(c, { ...c.policy, muted_until: until });
+    await this.changeSettings(c, { muted_until: until });
     return `🔕 <b>${esc(c.name)}</b> muted until ${new Date(until).toISOString().replace("T", " ").slice(0, 16)} UTC. /unmute ${esc(c.name)}`;
   }
 
-  private setPolicy(c: ClientRecord, policy: Record<string, unknown>) {
-    this.deps.store.clients.updatePolicy(c.id, policy);
+  private async changeSettings(c: ClientRecord, change: Partial<ClientSettings>) {
+    await this.deps.store.clients.updateSettings(c.id, { ...c.settings, ...change });
     this.deps.broker.publish("client.changed", { clientId: c.id });
-    this.deps.logger.info(`telegram bot: policy of ${c.name} changed: ${JSON.stringify(policy)}`);
+    this.deps.logger.info(`telegram bot: settings of ${c.name} changed: ${JSON.stringify(change)}`);
   }
 
   private async withClient(ctx: Context, nameOrId: string, fn: (c: ClientRecord) => Promise<unknown>) {
     const name = nameOrId.trim();
     if (!name) return this.reply(ctx, "Which client? Give its name, e.g. /client laptop");
-    const client = this.deps.store.clients.getByName(name) ?? this.deps.store.clients.get(name);
+    const client =
+      (await this.deps.store.clients.getByName(name)) ?? (await this.deps.store.clients.get(name));
     if (!client) return this.reply(ctx, `No client named <b>${esc(name)}</b>. /clients lists them.`);
     return fn(client);
   }

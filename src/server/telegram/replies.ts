@@ -2,9 +2,9 @@
 
 import { formatTime } from "../../../templates/messages/telegram.ts";
 import { formatDuration } from "../../config/duration.ts";
+import { mutedUntil } from "../monitor/settings.ts";
 import { escapeHtml as esc } from "../notify/channels/telegram/html.ts";
-import { mutedUntil } from "../notify/policy.ts";
-import type { ClientRecord, EventRecord } from "../store/types.ts";
+import type { ClientRecord, EventRecord } from "../store/index.ts";
 
 export const STATUS_EMOJI: Record<string, string> = { green: "🟢", yellow: "🟡", red: "🔴", grey: "⚪" };
 
@@ -27,18 +27,13 @@ export interface ReplyContext {
   publicUrl: string | null;
 }
 
-const field = (obj: unknown, key: string): unknown =>
-  typeof obj === "object" && obj !== null ? (obj as Record<string, unknown>)[key] : undefined;
-const reasonOf = (c: ClientRecord) => {
-  const r = field(c.state, "reason");
-  return typeof r === "string" ? r : "";
-};
+const reasonOf = (c: ClientRecord) => c.state?.reason ?? "";
 
 function markers(c: ClientRecord, now: number): string {
   const out: string[] = [];
-  const muted = mutedUntil(c.policy);
-  if (muted !== null && muted > now) out.push(`🔕 muted ${formatDuration(muted - now)}`);
-  if (c.policy.paused === true) out.push("⏸ paused");
+  const muted = mutedUntil(c.settings, now);
+  if (muted !== null) out.push(`🔕 muted ${formatDuration(muted - now)}`);
+  if (c.settings.paused) out.push("⏸ paused");
   return out.length ? ` (${out.join(", ")})` : "";
 }
 
@@ -87,11 +82,11 @@ export function clientReply(c: ClientRecord, events: EventRecord[], ctx: ReplyCo
   ];
   if (reasonOf(c)) lines.push(esc(reasonOf(c)));
   lines.push(`${esc(c.liveness)}, ${lastSeen(c, ctx)}`);
-  const verdicts = field(c.state, "verdicts");
-  for (const name of ["bypass", "dns", "ipv6", "exit"]) {
-    const v = field(verdicts, name);
+  const verdicts = c.state?.verdicts;
+  for (const name of ["bypass", "dns", "ipv6", "exit"] as const) {
+    const v = verdicts?.[name];
     if (v === undefined) continue;
-    lines.push(`• ${name}: <b>${esc(field(v, "status"))}</b>: ${esc(field(v, "reason"))}`);
+    lines.push(`• ${name}: <b>${esc(v.status)}</b>: ${esc(v.reason)}`);
   }
   if (events.length) {
     lines.push("", "<b>Last events</b>");

@@ -14,14 +14,14 @@ export interface ChannelStatus {
 }
 
 export interface ChannelStatusProvider {
-  list(): ChannelStatus[];
+  list(): Promise<ChannelStatus[]>;
   /** Sends a test message now; rejects with a human message when the channel refuses. */
   sendTest(name: string): Promise<void>;
 }
 
 /** Until a channel is configured (or wired), the page says so instead of failing. */
 export const noChannels: ChannelStatusProvider = {
-  list: () => [],
+  list: async () => [],
   sendTest: async (name) => {
     throw new Error(`no channel named ${name}`);
   },

@@ -5,7 +5,7 @@
  */
 
 import type { PageContext } from "../../../templates/context.ts";
-import type { Logger } from "../../cli/common.ts";
+import type { Logger } from "../../logger.ts";
 import { isStateChanging, presentedCsrfToken, tokensEqual } from "../auth/csrf.ts";
 import type { Keyring } from "../auth/keyring.ts";
 import { type ActiveSession, loadSession, sessionCookieName } from "../auth/sessions.ts";
@@ -104,7 +104,7 @@ export class Web {
     return this.deps.clientAddress(request);
   }
 
-  session(request: Request): Auth | null {
+  session(request: Request): Promise<Auth | null> {
     const cookies = parseCookies(request.headers.get("cookie"));
     return loadSession(this.store, cookies[sessionCookieName(this.secure(request))], this.now());
   }
@@ -134,8 +134,8 @@ export class Web {
    * the session, or the response to send instead: 303 to /login for a browser without a
    * session, 401 for htmx and the event stream, 403 for a wrong role or a missing token.
    */
-  guard(request: Request, need: ApiRole, form: Form | null = null): Auth | Response {
-    const auth = this.session(request);
+  async guard(request: Request, need: ApiRole, form: Form | null = null): Promise<Auth | Response> {
+    const auth = await this.session(request);
     const url = new URL(request.url);
     if (!auth) {
       if (request.headers.get("hx-request") || request.headers.get("accept") === "text/event-stream")
@@ -202,8 +202,15 @@ export class Web {
     action: string,
     target: string | null,
     detail: Record<string, unknown> = {},
-  ) {
-    this.store.auth.audit({ at: this.now(), actor, action, target, detail, sourceIp: this.address(request) });
+  ): Promise<number> {
+    return this.store.auth.audit({
+      at: this.now(),
+      actor,
+      action,
+      target,
+      detail,
+      sourceIp: this.address(request),
+    });
   }
 
   get logger(): Logger {

@@ -6,6 +6,7 @@ import { EVENT_SEVERITY, type EventSeverity, isEventKind } from "../../protocol/
 import type { ReportV1 } from "../../protocol/report.ts";
 import type { IpInfo } from "../geo/types.ts";
 import { stretches, summariseUptime } from "../history/uptime.ts";
+import { type ClientSettings, mutedUntil } from "../monitor/settings.ts";
 import type { ClientState, Verdict, Verdicts } from "../monitor/types.ts";
 import type { ClientRecord, ClientSummary, EventRecord, ExitSummary, HistoryRow } from "../store/index.ts";
 import { ago, countryName } from "./format.ts";
@@ -36,16 +37,14 @@ export interface PolicyView {
   expected_asn: number | null;
 }
 
-export function readPolicy(policy: Record<string, unknown>, now: number): PolicyView {
-  const n = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : null);
-  const mutedUntil = n(policy.muted_until);
+export function readPolicy(s: ClientSettings, now: number): PolicyView {
   return {
-    paused: policy.paused === true,
-    mutedUntil: mutedUntil !== null && mutedUntil > now ? mutedUntil : null,
-    interval_s: n(policy.interval_s),
-    grace_s: n(policy.grace_s),
-    expected_country: typeof policy.expected_country === "string" ? policy.expected_country : null,
-    expected_asn: n(policy.expected_asn),
+    paused: s.paused,
+    mutedUntil: mutedUntil(s, now),
+    interval_s: s.interval_s,
+    grace_s: s.grace_s,
+    expected_country: s.expected_country,
+    expected_asn: s.expected_asn,
   };
 }
 
@@ -120,7 +119,7 @@ export interface ClientRowView {
 
 export function clientRow(c: ClientRecord, now: number): ClientRowView {
   const state = readState(c);
-  const policy = readPolicy(c.policy, now);
+  const policy = readPolicy(c.settings, now);
   const status: Status = isStatus(c.status) ? c.status : "grey";
   const paused = policy.paused || state.paused === true;
   return {
@@ -204,12 +203,12 @@ const statusOf = (c: ClientSummary): Status => (isStatus(c.status) ? c.status : 
  * ones shown, from the full records `load` returns (with 10,000 clients, parsing every
  * client's state for a page that shows 300 was most of the time).
  */
-export function overview(
+export async function overview(
   clients: readonly ClientSummary[],
   now: number,
   query: OverviewQuery,
-  load: (ids: string[]) => ClientRecord[],
-): OverviewView {
+  load: (ids: string[]) => Promise<ClientRecord[]>,
+): Promise<OverviewView> {
   const matched = clients.filter(
     (c) => (query.status === "all" || statusOf(c) === query.status) && matches(c, query.q),
   );
@@ -219,7 +218,7 @@ export function overview(
     matched.sort((a, b) => (b.lastReportAt ?? -1) - (a.lastReportAt ?? -1) || byName(a, b));
   else matched.sort((a, b) => STATUS_RANK[statusOf(a)] - STATUS_RANK[statusOf(b)] || byName(a, b));
   const shown = matched.slice(0, OVERVIEW_MAX_ROWS);
-  const records = new Map(load(shown.map((c) => c.id)).map((r) => [r.id, r]));
+  const records = new Map((await load(shown.map((c) => c.id))).map((r) => [r.id, r]));
   return {
     query,
     counts: countStatuses(clients.map((c) => ({ status: statusOf(c) }))),
@@ -400,7 +399,7 @@ export function clientDetail(
   const report = c.lastReport as Partial<ReportV1> | null;
   return {
     row: clientRow(c, now),
-    policy: readPolicy(c.policy, now),
+    policy: readPolicy(c.settings, now),
     verdicts: state.verdicts ?? null,
     timeline: eventsDesc.slice(0, 50).map((e) => eventView(e, names)),
     bars: BAR_WINDOWS.map((w) => bars(w.label, h, { from: now - w.ms, to: now }, w.buckets)),

@@ -34,36 +34,36 @@ function parseClientPage(q: Record<string, string | undefined>): { cursor: strin
 
 export const clientsApi = (deps: ClientsApiDeps) => {
   const { store, now } = deps;
-  const clientOr404 = (id: string) => {
-    const c = store.clients.get(id);
+  const clientOr404 = async (id: string) => {
+    const c = await store.clients.get(id);
     if (!c) throw notFound("client");
     return c;
   };
   return new Elysia({ name: "api.clients" })
-    .derive(({ request }) => ({
-      principal: authenticateBearer(
+    .derive(async ({ request }) => ({
+      principal: await authenticateBearer(
         store,
         request.headers.get("authorization"),
         request.method === "GET" || request.method === "HEAD" ? "viewer" : "admin",
         now(),
       ),
     }))
-    .get("/api/v1/clients", ({ query }) => {
+    .get("/api/v1/clients", async ({ query }) => {
       const { cursor, limit } = parseClientPage(query as Record<string, string | undefined>);
-      const page = store.clients.page(cursor, limit);
+      const page = await store.clients.page(cursor, limit);
       return {
         clients: page.map((c) => presentClientSummary(c, now())),
         next_cursor: page.length === limit ? (page.at(-1)?.name ?? null) : null,
       };
     })
-    .get("/api/v1/clients/:id", ({ params }) => presentClient(clientOr404(params.id), now()))
-    .get("/api/v1/clients/:id/events", ({ params, query }) => {
-      clientOr404(params.id);
+    .get("/api/v1/clients/:id", async ({ params }) => presentClient(await clientOr404(params.id), now()))
+    .get("/api/v1/clients/:id/events", async ({ params, query }) => {
+      await clientOr404(params.id);
       const q = parseEventQuery(query as Record<string, string | undefined>, params.id);
-      return eventPage(store.events.query(q), q.limit);
+      return eventPage(await store.events.query(q), q.limit);
     })
-    .get("/api/v1/clients/:id/uptime", ({ params, query }) => {
-      clientOr404(params.id);
+    .get("/api/v1/clients/:id/uptime", async ({ params, query }) => {
+      await clientOr404(params.id);
       const window = parseDuration(String(query.window ?? "24h"));
       if (window === null || window <= 0 || window > MAX_WINDOW_MS)
         throw new ApiError(400, "validation_failed", "invalid window", [
@@ -71,8 +71,8 @@ export const clientsApi = (deps: ClientsApiDeps) => {
         ]);
       const to = now();
       const from = to - window;
-      const rows = store.history.range(params.id, from, to);
-      const summary = summariseUptime(rows, store.history.serverDowntimes(from, to), from, to);
+      const rows = await store.history.range(params.id, from, to);
+      const summary = summariseUptime(rows, await store.history.serverDowntimes(from, to), from, to);
       return {
         window: String(query.window ?? "24h"),
         from: new Date(from).toISOString(),
@@ -100,7 +100,7 @@ export const clientsApi = (deps: ClientsApiDeps) => {
     .patch(
       "/api/v1/clients/:id",
       async ({ params, request }) => {
-        const client = clientOr404(params.id);
+        const client = await clientOr404(params.id);
         requireJsonContentType(request);
         let body: unknown;
         try {
@@ -111,15 +111,15 @@ export const clientsApi = (deps: ClientsApiDeps) => {
         }
         const parsed = parseSettingsPatch(body);
         if (!parsed.ok) throw new ApiError(400, "validation_failed", "invalid settings", parsed.errors);
-        store.clients.updatePolicy(client.id, { ...client.policy, ...parsed.patch });
-        deps.monitor.settingsChanged(client.id);
-        return presentClient(clientOr404(client.id), now());
+        await store.clients.updateSettings(client.id, { ...client.settings, ...parsed.patch });
+        await deps.monitor.settingsChanged(client.id);
+        return presentClient(await clientOr404(client.id), now());
       },
       { parse: "none" },
     )
-    .delete("/api/v1/clients/:id", ({ params, set }) => {
-      const client = clientOr404(params.id);
-      store.clients.remove(client.id);
+    .delete("/api/v1/clients/:id", async ({ params, set }) => {
+      const client = await clientOr404(params.id);
+      await store.clients.remove(client.id);
       deps.broker.publish("client.changed", { clientId: client.id });
       set.status = 204;
       return "";

@@ -1,5 +1,5 @@
 /** The JSON the API shows for a client. Secrets never leave the server. */
-import type { ClientSettings } from "../../monitor/service.ts";
+import type { ClientSettings } from "../../monitor/settings.ts";
 import type { ClientRecord } from "../../store/index.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -23,7 +23,7 @@ export function presentClient(c: ClientRecord, now: number) {
   return {
     ...presentClientSummary(c, now),
     created_at: iso(c.createdAt),
-    settings: presentSettings(c.policy),
+    settings: presentSettings(c.settings),
     late_at: iso(c.lateAt),
     offline_at: iso(c.offlineAt),
     last_source_ip: c.lastSourceIp,
@@ -33,15 +33,14 @@ export function presentClient(c: ClientRecord, now: number) {
 }
 
 /** The per-client settings as the API takes them (PATCH) and shows them. */
-export function presentSettings(policy: Record<string, unknown>) {
-  const p = policy as ClientSettings;
+export function presentSettings(s: ClientSettings) {
   return {
-    interval: p.interval_s ?? null,
-    grace: p.grace_s ?? null,
-    expected_country: p.expected_country ?? null,
-    expected_asn: p.expected_asn ?? null,
-    paused: p.paused ?? false,
-    muted_until: p.muted_until ? new Date(p.muted_until).toISOString() : null,
-    dns_allow_asns: p.dns_allow_asns ?? null,
+    interval: s.interval_s,
+    grace: s.grace_s,
+    expected_country: s.expected_country,
+    expected_asn: s.expected_asn,
+    paused: s.paused,
+    muted_until: s.muted_until === null ? null : new Date(s.muted_until).toISOString(),
+    dns_allow_asns: s.dns_allow_asns,
   };
 }

@@ -20,8 +20,8 @@ const MAX_IMPORT_BYTES = 1 << 20;
 export const exportApi = (deps: ExportApiDeps) => {
   const { store, keyring, now } = deps;
   return new Elysia({ name: "api.export" })
-    .derive(({ request }) => ({
-      principal: authenticateBearer(store, request.headers.get("authorization"), "admin", now()),
+    .derive(async ({ request }) => ({
+      principal: await authenticateBearer(store, request.headers.get("authorization"), "admin", now()),
     }))
     .get("/api/v1/export", ({ set }) => {
       set.headers["cache-control"] = "no-store";
@@ -42,7 +42,7 @@ export const exportApi = (deps: ExportApiDeps) => {
         }
         try {
           const doc = parseExport(parsed);
-          const result = importData(store, keyring, doc);
+          const result = await importData(store, keyring, doc);
           for (const c of doc.clients)
             if (!result.skipped.clients.includes(c.name))
               deps.broker.publish("client.changed", { clientId: c.id });

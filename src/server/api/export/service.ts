@@ -11,6 +11,7 @@
  * its own current key. Elysia-free: the API and the CLI share it.
  */
 import type { Keyring } from "../../auth/keyring.ts";
+import { readSettings } from "../../monitor/settings.ts";
 import type { ApiRole, Store } from "../../store/index.ts";
 
 export const EXPORT_FORMAT = "vpn-sentinel-export";
@@ -72,22 +73,22 @@ export class ImportError extends Error {
   }
 }
 
-export function exportData(store: Store, keyring: Keyring, now: number): ExportDocument {
+export async function exportData(store: Store, keyring: Keyring, now: number): Promise<ExportDocument> {
   return {
     format: EXPORT_FORMAT,
     version: EXPORT_VERSION,
     exported_at: new Date(now).toISOString(),
     server_key_id: keyring.currentId,
-    clients: store.clients.list().map((c) => ({
+    clients: (await store.clients.list()).map((c) => ({
       id: c.id,
       name: c.name,
       created_at: c.createdAt,
-      policy: c.policy,
+      policy: { ...c.settings },
       secret_sealed: c.secretEnc,
       previous_secret_sealed: c.prevSecretEnc,
       previous_secret_until: c.prevSecretUntil,
     })),
-    api_tokens: store.tokens.list().map((t) => ({
+    api_tokens: (await store.tokens.list()).map((t) => ({
       id: t.id,
       name: t.name,
       role: t.role,
@@ -95,7 +96,7 @@ export function exportData(store: Store, keyring: Keyring, now: number): ExportD
       created_at: t.createdAt,
       revoked_at: t.revokedAt,
     })),
-    users: store.auth.listUsers().map((u) => ({
+    users: (await store.auth.listUsers()).map((u) => ({
       id: u.id,
       name: u.name,
       role: u.role,
@@ -175,7 +176,7 @@ export function parseExport(input: unknown): ExportDocument {
  * left alone and reported. Secrets are re-sealed before anything is written, so a missing key
  * refuses the whole import instead of leaving half of it behind.
  */
-export function importData(store: Store, keyring: Keyring, doc: ExportDocument): ImportResult {
+export async function importData(store: Store, keyring: Keyring, doc: ExportDocument): Promise<ImportResult> {
   let resealed = 0;
   const reseal = (sealed: string): string => {
     if (keyring.isCurrent(sealed)) return sealed;
@@ -194,7 +195,9 @@ export function importData(store: Store, keyring: Keyring, doc: ExportDocument):
   };
   // Only clients that will be created need their secrets opened: a re-import of known clients
   // must not fail on a key this server no longer holds.
-  const fresh = doc.clients.filter((c) => !store.clients.getByName(c.name) && !store.clients.get(c.id));
+  const fresh: ExportDocument["clients"] = [];
+  for (const c of doc.clients)
+    if (!(await store.clients.getByName(c.name)) && !(await store.clients.get(c.id))) fresh.push(c);
   const clients = fresh.map((c) => ({
     ...c,
     secret_sealed: reseal(c.secret_sealed),
@@ -206,22 +209,22 @@ export function importData(store: Store, keyring: Keyring, doc: ExportDocument):
     skipped: { clients: [], api_tokens: [], users: [] },
     resealed,
   };
-  store.transaction(() => {
+  await store.transaction(async (tx) => {
     for (const c of doc.clients) if (!fresh.includes(c)) result.skipped.clients.push(c.name);
     for (const c of clients) {
       // A pending rotation survives: the previous secret goes in first, then rotates to the current one.
       const pending = c.previous_secret_sealed !== null && c.previous_secret_until !== null;
-      store.clients.create({
+      await tx.clients.create({
         id: c.id,
         name: c.name,
         createdAt: c.created_at,
         secretEnc: pending ? (c.previous_secret_sealed as string) : c.secret_sealed,
       });
-      if (pending) store.clients.rotateSecret(c.id, c.secret_sealed, c.previous_secret_until as number);
-      if (Object.keys(c.policy).length) store.clients.updatePolicy(c.id, c.policy);
+      if (pending) await tx.clients.rotateSecret(c.id, c.secret_sealed, c.previous_secret_until as number);
+      if (Object.keys(c.policy).length) await tx.clients.updateSettings(c.id, readSettings(c.policy));
       result.created.clients++;
     }
-    const tokens = store.tokens.list();
+    const tokens = await tx.tokens.list();
     for (const t of doc.api_tokens) {
       if (
         tokens.some(
@@ -232,7 +235,7 @@ export function importData(store: Store, keyring: Keyring, doc: ExportDocument):
         result.skipped.api_tokens.push(t.name);
         continue;
       }
-      store.tokens.create({
+      await tx.tokens.create({
         id: t.id,
         name: t.name,
         role: t.role,
@@ -241,15 +244,15 @@ export function importData(store: Store, keyring: Keyring, doc: ExportDocument):
         lastUsedAt: null,
         revokedAt: null,
       });
-      if (t.revoked_at !== null) store.tokens.revoke(t.id, t.revoked_at);
+      if (t.revoked_at !== null) await tx.tokens.revoke(t.id, t.revoked_at);
       result.created.api_tokens++;
     }
     for (const u of doc.users) {
-      if (store.auth.getUserByName(u.name) || store.auth.getUser(u.id)) {
+      if ((await tx.auth.getUserByName(u.name)) || (await tx.auth.getUser(u.id))) {
         result.skipped.users.push(u.name);
         continue;
       }
-      store.auth.createUser({
+      await tx.auth.createUser({
         id: u.id,
         name: u.name,
         role: u.role,

@@ -5,8 +5,8 @@ import type { Store } from "../../store/index.ts";
 export const healthApi = (store: Store, startedAt: number) =>
   new Elysia({ name: "api.health" })
     .get("/healthz", () => ({ status: "ok", uptime_s: Math.round((Date.now() - startedAt) / 1000) }))
-    .get("/readyz", ({ set }) => {
-      const r = store.readiness();
+    .get("/readyz", async ({ set }) => {
+      const r = await store.readiness();
       set.status = r.ok ? 200 : 503;
       if (!r.ok) set.headers["retry-after"] = "5";
       return {

@@ -9,7 +9,7 @@ import { parseLegacyKeepalive } from "./service.ts";
 export interface LegacyDeps {
   apiKey: string;
   /** stores the keepalive as a report of the client named by client_id (created on first use) */
-  accept: (k: ReturnType<typeof parseLegacyKeepalive>, sourceIp: string | null) => void;
+  accept: (k: ReturnType<typeof parseLegacyKeepalive>, sourceIp: string | null) => Promise<void>;
   now: () => number;
   sourceIpOf: (request: Request) => string | null;
 }
@@ -33,7 +33,7 @@ export const legacyApi = (deps: LegacyDeps) =>
       } catch {
         throw new ApiError(400, "invalid_json", "the request body is not valid JSON");
       }
-      deps.accept(parseLegacyKeepalive(body), deps.sourceIpOf(request));
+      await deps.accept(parseLegacyKeepalive(body), deps.sourceIpOf(request));
       return { status: "ok", message: "Keepalive received", server_time: new Date(deps.now()).toISOString() };
     },
     { parse: "none" },

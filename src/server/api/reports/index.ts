@@ -5,7 +5,7 @@
  * same handler, so in-process callers (tests, app.handle) see exactly the same behaviour.
  */
 import { Elysia } from "elysia";
-import type { Logger } from "../../../cli/common.ts";
+import type { Logger } from "../../../logger.ts";
 import { MAX_REPORT_BYTES } from "../../../protocol/report.ts";
 import { ApiError, errorBody, errorResponse } from "../../errors.ts";
 import { readBodyLimited, requestIdOf, requireJsonContentType } from "../../http.ts";

@@ -48,6 +48,19 @@ export interface TransactionHooks {
 
 export class TransactionMisuse extends Error {}
 
+export interface TransactionMark {
+  nonces: number;
+  callbacks: number;
+}
+
+function runCallback(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // an announcement that fails must not turn a committed transaction into an error
+  }
+}
+
 interface OpenTransaction {
   engine: SqliteEngine;
 }
@@ -57,6 +70,8 @@ const current = new AsyncLocalStorage<OpenTransaction>();
 export class SqliteEngine {
   private readonly mutex = new Mutex();
   private open: OpenTransaction | null = null;
+  /** the open transaction's afterCommit callbacks, in order (marks are lengths of this list) */
+  private callbacks: (() => void)[] = [];
   private readonly begin;
   private readonly commit;
   private readonly rollback;
@@ -111,25 +126,49 @@ export class SqliteEngine {
     await this.mutex.acquire();
     const open: OpenTransaction = { engine: this };
     this.open = open;
+    let result: T;
+    let callbacks: (() => void)[];
     try {
       this.begin.run();
       try {
-        const result = await current.run(open, () => fn(tx));
+        result = await current.run(open, () => fn(tx));
         this.hooks.beforeCommit();
         this.commit.run();
         this.hooks.committed();
-        return result;
       } catch (e) {
         // SQLite may have rolled back already (a full disk, say); a failed COMMIT leaves it open
         if (this.db.inTransaction) this.rollback.run();
-        this.hooks.rollbackTo(0);
+        this.rollbackTo({ nonces: 0, callbacks: 0 });
         this.onRollback(e);
         throw e;
       }
+      callbacks = this.callbacks;
     } finally {
+      this.callbacks = [];
       this.open = null;
       this.mutex.release();
     }
+    // after the release: a callback may use the store
+    for (const fn of callbacks) runCallback(fn);
+    return result;
+  }
+
+  /** Registers a callback for after the open transaction's commit. */
+  afterCommit(fn: () => void): void {
+    if (this.open === null || current.getStore() !== this.open)
+      throw new TransactionMisuse("afterCommit() outside its transaction");
+    this.callbacks.push(fn);
+  }
+
+  /** Where the open transaction stands, to roll back to (a savepoint, a failed group-commit unit). */
+  mark(): TransactionMark {
+    return { nonces: this.hooks.mark(), callbacks: this.callbacks.length };
+  }
+
+  /** Forgets what the engine remembers of the writes after `mark` (they were rolled back). */
+  rollbackTo(mark: TransactionMark): void {
+    this.hooks.rollbackTo(mark.nonces);
+    this.callbacks.length = mark.callbacks;
   }
 
   /** A savepoint inside the open transaction. */
@@ -137,7 +176,7 @@ export class SqliteEngine {
     if (this.open === null || current.getStore() !== this.open)
       throw new TransactionMisuse("tx.transaction() outside its transaction");
     this.savepoint.run();
-    const mark = this.hooks.mark();
+    const mark = this.mark();
     try {
       const result = await fn(tx);
       this.release.run();
@@ -147,7 +186,7 @@ export class SqliteEngine {
         this.rollbackToSavepoint.run();
         this.release.run();
       }
-      this.hooks.rollbackTo(mark);
+      this.rollbackTo(mark);
       throw e;
     }
   }

@@ -4,11 +4,12 @@
  * many, and idle nothing waits. A unit of work must be atomic by itself (its writes in one
  * tx.transaction, a savepoint), so one that fails leaves nothing behind while the others
  * commit; most units (an unchanged report) write nothing, and a savepoint each cost two
- * statements per report. The nonces a failed unit used are forgotten. A failed commit fails
+ * statements per report. What a failed unit left in memory (nonces,
+ * afterCommit callbacks) is forgotten. A failed commit fails
  * them all. Callers answer only after the commit, so an acknowledged report is on disk.
  */
 import type { GroupCommit, Transaction } from "../types.ts";
-import type { TransactionHooks } from "./engine.ts";
+import type { TransactionMark } from "./engine.ts";
 
 interface Pending {
   work: (tx: Transaction) => Promise<unknown>;
@@ -24,7 +25,7 @@ export class SqliteGroupCommit implements GroupCommit {
 
   constructor(
     private readonly transaction: <T>(fn: (tx: Transaction) => Promise<T>) => Promise<T>,
-    private readonly nonces: Pick<TransactionHooks, "mark" | "rollbackTo">,
+    private readonly marks: { mark(): TransactionMark; rollbackTo(mark: TransactionMark): void },
     private readonly maxBatch = 512,
   ) {}
 
@@ -48,11 +49,11 @@ export class SqliteGroupCommit implements GroupCommit {
     try {
       await this.transaction(async (tx) => {
         for (const item of batch) {
-          const mark = this.nonces.mark();
+          const mark = this.marks.mark();
           try {
             outcomes.push({ ok: true, value: await item.work(tx) });
           } catch (error) {
-            this.nonces.rollbackTo(mark);
+            this.marks.rollbackTo(mark);
             outcomes.push({ ok: false, error });
           }
         }

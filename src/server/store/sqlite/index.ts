@@ -98,6 +98,7 @@ export function openSqliteStore(path: string): Store {
   const tx: Transaction = {
     ...repositories(engine.inTransaction, nonces.inTransaction),
     transaction: (fn) => engine.nested(tx, fn),
+    afterCommit: (fn) => engine.afterCommit(fn),
   };
   const transaction = <T>(fn: (tx: Transaction) => Promise<T>) => engine.transaction(tx, fn);
   const startedAt = Date.now();
@@ -110,7 +111,7 @@ export function openSqliteStore(path: string): Store {
     leadership: soleLeader(startedAt),
     sqlite: {
       path,
-      groupCommit: new SqliteGroupCommit(transaction, nonces),
+      groupCommit: new SqliteGroupCommit(transaction, engine),
       // VACUUM INTO reads one consistent snapshot while writers go on (WAL), and writes a
       // compact, self-contained file (no -wal beside it).
       backupTo: (file) => engine.root(() => void db.query("VACUUM INTO ?").run(file)),
