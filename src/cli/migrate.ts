@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
+import { DATABASE_FILE, isPostgresUrl } from "../server/store/index.ts";
 import { loadOptions } from "./common.ts";
 
 export const migrateSpecs = {
@@ -26,8 +27,6 @@ export const migrateSpecs = {
     secret: true,
   },
 } satisfies OptionSpecs;
-
-const isPostgresUrl = (s: string) => /^postgres(ql)?:\/\//i.test(s);
 
 /** A URL as it may appear in output: without its password. */
 export function redact(where: string): string {
@@ -50,9 +49,8 @@ export async function migrateDatabase(
   to: string,
   progress: (line: string) => void = () => {},
 ): Promise<MigrateOutcome> {
-  const [{ copyDatabase, runningReplica, CopyRefused }, { DATABASE_FILE }, lock] = await Promise.all([
+  const [{ copyDatabase, runningReplica, CopyRefused }, lock] = await Promise.all([
     import("../server/store/copy.ts"),
-    import("../server/store/index.ts"),
     import("../server/data-lock.ts"),
   ]);
   if (isPostgresUrl(from) === isPostgresUrl(to))
