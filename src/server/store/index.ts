@@ -6,9 +6,9 @@ import { join } from "node:path";
 import { openSqliteStore } from "./sqlite/index.ts";
 import type { Store } from "./types.ts";
 
-export type * from "./types.ts";
 export { storageFailure } from "./errors.ts";
 export { type BackupInfo, inspectBackup } from "./sqlite/index.ts";
+export type * from "./types.ts";
 
 export const DATABASE_FILE = "sentinel.db";
 
