@@ -83,7 +83,7 @@ test("import into a server with another key: refused without the source key, re-
   expect(refused.code).toBe(2);
   expect(refused.stderr).toContain("does not hold");
   const t = await openStore({ dataDir: target.path });
-  expect(t.clients.list()).toHaveLength(0); // nothing half-imported
+  expect(await t.clients.list()).toHaveLength(0); // nothing half-imported
   await t.close();
 
   const ok = await sentinel([

@@ -106,7 +106,7 @@ describe("bot commands", () => {
     expect(fake.delivered(GROUP)[0]?.params.message_thread_id).toBeUndefined(); // the message came from no topic
     expect((await store.clients.get("id-laptop"))?.settings.muted_until).toBe(NOW + 2 * 3_600_000);
     await ask(ALLOWED, "/unmute laptop");
-    expect((await store.clients.get("id-laptop"))?.settings.muted_until).toBeUndefined();
+    expect((await store.clients.get("id-laptop"))?.settings.muted_until).toBeNull();
     await ask(ALLOWED, "/pause laptop");
     expect((await store.clients.get("id-laptop"))?.settings.paused).toBe(true);
     await ask(ALLOWED, "/resume laptop");
