@@ -16,9 +16,9 @@ let dns: Awaited<ReturnType<typeof startFakeDns>>;
 let token: string;
 
 beforeAll(async () => {
-  const store = openStore(dir.path);
-  token = enrollClient(store, loadKeyring(dir.path), "light", "http://x", Date.now()).token;
-  store.close();
+  const store = await openStore({ dataDir: dir.path });
+  token = (await enrollClient(store, loadKeyring(dir.path), "light", "http://x", Date.now())).token;
+  await store.close();
   server = await startTestServer({ dataDir: dir.path });
   dns = await startFakeDns({ handler: whoamiHandler });
 });

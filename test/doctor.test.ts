@@ -31,9 +31,9 @@ beforeAll(async () => {
   dead = startFakeEcho({ status: 503 });
   dns = await startFakeDns();
   server = await startTestServer({ dataDir: dir.path });
-  const store = openStore(dir.path);
-  token = enrollClient(store, loadKeyring(dir.path), "pi", server.url, Date.now()).token;
-  store.close();
+  const store = await openStore({ dataDir: dir.path });
+  token = (await enrollClient(store, loadKeyring(dir.path), "pi", server.url, Date.now())).token;
+  await store.close();
 });
 afterAll(async () => {
   await server.stop();
@@ -73,9 +73,9 @@ test("everything fine: every check passes and one real report was accepted", asy
   expect(r.by("providers ipv4")?.detail).toContain("203.0.113.77");
   expect(r.by("dns")?.detail).toContain(`127.0.0.1:${dns.port}`);
   expect(r.by("namespace")?.detail).toMatch(/net:\[\d+\]/);
-  const store = openStore(dir.path);
-  expect(store.clients.getByName("pi")?.lastReportAt).toBeNumber();
-  store.close();
+  const store = await openStore({ dataDir: dir.path });
+  expect((await store.clients.getByName("pi"))?.lastReportAt).toBeNumber();
+  await store.close();
 });
 
 test("a dead provider, a silent resolver and a wrong secret each fail with a fix line; exit 1", async () => {
@@ -128,7 +128,7 @@ test("an unreachable server and an untrusted certificate are told apart", async 
 });
 
 describe("judgements", () => {
-  test("clock skew: in step, warn beyond 30 s, fail beyond the 300 s the server accepts", () => {
+  test("clock skew: in step, warn beyond 30 s, fail beyond the 300 s the server accepts", async () => {
     const t = Date.parse("2026-01-01T12:00:00Z");
     expect(judgeClock(new Date(t).toUTCString(), t - 100, t + 100).status).toBe("ok");
     expect(judgeClock(new Date(t + 60_000).toUTCString(), t, t)).toMatchObject({
@@ -142,13 +142,13 @@ describe("judgements", () => {
     expect(judgeClock(null, t, t).status).toBe("warn");
   });
 
-  test("namespace: named, host, or anonymous", () => {
+  test("namespace: named, host, or anonymous", async () => {
     expect(judgeNamespace({ own: "net:[1]", init: "net:[1]", name: "" }).detail).toContain("host");
     expect(judgeNamespace({ own: "net:[2]", init: "net:[1]", name: "wg" }).detail).toContain('"wg"');
     expect(judgeNamespace({ own: "net:[2]", init: null, name: null }).detail).toContain("separate");
   });
 
-  test("errors and answers map to fixes", () => {
+  test("errors and answers map to fixes", async () => {
     expect(
       judgeServerError(
         "https://x",

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { createApiToken } from "../src/server/auth/api-tokens.ts";
 import { loadKeyring } from "../src/server/auth/keyring.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
+import { DEFAULT_SETTINGS } from "../src/server/monitor/settings.ts";
 import { openStore } from "../src/server/store/index.ts";
 import { sentinel } from "./helpers/cli.ts";
 import { type Credentials, sampleReport, signedPost } from "./helpers/report.ts";
@@ -21,25 +22,25 @@ let server: Awaited<ReturnType<typeof startTestServer>>;
 let other: Awaited<ReturnType<typeof startTestServer>>;
 
 beforeAll(async () => {
-  const store = openStore(source.path);
-  const e = enrollClient(store, loadKeyring(source.path), "pi", "http://x", Date.now());
+  const store = await openStore({ dataDir: source.path });
+  const e = await enrollClient(store, loadKeyring(source.path), "pi", "http://x", Date.now());
   token = e.token;
   cred = { id: e.id, secret: e.secret };
-  store.clients.updatePolicy(e.id, { interval_s: 60, expected_country: "SE" });
-  admin = createApiToken(store, "ops", "admin", Date.now()).token;
-  viewer = createApiToken(store, "view", "viewer", Date.now()).token;
-  store.auth.createUser({
+  await store.clients.updateSettings(e.id, { ...DEFAULT_SETTINGS, interval_s: 60, expected_country: "SE" });
+  admin = (await createApiToken(store, "ops", "admin", Date.now())).token;
+  viewer = (await createApiToken(store, "view", "viewer", Date.now())).token;
+  await store.auth.createUser({
     id: "u_1",
     name: "alice",
     role: "admin",
     passwordHash: PASSWORD_HASH,
     createdAt: 1,
   });
-  store.close();
+  await store.close();
   server = await startTestServer({ dataDir: source.path });
-  const t = openStore(target.path);
-  createApiToken(t, "target-admin", "admin", Date.now());
-  t.close();
+  const t = await openStore({ dataDir: target.path });
+  await createApiToken(t, "target-admin", "admin", Date.now());
+  await t.close();
 });
 afterAll(async () => {
   await server.stop();
@@ -81,9 +82,9 @@ test("import into a server with another key: refused without the source key, re-
   const refused = await sentinel(["import", file, "--data-dir", target.path]);
   expect(refused.code).toBe(2);
   expect(refused.stderr).toContain("does not hold");
-  const t = openStore(target.path);
-  expect(t.clients.list()).toHaveLength(0); // nothing half-imported
-  t.close();
+  const t = await openStore({ dataDir: target.path });
+  expect(await t.clients.list()).toHaveLength(0); // nothing half-imported
+  await t.close();
 
   const ok = await sentinel([
     "import",
@@ -100,12 +101,12 @@ test("import into a server with another key: refused without the source key, re-
     skipped: { clients: [], api_tokens: [], users: [] },
     resealed: 1,
   });
-  const store = openStore(target.path);
-  const c = store.clients.getByName("pi");
+  const store = await openStore({ dataDir: target.path });
+  const c = await store.clients.getByName("pi");
   expect(c?.secretEnc).toStartWith(`v1:${loadKeyring(target.path).currentId}:`);
-  expect(c?.policy).toEqual({ interval_s: 60, expected_country: "SE" });
-  expect(store.auth.getUserByName("alice")?.passwordHash).toBe(PASSWORD_HASH);
-  store.close();
+  expect(c?.settings).toEqual({ ...DEFAULT_SETTINGS, interval_s: 60, expected_country: "SE" });
+  expect((await store.auth.getUserByName("alice"))?.passwordHash).toBe(PASSWORD_HASH);
+  await store.close();
 
   other = await startTestServer({ dataDir: target.path });
   expect((await fetch(signedPost(other.url, cred, JSON.stringify(sampleReport())))).status).toBe(202);

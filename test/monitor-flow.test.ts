@@ -30,10 +30,10 @@ const start = () =>
   });
 
 beforeAll(async () => {
-  const store = openStore(dir.path);
-  cred = enrollClient(store, loadKeyring(dir.path), "wg-pi", "http://x", now());
-  admin = createApiToken(store, "admin", "admin", now()).token;
-  store.close();
+  const store = await openStore({ dataDir: dir.path });
+  cred = await enrollClient(store, loadKeyring(dir.path), "wg-pi", "http://x", now());
+  admin = (await createApiToken(store, "admin", "admin", now())).token;
+  await store.close();
   server = await start();
 });
 afterAll(async () => {
@@ -142,17 +142,17 @@ describe("liveness", () => {
   test("late after 1.5 × interval, offline after interval + grace, online on the next report", async () => {
     const last = now();
     clock.t = last + 44_000;
-    server.monitor.sweep();
+    await server.monitor.sweep();
     expect((await client()).liveness).toBe("online");
     clock.t = last + 46_000;
-    server.monitor.sweep();
+    await server.monitor.sweep();
     expect((await client()).liveness).toBe("late");
     clock.t = last + 91_000;
-    server.monitor.sweep();
+    await server.monitor.sweep();
     expect((await client()).liveness).toBe("offline");
     expect((await client()).status).toBe("red");
     // a second sweep finds nothing new: one offline event, not two
-    server.monitor.sweep();
+    await server.monitor.sweep();
     expect((await kinds()).filter((k) => k === "client.offline")).toHaveLength(1);
     await report();
     expect((await client()).liveness).toBe("online");
@@ -165,10 +165,10 @@ describe("liveness", () => {
     await server.stop();
     clock.t += 10 * 60_000; // the server was down for 10 minutes
     server = await start();
-    server.monitor.sweep();
+    await server.monitor.sweep();
     expect((await client()).liveness).toBe("online");
     clock.t += 30_000 + 59_000; // still within interval + grace of the restart
-    server.monitor.sweep();
+    await server.monitor.sweep();
     expect((await client()).liveness).not.toBe("offline");
     expect((await kinds()).slice(before)).not.toContain("client.offline");
     await report();
@@ -285,9 +285,9 @@ describe("legacy keepalive", () => {
 });
 
 test("DELETE removes the client; its id is then unknown", async () => {
-  const store = openStore(dir.path);
-  const other = enrollClient(store, loadKeyring(dir.path), "temp", "http://x", now());
-  store.close();
+  const store = await openStore({ dataDir: dir.path });
+  const other = await enrollClient(store, loadKeyring(dir.path), "temp", "http://x", now());
+  await store.close();
   expect((await api(`/api/v1/clients/${other.id}`, { method: "DELETE" })).status).toBe(204);
   expect((await api(`/api/v1/clients/${other.id}`)).status).toBe(404);
 });

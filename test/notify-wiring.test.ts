@@ -25,7 +25,7 @@ describe("docs/alerts.md", () => {
 });
 
 describe("options", () => {
-  test("defaults, env token, secrets hidden, bad values rejected", () => {
+  test("defaults, env token, secrets hidden, bad values rejected", async () => {
     const { options } = resolveOptions(notifySpecs, { argv: [], env: {} });
     expect(options).toMatchObject({
       notifyResolved: true,
@@ -60,7 +60,7 @@ describe("options", () => {
 describe("createNotifications", () => {
   test("start, an alert through the monitor's path, a bot command, status, stop", async () => {
     const fake = FakeTelegram.start();
-    const store = openStore(tempDir().path);
+    const store = await openStore({ dataDir: tempDir().path });
     const broker = new Broker();
     const { options } = resolveOptions(notifySpecs, {
       argv: ["--telegram-chat", "111", "--telegram-api-root", fake.url],
@@ -76,13 +76,13 @@ describe("createNotifications", () => {
     });
     cleanups.push(async () => {
       await n.stop();
-      store.close();
+      await store.close();
       await fake.stop();
     });
     await n.start();
-    store.clients.create({ id: "c1", name: "laptop", createdAt: Date.now(), secretEnc: "x" });
+    await store.clients.create({ id: "c1", name: "laptop", createdAt: Date.now(), secretEnc: "x" });
     const t0 = Date.now();
-    const queued = store.transaction(() => {
+    await store.transaction(async (tx) => {
       const e = {
         clientId: "c1",
         kind: "bypass.started",
@@ -92,9 +92,8 @@ describe("createNotifications", () => {
         at: t0,
         suppressed: false,
       };
-      return n.notifier.enqueue([{ ...e, id: store.events.append(e) }], { now: t0 });
+      return n.notifier.enqueue(tx, [{ ...e, id: await tx.events.append(e) }], { now: t0 });
     });
-    broker.publish("outbox.enqueued", { count: queued });
     await fake.waitFor(() => fake.delivered(111).length === 1);
     expect(Date.now() - t0).toBeLessThan(1_000);
     expect(String(fake.delivered(111)[0]?.params.text)).toContain(
@@ -102,14 +101,14 @@ describe("createNotifications", () => {
     );
     fake.pushMessage(111, "/ping");
     await fake.waitFor(() => fake.delivered(111).length === 2);
-    expect(n.channelStatus()).toMatchObject({
+    expect(await n.channelStatus()).toMatchObject({
       channels: [{ name: "telegram", ok: true }],
       queue: { delivered: 1 },
     });
   });
 
   test("without a token there is no channel and no bot, and enqueue writes nothing", async () => {
-    const store = openStore(tempDir().path);
+    const store = await openStore({ dataDir: tempDir().path });
     const { options } = resolveOptions(notifySpecs, { argv: [], env: {} });
     const n = createNotifications({
       store,
@@ -120,14 +119,15 @@ describe("createNotifications", () => {
     });
     cleanups.push(async () => {
       await n.stop();
-      store.close();
+      await store.close();
     });
     await n.start();
     expect(n.bot).toBeNull();
     expect(n.channels).toHaveLength(0);
     expect(
-      store.transaction(() =>
+      await store.transaction((tx) =>
         n.notifier.enqueue(
+          tx,
           [
             {
               id: 1,

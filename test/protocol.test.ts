@@ -15,9 +15,9 @@ let server: Awaited<ReturnType<typeof startTestServer>>;
 let cred: Credentials;
 
 beforeAll(async () => {
-  const store = openStore(dir.path);
-  const e = enrollClient(store, loadKeyring(dir.path), "proto", "http://x", Date.now());
-  store.close();
+  const store = await openStore({ dataDir: dir.path });
+  const e = await enrollClient(store, loadKeyring(dir.path), "proto", "http://x", Date.now());
+  await store.close();
   cred = { id: e.id, secret: e.secret };
   server = await startTestServer({ dataDir: dir.path });
 });
@@ -177,7 +177,7 @@ describe("POST /api/v1/reports", () => {
     expect(JSON.stringify(json)).not.toContain("999.1.1.1");
   });
 
-  test("the signature covers client, timestamp, nonce and raw body exactly", () => {
+  test("the signature covers client, timestamp, nonce and raw body exactly", async () => {
     expect(computeSignature("s3cret", "c_1", "1700000000", "nonce-nonce-nonce-1", "{}")).toBe(
       new Bun.CryptoHasher("sha256", "s3cret").update("c_1.1700000000.nonce-nonce-nonce-1.{}").digest("hex"),
     );

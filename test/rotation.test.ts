@@ -24,10 +24,10 @@ const report = (url: string, c: Credentials) =>
 
 test("clients rotate --grace: old and new secret work during the grace, then only the new one; the API shows rotation_pending", async () => {
   const dataDir = newDir();
-  const store = openStore(dataDir);
-  const e = enrollClient(store, loadKeyring(dataDir), "pi", "http://x", Date.now());
-  const viewer = createApiToken(store, "v", "viewer", Date.now()).token;
-  store.close();
+  const store = await openStore({ dataDir: dataDir });
+  const e = await enrollClient(store, loadKeyring(dataDir), "pi", "http://x", Date.now());
+  const viewer = (await createApiToken(store, "v", "viewer", Date.now())).token;
+  await store.close();
   const old: Credentials = { id: e.id, secret: e.secret };
   const server = await startTestServer({ dataDir });
   const pending = async () => {
@@ -57,11 +57,11 @@ test("clients rotate --grace: old and new secret work during the grace, then onl
 
 test("server-key rotate: clients keep working; after drop-previous a database copy plus the old key reveals no secret", async () => {
   const dataDir = newDir();
-  const store = openStore(dataDir);
+  const store = await openStore({ dataDir: dataDir });
   const keyring = loadKeyring(dataDir);
-  const a = enrollClient(store, keyring, "a", "http://x", Date.now());
-  const b = enrollClient(store, keyring, "b", "http://x", Date.now());
-  store.close();
+  const a = await enrollClient(store, keyring, "a", "http://x", Date.now());
+  const b = await enrollClient(store, keyring, "b", "http://x", Date.now());
+  await store.close();
   const oldKeyText = readFileSync(join(dataDir, "server.key"), "utf8");
   const creds = [a, b].map((e) => ({ id: e.id, secret: e.secret }));
 

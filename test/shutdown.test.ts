@@ -8,11 +8,13 @@ import { startTestServer, tempDir } from "./helpers/server.ts";
 
 test("stop() during a burst of reports: every answered request is a 202, none a 5xx", async () => {
   const dir = tempDir();
-  const store = openStore(dir.path);
-  const creds = Array.from({ length: 20 }, (_, i) =>
-    enrollClient(store, loadKeyring(dir.path), `c${i}`, "http://x", Date.now()),
+  const store = await openStore({ dataDir: dir.path });
+  const creds = await Promise.all(
+    Array.from({ length: 20 }, (_, i) =>
+      enrollClient(store, loadKeyring(dir.path), `c${i}`, "http://x", Date.now()),
+    ),
   );
-  store.close();
+  await store.close();
   const server = await startTestServer({ dataDir: dir.path });
   const statuses: number[] = [];
   const inflight = creds.flatMap((c) =>

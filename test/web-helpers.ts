@@ -32,7 +32,7 @@ export const xssGeo: GeoLookup = {
 export class FakeChannels implements ChannelStatusProvider {
   tests: string[] = [];
   constructor(private readonly channels: ChannelStatus[]) {}
-  list() {
+  async list() {
     return this.channels;
   }
   async sendTest(name: string) {
@@ -42,7 +42,7 @@ export class FakeChannels implements ChannelStatusProvider {
 
 export async function buildWebApp() {
   const dir = tempDir("sentinel-web-");
-  const store = openStore(dir.path);
+  const store = await openStore({ dataDir: dir.path });
   const keyring = loadKeyring(dir.path);
   const now = () => Date.now();
   const logger = createConsola({ level: -999 });
@@ -58,7 +58,7 @@ export async function buildWebApp() {
     now,
     broker,
     monitor,
-    acceptReport: (r) => monitor.acceptReport(r),
+    acceptReport: (r, tx) => monitor.acceptReport(r, tx),
     sourceIpOf: () => "192.0.2.99",
     web: {
       publicUrl: "http://sentinel.test:8088",
@@ -83,8 +83,8 @@ export async function buildWebApp() {
     channels,
     app,
     handle,
-    close: () => {
-      store.close();
+    close: async () => {
+      await store.close();
       dir.remove();
     },
   };

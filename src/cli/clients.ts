@@ -27,7 +27,7 @@ async function openData(dataDir: string) {
     import("../server/store/index.ts"),
     import("../server/auth/keyring.ts"),
   ]);
-  const store = openStore(dataDir);
+  const store = await openStore({ dataDir });
   return { store, keyring: loadKeyring(dataDir) };
 }
 
@@ -46,10 +46,11 @@ const add = defineCommand({
     const problem = checkClientName(name);
     if (problem) throw new OptionError(problem);
     const { store, keyring } = await openData(options.dataDir);
-    if (store.clients.getByName(name))
+    if (await store.clients.getByName(name))
       throw new OptionError(`a client named ${JSON.stringify(name)} already exists`);
-    const e = enrollClient(store, keyring, name, options.publicUrl ?? defaultPublicUrl(), Date.now());
-    store.close();
+    const e = await enrollClient(store, keyring, name, options.publicUrl ?? defaultPublicUrl(), Date.now());
+    store.changes.publish("client.changed", { clientId: e.id });
+    await store.close();
     if (options.json)
       console.log(JSON.stringify({ id: e.id, secret: e.secret, token: e.token, command: e.command }));
     else {
@@ -67,8 +68,8 @@ const list = defineCommand({
     const { options } = loadOptions(listSpecs, rawArgs, "server");
     const { store } = await openData(options.dataDir);
     const { presentClientSummary } = await import("../server/api/clients/presenter.ts");
-    const rows = store.clients.list().map((c) => presentClientSummary(c, Date.now()));
-    store.close();
+    const rows = (await store.clients.list()).map((c) => presentClientSummary(c, Date.now()));
+    await store.close();
     if (options.json) return console.log(JSON.stringify(rows));
     if (rows.length === 0) return console.log("No clients yet. Add one with: sentinel clients add NAME");
     const table = rows.map((r) => [r.name, r.id, r.status, r.liveness, r.last_seen ?? "never"]);
@@ -95,10 +96,11 @@ const remove = defineCommand({
     const which = oneName(positionals, "client NAME or ID");
     const { store } = await openData(options.dataDir);
     const { findClient } = await import("../server/enrollment.ts");
-    const c = findClient(store, which);
+    const c = await findClient(store, which);
     if (!c) throw new OptionError(`no client named ${JSON.stringify(which)}`);
-    store.clients.remove(c.id);
-    store.close();
+    await store.clients.remove(c.id);
+    store.changes.publish("client.changed", { clientId: c.id });
+    await store.close();
     console.log(`Removed client ${JSON.stringify(c.name)} (id ${c.id}).`);
   },
 });
@@ -117,9 +119,9 @@ const rotate = defineCommand({
     const which = oneName(positionals, "client NAME or ID");
     const { store, keyring } = await openData(options.dataDir);
     const { findClient, rotateClientSecret } = await import("../server/enrollment.ts");
-    const c = findClient(store, which);
+    const c = await findClient(store, which);
     if (!c) throw new OptionError(`no client named ${JSON.stringify(which)}`);
-    const e = rotateClientSecret(
+    const e = await rotateClientSecret(
       store,
       keyring,
       c,
@@ -127,7 +129,8 @@ const rotate = defineCommand({
       Date.now(),
       options.grace,
     );
-    store.close();
+    store.changes.publish("client.changed", { clientId: c.id });
+    await store.close();
     if (options.json)
       return console.log(JSON.stringify({ id: e.id, secret: e.secret, token: e.token, command: e.command }));
     console.log(

@@ -28,9 +28,9 @@ export default defineCommand({
       import("../server/auth/keyring.ts"),
       import("../server/api/export/service.ts"),
     ]);
-    const store = openStore(options.dataDir);
-    const doc = exportData(store, loadKeyring(options.dataDir), Date.now());
-    store.close();
+    const store = await openStore({ dataDir: options.dataDir });
+    const doc = await exportData(store, loadKeyring(options.dataDir), Date.now());
+    await store.close();
     const text = `${JSON.stringify(doc, null, 2)}\n`;
     const file = positionals[0] as string;
     if (file === "-") return void process.stdout.write(text);

@@ -60,9 +60,9 @@ export default defineCommand({
         decrypt: (s) => (s.split(":")[1] === source.currentId ? source.decrypt(s) : own.decrypt(s)),
       };
     }
-    const store = openStore(options.dataDir);
+    const store = await openStore({ dataDir: options.dataDir });
     try {
-      const r = importData(store, keyring, doc);
+      const r = await importData(store, keyring, doc);
       if (options.json) return console.log(JSON.stringify(r));
       console.log(
         `Imported ${r.created.clients} client(s), ${r.created.api_tokens} API token(s), ${r.created.users} user(s).`,
@@ -74,7 +74,7 @@ export default defineCommand({
       if (e instanceof ImportError) throw new OptionError(e.message);
       throw e;
     } finally {
-      store.close();
+      await store.close();
     }
   },
 });

@@ -77,13 +77,13 @@ export async function rotateServerKey(
   if (!existsSync(keyFile)) throw fail(`${keyFile} does not exist (is --data-dir right?)`);
   const held = d.acquireDataLock(dataDir);
   try {
-    const store = d.openStore(dataDir);
+    const store = await d.openStore({ dataDir });
     try {
       const old = d.parseServerKey(readFileSync(keyFile, "utf8"), keyFile);
       const oldId = d.keyId(old);
       if (existsSync(previousFile)) {
         const prevId = d.keyId(d.parseServerKey(readFileSync(previousFile, "utf8"), previousFile));
-        const still = sealedByKey(store.clients.list())[prevId] ?? 0;
+        const still = sealedByKey(await store.clients.list())[prevId] ?? 0;
         if (still > 0)
           throw fail(
             `${still} secret(s) are still sealed with the previous key ${prevId}: run \`sentinel server-key rotate\` ` +
@@ -94,12 +94,12 @@ export async function rotateServerKey(
       writeKeyFile(previousFile, old);
       writeKeyFile(keyFile, fresh);
       const keyring = d.createKeyring([fresh, old]);
-      const resealed = store.clients.reencryptSecrets((sealed) =>
+      const resealed = await store.clients.reencryptSecrets((sealed) =>
         keyring.isCurrent(sealed) ? sealed : keyring.encrypt(keyring.decrypt(sealed)),
       );
       return { previousKeyId: oldId, currentKeyId: keyring.currentId, resealed };
     } finally {
-      store.close();
+      await store.close();
     }
   } finally {
     held.release();
@@ -115,13 +115,13 @@ export async function resealSecrets(
   const held = d.acquireDataLock(dataDir);
   try {
     const keyring = d.loadKeyring(dataDir, env);
-    const store = d.openStore(dataDir);
+    const store = await d.openStore({ dataDir });
     try {
-      return store.clients.reencryptSecrets((sealed) =>
+      return await store.clients.reencryptSecrets((sealed) =>
         keyring.isCurrent(sealed) ? sealed : keyring.encrypt(keyring.decrypt(sealed)),
       );
     } finally {
-      store.close();
+      await store.close();
     }
   } finally {
     held.release();
@@ -138,9 +138,9 @@ export async function dropPreviousKey(
   const previousFile = `${keyFile}.previous`;
   if (!existsSync(previousFile)) throw fail(`there is no ${previousFile} to drop`);
   const prevId = d.keyId(d.parseServerKey(readFileSync(previousFile, "utf8"), previousFile));
-  const store = d.openStore(dataDir);
-  const still = sealedByKey(store.clients.list())[prevId] ?? 0;
-  store.close();
+  const store = await d.openStore({ dataDir });
+  const still = sealedByKey(await store.clients.list())[prevId] ?? 0;
+  await store.close();
   if (still > 0)
     throw fail(
       `${still} secret(s) are still sealed with ${prevId}; run \`sentinel server-key reseal\` first`,
@@ -166,9 +166,9 @@ const status = defineCommand({
     const d = await deps();
     const keyring = d.loadKeyring(o.dataDir);
     const keyFile = join(o.dataDir, d.SERVER_KEY_FILE);
-    const store = d.openStore(o.dataDir);
-    const sealed = sealedByKey(store.clients.list());
-    store.close();
+    const store = await d.openStore({ dataDir: o.dataDir });
+    const sealed = sealedByKey(await store.clients.list());
+    await store.close();
     const previous = existsSync(`${keyFile}.previous`)
       ? d.keyId(d.parseServerKey(readFileSync(`${keyFile}.previous`, "utf8"), `${keyFile}.previous`))
       : null;

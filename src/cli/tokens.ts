@@ -20,7 +20,7 @@ const listSpecs = { ...dataDirSpecs, json: addSpecs.json, config } satisfies Opt
 const revokeSpecs = { ...dataDirSpecs, config } satisfies OptionSpecs;
 
 async function store(dataDir: string) {
-  return (await import("../server/store/index.ts")).openStore(dataDir);
+  return (await import("../server/store/index.ts")).openStore({ dataDir });
 }
 
 const one = (positionals: string[]) => {
@@ -38,11 +38,11 @@ const add = defineCommand({
     const { options, positionals } = loadOptions(addSpecs, rawArgs, "server");
     const name = one(positionals);
     const s = await store(options.dataDir);
-    if (s.tokens.list().some((t) => t.name.toLowerCase() === name.toLowerCase()))
+    if ((await s.tokens.list()).some((t) => t.name.toLowerCase() === name.toLowerCase()))
       throw new OptionError(`a token named ${JSON.stringify(name)} already exists`);
     const { createApiToken } = await import("../server/auth/api-tokens.ts");
-    const { record, token } = createApiToken(s, name, options.role as "admin" | "viewer", Date.now());
-    s.close();
+    const { record, token } = await createApiToken(s, name, options.role as "admin" | "viewer", Date.now());
+    await s.close();
     if (options.json)
       return console.log(JSON.stringify({ id: record.id, name: record.name, role: record.role, token }));
     console.log(
@@ -59,7 +59,7 @@ const list = defineCommand({
     const { options } = loadOptions(listSpecs, rawArgs, "server");
     const s = await store(options.dataDir);
     const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-    const rows = s.tokens.list().map((t) => ({
+    const rows = (await s.tokens.list()).map((t) => ({
       id: t.id,
       name: t.name,
       role: t.role,
@@ -67,7 +67,7 @@ const list = defineCommand({
       last_used_at: iso(t.lastUsedAt),
       revoked_at: iso(t.revokedAt),
     }));
-    s.close();
+    await s.close();
     if (options.json) return console.log(JSON.stringify(rows));
     if (rows.length === 0)
       return console.log("No API tokens. Create one with: sentinel tokens add NAME --role viewer");
@@ -88,8 +88,8 @@ const revoke = defineCommand({
     const { options, positionals } = loadOptions(revokeSpecs, rawArgs, "server");
     const which = one(positionals);
     const s = await store(options.dataDir);
-    const done = s.tokens.revoke(which, Date.now());
-    s.close();
+    const done = await s.tokens.revoke(which, Date.now());
+    await s.close();
     if (!done) throw new OptionError(`no active token named ${JSON.stringify(which)}`);
     console.log(`Revoked token ${JSON.stringify(which)}.`);
   },

@@ -37,7 +37,7 @@ const oneName = (positionals: string[]) => {
 };
 
 async function openData(dataDir: string) {
-  return (await import("../server/store/index.ts")).openStore(dataDir);
+  return (await import("../server/store/index.ts")).openStore({ dataDir });
 }
 
 /** Reads one line from a terminal with echo off. */
@@ -100,14 +100,14 @@ const add = defineCommand({
     if (bad) throw new OptionError(bad);
     const store = await openData(options.dataDir);
     try {
-      if (store.auth.getUserByName(name))
+      if (await store.auth.getUserByName(name))
         throw new OptionError(`a user named ${JSON.stringify(name)} already exists`);
       const password = await readPassword();
       const weak = checkPassword(password);
       if (weak) throw new OptionError(weak);
       const role = options.role as "admin" | "viewer";
       const user = await createUser(store, { name, role, password }, Date.now());
-      store.auth.audit({
+      await store.auth.audit({
         at: Date.now(),
         actor: "cli",
         action: "user.add",
@@ -117,7 +117,7 @@ const add = defineCommand({
       });
       console.log(`Created ${role} ${JSON.stringify(user.name)}.`);
     } finally {
-      store.close();
+      await store.close();
     }
   },
 });
@@ -130,7 +130,7 @@ const list = defineCommand({
     const store = await openData(options.dataDir);
     const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
     const now = Date.now();
-    const rows = store.auth.listUsers().map((u) => ({
+    const rows = (await store.auth.listUsers()).map((u) => ({
       id: u.id,
       name: u.name,
       role: u.role,
@@ -138,7 +138,7 @@ const list = defineCommand({
       last_login_at: iso(u.lastLoginAt),
       locked: u.lockedUntil !== null && u.lockedUntil > now,
     }));
-    store.close();
+    await store.close();
     if (options.json) return console.log(JSON.stringify(rows));
     if (rows.length === 0)
       return console.log("No users yet. Add one with: sentinel users add NAME --role admin");
@@ -158,14 +158,14 @@ const remove = defineCommand({
     const { isLastAdmin } = await import("../server/auth/users.ts");
     const store = await openData(options.dataDir);
     try {
-      const user = store.auth.getUserByName(name);
+      const user = await store.auth.getUserByName(name);
       if (!user) throw new OptionError(`no user named ${JSON.stringify(name)}`);
-      if (isLastAdmin(store, user) && !options.force)
+      if ((await isLastAdmin(store, user)) && !options.force)
         throw new OptionError(
           `${JSON.stringify(user.name)} is the last admin; add another admin first, or pass --force`,
         );
-      store.auth.removeUser(user.id);
-      store.auth.audit({
+      await store.auth.removeUser(user.id);
+      await store.auth.audit({
         at: Date.now(),
         actor: "cli",
         action: "user.remove",
@@ -175,7 +175,7 @@ const remove = defineCommand({
       });
       console.log(`Removed user ${JSON.stringify(user.name)}.`);
     } finally {
-      store.close();
+      await store.close();
     }
   },
 });
@@ -192,13 +192,13 @@ const passwd = defineCommand({
     const { changePassword, checkPassword } = await import("../server/auth/users.ts");
     const store = await openData(options.dataDir);
     try {
-      const user = store.auth.getUserByName(name);
+      const user = await store.auth.getUserByName(name);
       if (!user) throw new OptionError(`no user named ${JSON.stringify(name)}`);
       const password = await readPassword();
       const weak = checkPassword(password);
       if (weak) throw new OptionError(weak);
       await changePassword(store, user, password, Date.now());
-      store.auth.audit({
+      await store.auth.audit({
         at: Date.now(),
         actor: "cli",
         action: "user.password",
@@ -208,7 +208,7 @@ const passwd = defineCommand({
       });
       console.log(`Password changed for ${JSON.stringify(user.name)}; their sessions were ended.`);
     } finally {
-      store.close();
+      await store.close();
     }
   },
 });

@@ -137,7 +137,10 @@ export function createApp(deps: AppDeps) {
     .use(exportApi({ store, keyring: deps.keyring, now, broker: deps.broker }))
     .use(
       deps.metrics
-        ? metricsApi({ render: async () => (await deps.metrics?.metrics.render()) ?? "", token: deps.metrics.token })
+        ? metricsApi({
+            render: async () => (await deps.metrics?.metrics.render()) ?? "",
+            token: deps.metrics.token,
+          })
         : new Elysia({ name: "api.metrics.off" }),
     )
     .use(

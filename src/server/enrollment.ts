@@ -2,7 +2,10 @@
 import { encodeToken } from "../protocol/token.ts";
 import { type Keyring, newId, newSecret } from "./auth/keyring.ts";
 import { ApiError } from "./errors.ts";
-import type { ClientRecord, Store } from "./store/index.ts";
+import type { ClientRecord, Repositories } from "./store/index.ts";
+
+/** The store, or a transaction: enrollment only needs the clients. */
+type Clients = Pick<Repositories, "clients">;
 
 export interface Enrollment {
   id: string;
@@ -23,7 +26,7 @@ export function checkClientName(name: string): string | undefined {
 }
 
 export async function enrollClient(
-  store: Store,
+  store: Clients,
   keyring: Keyring,
   name: string,
   serverUrl: string,
@@ -46,7 +49,7 @@ export function enrollmentFor(id: string, name: string, secret: string, serverUr
 
 /** Issues a new secret; the old one keeps working for `graceMs` so clients can be updated. */
 export async function rotateClientSecret(
-  store: Store,
+  store: Clients,
   keyring: Keyring,
   client: ClientRecord,
   serverUrl: string,
@@ -58,6 +61,6 @@ export async function rotateClientSecret(
   return enrollmentFor(client.id, client.name, secret, serverUrl);
 }
 
-export async function findClient(store: Store, idOrName: string): Promise<ClientRecord | null> {
+export async function findClient(store: Clients, idOrName: string): Promise<ClientRecord | null> {
   return (await store.clients.get(idOrName)) ?? (await store.clients.getByName(idOrName));
 }

@@ -3,8 +3,8 @@
  * `sentinel server` and by integration tests (which start it on port 0 with a temp data dir).
  */
 import { mkdirSync } from "node:fs";
-import type { Logger } from "../logger.ts";
 import { resolveOptions } from "../config/options.ts";
+import type { Logger } from "../logger.ts";
 import { DEFAULT_IPV4_PROVIDERS, DEFAULT_IPV6_PROVIDERS } from "../probe/options.ts";
 import { ClientCache } from "./api/reports/client-cache.ts";
 import { REPORTS_PATH } from "./api/reports/index.ts";
@@ -159,7 +159,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const leading = new ServiceList(logger).add(
     {
       name: "monitor",
-      start: () => monitorRef.start(now(), { restarted: store.engine === "sqlite", downtimeToleranceMs: 30_000 }),
+      start: () =>
+        monitorRef.start(now(), { restarted: store.engine === "sqlite", downtimeToleranceMs: 30_000 }),
       stop: () => monitorRef.stop(),
     },
     periodic("sweeper", o.sweepIntervalMs ?? 500, () => monitorRef.sweep(), logger),
@@ -168,7 +169,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   );
   const everywhere = new ServiceList(logger);
   // the other replicas judge reports against the home identity the leader learns
-  if (store.engine !== "sqlite") everywhere.add(periodic("home identity reload", 5_000, () => home.load(), logger));
+  if (store.engine !== "sqlite")
+    everywhere.add(periodic("home identity reload", 5_000, () => home.load(), logger));
   await everywhere.start();
   let leadershipChange = Promise.resolve();
   await store.leadership.start((lead) => {

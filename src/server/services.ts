@@ -22,7 +22,7 @@ export function periodic(
   everyMs: number,
   task: () => Promise<unknown>,
   logger: Pick<Logger, "error">,
-): BackgroundService {
+): BackgroundService & { start(): void } {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running: Promise<void> | null = null;
   let stopped = true;

@@ -105,7 +105,8 @@ export function startWatchdog(options: WatchdogOptions = {}): () => void {
   const intervalMs = watchdogIntervalMs(env);
   if (intervalMs === null) return () => {};
   const ping = async () => {
-    if (!options.healthy || (await Promise.resolve(options.healthy()).catch(() => false))) sdNotify("WATCHDOG=1", env);
+    if (!options.healthy || (await Promise.resolve(options.healthy()).catch(() => false)))
+      sdNotify("WATCHDOG=1", env);
   };
   void ping();
   const timer = setInterval(() => void ping(), Math.max(1, Math.floor(intervalMs / 2)));

@@ -61,6 +61,7 @@ export async function authenticateBearer(
   if (need === "admin" && record.role !== "admin")
     throw new ApiError(403, "forbidden", "this action needs an admin token");
   // Touch at most once a minute: a read-heavy API must not turn every GET into a write.
-  if (record.lastUsedAt === null || now - record.lastUsedAt > 60_000) await store.tokens.touch(record.id, now);
+  if (record.lastUsedAt === null || now - record.lastUsedAt > 60_000)
+    await store.tokens.touch(record.id, now);
   return { kind: "api_token", id: record.id, name: record.name, role: record.role };
 }

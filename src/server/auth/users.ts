@@ -72,7 +72,9 @@ export async function changePassword(
 
 /** Refuses to remove or demote the last admin: nobody could manage the server afterwards. */
 export async function isLastAdmin(store: Store, user: UserRecord): Promise<boolean> {
-  return user.role === "admin" && (await store.auth.listUsers()).filter((u) => u.role === "admin").length <= 1;
+  return (
+    user.role === "admin" && (await store.auth.listUsers()).filter((u) => u.role === "admin").length <= 1
+  );
 }
 
 export interface LoginPolicy {
@@ -132,7 +134,11 @@ export class LoginGuard {
     const good =
       password.length <= MAX_PASSWORD_LENGTH && (await Bun.password.verify(password, user.passwordHash));
     if (!good) {
-      const count = await this.store.auth.recordFailedLogin(user.id, this.policy.lockAfter, t + this.policy.lockMs);
+      const count = await this.store.auth.recordFailedLogin(
+        user.id,
+        this.policy.lockAfter,
+        t + this.policy.lockMs,
+      );
       if (count >= this.policy.lockAfter)
         return { ok: false, reason: "locked", retryAfterS: Math.ceil(this.policy.lockMs / 1000) };
       return { ok: false, reason: "invalid" };
@@ -149,7 +155,11 @@ const SETUP_META_KEY = "setup_token_hash";
  * the token's hash is kept, so every start without users logs a fresh one. Returns the token
  * (null when users exist). Call it once at server start.
  */
-export async function ensureSetupToken(store: Store, logger: Logger, publicUrl: string): Promise<string | null> {
+export async function ensureSetupToken(
+  store: Store,
+  logger: Logger,
+  publicUrl: string,
+): Promise<string | null> {
   if ((await store.auth.countUsers()) > 0) {
     if (await store.meta.get(SETUP_META_KEY)) await store.meta.set(SETUP_META_KEY, "");
     return null;

@@ -20,14 +20,7 @@ import type {
   Transaction,
 } from "../store/index.ts";
 import { applyPolicy, evaluateReport, initialClientState } from "./evaluate.ts";
-import {
-  afterServerStart,
-  DEFAULT_GRACE_S,
-  nextDeadline,
-  pendingDeadlines,
-  serverDowntime,
-  sweepClient,
-} from "./liveness.ts";
+import { afterServerStart, nextDeadline, pendingDeadlines, serverDowntime, sweepClient } from "./liveness.ts";
 import { type PolicyDefaults, policyFrom } from "./settings.ts";
 import type { ClientPolicy, ClientState, Flip, HomeIdentity } from "./types.ts";
 
@@ -231,7 +224,11 @@ export class ClientMonitor {
   }
 
   /** A report built by the server itself (legacy keepalive) goes through the same path. */
-  acceptServerBuiltReport(client: ClientRecord, report: ReportV1, sourceIp: string | null): Promise<AcceptResult> {
+  acceptServerBuiltReport(
+    client: ClientRecord,
+    report: ReportV1,
+    sourceIp: string | null,
+  ): Promise<AcceptResult> {
     return this.deps.store.transaction((tx) =>
       this.acceptReport({ client, report, sourceIp, receivedAt: this.deps.now() }, tx),
     );
@@ -397,7 +394,11 @@ export class ClientMonitor {
   }
 
   /** `client`: the record as this transaction leaves it (the notifier renders from it). */
-  private async storeFlips(tx: Transaction, client: ClientRecord | null, flips: Flip[]): Promise<EventRecord[]> {
+  private async storeFlips(
+    tx: Transaction,
+    client: ClientRecord | null,
+    flips: Flip[],
+  ): Promise<EventRecord[]> {
     const events: EventRecord[] = [];
     for (const f of flips) {
       const e: NewEvent = {
@@ -419,9 +420,13 @@ export class ClientMonitor {
   private announce(tx: Transaction, clientId: string | null, events: EventRecord[], clientUpdated: boolean) {
     const { broker } = this.deps;
     tx.afterCommit(() => {
-      if (clientId && clientUpdated) broker.publish("client.updated", { clientId, changed: events.length > 0 });
+      if (clientId && clientUpdated)
+        broker.publish("client.updated", { clientId, changed: events.length > 0 });
       if (events.length)
-        broker.publish("events.created", { eventIds: events.map((e) => e.id), kinds: events.map((e) => e.kind) });
+        broker.publish("events.created", {
+          eventIds: events.map((e) => e.id),
+          kinds: events.map((e) => e.kind),
+        });
     });
   }
 }

@@ -44,7 +44,8 @@ export const SETTING_LIMITS = {
 export type SettingKey = keyof ClientSettings;
 export const SETTING_KEYS = Object.keys(DEFAULT_SETTINGS) as SettingKey[];
 
-const isAsn = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0 && (v as number) < 2 ** 32;
+const isAsn = (v: unknown): v is number =>
+  Number.isInteger(v) && (v as number) > 0 && (v as number) < 2 ** 32;
 const isSeconds = (v: unknown, key: "interval_s" | "grace_s"): v is number =>
   Number.isInteger(v) && (v as number) >= SETTING_LIMITS[key].min && (v as number) <= SETTING_LIMITS[key].max;
 

@@ -150,7 +150,7 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
       if (channels.length === 0)
         logger.info("notify: no alert channel configured (see --telegram-token, --telegram-chat)");
       dispatcher.start();
-      reminders.start();
+      await reminders.start();
       if (!bot) return;
       if (options.telegramMode === "webhook") {
         if (!publicUrl)

@@ -8,7 +8,14 @@
 import { EVENT_SEVERITY, type EventKind, isEventKind } from "../../protocol/events.ts";
 import type { Broker } from "../broker.ts";
 import { mutedUntil } from "../monitor/settings.ts";
-import type { ClientRecord, EventRecord, OutboxRow, Repositories, Store, Transaction } from "../store/index.ts";
+import type {
+  ClientRecord,
+  EventRecord,
+  OutboxRow,
+  Repositories,
+  Store,
+  Transaction,
+} from "../store/index.ts";
 import type { Channel } from "./channel.ts";
 import { decide, type NoiseSettings, RESOLVES, UPLINK_EXPLAINS } from "./policy.ts";
 import { activeWindow } from "./schedule.ts";
@@ -85,7 +92,16 @@ export class Notifier {
       if (event.clientId && !client) continue;
       for (const channel of this.deps.channels) {
         for (const target of channel.targets())
-          queued += await this.enqueueOne(tx, event, event.kind, client, channel.name, target, ctx.now, uplink);
+          queued += await this.enqueueOne(
+            tx,
+            event,
+            event.kind,
+            client,
+            channel.name,
+            target,
+            ctx.now,
+            uplink,
+          );
       }
     }
     this.wake(tx, queued);
@@ -153,7 +169,8 @@ export class Notifier {
     const { threshold, windowMs } = this.deps.digest;
     if (threshold <= 0 || (NOT_DIGESTED as readonly string[]).includes(kind)) return null;
     const { outbox } = tx;
-    if ((await outbox.countRecent(channel, target, now - windowMs, NOT_DIGESTED)) + 1 < threshold) return null;
+    if ((await outbox.countRecent(channel, target, now - windowMs, NOT_DIGESTED)) + 1 < threshold)
+      return null;
     const open = await outbox.openDigest(channel, target, now);
     if (open) return open.id;
     const digest: Notification = {
@@ -210,12 +227,12 @@ export class Notifier {
     }
     if (kind === "uplink.up" && uplink.changedAt !== null) {
       const held = (await tx.outbox.list({ status: "suppressed", limit: 1000 })).filter(
-          (r) =>
-            r.channel === channel &&
-            r.target === target &&
-            r.lastError === UPLINK_HELD &&
-            r.createdAt >= (uplink.changedAt ?? 0),
-        );
+        (r) =>
+          r.channel === channel &&
+          r.target === target &&
+          r.lastError === UPLINK_HELD &&
+          r.createdAt >= (uplink.changedAt ?? 0),
+      );
       facts.heldBack = [
         ...new Set(
           held.reverse().map((r) => (field(r.payload, "client", "name") as string | undefined) ?? "?"),
@@ -259,7 +276,11 @@ export class Notifier {
    * Stores an uplink.down/uplink.up event and its notifications; while down, offline and late
    * alerts are held back. Repeated calls with the same state do nothing. Returns rows queued.
    */
-  async uplinkChanged(change: { down: boolean; at: number; evidence?: Record<string, unknown> }): Promise<number> {
+  async uplinkChanged(change: {
+    down: boolean;
+    at: number;
+    evidence?: Record<string, unknown>;
+  }): Promise<number> {
     return this.deps.store.transaction(async (tx) => {
       const current = await this.uplinkState(tx);
       if (current.down === change.down) return 0;
@@ -320,7 +341,7 @@ export class Notifier {
       const uplink = await this.uplinkState(tx);
       let n = 0;
       for (const client of await tx.clients.withStatus("red")) {
-        if (client.state?.flap.flapping_since != null) continue; // the flapping alert speaks for it
+        if (client.state?.flap?.flapping_since != null) continue; // the flapping alert speaks for it
         const [event] = await tx.events.query({ clientId: client.id, kinds: RED_KINDS, limit: 1 });
         if (!event || event.suppressed || !isEventKind(event.kind)) continue;
         if (client.settings.paused || mutedUntil(client.settings, now) !== null) continue;

@@ -62,8 +62,7 @@ export function decide(input: DecisionInput, noise: NoiseSettings): Decision {
 
   if (input.settings?.paused) return { action: "suppress", reason: "client paused" };
   const muted = input.settings ? mutedUntil(input.settings, input.now) : null;
-  if (muted !== null)
-    return { action: "suppress", reason: `muted until ${new Date(muted).toISOString()}` };
+  if (muted !== null) return { action: "suppress", reason: `muted until ${new Date(muted).toISOString()}` };
   const window = activeWindow(noise.maintenance, input.now, noise.timeZone);
   if (window) return { action: "suppress", reason: `maintenance window ${window.text}` };
   if (input.uplinkDown && UPLINK_EXPLAINS.has(kind))

@@ -396,7 +396,12 @@ export interface OutboxRepository {
   openDigest(channel: string, target: string, now: number): Promise<OutboxRow | null>;
   digestMembers(digestId: number): Promise<OutboxRow[]>;
   /** Notifications of a lane created at or after `since`, excluding suppressed rows and the given kinds. */
-  countRecent(channel: string, target: string, since: number, excludeKinds: readonly string[]): Promise<number>;
+  countRecent(
+    channel: string,
+    target: string,
+    since: number,
+    excludeKinds: readonly string[],
+  ): Promise<number>;
   /** The newest row of a lane for a client (null: server-wide rows) whose kind is one of `kinds`. */
   lastForClient(
     clientId: string | null,

@@ -87,18 +87,20 @@ export function clientRoutes(web: Web) {
   // After a burst of flips every open dashboard refetches its list (see stream.tsx); the ones
   // with the same filters and role get the same HTML, so it is built once per second at most.
   // Its rows were already updated in place; a client added, removed or changed clears it.
-  const lists = new Map<string, { at: number; html: string }>();
+  const lists = new Map<string, { at: number; html: Promise<string> }>();
   web.broker.subscribe("client.changed", () => lists.clear());
-  const sharedList = async (auth: Auth, request: Request, query: OverviewQuery): Promise<string> => {
+  const sharedList = (auth: Auth, request: Request, query: OverviewQuery): Promise<string> => {
     const key = `${auth.user.role}${overviewQueryString(query)}`;
     const now = web.now();
     const hit = lists.get(key);
     if (hit && now - hit.at < LIST_SHARED_MS) return hit.html;
-    const html = renderSync(
-      <ClientList view={await overviewOf(query)} ctx={web.pageContext(auth, request)} />,
+    // the render in progress is shared too: dashboards asking at once wait for the same one
+    const html = overviewOf(query).then((view) =>
+      renderSync(<ClientList view={view} ctx={web.pageContext(auth, request)} />),
     );
     if (lists.size > 100) lists.clear();
     lists.set(key, { at: now, html });
+    html.catch(() => lists.delete(key));
     return html;
   };
   const overviewOf = async (query: OverviewQuery) =>

@@ -9,7 +9,15 @@ import { type ClientSettings, validateSettingsChange } from "../../monitor/setti
 /** API field → stored setting, where the names differ. */
 const STORED_NAME: Record<string, keyof ClientSettings> = { interval: "interval_s", grace: "grace_s" };
 const API_NAME: Record<string, string> = { interval_s: "interval", grace_s: "grace" };
-const API_KEYS = ["interval", "grace", "expected_country", "expected_asn", "paused", "muted_until", "dns_allow_asns"];
+const API_KEYS = [
+  "interval",
+  "grace",
+  "expected_country",
+  "expected_asn",
+  "paused",
+  "muted_until",
+  "dns_allow_asns",
+];
 
 export function parseSettingsPatch(
   body: unknown,
@@ -25,13 +33,16 @@ export function parseSettingsPatch(
     }
     if (key === "muted_until" && typeof value === "string") {
       const at = Date.parse(value);
-      if (Number.isNaN(at)) errors.push({ path: "/muted_until", message: "must be an ISO 8601 date-time or null" });
+      if (Number.isNaN(at))
+        errors.push({ path: "/muted_until", message: "must be an ISO 8601 date-time or null" });
       else change.muted_until = at;
     } else if (key === "expected_country" && typeof value === "string") change[key] = value.toUpperCase();
     else change[STORED_NAME[key] ?? key] = value;
   }
   const checked = validateSettingsChange(change);
   if (!checked.ok)
-    errors.push(...checked.errors.map((e) => ({ ...e, path: `/${API_NAME[e.path.slice(1)] ?? e.path.slice(1)}` })));
+    errors.push(
+      ...checked.errors.map((e) => ({ ...e, path: `/${API_NAME[e.path.slice(1)] ?? e.path.slice(1)}` })),
+    );
   return errors.length || !checked.ok ? { ok: false, errors } : { ok: true, patch: checked.change };
 }

@@ -7,7 +7,12 @@ import { eventPage, parseEventQuery } from "./presenter.ts";
 export const eventsApi = (deps: { store: Store; now: () => number }) =>
   new Elysia({ name: "api.events" })
     .derive(async ({ request }) => ({
-      principal: await authenticateBearer(deps.store, request.headers.get("authorization"), "viewer", deps.now()),
+      principal: await authenticateBearer(
+        deps.store,
+        request.headers.get("authorization"),
+        "viewer",
+        deps.now(),
+      ),
     }))
     .get("/api/v1/events", async ({ query }) => {
       const q = parseEventQuery(query as Record<string, string | undefined>);

@@ -2,7 +2,7 @@
  * Report ingestion without HTTP: signature, freshness, replay, JSON, schema, then hand the
  * report to the monitor. Elysia-free so it is testable and reusable (legacy keepalive, benches).
  */
-import { type ReportV1, validateReport } from "../../../protocol/report.ts";
+import { validateReport } from "../../../protocol/report.ts";
 import {
   isTimestampFresh,
   MAX_CLOCK_SKEW_S,
@@ -79,7 +79,13 @@ export class ReportIngest {
     const fail = async (reason: string): Promise<never> => {
       this.deps.onAuthFailure?.(reason);
       const { ratePerS, burst } = limits.failures;
-      const wait = await store.limits.take("report-auth-failure", req.sourceIp ?? "unknown", ratePerS, burst, now());
+      const wait = await store.limits.take(
+        "report-auth-failure",
+        req.sourceIp ?? "unknown",
+        ratePerS,
+        burst,
+        now(),
+      );
       if (wait > 0) throw tooManyRequests(wait);
       throw unauthorized();
     };
@@ -89,7 +95,9 @@ export class ReportIngest {
     const t = now();
     if (!isTimestampFresh(headers.timestamp, Math.floor(t / 1000))) return fail("stale_timestamp");
     const cache = this.deps.clients;
-    let client = await (cache ? cache.get(headers.clientId, store.clients) : store.clients.get(headers.clientId));
+    let client = await (cache
+      ? cache.get(headers.clientId, store.clients)
+      : store.clients.get(headers.clientId));
     if (!client) return fail("unknown_client");
     const signedBy = (c: ClientRecord) =>
       this.secretsOf(c, t).some((s) => signatureMatches(s, headers, req.body));

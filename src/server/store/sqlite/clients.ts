@@ -67,7 +67,11 @@ export function sqliteClients(db: Database): Sync<ClientRepository> {
     const r = db.query<Row, Param[]>(sql).get(...params);
     return r ? toClient(r) : null;
   };
-  const all = (sql: string, ...params: Param[]) => db.query<Row, Param[]>(sql).all(...params).map(toClient);
+  const all = (sql: string, ...params: Param[]) =>
+    db
+      .query<Row, Param[]>(sql)
+      .all(...params)
+      .map(toClient);
   const get = (id: string) => one(`${CLIENT_SELECT} WHERE c.id = ?`, id);
 
   return {
@@ -84,10 +88,12 @@ export function sqliteClients(db: Database): Sync<ClientRepository> {
     list: () => all(`${CLIENT_SELECT} ORDER BY c.name`),
     withStatus: (status) => all(`${CLIENT_SELECT} WHERE c.status = ?`, status),
     // names are unique without regard to case (the column's NOCASE), so a name is a cursor
-    page: (after, limit) => all(`${CLIENT_SELECT} WHERE c.name > ? ORDER BY c.name LIMIT ?`, after ?? "", limit),
+    page: (after, limit) =>
+      all(`${CLIENT_SELECT} WHERE c.name > ? ORDER BY c.name LIMIT ?`, after ?? "", limit),
     summaries: () => db.query<Row, []>(SUMMARY_SELECT).all().map(toSummary),
     // json_each: one statement for any number of ids, no parameter limit
-    getMany: (ids) => all(`${CLIENT_SELECT} WHERE c.id IN (SELECT value FROM json_each(?))`, JSON.stringify(ids)),
+    getMany: (ids) =>
+      all(`${CLIENT_SELECT} WHERE c.id IN (SELECT value FROM json_each(?))`, JSON.stringify(ids)),
     countByStatus() {
       const rows = db
         .query<{ status: string; n: number }, []>("SELECT status, count(*) AS n FROM clients GROUP BY status")
@@ -173,7 +179,10 @@ export function sqliteClients(db: Database): Sync<ClientRepository> {
       );
       if (res.changes !== 1) return false;
       if (next.state !== null)
-        run("UPDATE client_state SET state_json = $state WHERE client_id = $id", { id, state: json(next.state) });
+        run("UPDATE client_state SET state_json = $state WHERE client_id = $id", {
+          id,
+          state: json(next.state),
+        });
       return true;
     },
   };

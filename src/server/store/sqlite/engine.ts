@@ -6,8 +6,9 @@
  * on the store inside a transaction (instead of on `tx`) would wait for themselves; they are
  * refused with an error that says so (AsyncLocalStorage knows which transaction a call is in).
  */
-import { AsyncLocalStorage } from "node:async_hooks";
+
 import type { Database } from "bun:sqlite";
+import { AsyncLocalStorage } from "node:async_hooks";
 import type { Runner } from "./sync.ts";
 import { settle } from "./sync.ts";
 

@@ -83,7 +83,9 @@ export function sqliteHistory(db: Database): Sync<HistoryRepository> {
   return {
     record(clientId, row) {
       const last = db
-        .query<Row, [string]>("SELECT * FROM client_history WHERE client_id = ? ORDER BY at DESC, id DESC LIMIT 1")
+        .query<Row, [string]>(
+          "SELECT * FROM client_history WHERE client_id = ? ORDER BY at DESC, id DESC LIMIT 1",
+        )
         .get(clientId);
       if (
         last &&
@@ -175,7 +177,8 @@ export function sqliteTokens(db: Database): Sync<ApiTokenRepository> {
 
 export function sqliteMeta(db: Database): Sync<MetaRepository> {
   return {
-    get: (key) => db.query<{ value: string }, [string]>("SELECT value FROM meta WHERE key = ?").get(key)?.value ?? null,
+    get: (key) =>
+      db.query<{ value: string }, [string]>("SELECT value FROM meta WHERE key = ?").get(key)?.value ?? null,
     set(key, value) {
       db.query(
         "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",

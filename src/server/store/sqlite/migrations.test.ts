@@ -3,11 +3,10 @@ import { expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ReplayGuard } from "../api/reports/replay-guard.ts";
+import { migrate, openSqliteStore } from "./index.ts";
 import { MIGRATIONS } from "./migrations.ts";
-import { migrate, openSqliteStore } from "./sqlite.ts";
 
-test("migration 5 carries the nonces still inside their window over to the hash log", () => {
+test("migration 5 carries the nonces still inside their window over to the hash log", async () => {
   const dir = mkdtempSync(join(tmpdir(), "sentinel-migrate-"));
   const file = join(dir, "sentinel.db");
   const old = new Database(file, { create: true, strict: true });
@@ -22,16 +21,13 @@ test("migration 5 carries the nonces still inside their window over to the hash 
   old.close();
 
   const store = openSqliteStore(file);
-  const guard = new ReplayGuard(store.nonces);
-  guard.load(now);
-  expect(guard.size).toBe(1);
-  expect(guard.use("c1", "live-nonce-0000000", now + 300_000, now)).toBe(false);
-  expect(guard.use("c1", "old-nonce-00000000", now + 300_000, now)).toBe(true);
-  store.close();
+  expect(await store.nonces.use("c1", "live-nonce-0000000", now + 300_000, now)).toBe(false);
+  expect(await store.nonces.use("c1", "old-nonce-00000000", now + 300_000, now)).toBe(true);
+  await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-test("migration 6 fills the exit columns from the stored state, or the reported address", () => {
+test("migration 6 fills the exit columns from the stored state, or the reported address", async () => {
   const dir = mkdtempSync(join(tmpdir(), "sentinel-migrate-"));
   const file = join(dir, "sentinel.db");
   const old = new Database(file, { create: true, strict: true });
@@ -59,18 +55,18 @@ test("migration 6 fills the exit columns from the stored state, or the reported 
   old.close();
 
   const store = openSqliteStore(file);
-  const exits = Object.fromEntries(store.clients.summaries().map((s) => [s.id, s.exit]));
+  const exits = Object.fromEntries((await store.clients.summaries()).map((s) => [s.id, s.exit]));
   expect(exits).toEqual({
     v4: { ip: "198.51.100.7", country: "NL", asn: 64500, org: "VPN Co" },
     v6: { ip: "2001:db8::7", country: "NL", asn: 64500, org: "VPN Co" },
     raw: { ip: "203.0.113.9", country: null, asn: null, org: null },
     new: null,
   });
-  store.close();
+  await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-test("a database from a newer sentinel is refused", () => {
+test("a database from a newer sentinel is refused", async () => {
   const db = new Database(":memory:");
   db.exec(`PRAGMA user_version = ${MIGRATIONS.length + 1}`);
   expect(() => migrate(db)).toThrow(/newer than this sentinel/);

@@ -1,64 +1,82 @@
 import { expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import fc from "fast-check";
-import { openStore } from "../../store/index.ts";
-import { ExpiringHashSet, ReplayGuard } from "./replay-guard.ts";
+import { openStore } from "../index.ts";
+import { ExpiringHashSet } from "./nonces.ts";
 
 const T = Date.parse("2026-11-26T00:00:00Z");
+const EXP = T + 600_000;
 
-test("a nonce is refused the second time, for that client only", () => {
-  const guard = new ReplayGuard(openStore(":memory:").nonces);
-  expect(guard.use("c1", "nonce-aaaaaaaaaaaa", T + 600_000, T)).toBe(true);
-  expect(guard.use("c1", "nonce-aaaaaaaaaaaa", T + 600_000, T)).toBe(false);
-  expect(guard.use("c2", "nonce-aaaaaaaaaaaa", T + 600_000, T)).toBe(true);
+const memory = () => openStore({ dataDir: ":memory:" });
+
+test("a nonce is refused the second time, for that client only", async () => {
+  const store = await memory();
+  expect(await store.nonces.use("c1", "nonce-aaaaaaaaaaaa", EXP, T)).toBe(true);
+  expect(await store.nonces.use("c1", "nonce-aaaaaaaaaaaa", EXP, T)).toBe(false);
+  expect(await store.nonces.use("c2", "nonce-aaaaaaaaaaaa", EXP, T)).toBe(true);
 });
 
-test("what was persisted is remembered by a new guard (a restart); what was not, is not", () => {
-  const store = openStore(":memory:");
-  const before = new ReplayGuard(store.nonces);
-  store.transaction(() => {
-    for (let i = 0; i < 1000; i++) before.use("c1", `persisted-${i}`, T + 600_000, T);
-    before.persist();
+test("what a committed transaction used is remembered after a restart; what rolled back is not", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sentinel-nonces-"));
+  const before = await openStore({ dataDir: dir });
+  await before.transaction(async (tx) => {
+    for (let i = 0; i < 1000; i++) await tx.nonces.use("c1", `committed-${i}`, EXP, T);
   });
-  before.use("c1", "never-persisted", T + 600_000, T);
-  const after = new ReplayGuard(store.nonces);
-  after.load(T);
-  expect(after.size).toBe(1000);
-  expect(after.use("c1", "persisted-0", T + 600_000, T)).toBe(false);
-  expect(after.use("c1", "persisted-999", T + 600_000, T)).toBe(false);
-  expect(after.use("c1", "never-persisted", T + 600_000, T)).toBe(true);
+  await expect(
+    before.transaction(async (tx) => {
+      await tx.nonces.use("c1", "rolled-back", EXP, T);
+      throw new Error("the report could not be stored");
+    }),
+  ).rejects.toThrow("could not be stored");
+  // in this process too, the rolled-back nonce is free again
+  expect(await before.nonces.use("c1", "rolled-back-2", EXP, T)).toBe(true);
+  await before.close();
+
+  const after = await openStore({ dataDir: dir });
+  expect(await after.nonces.use("c1", "committed-0", EXP, T)).toBe(false);
+  expect(await after.nonces.use("c1", "committed-999", EXP, T)).toBe(false);
+  expect(await after.nonces.use("c1", "rolled-back", EXP, T)).toBe(true);
+  expect(await after.nonces.use("c1", "rolled-back-2", EXP, T)).toBe(false); // used on the store: committed at once
+  await after.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
-test("a forgotten nonce (its write failed) can be used again and is not persisted", () => {
-  const store = openStore(":memory:");
-  const guard = new ReplayGuard(store.nonces);
-  guard.use("c1", "failed-write", T + 600_000, T);
-  guard.forget("c1", "failed-write");
-  store.transaction(() => guard.persist());
-  expect(store.nonces.live(T)).toEqual([]);
-  expect(guard.use("c1", "failed-write", T + 600_000, T)).toBe(true);
-});
-
-test("expired nonces leave memory and the log; live ones stay", () => {
-  const store = openStore(":memory:");
-  const guard = new ReplayGuard(store.nonces);
-  store.transaction(() => {
-    guard.use("c1", "short", T + 1_000, T);
-    guard.persist();
+test("a nonce used inside a savepoint that rolls back is forgotten; the outer transaction's are kept", async () => {
+  const store = await memory();
+  await store.transaction(async (tx) => {
+    await tx.nonces.use("c1", "outer", EXP, T);
+    await expect(
+      tx.transaction(async (inner) => {
+        await inner.nonces.use("c1", "inner", EXP, T);
+        throw new Error("inner failed");
+      }),
+    ).rejects.toThrow("inner failed");
   });
-  store.transaction(() => {
-    guard.use("c1", "long", T + 600_000, T);
-    guard.persist();
-  });
-  expect(store.nonces.prune(T + 10_000)).toBe(1);
-  guard.use("c1", "trigger-prune", T + 600_000, T + 10_000);
-  expect(guard.size).toBe(2); // "long" and the new one
-  const reloaded = new ReplayGuard(store.nonces);
-  reloaded.load(T + 10_000);
-  expect(reloaded.use("c1", "long", T + 600_000, T + 10_000)).toBe(false);
-  expect(reloaded.use("c1", "short", T + 600_000, T + 10_000)).toBe(true);
+  expect(await store.nonces.use("c1", "outer", EXP, T)).toBe(false);
+  expect(await store.nonces.use("c1", "inner", EXP, T)).toBe(true);
 });
 
-test("the hash set agrees with a Map through growth, deletes and prunes", () => {
+test("expired nonces leave memory and the log; live ones stay", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sentinel-nonces-"));
+  const store = await openStore({ dataDir: dir });
+  await store.transaction(async (tx) => {
+    await tx.nonces.use("c1", "short", T + 1_000, T);
+  });
+  await store.transaction(async (tx) => {
+    await tx.nonces.use("c1", "long", T + 600_000, T);
+  });
+  expect(await store.nonces.prune(T + 10_000)).toBe(1);
+  await store.close();
+  const reloaded = await openStore({ dataDir: dir });
+  expect(await reloaded.nonces.use("c1", "long", T + 600_000, T + 10_000)).toBe(false);
+  expect(await reloaded.nonces.use("c1", "short", T + 600_000, T + 10_000)).toBe(true);
+  await reloaded.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("the hash set agrees with a Map through growth, deletes and prunes", async () => {
   fc.assert(
     fc.property(
       fc.array(

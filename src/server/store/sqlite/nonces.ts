@@ -189,7 +189,9 @@ export class SqliteNonces implements TransactionHooks {
   }
 
   private append(hashes: readonly number[], expiresAt: number): void {
-    this.db.query("INSERT INTO nonce_log (expires_at, hashes) VALUES (?, ?)").run(expiresAt, packHashes(hashes));
+    this.db
+      .query("INSERT INTO nonce_log (expires_at, hashes) VALUES (?, ?)")
+      .run(expiresAt, packHashes(hashes));
   }
 
   private prune(now: number): number {
