@@ -438,6 +438,55 @@ export function describeStore(name: string, target: ContractTarget): void {
         expect(await s.meta.get("nested")).toBeNull();
       });
 
+      test("afterCommit runs once the outermost transaction committed, with the data visible", async () => {
+        const s = await fresh();
+        const seen: (string | null)[] = [];
+        const order: string[] = [];
+        await s.transaction(async (tx) => {
+          await tx.meta.set("k", "v");
+          tx.afterCommit(() => {
+            order.push("outer");
+            void s.meta.get("k").then((v) => seen.push(v));
+          });
+          await tx.transaction(async (inner) => {
+            inner.afterCommit(() => order.push("inner"));
+          });
+          tx.afterCommit(() => {
+            throw new Error("a failing announcement does not fail the commit");
+          });
+          tx.afterCommit(() => order.push("last"));
+          expect(order).toEqual([]);
+        });
+        expect(order).toEqual(["outer", "inner", "last"]);
+        await waitFor(() => seen.length === 1, 1_000, "the callback's read");
+        expect(seen).toEqual(["v"]);
+      });
+
+      test("afterCommit never runs for what rolled back: the transaction, or only a savepoint", async () => {
+        const s = await fresh();
+        const ran: string[] = [];
+        await expect(
+          s.transaction(async (tx) => {
+            tx.afterCommit(() => ran.push("rolled back"));
+            throw new Error("no");
+          }),
+        ).rejects.toThrow("no");
+        await s.transaction(async (tx) => {
+          tx.afterCommit(() => ran.push("kept before"));
+          await expect(
+            tx.transaction(async (inner) => {
+              inner.afterCommit(() => ran.push("savepoint"));
+              await inner.transaction(async (innermost) =>
+                innermost.afterCommit(() => ran.push("innermost")),
+              );
+              throw new Error("inner");
+            }),
+          ).rejects.toThrow("inner");
+          tx.afterCommit(() => ran.push("kept after"));
+        });
+        expect(ran).toEqual(["kept before", "kept after"]);
+      });
+
       test("every repository writes inside a transaction and is undone with it", async () => {
         const s = await withClient();
         await expect(

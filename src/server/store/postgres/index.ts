@@ -115,16 +115,45 @@ class PgRepositories implements Repositories {
   }
 }
 
+/** What one top-level transaction collects for after its commit. */
+class AfterCommit {
+  readonly callbacks: (() => void)[] = [];
+  ended = false;
+
+  run(): void {
+    this.ended = true;
+    for (const fn of this.callbacks) {
+      try {
+        fn();
+      } catch {
+        // an announcement that fails must not turn a committed transaction into an error
+      }
+    }
+  }
+}
+
 class PgTransaction extends PgRepositories implements Transaction {
   constructor(
     protected override readonly db: TransactionSQL,
     private readonly cleanup: { at: number },
+    private readonly after: AfterCommit,
   ) {
     super(db, cleanup);
   }
 
-  transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
-    return this.db.savepoint((sp) => fn(new PgTransaction(sp, this.cleanup))) as Promise<T>;
+  async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
+    const mark = this.after.callbacks.length;
+    try {
+      return (await this.db.savepoint((sp) => fn(new PgTransaction(sp, this.cleanup, this.after)))) as T;
+    } catch (e) {
+      this.after.callbacks.length = mark; // what the savepoint registered was rolled back with it
+      throw e;
+    }
+  }
+
+  afterCommit(fn: () => void): void {
+    if (this.after.ended) throw new Error("afterCommit() after its transaction ended");
+    this.after.callbacks.push(fn);
   }
 }
 
@@ -156,8 +185,15 @@ class PostgresStore extends PgRepositories implements Store {
     this.changes = feed;
   }
 
-  transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
-    return this.pool.begin((tx) => fn(new PgTransaction(tx, this.cleanup))) as Promise<T>;
+  async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
+    const after = new AfterCommit();
+    try {
+      const result = (await this.pool.begin((tx) => fn(new PgTransaction(tx, this.cleanup, after)))) as T;
+      after.run();
+      return result;
+    } finally {
+      after.ended = true;
+    }
   }
 
   /** A round trip that reads the schema version: connectivity and the version in one. */
