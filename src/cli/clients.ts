@@ -4,6 +4,7 @@ import { formatDuration } from "../config/duration.ts";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
 import { commonSpecs, loadOptions } from "./common.ts";
 import { dataDirSpecs, defaultPublicUrl, publicUrlSpecs } from "./server-options.ts";
+import { loadCommandKeyring, openCommandStore, type StoreAccess } from "./store-access.ts";
 
 const addSpecs = {
   ...dataDirSpecs,
@@ -22,13 +23,10 @@ const rotateSpecs = {
   grace: { kind: "duration", description: "How long the old secret keeps working", default: "24h" },
 } satisfies OptionSpecs;
 
-async function openData(dataDir: string) {
-  const [{ openStore }, { loadKeyring }] = await Promise.all([
-    import("../server/store/index.ts"),
-    import("../server/auth/keyring.ts"),
-  ]);
-  const store = await openStore({ dataDir });
-  return { store, keyring: loadKeyring(dataDir) };
+/** The store, and the server key for commands that seal a secret. */
+async function openData(o: StoreAccess) {
+  const store = await openCommandStore(o);
+  return { store, keyring: () => loadCommandKeyring(o, store) };
 }
 
 const oneName = (positionals: string[], what: string): string => {
@@ -45,10 +43,16 @@ const add = defineCommand({
     const { enrollClient, checkClientName } = await import("../server/enrollment.ts");
     const problem = checkClientName(name);
     if (problem) throw new OptionError(problem);
-    const { store, keyring } = await openData(options.dataDir);
+    const { store, keyring } = await openData(options);
     if (await store.clients.getByName(name))
       throw new OptionError(`a client named ${JSON.stringify(name)} already exists`);
-    const e = await enrollClient(store, keyring, name, options.publicUrl ?? defaultPublicUrl(), Date.now());
+    const e = await enrollClient(
+      store,
+      await keyring(),
+      name,
+      options.publicUrl ?? defaultPublicUrl(),
+      Date.now(),
+    );
     store.changes.publish("client.changed", { clientId: e.id });
     await store.close();
     if (options.json)
@@ -66,7 +70,7 @@ const list = defineCommand({
   args: cittyArgs(listSpecs),
   async run({ rawArgs }) {
     const { options } = loadOptions(listSpecs, rawArgs, "server");
-    const { store } = await openData(options.dataDir);
+    const { store } = await openData(options);
     const { presentClientSummary } = await import("../server/api/clients/presenter.ts");
     const rows = (await store.clients.list()).map((c) => presentClientSummary(c, Date.now()));
     await store.close();
@@ -94,7 +98,7 @@ const remove = defineCommand({
   async run({ rawArgs }) {
     const { options, positionals } = loadOptions(removeSpecs, rawArgs, "server");
     const which = oneName(positionals, "client NAME or ID");
-    const { store } = await openData(options.dataDir);
+    const { store } = await openData(options);
     const { findClient } = await import("../server/enrollment.ts");
     const c = await findClient(store, which);
     if (!c) throw new OptionError(`no client named ${JSON.stringify(which)}`);
@@ -117,13 +121,13 @@ const rotate = defineCommand({
   async run({ rawArgs }) {
     const { options, positionals } = loadOptions(rotateSpecs, rawArgs, "server");
     const which = oneName(positionals, "client NAME or ID");
-    const { store, keyring } = await openData(options.dataDir);
+    const { store, keyring } = await openData(options);
     const { findClient, rotateClientSecret } = await import("../server/enrollment.ts");
     const c = await findClient(store, which);
     if (!c) throw new OptionError(`no client named ${JSON.stringify(which)}`);
     const e = await rotateClientSecret(
       store,
-      keyring,
+      await keyring(),
       c,
       options.publicUrl ?? defaultPublicUrl(),
       Date.now(),

@@ -4,6 +4,7 @@ import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
 import { commonSpecs, loadOptions } from "./common.ts";
 import { dataDirSpecs } from "./server-options.ts";
+import { loadCommandKeyring, openCommandStore } from "./store-access.ts";
 
 export const exportSpecs = {
   ...dataDirSpecs,
@@ -23,14 +24,11 @@ export default defineCommand({
   async run({ rawArgs }) {
     const { options, positionals } = loadOptions(exportSpecs, rawArgs, "server");
     if (positionals.length !== 1) throw new OptionError("expected exactly one FILE (or -)");
-    const [{ openStore }, { loadKeyring }, { exportData }] = await Promise.all([
-      import("../server/store/index.ts"),
-      import("../server/auth/keyring.ts"),
-      import("../server/api/export/service.ts"),
-    ]);
-    const store = await openStore({ dataDir: options.dataDir });
-    const doc = await exportData(store, loadKeyring(options.dataDir), Date.now());
-    await store.close();
+    const { exportData } = await import("../server/api/export/service.ts");
+    const store = await openCommandStore(options);
+    const doc = await exportData(store, await loadCommandKeyring(options, store), Date.now()).finally(() =>
+      store.close(),
+    );
     const text = `${JSON.stringify(doc, null, 2)}\n`;
     const file = positionals[0] as string;
     if (file === "-") return void process.stdout.write(text);

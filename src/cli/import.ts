@@ -8,6 +8,7 @@ import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
 import { commonSpecs, loadOptions } from "./common.ts";
 import { dataDirSpecs } from "./server-options.ts";
+import { loadCommandKeyring, openCommandStore } from "./store-access.ts";
 
 export const importSpecs = {
   ...dataDirSpecs,
@@ -34,8 +35,7 @@ export default defineCommand({
   async run({ rawArgs }) {
     const { options, positionals } = loadOptions(importSpecs, rawArgs, "server");
     if (positionals.length !== 1) throw new OptionError("expected exactly one FILE (or -)");
-    const [{ openStore }, keys, { importData, parseExport, ImportError }] = await Promise.all([
-      import("../server/store/index.ts"),
+    const [keys, { importData, parseExport, ImportError }] = await Promise.all([
       import("../server/auth/keyring.ts"),
       import("../server/api/export/service.ts"),
     ]);
@@ -46,22 +46,22 @@ export default defineCommand({
     } catch (e) {
       throw new OptionError(`${file}: ${e instanceof SyntaxError ? "not valid JSON" : (e as Error).message}`);
     }
-    let keyring = keys.loadKeyring(options.dataDir);
-    if (options.sourceKeyFile) {
-      const own = keys.loadKeyring(options.dataDir);
-      const source = keys.createKeyring([
-        keys.parseServerKey(readFileSync(options.sourceKeyFile, "utf8"), options.sourceKeyFile),
-      ]);
-      // ours seals, either opens
-      keyring = {
-        currentId: own.currentId,
-        encrypt: (p) => own.encrypt(p),
-        isCurrent: (s) => own.isCurrent(s),
-        decrypt: (s) => (s.split(":")[1] === source.currentId ? source.decrypt(s) : own.decrypt(s)),
-      };
-    }
-    const store = await openStore({ dataDir: options.dataDir });
+    const store = await openCommandStore(options);
     try {
+      const own = await loadCommandKeyring(options, store);
+      let keyring = own;
+      if (options.sourceKeyFile) {
+        const source = keys.createKeyring([
+          keys.parseServerKey(readFileSync(options.sourceKeyFile, "utf8"), options.sourceKeyFile),
+        ]);
+        // ours seals, either opens
+        keyring = {
+          currentId: own.currentId,
+          encrypt: (p) => own.encrypt(p),
+          isCurrent: (s) => own.isCurrent(s),
+          decrypt: (s) => (s.split(":")[1] === source.currentId ? source.decrypt(s) : own.decrypt(s)),
+        };
+      }
       const r = await importData(store, keyring, doc);
       if (options.json) return console.log(JSON.stringify(r));
       console.log(

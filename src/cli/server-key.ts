@@ -16,6 +16,7 @@ import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
 import { commonSpecs, loadOptions } from "./common.ts";
 import { dataDirSpecs } from "./server-options.ts";
+import { openCommandStore, type StoreAccess } from "./store-access.ts";
 
 export const serverKeySpecs = {
   ...dataDirSpecs,
@@ -26,13 +27,16 @@ export const serverKeySpecs = {
 const fail = (message: string) => Object.assign(new Error(message), { exitCode: 1 });
 
 async function deps() {
-  const [store, keyring, lock] = await Promise.all([
-    import("../server/store/index.ts"),
+  const [keyring, lock, fingerprint] = await Promise.all([
     import("../server/auth/keyring.ts"),
     import("../server/data-lock.ts"),
+    import("../server/auth/key-fingerprint.ts"),
   ]);
-  return { ...store, ...keyring, ...lock };
+  return { ...keyring, ...lock, ...fingerprint, openStore: openCommandStore };
 }
+
+const keyFileOf = (o: StoreAccess, d: { SERVER_KEY_FILE: string }) =>
+  o.serverKeyFile ?? join(o.dataDir, d.SERVER_KEY_FILE);
 
 /** Writes a 0600 file atomically: readers see the old key or the new one, never a torn one. */
 function writeKeyFile(path: string, key: Buffer): void {
@@ -67,20 +71,28 @@ export interface RotateOutcome {
 }
 
 export async function rotateServerKey(
-  dataDir: string,
+  o: StoreAccess,
   env: Record<string, string | undefined> = Bun.env,
 ): Promise<RotateOutcome> {
   const d = await deps();
   refuseEnvKeys(env);
-  const keyFile = join(dataDir, d.SERVER_KEY_FILE);
+  const keyFile = keyFileOf(o, d);
   const previousFile = `${keyFile}.previous`;
   if (!existsSync(keyFile)) throw fail(`${keyFile} does not exist (is --data-dir right?)`);
-  const held = d.acquireDataLock(dataDir);
+  const held = d.acquireDataLock(o.dataDir);
   try {
-    const store = await d.openStore({ dataDir });
+    const store = await d.openStore(o);
     try {
       const old = d.parseServerKey(readFileSync(keyFile, "utf8"), keyFile);
       const oldId = d.keyId(old);
+      if (store.engine === "postgres") {
+        // every replica loads the key at start: they must all be stopped, and hold this key
+        const leader = await store.leadership.current();
+        if (leader)
+          throw fail(`replica ${leader.replica} is running on the database; stop every server first`);
+        const mismatch = await d.keyMismatch(store.meta, oldId);
+        if (mismatch) throw fail(mismatch);
+      }
       if (existsSync(previousFile)) {
         const prevId = d.keyId(d.parseServerKey(readFileSync(previousFile, "utf8"), previousFile));
         const still = sealedByKey(await store.clients.list())[prevId] ?? 0;
@@ -97,6 +109,7 @@ export async function rotateServerKey(
       const resealed = await store.clients.reencryptSecrets((sealed) =>
         keyring.isCurrent(sealed) ? sealed : keyring.encrypt(keyring.decrypt(sealed)),
       );
+      if (store.engine === "postgres") await store.meta.set(d.KEY_FINGERPRINT_META, keyring.currentId);
       return { previousKeyId: oldId, currentKeyId: keyring.currentId, resealed };
     } finally {
       await store.close();
@@ -108,18 +121,20 @@ export async function rotateServerKey(
 
 /** Re-seals every secret with the current key (finishes an interrupted rotation). */
 export async function resealSecrets(
-  dataDir: string,
+  o: StoreAccess,
   env: Record<string, string | undefined> = Bun.env,
 ): Promise<number> {
   const d = await deps();
-  const held = d.acquireDataLock(dataDir);
+  const held = d.acquireDataLock(o.dataDir);
   try {
-    const keyring = d.loadKeyring(dataDir, env);
-    const store = await d.openStore({ dataDir });
+    const keyring = d.loadKeyring(o.dataDir, env, o.serverKeyFile);
+    const store = await d.openStore(o);
     try {
-      return await store.clients.reencryptSecrets((sealed) =>
+      const resealed = await store.clients.reencryptSecrets((sealed) =>
         keyring.isCurrent(sealed) ? sealed : keyring.encrypt(keyring.decrypt(sealed)),
       );
+      if (store.engine === "postgres") await store.meta.set(d.KEY_FINGERPRINT_META, keyring.currentId);
+      return resealed;
     } finally {
       await store.close();
     }
@@ -129,16 +144,16 @@ export async function resealSecrets(
 }
 
 export async function dropPreviousKey(
-  dataDir: string,
+  o: StoreAccess,
   env: Record<string, string | undefined> = Bun.env,
 ): Promise<string> {
   const d = await deps();
   refuseEnvKeys(env);
-  const keyFile = join(dataDir, d.SERVER_KEY_FILE);
+  const keyFile = keyFileOf(o, d);
   const previousFile = `${keyFile}.previous`;
   if (!existsSync(previousFile)) throw fail(`there is no ${previousFile} to drop`);
   const prevId = d.keyId(d.parseServerKey(readFileSync(previousFile, "utf8"), previousFile));
-  const store = await d.openStore({ dataDir });
+  const store = await d.openStore(o);
   const still = sealedByKey(await store.clients.list())[prevId] ?? 0;
   await store.close();
   if (still > 0)
@@ -164,9 +179,9 @@ const status = defineCommand({
   async run({ rawArgs }) {
     const o = withDataDir(rawArgs);
     const d = await deps();
-    const keyring = d.loadKeyring(o.dataDir);
-    const keyFile = join(o.dataDir, d.SERVER_KEY_FILE);
-    const store = await d.openStore({ dataDir: o.dataDir });
+    const keyring = d.loadKeyring(o.dataDir, Bun.env, o.serverKeyFile);
+    const keyFile = keyFileOf(o, d);
+    const store = await d.openStore(o);
     const sealed = sealedByKey(await store.clients.list());
     await store.close();
     const previous = existsSync(`${keyFile}.previous`)
@@ -196,7 +211,7 @@ const rotate = defineCommand({
   args: cittyArgs(serverKeySpecs),
   async run({ rawArgs }) {
     const o = withDataDir(rawArgs);
-    const r = await rotateServerKey(o.dataDir);
+    const r = await rotateServerKey(o);
     if (o.json) return console.log(JSON.stringify(r));
     console.log(
       `Rotated the server key: ${r.previousKeyId} -> ${r.currentKeyId}; re-sealed ${r.resealed} client(s).`,
@@ -204,6 +219,11 @@ const rotate = defineCommand({
     console.log(
       "Clients keep their tokens. Start the server, then remove the old key with: sentinel server-key drop-previous",
     );
+    if (o.database)
+      console.log(
+        "PostgreSQL: copy the new server.key (and server.key.previous) to every replica before starting it; " +
+          "a replica with the old key is refused.",
+      );
   },
 });
 
@@ -215,7 +235,7 @@ const reseal = defineCommand({
   args: cittyArgs(serverKeySpecs),
   async run({ rawArgs }) {
     const o = withDataDir(rawArgs);
-    console.log(`Re-sealed the secrets of ${await resealSecrets(o.dataDir)} client(s) with the current key.`);
+    console.log(`Re-sealed the secrets of ${await resealSecrets(o)} client(s) with the current key.`);
   },
 });
 
@@ -224,7 +244,7 @@ const dropPrevious = defineCommand({
   args: cittyArgs(serverKeySpecs),
   async run({ rawArgs }) {
     const o = withDataDir(rawArgs);
-    console.log(`Deleted the previous server key ${await dropPreviousKey(o.dataDir)}.`);
+    console.log(`Deleted the previous server key ${await dropPreviousKey(o)}.`);
   },
 });
 

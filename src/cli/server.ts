@@ -7,7 +7,13 @@ import { DEFAULT_DNS_ALLOW_ASNS } from "../server/monitor/evaluate.ts";
 import { notifySpecs } from "../server/notify/options.ts";
 import { commonSpecs, createLogger, loadOptions } from "./common.ts";
 import { geoSpecs } from "./geo.ts";
-import { dataDirSpecs, defaultPublicUrl, parseListen, publicUrlSpecs } from "./server-options.ts";
+import {
+  databaseTuningSpecs,
+  dataDirSpecs,
+  defaultPublicUrl,
+  parseListen,
+  publicUrlSpecs,
+} from "./server-options.ts";
 
 const cidrList = (v: string[]) => {
   const bad = v.find((e) => parseCidr(e.includes("/") ? e : `${e}/${e.includes(":") ? 128 : 32}`) === null);
@@ -23,6 +29,7 @@ export const serverSpecs = {
     check: (v: string) => (parseListen(v) ? undefined : "must look like 0.0.0.0:8088, [::]:8088 or :8088"),
   },
   ...dataDirSpecs,
+  ...databaseTuningSpecs,
   ...publicUrlSpecs,
   homeIp: {
     kind: "list",

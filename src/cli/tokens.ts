@@ -3,6 +3,7 @@ import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
 import { commonSpecs, loadOptions } from "./common.ts";
 import { dataDirSpecs } from "./server-options.ts";
+import { openCommandStore } from "./store-access.ts";
 
 const config = commonSpecs.config;
 const addSpecs = {
@@ -19,10 +20,6 @@ const addSpecs = {
 const listSpecs = { ...dataDirSpecs, json: addSpecs.json, config } satisfies OptionSpecs;
 const revokeSpecs = { ...dataDirSpecs, config } satisfies OptionSpecs;
 
-async function store(dataDir: string) {
-  return (await import("../server/store/index.ts")).openStore({ dataDir });
-}
-
 const one = (positionals: string[]) => {
   if (positionals.length !== 1) throw new OptionError("expected exactly one token NAME");
   return positionals[0] as string;
@@ -37,7 +34,7 @@ const add = defineCommand({
   async run({ rawArgs }) {
     const { options, positionals } = loadOptions(addSpecs, rawArgs, "server");
     const name = one(positionals);
-    const s = await store(options.dataDir);
+    const s = await openCommandStore(options);
     if ((await s.tokens.list()).some((t) => t.name.toLowerCase() === name.toLowerCase()))
       throw new OptionError(`a token named ${JSON.stringify(name)} already exists`);
     const { createApiToken } = await import("../server/auth/api-tokens.ts");
@@ -57,7 +54,7 @@ const list = defineCommand({
   args: cittyArgs(listSpecs),
   async run({ rawArgs }) {
     const { options } = loadOptions(listSpecs, rawArgs, "server");
-    const s = await store(options.dataDir);
+    const s = await openCommandStore(options);
     const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
     const rows = (await s.tokens.list()).map((t) => ({
       id: t.id,
@@ -87,7 +84,7 @@ const revoke = defineCommand({
   async run({ rawArgs }) {
     const { options, positionals } = loadOptions(revokeSpecs, rawArgs, "server");
     const which = one(positionals);
-    const s = await store(options.dataDir);
+    const s = await openCommandStore(options);
     const done = await s.tokens.revoke(which, Date.now());
     await s.close();
     if (!done) throw new OptionError(`no active token named ${JSON.stringify(which)}`);

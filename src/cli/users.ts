@@ -7,6 +7,7 @@ import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
 import { commonSpecs, loadOptions } from "./common.ts";
 import { dataDirSpecs } from "./server-options.ts";
+import { openCommandStore } from "./store-access.ts";
 
 const config = commonSpecs.config;
 const addSpecs = {
@@ -35,10 +36,6 @@ const oneName = (positionals: string[]) => {
   if (positionals.length !== 1) throw new OptionError("expected exactly one user NAME");
   return positionals[0] as string;
 };
-
-async function openData(dataDir: string) {
-  return (await import("../server/store/index.ts")).openStore({ dataDir });
-}
 
 /** Reads one line from a terminal with echo off. */
 async function readHidden(prompt: string): Promise<string> {
@@ -98,7 +95,7 @@ const add = defineCommand({
     const { checkUserName, checkPassword, createUser } = await import("../server/auth/users.ts");
     const bad = checkUserName(name);
     if (bad) throw new OptionError(bad);
-    const store = await openData(options.dataDir);
+    const store = await openCommandStore(options);
     try {
       if (await store.auth.getUserByName(name))
         throw new OptionError(`a user named ${JSON.stringify(name)} already exists`);
@@ -127,7 +124,7 @@ const list = defineCommand({
   args: cittyArgs(listSpecs),
   async run({ rawArgs }) {
     const { options } = loadOptions(listSpecs, rawArgs, "server");
-    const store = await openData(options.dataDir);
+    const store = await openCommandStore(options);
     const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
     const now = Date.now();
     const rows = (await store.auth.listUsers()).map((u) => ({
@@ -156,7 +153,7 @@ const remove = defineCommand({
     const { options, positionals } = loadOptions(removeSpecs, rawArgs, "server");
     const name = oneName(positionals);
     const { isLastAdmin } = await import("../server/auth/users.ts");
-    const store = await openData(options.dataDir);
+    const store = await openCommandStore(options);
     try {
       const user = await store.auth.getUserByName(name);
       if (!user) throw new OptionError(`no user named ${JSON.stringify(name)}`);
@@ -190,7 +187,7 @@ const passwd = defineCommand({
     const { options, positionals } = loadOptions(passwdSpecs, rawArgs, "server");
     const name = oneName(positionals);
     const { changePassword, checkPassword } = await import("../server/auth/users.ts");
-    const store = await openData(options.dataDir);
+    const store = await openCommandStore(options);
     try {
       const user = await store.auth.getUserByName(name);
       if (!user) throw new OptionError(`no user named ${JSON.stringify(name)}`);

@@ -129,7 +129,7 @@ export function createApp(deps: AppDeps) {
         Response.json(errorBody("internal_error", "internal error; see the server log"), { status: 500 }),
       );
     })
-    .use(healthApi(store, deps.startedAt ?? now()))
+    .use(healthApi(store, deps.startedAt ?? now(), deps.keyring))
     .use(whoamiApi(new RateLimiter(limits.whoamiPerS, 20, now), sourceIpOf))
     .use(reportsApi(deps.reports ?? createReportRoute(deps)))
     .use(clientsApi({ store, now, monitor: deps.monitor, broker: deps.broker }))

@@ -4,7 +4,10 @@
  * key) of the key its secrets are sealed with; a replica whose key differs refuses to start,
  * and its readiness turns false if the key changes under it, instead of failing every report.
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { MetaRepository } from "../store/index.ts";
+import { type Keyring, loadKeyring, SERVER_KEY_FILE } from "./keyring.ts";
 
 export const KEY_FINGERPRINT_META = "server_key_id";
 
@@ -38,4 +41,26 @@ export async function claimKeyFingerprint(meta: MetaRepository, keyId: string): 
 export async function keyMismatch(meta: MetaRepository, keyId: string): Promise<string | null> {
   const recorded = await meta.get(KEY_FINGERPRINT_META);
   return recorded !== null && recorded !== keyId ? keyMismatchMessage(keyId, recorded) : null;
+}
+
+/**
+ * The server key of a replica (or a command) on a shared database: never a fresh one when the
+ * database already has secrets sealed with another; recorded when it is the first.
+ */
+export async function loadSharedKeyring(
+  meta: MetaRepository,
+  dataDir: string,
+  env: Record<string, string | undefined>,
+  keyFile?: string,
+): Promise<Keyring> {
+  const expected = await expectedKeyId(meta);
+  const present = !!env.SENTINEL_SERVER_KEY || existsSync(keyFile ?? join(dataDir, SERVER_KEY_FILE));
+  if (expected !== null && !present)
+    throw new KeyMismatchError(
+      `there is no server key here, and the database's client secrets are sealed with key id ${expected}; ` +
+        "every replica needs the same server key: copy server.key from a running replica (or use --server-key-file)",
+    );
+  const keyring = loadKeyring(dataDir, env, keyFile);
+  await claimKeyFingerprint(meta, keyring.currentId);
+  return keyring;
 }
