@@ -152,6 +152,8 @@ export class OutboxDispatcher {
         // a locked or broken database must not end the loop; the next round retries
         this.deps.logger.error(`outbox: dispatch round failed: ${(e as Error).message}`);
       }
+      // stop() during the round above found no sleep to cut short
+      if (!this.running) break;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.max(1, wait));
         this.wakeUp = () => {
