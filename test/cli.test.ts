@@ -4,6 +4,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { decodeToken } from "../src/protocol/token.ts";
 import { sentinel } from "./helpers/cli.ts";
+import { TEST_POSTGRES } from "./helpers/postgres.ts";
 import { tempDir } from "./helpers/server.ts";
 
 const dir = tempDir();
@@ -44,7 +45,8 @@ describe("sentinel CLI", () => {
     expect((await sentinel(["frobnicate"])).code).toBe(2);
   });
 
-  test("precedence: flag > env > config file > default", async () => {
+  // the data dir comes from a config file here; SENTINEL_TEST_POSTGRES maps only --data-dir to a database
+  test.skipIf(TEST_POSTGRES !== null)("precedence: flag > env > config file > default", async () => {
     const base = join(dir.path, "prec");
     const cfg = join(dir.path, "sentinel.toml");
     writeFileSync(cfg, `[server]\ndata-dir = "${base}-file"\npublic-url = "http://from-file:1"\n`);

@@ -5,10 +5,9 @@ import { join } from "node:path";
 import { flagName, OptionError, resolveOptions } from "../src/config/options.ts";
 import { Broker } from "../src/server/broker.ts";
 import { createNotifications, notifySpecs, telegramToken } from "../src/server/notify/index.ts";
-import { openStore } from "../src/server/store/index.ts";
 import { ALERT_TITLES } from "../templates/messages/telegram.ts";
 import { FAKE_BOT_INFO, FakeTelegram } from "./fakes/telegram.ts";
-import { quietLogger, tempDir } from "./helpers/server.ts";
+import { openServerStore, quietLogger, tempDir } from "./helpers/server.ts";
 
 const TOKEN = "123456:TEST-token-for-the-fake-bot-api";
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -60,7 +59,7 @@ describe("options", () => {
 describe("createNotifications", () => {
   test("start, an alert through the monitor's path, a bot command, status, stop", async () => {
     const fake = FakeTelegram.start();
-    const store = await openStore({ dataDir: tempDir().path });
+    const store = await openServerStore(tempDir().path);
     const broker = new Broker();
     const { options } = resolveOptions(notifySpecs, {
       argv: ["--telegram-chat", "111", "--telegram-api-root", fake.url],
@@ -108,7 +107,7 @@ describe("createNotifications", () => {
   });
 
   test("without a token there is no channel and no bot, and enqueue writes nothing", async () => {
-    const store = await openStore({ dataDir: tempDir().path });
+    const store = await openServerStore(tempDir().path);
     const { options } = resolveOptions(notifySpecs, { argv: [], env: {} });
     const n = createNotifications({
       store,

@@ -2,13 +2,12 @@
 import { expect, test } from "bun:test";
 import { loadKeyring } from "../src/server/auth/keyring.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
-import { openStore } from "../src/server/store/index.ts";
 import { sampleReport, signedPost } from "./helpers/report.ts";
-import { startTestServer, tempDir } from "./helpers/server.ts";
+import { openServerStore, startTestServer, tempDir } from "./helpers/server.ts";
 
 test("stop() during a burst of reports: every answered request is a 202, none a 5xx", async () => {
   const dir = tempDir();
-  const store = await openStore({ dataDir: dir.path });
+  const store = await openServerStore(dir.path);
   const creds = await Promise.all(
     Array.from({ length: 20 }, (_, i) =>
       enrollClient(store, loadKeyring(dir.path), `c${i}`, "http://x", Date.now()),

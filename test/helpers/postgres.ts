@@ -96,12 +96,37 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
   };
 }
 
+/** The database of each data dir a test used (dropped when the tests end). */
+const byDataDir = new Map<string, TestDatabase>();
+
+/**
+ * Under SENTINEL_TEST_POSTGRES, the database that stands for a test's data dir: the same for
+ * the test server, the stores a test opens on that dir and the CLI run with that --data-dir.
+ * Undefined without SENTINEL_TEST_POSTGRES (SQLite in the data dir).
+ */
+export async function testDatabaseFor(dataDir: string): Promise<string | undefined> {
+  if (!TEST_POSTGRES) return undefined;
+  let db = byDataDir.get(dataDir);
+  if (!db) {
+    if (byDataDir.size === 0) process.once("beforeExit", () => void dropDataDirDatabases());
+    db = await createTestDatabase();
+    byDataDir.set(dataDir, db);
+  }
+  return db.url;
+}
+
+async function dropDataDirDatabases(): Promise<void> {
+  const all = [...byDataDir.values()];
+  byDataDir.clear();
+  await Promise.all(all.map((db) => db.drop().catch(() => {})));
+}
+
 /** A PostgreSQL store on a fresh database; closing it drops the database. */
 export async function openTestPostgresStore(
   options: PostgresStoreOptions = {},
 ): Promise<Store & { database: TestDatabase }> {
   const database = await createTestDatabase();
-  const store = await openPostgresStore(database.url, { poolSize: 4, ...options });
+  const store = await openPostgresStore(database.url, { poolSize: 2, ...options });
   const close = store.close.bind(store);
   return Object.assign(store, {
     database,

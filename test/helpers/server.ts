@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createConsola } from "consola";
 import { type RunningServer, type ServerOptions, startServer } from "../../src/server/main.ts";
-import { createTestDatabase, TEST_POSTGRES, type TestDatabase } from "./postgres.ts";
+import { openStore, type Store } from "../../src/server/store/index.ts";
+import { testDatabaseFor } from "./postgres.ts";
 
 export const quietLogger = () => createConsola({ level: -999 });
 
@@ -17,33 +18,23 @@ export function tempDir(prefix = "sentinel-test-"): { path: string; remove(): vo
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-/** The PostgreSQL database of each data dir a test server used (dropped when the tests end). */
-const databases = new Map<string, TestDatabase>();
-
-async function databaseFor(dataDir: string): Promise<string | undefined> {
-  if (!TEST_POSTGRES) return undefined;
-  let db = databases.get(dataDir);
-  if (!db) {
-    if (databases.size === 0) process.once("beforeExit", () => void dropTestDatabases());
-    db = await createTestDatabase();
-    databases.set(dataDir, db);
-  }
-  return db.url;
-}
-
-export async function dropTestDatabases(): Promise<void> {
-  const all = [...databases.values()];
-  databases.clear();
-  await Promise.all(all.map((db) => db.drop().catch(() => {})));
+/**
+ * The store a test server on `dataDir` uses (the data dir's SQLite file, or its PostgreSQL
+ * database under SENTINEL_TEST_POSTGRES): to enroll clients before it starts, or to look at
+ * what it stored.
+ */
+export async function openServerStore(dataDir: string): Promise<Store> {
+  return openStore({ dataDir, database: await testDatabaseFor(dataDir), postgres: { poolSize: 2 } });
 }
 
 export async function startTestServer(
   opts: Partial<ServerOptions> & { dataDir?: string } = {},
 ): Promise<RunningServer & { dataDir: string }> {
   const dataDir = opts.dataDir ?? tempDir().path;
-  const database = opts.database ?? (await databaseFor(dataDir));
+  const database = opts.database ?? (await testDatabaseFor(dataDir));
   const running = await startServer({
-    ...(database ? { database } : {}),
+    // small pools: a test file may keep several servers (and their connections) at once
+    ...(database ? { database, databasePoolSize: 3 } : {}),
     listen: { hostname: "127.0.0.1", port: 0 },
     publicUrl: "http://127.0.0.1:0",
     logger: quietLogger(),

@@ -4,7 +4,7 @@
  * key) of the key its secrets are sealed with; a replica whose key differs refuses to start,
  * and its readiness turns false if the key changes under it, instead of failing every report.
  */
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { MetaRepository } from "../store/index.ts";
 import { type Keyring, loadKeyring, SERVER_KEY_FILE } from "./keyring.ts";
@@ -60,6 +60,8 @@ export async function loadSharedKeyring(
       `there is no server key here, and the database's client secrets are sealed with key id ${expected}; ` +
         "every replica needs the same server key: copy server.key from a running replica (or use --server-key-file)",
     );
+  // a first key is written into the data dir, which on PostgreSQL holds nothing else yet
+  if (!present && !keyFile) mkdirSync(dataDir, { recursive: true, mode: 0o750 });
   const keyring = loadKeyring(dataDir, env, keyFile);
   await claimKeyFingerprint(meta, keyring.currentId);
   return keyring;
