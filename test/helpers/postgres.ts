@@ -80,11 +80,12 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
   }
   const url = databaseUrl(name);
   const admin = new SQL(url, { max: 2 });
-  return {
+  const db: TestDatabase = {
     url,
     name,
     admin,
     async drop() {
+      live.delete(db);
       await admin.close();
       const s = new SQL(requireServer(), { max: 1 });
       try {
@@ -94,9 +95,20 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
       }
     },
   };
+  live.add(db);
+  return db;
 }
 
-/** The database of each data dir a test used (dropped when the tests end). */
+/** Databases created and not dropped yet. */
+const live = new Set<TestDatabase>();
+
+/** Drops every test database still there (test/helpers/preload.ts runs it after all tests). */
+export async function dropAllTestDatabases(): Promise<void> {
+  byDataDir.clear();
+  await Promise.all([...live].map((db) => db.drop().catch(() => {})));
+}
+
+/** The database of each data dir a test used (dropped after all tests). */
 const byDataDir = new Map<string, TestDatabase>();
 
 /**
@@ -108,17 +120,10 @@ export async function testDatabaseFor(dataDir: string): Promise<string | undefin
   if (!TEST_POSTGRES) return undefined;
   let db = byDataDir.get(dataDir);
   if (!db) {
-    if (byDataDir.size === 0) process.once("beforeExit", () => void dropDataDirDatabases());
     db = await createTestDatabase();
     byDataDir.set(dataDir, db);
   }
   return db.url;
-}
-
-async function dropDataDirDatabases(): Promise<void> {
-  const all = [...byDataDir.values()];
-  byDataDir.clear();
-  await Promise.all(all.map((db) => db.drop().catch(() => {})));
 }
 
 /** A PostgreSQL store on a fresh database; closing it drops the database. */
