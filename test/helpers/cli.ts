@@ -30,7 +30,10 @@ export async function run(cmd: string[], opts: RunOptions = {}) {
  */
 export async function sentinel(args: string[], opts: RunOptions = {}) {
   const at = args.indexOf("--data-dir");
-  const database = at >= 0 && args[at + 1] ? await testDatabaseFor(args[at + 1] as string) : undefined;
+  const database =
+    at >= 0 && args[at + 1] && !args.includes("--database")
+      ? await testDatabaseFor(args[at + 1] as string)
+      : undefined;
   const env = database ? { SENTINEL_DATABASE: database, ...opts.env } : opts.env;
   return run(["bun", `${import.meta.dir}/../../src/main.ts`, ...args], { ...opts, ...(env ? { env } : {}) });
 }

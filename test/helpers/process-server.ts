@@ -17,7 +17,10 @@ export async function startServerProcess(
 ): Promise<ServerProcess> {
   // under SENTINEL_TEST_POSTGRES the data dir's test database, as for in-process servers
   const at = args.indexOf("--data-dir");
-  const database = at >= 0 && args[at + 1] ? await testDatabaseFor(args[at + 1] as string) : undefined;
+  const database =
+    at >= 0 && args[at + 1] && !args.includes("--database")
+      ? await testDatabaseFor(args[at + 1] as string)
+      : undefined;
   const proc = Bun.spawn(
     ["bun", `${import.meta.dir}/../../src/main.ts`, "server", "--listen", "127.0.0.1:0", ...args],
     {
