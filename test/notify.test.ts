@@ -341,6 +341,28 @@ describe("crashes and restarts", () => {
   });
 });
 
+describe("stopping", () => {
+  test("stop() with a delivery hung on the Bot API aborts it and gives the row back, due now, attempt not counted", async () => {
+    const r = makeRig({ realClock: true, chats: [String(USER)] });
+    r.fake.always(USER, { kind: "hang" });
+    r.dispatcher.start();
+    r.flip("alpha", "bypass.started");
+    await r.fake.waitFor(() => r.fake.sends(USER).length === 1);
+    const t0 = performance.now();
+    await r.dispatcher.stop();
+    // the channel's own timeout is 2 s here (30 s in production): stop() does not wait for it
+    expect(performance.now() - t0).toBeLessThan(1_500);
+    const row = r.store.outbox.list({ limit: 1 })[0];
+    expect(row).toMatchObject({ status: "pending", attempts: 0, claimedBy: null, lastError: null });
+    expect(row?.nextAttemptAt).toBeLessThanOrEqual(Date.now());
+    // a second dispatcher (the next start) takes it at once
+    r.fake.always(USER, null);
+    const next = makeRig({ fake: r.fake, dir: r.dir, realClock: true, chats: [String(USER)] });
+    await next.dispatcher.tick();
+    expect(r.fake.delivered(USER)).toHaveLength(1);
+  });
+});
+
 describe("real-time loop", () => {
   test("a flip reaches the fake Bot API in well under a second; retry_after delays only its chat", async () => {
     const r = makeRig({ realClock: true });

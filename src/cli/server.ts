@@ -110,6 +110,9 @@ export const serverSpecs = {
   ...commonSpecs,
 } satisfies OptionSpecs;
 
+/** SIGTERM to exit, at most (systemd's TimeoutStopSec is longer; the issue promises 5 s) */
+const STOP_DEADLINE_MS = 4_500;
+
 export type ServerCliOptions = ReturnType<typeof loadOptions<typeof serverSpecs>>["options"];
 
 export default defineCommand({
@@ -134,16 +137,32 @@ export default defineCommand({
     });
     sd.notifyReady(`listening on ${running.url}`);
     const stopWatchdog = sd.startWatchdog({ healthy: () => running.healthy() });
-    await new Promise<void>((resolve) => {
+    const code = await new Promise<number>((resolve) => {
       const stop = async (signal: string) => {
         logger.info(`${signal} received; shutting down`);
         sd.notifyStopping();
         stopWatchdog();
-        await running.stop();
-        resolve();
+        // Every part of stop() is bounded; this is the last resort if one is not.
+        const deadline = setTimeout(() => {
+          logger.error(`shutdown did not finish within ${STOP_DEADLINE_MS / 1000} s; exiting without it`);
+          resolve(1);
+        }, STOP_DEADLINE_MS);
+        try {
+          await running.stop();
+          logger.info("stopped");
+          resolve(0);
+        } catch (e) {
+          logger.error(`shutdown failed: ${(e as Error).message}`);
+          resolve(1);
+        } finally {
+          clearTimeout(deadline);
+        }
       };
       process.once("SIGTERM", () => void stop("SIGTERM"));
       process.once("SIGINT", () => void stop("SIGINT"));
     });
+    // The data is closed; a retry timer inside a library (grammy sleeps up to a 429's
+    // retry_after) or a request a channel does not abort must not keep the process alive.
+    process.exit(code);
   },
 });

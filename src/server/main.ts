@@ -215,6 +215,9 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     healthy: () => store.readiness().ok,
     async stop() {
       home.stop();
+      // Bounded (about 2 s with a dead Bot API), so it runs while the requests drain; rows
+      // queued meanwhile wait in the outbox for the next start.
+      const notifying = notifications.stop();
       // Stop accepting, let requests in flight finish (their writes commit), then close.
       const closed = server?.stop();
       writes.flush();
@@ -222,7 +225,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       await server?.stop(true);
       writes.flush();
       monitor?.stop(); // last: it writes the heartbeats of the requests above
-      await notifications.stop();
+      await notifying;
       metrics.close();
       store.close();
       lock.release();

@@ -35,7 +35,8 @@ export interface Channel<M = unknown> {
   validateConfig(): string[];
   /** one notification as one or more messages (split to fit the channel's size limit) */
   render(notification: Notification, target: string): M[];
-  send(target: string, message: M): Promise<SendResult>;
+  /** `signal` aborts the request when the server stops (a hung service must not hold shutdown) */
+  send(target: string, message: M, signal?: AbortSignal): Promise<SendResult>;
   classifyError(err: unknown): ErrorClass;
   pace(target: string): PaceRule;
   /** a short description of an error for last_error and the channel status (never a secret) */

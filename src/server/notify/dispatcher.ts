@@ -36,6 +36,8 @@ export interface DispatcherDeps {
   unreachablePauseMs?: number;
   /** longest sleep between checks when nothing is due (default 30 s) */
   idleMs?: number;
+  /** stop(): how long deliveries in flight may take to finish before they are aborted (default 1 s) */
+  stopGraceMs?: number;
 }
 
 export interface LaneStatus {
@@ -58,6 +60,19 @@ export interface ChannelStatus {
 
 const laneKey = (channel: string, target: string) => `${channel}\u0000${target}`;
 
+/** true when `p` settled within `ms`; the timer does not outlive the answer */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([p.then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export class OutboxDispatcher {
   /** identifies this instance's claims */
   readonly owner = crypto.randomUUID();
@@ -66,6 +81,10 @@ export class OutboxDispatcher {
   private readonly inflight = new Map<string, Promise<void>>();
   private readonly lanes = new Map<string, LaneStatus>();
   private running = false;
+  /** set by stop(): deliveries still in flight then touch nothing */
+  private stopped = false;
+  /** aborts the channels' requests in flight when stop() runs out of patience */
+  private halt = new AbortController();
   private loopDone: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
   private unsubscribe: (() => void) | null = null;
@@ -100,16 +119,31 @@ export class OutboxDispatcher {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.stopped = false;
+    if (this.halt.signal.aborted) this.halt = new AbortController();
     this.unsubscribe = this.deps.broker?.subscribe("outbox.enqueued", () => this.wake()) ?? null;
     this.loopDone = this.loop();
   }
 
+  /**
+   * Bounded whatever the channels do: deliveries in flight get stopGraceMs to finish, then
+   * their requests are aborted, and every row this dispatcher still holds goes back to the
+   * queue, due now, so the next start delivers it without waiting out the lease.
+   */
   async stop(): Promise<void> {
+    if (this.stopped) return;
     this.running = false;
     this.unsubscribe?.();
+    this.unsubscribe = null;
     this.wake();
     await this.loopDone;
-    await Promise.allSettled([...this.inflight.values()]);
+    const inflight = Promise.allSettled([...this.inflight.values()]);
+    if (!(await settlesWithin(inflight, this.deps.stopGraceMs ?? 1_000))) {
+      this.halt.abort();
+      await settlesWithin(inflight, 250);
+    }
+    this.stopped = true;
+    this.deps.store.outbox.releaseClaims(this.owner, this.deps.now());
   }
 
   wake(): void {
@@ -229,11 +263,15 @@ export class OutboxDispatcher {
         return;
       }
       try {
-        await channel.send(row.target, messages[part]);
+        await channel.send(row.target, messages[part], this.halt.signal);
       } catch (err) {
+        // aborted by stop(), which gives the row back: not the channel's failure
+        if (this.halt.signal.aborted || this.stopped) return;
         this.failed(row, channel, err);
         return;
       }
+      // a channel that ignored the abort answered after stop() released the row
+      if (this.stopped) return;
       this.pacer.record(lane, this.deps.now());
       if (!outbox.progress(row.id, this.owner, part + 1, this.deps.now() + this.leaseMs)) {
         this.deps.logger.warn(

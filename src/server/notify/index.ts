@@ -151,7 +151,6 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
         logger.info("notify: no alert channel configured (see --telegram-token, --telegram-chat)");
       dispatcher.start();
       sweepTimer = setInterval(sweep, deps.testing?.sweepIntervalMs ?? 30_000);
-      if (options.notifyServerStarted) notifier.serverStarted(now());
       if (!bot) return;
       if (options.telegramMode === "webhook") {
         if (!publicUrl)
@@ -166,8 +165,8 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
     },
     async stop() {
       clearInterval(sweepTimer);
-      await bot?.stop();
-      await dispatcher.stop();
+      // each is bounded on its own (~2 s with a dead Bot API); side by side, that is paid once
+      await Promise.all([bot?.stop(), dispatcher.stop()]);
     },
     channelStatus: () => ({ channels: dispatcher.status(), queue: dispatcher.queue() }),
   };

@@ -83,6 +83,11 @@ export interface OutboxRepository {
   ): boolean;
   /** Marks the row (and its digest members) failed for good, keeping the error. */
   fail(id: number, owner: string, error: string): boolean;
+  /**
+   * Gives back every row `owner` still holds, due at `at`, without counting an attempt (a
+   * dispatcher that stops); returns how many.
+   */
+  releaseClaims(owner: string, at: number): number;
   /** Open digest of a lane that still collects (not yet due), if any. */
   openDigest(channel: string, target: string, now: number): OutboxRow | null;
   digestMembers(digestId: number): OutboxRow[];
@@ -270,6 +275,13 @@ export function sqliteOutboxRepository(db: Database): OutboxRepository {
           });
         return done;
       })();
+    },
+    releaseClaims(owner, at) {
+      return run(
+        `UPDATE outbox SET status = 'pending', claimed_by = NULL, claimed_until = NULL, next_attempt_at = $at
+         WHERE status = 'sending' AND claimed_by = $owner`,
+        { owner, at },
+      );
     },
     openDigest(channel, target, now) {
       return one(

@@ -98,15 +98,21 @@ export class TelegramChannel implements Channel<TelegramMessage> {
     return messages;
   }
 
-  async send(target: string, message: TelegramMessage): Promise<SendResult> {
+  async send(target: string, message: TelegramMessage, signal?: AbortSignal): Promise<SendResult> {
     const t = this.parsed.get(target) ?? parseTelegramTarget(target);
     if (!t) throw new Error(`bad telegram target ${JSON.stringify(target)}`);
-    const sent = await this.api.sendMessage(t.chatId, message.text, {
-      parse_mode: "HTML",
-      link_preview_options: { is_disabled: true },
-      ...(t.threadId !== undefined ? { message_thread_id: t.threadId } : {}),
-      ...(message.buttons ? { reply_markup: message.buttons } : {}),
-    });
+    const sent = await this.api.sendMessage(
+      t.chatId,
+      message.text,
+      {
+        parse_mode: "HTML",
+        link_preview_options: { is_disabled: true },
+        ...(t.threadId !== undefined ? { message_thread_id: t.threadId } : {}),
+        ...(message.buttons ? { reply_markup: message.buttons } : {}),
+      },
+      // grammy declares the abort-controller polyfill's type; it takes the platform's signal
+      signal as Parameters<Api["sendMessage"]>[3],
+    );
     return { messageId: String(sent.message_id) };
   }
 
