@@ -113,6 +113,18 @@ export const serverSpecs = {
 /** SIGTERM to exit, at most (systemd's TimeoutStopSec is longer; the issue promises 5 s) */
 const STOP_DEADLINE_MS = 4_500;
 
+/** A read-only data dir (a read-only mount, ReadOnlyPaths=) as one line that says what to do. */
+function readOnlyDataDir(e: unknown, dataDir: string): Error | null {
+  const code = (e as { code?: unknown })?.code;
+  if (code !== "EROFS" && !(typeof code === "string" && code.startsWith("SQLITE_READONLY"))) return null;
+  return Object.assign(
+    new Error(
+      `the data directory ${dataDir} is read-only (${(e as Error).message}): the server keeps its database and lock file there; remount it read-write, or give --data-dir a writable directory`,
+    ),
+    { exitCode: 1 },
+  );
+}
+
 export type ServerCliOptions = ReturnType<typeof loadOptions<typeof serverSpecs>>["options"];
 
 export default defineCommand({
@@ -134,6 +146,8 @@ export default defineCommand({
       listen: parseListen(options.listen) as { hostname: string; port: number },
       publicUrl: options.publicUrl ?? defaultPublicUrl(),
       logger,
+    }).catch((e: unknown) => {
+      throw readOnlyDataDir(e, options.dataDir) ?? e;
     });
     sd.notifyReady(`listening on ${running.url}`);
     const stopWatchdog = sd.startWatchdog({ healthy: () => running.healthy() });

@@ -3,6 +3,7 @@
  * `sentinel server` and by integration tests (which start it on port 0 with a temp data dir).
  */
 import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import type { Logger } from "../cli/common.ts";
 import { resolveOptions } from "../config/options.ts";
 import { DEFAULT_IPV4_PROVIDERS, DEFAULT_IPV6_PROVIDERS } from "../probe/options.ts";
@@ -26,7 +27,8 @@ import { ClientMonitor } from "./monitor/service.ts";
 import { createNotifications, type Notifications } from "./notify/index.ts";
 import { type NotifyOptions, notifySpecs } from "./notify/options.ts";
 import { channelStatusProvider } from "./notify/status.ts";
-import { openStore } from "./store/index.ts";
+import { StorageHealth } from "./storage-health.ts";
+import { DATABASE_FILE, openStore } from "./store/index.ts";
 import { WriteBatcher } from "./write-batcher.ts";
 
 /** Notification options come flat, like every server option; missing ones take their defaults. */
@@ -80,7 +82,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new Error("--tls-cert and --tls-key go together");
   // Held until stop(); a failed start leaves it to this process, whose exit makes it stale.
   const lock = acquireDataLock(o.dataDir);
-  const store = openStore(o.dataDir);
+  const store = openStore(o.dataDir, { quickCheck: true });
+  const storage = new StorageHealth({ logger, now, database: join(o.dataDir, DATABASE_FILE) });
   const keyring = loadKeyring(o.dataDir);
   const geo = o.geo ?? (await loadGeo({ overridesFile: o.geoOverrides }));
   const broker = new Broker();
@@ -146,6 +149,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       graceS: Math.round((o.grace ?? 60_000) / 1000),
     },
     ...(o.sweepIntervalMs ? { sweepIntervalMs: o.sweepIntervalMs } : {}),
+    storage,
   });
   monitor.start(startedAt);
   home.start();
@@ -159,7 +163,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const replays = new ReplayGuard(store.nonces);
   replays.load(now());
   const writes = new WriteBatcher(store, (error) => {
-    logger.error(`a batch of reports could not be committed: ${(error as Error).message}`);
+    if (!storage.failed("a batch of reports could not be committed", error))
+      logger.error(`a batch of reports could not be committed: ${(error as Error).message}`);
     clientCache.clear();
     replays.load(now());
     monitor?.forgetJudgements();
@@ -181,6 +186,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     clientCache,
     telegramWebhook: () => notifications.webhook(),
     writes,
+    storage,
     replays,
     monitor,
     acceptReport: (r: AcceptedReport) => (monitor as ClientMonitor).acceptReport(r),

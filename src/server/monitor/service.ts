@@ -53,6 +53,8 @@ export interface MonitorDeps {
   fastPath?: boolean;
   /** how often the sweeper looks for due deadlines */
   sweepIntervalMs?: number;
+  /** where storage errors of a sweeper pass go (logged once a minute, not every pass) */
+  storage?: { failed(where: string, e: unknown): string | null };
 }
 
 /** The policy fields a user can set per client (PATCH /api/v1/clients/:id), stored as JSON. */
@@ -353,7 +355,8 @@ export class ClientMonitor {
         if (events.length) this.published(client.id, events, true);
       }
     } catch (e) {
-      logger.error(`sweeper pass failed: ${(e as Error).message}`);
+      if (!this.deps.storage?.failed("sweeper pass failed (no late or offline alerts meanwhile)", e))
+        logger.error(`sweeper pass failed: ${(e as Error).message}`);
     }
     return flipped;
   }

@@ -7,8 +7,9 @@ export type * from "./types.ts";
 export const DATABASE_FILE = "sentinel.db";
 
 /** Opens (and migrates) the store in a data directory, or in memory for ":memory:". */
-export function openStore(dataDir: string): Store {
-  return openSqliteStore(dataDir === ":memory:" ? ":memory:" : join(dataDir, DATABASE_FILE));
+export function openStore(dataDir: string, opts: { quickCheck?: boolean } = {}): Store {
+  return openSqliteStore(dataDir === ":memory:" ? ":memory:" : join(dataDir, DATABASE_FILE), opts);
 }
 export { type BackupInfo, inspectBackup } from "./backup.ts";
-export { storageFailure } from "./errors.ts";
+export { isCorruption, storageFailure } from "./errors.ts";
+export { DatabaseDamagedError } from "./integrity.ts";

@@ -3,6 +3,7 @@ import { Database } from "bun:sqlite";
 import { mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { sqliteAuthRepository } from "./auth.ts";
+import { openIntactDatabase } from "./integrity.ts";
 import { MIGRATIONS, type Migration } from "./migrations.ts";
 import { packHashes, unpackHashes } from "./nonce-hash.ts";
 import { sqliteOutboxRepository } from "./outbox.ts";
@@ -133,8 +134,9 @@ export function migrate(db: Database): number {
   return MIGRATIONS.length;
 }
 
-export function openSqliteStore(path: string): Store {
-  const db = openDatabase(path);
+/** `quickCheck`: read the whole file for damage first (the server at start; see integrity.ts). */
+export function openSqliteStore(path: string, opts: { quickCheck?: boolean } = {}): Store {
+  const db = openIntactDatabase(path, openDatabase, opts);
   migrate(db);
   const q = (sql: string) => db.query<Row, never[]>(sql);
   // biome-ignore lint/suspicious/noExplicitAny: bun:sqlite binding objects are loosely typed
