@@ -103,7 +103,7 @@ describe("createNotifications", () => {
     fake.pushMessage(111, "/ping");
     await fake.waitFor(() => fake.delivered(111).length === 2);
     expect(n.channelStatus()).toMatchObject({
-      channels: [{ name: "telegram", ok: true }],
+      channels: [{ name: "telegram", state: "working", waiting: 0 }],
       queue: { delivered: 1 },
     });
   });

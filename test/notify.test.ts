@@ -212,8 +212,8 @@ describe("delivery", () => {
     expect(r.fake.sends(USER)).toHaveLength(1);
     expect(r.fake.delivered(GROUP)).toHaveLength(2);
     const status = r.dispatcher.status()[0];
-    expect(status?.ok).toBe(false);
-    expect(status?.problems.join()).toContain("bot was blocked");
+    expect(status).toMatchObject({ state: "failing", failingSince: T0 + 1_000 });
+    expect(status?.lastError).toContain("111: telegram 403: Forbidden: bot was blocked");
     expect(r.store.outbox.list({ status: "failed", limit: 5 })[0]?.lastError).toBe(
       "telegram 403: Forbidden: bot was blocked by the user",
     );
@@ -221,7 +221,7 @@ describe("delivery", () => {
     r.fake.always(USER, null);
     await r.run(2, 10 * 60_000);
     expect(texts(r.fake, USER)[0]).toContain("<b>beta</b>");
-    expect(r.dispatcher.status()[0]?.ok).toBe(true);
+    expect(r.dispatcher.status()[0]?.state).toBe("working");
   });
 
   test("a long 429 retry_after delays only that chat", async () => {

@@ -17,6 +17,7 @@ import type { OutboxRow, OutboxStatus } from "../store/outbox.ts";
 import type { Store } from "../store/types.ts";
 import { GIVE_UP_AFTER_MS, pastGiveUp, retryDelayMs } from "./backoff.ts";
 import type { Channel } from "./channel.ts";
+import { type ChannelHealth, channelHealth } from "./health.ts";
 import { Pacer } from "./pacing.ts";
 import type { Notification } from "./types.ts";
 
@@ -40,24 +41,6 @@ export interface DispatcherDeps {
   stopGraceMs?: number;
 }
 
-export interface LaneStatus {
-  channel: string;
-  target: string;
-  lastDeliveredAt: number | null;
-  lastError: string | null;
-  lastErrorAt: number | null;
-  /** set while the target refuses delivery (e.g. the bot was blocked or removed from the chat) */
-  pausedUntil: number | null;
-}
-
-export interface ChannelStatus {
-  name: string;
-  /** false when the configuration is invalid or a target is refusing delivery */
-  ok: boolean;
-  problems: string[];
-  lanes: LaneStatus[];
-}
-
 const laneKey = (channel: string, target: string) => `${channel}\u0000${target}`;
 
 /** true when `p` settled within `ms`; the timer does not outlive the answer */
@@ -79,7 +62,8 @@ export class OutboxDispatcher {
   private readonly channels: Map<string, Channel>;
   private readonly pacer: Pacer;
   private readonly inflight = new Map<string, Promise<void>>();
-  private readonly lanes = new Map<string, LaneStatus>();
+  /** lanes whose target refuses us (bot blocked or removed from the chat): not tried before this time */
+  private readonly pausedUntil = new Map<string, number>();
   private running = false;
   /** set by stop(): deliveries still in flight then touch nothing */
   private stopped = false;
@@ -103,16 +87,6 @@ export class OutboxDispatcher {
     this.maxAgeMs = deps.maxAgeMs ?? GIVE_UP_AFTER_MS;
     this.pauseMs = deps.unreachablePauseMs ?? 10 * 60_000;
     this.idleMs = deps.idleMs ?? 30_000;
-    for (const c of deps.channels)
-      for (const t of c.targets())
-        this.lanes.set(laneKey(c.name, t), {
-          channel: c.name,
-          target: t,
-          lastDeliveredAt: null,
-          lastError: null,
-          lastErrorAt: null,
-          pausedUntil: null,
-        });
   }
 
   /** Runs until stop(): delivers what is due, sleeps until the next due row or a wake-up. */
@@ -156,18 +130,29 @@ export class OutboxDispatcher {
     await Promise.allSettled([...this.inflight.values()]);
   }
 
-  status(): ChannelStatus[] {
-    const now = this.deps.now();
-    return [...this.channels.values()].map((c) => {
-      const lanes = [...this.lanes.values()].filter((l) => l.channel === c.name).map((l) => ({ ...l }));
-      const problems = [
-        ...c.validateConfig(),
-        ...lanes
-          .filter((l) => l.pausedUntil !== null && l.pausedUntil > now)
-          .map((l) => `${l.target}: ${l.lastError}`),
-      ];
-      return { name: c.name, ok: problems.length === 0, problems, lanes };
-    });
+  /** Each channel's state from its stored lanes and queue (see health.ts). */
+  status(): ChannelHealth[] {
+    const { outbox } = this.deps.store;
+    const lanes = outbox.lanes();
+    const queues = outbox.queues();
+    return [...this.channels.values()].map((c) =>
+      channelHealth({
+        name: c.name,
+        problems: c.validateConfig(),
+        targets: c.targets(),
+        lanes,
+        queue: queues.get(c.name),
+      }),
+    );
+  }
+
+  /**
+   * A message to the lane just got through outside the queue (a test message): what waits out
+   * a retry delay or a refusal pause goes now.
+   */
+  retryNow(channel: string, target: string): void {
+    this.pausedUntil.delete(laneKey(channel, target));
+    if (this.deps.store.outbox.retryNow(channel, target, this.deps.now()) > 0) this.wake();
   }
 
   queue(): Record<OutboxStatus, number> {
@@ -209,7 +194,7 @@ export class OutboxDispatcher {
     for (const head of outbox.dueHeads(now, 200)) {
       const lane = laneKey(head.channel, head.target);
       if (this.inflight.has(lane)) continue;
-      const paused = this.lanes.get(lane)?.pausedUntil ?? null;
+      const paused = this.pausedUntil.get(lane) ?? null;
       if (paused !== null && paused > now) {
         later(paused);
         continue;
@@ -284,15 +269,9 @@ export class OutboxDispatcher {
       this.deps.logger.warn(`outbox: #${row.id} was taken over before it was marked delivered`);
       return;
     }
-    const status = this.laneStatus(row);
-    if (status.pausedUntil !== null)
+    if (this.pausedUntil.delete(lane))
       this.deps.logger.info(`outbox: ${row.channel} ${row.target} accepts messages again`);
-    Object.assign(status, {
-      lastDeliveredAt: this.deps.now(),
-      pausedUntil: null,
-      lastError: null,
-      lastErrorAt: null,
-    });
+    outbox.recordAttempt(row.channel, row.target, this.deps.now(), null);
   }
 
   private failed(row: OutboxRow, channel: Channel, err: unknown): void {
@@ -300,15 +279,15 @@ export class OutboxDispatcher {
     const now = this.deps.now();
     const cls = channel.classifyError(err);
     const message = channel.describeError(err);
-    const status = this.laneStatus(row);
-    Object.assign(status, { lastError: message, lastErrorAt: now });
+    const lane = laneKey(row.channel, row.target);
+    outbox.recordAttempt(row.channel, row.target, now, message);
     if (cls === "permanent" || cls === "unreachable") {
       outbox.fail(row.id, this.owner, message);
       if (cls === "unreachable") {
         // One refused row pauses the lane instead of failing every queued row against it.
-        if (status.pausedUntil === null)
+        if (!this.pausedUntil.has(lane))
           this.deps.logger.error(`outbox: ${row.channel} ${row.target} refuses messages: ${message}`);
-        status.pausedUntil = now + this.pauseMs;
+        this.pausedUntil.set(lane, now + this.pauseMs);
       } else this.deps.logger.error(`outbox: #${row.id} (${row.kind}) failed for good: ${message}`);
       return;
     }
@@ -327,22 +306,5 @@ export class OutboxDispatcher {
     this.deps.logger.warn(
       `outbox: #${row.id} to ${row.channel} ${row.target} failed (${message}); retry in ${Math.round((at - now) / 1000)} s`,
     );
-  }
-
-  private laneStatus(row: OutboxRow): LaneStatus {
-    const key = laneKey(row.channel, row.target);
-    let status = this.lanes.get(key);
-    if (!status) {
-      status = {
-        channel: row.channel,
-        target: row.target,
-        lastDeliveredAt: null,
-        lastError: null,
-        lastErrorAt: null,
-        pausedUntil: null,
-      };
-      this.lanes.set(key, status);
-    }
-    return status;
   }
 }

@@ -12,13 +12,14 @@ import type { Store } from "../store/types.ts";
 import { SentinelBot } from "../telegram/bot.ts";
 import type { Channel, PaceRule } from "./channel.ts";
 import { TelegramChannel } from "./channels/telegram/channel.ts";
-import { type ChannelStatus, OutboxDispatcher } from "./dispatcher.ts";
+import { OutboxDispatcher } from "./dispatcher.ts";
+import type { ChannelHealth } from "./health.ts";
 import { Notifier } from "./notifier.ts";
 import type { NotifyOptions } from "./options.ts";
 import { parseMaintenanceWindow } from "./schedule.ts";
 
-export type { ChannelStatus, LaneStatus } from "./dispatcher.ts";
 export { OutboxDispatcher } from "./dispatcher.ts";
+export type { ChannelHealth, ChannelState } from "./health.ts";
 export { Notifier } from "./notifier.ts";
 export { notifySpecs } from "./options.ts";
 export type { Notification } from "./types.ts";
@@ -53,8 +54,8 @@ export interface Notifications {
   webhook(): ((req: Request) => Promise<Response>) | null;
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** per channel: configuration problems, refusing targets, last delivery; plus the queue counts */
-  channelStatus(): { channels: ChannelStatus[]; queue: Record<OutboxStatus, number> };
+  /** per channel: its state from recent deliveries (see health.ts); plus the whole queue's counts */
+  channelStatus(): { channels: ChannelHealth[]; queue: Record<OutboxStatus, number> };
 }
 
 /** The bot token from --telegram-token / SENTINEL_TELEGRAM_TOKEN, else --telegram-token-file. */

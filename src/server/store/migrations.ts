@@ -138,4 +138,17 @@ export const MIGRATIONS: readonly Migration[] = [
                         iif(e.state_json ->> '$.exit.ipv4.ip' IS NULL, e.state_json ->> '$.exit.ipv6.org', NULL))
   FROM client_state e WHERE e.client_id = clients.id;
   `,
+  // 7: how each alert lane (channel + target) last fared, so the Alerts page tells the truth
+  // after a restart: when a message (or a test) last got through, since when it fails, and why
+  `
+  CREATE TABLE channel_lanes (
+    channel TEXT NOT NULL,
+    target TEXT NOT NULL,
+    last_ok_at INTEGER,
+    failing_since INTEGER,
+    last_error TEXT,
+    last_error_at INTEGER,
+    PRIMARY KEY (channel, target)
+  ) WITHOUT ROWID;
+  `,
 ];

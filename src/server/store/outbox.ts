@@ -51,6 +51,26 @@ export interface NewOutboxRow {
   lastError?: string | null;
 }
 
+/** How one lane (channel + target) last fared: deliveries and test messages. */
+export interface LaneRecord {
+  channel: string;
+  target: string;
+  /** the last message the channel accepted */
+  lastOkAt: number | null;
+  /** the first failure after the last success; null while the lane works */
+  failingSince: number | null;
+  /** the last failure, kept after the lane works again */
+  lastError: string | null;
+  lastErrorAt: number | null;
+}
+
+/** A channel's queue: messages waiting to go out (pending or in flight), and the ones given up on. */
+export interface ChannelQueue {
+  waiting: number;
+  oldestWaitingAt: number | null;
+  failed: number;
+}
+
 export interface OutboxQuery {
   status?: OutboxStatus;
   clientId?: string;
@@ -103,6 +123,13 @@ export interface OutboxRepository {
   /** Every row of a lane that announces (or reminds of) one event. */
   forEvent(eventId: number, channel: string, target: string): OutboxRow[];
   countByStatus(): Record<OutboxStatus, number>;
+  /** Per channel name. */
+  queues(): Map<string, ChannelQueue>;
+  /** A delivery or test message to a lane got through (`error` null) or failed. */
+  recordAttempt(channel: string, target: string, at: number, error: string | null): void;
+  lanes(): LaneRecord[];
+  /** Rows of a lane waiting out a retry delay become due at `at` (the lane works again); returns how many. */
+  retryNow(channel: string, target: string, at: number): number;
   /** Deletes finished rows (delivered, failed, suppressed) created before `before`. */
   prune(before: number): number;
 }
@@ -336,6 +363,56 @@ export function sqliteOutboxRepository(db: Database): OutboxRepository {
         .all())
         out[r.status] = r.n;
       return out;
+    },
+    queues() {
+      const rows = db
+        .query<{ channel: string; waiting: number; oldest: number | null; failed: number }, []>(
+          `SELECT channel, sum(status IN ('pending', 'sending')) AS waiting,
+             min(CASE WHEN status IN ('pending', 'sending') THEN created_at END) AS oldest,
+             sum(status = 'failed') AS failed
+           FROM outbox WHERE digest_id IS NULL GROUP BY channel`,
+        )
+        .all();
+      return new Map(
+        rows.map((r) => [r.channel, { waiting: r.waiting, oldestWaitingAt: r.oldest, failed: r.failed }]),
+      );
+    },
+    recordAttempt(channel, target, at, error) {
+      if (error === null)
+        run(
+          `INSERT INTO channel_lanes (channel, target, last_ok_at) VALUES ($channel, $target, $at)
+           ON CONFLICT (channel, target) DO UPDATE SET last_ok_at = excluded.last_ok_at, failing_since = NULL`,
+          { channel, target, at },
+        );
+      else
+        run(
+          `INSERT INTO channel_lanes (channel, target, failing_since, last_error, last_error_at)
+           VALUES ($channel, $target, $at, $error, $at)
+           ON CONFLICT (channel, target) DO UPDATE SET failing_since = coalesce(failing_since, excluded.failing_since),
+             last_error = excluded.last_error, last_error_at = excluded.last_error_at`,
+          { channel, target, at, error },
+        );
+    },
+    lanes() {
+      return db
+        .query<Row, []>("SELECT * FROM channel_lanes ORDER BY channel, target")
+        .all()
+        .map((r) => ({
+          channel: r.channel as string,
+          target: r.target as string,
+          lastOkAt: (r.last_ok_at as number | null) ?? null,
+          failingSince: (r.failing_since as number | null) ?? null,
+          lastError: (r.last_error as string | null) ?? null,
+          lastErrorAt: (r.last_error_at as number | null) ?? null,
+        }));
+    },
+    retryNow(channel, target, at) {
+      // attempts > 0: a retry delay, not a digest that still collects
+      return run(
+        `UPDATE outbox SET next_attempt_at = $at
+         WHERE channel = $channel AND target = $target AND status = 'pending' AND attempts > 0 AND next_attempt_at > $at`,
+        { channel, target, at },
+      );
     },
     prune(before) {
       return run(

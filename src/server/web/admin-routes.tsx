@@ -35,7 +35,9 @@ export function adminRoutes(web: Web) {
     .get("/channels", ({ request }) => {
       const auth = web.guard(request, "viewer");
       if (auth instanceof Response) return auth;
-      return web.html(<ChannelsPage ctx={web.pageContext(auth, request)} channels={channels.list()} />);
+      return web.html(
+        <ChannelsPage ctx={web.pageContext(auth, request)} channels={channels.list()} now={web.now()} />,
+      );
     })
     .post("/channels/:name/test", async ({ request, params, body }) => {
       const auth = web.guard(request, "admin", (body ?? {}) as Form);
@@ -51,7 +53,12 @@ export function adminRoutes(web: Web) {
       }
       web.audit(auth.user.name, request, "channel.test", name, { ok: notice.kind === "ok" });
       return web.html(
-        <ChannelsPage ctx={web.pageContext(auth, request)} channels={channels.list()} notice={notice} />,
+        <ChannelsPage
+          ctx={web.pageContext(auth, request)}
+          channels={channels.list()}
+          notice={notice}
+          now={web.now()}
+        />,
       );
     })
     .get("/users", ({ request }) => {
