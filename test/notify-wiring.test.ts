@@ -2,13 +2,18 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { createConsola } from "consola";
 import { flagName, OptionError, resolveOptions } from "../src/config/options.ts";
+import { loadKeyring } from "../src/server/auth/keyring.ts";
 import { Broker } from "../src/server/broker.ts";
+import { enrollClient } from "../src/server/enrollment.ts";
+import { HOME, testGeo } from "../src/server/monitor/testing.ts";
 import { createNotifications, notifySpecs, telegramToken } from "../src/server/notify/index.ts";
 import { openStore } from "../src/server/store/index.ts";
 import { ALERT_TITLES } from "../templates/messages/telegram.ts";
 import { FAKE_BOT_INFO, FakeTelegram } from "./fakes/telegram.ts";
-import { quietLogger, tempDir } from "./helpers/server.ts";
+import { sampleReport, signedPost } from "./helpers/report.ts";
+import { quietLogger, startTestServer, tempDir } from "./helpers/server.ts";
 
 const TOKEN = "123456:TEST-token-for-the-fake-bot-api";
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -145,4 +150,44 @@ describe("createNotifications", () => {
       ),
     ).toBe(0);
   });
+});
+
+test("a server without any alert channel logs every event at info level: kind, client, reason", async () => {
+  const dir = tempDir();
+  const store = openStore(dir.path);
+  const cred = enrollClient(store, loadKeyring(dir.path), "wg-pi", "http://x", Date.now());
+  store.close();
+  const lines: string[] = [];
+  const logger = createConsola({
+    level: 3,
+    reporters: [{ log: (o) => void lines.push(`${o.type} ${o.args.join(" ")}`) }],
+  });
+  const server = await startTestServer({
+    dataDir: dir.path,
+    logger,
+    geo: testGeo,
+    homeIp: HOME.addresses,
+    homeAsn: HOME.asns,
+  });
+  cleanups.push(async () => {
+    await server.stop();
+    dir.remove();
+  });
+  // the exit is the home address: a bypass
+  const home = HOME.addresses[0] as string;
+  const body = sampleReport({
+    ipv4: {
+      ip: home,
+      consistent: true,
+      answers: [{ provider: "http://echo-a", ip: home, latency_ms: 1, error: null }],
+    },
+  });
+  expect((await fetch(signedPost(server.url, cred, JSON.stringify(body)))).status).toBe(202);
+
+  const events = lines.filter((l) => l.includes(" event "));
+  expect(events.every((l) => l.startsWith("info "))).toBe(true);
+  expect(events).toContainEqual(expect.stringMatching(/^info event server\.started: server: /));
+  const bypass = events.find((l) => l.startsWith("info event bypass.started: wg-pi"));
+  expect(bypass).toBeDefined();
+  expect(bypass).toContain(home); // the reason names the home address
 });

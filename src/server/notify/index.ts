@@ -104,6 +104,7 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
     },
     digest: { threshold: options.digestThreshold, windowMs: options.digestWindow },
     reminderIntervalMs: options.reminderInterval,
+    logEvent: (line) => logger.info(line),
   });
   const dispatcher = new OutboxDispatcher({
     store,
@@ -149,7 +150,9 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
     async start() {
       for (const c of channels) for (const p of c.validateConfig()) logger.warn(`${c.name}: ${p}`);
       if (channels.length === 0)
-        logger.info("notify: no alert channel configured (see --telegram-token, --telegram-chat)");
+        logger.info(
+          "notify: no alert channel configured (see --telegram-token, --telegram-chat); every event is logged instead",
+        );
       dispatcher.start();
       sweepTimer = setInterval(sweep, deps.testing?.sweepIntervalMs ?? 30_000);
       if (!bot) return;

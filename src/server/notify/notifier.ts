@@ -30,6 +30,11 @@ export interface NotifierDeps {
   /** after the uplink returns, wait this long for clients to report before announcing held-back offline alerts */
   uplinkSettleMs?: number;
   broker?: Broker;
+  /**
+   * With no channel configured the log is the only alert: every event goes here as one line
+   * (kind, client, reason). Written when the event is stored, inside its transaction.
+   */
+  logEvent?: (line: string) => void;
 }
 
 export interface UplinkState {
@@ -58,6 +63,16 @@ function field(obj: unknown, ...path: string[]): unknown {
   return cur;
 }
 
+/** "event client.offline: laptop (online → offline): No report for 3 min." */
+function eventLine(event: EventRecord, client: ClientRecord | null): string {
+  const who = client?.name ?? (event.clientId ? `client ${event.clientId}` : "server");
+  const change =
+    event.from !== null || event.to !== null ? ` (${event.from ?? "-"} → ${event.to ?? "-"})` : "";
+  const reason = field(event.evidence, "reason");
+  const what = typeof reason === "string" ? reason : JSON.stringify(event.evidence).slice(0, 300);
+  return `event ${event.kind}: ${who}${change}: ${what}${event.suppressed ? " (no alert: suppressed)" : ""}`;
+}
+
 export class Notifier {
   private readonly settleMs: number;
 
@@ -78,6 +93,7 @@ export class Notifier {
     for (const event of events) {
       if (!isEventKind(event.kind)) continue;
       const client = event.clientId ? clientOf(event.clientId) : null;
+      if (this.deps.channels.length === 0) this.deps.logEvent?.(eventLine(event, client));
       if (event.clientId && !client) continue;
       for (const channel of this.deps.channels) {
         for (const target of channel.targets())
