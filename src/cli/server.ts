@@ -110,7 +110,7 @@ export const serverSpecs = {
   ...commonSpecs,
 } satisfies OptionSpecs;
 
-/** SIGTERM to exit, at most (systemd's TimeoutStopSec is longer; the issue promises 5 s) */
+/** SIGTERM to exit, at most: a stop takes ~2 s (docs/operations.md), systemd waits 15 s */
 const STOP_DEADLINE_MS = 4_500;
 
 /** A read-only data dir (a read-only mount, ReadOnlyPaths=) as one line that says what to do. */

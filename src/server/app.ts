@@ -76,7 +76,7 @@ const limitsOf = (deps: AppDeps) => ({
 
 /** In-process apps without one (tests) get their own, on first use. */
 const storageHealthOf = (deps: AppDeps): StorageHealth =>
-  (deps.storage ??= new StorageHealth({ logger: deps.logger, now: deps.now, database: "the database" }));
+  (deps.storage ??= new StorageHealth({ logger: deps.logger, now: deps.now }));
 
 /** POST /api/v1/reports with its ingest; main.ts serves it directly, createApp mounts it. */
 export function createReportRoute(deps: AppDeps): ReportRoute {

@@ -22,7 +22,7 @@ export interface StorageHealthDeps {
   logger: Logger;
   now: () => number;
   /** the database file, named in the log */
-  database: string;
+  database?: string;
   /** one log line per place and reason this often (default 1 min) */
   logEveryMs?: number;
 }
@@ -46,7 +46,7 @@ export class StorageHealth {
     if (isCorruption(e) && this.damaged === null) {
       this.damaged = { since: now, detail };
       this.deps.logger.error(
-        `the database ${this.deps.database} is damaged (${detail}): reports get 503 and /readyz is red until it is restored from a backup (stop the server, then \`sentinel restore\`; see "Recovery" in docs/operations.md)`,
+        `the database${this.deps.database ? ` ${this.deps.database}` : ""} is damaged (${detail}): reports get 503 and /readyz is red until it is restored from a backup (stop the server, then \`sentinel restore\`; see "Recovery" in docs/operations.md)`,
       );
     }
     const key = `${where}\u0000${reason}`;

@@ -1,8 +1,9 @@
 /**
  * Wraps the app's fetch handler: logs every request at debug and every server error at error,
  * each with its request id, and feeds the report metrics. A 503 is no error of the server's
- * but a "try later" whose cause its maker logs (once a minute, not once per request). Only the method, the path (never the
- * query string or headers, where tokens travel) and the status are logged.
+ * but a "try later" whose cause its maker logs (once a minute, not once per request). Only the
+ * method, the path (never the query string or headers, where tokens travel) and the status are
+ * logged.
  */
 import type { Logger } from "../../cli/common.ts";
 import { REPORTS_PATH } from "../api/reports/index.ts";

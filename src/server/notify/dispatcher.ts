@@ -13,6 +13,7 @@
  */
 import type { Logger } from "../../cli/common.ts";
 import type { Broker } from "../broker.ts";
+import { settlesWithin } from "../settles-within.ts";
 import type { OutboxRow, OutboxStatus } from "../store/outbox.ts";
 import type { Store } from "../store/types.ts";
 import { GIVE_UP_AFTER_MS, pastGiveUp, retryDelayMs } from "./backoff.ts";
@@ -42,19 +43,6 @@ export interface DispatcherDeps {
 }
 
 const laneKey = (channel: string, target: string) => `${channel}\u0000${target}`;
-
-/** true when `p` settled within `ms`; the timer does not outlive the answer */
-async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([p.then(() => true as const), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 export class OutboxDispatcher {
   /** identifies this instance's claims */

@@ -12,4 +12,3 @@ export function openStore(dataDir: string, opts: { quickCheck?: boolean } = {}):
 }
 export { type BackupInfo, inspectBackup } from "./backup.ts";
 export { isCorruption, storageFailure } from "./errors.ts";
-export { DatabaseDamagedError } from "./integrity.ts";

@@ -11,6 +11,7 @@ import { parseDuration } from "../../config/duration.ts";
 import type { Broker } from "../broker.ts";
 import { parseTelegramTarget } from "../notify/channels/telegram/chat.ts";
 import { escapeHtml as esc, splitHtml } from "../notify/channels/telegram/html.ts";
+import { settlesWithin } from "../settles-within.ts";
 import type { ClientRecord, Store } from "../store/types.ts";
 import { clientReply, clientsReply, HELP, type ReplyContext, startReply, statusReply } from "./replies.ts";
 
@@ -48,13 +49,6 @@ export function parseMuteArgs(text: string): { name: string; ms: number } | stri
 /** grammy declares its signals with the abort-controller polyfill's type; at run time it takes the platform's. */
 type GrammySignal = NonNullable<Parameters<Bot["init"]>[0]>;
 const asGrammySignal = (signal: AbortSignal) => signal as unknown as GrammySignal;
-
-/** Waits for `p` at most `ms`; the timer does not outlive the answer. */
-async function settlesWithin(p: Promise<unknown> | null, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
-}
 
 export class SentinelBot {
   readonly bot: Bot;
