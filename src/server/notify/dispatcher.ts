@@ -46,6 +46,11 @@ export interface LaneStatus {
   lastErrorAt: number | null;
   /** set while the target refuses delivery (e.g. the bot was blocked or removed from the chat) */
   pausedUntil: number | null;
+  /**
+   * set when the service said the configuration is wrong or gone (401/403/404/410, SMTP 5xx):
+   * nothing more is sent to the target until the next start; its queued rows wait
+   */
+  disabled: string | null;
 }
 
 export interface ChannelStatus {
@@ -93,6 +98,7 @@ export class OutboxDispatcher {
           lastError: null,
           lastErrorAt: null,
           pausedUntil: null,
+          disabled: null,
         });
   }
 
@@ -131,6 +137,9 @@ export class OutboxDispatcher {
         ...lanes
           .filter((l) => l.pausedUntil !== null && l.pausedUntil > now)
           .map((l) => `${l.target}: ${l.lastError}`),
+        ...lanes
+          .filter((l) => l.disabled !== null)
+          .map((l) => `${l.target}: stopped, ${l.disabled} (fix the channel and restart)`),
       ];
       return { name: c.name, ok: problems.length === 0, problems, lanes };
     });
@@ -145,7 +154,7 @@ export class OutboxDispatcher {
       let wait = this.idleMs;
       try {
         const now = this.deps.now();
-        const soonest = [this.launch(), this.deps.store.outbox.nextDueAt()].filter(
+        const soonest = [this.launch(), this.deps.store.outbox.nextDueAt(now)].filter(
           (t): t is number => t !== null && t > now,
         );
         if (soonest.length) wait = Math.min(wait, Math.min(...soonest) - now);
@@ -174,7 +183,7 @@ export class OutboxDispatcher {
     };
     for (const head of outbox.dueHeads(now, 200)) {
       const lane = laneKey(head.channel, head.target);
-      if (this.inflight.has(lane)) continue;
+      if (this.inflight.has(lane) || this.lanes.get(lane)?.disabled) continue;
       const paused = this.lanes.get(lane)?.pausedUntil ?? null;
       if (paused !== null && paused > now) {
         later(paused);
@@ -215,7 +224,7 @@ export class OutboxDispatcher {
     }
     let messages: unknown[];
     try {
-      messages = channel.render(notification, row.target);
+      messages = channel.render(notification, row.target, { key: row.idempotencyKey });
     } catch (e) {
       outbox.fail(row.id, this.owner, `rendering failed: ${(e as Error).message}`);
       return;
@@ -264,6 +273,15 @@ export class OutboxDispatcher {
     const message = channel.describeError(err);
     const status = this.laneStatus(row);
     Object.assign(status, { lastError: message, lastErrorAt: now });
+    if (cls === "disabled") {
+      // the row waits (not lost): after the configuration is fixed, the next start sends it
+      outbox.release(row.id, this.owner, { at: now, countAttempt: true, error: message });
+      status.disabled = message;
+      this.deps.logger.error(
+        `outbox: ${row.channel} ${row.target} stopped: ${message}; its queued messages wait until the channel is fixed and the server restarted`,
+      );
+      return;
+    }
     if (cls === "permanent" || cls === "unreachable") {
       outbox.fail(row.id, this.owner, message);
       if (cls === "unreachable") {
@@ -302,6 +320,7 @@ export class OutboxDispatcher {
         lastError: null,
         lastErrorAt: null,
         pausedUntil: null,
+        disabled: null,
       };
       this.lanes.set(key, status);
     }
