@@ -51,8 +51,12 @@ export interface HttpRequest {
   contentType?: string;
 }
 
-/** POSTs and returns the answer's text; throws HttpStatusError (non-2xx) or HttpTransportError. */
-export async function post(service: string, req: HttpRequest, timeoutMs: number): Promise<string> {
+/** POSTs and returns the answer; throws HttpStatusError (non-2xx) or HttpTransportError. */
+export async function post(
+  service: string,
+  req: HttpRequest,
+  timeoutMs: number,
+): Promise<{ status: number; text: string }> {
   let res: Response;
   try {
     res = await fetch(req.url, {
@@ -71,7 +75,7 @@ export async function post(service: string, req: HttpRequest, timeoutMs: number)
     throw new HttpTransportError(service, reason);
   }
   const text = await res.text().catch(() => "");
-  if (res.ok) return text;
+  if (res.ok) return { status: res.status, text };
   let retryAfterMs = parseRetryAfter(res.headers.get("retry-after"));
   // Discord says it in the body too, as (fractional) seconds
   if (retryAfterMs === null && res.status === 429) {
