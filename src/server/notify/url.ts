@@ -73,7 +73,8 @@ function mask(url: URL, scheme: string): string {
     if (last >= 0) parts[last] = MASK;
     u.pathname = parts.join("/");
   }
-  let out = u.href.replaceAll("%2A%2A%2A", MASK).replaceAll("%2C", ",");
+  // a display form: the characters URLSearchParams encodes but people write stay readable
+  let out = u.href.replaceAll("%2A%2A%2A", MASK).replace(/%(40|2C|3A|2F)/gi, (c) => decodeURIComponent(c));
   if (scheme === "tgram") out = out.replace(/^tgram:\/\/([^@]*)@telegram/, "tgram://$1");
   return out;
 }
