@@ -9,7 +9,7 @@ import type {
   ClientStateView,
   MqttChannel,
 } from "../src/server/notify/channels/mqtt/channel.ts";
-import { startMosquitto, recorder, type Broker } from "./fakes/mosquitto.ts";
+import { type Broker, recorder, startMosquitto } from "./fakes/mosquitto.ts";
 import { deliver, sample, urlChannel } from "./helpers/notify.ts";
 import { tempDir } from "./helpers/server.ts";
 
