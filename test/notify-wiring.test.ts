@@ -198,6 +198,9 @@ describe("createNotifications", () => {
     }
     await fake.waitFor(() => fake.delivered(111).length === 2 && fake.delivered(222).length === 1);
     await ntfy.waitFor(() => ntfy.delivered().length === 1);
+    console.log(
+      `flip -> fake ntfy through the real dispatcher loop: ${(ntfy.delivered()[0]?.at ?? 0) - t0} ms`,
+    );
     expect(String(fake.delivered(222)[0]?.params.text)).toContain("traffic bypasses the VPN");
     expect((ntfy.delivered()[0]?.body as { tags: string[] }).tags).toEqual(["vpn-sentinel", "exit.changed"]);
     expect(n.channelStatus().channels.map((c) => [c.name, c.ok])).toEqual([
