@@ -202,7 +202,10 @@ describe("createNotifications", () => {
       `flip -> fake ntfy through the real dispatcher loop: ${(ntfy.delivered()[0]?.at ?? 0) - t0} ms`,
     );
     expect(String(fake.delivered(222)[0]?.params.text)).toContain("traffic bypasses the VPN");
-    expect((ntfy.delivered()[0]?.body as { tags: string[] }).tags).toEqual(["vpn-sentinel", "exit.changed"]);
+    expect((ntfy.delivered()[0]?.body as { tags?: string[] } | undefined)?.tags).toEqual([
+      "vpn-sentinel",
+      "exit.changed",
+    ]);
     expect(n.channelStatus().channels.map((c) => [c.name, c.ok])).toEqual([
       ["telegram", true],
       [`ntfy://${ntfy.host}/alerts`, true],
