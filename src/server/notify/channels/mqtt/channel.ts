@@ -13,7 +13,7 @@
  *   entities are deleted (empty retained configs).
  *   mqtt://[user:pass@]host[:port][/prefix]    mqtts://… for TLS (default prefix vpn-sentinel)
  */
-import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import type { IClientOptions, MqttClient } from "mqtt";
 import type { Logger } from "../../../../cli/common.ts";
 import type { ExitSummary } from "../../../store/types.ts";
 import type { Channel, ErrorClass, PaceRule, SendResult } from "../../channel.ts";
@@ -69,6 +69,7 @@ export class MqttChannel implements Channel<string> {
   /** clients whose discovery configs went out on this connection */
   private readonly announced = new Set<string>();
   private refused: string | null = null;
+  private lastError: string | null = null;
 
   constructor(
     private readonly ctx: UrlChannelContext,
@@ -96,6 +97,10 @@ export class MqttChannel implements Channel<string> {
 
   async start(): Promise<void> {
     const options: IClientOptions = {
+      // host/port instead of a URL string: mqtt.js would parse that with the deprecated url.parse()
+      protocol: this.config.protocol,
+      host: this.config.host,
+      port: this.config.port,
       clientId: `vpn-sentinel-${crypto.randomUUID().slice(0, 8)}`,
       clean: true,
       keepalive: 30,
@@ -106,7 +111,9 @@ export class MqttChannel implements Channel<string> {
       ...(this.config.password ? { password: this.config.password } : {}),
       ...(this.deps.tls?.ca ? { ca: this.deps.tls.ca } : {}),
     };
-    const client = mqtt.connect(this.config.brokerUrl, options);
+    // loaded here: a server without an MQTT channel never pays for mqtt.js
+    const { default: mqtt } = await import("mqtt");
+    const client = mqtt.connect(options);
     this.client = client;
     client.on("connect", () => {
       this.refused = null;
@@ -114,7 +121,8 @@ export class MqttChannel implements Channel<string> {
       this.deps.logger.info(`${this.name}: connected`);
       void this.publishAll();
     });
-    client.on("error", (e: Error & { code?: number }) => {
+    client.on("error", (e: Error & { code?: number | string }) => {
+      this.lastError = e.message;
       // CONNACK 4/5 (v3.1.1) or 134/135 (v5): bad credentials; retrying every 5 s will not help
       if (e.code === 4 || e.code === 5 || e.code === 134 || e.code === 135) {
         this.refused = `mqtt broker refused the connection: ${e.message}`;
@@ -278,7 +286,8 @@ export class MqttChannel implements Channel<string> {
     if (target !== this.name) throw new Error(`mqtt: unknown target ${target}`);
     if (this.refused) throw new MqttNotAuthorized(this.refused);
     const client = this.client;
-    if (!client?.connected) throw new Error("mqtt broker not connected");
+    if (!client?.connected)
+      throw new Error(`mqtt broker not connected${this.lastError ? `: ${this.lastError}` : ""}`);
     await client.publishAsync(this.eventsTopic, message, { qos: 1 });
     return {};
   }

@@ -1,6 +1,8 @@
 /** What a mqtt channel URL must say, checked at start (light: no client library). */
 export interface MqttConfig {
-  brokerUrl: string;
+  protocol: "mqtt" | "mqtts";
+  host: string;
+  port: number;
   username: string | null;
   password: string | null;
   prefix: string;
@@ -19,7 +21,9 @@ export function parseMqttUrl(url: URL): MqttConfig | string {
   if (discovery !== "off" && !TOPIC_LEVEL.test(discovery)) return "?discovery= must be a topic prefix or off";
   const secure = url.protocol === "mqtts:";
   return {
-    brokerUrl: `${secure ? "mqtts" : "mqtt"}://${url.host}${url.port ? "" : secure ? ":8883" : ":1883"}`,
+    protocol: secure ? "mqtts" : "mqtt",
+    host: url.hostname.replace(/^\[|\]$/g, ""),
+    port: url.port ? Number(url.port) : secure ? 8883 : 1883,
     username: url.username ? decodeURIComponent(url.username) : null,
     password: url.password ? decodeURIComponent(url.password) : null,
     prefix,

@@ -7,7 +7,7 @@
  * retried with backoff.
  *   smtp://[user:pass@]host[:port]/?from=alerts@example.org&to=me@example.org,you@example.org
  */
-import nodemailer from "nodemailer";
+import type { Transporter } from "nodemailer";
 import type { Channel, ErrorClass, PaceRule, SendResult } from "../../channel.ts";
 import { type RouteCandidate, routeMatches } from "../../filter.ts";
 import type { Notification } from "../../types.ts";
@@ -28,26 +28,34 @@ interface SmtpError extends Error {
 
 export class SmtpChannel implements Channel<EmailMessage> {
   readonly name: string;
-  private readonly transport: ReturnType<typeof nodemailer.createTransport>;
+  private transporter: Promise<Transporter> | null = null;
 
   constructor(
     private readonly ctx: UrlChannelContext,
     private readonly config: SmtpConfig,
     /** extra trust for the server's certificate (tests: a private CA) */
-    tls: { ca?: string } = {},
+    private readonly tls: { ca?: string } = {},
   ) {
     this.name = ctx.name;
-    this.transport = nodemailer.createTransport({
-      host: config.host,
-      port: config.port,
-      secure: config.secure,
-      requireTLS: config.starttls === "required",
-      ...(config.user ? { auth: { user: config.user, pass: config.pass ?? "" } } : {}),
-      connectionTimeout: ctx.requestTimeoutMs,
-      greetingTimeout: ctx.requestTimeoutMs,
-      socketTimeout: ctx.requestTimeoutMs,
-      ...(tls.ca ? { tls: { ca: tls.ca } } : {}),
-    });
+  }
+
+  /** nodemailer is loaded with the first mail: a server without an email channel never pays for it. */
+  private transport(): Promise<Transporter> {
+    const { config, ctx, tls } = this;
+    this.transporter ??= import("nodemailer").then(({ default: nodemailer }) =>
+      nodemailer.createTransport({
+        host: config.host,
+        port: config.port,
+        secure: config.secure,
+        requireTLS: config.starttls === "required",
+        ...(config.user ? { auth: { user: config.user, pass: config.pass ?? "" } } : {}),
+        connectionTimeout: ctx.requestTimeoutMs,
+        greetingTimeout: ctx.requestTimeoutMs,
+        socketTimeout: ctx.requestTimeoutMs,
+        ...(tls.ca ? { tls: { ca: tls.ca } } : {}),
+      }),
+    );
+    return this.transporter;
   }
 
   targets(): string[] {
@@ -69,7 +77,8 @@ export class SmtpChannel implements Channel<EmailMessage> {
 
   async send(target: string, message: EmailMessage): Promise<SendResult> {
     if (target !== this.name) throw new Error(`smtp: unknown target ${target}`);
-    const info = await this.transport.sendMail({
+    const transport = await this.transport();
+    const info = await transport.sendMail({
       from: this.config.from,
       to: this.config.to,
       subject: message.subject,
@@ -100,6 +109,8 @@ export class SmtpChannel implements Channel<EmailMessage> {
   }
 
   async stop(): Promise<void> {
-    this.transport.close();
+    const transport = this.transporter;
+    this.transporter = null;
+    if (transport) (await transport).close();
   }
 }

@@ -7,7 +7,7 @@
  * 410 Gone disables the channel, as the spec asks of senders.
  *   webhook+https://host/path?secret=whsec_…    webhook+http://… for a LAN receiver
  */
-import { Webhook } from "standardwebhooks";
+import type { Webhook } from "standardwebhooks";
 import { dashboardUrl } from "../../message-model.ts";
 import type { Notification } from "../../types.ts";
 import { HttpChannel, type HttpRequest, post, type UrlChannelContext } from "../http.ts";
@@ -48,14 +48,20 @@ export function webhookEvent(n: Notification, extra: { title: string; text: stri
 
 export class WebhookChannel extends HttpChannel {
   readonly service = "webhook";
-  private readonly signer: Webhook | null;
+  private signer: Promise<Webhook> | null = null;
 
   constructor(
     ctx: UrlChannelContext,
     private readonly config: WebhookConfig,
   ) {
     super(ctx);
-    this.signer = config.secret ? new Webhook(config.secret) : null;
+  }
+
+  private sign(id: string, at: Date, body: string): Promise<string> | null {
+    const secret = this.config.secret;
+    if (!secret) return null;
+    this.signer ??= import("standardwebhooks").then(({ Webhook }) => new Webhook(secret));
+    return this.signer.then((s) => s.sign(id, at, body));
   }
 
   render(n: Notification, _target: string, meta?: { key?: string }): WebhookMessage[] {
@@ -77,7 +83,8 @@ export class WebhookChannel extends HttpChannel {
       "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
       "user-agent": "vpn-sentinel",
     };
-    if (this.signer) headers["webhook-signature"] = this.signer.sign(id, now, message.body);
+    const signature = await this.sign(id, now, message.body);
+    if (signature) headers["webhook-signature"] = signature;
     await post(this.service, { ...message, headers }, this.ctx.requestTimeoutMs);
     return { messageId: id };
   }
