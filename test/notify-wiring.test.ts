@@ -11,6 +11,7 @@ import { HOME, testGeo } from "../src/server/monitor/testing.ts";
 import { createNotifications, notifySpecs, telegramToken } from "../src/server/notify/index.ts";
 import { openStore } from "../src/server/store/index.ts";
 import { ALERT_TITLES } from "../templates/messages/telegram.ts";
+import { fakeNtfy } from "./fakes/notify-services.ts";
 import { FAKE_BOT_INFO, FakeTelegram } from "./fakes/telegram.ts";
 import { sampleReport, signedPost } from "./helpers/report.ts";
 import { quietLogger, startTestServer, tempDir } from "./helpers/server.ts";
@@ -149,6 +150,83 @@ describe("createNotifications", () => {
         ),
       ),
     ).toBe(0);
+  });
+
+  test("--notify: URL channels beside Telegram, tgram:// chats with their filters on the one bot", async () => {
+    const fake = FakeTelegram.start();
+    const ntfy = fakeNtfy();
+    const store = openStore(tempDir().path);
+    const broker = new Broker();
+    const { options } = resolveOptions(notifySpecs, {
+      argv: [
+        "--telegram-chat",
+        "111",
+        "--telegram-api-root",
+        fake.url,
+        "--notify",
+        `tgram://${TOKEN}/222?min=red`,
+        "--notify",
+        `ntfy://${ntfy.host}/alerts?only=exit.*`,
+      ],
+      env: {},
+    });
+    const n = createNotifications({
+      store,
+      broker,
+      now: Date.now,
+      logger: quietLogger(),
+      options: { ...options, telegramMode: "off" },
+      testing: {
+        botInfo: FAKE_BOT_INFO,
+        pace: { privateChat: { minIntervalMs: 0 }, groupChat: { minIntervalMs: 0 } },
+      },
+    });
+    cleanups.push(async () => {
+      await n.stop();
+      store.close();
+      await fake.stop();
+      await ntfy.stop();
+    });
+    await n.start();
+    expect(n.channels.map((c) => [c.name, c.targets()])).toEqual([
+      ["telegram", ["111", "222"]],
+      [`ntfy://${ntfy.host}/alerts`, [`ntfy://${ntfy.host}/alerts`]],
+    ]);
+    store.clients.create({ id: "c1", name: "laptop", createdAt: Date.now(), secretEnc: "x" });
+    const t0 = Date.now();
+    for (const kind of ["exit.changed", "bypass.started"]) {
+      const e = { clientId: "c1", kind, from: null, to: null, evidence: {}, at: t0, suppressed: false };
+      const queued = store.transaction(() =>
+        n.notifier.enqueue([{ ...e, id: store.events.append(e) }], { now: t0 }),
+      );
+      broker.publish("outbox.enqueued", { count: queued });
+    }
+    await fake.waitFor(() => fake.delivered(111).length === 2 && fake.delivered(222).length === 1);
+    await ntfy.waitFor(() => ntfy.delivered().length === 1);
+    console.log(
+      `flip -> fake ntfy through the real dispatcher loop: ${(ntfy.delivered()[0]?.at ?? 0) - t0} ms`,
+    );
+    expect(String(fake.delivered(222)[0]?.params.text)).toContain("traffic bypasses the VPN");
+    expect((ntfy.delivered()[0]?.body as { tags?: string[] } | undefined)?.tags).toEqual([
+      "vpn-sentinel",
+      "exit.changed",
+    ]);
+    expect(n.channelStatus().channels.map((c) => [c.name, c.state])).toEqual([
+      ["telegram", "working"],
+      [`ntfy://${ntfy.host}/alerts`, "working"],
+    ]);
+  });
+
+  test("a tgram:// URL naming another bot than --telegram-token is refused", () => {
+    const { options } = resolveOptions(notifySpecs, {
+      argv: ["--notify", "tgram://999:AAAAAAAAAAAAAAAAAAAAAAAAAA/1"],
+      env: { SENTINEL_TELEGRAM_TOKEN: TOKEN },
+    });
+    const store = openStore(tempDir().path);
+    cleanups.push(() => store.close());
+    expect(() =>
+      createNotifications({ store, broker: new Broker(), now: Date.now, logger: quietLogger(), options }),
+    ).toThrow("a tgram:// URL names another bot than --telegram-token");
   });
 });
 

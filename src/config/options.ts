@@ -21,6 +21,8 @@ export interface OptionSpec {
   valueHint?: string;
   /** Flag-only options (like --config, --json) have no env var or file key. */
   flagOnly?: boolean;
+  /** Lists: what separates items in one value (default ","; channel URLs contain commas). */
+  listSeparator?: RegExp;
 }
 
 export type OptionSpecs = Record<string, OptionSpec>;
@@ -166,10 +168,11 @@ function parseValue(spec: OptionSpec, raw: unknown, origin: string): unknown {
   const fail = (what: string): never => {
     throw new OptionError(`${origin}: ${shown(raw)} ${what}`);
   };
+  const separator = spec.listSeparator ?? ",";
   const items = (): unknown[] =>
     Array.isArray(raw)
-      ? raw.flatMap((v) => (typeof v === "string" ? v.split(",") : [v]))
-      : String(raw).split(",");
+      ? raw.flatMap((v) => (typeof v === "string" ? v.split(separator) : [v]))
+      : String(raw).split(separator);
   switch (spec.kind) {
     case "string":
       if (typeof raw !== "string" && typeof raw !== "number") fail("is not a string");

@@ -52,6 +52,11 @@ export class OutboxDispatcher {
   private readonly inflight = new Map<string, Promise<void>>();
   /** lanes whose target refuses us (bot blocked or removed from the chat): not tried before this time */
   private readonly pausedUntil = new Map<string, number>();
+  /**
+   * lanes the service said are misconfigured or gone (401/403/404/410, SMTP 5xx), with its
+   * answer: nothing more is sent there until the next start; their queued rows wait
+   */
+  private readonly disabled = new Map<string, string>();
   private running = false;
   /** set by stop(): deliveries still in flight then touch nothing */
   private stopped = false;
@@ -126,7 +131,13 @@ export class OutboxDispatcher {
     return [...this.channels.values()].map((c) =>
       channelHealth({
         name: c.name,
-        problems: c.validateConfig(),
+        problems: [
+          ...c.validateConfig(),
+          ...c.targets().flatMap((t) => {
+            const why = this.disabled.get(laneKey(c.name, t));
+            return why ? [`${t}: stopped, ${why} (fix the channel and restart)`] : [];
+          }),
+        ],
         targets: c.targets(),
         lanes,
         queue: queues.get(c.name),
@@ -152,7 +163,7 @@ export class OutboxDispatcher {
       let wait = this.idleMs;
       try {
         const now = this.deps.now();
-        const soonest = [this.launch(), this.deps.store.outbox.nextDueAt()].filter(
+        const soonest = [this.launch(), this.deps.store.outbox.nextDueAt(now)].filter(
           (t): t is number => t !== null && t > now,
         );
         if (soonest.length) wait = Math.min(wait, Math.min(...soonest) - now);
@@ -181,7 +192,7 @@ export class OutboxDispatcher {
     };
     for (const head of outbox.dueHeads(now, 200)) {
       const lane = laneKey(head.channel, head.target);
-      if (this.inflight.has(lane)) continue;
+      if (this.inflight.has(lane) || this.disabled.has(lane)) continue;
       const paused = this.pausedUntil.get(lane) ?? null;
       if (paused !== null && paused > now) {
         later(paused);
@@ -222,7 +233,7 @@ export class OutboxDispatcher {
     }
     let messages: unknown[];
     try {
-      messages = channel.render(notification, row.target);
+      messages = channel.render(notification, row.target, { key: row.idempotencyKey });
     } catch (e) {
       outbox.fail(row.id, this.owner, `rendering failed: ${(e as Error).message}`);
       return;
@@ -269,6 +280,15 @@ export class OutboxDispatcher {
     const message = channel.describeError(err);
     const lane = laneKey(row.channel, row.target);
     outbox.recordAttempt(row.channel, row.target, now, message);
+    if (cls === "disabled") {
+      // the row waits (not lost): after the configuration is fixed, the next start sends it
+      outbox.release(row.id, this.owner, { at: now, countAttempt: true, error: message });
+      this.disabled.set(lane, message);
+      this.deps.logger.error(
+        `outbox: ${row.channel} ${row.target} stopped: ${message}; its queued messages wait until the channel is fixed and the server restarted`,
+      );
+      return;
+    }
     if (cls === "permanent" || cls === "unreachable") {
       outbox.fail(row.id, this.owner, message);
       if (cls === "unreachable") {

@@ -10,6 +10,8 @@ import type { Broker } from "../broker.ts";
 import type { OutboxRow } from "../store/outbox.ts";
 import type { ClientRecord, EventRecord, Store } from "../store/types.ts";
 import type { Channel } from "./channel.ts";
+import type { RouteCandidate } from "./filter.ts";
+import type { ClientLimit } from "./limit.ts";
 import { decide, mutedUntil, type NoiseSettings, RESOLVES, UPLINK_EXPLAINS } from "./policy.ts";
 import { activeWindow } from "./schedule.ts";
 import type { Notification, NotificationFacts } from "./types.ts";
@@ -22,9 +24,11 @@ export interface DigestSettings {
 
 export interface NotifierDeps {
   store: Store;
-  channels: readonly Pick<Channel, "name" | "targets">[];
+  channels: readonly Pick<Channel, "name" | "targets" | "accepts">[];
   noise: NoiseSettings;
   digest: DigestSettings;
+  /** --notify-client-limit: beyond it a client's alerts on a lane fold into one digest per period */
+  clientLimit?: ClientLimit | null;
   /** remind while a client stays red; 0 = never */
   reminderIntervalMs: number;
   /** after the uplink returns, wait this long for clients to report before announcing held-back offline alerts */
@@ -95,9 +99,15 @@ export class Notifier {
       const client = event.clientId ? clientOf(event.clientId) : null;
       if (this.deps.channels.length === 0) this.deps.logEvent?.(eventLine(event, client));
       if (event.clientId && !client) continue;
+      const candidate: RouteCandidate = {
+        kind: event.kind,
+        severity: EVENT_SEVERITY[event.kind],
+        client: client ? { id: client.id, name: client.name } : null,
+      };
       for (const channel of this.deps.channels) {
         for (const target of channel.targets())
-          queued += this.enqueueOne(event, event.kind, client, channel.name, target, ctx.now, uplink);
+          if (channel.accepts?.(target, candidate) ?? true)
+            queued += this.enqueueOne(event, event.kind, client, channel.name, target, ctx.now, uplink);
       }
     }
     return queued;
@@ -147,8 +157,55 @@ export class Notifier {
       outbox.insert({ ...base, status: "suppressed", lastError: decision.reason });
       return 0;
     }
-    const digestId = this.digestFor(kind, channel, target, now, event.id);
+    const digestId =
+      this.overLimitDigest(kind, client, channel, target, now, event.id) ??
+      this.digestFor(kind, channel, target, now, event.id);
     return outbox.insert({ ...base, status: "pending", digestId }) === null ? 0 : 1;
+  }
+
+  /**
+   * --notify-client-limit: once a client had N messages of its own on a lane within the period,
+   * its further alerts fold into one digest of that client, sent when the period that began
+   * with the oldest of those N ends. Other clients' alerts on the lane are not held back.
+   */
+  private overLimitDigest(
+    kind: string,
+    client: ClientRecord | null,
+    channel: string,
+    target: string,
+    now: number,
+    eventId: number,
+  ): number | null {
+    const limit = this.deps.clientLimit;
+    if (!limit || !client || (NOT_DIGESTED as readonly string[]).includes(kind)) return null;
+    const { outbox } = this.deps.store;
+    const window = outbox.clientWindow(channel, target, client.id, now - limit.periodMs);
+    if (window.count < limit.count) return null;
+    const open = outbox.openDigest(channel, target, now, client.id);
+    if (open) return open.id;
+    const digest: Notification = {
+      kind: "digest",
+      severity: "info",
+      eventId: null,
+      client: { id: client.id, name: client.name },
+      from: null,
+      to: null,
+      at: now,
+      evidence: {},
+      facts: { limit: limit.text },
+    };
+    return outbox.insert({
+      eventId: null,
+      clientId: client.id,
+      kind: "digest",
+      channel,
+      target,
+      idempotencyKey: `${channel}:${target}:limit:${client.id}:${eventId}`,
+      payload: digest,
+      status: "pending",
+      createdAt: now,
+      nextAttemptAt: (window.oldestAt ?? now) + limit.periodMs,
+    });
   }
 
   /** The open digest this notification folds into, creating it when the lane just crossed the threshold. */
@@ -349,7 +406,7 @@ export class Notifier {
           continue;
         for (const channel of this.deps.channels)
           for (const target of channel.targets())
-            n += this.remindOrCatchUp(event, event.kind, client, channel.name, target, now);
+            n += this.remindOrCatchUp(event, event.kind, client, channel, target, now);
       }
       return n;
     });
@@ -361,13 +418,20 @@ export class Notifier {
     event: EventRecord,
     kind: EventKind,
     client: ClientRecord,
-    channel: string,
+    route: Pick<Channel, "name" | "accepts">,
     target: string,
     now: number,
   ): number {
     const { outbox } = this.deps.store;
+    const channel = route.name;
     const rows = outbox.forEvent(event.id, channel, target);
     const announced = rows.filter((r) => r.status !== "suppressed");
+    const who = { id: client.id, name: client.name };
+    const wanted: RouteCandidate =
+      announced.length === 0
+        ? { kind, severity: EVENT_SEVERITY[kind], client: who }
+        : { kind: "reminder", about: kind, severity: "red", client: who };
+    if (!(route.accepts?.(target, wanted) ?? true)) return 0;
     const facts = this.factsFor(kind, client, event, null, channel, target, this.uplinkState());
     const base = {
       eventId: event.id,

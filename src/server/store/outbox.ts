@@ -87,8 +87,8 @@ export interface OutboxRepository {
   list(q: OutboxQuery): OutboxRow[];
   /** Lane heads that can be claimed now: pending and due, or sending with an expired lease. */
   dueHeads(now: number, limit: number): OutboxRow[];
-  /** The earliest time any lane head becomes claimable, or null when every lane is empty. */
-  nextDueAt(): number | null;
+  /** The earliest time after `now`'s heads any lane head becomes claimable, or null when every lane is empty. */
+  nextDueAt(now: number): number | null;
   /** Compare-and-set claim: true only for the one caller that moved the row to sending. */
   claim(id: number, owner: string, now: number, leaseUntil: number): boolean;
   /** Records accepted parts and extends the lease; false when the caller no longer owns the row. */
@@ -108,9 +108,22 @@ export interface OutboxRepository {
    * dispatcher that stops); returns how many.
    */
   releaseClaims(owner: string, at: number): number;
-  /** Open digest of a lane that still collects (not yet due), if any. */
-  openDigest(channel: string, target: string, now: number): OutboxRow | null;
+  /**
+   * Open digest of a lane that still collects (not yet due), if any: the lane's burst digest
+   * (clientId null) or one client's digest of alerts beyond the per-client limit.
+   */
+  openDigest(channel: string, target: string, now: number, clientId?: string | null): OutboxRow | null;
   digestMembers(digestId: number): OutboxRow[];
+  /**
+   * A client's messages of its own on a lane since `since` (not suppressed, not folded into a
+   * digest, not digests), and when the oldest of them was created: the per-client limit's window.
+   */
+  clientWindow(
+    channel: string,
+    target: string,
+    clientId: string,
+    since: number,
+  ): { count: number; oldestAt: number | null };
   /** Notifications of a lane created at or after `since`, excluding suppressed rows and the given kinds. */
   countRecent(channel: string, target: string, since: number, excludeKinds: readonly string[]): number;
   /** The newest row of a lane for a client (null: server-wide rows) whose kind is one of `kinds`. */
@@ -160,9 +173,16 @@ function toRow(r: Row): OutboxRow {
   };
 }
 
-/** The oldest open row of every lane; digest members are never heads (their digest is). */
+/**
+ * The oldest open row of every lane at $now. Digest members are never heads (their digest is),
+ * and a digest that still collects (never tried, not yet due) does not hold its lane: later
+ * alerts go out meanwhile and the digest takes its turn when its window ends. (A per-client
+ * digest collects for up to the limit's period.)
+ */
+const COLLECTING = "(kind = 'digest' AND status = 'pending' AND attempts = 0 AND next_attempt_at > $now)";
 const HEADS = `SELECT o.* FROM outbox o JOIN (
-    SELECT MIN(id) AS id FROM outbox WHERE status IN ('pending', 'sending') AND digest_id IS NULL GROUP BY channel, target
+    SELECT MIN(id) AS id FROM outbox WHERE status IN ('pending', 'sending') AND digest_id IS NULL AND NOT ${COLLECTING}
+    GROUP BY channel, target
   ) h ON h.id = o.id`;
 
 export function sqliteOutboxRepository(db: Database): OutboxRepository {
@@ -235,12 +255,14 @@ export function sqliteOutboxRepository(db: Database): OutboxRepository {
         { now, limit },
       );
     },
-    nextDueAt() {
+    nextDueAt(now) {
       const r = db
-        .query<{ t: number | null }, []>(
-          `SELECT MIN(CASE WHEN o.status = 'pending' THEN o.next_attempt_at ELSE o.claimed_until END) AS t FROM (${HEADS}) o`,
+        .query<{ t: number | null }, [Record<string, Cell>]>(
+          `SELECT MIN(t) AS t FROM (
+             SELECT CASE WHEN o.status = 'pending' THEN o.next_attempt_at ELSE o.claimed_until END AS t FROM (${HEADS}) o
+             UNION ALL SELECT MIN(next_attempt_at) FROM outbox WHERE digest_id IS NULL AND ${COLLECTING})`,
         )
-        .get();
+        .get({ now });
       return r?.t ?? null;
     },
     claim(id, owner, now, leaseUntil) {
@@ -310,12 +332,22 @@ export function sqliteOutboxRepository(db: Database): OutboxRepository {
         { owner, at },
       );
     },
-    openDigest(channel, target, now) {
+    openDigest(channel, target, now, clientId = null) {
       return one(
         `SELECT * FROM outbox WHERE channel = $channel AND target = $target AND kind = 'digest' AND status = 'pending'
-           AND next_attempt_at > $now ORDER BY id DESC LIMIT 1`,
-        { channel, target, now },
+           AND client_id IS $clientId AND next_attempt_at > $now ORDER BY id DESC LIMIT 1`,
+        { channel, target, now, clientId },
       );
+    },
+    clientWindow(channel, target, clientId, since) {
+      const r = db
+        .query<{ n: number; oldest: number | null }, [Record<string, Cell>]>(
+          `SELECT count(*) AS n, MIN(created_at) AS oldest FROM outbox
+           WHERE channel = $channel AND target = $target AND client_id = $clientId AND created_at >= $since
+             AND status != 'suppressed' AND digest_id IS NULL AND kind != 'digest'`,
+        )
+        .get({ channel, target, clientId, since });
+      return { count: r?.n ?? 0, oldestAt: r?.oldest ?? null };
     },
     digestMembers(digestId) {
       return all("SELECT * FROM outbox WHERE digest_id = $digestId ORDER BY id", { digestId });

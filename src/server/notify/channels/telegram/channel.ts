@@ -7,6 +7,13 @@ import { Api, GrammyError, HttpError } from "grammy";
 import type { InlineKeyboardMarkup } from "grammy/types";
 import { type RenderContext, renderTelegramAlert } from "../../../../../templates/messages/telegram.ts";
 import type { Channel, ErrorClass, PaceRule, SendResult } from "../../channel.ts";
+import {
+  type ClientTagSource,
+  NO_TAGS,
+  type RouteCandidate,
+  type RouteFilter,
+  routeMatches,
+} from "../../filter.ts";
 import type { Notification } from "../../types.ts";
 import { isGroupChat, parseTelegramTarget, type TelegramTarget } from "./chat.ts";
 import { splitHtml, TELEGRAM_MAX_CHARS } from "./html.ts";
@@ -28,6 +35,9 @@ export interface TelegramChannelConfig {
   /** Telegram's limits by default; tests shorten them */
   pace?: { privateChat: PaceRule; groupChat: PaceRule };
   maxChars?: number;
+  /** per chat: the ?only/?min/?clients/?tags of its tgram:// URL (chats from --telegram-chat get everything) */
+  filters?: ReadonlyMap<string, RouteFilter>;
+  tags?: ClientTagSource;
 }
 
 export const TELEGRAM_PACE = {
@@ -64,6 +74,11 @@ export class TelegramChannel implements Channel<TelegramMessage> {
 
   targets(): string[] {
     return [...this.parsed.entries()].filter(([, t]) => t !== null).map(([s]) => s);
+  }
+
+  accepts(target: string, c: RouteCandidate): boolean {
+    const filter = this.config.filters?.get(target);
+    return filter ? routeMatches(filter, c, this.config.tags ?? NO_TAGS) : true;
   }
 
   validateConfig(): string[] {
