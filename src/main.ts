@@ -29,6 +29,7 @@ export const subCommands: Record<string, Loader> = {
   import: lazy(() => import("./cli/import.ts")),
   "server-key": lazy(() => import("./cli/server-key.ts")),
   doctor: lazy(() => import("./cli/doctor.ts")),
+  healthcheck: lazy(() => import("./cli/healthcheck.ts")),
   version: lazy(() => import("./cli/version.ts")),
 };
 
