@@ -173,7 +173,7 @@ describe("a client", () => {
   test("healthy while it delivers, unhealthy once its server refuses reports, healthy again after", async () => {
     const client = start([...clientArgs, "--interval", "1s"], { SENTINEL_TOKEN: TOKEN });
     const pid = client.proc.pid;
-    const statusFile = join(tmp, "spool", CLIENT_ID, "status.json");
+    const statusFile = join(tmp, "spool", `${CLIENT_ID}.status.json`);
     await waitFor("the first round", 20_000, () => rx.reports.length > 0);
     const ok = await waitFor("a healthy check", 10_000, async () => {
       const r = await healthcheck("--pid", String(pid));
@@ -208,12 +208,12 @@ describe("a client", () => {
   }, 60_000);
 
   test("--once leaves a status file; a client that never ran has none (unhealthy)", async () => {
-    const never = await healthcheck("--status-file", join(tmp, "nothing", "status.json"));
+    const never = await healthcheck("--status-file", join(tmp, "nothing.status.json"));
     expect(never.code).toBe(1);
     expect(never.stdout).toContain("no status file at");
     const once = start([...clientArgs, "--once"], { SENTINEL_TOKEN: TOKEN });
     expect(await once.proc.exited).toBe(0);
-    const status = JSON.parse(readFileSync(join(tmp, "spool", CLIENT_ID, "status.json"), "utf8"));
+    const status = JSON.parse(readFileSync(join(tmp, "spool", `${CLIENT_ID}.status.json`), "utf8"));
     expect(status).toMatchObject({ reason: "once", delivered: true, queued: 0 });
   });
 });

@@ -8,6 +8,7 @@ import {
   ClientHealthFile,
   type ClientHealthStatus,
   defaultMaxAgeMs,
+  healthFilePath,
   judgeClientHealth,
   readClientHealth,
 } from "./health.ts";
@@ -136,6 +137,11 @@ describe("ClientHealthFile", () => {
     file.record(cycle());
     expect(errors).toEqual(["ENOENT", "ENOENT"]);
   });
+});
+
+test("the status file sits beside the client's spool directory, not in it (that holds only reports)", () => {
+  expect(healthFilePath("/data/spool/c_1")).toBe("/data/spool/c_1.status.json");
+  expect(healthFilePath("/data/spool/c_1/")).toBe("/data/spool/c_1.status.json");
 });
 
 describe("readClientHealth", () => {

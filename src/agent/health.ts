@@ -1,6 +1,7 @@
 /**
  * The client's local health: after every round the agent writes a small status file beside its
- * spool (`<spool dir>/<client id>/status.json`), and `sentinel healthcheck` reads it. A container
+ * spool (`<spool dir>/<client id>.status.json`; the spool's own directory holds only reports),
+ * and `sentinel healthcheck` reads it. A container
  * engine, a monitoring script or a person can then tell whether the client still probes and
  * still reaches its server without asking the server. The file is replaced atomically; it holds
  * times and counts, nothing secret.
@@ -12,7 +13,8 @@ import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { formatDuration } from "../config/duration.ts";
 import type { CycleInfo } from "./agent.ts";
 
-export const HEALTH_FILE = "status.json";
+/** The status file of the client whose spool is `clientSpoolDir`. */
+export const healthFilePath = (clientSpoolDir: string) => `${clientSpoolDir.replace(/\/+$/, "")}.status.json`;
 
 export interface ClientHealthStatus {
   v: 1;

@@ -7,7 +7,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { defineCommand } from "citty";
 import { Agent, type AgentHooks, DEFAULT_SEND_BACKOFF } from "../agent/agent.ts";
-import { ClientHealthFile, HEALTH_FILE } from "../agent/health.ts";
+import { ClientHealthFile, healthFilePath } from "../agent/health.ts";
 import { whoamiUrl } from "../agent/sender.ts";
 import { Spool, type SpoolEntry } from "../agent/spool.ts";
 import { cittyArgs, OptionError, type OptionSpecs, type Options } from "../config/options.ts";
@@ -166,7 +166,7 @@ export async function runClient(
       log.warn(`spool directory ${spoolDir} unusable (${e.message}); keeping unsent reports in memory`),
   });
   // read by `sentinel healthcheck` (src/cli/healthcheck.ts)
-  const health = new ClientHealthFile(join(spoolDir, HEALTH_FILE), {
+  const health = new ClientHealthFile(healthFilePath(spoolDir), {
     onError: (e) => log.warn(`cannot write the status file for \`sentinel healthcheck\` (${e.message})`),
   });
   const agent = new Agent(

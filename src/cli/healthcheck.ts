@@ -15,7 +15,7 @@
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { defineCommand } from "citty";
-import { HEALTH_FILE, type HealthVerdict, judgeClientHealth, readClientHealth } from "../agent/health.ts";
+import { type HealthVerdict, healthFilePath, judgeClientHealth, readClientHealth } from "../agent/health.ts";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
 import { clientSpecs, clientSpoolDir, resolveToken } from "./client.ts";
 import { loadOptions } from "./common.ts";
@@ -31,7 +31,7 @@ export const healthcheckSpecs = {
   },
   statusFile: {
     kind: "string",
-    description: `Check the client that writes this status file (SPOOL_DIR/CLIENT_ID/${HEALTH_FILE})`,
+    description: "Check the client that writes this status file (SPOOL_DIR/CLIENT_ID.status.json)",
     valueHint: "FILE",
     flagOnly: true,
   },
@@ -151,7 +151,7 @@ export function targetOf(p: SentinelProcess, proc = "/proc"): Target {
     const { options } = loadOptions(clientSpecs, p.args, "client", env);
     const token = resolveToken(options);
     const spoolDir = resolve(clientSpoolDir(options.spoolDir, token.clientId, env));
-    return { kind: "client", statusFile: join(spoolDir, HEALTH_FILE) };
+    return { kind: "client", statusFile: healthFilePath(spoolDir) };
   } finally {
     process.chdir(here);
   }
