@@ -30,6 +30,7 @@ export const subCommands: Record<string, Loader> = {
   "server-key": lazy(() => import("./cli/server-key.ts")),
   doctor: lazy(() => import("./cli/doctor.ts")),
   notify: lazy(() => import("./cli/notify.ts")),
+  healthcheck: lazy(() => import("./cli/healthcheck.ts")),
   version: lazy(() => import("./cli/version.ts")),
 };
 

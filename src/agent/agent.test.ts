@@ -178,4 +178,26 @@ describe("Agent", () => {
     expect(spool.size).toBe(0);
     expect(errors[0]).toContain("rejected a report for good (HTTP 400");
   });
+
+  test("each round says why the last upload failed, until one succeeds (the status file shows it)", async () => {
+    const cycles: CycleInfo[] = [];
+    const spool = new Spool({ max: 10 });
+    const agent = () =>
+      new Agent(
+        config(),
+        { spool, logger: quiet, probe: async () => result() },
+        { onCycle: (c) => cycles.push(c) },
+      );
+    rx.failWith = 503;
+    await agent().runOnce();
+    rx.failWith = 400;
+    await agent().runOnce();
+    rx.failWith = null;
+    await agent().runOnce();
+    expect(cycles.map((c) => [c.delivered, c.sendError])).toEqual([
+      [false, "HTTP 503 unavailable: the fake server was told to fail"],
+      [false, "rejected: HTTP 400 unavailable: the fake server was told to fail"],
+      [true, null],
+    ]);
+  });
 });

@@ -55,6 +55,8 @@ export interface CycleInfo {
   delivered: boolean;
   /** Reports waiting in the spool after the round. */
   queued: number;
+  /** Why the last upload failed (this round or an earlier one); null once one succeeded. */
+  sendError: string | null;
 }
 
 export interface AgentHooks {
@@ -97,6 +99,7 @@ export class Agent {
   /** the spool entry the latest round produced; every other entry is a replay */
   private freshEntryId: string | null = null;
   private sendAbort: AbortController | null = null;
+  private lastSendError: string | null = null;
   private stopping = false;
   /** Spool ids the server accepted during the current round (a dropped report is not "delivered"). */
   private readonly accepted = new Set<string>();
@@ -242,6 +245,7 @@ export class Agent {
       reason,
       delivered: this.accepted.has(entry.id),
       queued: this.deps.spool.size,
+      sendError: this.lastSendError,
     };
     this.deps.logger.debug(
       `round (${reason}): ipv4 ${report.ipv4.ip ?? "unknown"}, ipv6 ${report.ipv6?.ip ?? "unknown"}, ${info.delivered ? "delivered" : `${info.queued} queued`}`,
@@ -275,6 +279,7 @@ export class Agent {
       });
       this.sendAbort = null;
       if (outcome.kind === "accepted") {
+        this.lastSendError = null;
         await spool.remove(entry.id);
         this.accepted.add(entry.id);
         if (this.sendBackoff.failureCount > 0)
@@ -284,9 +289,11 @@ export class Agent {
           this.intervalMs = Math.min(86_400_000, Math.max(1000, outcome.nextReportInS * 1000));
       } else if (outcome.kind === "rejected") {
         logger.error(`the server rejected a report for good (${outcome.reason}); dropping it`);
+        this.lastSendError = `rejected: ${outcome.reason}`;
         await spool.remove(entry.id);
       } else {
         if (this.stopping && outcome.reason === "aborted") return;
+        this.lastSendError = outcome.reason;
         const delay = this.sendBackoff.fail(this.now(), outcome.retryAfterMs);
         logger.warn(
           `report not delivered: ${outcome.reason}; ${spool.size} queued${retry ? `, retrying in ${Math.ceil(delay / 1000)} s` : ""}`,

@@ -7,6 +7,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { defineCommand } from "citty";
 import { Agent, type AgentHooks, DEFAULT_SEND_BACKOFF } from "../agent/agent.ts";
+import { ClientHealthFile, healthFilePath } from "../agent/health.ts";
 import { whoamiUrl } from "../agent/sender.ts";
 import { Spool, type SpoolEntry } from "../agent/spool.ts";
 import { cittyArgs, OptionError, type OptionSpecs, type Options } from "../config/options.ts";
@@ -122,6 +123,13 @@ export function defaultSpoolDir(env: Record<string, string | undefined>): string
   return join(env.XDG_STATE_HOME || join(homedir(), ".local", "state"), "vpn-sentinel", "spool");
 }
 
+/** The client's own directory: its spool and its status file (`sentinel healthcheck` reads it). */
+export const clientSpoolDir = (
+  spoolDirOption: string | undefined,
+  clientId: string,
+  env: Record<string, string | undefined>,
+) => join(spoolDirOption ?? defaultSpoolDir(env), clientId);
+
 const observedAt = (e: SpoolEntry) => {
   try {
     return String((JSON.parse(e.body) as { observed_at?: unknown }).observed_at);
@@ -146,7 +154,7 @@ export async function runClient(
   const problem = serverUrl ? httpUrlCheck(serverUrl) : "is required (the token carries no server URL)";
   if (problem) throw new OptionError(`--server: ${problem}`);
   const log = createLogger(o).withTag("client");
-  const spoolDir = join(o.spoolDir ?? defaultSpoolDir(env), token.clientId);
+  const spoolDir = clientSpoolDir(o.spoolDir, token.clientId, env);
   const spool = new Spool({
     dir: spoolDir,
     max: o.spoolMax,
@@ -156,6 +164,10 @@ export async function runClient(
       ),
     onDiskError: (e) =>
       log.warn(`spool directory ${spoolDir} unusable (${e.message}); keeping unsent reports in memory`),
+  });
+  // read by `sentinel healthcheck` (src/cli/healthcheck.ts)
+  const health = new ClientHealthFile(healthFilePath(spoolDir), {
+    onError: (e) => log.warn(`cannot write the status file for \`sentinel healthcheck\` (${e.message})`),
   });
   const agent = new Agent(
     {
@@ -172,7 +184,13 @@ export async function runClient(
       stopGraceMs: 1500,
     },
     { spool, logger: log },
-    hooks,
+    {
+      ...hooks,
+      onCycle: (info) => {
+        health.record(info);
+        hooks.onCycle?.(info);
+      },
+    },
   );
   if (o.once) {
     if (await agent.runOnce()) return;
