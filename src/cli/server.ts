@@ -6,8 +6,15 @@ import { parseCidr } from "../server/monitor/cidr.ts";
 import { DEFAULT_DNS_ALLOW_ASNS } from "../server/monitor/evaluate.ts";
 import { notifySpecs } from "../server/notify/options.ts";
 import { commonSpecs, createLogger, loadOptions } from "./common.ts";
+import { checkServerDataDir } from "./data-dir.ts";
 import { geoSpecs } from "./geo.ts";
-import { dataDirSpecs, defaultPublicUrl, parseListen, publicUrlSpecs } from "./server-options.ts";
+import {
+  checkListen,
+  dataDirSpecs,
+  defaultPublicUrl,
+  parseListen,
+  publicUrlSpecs,
+} from "./server-options.ts";
 
 const cidrList = (v: string[]) => {
   const bad = v.find((e) => parseCidr(e.includes("/") ? e : `${e}/${e.includes(":") ? 128 : 32}`) === null);
@@ -20,7 +27,7 @@ export const serverSpecs = {
     description: "Address and port to listen on (host:port, [v6]:port or :port)",
     default: "0.0.0.0:8088",
     valueHint: "HOST:PORT",
-    check: (v: string) => (parseListen(v) ? undefined : "must look like 0.0.0.0:8088, [::]:8088 or :8088"),
+    check: checkListen,
   },
   ...dataDirSpecs,
   ...publicUrlSpecs,
@@ -44,6 +51,8 @@ export const serverSpecs = {
     kind: "duration",
     description: "How often the home address is learned again",
     default: "10m",
+    check: (v: number) =>
+      v >= 60_000 ? undefined : "must be at least 1m (the IP providers would be flooded)",
   },
   ip4Provider: {
     ...probeSpecs.ip4Provider,
@@ -82,6 +91,7 @@ export const serverSpecs = {
     kind: "duration",
     description: "Keepalive interval assumed for legacy clients",
     default: "5m",
+    check: (v: number) => (v >= 1000 && v <= 86_400_000 ? undefined : "must be between 1s and 24h"),
   },
   ...notifySpecs,
   reportRate: {
@@ -122,14 +132,17 @@ export default defineCommand({
     const { options, positionals } = loadOptions(serverSpecs, rawArgs, "server");
     if (positionals.length) throw new OptionError(`unexpected argument ${JSON.stringify(positionals[0])}`);
     const logger = createLogger(options);
+    checkServerDataDir(options.dataDir);
     const [{ startServer }, sd] = await Promise.all([
       import("../server/main.ts"),
       import("../system/sdnotify.ts"),
     ]);
+    const listen = parseListen(options.listen) as { hostname: string; port: number };
     const running = await startServer({
       ...options,
-      listen: parseListen(options.listen) as { hostname: string; port: number },
-      publicUrl: options.publicUrl ?? defaultPublicUrl(),
+      listen,
+      publicUrl: options.publicUrl ?? defaultPublicUrl(listen.port),
+      publicUrlGuessed: options.publicUrl === undefined,
       logger,
     });
     sd.notifyReady(`listening on ${running.url}`);

@@ -16,6 +16,7 @@ import { ensureSetupToken } from "./auth/users.ts";
 import { Broker } from "./broker.ts";
 import { ClientCache } from "./client-cache.ts";
 import { acquireDataLock } from "./data-lock.ts";
+import { rememberPublicUrl } from "./enrollment.ts";
 import { loadGeo } from "./geo/index.ts";
 import type { GeoLookup } from "./geo/types.ts";
 import { HomeIdentityService } from "./home-identity.ts";
@@ -34,6 +35,8 @@ export interface ServerOptions extends Partial<NotifyOptions> {
   listen: { hostname: string; port: number };
   dataDir: string;
   publicUrl: string;
+  /** true when publicUrl is the default guess, not configured (kept with it for `clients add`) */
+  publicUrlGuessed?: boolean;
   logger: Logger;
   homeIp?: string[];
   homeAsn?: number[];
@@ -81,6 +84,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   // Held until stop(); a failed start leaves it to this process, whose exit makes it stale.
   const lock = acquireDataLock(o.dataDir);
   const store = openStore(o.dataDir);
+  rememberPublicUrl(store, o.publicUrl, o.publicUrlGuessed ?? false);
   const keyring = loadKeyring(o.dataDir);
   const geo = o.geo ?? (await loadGeo({ overridesFile: o.geoOverrides }));
   const broker = new Broker();
