@@ -7,7 +7,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { defineCommand } from "citty";
 import { Agent, type AgentHooks, DEFAULT_SEND_BACKOFF } from "../agent/agent.ts";
-import { whoamiUrl } from "../agent/sender.ts";
+import { type ServerVerdict, whoamiUrl } from "../agent/sender.ts";
 import { Spool, type SpoolEntry } from "../agent/spool.ts";
 import { cittyArgs, OptionError, type OptionSpecs, type Options } from "../config/options.ts";
 import { parseDnsProbe } from "../probe/dns.ts";
@@ -68,7 +68,8 @@ export const clientSpecs = {
   },
   once: {
     kind: "boolean",
-    description: "Probe and send one report, then exit: 0 when delivered, 1 when not",
+    description:
+      "Probe and send one report, print what the server concluded, then exit: 0 when accepted, 1 when not",
     flagOnly: true,
   },
   ...commonSpecs,
@@ -130,6 +131,13 @@ const observedAt = (e: SpoolEntry) => {
   }
 };
 
+/** The last line of `--once`: what the server concluded about the report. */
+export function onceLine(verdict: ServerVerdict | null): string {
+  if (!verdict) return "report accepted (an older server: it does not say what it concluded)";
+  const why = verdict.reasons.join(" ");
+  return `report accepted; the server says ${verdict.status.toUpperCase()}${why ? `: ${why}` : ""}`;
+}
+
 /**
  * Runs the client until stopped by SIGTERM/SIGINT (or one round with --once). Throws an
  * OptionError (exit 2) for bad options, an error with exitCode 1 when --once did not deliver.
@@ -175,10 +183,12 @@ export async function runClient(
     hooks,
   );
   if (o.once) {
-    if (await agent.runOnce()) return;
-    throw Object.assign(new Error("the report was not delivered; it stays in the spool for the next run"), {
-      exitCode: 1,
-    });
+    const result = await agent.runOnce();
+    if (result.delivered) return void console.log(onceLine(result.verdict));
+    throw Object.assign(
+      new Error(`report not accepted: ${result.problem}; it stays in the spool for the next run`),
+      { exitCode: 1 },
+    );
   }
   const onSignal = (sig: string) => {
     log.info(`${sig}: finishing the upload in flight, keeping ${spool.size} queued report(s)`);
