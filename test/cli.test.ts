@@ -368,6 +368,20 @@ describe.skipIf(!asNobody)("permission errors name the path and its owner", () =
     } finally {
       open.remove();
     }
+    const secrets = tempDir();
+    chmodSync(secrets.path, 0o755);
+    try {
+      const tokenFile = join(secrets.path, "laptop.token");
+      const config = join(secrets.path, "sentinel.toml");
+      writeFileSync(tokenFile, "st1.x\n", { mode: 0o600 });
+      writeFileSync(config, 'log-level = "info"\n', { mode: 0o600 });
+      const token = await nobody(["client", "--once", "--token-file", tokenFile]);
+      expect(token.stderr).toContain(`needs to read ${tokenFile}, which belongs to root (mode 0600)`);
+      const toml = await nobody(["check", "--config", config]);
+      expect(toml.stderr).toContain(`needs to read ${config}, which belongs to root (mode 0600)`);
+    } finally {
+      secrets.remove();
+    }
     const hidden = tempDir(); // mkdtemp: 0700, root's
     try {
       const r = await nobody(["users", "list", "--data-dir", join(hidden.path, "data")]);

@@ -2,7 +2,7 @@
  * `sentinel client`: runs inside the VPN's namespace, probes and sends signed reports.
  * Loads no server code (Elysia, JSX, grammy): see test/client.test.ts.
  */
-import { readFileSync } from "node:fs";
+import { constants, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { defineCommand } from "citty";
@@ -16,6 +16,7 @@ import type { ProbeConfig } from "../probe/run.ts";
 import { decodeToken, type EnrollmentToken, TokenFormatError } from "../protocol/token.ts";
 import { VERSION } from "../version.ts";
 import { commonSpecs, createLogger, loadOptions } from "./common.ts";
+import { requireAccess } from "./permissions.ts";
 
 export const clientSpecs = {
   server: {
@@ -100,6 +101,7 @@ export function resolveToken(o: {
   let origin = "--token";
   if (!text && o.tokenFile) {
     origin = "--token-file";
+    requireAccess(o.tokenFile, constants.R_OK, "read");
     try {
       text = readFileSync(o.tokenFile, "utf8");
     } catch (e) {

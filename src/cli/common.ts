@@ -1,8 +1,9 @@
 /** Shared plumbing for subcommands: option loading and the logger. Kept light: the client imports it. */
-import { existsSync, readFileSync } from "node:fs";
+import { constants, existsSync, readFileSync } from "node:fs";
 import { type ConsolaInstance, createConsola, type LogObject } from "consola";
 import { OptionError, type OptionSpecs, type Options, resolveOptions } from "../config/options.ts";
 import { wantsColour } from "./colour.ts";
+import { requireAccess } from "./permissions.ts";
 
 /** Options every long-running command has. */
 export const commonSpecs = {
@@ -36,6 +37,7 @@ export function loadOptions<S extends OptionSpecs>(
   if (configPath) {
     if (!existsSync(configPath))
       throw new OptionError(`--config: file ${JSON.stringify(configPath)} does not exist`);
+    requireAccess(configPath, constants.R_OK, "read");
     try {
       const parsed = Bun.TOML.parse(readFileSync(configPath, "utf8")) as Record<string, unknown>;
       const scoped = parsed[section];

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Store } from "../server/store/index.ts";
-import { accountName, DataDirAccessError, patientStore, retryWhileBusy } from "./data-dir.ts";
+import { DataDirError, patientStore, retryWhileBusy } from "./data-dir.ts";
+import { accountName } from "./permissions.ts";
 
 const busy = (code = "SQLITE_BUSY") => Object.assign(new Error("database is locked"), { code });
 const noSleep = { patienceMs: 1000, sleep: () => {}, now: () => 0 };
@@ -45,7 +46,7 @@ describe("retryWhileBusy", () => {
       throw busy();
     };
     expect(() => retryWhileBusy(alwaysBusy, clockwork)).toThrow(
-      new DataDirAccessError(
+      new DataDirError(
         "the database stayed locked for 60 s (a long migration or another sentinel command?); try again",
       ),
     );

@@ -4,79 +4,22 @@
  * shell is in), with a permission problem named by path and owner, and patient with a busy
  * database: a provisioning script runs many of them at once, beside the running server.
  */
-import { accessSync, constants, readFileSync, statSync } from "node:fs";
+import { constants, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { OptionError } from "../config/options.ts";
 import type { Keyring } from "../server/auth/keyring.ts";
 import type { Store } from "../server/store/index.ts";
+import { isPermissionError, PermissionError, permissionMessage, requireAccess } from "./permissions.ts";
+
+/** A data dir a command cannot work with as it is (its key missing, its database held too long). */
+export class DataDirError extends Error {
+  readonly code = "data_dir";
+  readonly exitCode = 1;
+}
 
 /** Kept here (not imported) so that checking a data dir loads no store code. */
 const DATABASE_FILE = "sentinel.db";
 const SERVER_KEY_FILE = "server.key";
-
-/** A problem with the data dir that the user fixes outside sentinel (ownership, modes). */
-export class DataDirAccessError extends Error {
-  readonly code = "data_dir_access";
-  readonly exitCode = 1;
-}
-
-/** The account name of a uid, from /etc/passwd; "uid N" where there is none. */
-export function accountName(uid: number, passwd = "/etc/passwd"): string {
-  try {
-    for (const line of readFileSync(passwd, "utf8").split("\n")) {
-      const [name, , id] = line.split(":");
-      if (name && Number(id) === uid) return name;
-    }
-  } catch {
-    // no passwd file (a minimal container): the number must do
-  }
-  return `uid ${uid}`;
-}
-
-/**
- * Says who may fix a path this process cannot use: "…/sentinel.db, which belongs to vpn-sentinel
- * (mode 0600), and this runs as alice; run it as vpn-sentinel: sudo -u vpn-sentinel sentinel ...".
- */
-export function permissionMessage(path: string, need: string): string {
-  const shown = resolve(path);
-  const me = accountName(process.getuid?.() ?? -1);
-  let owner: string | null = null;
-  let mode = "";
-  try {
-    const st = statSync(path);
-    owner = accountName(st.uid);
-    mode = ` (mode ${(st.mode & 0o7777).toString(8).padStart(4, "0")})`;
-  } catch {
-    // the parent hides it: name the path all the same
-  }
-  const asOwner =
-    owner === null || owner.startsWith("uid ")
-      ? "as its owner"
-      : owner === "root"
-        ? "with sudo (sudo sentinel ...)"
-        : `as ${owner} (sudo -u ${owner} sentinel ...)`;
-  return (
-    `permission denied: this command needs to ${need} ${shown}, which belongs to ${owner ?? "another user"}${mode}, ` +
-    `and it runs as ${me}. Run it ${asOwner}, or give ${me} access to ${shown}`
-  );
-}
-
-const isPermissionError = (e: unknown) => {
-  const code = (e as { code?: string }).code;
-  return code === "EACCES" || code === "EPERM";
-};
-
-/**
- * Throws DataDirAccessError when this process may not use `path` in the `mode` asked. Other
- * failures (a read-only disk, say) are left to the open that follows, which says what they mean.
- */
-export function requireAccess(path: string, mode: number, need: string): void {
-  try {
-    accessSync(path, mode);
-  } catch (e) {
-    if (isPermissionError(e)) throw new DataDirAccessError(permissionMessage(path, need));
-  }
-}
 
 const RW = constants.R_OK | constants.W_OK;
 
@@ -96,7 +39,7 @@ function present(path: string): boolean {
     requireAccess(dir, constants.X_OK, "enter");
     dir = join(dir, part);
   }
-  throw new DataDirAccessError(permissionMessage(path, "reach"));
+  throw new PermissionError(permissionMessage(path, "reach"));
 }
 
 /**
@@ -123,7 +66,7 @@ export function checkDataDir(
   if (!opts.key || env.SENTINEL_SERVER_KEY) return;
   const key = join(dataDir, SERVER_KEY_FILE);
   if (!present(key))
-    throw new DataDirAccessError(
+    throw new DataDirError(
       `${key} is missing: the server seals client secrets with it. If the server takes its key from ` +
         "SENTINEL_SERVER_KEY, set the same variable for this command; a new key here would make " +
         "secrets the server cannot open",
@@ -172,7 +115,7 @@ export function retryWhileBusy<T>(fn: () => T, retry: BusyRetry = DEFAULT_RETRY)
       if (!isBusy(e)) throw e;
       firstBusyAt ??= retry.now();
       if (retry.now() - firstBusyAt >= retry.patienceMs)
-        throw new DataDirAccessError(
+        throw new DataDirError(
           `the database stayed locked for ${Math.round(retry.patienceMs / 1000)} s ` +
             "(a long migration or another sentinel command?); try again",
         );

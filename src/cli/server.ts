@@ -1,4 +1,5 @@
 /** `sentinel server`: the judging, alerting, dashboard half. Runs outside the VPN. */
+import { constants } from "node:fs";
 import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
 import { probeSpecs } from "../probe/options.ts";
@@ -8,6 +9,7 @@ import { notifySpecs } from "../server/notify/options.ts";
 import { commonSpecs, createLogger, loadOptions } from "./common.ts";
 import { checkServerDataDir } from "./data-dir.ts";
 import { geoSpecs } from "./geo.ts";
+import { requireAccess } from "./permissions.ts";
 import {
   checkListen,
   dataDirSpecs,
@@ -133,6 +135,7 @@ export default defineCommand({
     if (positionals.length) throw new OptionError(`unexpected argument ${JSON.stringify(positionals[0])}`);
     const logger = createLogger(options);
     checkServerDataDir(options.dataDir);
+    for (const pem of [options.tlsCert, options.tlsKey]) if (pem) requireAccess(pem, constants.R_OK, "read");
     const [{ startServer }, sd] = await Promise.all([
       import("../server/main.ts"),
       import("../system/sdnotify.ts"),
