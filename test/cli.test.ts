@@ -154,11 +154,20 @@ describe("sentinel CLI", () => {
 });
 
 describe("a new user's first hour", () => {
-  test("clients add refuses a directory that holds no data dir, and creates nothing", async () => {
+  test("clients add (and the other data-dir commands) refuse a directory that holds no data dir, and create nothing", async () => {
     const cwd = join(dir.path, "somewhere");
     mkdirSync(join(cwd, "empty"), { recursive: true });
-    for (const args of [[], ["--data-dir", "empty"]]) {
-      const r = await sentinel(["clients", "add", "laptop", ...args], { cwd });
+    const commands = [
+      ["clients", "add", "laptop"],
+      ["tokens", "add", "me"],
+      ["users", "list"],
+      ["export", "-"],
+    ];
+    for (const [command, args] of commands.flatMap((c) => [
+      [c, []],
+      [c, ["--data-dir", "empty"]],
+    ])) {
+      const r = await sentinel([...(command as string[]), ...(args as string[])], { cwd });
       expect(r.code).toBe(2);
       expect(r.stderr.trim().split("\n")).toHaveLength(1);
       expect(r.stderr).toContain("--data-dir");
