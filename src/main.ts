@@ -3,7 +3,8 @@
  * The `sentinel` executable. Subcommands are imported lazily so that `sentinel client`
  * never loads Elysia, JSX or grammy.
  */
-import { type CommandDef, defineCommand, runCommand, showUsage } from "citty";
+import { type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
+import { wantsColour } from "./cli/colour.ts";
 import { OptionError } from "./config/options.ts";
 import { VERSION } from "./version.ts";
 
@@ -72,7 +73,9 @@ export async function run(argv: string[]): Promise<number> {
   try {
     if (rawArgs.length === 0 || rawArgs.includes("--help") || rawArgs.includes("-h")) {
       const [cmd, parent] = await resolveForHelp(rawArgs);
-      await showUsage(cmd, parent);
+      // citty colours help even into a pipe or a file, and reads NO_COLOR only when it is "1"
+      const usage = await renderUsage(cmd, parent);
+      console.log(`${wantsColour(process.stdout) ? usage : Bun.stripANSI(usage)}\n`);
       return 0;
     }
     if (rawArgs[0] === "--version") {

@@ -14,9 +14,12 @@ test("every API route is in the OpenAPI document and in docs/api.md", async () =
     keyring: createKeyring([Buffer.alloc(32, 1)]),
     logger: quietLogger(),
     now: Date.now,
-    acceptReport: () => ({ nextReportInS: 30 }),
+    acceptReport: () => ({ nextReportInS: 30, status: "green", reasons: [] }),
     broker: new Broker(),
-    monitor: { settingsChanged: () => {}, acceptServerBuiltReport: () => ({ nextReportInS: 30 }) },
+    monitor: {
+      settingsChanged: () => {},
+      acceptServerBuiltReport: () => ({ nextReportInS: 30, status: "green", reasons: [] }),
+    },
     legacy: { apiKey: "k", intervalS: 300 },
   });
   const doc = openApiDocument() as { paths: Record<string, Record<string, unknown>> };

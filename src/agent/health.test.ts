@@ -24,6 +24,8 @@ const cycle = (over: Partial<CycleInfo> = {}): CycleInfo => ({
   report: { interval_s: 30 } as ReportV1,
   reason: "timer",
   delivered: true,
+  verdict: null,
+  problem: null,
   queued: 0,
   sendError: null,
   ...over,

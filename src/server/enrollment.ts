@@ -39,9 +39,35 @@ export function enrollClient(
   return enrollmentFor(id, name, secret, serverUrl);
 }
 
+/**
+ * The command passes the token in the environment, not as an argument: argv is visible to every
+ * user of the machine (ps, /proc), the environment only to its owner. The token carries the
+ * server URL, so no --server is needed.
+ */
 export function enrollmentFor(id: string, name: string, secret: string, serverUrl: string): Enrollment {
   const token = encodeToken({ server: serverUrl, clientId: id, secret });
-  return { id, name, secret, token, command: `sentinel client --server ${serverUrl} --token ${token}` };
+  return { id, name, secret, token, command: `SENTINEL_TOKEN=${token} sentinel client` };
+}
+
+/** Where the server keeps its effective --public-url, so `sentinel clients add` puts it in tokens. */
+const PUBLIC_URL_META = "public_url";
+/** "default" when the URL was not configured but guessed from the host name and port. */
+const PUBLIC_URL_SOURCE_META = "public_url_source";
+
+export interface StoredPublicUrl {
+  url: string;
+  guessed: boolean;
+}
+
+export function rememberPublicUrl(store: Store, url: string, guessed: boolean): void {
+  store.meta.set(PUBLIC_URL_META, url);
+  store.meta.set(PUBLIC_URL_SOURCE_META, guessed ? "default" : "option");
+}
+
+/** The URL the server last started with; null when it never ran with this version. */
+export function storedPublicUrl(store: Store): StoredPublicUrl | null {
+  const url = store.meta.get(PUBLIC_URL_META);
+  return url ? { url, guessed: store.meta.get(PUBLIC_URL_SOURCE_META) === "default" } : null;
 }
 
 /** Issues a new secret; the old one keeps working for `graceMs` so clients can be updated. */

@@ -17,6 +17,7 @@ import { ensureSetupToken } from "./auth/users.ts";
 import { Broker } from "./broker.ts";
 import { ClientCache } from "./client-cache.ts";
 import { acquireDataLock } from "./data-lock.ts";
+import { rememberPublicUrl } from "./enrollment.ts";
 import { loadGeo } from "./geo/index.ts";
 import type { GeoLookup } from "./geo/types.ts";
 import { HomeIdentityService } from "./home-identity.ts";
@@ -36,6 +37,8 @@ export interface ServerOptions extends Partial<NotifyOptions> {
   listen: { hostname: string; port: number };
   dataDir: string;
   publicUrl: string;
+  /** true when publicUrl is the default guess, not configured (kept with it for `clients add`) */
+  publicUrlGuessed?: boolean;
   logger: Logger;
   homeIp?: string[];
   homeAsn?: number[];
@@ -84,6 +87,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const lock = acquireDataLock(o.dataDir);
   const store = openStore(o.dataDir, { quickCheck: true });
   const storage = new StorageHealth({ logger, now, database: join(o.dataDir, DATABASE_FILE) });
+  rememberPublicUrl(store, o.publicUrl, o.publicUrlGuessed ?? false);
   const keyring = loadKeyring(o.dataDir);
   const geo = o.geo ?? (await loadGeo({ overridesFile: o.geoOverrides }));
   const broker = new Broker();

@@ -28,6 +28,7 @@ import {
   serverDowntime,
   sweepClient,
 } from "./liveness.ts";
+import { statusReasons } from "./status.ts";
 import type { ClientPolicy, ClientState, Flip, HomeIdentity } from "./types.ts";
 
 export interface MonitorDeps {
@@ -169,7 +170,7 @@ export class ClientMonitor {
     if (r.report.replayed) this.materialKeys.delete(client.id);
     else this.materialKeys.set(client.id, key);
     this.published(client.id, events, true);
-    return { nextReportInS: state.interval_s };
+    return { nextReportInS: state.interval_s, status: state.status, reasons: statusReasons(state) };
   }
 
   /**
@@ -203,7 +204,7 @@ export class ClientMonitor {
     };
     this.unwrittenBeats.set(client.id, beat);
     this.deps.cache?.set({ ...client, ...beat });
-    return { nextReportInS: previous.interval_s };
+    return { nextReportInS: previous.interval_s, status: previous.status, reasons: statusReasons(previous) };
   }
 
   /** A report built by the server itself (legacy keepalive) goes through the same path. */

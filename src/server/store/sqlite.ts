@@ -102,6 +102,7 @@ function toSummary(r: Row): ClientSummary {
 export function openDatabase(path: string): Database {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path, { create: true, strict: true });
+  db.exec("PRAGMA busy_timeout = 5000");
   db.exec("PRAGMA journal_mode = WAL");
   // FULL, not NORMAL: a 202 promises the report is stored. With NORMAL a WAL commit is not
   // fsynced, and a kernel that remounts the disk read-only after an I/O error (ext4
@@ -109,7 +110,6 @@ export function openDatabase(path: string): Database {
   // proves the difference. Reports share commits (src/server/write-batcher.ts), so one fsync
   // covers every report that arrived in the same event-loop turn.
   db.exec("PRAGMA synchronous = FULL");
-  db.exec("PRAGMA busy_timeout = 5000");
   // 8 MiB of page cache instead of 2: a report that changes a client reads its row while the
   // same transaction writes others', and with the default cache that read cost 2-3x more.
   db.exec("PRAGMA cache_size = -8192");

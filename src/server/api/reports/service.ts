@@ -12,6 +12,7 @@ import {
 import type { Keyring } from "../../auth/keyring.ts";
 import type { RateLimiter } from "../../auth/rate-limit.ts";
 import { ApiError, tooManyRequests, unauthorized } from "../../errors.ts";
+import type { OverallStatus } from "../../monitor/types.ts";
 import { type ClientRecord, type Store, storageFailure } from "../../store/index.ts";
 import type { ReplayGuard } from "./replay-guard.ts";
 
@@ -22,9 +23,13 @@ export interface AcceptedReport {
   receivedAt: number;
 }
 
-/** What the monitor answers for an accepted report: when the client should report next. */
+/** What the monitor answers for an accepted report: when to report next, and what it concluded. */
 export interface AcceptResult {
   nextReportInS: number;
+  /** the client's overall status after this report */
+  status: OverallStatus;
+  /** why: the causes of the status, one sentence each (the "Protected" sentence when green) */
+  reasons: string[];
 }
 
 export interface ReportIngestDeps {
