@@ -176,6 +176,36 @@ export function Notice({ kind, text }: { kind: "ok" | "error" | "info"; text: st
   );
 }
 
+/** A page-wide warning (an alert channel failing, ...) with a link to where it is fixed. */
+export interface Banner {
+  kind: "error" | "info";
+  text: string;
+  href?: string;
+  link?: string;
+}
+
+/** Banners above a page's content; nothing when there are none. */
+export function Banners({ banners }: { banners: readonly Banner[] }) {
+  if (banners.length === 0) return null;
+  return (
+    <div class="banners">
+      {banners.map((b) => (
+        <div class={`notice notice-${b.kind} banner`} role={b.kind === "error" ? "alert" : "status"}>
+          <span safe>{b.text}</span>
+          {b.href ? (
+            <>
+              {" "}
+              <a href={b.href} safe>
+                {b.link ?? "Details"}
+              </a>
+            </>
+          ) : null}
+        </div>
+      ))}
+    </div>
+  );
+}
+
 /** Live-update state; app.js flips it when the event stream drops and polling takes over. */
 export function LiveIndicator() {
   return (

@@ -12,7 +12,7 @@ import {
 } from "../src/server/web/model.ts";
 import { Chips, Empty, ExitCell, RelTime, StatusBadge, StatusIcon } from "./components.tsx";
 import { isAdmin, type PageContext } from "./context.ts";
-import { Layout, LiveIndicator, PageHeader } from "./layout.tsx";
+import { type Banner, Banners, Layout, LiveIndicator, PageHeader } from "./layout.tsx";
 
 const COUNT_CARDS = [
   { status: "red", word: "Exposed" },
@@ -210,7 +210,15 @@ function FilterForm({ query }: { query: OverviewQuery }) {
   );
 }
 
-export function OverviewPage({ ctx, view }: { ctx: PageContext; view: OverviewView }) {
+export function OverviewPage({
+  ctx,
+  view,
+  banners = [],
+}: {
+  ctx: PageContext;
+  view: OverviewView;
+  banners?: readonly Banner[];
+}) {
   return (
     <Layout ctx={ctx} title="Overview">
       <div hx-ext="sse" sse-connect="/events/stream?view=overview" data-live-root>
@@ -223,6 +231,7 @@ export function OverviewPage({ ctx, view }: { ctx: PageContext; view: OverviewVi
           ) : null}
         </PageHeader>
         <div sse-swap="update" hx-swap="none" hidden />
+        <Banners banners={banners} />
         <StatusCountsView counts={view.counts} />
         <FilterForm query={view.query} />
         <ClientList view={view} ctx={ctx} />

@@ -39,6 +39,7 @@ beforeEach(() => {
   rx.failWith = null;
   rx.delayMs = 0;
   rx.nextReportInS = null;
+  rx.verdict = { status: "green", reasons: ["Protected (the fake receiver says so)."] };
   dns.silent = false;
 });
 afterEach(() => rmSync(tmp, { recursive: true, force: true }));
@@ -171,12 +172,56 @@ describe("sentinel client --once", () => {
     ]);
   });
 
-  test("exit 1 when the server refuses, and the report stays spooled", async () => {
+  test("ends with one line saying what the server concluded", async () => {
+    rx.verdict = {
+      status: "yellow",
+      reasons: ["No resolver was observed, so a DNS leak cannot be ruled out.", "Providers disagree."],
+    };
+    const r = await run(clientArgs("--once"), { SENTINEL_TOKEN: TOKEN });
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split("\n")).toEqual([
+      "report accepted; the server says YELLOW: No resolver was observed, so a DNS leak cannot be ruled out. Providers disagree.",
+    ]);
+  });
+
+  test("an older server that does not say what it concluded still counts as accepted", async () => {
+    rx.verdict = null;
+    const r = await run(clientArgs("--once"), { SENTINEL_TOKEN: TOKEN });
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe("report accepted (an older server: it does not say what it concluded)");
+  });
+
+  test("exit 1 when the server refuses, with one last line saying why; the report stays spooled", async () => {
     rx.failWith = 503;
     const r = await run(clientArgs("--once"), { SENTINEL_TOKEN: TOKEN });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("the report was not delivered");
+    expect(r.stdout).toBe("");
+    expect(r.stderr.trim().split("\n").at(-1)).toBe(
+      "sentinel: report not accepted: HTTP 503 unavailable: the fake server was told to fail; it stays in the spool for the next run",
+    );
     expect(spooled()).toHaveLength(1);
+  });
+
+  test("exit 1 when the server rejects the report for good (not accepted, not spooled)", async () => {
+    rx.failWith = 400;
+    const r = await run(clientArgs("--once"), { SENTINEL_TOKEN: TOKEN });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("report not accepted: the server rejected it for good (HTTP 400");
+    expect(spooled()).toEqual([]);
+  });
+
+  test("an unreachable server is one clean line", async () => {
+    const token = encodeToken({ server: DEAD, clientId: CLIENT_ID, secret: SECRET });
+    const r = await run(clientArgs("--once", "--log-level", "info"), { SENTINEL_TOKEN: token });
+    expect(r.code).toBe(1);
+    const about = r.stderr
+      .trim()
+      .split("\n")
+      .filter((l) => l.includes(DEAD));
+    expect(about).toEqual([
+      `sentinel: report not accepted: ${DEAD} unreachable (connection refused); it stays in the spool for the next run`,
+    ]);
+    expect(r.stderr).not.toContain("Unable to connect");
   });
 
   test("exit 1 when the server is unreachable; the token's URL is used when --server is absent", async () => {
@@ -288,6 +333,15 @@ describe("sentinel check", () => {
     expect(out.ipv6?.ip).toBe("2001:db8::7");
     expect(out.dns?.[0]?.answers).toEqual(["127.0.0.1"]);
     expect(rx.attempts).toHaveLength(0);
+  });
+
+  test("an unreachable --server is one clean line, and its whoami is left out", async () => {
+    const r = await run(["check", ...probeArgs(), "--server", DEAD]);
+    expect(r.code).toBe(0);
+    expect(r.stderr.trim()).toBe(
+      `sentinel: ${DEAD} unreachable (connection refused); its /api/v1/whoami is left out`,
+    );
+    expect(r.stdout).not.toContain(DEAD);
   });
 
   test("the table names every provider and resolver; exit 1 without an agreed IPv4", async () => {

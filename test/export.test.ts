@@ -9,7 +9,7 @@ import { DEFAULT_SETTINGS } from "../src/server/monitor/settings.ts";
 import { openStore } from "../src/server/store/index.ts";
 import { sentinel } from "./helpers/cli.ts";
 import { type Credentials, sampleReport, signedPost } from "./helpers/report.ts";
-import { startTestServer, tempDir } from "./helpers/server.ts";
+import { initDataDir, startTestServer, tempDir } from "./helpers/server.ts";
 
 const source = tempDir();
 const target = tempDir();
@@ -38,7 +38,7 @@ beforeAll(async () => {
   });
   await store.close();
   server = await startTestServer({ dataDir: source.path });
-  const t = await openStore({ dataDir: target.path });
+  const t = await openStore({ dataDir: await initDataDir(target.path) });
   await createApiToken(t, "target-admin", "admin", Date.now());
   await t.close();
 });
@@ -166,7 +166,7 @@ test("POST /api/v1/import refuses other documents and keys it cannot open, with 
   expect(((await mismatch.json()) as { error: { code: string } }).error.code).toBe("server_key_mismatch");
   // a key held as server.key.previous is enough (the documented migration path)
   const fresh = tempDir();
-  loadKeyring(fresh.path);
+  await initDataDir(fresh.path);
   copyFileSync(join(source.path, "server.key"), join(fresh.path, "server.key.previous"));
   const exported = await (await exportVia(server.url, admin)).text();
   const viaPrevious = await sentinel(["import", "-", "--data-dir", fresh.path, "--json"], {

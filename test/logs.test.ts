@@ -9,7 +9,7 @@ import { startFakeEcho } from "./fakes/echo.ts";
 import { sentinel } from "./helpers/cli.ts";
 import { type ServerProcess, startServerProcess } from "./helpers/process-server.ts";
 import { sampleReport, signedPost } from "./helpers/report.ts";
-import { tempDir } from "./helpers/server.ts";
+import { initDataDir, tempDir } from "./helpers/server.ts";
 
 const dir = tempDir();
 const PASSWORD = "Correct-Horse-Battery-Staple-9";
@@ -22,6 +22,7 @@ let client: { id: string; secret: string; token: string };
 let apiToken: string;
 
 beforeAll(async () => {
+  await initDataDir(dir.path);
   const add = await sentinel(["clients", "add", "pi", "--data-dir", dir.path, "--json"]);
   expect(add.code).toBe(0);
   client = JSON.parse(add.stdout);

@@ -249,3 +249,31 @@ describe("other unauthenticated endpoints", () => {
     expect(report.headers.get("x-request-id")).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-z]+$/);
   });
 });
+
+test("a 202 says what the server concluded, on a full judgement and on the fast path alike", async () => {
+  const home = tempDir();
+  const store = await openStore({ dataDir: home.path });
+  const e = await enrollClient(store, loadKeyring(home.path), "leaky", "http://x", Date.now());
+  await store.close();
+  // the sample report exits at 198.51.100.7: with that as home, traffic bypasses the VPN
+  const s = await startTestServer({ dataDir: home.path, homeIp: ["198.51.100.7"] });
+  try {
+    const answers = [];
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch(signedPost(s.url, { id: e.id, secret: e.secret }, body()));
+      expect(res.status).toBe(202);
+      answers.push((await res.json()) as { status: string; reasons: string[] });
+    }
+    const [first, second] = answers;
+    expect(first?.status).toBe("red");
+    // the red causes only, one sentence each
+    expect(first?.reasons).toEqual([expect.stringMatching(/^Traffic bypasses the VPN: /)]);
+    expect(second).toMatchObject({ status: first?.status, reasons: first?.reasons });
+    const check = await openStore({ dataDir: home.path });
+    expect((await check.clients.get(e.id))?.status).toBe("red");
+    await check.close();
+  } finally {
+    await s.stop();
+    home.remove();
+  }
+});

@@ -49,7 +49,17 @@ export async function buildWebApp() {
   const broker = new Broker();
   const monitor = new ClientMonitor({ store, now, logger, geo: xssGeo, broker, home: () => HOME });
   const channels = new FakeChannels([
-    { name: "telegram", ok: false, lastError: "<b>chat not found</b>", pending: 2, failed: 1 },
+    {
+      name: "telegram",
+      state: "failing",
+      failingSince: Date.now() - 60_000,
+      lastOkAt: null,
+      lastError: "<b>chat not found</b>",
+      lastErrorAt: Date.now() - 5_000,
+      waiting: 2,
+      oldestWaitingAt: Date.now() - 60_000,
+      failed: 1,
+    },
   ]);
   const app = createApp({
     store,

@@ -1,7 +1,9 @@
 /** Shared plumbing for subcommands: option loading and the logger. Kept light: the client imports it. */
-import { existsSync, readFileSync } from "node:fs";
+import { constants, existsSync, readFileSync } from "node:fs";
 import { type ConsolaInstance, createConsola, type LogObject } from "consola";
 import { OptionError, type OptionSpecs, type Options, resolveOptions } from "../config/options.ts";
+import { wantsColour } from "./colour.ts";
+import { requireAccess } from "./permissions.ts";
 
 /** Options every long-running command has. */
 export const commonSpecs = {
@@ -35,6 +37,7 @@ export function loadOptions<S extends OptionSpecs>(
   if (configPath) {
     if (!existsSync(configPath))
       throw new OptionError(`--config: file ${JSON.stringify(configPath)} does not exist`);
+    requireAccess(configPath, constants.R_OK, "read");
     try {
       const parsed = Bun.TOML.parse(readFileSync(configPath, "utf8")) as Record<string, unknown>;
       const scoped = parsed[section];
@@ -83,12 +86,29 @@ const jsonReporter = {
   },
 };
 
+const argText = (a: unknown) =>
+  a instanceof Error ? (a.stack ?? a.message) : typeof a === "string" ? a : JSON.stringify(a);
+
+/**
+ * Pretty logs for a file, a pipe or the journal: one line per entry, no colours, no blank lines
+ * around warnings (consola's fancy reporter draws for a terminal).
+ */
+const plainReporter = {
+  log(obj: LogObject) {
+    const tag = obj.tag ? `[${obj.tag}] ` : "";
+    process.stderr.write(`${obj.type.toUpperCase()} ${tag}${obj.args.map(argText).join(" ")}\n`);
+  },
+};
+
 export type { Logger } from "../logger.ts";
 
+/** Logs go to stderr: stdout is for a command's result. */
 export function createLogger(opts: { logLevel: string; logFormat: string }): ConsolaInstance {
+  const reporter =
+    opts.logFormat === "json" ? jsonReporter : wantsColour(process.stderr) ? null : plainReporter;
   return createConsola({
     level: LEVELS[opts.logLevel] ?? 3,
-    ...(opts.logFormat === "json" ? { reporters: [jsonReporter] } : {}),
+    ...(reporter ? { reporters: [reporter] } : {}),
     stderr: process.stderr,
     stdout: process.stderr,
   });

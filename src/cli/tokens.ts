@@ -2,11 +2,12 @@
 import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
 import { commonSpecs, loadOptions } from "./common.ts";
-import { dataDirSpecs } from "./server-options.ts";
+import { openDataStore } from "./data-dir.ts";
+import { serverDataDirSpecs } from "./server-options.ts";
 
 const config = commonSpecs.config;
 const addSpecs = {
-  ...dataDirSpecs,
+  ...serverDataDirSpecs,
   role: {
     kind: "string",
     description: "admin (read and change) or viewer (read only)",
@@ -16,12 +17,10 @@ const addSpecs = {
   json: { kind: "boolean", description: "Print JSON", flagOnly: true },
   config,
 } satisfies OptionSpecs;
-const listSpecs = { ...dataDirSpecs, json: addSpecs.json, config } satisfies OptionSpecs;
-const revokeSpecs = { ...dataDirSpecs, config } satisfies OptionSpecs;
+const listSpecs = { ...serverDataDirSpecs, json: addSpecs.json, config } satisfies OptionSpecs;
+const revokeSpecs = { ...serverDataDirSpecs, config } satisfies OptionSpecs;
 
-async function store(dataDir: string) {
-  return (await import("../server/store/index.ts")).openStore({ dataDir });
-}
+const store = openDataStore;
 
 const one = (positionals: string[]) => {
   if (positionals.length !== 1) throw new OptionError("expected exactly one token NAME");

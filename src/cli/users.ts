@@ -6,11 +6,12 @@
 import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
 import { commonSpecs, loadOptions } from "./common.ts";
-import { dataDirSpecs } from "./server-options.ts";
+import { openDataStore } from "./data-dir.ts";
+import { serverDataDirSpecs } from "./server-options.ts";
 
 const config = commonSpecs.config;
 const addSpecs = {
-  ...dataDirSpecs,
+  ...serverDataDirSpecs,
   role: {
     kind: "string",
     description: "admin (everything) or viewer (read only, no secrets)",
@@ -20,25 +21,23 @@ const addSpecs = {
   config,
 } satisfies OptionSpecs;
 const listSpecs = {
-  ...dataDirSpecs,
+  ...serverDataDirSpecs,
   json: { kind: "boolean", description: "Print JSON", flagOnly: true },
   config,
 } satisfies OptionSpecs;
 const removeSpecs = {
-  ...dataDirSpecs,
+  ...serverDataDirSpecs,
   force: { kind: "boolean", description: "Allow removing the last admin", flagOnly: true },
   config,
 } satisfies OptionSpecs;
-const passwdSpecs = { ...dataDirSpecs, config } satisfies OptionSpecs;
+const passwdSpecs = { ...serverDataDirSpecs, config } satisfies OptionSpecs;
 
 const oneName = (positionals: string[]) => {
   if (positionals.length !== 1) throw new OptionError("expected exactly one user NAME");
   return positionals[0] as string;
 };
 
-async function openData(dataDir: string) {
-  return (await import("../server/store/index.ts")).openStore({ dataDir });
-}
+const openData = openDataStore;
 
 /** Reads one line from a terminal with echo off. */
 async function readHidden(prompt: string): Promise<string> {

@@ -24,6 +24,7 @@ import { ApiError, errorBody, errorResponse } from "./errors.ts";
 import { requestIdOf } from "./http.ts";
 import type { ServerMetrics } from "./metrics/server-metrics.ts";
 import type { AcceptedReport, AcceptResult, ClientMonitor } from "./monitor/service.ts";
+import { StorageHealth } from "./storage-health.ts";
 import type { Store, Transaction } from "./store/index.ts";
 import { type WebDeps, webApp } from "./web/index.tsx";
 
@@ -41,6 +42,8 @@ export interface AppDeps {
   broker: Broker;
   /** Telegram webhook mode: the bot's handler (it checks Telegram's secret token header) */
   telegramWebhook?: () => ((req: Request) => Promise<Response>) | null;
+  /** storage errors: throttled logging, and a damaged database turns /readyz red */
+  storage?: StorageHealth;
   /** the report route, when the caller also serves it outside the app (see createReportRoute) */
   reports?: ReportRoute;
   /** the report path's client cache */
@@ -61,6 +64,10 @@ const limitsOf = (deps: AppDeps) => ({
   ...deps.limits,
 });
 
+/** In-process apps without one (tests) get their own, on first use. */
+const storageHealthOf = (deps: AppDeps): StorageHealth =>
+  (deps.storage ??= new StorageHealth({ logger: deps.logger, now: deps.now }));
+
 /** POST /api/v1/reports with its ingest; main.ts serves it directly, createApp mounts it. */
 export function createReportRoute(deps: AppDeps): ReportRoute {
   const { store, logger, now } = deps;
@@ -79,7 +86,7 @@ export function createReportRoute(deps: AppDeps): ReportRoute {
       logger.debug(`report refused: ${reason}`);
       deps.metrics?.metrics.authFailure(reason);
     },
-    onStorageFailure: (reason, e) => logger.error(`report not stored (503): ${reason}: ${e.message}`),
+    onStorageFailure: (_reason, e) => storageHealthOf(deps).failed("report not stored (503)", e),
   });
   return reportRoute(ingest, deps.sourceIpOf ?? (() => null), logger);
 }
@@ -129,7 +136,7 @@ export function createApp(deps: AppDeps) {
         Response.json(errorBody("internal_error", "internal error; see the server log"), { status: 500 }),
       );
     })
-    .use(healthApi(store, deps.startedAt ?? now()))
+    .use(healthApi(store, deps.startedAt ?? now(), () => storageHealthOf(deps).damage()))
     .use(whoamiApi(new RateLimiter(limits.whoamiPerS, 20, now), sourceIpOf))
     .use(reportsApi(deps.reports ?? createReportRoute(deps)))
     .use(clientsApi({ store, now, monitor: deps.monitor, broker: deps.broker }))

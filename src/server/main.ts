@@ -3,6 +3,7 @@
  * `sentinel server` and by integration tests (which start it on port 0 with a temp data dir).
  */
 import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { resolveOptions } from "../config/options.ts";
 import type { Logger } from "../logger.ts";
 import { DEFAULT_IPV4_PROVIDERS, DEFAULT_IPV6_PROVIDERS } from "../probe/options.ts";
@@ -14,6 +15,7 @@ import { loadKeyring } from "./auth/keyring.ts";
 import { ensureSetupToken } from "./auth/users.ts";
 import { Broker } from "./broker.ts";
 import { acquireDataLock } from "./data-lock.ts";
+import { rememberPublicUrl } from "./enrollment.ts";
 import { loadGeo } from "./geo/index.ts";
 import type { GeoLookup } from "./geo/types.ts";
 import { HomeIdentityService } from "./home-identity.ts";
@@ -25,13 +27,16 @@ import { createNotifications, type Notifications } from "./notify/index.ts";
 import { type NotifyOptions, notifySpecs } from "./notify/options.ts";
 import { channelStatusProvider } from "./notify/status.ts";
 import { periodic, ServiceList } from "./services.ts";
-import { openStore } from "./store/index.ts";
+import { StorageHealth } from "./storage-health.ts";
+import { DATABASE_FILE, openStore } from "./store/index.ts";
 
 /** Notification options come flat, like every server option; missing ones take their defaults. */
 export interface ServerOptions extends Partial<NotifyOptions> {
   listen: { hostname: string; port: number };
   dataDir: string;
   publicUrl: string;
+  /** true when publicUrl is the default guess, not configured (kept with it for `clients add`) */
+  publicUrlGuessed?: boolean;
   logger: Logger;
   homeIp?: string[];
   homeAsn?: number[];
@@ -78,7 +83,9 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new Error("--tls-cert and --tls-key go together");
   // Held until stop(); a failed start leaves it to this process, whose exit makes it stale.
   const lock = acquireDataLock(o.dataDir);
-  const store = await openStore({ dataDir: o.dataDir });
+  const store = await openStore({ dataDir: o.dataDir, quickCheck: true });
+  const storage = new StorageHealth({ logger, now, database: join(o.dataDir, DATABASE_FILE) });
+  await rememberPublicUrl(store, o.publicUrl, o.publicUrlGuessed ?? false);
   const keyring = loadKeyring(o.dataDir);
   const geo = o.geo ?? (await loadGeo({ overridesFile: o.geoOverrides }));
   const broker = new Broker(store.changes);
@@ -163,7 +170,20 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         monitorRef.start(now(), { restarted: store.engine === "sqlite", downtimeToleranceMs: 30_000 }),
       stop: () => monitorRef.stop(),
     },
-    periodic("sweeper", o.sweepIntervalMs ?? 500, () => monitorRef.sweep(), logger),
+    periodic(
+      "sweeper",
+      o.sweepIntervalMs ?? 500,
+      async () => {
+        try {
+          await monitorRef.sweep();
+        } catch (e) {
+          // a storage error is logged once a minute, not every pass
+          if (storage.failed("sweeper pass failed (no late or offline alerts meanwhile)", e) === null)
+            throw e;
+        }
+      },
+      logger,
+    ),
     { name: "home identity", start: () => home.start(), stop: () => home.stop() },
     { name: "notifications", start: () => notifications.start(), stop: () => notifications.stop() },
   );
@@ -199,6 +219,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     broker,
     clientCache,
     telegramWebhook: () => notifications.webhook(),
+    storage,
     monitor,
     acceptReport: (r: AcceptedReport, tx) => monitorRef.acceptReport(r, tx),
     sourceIpOf,
@@ -231,15 +252,18 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     notifications,
     healthy: async () => (await store.readiness()).ok,
     async stop() {
+      // The leader's services stop while the requests in flight drain: the notifications are
+      // bounded (about 2 s with a dead Bot API), and rows queued meanwhile wait in the outbox
+      // for the next start.
+      const stoppingServices = leadershipChange.then(() => leading.stop());
       // Stop accepting, let requests in flight finish (their writes commit), then close.
       const closed = server?.stop();
       await store.sqlite?.groupCommit.flush();
       await Promise.race([closed, Bun.sleep(2000)]);
       await server?.stop(true);
       await store.sqlite?.groupCommit.flush();
-      // the monitor stops last among the leader's services: it writes the heartbeats of the requests above
-      await leadershipChange;
-      await leading.stop();
+      await stoppingServices;
+      await monitorRef.stop(); // last: it writes the heartbeats of the requests above
       await everywhere.stop();
       await store.leadership.stop();
       metrics.close();

@@ -154,6 +154,7 @@ function factLines(n: Notification, ctx: RenderContext): string[] {
           .join(", ") || "none"
       }`,
     );
+  if (f.limit) lines.push(`More than ${esc(f.limit)} alerts about this client: the rest came together here.`);
   if (f.heldBackBy) lines.push(`<i>Announced late: held back by ${esc(f.heldBackBy)}.</i>`);
   return lines;
 }
@@ -166,7 +167,10 @@ function headline(n: Notification): string {
   }
   if (n.kind === "client.flapping" && n.to === "stable")
     return `${SEVERITY_EMOJI.green} ${who}is stable again`;
-  if (n.kind === "digest") return `🔔 <b>${n.items?.length ?? 0} more ${ALERT_TITLES.digest}</b> in a burst`;
+  if (n.kind === "digest")
+    return n.client
+      ? `🔔 <b>${n.items?.length ?? 0} more ${ALERT_TITLES.digest}</b> about ${who.trim()}`
+      : `🔔 <b>${n.items?.length ?? 0} more ${ALERT_TITLES.digest}</b> in a burst`;
   if (!n.client) return `${SEVERITY_EMOJI[n.severity]} <b>${ALERT_TITLES[n.kind]}</b>`;
   return `${SEVERITY_EMOJI[n.severity]} ${who}${ALERT_TITLES[n.kind]}`;
 }
@@ -189,6 +193,7 @@ export function renderTelegramAlert(n: Notification, ctx: RenderContext): string
   const parts: string[] = [headline(n)];
   if (n.kind === "digest") {
     parts.push((n.items ?? []).map(digestLine).join("\n"));
+    if (n.facts.limit) parts.push(factLines(n, ctx).join("\n"));
     const link = dashboardLink(n, ctx);
     if (link) parts.push(link);
     return parts.join("\n\n");

@@ -140,6 +140,8 @@ export function openApiDocument() {
                 accepted: { const: true },
                 server_time: { type: "string" },
                 next_report_in_s: { type: "integer" },
+                status: { enum: ["green", "yellow", "red", "grey"] },
+                reasons: { type: "array", items: { type: "string" } },
               },
             }),
             ...errors(400, 401, 413, 415, 429, 503),

@@ -22,7 +22,8 @@ import type {
 import { applyPolicy, evaluateReport, initialClientState } from "./evaluate.ts";
 import { afterServerStart, nextDeadline, pendingDeadlines, serverDowntime, sweepClient } from "./liveness.ts";
 import { type PolicyDefaults, policyFrom } from "./settings.ts";
-import type { ClientPolicy, ClientState, Flip, HomeIdentity } from "./types.ts";
+import { statusReasons } from "./status.ts";
+import type { ClientPolicy, ClientState, Flip, HomeIdentity, OverallStatus } from "./types.ts";
 
 /** An authenticated, valid report, handed to the monitor to judge and store. */
 export interface AcceptedReport {
@@ -33,8 +34,13 @@ export interface AcceptedReport {
 }
 
 /** What the monitor answers for an accepted report: when the client should report next. */
+/** What the monitor answers for an accepted report: when to report next, and what it concluded. */
 export interface AcceptResult {
   nextReportInS: number;
+  /** the client's overall status after this report */
+  status: OverallStatus;
+  /** why: the causes of the status, one sentence each (the "Protected" sentence when green) */
+  reasons: string[];
 }
 
 export interface MonitorDeps {
@@ -167,7 +173,7 @@ export class ClientMonitor {
     if (r.report.replayed) this.judged.delete(client.id);
     else this.judged.set(client.id, { key, revision: updated.revision });
     this.announce(tx, client.id, events, true);
-    return { nextReportInS: state.interval_s };
+    return { nextReportInS: state.interval_s, status: state.status, reasons: statusReasons(state) };
   }
 
   /** The client as it stands inside `tx`: cached (write-behind), or read and locked. */
@@ -220,7 +226,7 @@ export class ClientMonitor {
       this.announce(tx, client.id, [], true);
     }
     this.deps.cache?.set({ ...client, ...beat });
-    return { nextReportInS: previous.interval_s };
+    return { nextReportInS: previous.interval_s, status: previous.status, reasons: statusReasons(previous) };
   }
 
   /** A report built by the server itself (legacy keepalive) goes through the same path. */

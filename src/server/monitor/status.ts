@@ -62,3 +62,18 @@ export function overallStatus(input: {
   if (!positive) return { status: "yellow", reason: "Not every check could be confirmed." };
   return { status: "green", reason: `Protected. ${verdicts.exit.reason}` };
 }
+
+/**
+ * The causes of a status as separate sentences, worst colour only (what a client prints after
+ * `--once`): the verdicts of that colour, else the status's own reason.
+ */
+export function statusReasons(s: {
+  status: OverallStatus;
+  reason: string;
+  verdicts: Verdicts | null;
+}): string[] {
+  if ((s.status !== "red" && s.status !== "yellow") || s.verdicts === null) return [s.reason];
+  const { bypass, dns, ipv6, exit } = s.verdicts;
+  const causes = [bypass, dns, ipv6, exit].filter((v) => v.severity === s.status).map((v) => v.reason);
+  return causes.length ? causes : [s.reason];
+}

@@ -34,6 +34,8 @@ export interface NotificationFacts {
   heldBack?: string[];
   /** server.started: client counts by status */
   counts?: Record<string, number>;
+  /** a digest of one client's alerts beyond --notify-client-limit: the limit, e.g. "6/1h" */
+  limit?: string;
 }
 
 export interface Notification {

@@ -12,6 +12,7 @@ import type { Broker } from "../broker.ts";
 import type { ClientSettings } from "../monitor/settings.ts";
 import { parseTelegramTarget } from "../notify/channels/telegram/chat.ts";
 import { escapeHtml as esc, splitHtml } from "../notify/channels/telegram/html.ts";
+import { settlesWithin } from "../settles-within.ts";
 import type { ClientRecord, Store } from "../store/index.ts";
 import { clientReply, clientsReply, HELP, type ReplyContext, startReply, statusReply } from "./replies.ts";
 
@@ -33,6 +34,8 @@ export interface SentinelBotDeps {
 export const DEFAULT_MUTE_MS = 3_600_000;
 export const MAX_MUTE_MS = 30 * 86_400_000;
 const ALLOWED_UPDATES = ["message", "callback_query"] as const;
+/** stop(): how long Telegram gets to confirm the last update before the bot stops without it */
+const CONFIRM_AT_STOP_MS = 1_500;
 
 /** "NAME 2h" or "my laptop 30m" or "NAME": the last word is a duration when it parses as one. */
 export function parseMuteArgs(text: string): { name: string; ms: number } | string {
@@ -44,17 +47,36 @@ export function parseMuteArgs(text: string): { name: string; ms: number } | stri
   return { name: (last === null ? words : words.slice(0, -1)).join(" "), ms };
 }
 
+/** grammy declares its signals with the abort-controller polyfill's type; at run time it takes the platform's. */
+type GrammySignal = NonNullable<Parameters<Bot["init"]>[0]>;
+const asGrammySignal = (signal: AbortSignal) => signal as unknown as GrammySignal;
+
 export class SentinelBot {
   readonly bot: Bot;
   private readonly allowed: Set<string>;
   private readonly ignored = new Set<string>();
   private polling: Promise<void> | null = null;
+  private stopping = false;
+  /** aborts every Bot API call of this bot (stop() fires it), whatever grammy passed along */
+  private readonly halt = new AbortController();
 
   constructor(private readonly deps: SentinelBotDeps) {
     this.bot = new Bot(deps.token, {
       ...(deps.botInfo ? { botInfo: deps.botInfo } : {}),
       client: { ...(deps.apiRoot ? { apiRoot: deps.apiRoot.replace(/\/+$/, "") } : {}) },
     });
+    // grammy's own calls at start (getMe, deleteWebhook, with retries) and the update it
+    // confirms at stop carry no signal or timeout we control: a black-holed Bot API would hold
+    // them, and so the shutdown, for minutes.
+    this.bot.api.config.use((prev, method, payload, signal) =>
+      prev(
+        method,
+        payload,
+        asGrammySignal(
+          signal ? AbortSignal.any([signal as unknown as AbortSignal, this.halt.signal]) : this.halt.signal,
+        ),
+      ),
+    );
     this.allowed = new Set(
       deps.chats
         .map((c) => parseTelegramTarget(c))
@@ -183,9 +205,14 @@ export class SentinelBot {
   /** Long polling until stop(). Errors (bad token, network) are logged, never thrown. */
   startPolling(): void {
     if (this.polling) return;
+    // getMe first with our signal: grammy's start() retries it without one, forever
     this.polling = this.bot
-      .start({ allowed_updates: [...ALLOWED_UPDATES], drop_pending_updates: false })
-      .catch((e) => this.deps.logger.error(`telegram bot: polling stopped: ${(e as Error).message}`));
+      .init(asGrammySignal(this.halt.signal))
+      .then(() => this.bot.start({ allowed_updates: [...ALLOWED_UPDATES], drop_pending_updates: false }))
+      .catch((e) => {
+        if (this.stopping) return; // stop() aborted it
+        this.deps.logger.error(`telegram bot: polling stopped: ${(e as Error).message}`);
+      });
   }
 
   /** Webhook mode: registers `url` with Telegram and returns the request handler to mount there. */
@@ -195,9 +222,26 @@ export class SentinelBot {
     return webhookCallback(this.bot, "std/http", { secretToken });
   }
 
+  /**
+   * Ends polling within ~2 s whatever the Bot API does: grammy aborts the long poll and confirms
+   * the last update with one more getUpdates, which gets CONFIRM_AT_STOP_MS; then every call
+   * still in flight is aborted.
+   */
   async stop(): Promise<void> {
-    if (this.bot.isRunning()) await this.bot.stop();
-    await this.polling;
+    this.stopping = true;
+    const giveUp = setTimeout(() => this.halt.abort(), CONFIRM_AT_STOP_MS);
+    try {
+      if (this.bot.isRunning()) await this.bot.stop();
+    } catch (e) {
+      this.deps.logger.warn(
+        `telegram bot: stopped without confirming the last update (${(e as Error).message}); Telegram may send it again at the next start`,
+      );
+    } finally {
+      clearTimeout(giveUp);
+      this.halt.abort();
+    }
+    // grammy may be sleeping between retries (up to a 429's retry_after) before it notices
+    await settlesWithin(this.polling, 500);
     this.polling = null;
   }
 }

@@ -8,6 +8,7 @@ import { enrollClient, findClient, rotateClientSecret } from "../enrollment.ts";
 import { ApiError } from "../errors.ts";
 import { type ClientSettings, SETTING_LIMITS, validateSettingsChange } from "../monitor/settings.ts";
 import type { ClientRecord } from "../store/index.ts";
+import { channelBanners } from "./channels.ts";
 import { type Auth, type Form, formText, renderSync, type Web } from "./guard.ts";
 import {
   clientDetail,
@@ -139,7 +140,10 @@ export function clientRoutes(web: Web) {
         // kutt-style: an htmx request for the list gets the list component, nothing else
         if (request.headers.get("hx-target") === "client-list")
           return web.html(await sharedList(auth, request, q));
-        return web.html(<OverviewPage ctx={web.pageContext(auth, request)} view={await overviewOf(q)} />);
+        const banners = channelBanners((await web.deps.channels?.list()) ?? [], web.now());
+        return web.html(
+          <OverviewPage ctx={web.pageContext(auth, request)} view={await overviewOf(q)} banners={banners} />,
+        );
       })
       .get("/clients/new", async ({ request }) => {
         const auth = await web.guard(request, "admin");

@@ -33,6 +33,8 @@ export function reportRoute(
         accepted: true,
         server_time: result.serverTime,
         next_report_in_s: result.nextReportInS,
+        status: result.status,
+        reasons: result.reasons,
       };
       return new Response(JSON.stringify(accepted), {
         status: 202,

@@ -9,6 +9,7 @@ import { sqliteClients } from "./clients.ts";
 import { SqliteEngine } from "./engine.ts";
 import { sqliteEvents, sqliteHistory, sqliteMeta, sqliteTokens } from "./events.ts";
 import { SqliteGroupCommit } from "./group-commit.ts";
+import { openIntactDatabase } from "./integrity.ts";
 import { MIGRATIONS, type Migration } from "./migrations.ts";
 import { SqliteNonces } from "./nonces.ts";
 import { sqliteOutbox } from "./outbox.ts";
@@ -17,11 +18,14 @@ import { sqliteStats } from "./stats.ts";
 import { type Runner, wrap } from "./sync.ts";
 
 export { type BackupInfo, inspectBackup } from "./backup.ts";
+export { DatabaseDamagedError } from "./integrity.ts";
 export { MIGRATIONS } from "./migrations.ts";
 
 export function openDatabase(path: string): Database {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path, { create: true, strict: true });
+  // first: another process may hold the file (the CLI enrolling, the server committing)
+  db.exec("PRAGMA busy_timeout = 5000");
   db.exec("PRAGMA journal_mode = WAL");
   // FULL, not NORMAL: a 202 promises the report is stored. With NORMAL a WAL commit is not
   // fsynced, and a kernel that remounts the disk read-only after an I/O error (ext4
@@ -29,7 +33,6 @@ export function openDatabase(path: string): Database {
   // proves the difference. Reports share commits (group-commit.ts), so one fsync covers every
   // report that arrived in the same event-loop turn.
   db.exec("PRAGMA synchronous = FULL");
-  db.exec("PRAGMA busy_timeout = 5000");
   // 8 MiB of page cache instead of 2: a report that changes a client reads its row while the
   // same transaction writes others', and with the default cache that read cost 2-3x more.
   db.exec("PRAGMA cache_size = -8192");
@@ -64,8 +67,9 @@ const soleLeader = (startedAt: number): Leadership => ({
   async stop() {},
 });
 
-export function openSqliteStore(path: string): Store {
-  const db = openDatabase(path);
+/** `quickCheck`: read the whole file for damage first (the server at start; see integrity.ts). */
+export function openSqliteStore(path: string, opts: { quickCheck?: boolean } = {}): Store {
+  const db = openIntactDatabase(path, openDatabase, opts);
   migrate(db);
   const nonces = new SqliteNonces(db);
   const feed = new SqliteChangeFeed(db, () => !engine.busy);

@@ -139,7 +139,20 @@ export const MIGRATIONS: readonly Migration[] = [
                         iif(e.state_json ->> '$.exit.ipv4.ip' IS NULL, e.state_json ->> '$.exit.ipv6.org', NULL))
   FROM client_state e WHERE e.client_id = clients.id;
   `,
-  // 7: a revision per client, bumped by every write of its judged state, so a replica that
+  // 7: how each alert lane (channel + target) last fared, so the Alerts page tells the truth
+  // after a restart: when a message (or a test) last got through, since when it fails, and why
+  `
+  CREATE TABLE channel_lanes (
+    channel TEXT NOT NULL,
+    target TEXT NOT NULL,
+    last_ok_at INTEGER,
+    failing_since INTEGER,
+    last_error TEXT,
+    last_error_at INTEGER,
+    PRIMARY KEY (channel, target)
+  ) WITHOUT ROWID;
+  `,
+  // 8: a revision per client, bumped by every write of its judged state, so a replica that
   // remembers how it judged revision N knows whether anyone judged the client since
   `
   ALTER TABLE clients ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
