@@ -60,7 +60,7 @@ test("with no users the server logs a one-time setup URL; it creates the first a
 test("sentinel users add reads the password from stdin; list, passwd and remove work; the last admin is kept", async () => {
   const dir = tempDir();
   dirs.push(dir);
-  initDataDir(dir.path);
+  await initDataDir(dir.path);
   const d = ["--data-dir", dir.path];
   const add = await sentinel(["users", "add", "alice", "--role", "admin", ...d], { stdin: `${PASSWORD}\n` });
   expect(add.stderr).toBe("");

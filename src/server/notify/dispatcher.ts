@@ -63,6 +63,8 @@ export class OutboxDispatcher {
   private halt = new AbortController();
   private loopDone: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
+  /** set by wake(): something changed since the current round began */
+  private woken = false;
   private unsubscribe: (() => void) | null = null;
   private readonly leaseMs: number;
   private readonly maxAgeMs: number;
@@ -113,6 +115,8 @@ export class OutboxDispatcher {
   }
 
   wake(): void {
+    // a round in progress reads the outbox before it sleeps: it must not sleep through this
+    this.woken = true;
     this.wakeUp?.();
   }
 
@@ -160,6 +164,7 @@ export class OutboxDispatcher {
   private async loop(): Promise<void> {
     while (this.running) {
       let wait = this.idleMs;
+      this.woken = false;
       try {
         const now = this.deps.now();
         const soonest = [await this.launch(), await this.deps.store.outbox.nextDueAt(now)].filter(
@@ -170,6 +175,7 @@ export class OutboxDispatcher {
         // a locked or broken database must not end the loop; the next round retries
         this.deps.logger.error(`outbox: dispatch round failed: ${(e as Error).message}`);
       }
+      if (this.woken) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.max(1, wait));
         this.wakeUp = () => {
