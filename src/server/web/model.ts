@@ -2,6 +2,7 @@
  * Pure view models: store records in, plain data the templates render out. No I/O here, so the
  * numbers on the dashboard (counts, bars, durations) are unit-testable without a browser.
  */
+import { kindTitle } from "../../protocol/event-text.ts";
 import { EVENT_SEVERITY, type EventSeverity, isEventKind } from "../../protocol/events.ts";
 import type { ReportV1 } from "../../protocol/report.ts";
 import type { IpInfo } from "../geo/types.ts";
@@ -249,25 +250,6 @@ export interface EventView {
   evidence: Record<string, unknown>;
 }
 
-const KIND_TITLE: Record<string, string> = {
-  "client.first_seen": "First report",
-  "client.late": "Late",
-  "client.offline": "Offline",
-  "client.online": "Back online",
-  "exit.changed": "Exit changed",
-  "exit.inconsistent": "Exit providers disagree",
-  "bypass.started": "Bypass: traffic leaves through home",
-  "bypass.ended": "Bypass ended",
-  "dns_leak.started": "DNS leak",
-  "dns_leak.ended": "DNS leak ended",
-  "dns.suspect": "DNS suspect",
-  "ipv6_leak.started": "IPv6 leak",
-  "ipv6_leak.ended": "IPv6 leak ended",
-  "expectation.violated": "Unexpected exit",
-  "home.changed": "Home identity changed",
-  "client.flapping": "Flapping",
-};
-
 export function eventView(e: EventRecord, names: ReadonlyMap<string, string>): EventView {
   const reason = typeof e.evidence.reason === "string" ? e.evidence.reason : null;
   return {
@@ -275,7 +257,7 @@ export function eventView(e: EventRecord, names: ReadonlyMap<string, string>): E
     clientId: e.clientId,
     clientName: e.clientId ? (names.get(e.clientId) ?? null) : null,
     kind: e.kind,
-    title: KIND_TITLE[e.kind] ?? e.kind,
+    title: kindTitle(e.kind),
     severity: isEventKind(e.kind) ? EVENT_SEVERITY[e.kind] : "info",
     from: e.from,
     to: e.to,
@@ -286,7 +268,7 @@ export function eventView(e: EventRecord, names: ReadonlyMap<string, string>): E
   };
 }
 
-export const eventKindTitle = (kind: string) => KIND_TITLE[kind] ?? kind;
+export const eventKindTitle = kindTitle;
 
 // ---- availability bars and history -------------------------------------------------------
 
