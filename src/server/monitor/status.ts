@@ -2,7 +2,7 @@
  * The overall colour of a client from its verdicts and liveness. Shared by the evaluator (after
  * a report) and the sweeper (after a deadline), so both say the same thing.
  */
-import { formatDuration } from "../../config/duration.ts";
+import { formatDuration, formatUtcTime } from "../../config/duration.ts";
 import type { Liveness, OverallStatus, Verdict, Verdicts } from "./types.ts";
 
 export interface StatusSummary {
@@ -31,7 +31,7 @@ export function overallStatus(input: {
   const silence =
     input.last_report_at === null
       ? ""
-      : ` since ${new Date(input.last_report_at).toISOString()} (expected every ${formatDuration(input.interval_s * 1000)})`;
+      : ` since ${formatUtcTime(input.last_report_at)} (expected every ${formatDuration(input.interval_s * 1000)})`;
   const causes: { severity: "yellow" | "red"; reason: string }[] = [];
   if (liveness === "offline") causes.push({ severity: "red", reason: `Offline: no report${silence}.` });
   if (liveness === "late") causes.push({ severity: "yellow", reason: `Late: no report${silence}.` });
