@@ -22,6 +22,7 @@ import { HomeIdentityService } from "./home-identity.ts";
 import { instrumentFetch } from "./metrics/http.ts";
 import { ServerMetrics } from "./metrics/server-metrics.ts";
 import { DEFAULT_DNS_ALLOW_ASNS } from "./monitor/evaluate.ts";
+import { homeWarning } from "./monitor/home.ts";
 import { ClientMonitor } from "./monitor/service.ts";
 import { createNotifications, type Notifications } from "./notify/index.ts";
 import { type NotifyOptions, notifySpecs } from "./notify/options.ts";
@@ -116,7 +117,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     },
     { store, geo, now, logger },
     {
-      onChange: (before, after) =>
+      onChange: (before, after) => {
         monitor?.recordServerEvent({
           kind: "home.changed",
           from: before ? [before.ipv4, before.ipv6].filter(Boolean).join(", ") : null,
@@ -125,7 +126,10 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
           at: after.at,
           // the first learning is not news
           suppressed: before === null,
-        }),
+        });
+        // every client is judged against the new home now, not at its next report
+        void monitor?.rejudgeStale();
+      },
       // the notifier stores the uplink event itself and holds back the offline alerts it explains
       onUplink: (up, at) => notifications.notifier.uplinkChanged({ down: !up, at }),
     },
@@ -179,6 +183,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     startedAt,
     broker,
     clientCache,
+    warnings: () => [homeWarning(home.current())].filter((w) => w !== null),
     telegramWebhook: () => notifications.webhook(),
     writes,
     replays,
