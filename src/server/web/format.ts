@@ -30,6 +30,14 @@ export const isoTime = (at: number) => new Date(at).toISOString().replace(/\.\d{
 /** "2026-11-03 14:05:09 UTC": the same words the monitor's reasons use. */
 export const utcTime = formatUtcTime;
 
+/** "14:05 UTC" on the same UTC day as `now`, else "2026-11-03 14:05 UTC": short enough for a table row. */
+export function shortUtcTime(at: number, now: number): string {
+  const full = utcTime(at);
+  return full.slice(0, 10) === utcTime(now).slice(0, 10)
+    ? `${full.slice(11, 16)} UTC`
+    : `${full.slice(0, 16)} UTC`;
+}
+
 const regionNames = new Intl.DisplayNames(["en"], { type: "region" });
 
 /** "Germany" for "DE"; the code itself when unknown. */
