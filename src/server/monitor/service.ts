@@ -76,7 +76,7 @@ export interface ClientSettings {
 
 const ALIVE_KEY = "server.alive_at";
 /** Clients read and re-judged per step after a home change, between two turns of the event loop. */
-const REJUDGE_PAGE = 200;
+const REJUDGE_PAGE = 100;
 const ALIVE_EVERY_MS = 5_000;
 /** How often heartbeats held in memory are written (and announced to dashboards). */
 const HEARTBEATS_EVERY_MS = 2_000;
@@ -263,6 +263,8 @@ export class ClientMonitor {
         let after: string | null = null;
         for (;;) {
           if (this.stopped) return total;
+          // the compare-and-set in rejudgePage expects the liveness columns as stored
+          this.writeHeartbeats();
           const page = this.deps.store.clients.page(after, REJUDGE_PAGE);
           total += this.rejudgePage(page);
           if (page.length < REJUDGE_PAGE) break;
@@ -288,24 +290,16 @@ export class ClientMonitor {
     return this.rejudging;
   }
 
+  /** One page of clients: those judged against another home are judged again, in one transaction. */
   private rejudgePage(clients: ClientRecord[]): number {
     const { store, now, broker } = this.deps;
     const home = this.deps.home();
-    const stale = clients.filter((c) => {
-      const state = this.stateOf(c);
-      return (
-        state !== null && state.verdicts !== null && c.lastReport !== null && !judgedAgainst(state, home)
-      );
-    });
-    if (stale.length === 0) return 0;
-    this.writeHeartbeats(); // the compare-and-set below expects the stored liveness columns
-    let done = 0;
-    for (const stored of stale) {
-      const client = store.clients.get(stored.id);
-      const state = client ? this.stateOf(client) : null;
-      if (!client || !state || state.verdicts === null || judgedAgainst(state, home)) continue;
-      const t = now();
-      const judged = rejudgeState({
+    const t = now();
+    const judged = clients.flatMap((client) => {
+      const state = this.stateOf(client);
+      if (state === null || state.verdicts === null || client.lastReport === null) return [];
+      if (judgedAgainst(state, home)) return [];
+      const { state: next, flips } = rejudgeState({
         state,
         report: client.lastReport as ReportV1,
         sourceIp: client.lastSourceIp,
@@ -314,26 +308,34 @@ export class ClientMonitor {
         geo: this.deps.geo,
         now: t,
       });
-      const next = judged.state;
-      const events = store.transaction(() => {
+      return [{ client, state, next, flips }];
+    });
+    if (judged.length === 0) return 0;
+    const stored = store.transaction(() =>
+      judged.flatMap(({ client, state, next, flips }) => {
         const won = store.clients.casState(
           client.id,
           { liveness: client.liveness, lastReportAt: client.lastReportAt },
           { state: next, ...columnsOf(next) },
         );
-        if (!won) return null; // a report got there first, and was judged against this home
+        if (!won) return []; // a report got there first, and was judged against this home
         if (historyDiffers(state, next)) store.history.record(client.id, historyRowOf(next, t));
-        return this.storeFlips({ ...client, state: next, ...columnsOf(next) }, judged.flips);
-      });
-      if (events === null) continue;
-      done++;
-      this.materialKeys.delete(client.id);
-      this.deps.cache?.forget(client.id);
+        const events = this.storeFlips({ ...client, state: next, ...columnsOf(next) }, flips);
+        return [{ id: client.id, statusChanged: next.status !== state.status, events }];
+      }),
+    );
+    for (const { id, statusChanged } of stored) {
+      this.materialKeys.delete(id);
+      this.deps.cache?.forget(id);
       // a changed status can move the row (worst first) or out of a filter: the list refetches
-      broker.publish("client.updated", { clientId: client.id, changed: next.status !== state.status });
-      this.published(null, events, false);
+      broker.publish("client.updated", { clientId: id, changed: statusChanged });
     }
-    return done;
+    this.published(
+      null,
+      stored.flatMap((s) => s.events),
+      false,
+    );
+    return stored.length;
   }
 
   /** Stores a server-wide event (home changed, uplink down/up, server started). */
