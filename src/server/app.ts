@@ -32,6 +32,7 @@ import type { ServerMetrics } from "./metrics/server-metrics.ts";
 import type { ClientMonitor } from "./monitor/service.ts";
 import { StorageHealth } from "./storage-health.ts";
 import type { Store } from "./store/index.ts";
+import type { ServerWarnings } from "./warnings.ts";
 import { type WebDeps, webApp } from "./web/index.tsx";
 
 export interface AppDeps {
@@ -63,6 +64,8 @@ export interface AppDeps {
   legacy?: { apiKey: string; intervalS: number };
   /** GET /metrics; absent = not mounted. `token` (--metrics-token) makes it need a bearer token. */
   metrics?: { metrics: ServerMetrics; token?: string | undefined };
+  /** server-wide problems (home unknown, ...): dashboard banners and the client list's `warnings` */
+  warnings?: ServerWarnings;
   /** the dashboard: public URL (https makes cookies Secure), channel status, login limits */
   web?: Pick<WebDeps, "publicUrl" | "isHttps" | "channels" | "loginPolicy" | "rotateGraceMs" | "stream">;
 }
@@ -107,6 +110,7 @@ export function createApp(deps: AppDeps) {
   const { store, logger, now } = deps;
   const sourceIpOf = deps.sourceIpOf ?? (() => null);
   const limits = limitsOf(deps);
+  const warnings = deps.warnings ?? (() => []);
 
   return new Elysia({ name: "sentinel" })
     .onRequest(({ request, set }) => {
@@ -151,7 +155,7 @@ export function createApp(deps: AppDeps) {
     .use(healthApi(store, deps.startedAt ?? now(), () => storageHealthOf(deps).damage()))
     .use(whoamiApi(new RateLimiter(limits.whoamiPerS, 20, now), sourceIpOf))
     .use(reportsApi(deps.reports ?? createReportRoute(deps)))
-    .use(clientsApi({ store, now, monitor: deps.monitor, broker: deps.broker }))
+    .use(clientsApi({ store, now, monitor: deps.monitor, broker: deps.broker, warnings }))
     .use(eventsApi({ store, now }))
     .use(exportApi({ store, keyring: deps.keyring, now, broker: deps.broker }))
     .use(
@@ -170,6 +174,7 @@ export function createApp(deps: AppDeps) {
         broker: deps.broker,
         monitor: deps.monitor,
         clientAddress: sourceIpOf,
+        warnings,
       }),
     )
     .get("/api/v1/openapi.json", () => openApiDocument())

@@ -24,12 +24,14 @@ import { HomeIdentityService } from "./home-identity.ts";
 import { instrumentFetch } from "./metrics/http.ts";
 import { ServerMetrics } from "./metrics/server-metrics.ts";
 import { DEFAULT_DNS_ALLOW_ASNS } from "./monitor/evaluate.ts";
+import { homeWarning } from "./monitor/home.ts";
 import { ClientMonitor } from "./monitor/service.ts";
 import { createNotifications, type Notifications } from "./notify/index.ts";
 import { type NotifyOptions, notifySpecs } from "./notify/options.ts";
 import { channelStatusProvider } from "./notify/status.ts";
 import { StorageHealth } from "./storage-health.ts";
 import { DATABASE_FILE, openStore } from "./store/index.ts";
+import { channelWarnings } from "./web/channels.ts";
 import { WriteBatcher } from "./write-batcher.ts";
 
 /** Notification options come flat, like every server option; missing ones take their defaults. */
@@ -123,7 +125,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     },
     { store, geo, now, logger },
     {
-      onChange: (before, after) =>
+      onChange: (before, after) => {
         monitor?.recordServerEvent({
           kind: "home.changed",
           from: before ? [before.ipv4, before.ipv6].filter(Boolean).join(", ") : null,
@@ -132,7 +134,10 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
           at: after.at,
           // the first learning is not news
           suppressed: before === null,
-        }),
+        });
+        // every client is judged against the new home now, not at its next report
+        void monitor?.rejudgeStale();
+      },
       // the notifier stores the uplink event itself and holds back the offline alerts it explains
       onUplink: (up, at) => notifications.notifier.uplinkChanged({ down: !up, at }),
     },
@@ -174,12 +179,13 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     monitor?.forgetJudgements();
   });
   ensureSetupToken(store, logger, o.publicUrl);
+  const channels = channelStatusProvider(notifications, store, now);
   const appDeps = {
     metrics: { metrics, token: o.metricsToken },
     web: {
       publicUrl: o.publicUrl,
       isHttps: (request) => isHttpsRequest(request, peerOf(request), trusted.ranges),
-      channels: channelStatusProvider(notifications, store, now),
+      channels,
     },
     store,
     keyring,
@@ -188,6 +194,10 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     startedAt,
     broker,
     clientCache,
+    warnings: () => [
+      ...[homeWarning(home.current())].filter((w) => w !== null),
+      ...channelWarnings(channels.list(), now()),
+    ],
     telegramWebhook: () => notifications.webhook(),
     writes,
     storage,

@@ -19,7 +19,14 @@ import type {
   NewEvent,
   Store,
 } from "../store/index.ts";
-import { applyPolicy, DEFAULT_CLIENT_POLICY, evaluateReport, initialClientState } from "./evaluate.ts";
+import {
+  applyPolicy,
+  DEFAULT_CLIENT_POLICY,
+  evaluateReport,
+  initialClientState,
+  judgedAgainst,
+  rejudgeState,
+} from "./evaluate.ts";
 import {
   afterServerStart,
   DEFAULT_GRACE_S,
@@ -71,6 +78,8 @@ export interface ClientSettings {
 }
 
 const ALIVE_KEY = "server.alive_at";
+/** Clients read and re-judged per step after a home change, between two turns of the event loop. */
+const REJUDGE_PAGE = 100;
 const ALIVE_EVERY_MS = 5_000;
 /** How often heartbeats held in memory are written (and announced to dashboards). */
 const HEARTBEATS_EVERY_MS = 2_000;
@@ -92,6 +101,10 @@ export class ClientMonitor {
    * writes the heartbeats before it judges anyone.
    */
   private readonly unwrittenBeats = new Map<string, Heartbeat>();
+  /** the re-judging pass under way (see rejudgeStale), and whether another must follow it */
+  private rejudging: Promise<number> | undefined;
+  private rejudgeAgain = false;
+  private stopped = false;
 
   constructor(private readonly deps: MonitorDeps) {}
 
@@ -234,6 +247,100 @@ export class ClientMonitor {
     this.deps.broker.publish("client.changed", { clientId });
   }
 
+  /**
+   * Judges every client's last report again whose verdicts rest on another home identity than
+   * the current one: when home is first learned (or configured, found at start) or changes, a
+   * client exposed by it turns red now, not at its next report. Works through the clients a page
+   * at a time, yielding between pages, so reports keep flowing; a second call while one runs
+   * makes it go over the clients once more. Resolves to the number of clients re-judged.
+   */
+  async rejudgeStale(): Promise<number> {
+    if (this.rejudging) {
+      this.rejudgeAgain = true;
+      return this.rejudging;
+    }
+    const run = async () => {
+      let total = 0;
+      do {
+        this.rejudgeAgain = false;
+        let after: string | null = null;
+        for (;;) {
+          if (this.stopped) return total;
+          // the compare-and-set in rejudgePage expects the liveness columns as stored
+          this.writeHeartbeats();
+          const page = this.deps.store.clients.page(after, REJUDGE_PAGE);
+          total += this.rejudgePage(page);
+          if (page.length < REJUDGE_PAGE) break;
+          after = (page.at(-1) as ClientRecord).name;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      } while (this.rejudgeAgain);
+      return total;
+    };
+    this.rejudging = run()
+      .then((total) => {
+        if (total)
+          this.deps.logger.info(`home identity changed: judged the last report of ${total} client(s) again`);
+        return total;
+      })
+      .catch((e) => {
+        this.deps.logger.error(`re-judging clients after a home change failed: ${(e as Error).message}`);
+        return 0;
+      })
+      .finally(() => {
+        this.rejudging = undefined;
+      });
+    return this.rejudging;
+  }
+
+  /** One page of clients: those judged against another home are judged again, in one transaction. */
+  private rejudgePage(clients: ClientRecord[]): number {
+    const { store, now, broker } = this.deps;
+    const home = this.deps.home();
+    const t = now();
+    const judged = clients.flatMap((client) => {
+      const state = this.stateOf(client);
+      if (state === null || state.verdicts === null || client.lastReport === null) return [];
+      if (judgedAgainst(state, home)) return [];
+      const { state: next, flips } = rejudgeState({
+        state,
+        report: client.lastReport as ReportV1,
+        sourceIp: client.lastSourceIp,
+        policy: this.policyOf(client),
+        home,
+        geo: this.deps.geo,
+        now: t,
+      });
+      return [{ client, state, next, flips }];
+    });
+    if (judged.length === 0) return 0;
+    const stored = store.transaction(() =>
+      judged.flatMap(({ client, state, next, flips }) => {
+        const won = store.clients.casState(
+          client.id,
+          { liveness: client.liveness, lastReportAt: client.lastReportAt },
+          { state: next, ...columnsOf(next) },
+        );
+        if (!won) return []; // a report got there first, and was judged against this home
+        if (historyDiffers(state, next)) store.history.record(client.id, historyRowOf(next, t));
+        const events = this.storeFlips({ ...client, state: next, ...columnsOf(next) }, flips);
+        return [{ id: client.id, statusChanged: next.status !== state.status, events }];
+      }),
+    );
+    for (const { id, statusChanged } of stored) {
+      this.materialKeys.delete(id);
+      this.deps.cache?.forget(id);
+      // a changed status can move the row (worst first) or out of a filter: the list refetches
+      broker.publish("client.updated", { clientId: id, changed: statusChanged });
+    }
+    this.published(
+      null,
+      stored.flatMap((s) => s.events),
+      false,
+    );
+    return stored.length;
+  }
+
   /** Stores a server-wide event (home changed, uplink down/up, server started). */
   recordServerEvent(flip: Flip): void {
     const events = this.deps.store.transaction(() => this.storeFlips(null, [flip]));
@@ -248,11 +355,14 @@ export class ClientMonitor {
     const { store, logger } = this.deps;
     const lastAlive = Number(store.meta.get(ALIVE_KEY) ?? Number.NaN);
     const downtime = serverDowntime(Number.isNaN(lastAlive) ? null : lastAlive, startedAt);
+    const home = this.deps.home();
     let adjusted = 0;
+    let judgedAgainstOtherHome = false;
     store.transaction(() => {
       for (const client of store.clients.list()) {
         const state = this.stateOf(client);
         if (!state) continue;
+        if (state.verdicts !== null && !judgedAgainst(state, home)) judgedAgainstOtherHome = true;
         const next = afterServerStart(state, startedAt);
         if (next.late_at === state.late_at && next.offline_at === state.offline_at) continue;
         store.clients.casState(
@@ -271,10 +381,13 @@ export class ClientMonitor {
       );
     if (adjusted) logger.debug(`extended the deadlines of ${adjusted} client(s) after start`);
     this.timer = setInterval(() => this.sweep(), this.deps.sweepIntervalMs ?? 500);
+    // a new --home-ip (or a home learned since) makes stored verdicts rest on an old home
+    if (judgedAgainstOtherHome) void this.rejudgeStale();
   }
 
   /** Stops the sweeper and writes the heartbeats it has not written yet (if the disk lets it). */
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     try {

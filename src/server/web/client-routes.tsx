@@ -7,7 +7,6 @@ import { ClientList, OverviewPage } from "../../../templates/overview.tsx";
 import { enrollClient, findClient, rotateClientSecret } from "../enrollment.ts";
 import { ApiError } from "../errors.ts";
 import type { ClientRecord } from "../store/index.ts";
-import { channelBanners } from "./channels.ts";
 import { type Auth, type Form, formText, renderSync, type Web } from "./guard.ts";
 import {
   clientDetail,
@@ -133,10 +132,7 @@ export function clientRoutes(web: Web) {
         const q = parseOverviewQuery(query);
         // kutt-style: an htmx request for the list gets the list component, nothing else
         if (request.headers.get("hx-target") === "client-list") return web.html(sharedList(auth, request, q));
-        const banners = channelBanners(web.deps.channels?.list() ?? [], web.now());
-        return web.html(
-          <OverviewPage ctx={web.pageContext(auth, request)} view={overviewOf(q)} banners={banners} />,
-        );
+        return web.html(<OverviewPage ctx={web.pageContext(auth, request)} view={overviewOf(q)} />);
       })
       .get("/clients/new", ({ request }) => {
         const auth = web.guard(request, "admin");

@@ -13,6 +13,7 @@ import type { LoginPolicy } from "../auth/users.ts";
 import type { Broker } from "../broker.ts";
 import type { ClientMonitor } from "../monitor/service.ts";
 import type { ApiRole, Store } from "../store/index.ts";
+import type { ServerWarnings } from "../warnings.ts";
 import { ASSET_URLS } from "./assets.ts";
 import type { ChannelStatusProvider } from "./channels.ts";
 
@@ -35,6 +36,8 @@ export interface WebDeps {
   /** how long a rotated-out client secret keeps working */
   rotateGraceMs?: number;
   stream?: { heartbeatMs?: number; coalesceMs?: number; refetchEveryMs?: number };
+  /** server-wide problems, shown as banners on every page */
+  warnings?: ServerWarnings;
 }
 
 export type Auth = ActiveSession;
@@ -164,7 +167,13 @@ export class Web {
       csrf: auth.session.csrfToken,
       path: new URL(request.url).pathname,
       assets: ASSET_URLS,
+      banners: this.banners(),
     };
+  }
+
+  /** The server-wide problems every page shows (see ServerWarning). */
+  banners(): PageContext["banners"] {
+    return this.deps.warnings?.() ?? [];
   }
 
   html(element: JSX.Element, status = 200, headers: Record<string, string> = {}): Response {

@@ -7,6 +7,7 @@ import { stretches, summariseUptime } from "../../history/uptime.ts";
 import { readBodyLimited, requireJsonContentType } from "../../http.ts";
 import type { ClientMonitor } from "../../monitor/service.ts";
 import type { Store } from "../../store/index.ts";
+import type { ServerWarnings } from "../../warnings.ts";
 import { eventPage, parseEventQuery } from "../events/presenter.ts";
 import { presentClient, presentClientSummary } from "./presenter.ts";
 import { parseSettingsPatch } from "./settings.ts";
@@ -16,6 +17,8 @@ export interface ClientsApiDeps {
   now: () => number;
   monitor: Pick<ClientMonitor, "settingsChanged">;
   broker: Broker;
+  /** server-wide problems (home unknown, ...): listed with every page of clients */
+  warnings?: ServerWarnings;
 }
 
 const MAX_WINDOW_MS = 366 * 86_400_000;
@@ -54,6 +57,7 @@ export const clientsApi = (deps: ClientsApiDeps) => {
       return {
         clients: page.map((c) => presentClientSummary(c, now())),
         next_cursor: page.length === limit ? (page.at(-1)?.name ?? null) : null,
+        warnings: deps.warnings?.() ?? [],
       };
     })
     .get("/api/v1/clients/:id", ({ params }) => presentClient(clientOr404(params.id), now()))
@@ -85,11 +89,20 @@ export const clientsApi = (deps: ClientsApiDeps) => {
         status_s: Object.fromEntries(
           Object.entries(summary.status_ms).map(([k, v]) => [k, Math.round(v / 1000)]),
         ),
-        exits: stretches(rows, (r) => r.exitIpv4, to).map((s) => ({
-          ip: s.value,
-          from: new Date(s.from).toISOString(),
-          duration_s: Math.round(s.duration_ms / 1000),
-        })),
+        // both families: an IPv6 exit through home is a leak of its own
+        exits: stretches(
+          rows,
+          (r) => (r.exitIpv4 || r.exitIpv6 ? `${r.exitIpv4 ?? ""} ${r.exitIpv6 ?? ""}` : null),
+          to,
+        ).map((s) => {
+          const [ipv4, ipv6] = s.value.split(" ");
+          return {
+            ip: ipv4 || null,
+            ipv6: ipv6 || null,
+            from: new Date(s.from).toISOString(),
+            duration_s: Math.round(s.duration_ms / 1000),
+          };
+        }),
         resolvers: stretches(rows, (r) => r.resolvers, to).map((s) => ({
           ips: s.value.split(","),
           from: new Date(s.from).toISOString(),
