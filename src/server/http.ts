@@ -1,5 +1,41 @@
 /** Small HTTP helpers shared by the API plugins. */
-import { ApiError } from "./errors.ts";
+import type { Logger } from "../cli/common.ts";
+import { ApiError, errorBody, errorResponse } from "./errors.ts";
+
+/** A route served by Bun.serve directly (the hot paths) and mounted in the app as well. */
+export type PlainRoute = (request: Request) => Promise<Response>;
+
+/**
+ * A JSON route outside Elysia: the handler's answer, or our error shape for an ApiError (a 500
+ * for anything else, logged); every answer carries the request id.
+ */
+export function jsonRoute(
+  name: string,
+  logger: Logger,
+  handle: (request: Request) => Promise<{ status: number; body: unknown }>,
+): PlainRoute {
+  return async (request) => {
+    const requestId = requestIdOf(request);
+    try {
+      const { status, body } = await handle(request);
+      return new Response(JSON.stringify(body), {
+        status,
+        headers: { "content-type": "application/json", "x-request-id": requestId },
+      });
+    } catch (e) {
+      let response: Response;
+      if (e instanceof ApiError) response = errorResponse(e);
+      else {
+        logger.error(`unhandled error on ${name} [${requestId}]`, e);
+        response = Response.json(errorBody("internal_error", "internal error; see the server log"), {
+          status: 500,
+        });
+      }
+      response.headers.set("x-request-id", requestId);
+      return response;
+    }
+  };
+}
 
 /**
  * Reads a request body as text, refusing more than `limit` bytes without buffering them all:

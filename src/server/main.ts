@@ -6,10 +6,11 @@ import { mkdirSync } from "node:fs";
 import type { Logger } from "../cli/common.ts";
 import { resolveOptions } from "../config/options.ts";
 import { DEFAULT_IPV4_PROVIDERS, DEFAULT_IPV6_PROVIDERS } from "../probe/options.ts";
+import { KEEPALIVE_PATH } from "./api/legacy/index.ts";
 import { REPORTS_PATH } from "./api/reports/index.ts";
 import { ReplayGuard } from "./api/reports/replay-guard.ts";
 import type { AcceptedReport } from "./api/reports/service.ts";
-import { type AppDeps, createApp, createReportRoute } from "./app.ts";
+import { type AppDeps, createApp, createKeepaliveRoute, createReportRoute } from "./app.ts";
 import { clientAddress, isHttpsRequest, parseTrustedProxies } from "./auth/client-address.ts";
 import { loadKeyring } from "./auth/keyring.ts";
 import { ensureSetupToken } from "./auth/users.ts";
@@ -19,6 +20,7 @@ import { acquireDataLock } from "./data-lock.ts";
 import { loadGeo } from "./geo/index.ts";
 import type { GeoLookup } from "./geo/types.ts";
 import { HomeIdentityService } from "./home-identity.ts";
+import type { PlainRoute } from "./http.ts";
 import { instrumentFetch } from "./metrics/http.ts";
 import { ServerMetrics } from "./metrics/server-metrics.ts";
 import { DEFAULT_DNS_ALLOW_ASNS } from "./monitor/evaluate.ts";
@@ -191,13 +193,18 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       : {}),
   } satisfies AppDeps;
   const reports = createReportRoute(appDeps);
-  const app = createApp({ ...appDeps, reports });
+  const keepalive = createKeepaliveRoute(appDeps);
+  const app = createApp({ ...appDeps, reports, ...(keepalive ? { keepalive } : {}) });
+  // The hot paths go straight to their handlers; every other request (and other methods on
+  // these paths) goes through the app.
+  const hotPaths: [string, PlainRoute][] = [[REPORTS_PATH, reports]];
+  if (keepalive) hotPaths.push([KEEPALIVE_PATH, keepalive]);
   server = Bun.serve({
     hostname: o.listen.hostname,
     port: o.listen.port,
-    // The hot path goes straight to its handler; every other request (and other methods on
-    // this path) goes through the app.
-    routes: { [REPORTS_PATH]: { POST: instrumentFetch(reports, { logger, metrics }) } },
+    routes: Object.fromEntries(
+      hotPaths.map(([path, route]) => [path, { POST: instrumentFetch(route, { logger, metrics }) }]),
+    ),
     fetch: instrumentFetch((req) => app.handle(req), { logger, metrics }),
     maxRequestBodySize: 1 << 20,
     ...(o.tlsCert && o.tlsKey ? { tls: { cert: Bun.file(o.tlsCert), key: Bun.file(o.tlsKey) } } : {}),
