@@ -49,7 +49,12 @@ export const exportApi = (deps: ExportApiDeps) => {
           return result;
         } catch (e) {
           if (e instanceof ImportError)
-            throw new ApiError(e.code === "server_key_mismatch" ? 409 : 400, e.code, e.message);
+            throw new ApiError(
+              e.code === "server_key_mismatch" ? 409 : 400,
+              e.code,
+              e.message,
+              e.path ? [{ path: e.path, message: e.message }] : undefined,
+            );
           throw e;
         }
       },
