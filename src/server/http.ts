@@ -38,17 +38,17 @@ export function jsonRoute(
 }
 
 /**
- * Reads a request body as text, refusing more than `limit` bytes without buffering them all:
+ * Reads a request body, refusing more than `limit` bytes without buffering them all:
  * Content-Length is checked first, and a chunked body is cut off as soon as it grows too big.
  */
-export async function readBodyLimited(request: Request, limit: number): Promise<string> {
+export async function readBodyBytesLimited(request: Request, limit: number): Promise<Uint8Array> {
   const tooLarge = () =>
     new ApiError(413, "payload_too_large", `the request body is larger than ${limit} bytes`);
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) throw tooLarge();
   // With a Content-Length the server reads exactly that many bytes: one read, no stream.
-  if (declared !== null) return request.text();
-  if (!request.body) return "";
+  if (declared !== null) return request.bytes();
+  if (!request.body) return new Uint8Array(0);
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -62,7 +62,12 @@ export async function readBodyLimited(request: Request, limit: number): Promise<
     }
     chunks.push(value);
   }
-  return Buffer.concat(chunks, size).toString("utf8");
+  return Buffer.concat(chunks, size);
+}
+
+/** The same as text (UTF-8; a byte-order mark is dropped, invalid bytes become U+FFFD). */
+export async function readBodyLimited(request: Request, limit: number): Promise<string> {
+  return new TextDecoder().decode(await readBodyBytesLimited(request, limit));
 }
 
 export function requireJsonContentType(request: Request): void {

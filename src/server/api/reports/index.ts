@@ -7,7 +7,7 @@
 import { Elysia } from "elysia";
 import type { Logger } from "../../../cli/common.ts";
 import { MAX_REPORT_BYTES } from "../../../protocol/report.ts";
-import { jsonRoute, type PlainRoute, readBodyLimited, requireJsonContentType } from "../../http.ts";
+import { jsonRoute, type PlainRoute, readBodyBytesLimited, requireJsonContentType } from "../../http.ts";
 import type { ReportIngest } from "./service.ts";
 
 export const REPORTS_PATH = "/api/v1/reports";
@@ -22,7 +22,7 @@ export function reportRoute(
   return jsonRoute(`POST ${REPORTS_PATH}`, logger, async (request) => {
     requireJsonContentType(request);
     const result = await ingest.handle({
-      body: await readBodyLimited(request, MAX_REPORT_BYTES),
+      body: await readBodyBytesLimited(request, MAX_REPORT_BYTES),
       header: (n) => request.headers.get(n),
       sourceIp: sourceIpOf(request),
     });
