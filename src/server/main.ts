@@ -2,7 +2,6 @@
  * Wires the real server together: store, keyring, geo, home identity, monitor, HTTP. Used by
  * `sentinel server` and by integration tests (which start it on port 0 with a temp data dir).
  */
-import { mkdirSync } from "node:fs";
 import type { Logger } from "../cli/common.ts";
 import { resolveOptions } from "../config/options.ts";
 import { DEFAULT_IPV4_PROVIDERS, DEFAULT_IPV6_PROVIDERS } from "../probe/options.ts";
@@ -21,6 +20,7 @@ import { loadGeo } from "./geo/index.ts";
 import type { GeoLookup } from "./geo/types.ts";
 import { HomeIdentityService } from "./home-identity.ts";
 import type { PlainRoute } from "./http.ts";
+import { BUN_BODY_CEILING, envelope, receivedRequest } from "./http-envelope.ts";
 import { instrumentFetch } from "./metrics/http.ts";
 import { ServerMetrics } from "./metrics/server-metrics.ts";
 import { DEFAULT_DNS_ALLOW_ASNS } from "./monitor/evaluate.ts";
@@ -28,6 +28,7 @@ import { ClientMonitor } from "./monitor/service.ts";
 import { createNotifications, type Notifications } from "./notify/index.ts";
 import { type NotifyOptions, notifySpecs } from "./notify/options.ts";
 import { channelStatusProvider } from "./notify/status.ts";
+import { ensurePrivateDir } from "./private-files.ts";
 import { openStore } from "./store/index.ts";
 import { WriteBatcher } from "./write-batcher.ts";
 
@@ -78,7 +79,8 @@ export interface RunningServer {
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const now = o.now ?? Date.now;
   const { logger } = o;
-  mkdirSync(o.dataDir, { recursive: true, mode: 0o750 });
+  const openDataDir = ensurePrivateDir(o.dataDir);
+  if (openDataDir) logger.warn(openDataDir);
   if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new Error("--tls-cert and --tls-key go together");
   // Held until stop(); a failed start leaves it to this process, whose exit makes it stale.
   const lock = acquireDataLock(o.dataDir);
@@ -155,7 +157,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   notifications.notifier.serverStarted(startedAt);
 
   let server: ReturnType<typeof Bun.serve> | undefined;
-  const peerOf = (request: Request) => server?.requestIP(request)?.address ?? null;
+  const peerOf = (request: Request) => server?.requestIP(receivedRequest(request))?.address ?? null;
   const sourceIpOf = (request: Request) => clientAddress(request.headers, peerOf(request), trusted.ranges);
   const metrics = new ServerMetrics({ store, broker, now });
   const replays = new ReplayGuard(store.nonces);
@@ -167,11 +169,15 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     monitor?.forgetJudgements();
   });
   ensureSetupToken(store, logger, o.publicUrl);
+  const isHttps = (request: Request) =>
+    o.publicUrl.startsWith("https:") ||
+    request.url.startsWith("https:") ||
+    (trusted.ranges.length > 0 && isHttpsRequest(request, peerOf(request), trusted.ranges));
   const appDeps = {
     metrics: { metrics, token: o.metricsToken },
     web: {
       publicUrl: o.publicUrl,
-      isHttps: (request) => isHttpsRequest(request, peerOf(request), trusted.ranges),
+      isHttps,
       channels: channelStatusProvider(notifications, store, now),
     },
     store,
@@ -202,11 +208,24 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   server = Bun.serve({
     hostname: o.listen.hostname,
     port: o.listen.port,
+    // Every response passes the envelope (security headers, our 413, a JSON 500); the hot
+    // routes read their bodies with their own, smaller limits.
     routes: Object.fromEntries(
-      hotPaths.map(([path, route]) => [path, { POST: instrumentFetch(route, { logger, metrics }) }]),
+      hotPaths.map(([path, route]) => [
+        path,
+        {
+          POST: instrumentFetch(envelope(route, { logger, isHttps, bufferChunked: false }), {
+            logger,
+            metrics,
+          }),
+        },
+      ]),
     ),
-    fetch: instrumentFetch((req) => app.handle(req), { logger, metrics }),
-    maxRequestBodySize: 1 << 20,
+    fetch: instrumentFetch(
+      envelope((req) => app.handle(req), { logger, isHttps, bufferChunked: true }),
+      { logger, metrics },
+    ),
+    maxRequestBodySize: BUN_BODY_CEILING,
     ...(o.tlsCert && o.tlsKey ? { tls: { cert: Bun.file(o.tlsCert), key: Bun.file(o.tlsKey) } } : {}),
   });
   const url = `${o.tlsCert ? "https" : "http"}://${o.listen.hostname.includes(":") ? `[${o.listen.hostname}]` : o.listen.hostname}:${server.port}`;
