@@ -4,6 +4,7 @@
  * never loads Elysia, JSX or grammy.
  */
 import { type CommandDef, defineCommand, runCommand, showUsage } from "citty";
+import { redactText } from "./cli/redact.ts";
 import { OptionError } from "./config/options.ts";
 import { VERSION } from "./version.ts";
 
@@ -89,8 +90,9 @@ export async function run(argv: string[]): Promise<number> {
       console.error(`sentinel: ${err.message}`);
       return err.exitCode;
     }
-    console.error(`sentinel: ${err.message ?? String(e)}`);
-    if (Bun.env.SENTINEL_DEBUG) console.error(err.stack);
+    // the last error path before the terminal: no credential leaves by it either
+    console.error(`sentinel: ${redactText(err.message ?? String(e))}`);
+    if (Bun.env.SENTINEL_DEBUG) console.error(redactText(err.stack ?? ""));
     return 1;
   }
 }

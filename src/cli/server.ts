@@ -5,7 +5,7 @@ import { probeSpecs } from "../probe/options.ts";
 import { parseCidr } from "../server/monitor/cidr.ts";
 import { DEFAULT_DNS_ALLOW_ASNS } from "../server/monitor/evaluate.ts";
 import { notifySpecs } from "../server/notify/options.ts";
-import { commonSpecs, createLogger, loadOptions } from "./common.ts";
+import { commonSpecs, createLogger, loadOptions, secretValues } from "./common.ts";
 import { geoSpecs } from "./geo.ts";
 import { dataDirSpecs, defaultPublicUrl, parseListen, publicUrlSpecs } from "./server-options.ts";
 
@@ -121,7 +121,7 @@ export default defineCommand({
   async run({ rawArgs }) {
     const { options, positionals } = loadOptions(serverSpecs, rawArgs, "server");
     if (positionals.length) throw new OptionError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-    const logger = createLogger(options);
+    const logger = createLogger(options, secretValues(serverSpecs, options));
     const [{ startServer }, sd] = await Promise.all([
       import("../server/main.ts"),
       import("../system/sdnotify.ts"),

@@ -10,6 +10,7 @@ import type { Logger } from "../../cli/common.ts";
 import { parseDuration } from "../../config/duration.ts";
 import type { Broker } from "../broker.ts";
 import { parseTelegramTarget } from "../notify/channels/telegram/chat.ts";
+import { sanitizedTelegramError } from "../notify/channels/telegram/errors.ts";
 import { escapeHtml as esc, splitHtml } from "../notify/channels/telegram/html.ts";
 import type { ClientRecord, Store } from "../store/types.ts";
 import { clientReply, clientsReply, HELP, type ReplyContext, startReply, statusReply } from "./replies.ts";
@@ -74,9 +75,7 @@ export class SentinelBot {
   private install() {
     const { bot, deps } = this;
     bot.catch((err) =>
-      deps.logger.error(
-        `telegram bot: handling an update failed: ${(err.error as Error)?.message ?? err.message}`,
-      ),
+      deps.logger.error(`telegram bot: handling an update failed: ${this.clean(err.error ?? err).message}`),
     );
     bot.use(async (ctx, next) => {
       if (this.isAllowed(ctx.chat)) return next();
@@ -184,19 +183,35 @@ export class SentinelBot {
     if (this.polling) return;
     this.polling = this.bot
       .start({ allowed_updates: [...ALLOWED_UPDATES], drop_pending_updates: false })
-      .catch((e) => this.deps.logger.error(`telegram bot: polling stopped: ${(e as Error).message}`));
+      .catch((e) => this.deps.logger.error(`telegram bot: polling stopped: ${this.clean(e).message}`));
   }
 
   /** Webhook mode: registers `url` with Telegram and returns the request handler to mount there. */
   async startWebhook(url: string, secretToken: string): Promise<(req: Request) => Promise<Response>> {
-    await this.bot.init();
-    await this.bot.api.setWebhook(url, { secret_token: secretToken, allowed_updates: [...ALLOWED_UPDATES] });
+    try {
+      await this.bot.init();
+      await this.bot.api.setWebhook(url, {
+        secret_token: secretToken,
+        allowed_updates: [...ALLOWED_UPDATES],
+      });
+    } catch (e) {
+      throw this.clean(e);
+    }
     return webhookCallback(this.bot, "std/http", { secretToken });
   }
 
   async stop(): Promise<void> {
-    if (this.bot.isRunning()) await this.bot.stop();
+    try {
+      if (this.bot.isRunning()) await this.bot.stop();
+    } catch (e) {
+      throw this.clean(e);
+    }
     await this.polling;
     this.polling = null;
+  }
+
+  /** grammy's errors name the Bot API URL, token included: only a redacted copy leaves this class. */
+  private clean(e: unknown): Error {
+    return sanitizedTelegramError(e, this.deps.token);
   }
 }
