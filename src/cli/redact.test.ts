@@ -36,7 +36,7 @@ test("errors are copied with message, stack, cause and own properties redacted",
     unknown
   >;
   const all = JSON.stringify(clean, (_k, v) =>
-    v instanceof Error ? { message: v.message, stack: v.stack, cause: v.cause, ...v } : v,
+    v instanceof Error ? { ...v, message: v.message, stack: v.stack, cause: v.cause } : v,
   );
   expect(all).not.toContain(TOKEN);
   expect((clean.error as Error).message).toBe(

@@ -170,9 +170,9 @@ export function createApp(deps: AppDeps) {
     .use(healthApi(store, deps.startedAt ?? now()))
     .use(whoamiApi(new RateLimiter(limits.whoamiPerS, 20, now), sourceIpOf))
     .use(reportsApi(deps.reports ?? createReportRoute(deps)))
-    .use(clientsApi({ store, now, monitor: deps.monitor, broker: deps.broker }))
+    .use(clientsApi({ store, now, monitor: deps.monitor, broker: deps.broker, sourceIpOf }))
     .use(eventsApi({ store, now }))
-    .use(exportApi({ store, keyring: deps.keyring, now, broker: deps.broker }))
+    .use(exportApi({ store, keyring: deps.keyring, now, broker: deps.broker, sourceIpOf }))
     .use(
       deps.metrics
         ? metricsApi({ render: () => deps.metrics?.metrics.render() ?? "", token: deps.metrics.token })

@@ -109,18 +109,18 @@ export class SentinelBot {
     bot.command("mute", (ctx) => {
       const args = parseMuteArgs(ctx.match);
       if (typeof args === "string") return this.reply(ctx, args);
-      return this.withClient(ctx, args.name, (c) => this.reply(ctx, this.mute(c, args.ms)));
+      return this.withClient(ctx, args.name, (c) => this.reply(ctx, this.mute(ctx, c, args.ms)));
     });
     bot.command("unmute", (ctx) =>
       this.withClient(ctx, ctx.match, (c) => {
         const { muted_until: _, ...policy } = c.policy;
-        this.setPolicy(c, policy);
+        this.setPolicy(ctx, c, policy, "client.unmute");
         return this.reply(ctx, `🔔 <b>${esc(c.name)}</b> alerts again.`);
       }),
     );
     bot.command("pause", (ctx) =>
       this.withClient(ctx, ctx.match, (c) => {
-        this.setPolicy(c, { ...c.policy, paused: true });
+        this.setPolicy(ctx, c, { ...c.policy, paused: true }, "client.pause");
         return this.reply(
           ctx,
           `⏸ <b>${esc(c.name)}</b> is paused: reports are recorded, nothing is alerted. /resume ${esc(c.name)}`,
@@ -129,7 +129,7 @@ export class SentinelBot {
     );
     bot.command("resume", (ctx) =>
       this.withClient(ctx, ctx.match, (c) => {
-        this.setPolicy(c, { ...c.policy, paused: false });
+        this.setPolicy(ctx, c, { ...c.policy, paused: false }, "client.resume");
         return this.reply(ctx, `▶️ <b>${esc(c.name)}</b> is judged and alerted again.`);
       }),
     );
@@ -137,7 +137,7 @@ export class SentinelBot {
       const [, id, seconds] = ctx.match as RegExpMatchArray;
       const client = deps.store.clients.get(id as string);
       if (!client) return ctx.answerCallbackQuery({ text: "That client no longer exists." });
-      const text = this.mute(client, Number(seconds) * 1000);
+      const text = this.mute(ctx, client, Number(seconds) * 1000);
       await ctx.answerCallbackQuery({ text: text.replace(/<[^>]+>/g, "") });
       return this.reply(ctx, text);
     });
@@ -147,14 +147,26 @@ export class SentinelBot {
     return { now: this.deps.now(), timeZone: this.deps.timeZone, publicUrl: this.deps.publicUrl };
   }
 
-  private mute(c: ClientRecord, ms: number): string {
+  private mute(ctx: Context, c: ClientRecord, ms: number): string {
     const until = this.deps.now() + Math.min(ms, MAX_MUTE_MS);
-    this.setPolicy(c, { ...c.policy, muted_until: until });
+    this.setPolicy(ctx, c, { ...c.policy, muted_until: until }, "client.mute");
     return `🔕 <b>${esc(c.name)}</b> muted until ${new Date(until).toISOString().replace("T", " ").slice(0, 16)} UTC. /unmute ${esc(c.name)}`;
   }
 
-  private setPolicy(c: ClientRecord, policy: Record<string, unknown>) {
-    this.deps.store.clients.updatePolicy(c.id, policy);
+  /** A chat changes a client: the change and its audit entry (the chat is the actor) commit together. */
+  private setPolicy(ctx: Context, c: ClientRecord, policy: Record<string, unknown>, action: string) {
+    const { store, now } = this.deps;
+    store.transaction(() => {
+      store.clients.updatePolicy(c.id, policy);
+      store.auth.audit({
+        at: now(),
+        actor: `telegram:${ctx.chat?.id ?? ctx.from?.id ?? "?"}`,
+        action,
+        target: c.name,
+        detail: { client_id: c.id, before: c.policy, after: policy },
+        sourceIp: null,
+      });
+    });
     this.deps.broker.publish("client.changed", { clientId: c.id });
     this.deps.logger.info(`telegram bot: policy of ${c.name} changed: ${JSON.stringify(policy)}`);
   }

@@ -221,12 +221,30 @@ export function parseExport(input: unknown): ExportDocument {
   return { ...doc, api_tokens: doc.api_tokens ?? [], users: doc.users ?? [] } as ExportDocument;
 }
 
+/** Who asks for an import or export, for the audit log. */
+export interface AuditedBy {
+  actor: string;
+  sourceIp: string | null;
+}
+
+/** What an export held, for the audit log (counts, never hashes or sealed secrets). */
+export function auditExport(store: Store, doc: ExportDocument, by: AuditedBy, now: number): void {
+  store.auth.audit({
+    at: now,
+    ...by,
+    action: "export",
+    target: null,
+    detail: { clients: doc.clients.length, api_tokens: doc.api_tokens.length, users: doc.users.length },
+  });
+}
+
 /**
  * Adds what does not exist yet (matched by name, and by id for clients); existing entries are
  * left alone and reported. Secrets are re-sealed before anything is written, so a missing key
- * refuses the whole import instead of leaving half of it behind.
+ * refuses the whole import instead of leaving half of it behind. The audit entry is written in
+ * the same transaction.
  */
-export function importData(store: Store, keyring: Keyring, doc: ExportDocument): ImportResult {
+export function importData(store: Store, keyring: Keyring, doc: ExportDocument, by: AuditedBy): ImportResult {
   let resealed = 0;
   const reseal = (sealed: string): string => {
     if (keyring.isCurrent(sealed)) return sealed;
@@ -310,6 +328,7 @@ export function importData(store: Store, keyring: Keyring, doc: ExportDocument):
       });
       result.created.users++;
     }
+    store.auth.audit({ at: Date.now(), ...by, action: "import", target: null, detail: { ...result } });
   });
   return result;
 }
