@@ -60,7 +60,7 @@ const capture = () => {
 };
 
 for (const logFormat of ["json", "pretty"])
-  test(`every ${logFormat} log line passes the redaction: messages, errors and fields`, () => {
+  test(`every log line passes the redaction, ${logFormat} format: messages, errors and fields`, () => {
     const logger = createLogger({ logLevel: "debug", logFormat }, ["metrics-token-9a8b7c6d"]);
     capture();
     const failure = Object.assign(new Error(`fetch ${URL_WITH_TOKEN} failed`), { path: URL_WITH_TOKEN });
