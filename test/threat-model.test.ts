@@ -90,7 +90,9 @@ describe("a client secret", () => {
       async fetch(req) {
         const body = await req.text();
         const headers: string[] = [];
-        req.headers.forEach((v, k) => headers.push(`${k}: ${v}`));
+        req.headers.forEach((v, k) => {
+          headers.push(`${k}: ${v}`);
+        });
         seen.push(`${req.method} ${req.url}\n${headers.join("\n")}\n\n${body}`);
         const url = new URL(req.url);
         return fetch(`${server.url}${url.pathname}${url.search}`, {
