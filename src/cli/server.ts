@@ -76,7 +76,7 @@ export const serverSpecs = {
     kind: "string",
     secret: true,
     description:
-      "Accept the predecessor's Python clients at POST /api/v1/keepalive with this X-API-Key (off unless set)",
+      "Accept the predecessor's Python clients at POST /api/v1/keepalive with this X-API-Key; it only touches the clients it created (off unless set)",
   },
   legacyInterval: {
     kind: "duration",
