@@ -146,9 +146,7 @@ export function Banners({ banners, oob }: { banners: BannerView[]; oob?: boolean
             {b.href ? (
               <>
                 {" "}
-                <a href={b.href}>
-                  Fix it here
-                </a>
+                <a href={b.href}>Fix it here</a>
               </>
             ) : null}
           </p>

@@ -3,6 +3,7 @@ import { defineCommand } from "citty";
 import { formatDuration } from "../config/duration.ts";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
 import type { Store } from "../server/store/index.ts";
+import { auditCli } from "./audit.ts";
 import { commonSpecs, loadOptions } from "./common.ts";
 import { openDataStore, openDataStoreAndKey } from "./data-dir.ts";
 import { defaultPublicUrl, publicUrlSpecs, serverDataDirSpecs } from "./server-options.ts";
@@ -80,7 +81,11 @@ const add = defineCommand({
     if (store.clients.getByName(name))
       throw new OptionError(`a client named ${JSON.stringify(name)} already exists`);
     const serverUrl = await tokenServerUrl(store, options.publicUrl);
-    const e = enrollClient(store, keyring, name, serverUrl, Date.now());
+    const e = store.transaction(() => {
+      const enrolled = enrollClient(store, keyring, name, serverUrl, Date.now());
+      auditCli(store, "client.add", enrolled.name, { client_id: enrolled.id });
+      return enrolled;
+    });
     store.close();
     if (options.json)
       console.log(JSON.stringify({ id: e.id, secret: e.secret, token: e.token, command: e.command }));
@@ -128,7 +133,10 @@ const remove = defineCommand({
     const { findClient } = await import("../server/enrollment.ts");
     const c = findClient(store, which);
     if (!c) throw new OptionError(`no client named ${JSON.stringify(which)}`);
-    store.clients.remove(c.id);
+    store.transaction(() => {
+      store.clients.remove(c.id);
+      auditCli(store, "client.delete", c.name, { client_id: c.id });
+    });
     store.close();
     console.log(`Removed client ${JSON.stringify(c.name)} (id ${c.id}).`);
   },
@@ -151,7 +159,14 @@ const rotate = defineCommand({
     const c = findClient(store, which);
     if (!c) throw new OptionError(`no client named ${JSON.stringify(which)}`);
     const serverUrl = await tokenServerUrl(store, options.publicUrl);
-    const e = rotateClientSecret(store, keyring, c, serverUrl, Date.now(), options.grace);
+    const e = store.transaction(() => {
+      const rotated = rotateClientSecret(store, keyring, c, serverUrl, Date.now(), options.grace);
+      auditCli(store, "client.rotate", c.name, {
+        client_id: c.id,
+        grace_s: Math.round(options.grace / 1000),
+      });
+      return rotated;
+    });
     store.close();
     if (options.json)
       return console.log(JSON.stringify({ id: e.id, secret: e.secret, token: e.token, command: e.command }));

@@ -1,6 +1,7 @@
 /** `sentinel tokens add|list|revoke`: API bearer tokens for /api/v1 (stored hashed, shown once). */
 import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
+import { auditCli } from "./audit.ts";
 import { commonSpecs, loadOptions } from "./common.ts";
 import { openDataStore } from "./data-dir.ts";
 import { serverDataDirSpecs } from "./server-options.ts";
@@ -40,7 +41,14 @@ const add = defineCommand({
     if (s.tokens.list().some((t) => t.name.toLowerCase() === name.toLowerCase()))
       throw new OptionError(`a token named ${JSON.stringify(name)} already exists`);
     const { createApiToken } = await import("../server/auth/api-tokens.ts");
-    const { record, token } = createApiToken(s, name, options.role as "admin" | "viewer", Date.now());
+    const { record, token } = s.transaction(() => {
+      const created = createApiToken(s, name, options.role as "admin" | "viewer", Date.now());
+      auditCli(s, "token.add", created.record.name, {
+        role: created.record.role,
+        token_id: created.record.id,
+      });
+      return created;
+    });
     s.close();
     if (options.json)
       return console.log(JSON.stringify({ id: record.id, name: record.name, role: record.role, token }));
@@ -87,7 +95,12 @@ const revoke = defineCommand({
     const { options, positionals } = loadOptions(revokeSpecs, rawArgs, "server");
     const which = one(positionals);
     const s = await store(options.dataDir);
-    const done = s.tokens.revoke(which, Date.now());
+    const token = s.tokens.list().find((t) => (t.id === which || t.name === which) && t.revokedAt === null);
+    const done = s.transaction(() => {
+      const revoked = s.tokens.revoke(which, Date.now());
+      if (revoked) auditCli(s, "token.revoke", token?.name ?? which, { token_id: token?.id ?? null });
+      return revoked;
+    });
     s.close();
     if (!done) throw new OptionError(`no active token named ${JSON.stringify(which)}`);
     console.log(`Revoked token ${JSON.stringify(which)}.`);

@@ -8,8 +8,8 @@ import { clientsApi } from "./api/clients/index.ts";
 import { eventsApi } from "./api/events/index.ts";
 import { exportApi } from "./api/export/index.ts";
 import { healthApi } from "./api/health/index.ts";
-import { legacyApi } from "./api/legacy/index.ts";
-import { legacyToReport } from "./api/legacy/service.ts";
+import { keepaliveRoute, legacyApi } from "./api/legacy/index.ts";
+import { LegacyKeepaliveIngest } from "./api/legacy/service.ts";
 import { metricsApi } from "./api/metrics/index.ts";
 import { openApiDocument } from "./api/openapi.ts";
 import { type ReportRoute, reportRoute, reportsApi } from "./api/reports/index.ts";
@@ -22,12 +22,11 @@ import {
 } from "./api/reports/service.ts";
 import { whoamiApi } from "./api/whoami/index.ts";
 import type { Keyring } from "./auth/keyring.ts";
-import { newId } from "./auth/keyring.ts";
 import { RateLimiter } from "./auth/rate-limit.ts";
 import type { Broker } from "./broker.ts";
 import type { ClientCache } from "./client-cache.ts";
 import { ApiError, errorBody, errorResponse } from "./errors.ts";
-import { requestIdOf } from "./http.ts";
+import { type PlainRoute, requestIdOf } from "./http.ts";
 import type { ServerMetrics } from "./metrics/server-metrics.ts";
 import type { ClientMonitor } from "./monitor/service.ts";
 import { StorageHealth } from "./storage-health.ts";
@@ -62,6 +61,8 @@ export interface AppDeps {
   monitor: Pick<ClientMonitor, "settingsChanged" | "acceptServerBuiltReport">;
   /** the predecessor's keepalive endpoint; absent = not mounted */
   legacy?: { apiKey: string; intervalS: number };
+  /** the keepalive route, when the caller also serves it outside the app (see createKeepaliveRoute) */
+  keepalive?: PlainRoute;
   /** GET /metrics; absent = not mounted. `token` (--metrics-token) makes it need a bearer token. */
   metrics?: { metrics: ServerMetrics; token?: string | undefined };
   /** server-wide problems (home unknown, ...): dashboard banners and the client list's `warnings` */
@@ -96,7 +97,7 @@ export function createReportRoute(deps: AppDeps): ReportRoute {
     now,
     accept: deps.acceptReport,
     clientLimiter: new RateLimiter(limits.reportsPerClientPerS, limits.reportBurst, now),
-    failureLimiter: new RateLimiter(5, 50, now),
+    failureLimiter: authFailureLimiter(now),
     onAuthFailure: (reason) => {
       logger.debug(`report refused: ${reason}`);
       deps.metrics?.metrics.authFailure(reason);
@@ -104,6 +105,31 @@ export function createReportRoute(deps: AppDeps): ReportRoute {
     onStorageFailure: (_reason, e) => storageHealthOf(deps).failed("report not stored (503)", e),
   });
   return reportRoute(ingest, deps.sourceIpOf ?? (() => null), logger);
+}
+
+/** Wrong keys are throttled per address like failed report signatures: 5/s after a burst of 50. */
+const authFailureLimiter = (now: () => number) => new RateLimiter(5, 50, now);
+
+/** POST /api/v1/keepalive (with --legacy-api-key); main.ts serves it directly, createApp mounts it. */
+export function createKeepaliveRoute(deps: AppDeps): PlainRoute | null {
+  const { legacy, logger } = deps;
+  if (!legacy) return null;
+  const ingest = new LegacyKeepaliveIngest({
+    apiKey: legacy.apiKey,
+    intervalS: legacy.intervalS,
+    store: deps.store,
+    keyring: deps.keyring,
+    ...(deps.clientCache ? { clients: deps.clientCache } : {}),
+    now: deps.now,
+    accept: (client, report, sourceIp) => deps.monitor.acceptServerBuiltReport(client, report, sourceIp),
+    failureLimiter: authFailureLimiter(deps.now),
+    onAuthFailure: (reason) => {
+      logger.debug(`keepalive refused: ${reason}`);
+      deps.metrics?.metrics.authFailure(reason);
+    },
+    onStorageFailure: (reason, e) => logger.error(`keepalive not stored (503): ${reason}: ${e.message}`),
+  });
+  return keepaliveRoute(ingest, deps.sourceIpOf ?? (() => null), logger);
 }
 
 export function createApp(deps: AppDeps) {
@@ -155,9 +181,9 @@ export function createApp(deps: AppDeps) {
     .use(healthApi(store, deps.startedAt ?? now(), () => storageHealthOf(deps).damage()))
     .use(whoamiApi(new RateLimiter(limits.whoamiPerS, 20, now), sourceIpOf))
     .use(reportsApi(deps.reports ?? createReportRoute(deps)))
-    .use(clientsApi({ store, now, monitor: deps.monitor, broker: deps.broker, warnings }))
+    .use(clientsApi({ store, now, monitor: deps.monitor, broker: deps.broker, warnings, sourceIpOf }))
     .use(eventsApi({ store, now }))
-    .use(exportApi({ store, keyring: deps.keyring, now, broker: deps.broker }))
+    .use(exportApi({ store, keyring: deps.keyring, now, broker: deps.broker, sourceIpOf }))
     .use(
       deps.metrics
         ? metricsApi({ render: () => deps.metrics?.metrics.render() ?? "", token: deps.metrics.token })
@@ -189,31 +215,7 @@ export function createApp(deps: AppDeps) {
     )
     .use(
       deps.legacy
-        ? legacyApi({
-            apiKey: deps.legacy.apiKey,
-            now,
-            sourceIpOf,
-            accept: (k, sourceIp) => {
-              // Legacy clients are named by their client_id and enrolled on first contact; they
-              // never sign, so their stored secret is random and unused.
-              let client = store.clients.getByName(k.clientId);
-              if (!client) {
-                store.clients.create({
-                  id: newId("c_"),
-                  name: k.clientId,
-                  createdAt: now(),
-                  secretEnc: deps.keyring.encrypt(newId("unused_")),
-                });
-                client = store.clients.getByName(k.clientId);
-              }
-              if (client)
-                deps.monitor.acceptServerBuiltReport(
-                  client,
-                  legacyToReport(k, deps.legacy?.intervalS ?? 300, now()),
-                  sourceIp,
-                );
-            },
-          })
+        ? legacyApi(deps.keepalive ?? (createKeepaliveRoute(deps) as PlainRoute))
         : new Elysia({ name: "api.legacy.off" }),
     );
 }

@@ -2,15 +2,15 @@
  * Wires the real server together: store, keyring, geo, home identity, monitor, HTTP. Used by
  * `sentinel server` and by integration tests (which start it on port 0 with a temp data dir).
  */
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../cli/common.ts";
 import { resolveOptions } from "../config/options.ts";
 import { DEFAULT_IPV4_PROVIDERS, DEFAULT_IPV6_PROVIDERS } from "../probe/options.ts";
+import { KEEPALIVE_PATH } from "./api/legacy/index.ts";
 import { REPORTS_PATH } from "./api/reports/index.ts";
 import { ReplayGuard } from "./api/reports/replay-guard.ts";
 import type { AcceptedReport } from "./api/reports/service.ts";
-import { type AppDeps, createApp, createReportRoute } from "./app.ts";
+import { type AppDeps, createApp, createKeepaliveRoute, createReportRoute } from "./app.ts";
 import { clientAddress, isHttpsRequest, parseTrustedProxies } from "./auth/client-address.ts";
 import { loadKeyring } from "./auth/keyring.ts";
 import { ensureSetupToken } from "./auth/users.ts";
@@ -21,6 +21,8 @@ import { rememberPublicUrl } from "./enrollment.ts";
 import { loadGeo } from "./geo/index.ts";
 import type { GeoLookup } from "./geo/types.ts";
 import { HomeIdentityService } from "./home-identity.ts";
+import type { PlainRoute } from "./http.ts";
+import { BUN_BODY_CEILING, envelope, receivedRequest } from "./http-envelope.ts";
 import { instrumentFetch } from "./metrics/http.ts";
 import { ServerMetrics } from "./metrics/server-metrics.ts";
 import { DEFAULT_DNS_ALLOW_ASNS } from "./monitor/evaluate.ts";
@@ -29,6 +31,7 @@ import { ClientMonitor } from "./monitor/service.ts";
 import { createNotifications, type Notifications } from "./notify/index.ts";
 import { type NotifyOptions, notifySpecs } from "./notify/options.ts";
 import { channelStatusProvider } from "./notify/status.ts";
+import { ensurePrivateDir } from "./private-files.ts";
 import { StorageHealth } from "./storage-health.ts";
 import { DATABASE_FILE, openStore } from "./store/index.ts";
 import { channelWarnings } from "./web/channels.ts";
@@ -83,7 +86,8 @@ export interface RunningServer {
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const now = o.now ?? Date.now;
   const { logger } = o;
-  mkdirSync(o.dataDir, { recursive: true, mode: 0o750 });
+  const openDataDir = ensurePrivateDir(o.dataDir);
+  if (openDataDir) logger.warn(openDataDir);
   if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new Error("--tls-cert and --tls-key go together");
   // Held until stop(); a failed start leaves it to this process, whose exit makes it stale.
   const lock = acquireDataLock(o.dataDir);
@@ -166,7 +170,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   notifications.notifier.serverStarted(startedAt);
 
   let server: ReturnType<typeof Bun.serve> | undefined;
-  const peerOf = (request: Request) => server?.requestIP(request)?.address ?? null;
+  const peerOf = (request: Request) => server?.requestIP(receivedRequest(request))?.address ?? null;
   const sourceIpOf = (request: Request) => clientAddress(request.headers, peerOf(request), trusted.ranges);
   const metrics = new ServerMetrics({ store, broker, now });
   const replays = new ReplayGuard(store.nonces);
@@ -179,12 +183,16 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     monitor?.forgetJudgements();
   });
   ensureSetupToken(store, logger, o.publicUrl);
+  const isHttps = (request: Request) =>
+    o.publicUrl.startsWith("https:") ||
+    request.url.startsWith("https:") ||
+    (trusted.ranges.length > 0 && isHttpsRequest(request, peerOf(request), trusted.ranges));
   const channels = channelStatusProvider(notifications, store, now);
   const appDeps = {
     metrics: { metrics, token: o.metricsToken },
     web: {
       publicUrl: o.publicUrl,
-      isHttps: (request) => isHttpsRequest(request, peerOf(request), trusted.ranges),
+      isHttps,
       channels,
     },
     store,
@@ -211,15 +219,33 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       : {}),
   } satisfies AppDeps;
   const reports = createReportRoute(appDeps);
-  const app = createApp({ ...appDeps, reports });
+  const keepalive = createKeepaliveRoute(appDeps);
+  const app = createApp({ ...appDeps, reports, ...(keepalive ? { keepalive } : {}) });
+  // The hot paths go straight to their handlers; every other request (and other methods on
+  // these paths) goes through the app.
+  const hotPaths: [string, PlainRoute][] = [[REPORTS_PATH, reports]];
+  if (keepalive) hotPaths.push([KEEPALIVE_PATH, keepalive]);
   server = Bun.serve({
     hostname: o.listen.hostname,
     port: o.listen.port,
-    // The hot path goes straight to its handler; every other request (and other methods on
-    // this path) goes through the app.
-    routes: { [REPORTS_PATH]: { POST: instrumentFetch(reports, { logger, metrics }) } },
-    fetch: instrumentFetch((req) => app.handle(req), { logger, metrics }),
-    maxRequestBodySize: 1 << 20,
+    // Every response passes the envelope (security headers, our 413, a JSON 500); the hot
+    // routes read their bodies with their own, smaller limits.
+    routes: Object.fromEntries(
+      hotPaths.map(([path, route]) => [
+        path,
+        {
+          POST: instrumentFetch(envelope(route, { logger, isHttps, bufferChunked: false }), {
+            logger,
+            metrics,
+          }),
+        },
+      ]),
+    ),
+    fetch: instrumentFetch(
+      envelope((req) => app.handle(req), { logger, isHttps, bufferChunked: true }),
+      { logger, metrics },
+    ),
+    maxRequestBodySize: BUN_BODY_CEILING,
     ...(o.tlsCert && o.tlsKey ? { tls: { cert: Bun.file(o.tlsCert), key: Bun.file(o.tlsKey) } } : {}),
   });
   const url = `${o.tlsCert ? "https" : "http"}://${o.listen.hostname.includes(":") ? `[${o.listen.hostname}]` : o.listen.hostname}:${server.port}`;

@@ -163,7 +163,7 @@ export function openApiDocument() {
         post: {
           summary: "The predecessor's keepalive (only with --legacy-api-key)",
           security: [{ legacyKey: [] }],
-          responses: { 200: json({ type: "object" }), ...errors(400, 401, 413, 415) },
+          responses: { 200: json({ type: "object" }), ...errors(400, 401, 413, 415, 429, 503) },
         },
       },
       "/api/v1/clients": {

@@ -36,6 +36,9 @@ export interface Principal {
   role: ApiRole;
 }
 
+/** How an API token appears in the audit log. */
+export const auditActor = (p: Principal) => `token:${p.name}`;
+
 const missing = () =>
   new ApiError(
     401,

@@ -151,4 +151,12 @@ export const MIGRATIONS: readonly Migration[] = [
     PRIMARY KEY (channel, target)
   ) WITHOUT ROWID;
   `,
+  // 8: where a client came from, so the legacy keepalive key can touch only the clients it
+  // created. Existing ones count as legacy when their last stored report came through that
+  // endpoint (it marks them as the "legacy-python-client" agent); everyone else is enrolled.
+  `
+  ALTER TABLE clients ADD COLUMN origin TEXT NOT NULL DEFAULT 'enrolled' CHECK (origin IN ('enrolled', 'legacy'));
+  UPDATE clients SET origin = 'legacy' FROM client_state s
+    WHERE s.client_id = clients.id AND s.last_report_json ->> '$.agent.os' = 'legacy-python-client';
+  `,
 ];

@@ -1,7 +1,8 @@
 /** The bun:sqlite implementation of Store. bun:sqlite types never leave this folder. */
 import { Database } from "bun:sqlite";
-import { mkdirSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { dirname } from "node:path";
+import { ensurePrivateDir, makePrivate } from "../private-files.ts";
 import { sqliteAuthRepository } from "./auth.ts";
 import { openIntactDatabase } from "./integrity.ts";
 import { MIGRATIONS, type Migration } from "./migrations.ts";
@@ -33,6 +34,7 @@ function toClient(r: Row): ClientRecord {
   return {
     ...toSummary(r),
     createdAt: r.created_at as number,
+    origin: r.origin === "legacy" ? "legacy" : "enrolled",
     secretEnc: r.secret_enc as string,
     prevSecretEnc: (r.prev_secret_enc as string | null) ?? null,
     prevSecretUntil: num(r.prev_secret_until),
@@ -100,10 +102,12 @@ function toSummary(r: Row): ClientSummary {
 }
 
 export function openDatabase(path: string): Database {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  if (path !== ":memory:") ensurePrivateDir(dirname(path));
   const db = new Database(path, { create: true, strict: true });
   db.exec("PRAGMA busy_timeout = 5000");
   db.exec("PRAGMA journal_mode = WAL");
+  // new -wal/-shm files take the database's mode, so once it is 0600 they are too
+  if (path !== ":memory:") makePrivate(path, `${path}-wal`, `${path}-shm`);
   // FULL, not NORMAL: a 202 promises the report is stored. With NORMAL a WAL commit is not
   // fsynced, and a kernel that remounts the disk read-only after an I/O error (ext4
   // errors=remount-ro, common on SD cards) loses acknowledged commits; test/backup-storage.test.ts
@@ -145,8 +149,8 @@ export function openSqliteStore(path: string, opts: { quickCheck?: boolean } = {
   const clients: Store["clients"] = {
     create(c) {
       run(
-        "INSERT INTO clients (id, name, created_at, secret_enc) VALUES ($id, $name, $createdAt, $secretEnc)",
-        c,
+        "INSERT INTO clients (id, name, created_at, secret_enc, origin) VALUES ($id, $name, $createdAt, $secretEnc, $origin)",
+        { ...c, origin: c.origin ?? "enrolled" },
       );
     },
     get(id) {

@@ -259,11 +259,12 @@ export function clientRoutes(web: Web) {
         web.broker.publish("client.changed", { clientId: c.id });
         return web.redirect("/");
       })
-      // lets `/clients/<name>` links from alerts work as well as ids
+      // lets `/clients/<name>` links from alerts work as well as ids; the router has decoded
+      // the name already (decoding again turned /c/%25 into a 500)
       .get("/c/:name", ({ request, params }) => {
         const auth = web.guard(request, "viewer");
         if (auth instanceof Response) return auth;
-        const c = findClient(store, decodeURIComponent(params.name));
+        const c = findClient(store, params.name);
         return c
           ? web.redirect(`/clients/${encodeURIComponent(c.id)}`)
           : web.notFound(auth, request, "client");

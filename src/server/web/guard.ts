@@ -68,11 +68,15 @@ export function cookieHeader(
   return `${name}=${value}; Path=/; HttpOnly; SameSite=${o.sameSite}; Max-Age=${o.maxAgeS}${o.secure ? "; Secure" : ""}`;
 }
 
-/** Only same-site paths are allowed as a post-login target, so /login cannot bounce people elsewhere. */
+/**
+ * A post-login target survives only as a same-origin path of plain URL characters (RFC 3986
+ * path and query characters, percent escapes kept as they are): control characters, non-ASCII
+ * and whitespace could end up in the Location header as something a browser reads differently
+ * (or as a header Bun refuses to send). Anything else, and /login itself, becomes "/".
+ */
+const SAFE_NEXT = /^\/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@/?%#]{0,2047}$/;
 export function safeNext(next: unknown): string {
-  return typeof next === "string" && /^\/(?![/\\])[^\s]*$/.test(next) && !next.startsWith("/login")
-    ? next
-    : "/";
+  return typeof next === "string" && SAFE_NEXT.test(next) && !next.startsWith("/login") ? next : "/";
 }
 
 export const formText = (form: Form | null, key: string): string => {

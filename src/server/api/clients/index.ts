@@ -1,12 +1,12 @@
 import { Elysia } from "elysia";
 import { parseDuration } from "../../../config/duration.ts";
-import { authenticateBearer } from "../../auth/api-tokens.ts";
+import { auditActor, authenticateBearer, type Principal } from "../../auth/api-tokens.ts";
 import type { Broker } from "../../broker.ts";
 import { ApiError, notFound } from "../../errors.ts";
 import { stretches, summariseUptime } from "../../history/uptime.ts";
 import { readBodyLimited, requireJsonContentType } from "../../http.ts";
 import type { ClientMonitor } from "../../monitor/service.ts";
-import type { Store } from "../../store/index.ts";
+import type { ClientRecord, Store } from "../../store/index.ts";
 import type { ServerWarnings } from "../../warnings.ts";
 import { eventPage, parseEventQuery } from "../events/presenter.ts";
 import { presentClient, presentClientSummary } from "./presenter.ts";
@@ -19,6 +19,8 @@ export interface ClientsApiDeps {
   broker: Broker;
   /** server-wide problems (home unknown, ...): listed with every page of clients */
   warnings?: ServerWarnings;
+  /** the caller's address, for the audit log */
+  sourceIpOf?: (request: Request) => string | null;
 }
 
 const MAX_WINDOW_MS = 366 * 86_400_000;
@@ -37,6 +39,27 @@ function parseClientPage(q: Record<string, string | undefined>): { cursor: strin
 
 export const clientsApi = (deps: ClientsApiDeps) => {
   const { store, now } = deps;
+  /** An admin change and its audit entry commit together. */
+  const audited = <T>(
+    principal: Principal,
+    request: Request,
+    action: string,
+    client: ClientRecord,
+    detail: Record<string, unknown>,
+    change: () => T,
+  ): T =>
+    store.transaction(() => {
+      const result = change();
+      store.auth.audit({
+        at: now(),
+        actor: auditActor(principal),
+        action,
+        target: client.name,
+        detail: { client_id: client.id, ...detail },
+        sourceIp: deps.sourceIpOf?.(request) ?? null,
+      });
+      return result;
+    });
   const clientOr404 = (id: string) => {
     const c = store.clients.get(id);
     if (!c) throw notFound("client");
@@ -112,7 +135,7 @@ export const clientsApi = (deps: ClientsApiDeps) => {
     })
     .patch(
       "/api/v1/clients/:id",
-      async ({ params, request }) => {
+      async ({ params, request, principal }) => {
         const client = clientOr404(params.id);
         requireJsonContentType(request);
         let body: unknown;
@@ -124,15 +147,17 @@ export const clientsApi = (deps: ClientsApiDeps) => {
         }
         const parsed = parseSettingsPatch(body);
         if (!parsed.ok) throw new ApiError(400, "validation_failed", "invalid settings", parsed.errors);
-        store.clients.updatePolicy(client.id, { ...client.policy, ...parsed.patch });
+        audited(principal, request, "client.settings", client, { changed: parsed.patch }, () =>
+          store.clients.updatePolicy(client.id, { ...client.policy, ...parsed.patch }),
+        );
         deps.monitor.settingsChanged(client.id);
         return presentClient(clientOr404(client.id), now());
       },
       { parse: "none" },
     )
-    .delete("/api/v1/clients/:id", ({ params, set }) => {
+    .delete("/api/v1/clients/:id", ({ params, set, principal, request }) => {
       const client = clientOr404(params.id);
-      store.clients.remove(client.id);
+      audited(principal, request, "client.delete", client, {}, () => store.clients.remove(client.id));
       deps.broker.publish("client.changed", { clientId: client.id });
       set.status = 204;
       return "";

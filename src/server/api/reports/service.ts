@@ -59,10 +59,14 @@ export interface GroupCommit {
 }
 
 export interface IncomingReport {
-  body: string;
+  /** the body as sent (a string stands for its UTF-8 bytes): the signature covers exactly these */
+  body: Uint8Array | string;
   header: (name: string) => string | null;
   sourceIp: string | null;
 }
+
+/** Invalid UTF-8 is refused, not replaced; a leading byte-order mark (signed with the rest) is dropped. */
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 export class ReportIngest {
   /** sealed secret -> plain secret; sealed values change on rotation so entries never go stale */
@@ -125,9 +129,9 @@ export class ReportIngest {
 
     let parsed: unknown;
     try {
-      parsed = JSON.parse(req.body);
+      parsed = JSON.parse(typeof req.body === "string" ? req.body : strictUtf8.decode(req.body));
     } catch {
-      throw new ApiError(400, "invalid_json", "the request body is not valid JSON");
+      throw new ApiError(400, "invalid_json", "the request body is not valid UTF-8 JSON");
     }
     const result = validateReport(parsed);
     if (!result.ok)
