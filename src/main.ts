@@ -5,6 +5,7 @@
  */
 import { type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
 import { wantsColour } from "./cli/colour.ts";
+import { redactText } from "./cli/redact.ts";
 import { OptionError } from "./config/options.ts";
 import { VERSION } from "./version.ts";
 
@@ -94,8 +95,9 @@ export async function run(argv: string[]): Promise<number> {
       console.error(`sentinel: ${err.message}`);
       return err.exitCode;
     }
-    console.error(`sentinel: ${err.message ?? String(e)}`);
-    if (Bun.env.SENTINEL_DEBUG) console.error(err.stack);
+    // the last error path before the terminal: no credential leaves by it either
+    console.error(`sentinel: ${redactText(err.message ?? String(e))}`);
+    if (Bun.env.SENTINEL_DEBUG) console.error(redactText(err.stack ?? ""));
     return 1;
   }
 }

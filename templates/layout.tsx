@@ -2,7 +2,7 @@
 /** The page shell: head with embedded assets, skip link, navigation, theme toggle, main. */
 import type { Children } from "@kitajs/html";
 import { CsrfField } from "./components.tsx";
-import { isAdmin, type PageContext } from "./context.ts";
+import { type BannerView, isAdmin, type PageContext } from "./context.ts";
 
 /** htmx must not inject its own <style> or evaluate strings: the CSP forbids both anyway. */
 const HTMX_CONFIG = JSON.stringify({
@@ -115,10 +115,44 @@ export function Layout({ ctx, title, children }: { ctx: PageContext; title: stri
           </div>
         </header>
         <main id="main" class="main" tabindex="-1">
+          <Banners banners={ctx.banners} />
           {children}
         </main>
       </body>
     </html>
+  );
+}
+
+/**
+ * Server-wide problems on top of every page. Its own swap target: the overview's live updates
+ * send it along, so a banner goes away as soon as its problem is fixed.
+ */
+export function Banners({ banners, oob }: { banners: BannerView[]; oob?: boolean }) {
+  return (
+    <section
+      id="banners"
+      class="banners"
+      aria-label="Server warnings"
+      hidden={banners.length === 0}
+      hx-swap-oob={oob ? "true" : undefined}
+    >
+      {banners.map((b) => (
+        <div class="banner" role="status" data-code={b.code}>
+          <p class="banner-title" safe>
+            {b.title}
+          </p>
+          <p class="banner-text">
+            <span safe>{b.message}</span>
+            {b.href ? (
+              <>
+                {" "}
+                <a href={b.href}>Fix it here</a>
+              </>
+            ) : null}
+          </p>
+        </div>
+      ))}
+    </section>
   );
 }
 
@@ -172,36 +206,6 @@ export function Notice({ kind, text }: { kind: "ok" | "error" | "info"; text: st
   return (
     <div class={`notice notice-${kind}`} role={kind === "error" ? "alert" : "status"}>
       <span safe>{text}</span>
-    </div>
-  );
-}
-
-/** A page-wide warning (an alert channel failing, ...) with a link to where it is fixed. */
-export interface Banner {
-  kind: "error" | "info";
-  text: string;
-  href?: string;
-  link?: string;
-}
-
-/** Banners above a page's content; nothing when there are none. */
-export function Banners({ banners }: { banners: readonly Banner[] }) {
-  if (banners.length === 0) return null;
-  return (
-    <div class="banners">
-      {banners.map((b) => (
-        <div class={`notice notice-${b.kind} banner`} role={b.kind === "error" ? "alert" : "status"}>
-          <span safe>{b.text}</span>
-          {b.href ? (
-            <>
-              {" "}
-              <a href={b.href} safe>
-                {b.link ?? "Details"}
-              </a>
-            </>
-          ) : null}
-        </div>
-      ))}
     </div>
   );
 }

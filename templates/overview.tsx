@@ -12,7 +12,7 @@ import {
 } from "../src/server/web/model.ts";
 import { Chips, Empty, ExitCell, RelTime, StatusBadge, StatusIcon } from "./components.tsx";
 import { isAdmin, type PageContext } from "./context.ts";
-import { type Banner, Banners, Layout, LiveIndicator, PageHeader } from "./layout.tsx";
+import { Layout, LiveIndicator, PageHeader } from "./layout.tsx";
 
 const COUNT_CARDS = [
   { status: "red", word: "Exposed" },
@@ -65,10 +65,10 @@ export function ClientRow({ row, oob }: { row: ClientRowView; oob?: boolean }) {
         ) : null}
       </td>
       <td class="cell-checks">
-        <Chips chips={row.chips} />
+        <Chips chips={row.chips} asOf={row.chipsAsOf} />
       </td>
       <td class="cell-exit">
-        <ExitCell exit={row.exit} />
+        <ExitCell exits={row.exits} />
       </td>
       <td class="cell-seen">
         <RelTime at={row.lastSeenAt} text={row.lastSeen} />
@@ -210,15 +210,7 @@ function FilterForm({ query }: { query: OverviewQuery }) {
   );
 }
 
-export function OverviewPage({
-  ctx,
-  view,
-  banners = [],
-}: {
-  ctx: PageContext;
-  view: OverviewView;
-  banners?: readonly Banner[];
-}) {
+export function OverviewPage({ ctx, view }: { ctx: PageContext; view: OverviewView }) {
   return (
     <Layout ctx={ctx} title="Overview">
       <div hx-ext="sse" sse-connect="/events/stream?view=overview" data-live-root>
@@ -231,7 +223,6 @@ export function OverviewPage({
           ) : null}
         </PageHeader>
         <div sse-swap="update" hx-swap="none" hidden />
-        <Banners banners={banners} />
         <StatusCountsView counts={view.counts} />
         <FilterForm query={view.query} />
         <ClientList view={view} ctx={ctx} />

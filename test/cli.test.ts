@@ -363,7 +363,7 @@ describe.skipIf(!asNobody)("permission errors name the path and its owner", () =
       chmodSync(data, 0o777);
       const db = await nobody(["tokens", "add", "x", "--data-dir", data]);
       expect(db.stderr).toContain(
-        `needs to write ${join(data, "sentinel.db")}, which belongs to root (mode 0644)`,
+        `needs to write ${join(data, "sentinel.db")}, which belongs to root (mode 0600)`,
       );
       const server = await nobody([
         "server",

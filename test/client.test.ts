@@ -18,8 +18,10 @@ const CLIENT_ID = "lab-client-1";
 const SECRET = "Zx9-very-secret-value-QQ7";
 const rx = startFakeReceiver({ clients: { [CLIENT_ID]: SECRET } });
 const TOKEN = encodeToken({ server: rx.url, clientId: CLIENT_ID, secret: SECRET });
-const plain = startFakeEcho({ answer: "caller" });
-const json = startFakeEcho({ answer: "caller", format: "json", jsonKey: "address" });
+/** What the echo services see: a stand-in public exit (the server's whoami sees loopback). */
+const EXIT = "198.51.100.7";
+const plain = startFakeEcho({ answer: EXIT });
+const json = startFakeEcho({ answer: EXIT, format: "json", jsonKey: "address" });
 const limited = startFakeEcho({ status: 429, retryAfter: "120" });
 const v6 = startFakeEcho({ answer: "2001:db8::7", format: "json" });
 const dns = await startFakeDns();
@@ -117,9 +119,11 @@ describe("sentinel client --once", () => {
     expect(clientId).toBe(CLIENT_ID);
     expect(report.agent?.version).toBeString();
     expect(report.interval_s).toBe(30);
-    // all echo services and the server's whoami see 127.0.0.1; the rate-limited one is an error
-    expect(report.ipv4.ip).toBe("127.0.0.1");
+    // the echo services agree on the exit; the rate-limited one is an error; the server's
+    // whoami, reached over loopback, is kept as evidence but neither names nor disputes the exit
+    expect(report.ipv4.ip).toBe(EXIT);
     expect(report.ipv4.consistent).toBe(true);
+    expect(report.ipv4.answers[3]?.ip).toBe("127.0.0.1");
     expect(report.ipv4.answers.map((a) => a.provider)).toEqual([
       plain.url,
       json.url,
@@ -329,7 +333,7 @@ describe("sentinel check", () => {
     const r = await run(["check", ...probeArgs(), "--json"]);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as ReportV1;
-    expect(out.ipv4.ip).toBe("127.0.0.1");
+    expect(out.ipv4.ip).toBe(EXIT);
     expect(out.ipv6?.ip).toBe("2001:db8::7");
     expect(out.dns?.[0]?.answers).toEqual(["127.0.0.1"]);
     expect(rx.attempts).toHaveLength(0);

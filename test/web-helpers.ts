@@ -40,11 +40,12 @@ export class FakeChannels implements ChannelStatusProvider {
   }
 }
 
-export async function buildWebApp() {
+/** `now`: the server's clock (default: real time), for tests that let time pass. */
+export async function buildWebApp(opts: { now?: () => number } = {}) {
   const dir = tempDir("sentinel-web-");
   const store = await openStore({ dataDir: dir.path });
   const keyring = loadKeyring(dir.path);
-  const now = () => Date.now();
+  const now = opts.now ?? (() => Date.now());
   const logger = createConsola({ level: -999 });
   const broker = new Broker();
   const monitor = new ClientMonitor({ store, now, logger, geo: xssGeo, broker, home: () => HOME });

@@ -16,7 +16,7 @@ import { httpUrlCheck, probeSpecs } from "../probe/options.ts";
 import type { ProbeConfig } from "../probe/run.ts";
 import { decodeToken, type EnrollmentToken, TokenFormatError } from "../protocol/token.ts";
 import { VERSION } from "../version.ts";
-import { commonSpecs, createLogger, loadOptions } from "./common.ts";
+import { commonSpecs, createLogger, loadOptions, secretValues } from "./common.ts";
 import { requireAccess } from "./permissions.ts";
 
 export const clientSpecs = {
@@ -163,7 +163,7 @@ export async function runClient(
   const serverUrl = o.server ?? token.server;
   const problem = serverUrl ? httpUrlCheck(serverUrl) : "is required (the token carries no server URL)";
   if (problem) throw new OptionError(`--server: ${problem}`);
-  const log = createLogger(o).withTag("client");
+  const log = createLogger(o, [...secretValues(clientSpecs, o), token.secret]).withTag("client");
   const spoolDir = clientSpoolDir(o.spoolDir, token.clientId, env);
   const spool = new Spool({
     dir: spoolDir,

@@ -3,6 +3,7 @@ import { defineCommand } from "citty";
 import { formatDuration } from "../config/duration.ts";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
 import type { Store } from "../server/store/index.ts";
+import { auditCli } from "./audit.ts";
 import { commonSpecs, loadOptions } from "./common.ts";
 import { openDataStore, openDataStoreAndKey } from "./data-dir.ts";
 import { defaultPublicUrl, publicUrlSpecs, serverDataDirSpecs } from "./server-options.ts";
@@ -80,7 +81,11 @@ const add = defineCommand({
     if (await store.clients.getByName(name))
       throw new OptionError(`a client named ${JSON.stringify(name)} already exists`);
     const serverUrl = await tokenServerUrl(store, options.publicUrl);
-    const e = await enrollClient(store, keyring, name, serverUrl, Date.now());
+    const e = await store.transaction(async (tx) => {
+      const enrolled = await enrollClient(tx, keyring, name, serverUrl, Date.now());
+      await auditCli(tx, "client.add", enrolled.name, { client_id: enrolled.id });
+      return enrolled;
+    });
     store.changes.publish("client.changed", { clientId: e.id });
     await store.close();
     if (options.json)
@@ -129,7 +134,10 @@ const remove = defineCommand({
     const { findClient } = await import("../server/enrollment.ts");
     const c = await findClient(store, which);
     if (!c) throw new OptionError(`no client named ${JSON.stringify(which)}`);
-    await store.clients.remove(c.id);
+    await store.transaction(async (tx) => {
+      await tx.clients.remove(c.id);
+      await auditCli(tx, "client.delete", c.name, { client_id: c.id });
+    });
     store.changes.publish("client.changed", { clientId: c.id });
     await store.close();
     console.log(`Removed client ${JSON.stringify(c.name)} (id ${c.id}).`);
@@ -153,7 +161,14 @@ const rotate = defineCommand({
     const c = await findClient(store, which);
     if (!c) throw new OptionError(`no client named ${JSON.stringify(which)}`);
     const serverUrl = await tokenServerUrl(store, options.publicUrl);
-    const e = await rotateClientSecret(store, keyring, c, serverUrl, Date.now(), options.grace);
+    const e = await store.transaction(async (tx) => {
+      const rotated = await rotateClientSecret(tx, keyring, c, serverUrl, Date.now(), options.grace);
+      await auditCli(tx, "client.rotate", c.name, {
+        client_id: c.id,
+        grace_s: Math.round(options.grace / 1000),
+      });
+      return rotated;
+    });
     store.changes.publish("client.changed", { clientId: c.id });
     await store.close();
     if (options.json)

@@ -1,9 +1,10 @@
 /** Shared plumbing for subcommands: option loading and the logger. Kept light: the client imports it. */
 import { constants, existsSync, readFileSync } from "node:fs";
-import { type ConsolaInstance, createConsola, type LogObject } from "consola";
+import { type ConsolaInstance, type ConsolaReporter, createConsola, type LogObject } from "consola";
 import { OptionError, type OptionSpecs, type Options, resolveOptions } from "../config/options.ts";
 import { wantsColour } from "./colour.ts";
 import { requireAccess } from "./permissions.ts";
+import { redactValue } from "./redact.ts";
 
 /** Options every long-running command has. */
 export const commonSpecs = {
@@ -102,14 +103,44 @@ const plainReporter = {
 
 export type { Logger } from "../logger.ts";
 
+/** The values of the options marked secret (tokens, keys): the logger blanks them out wherever they appear. */
+export function secretValues(specs: OptionSpecs, options: Record<string, unknown>): string[] {
+  return Object.entries(specs)
+    .filter(([key, spec]) => spec.secret && typeof options[key] === "string")
+    .map(([key]) => options[key] as string);
+}
+
+/**
+ * Every line passes here before any reporter sees it: credentials (by shape, and the given
+ * secret values) are replaced in messages, errors, stacks and fields (see redact.ts).
+ */
+function redacting(reporter: ConsolaReporter, secrets: readonly string[]): ConsolaReporter {
+  return {
+    log: (obj, ctx) =>
+      reporter.log(
+        {
+          ...obj,
+          args: obj.args.map((a) => redactValue(a, secrets)),
+          ...(obj.message === undefined ? {} : { message: redactValue(obj.message, secrets) as string }),
+        },
+        ctx,
+      ),
+  };
+}
+
 /** Logs go to stderr: stdout is for a command's result. */
-export function createLogger(opts: { logLevel: string; logFormat: string }): ConsolaInstance {
+export function createLogger(
+  opts: { logLevel: string; logFormat: string },
+  secrets: readonly string[] = [],
+): ConsolaInstance {
   const reporter =
     opts.logFormat === "json" ? jsonReporter : wantsColour(process.stderr) ? null : plainReporter;
-  return createConsola({
+  const logger = createConsola({
     level: LEVELS[opts.logLevel] ?? 3,
     ...(reporter ? { reporters: [reporter] } : {}),
     stderr: process.stderr,
     stdout: process.stderr,
   });
+  logger.setReporters(logger.options.reporters.map((r) => redacting(r, secrets)));
+  return logger;
 }

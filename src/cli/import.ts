@@ -63,7 +63,7 @@ export default defineCommand({
       };
     }
     try {
-      const r = await importData(store, keyring, doc);
+      const r = await importData(store, keyring, doc, { actor: "cli", sourceIp: null });
       if (options.json) return console.log(JSON.stringify(r));
       console.log(
         `Imported ${r.created.clients} client(s), ${r.created.api_tokens} API token(s), ${r.created.users} user(s).`,

@@ -14,6 +14,7 @@ import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "nod
 import { join } from "node:path";
 import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
+import { auditCli } from "./audit.ts";
 import { commonSpecs, loadOptions } from "./common.ts";
 import { dataDirSpecs } from "./server-options.ts";
 
@@ -97,6 +98,7 @@ export async function rotateServerKey(
       const resealed = await store.clients.reencryptSecrets((sealed) =>
         keyring.isCurrent(sealed) ? sealed : keyring.encrypt(keyring.decrypt(sealed)),
       );
+      await auditCli(store, "server_key.rotate", keyring.currentId, { previous_key_id: oldId, resealed });
       return { previousKeyId: oldId, currentKeyId: keyring.currentId, resealed };
     } finally {
       await store.close();
@@ -117,9 +119,11 @@ export async function resealSecrets(
     const keyring = d.loadKeyring(dataDir, env);
     const store = await d.openStore({ dataDir });
     try {
-      return await store.clients.reencryptSecrets((sealed) =>
+      const resealed = await store.clients.reencryptSecrets((sealed) =>
         keyring.isCurrent(sealed) ? sealed : keyring.encrypt(keyring.decrypt(sealed)),
       );
+      await auditCli(store, "server_key.reseal", keyring.currentId, { resealed });
+      return resealed;
     } finally {
       await store.close();
     }
@@ -139,13 +143,17 @@ export async function dropPreviousKey(
   if (!existsSync(previousFile)) throw fail(`there is no ${previousFile} to drop`);
   const prevId = d.keyId(d.parseServerKey(readFileSync(previousFile, "utf8"), previousFile));
   const store = await d.openStore({ dataDir });
-  const still = sealedByKey(await store.clients.list())[prevId] ?? 0;
-  await store.close();
-  if (still > 0)
-    throw fail(
-      `${still} secret(s) are still sealed with ${prevId}; run \`sentinel server-key reseal\` first`,
-    );
-  rmSync(previousFile);
+  try {
+    const still = sealedByKey(await store.clients.list())[prevId] ?? 0;
+    if (still > 0)
+      throw fail(
+        `${still} secret(s) are still sealed with ${prevId}; run \`sentinel server-key reseal\` first`,
+      );
+    rmSync(previousFile);
+    await auditCli(store, "server_key.drop_previous", prevId);
+  } finally {
+    await store.close();
+  }
   return prevId;
 }
 

@@ -6,7 +6,7 @@ import { probeSpecs } from "../probe/options.ts";
 import { parseCidr } from "../server/monitor/cidr.ts";
 import { DEFAULT_DNS_ALLOW_ASNS } from "../server/monitor/evaluate.ts";
 import { notifySpecs } from "../server/notify/options.ts";
-import { commonSpecs, createLogger, loadOptions } from "./common.ts";
+import { commonSpecs, createLogger, loadOptions, secretValues } from "./common.ts";
 import { checkServerDataDir } from "./data-dir.ts";
 import { geoSpecs } from "./geo.ts";
 import { requireAccess } from "./permissions.ts";
@@ -87,7 +87,7 @@ export const serverSpecs = {
     kind: "string",
     secret: true,
     description:
-      "Accept the predecessor's Python clients at POST /api/v1/keepalive with this X-API-Key (off unless set)",
+      "Accept the predecessor's Python clients at POST /api/v1/keepalive with this X-API-Key; it only touches the clients it created (off unless set)",
   },
   legacyInterval: {
     kind: "duration",
@@ -148,7 +148,7 @@ export default defineCommand({
   async run({ rawArgs }) {
     const { options, positionals } = loadOptions(serverSpecs, rawArgs, "server");
     if (positionals.length) throw new OptionError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-    const logger = createLogger(options);
+    const logger = createLogger(options, secretValues(serverSpecs, options));
     checkServerDataDir(options.dataDir);
     for (const pem of [options.tlsCert, options.tlsKey]) if (pem) requireAccess(pem, constants.R_OK, "read");
     const [{ startServer }, sd] = await Promise.all([

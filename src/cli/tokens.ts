@@ -1,6 +1,7 @@
 /** `sentinel tokens add|list|revoke`: API bearer tokens for /api/v1 (stored hashed, shown once). */
 import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
+import { auditCli } from "./audit.ts";
 import { commonSpecs, loadOptions } from "./common.ts";
 import { openDataStore } from "./data-dir.ts";
 import { serverDataDirSpecs } from "./server-options.ts";
@@ -40,7 +41,14 @@ const add = defineCommand({
     if ((await s.tokens.list()).some((t) => t.name.toLowerCase() === name.toLowerCase()))
       throw new OptionError(`a token named ${JSON.stringify(name)} already exists`);
     const { createApiToken } = await import("../server/auth/api-tokens.ts");
-    const { record, token } = await createApiToken(s, name, options.role as "admin" | "viewer", Date.now());
+    const { record, token } = await s.transaction(async (tx) => {
+      const created = await createApiToken(tx, name, options.role as "admin" | "viewer", Date.now());
+      await auditCli(tx, "token.add", created.record.name, {
+        role: created.record.role,
+        token_id: created.record.id,
+      });
+      return created;
+    });
     await s.close();
     if (options.json)
       return console.log(JSON.stringify({ id: record.id, name: record.name, role: record.role, token }));
@@ -87,7 +95,14 @@ const revoke = defineCommand({
     const { options, positionals } = loadOptions(revokeSpecs, rawArgs, "server");
     const which = one(positionals);
     const s = await store(options.dataDir);
-    const done = await s.tokens.revoke(which, Date.now());
+    const token = (await s.tokens.list()).find(
+      (t) => (t.id === which || t.name === which) && t.revokedAt === null,
+    );
+    const done = await s.transaction(async (tx) => {
+      const revoked = await tx.tokens.revoke(which, Date.now());
+      if (revoked) await auditCli(tx, "token.revoke", token?.name ?? which, { token_id: token?.id ?? null });
+      return revoked;
+    });
     await s.close();
     if (!done) throw new OptionError(`no active token named ${JSON.stringify(which)}`);
     console.log(`Revoked token ${JSON.stringify(which)}.`);

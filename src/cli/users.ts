@@ -5,6 +5,7 @@
  */
 import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
+import { auditCli } from "./audit.ts";
 import { commonSpecs, loadOptions } from "./common.ts";
 import { openDataStore } from "./data-dir.ts";
 import { serverDataDirSpecs } from "./server-options.ts";
@@ -106,14 +107,7 @@ const add = defineCommand({
       if (weak) throw new OptionError(weak);
       const role = options.role as "admin" | "viewer";
       const user = await createUser(store, { name, role, password }, Date.now());
-      await store.auth.audit({
-        at: Date.now(),
-        actor: "cli",
-        action: "user.add",
-        target: user.name,
-        detail: { role },
-        sourceIp: null,
-      });
+      await auditCli(store, "user.add", user.name, { role });
       console.log(`Created ${role} ${JSON.stringify(user.name)}.`);
     } finally {
       await store.close();
@@ -164,14 +158,7 @@ const remove = defineCommand({
           `${JSON.stringify(user.name)} is the last admin; add another admin first, or pass --force`,
         );
       await store.auth.removeUser(user.id);
-      await store.auth.audit({
-        at: Date.now(),
-        actor: "cli",
-        action: "user.remove",
-        target: user.name,
-        detail: {},
-        sourceIp: null,
-      });
+      await auditCli(store, "user.remove", user.name);
       console.log(`Removed user ${JSON.stringify(user.name)}.`);
     } finally {
       await store.close();
@@ -197,14 +184,7 @@ const passwd = defineCommand({
       const weak = checkPassword(password);
       if (weak) throw new OptionError(weak);
       await changePassword(store, user, password, Date.now());
-      await store.auth.audit({
-        at: Date.now(),
-        actor: "cli",
-        action: "user.password",
-        target: user.name,
-        detail: {},
-        sourceIp: null,
-      });
+      await auditCli(store, "user.password", user.name);
       console.log(`Password changed for ${JSON.stringify(user.name)}; their sessions were ended.`);
     } finally {
       await store.close();

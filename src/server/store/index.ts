@@ -4,13 +4,22 @@
  */
 import { join } from "node:path";
 import { openSqliteStore } from "./sqlite/index.ts";
-import type { Store } from "./types.ts";
+import type { Store, Transaction } from "./types.ts";
 
 export { isCorruption, storageFailure } from "./errors.ts";
 export { type BackupInfo, DatabaseDamagedError, inspectBackup } from "./sqlite/index.ts";
 export type * from "./types.ts";
 
 export const DATABASE_FILE = "sentinel.db";
+
+/**
+ * How the report paths commit: SQLite batches the writes of one event-loop turn into one
+ * transaction (one fsync, see sqlite/group-commit.ts); other engines give each its own.
+ */
+export function reportCommit(store: Store): <T>(work: (tx: Transaction) => Promise<T>) => Promise<T> {
+  const group = store.sqlite?.groupCommit;
+  return group ? (work) => group.run(work) : (work) => store.transaction(work);
+}
 
 export interface StoreLocation {
   /** the data directory (SQLite keeps sentinel.db there), or ":memory:" */

@@ -39,9 +39,17 @@ export interface ClientSummary {
   exit: ExitSummary | null;
 }
 
+/**
+ * How a client came to be: `clients add` (or the dashboard, or an import), so it signs its
+ * reports; or a keepalive on the legacy endpoint (--legacy-api-key), whose shared key may only
+ * touch the clients it created itself.
+ */
+export type ClientOrigin = "enrolled" | "legacy";
+
 /** A client as stored: its summary plus secrets, settings, the judged state and deadlines. */
 export interface ClientRecord extends ClientSummary {
   createdAt: number;
+  origin: ClientOrigin;
   secretEnc: string;
   prevSecretEnc: string | null;
   prevSecretUntil: number | null;
@@ -68,6 +76,8 @@ export interface NewClient {
   name: string;
   createdAt: number;
   secretEnc: string;
+  /** default "enrolled" */
+  origin?: ClientOrigin;
 }
 
 /** A state change not caused by a report (sweeper, server start, settings). */

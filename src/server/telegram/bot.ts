@@ -11,6 +11,7 @@ import type { Logger } from "../../logger.ts";
 import type { Broker } from "../broker.ts";
 import type { ClientSettings } from "../monitor/settings.ts";
 import { parseTelegramTarget } from "../notify/channels/telegram/chat.ts";
+import { sanitizedTelegramError } from "../notify/channels/telegram/errors.ts";
 import { escapeHtml as esc, splitHtml } from "../notify/channels/telegram/html.ts";
 import { settlesWithin } from "../settles-within.ts";
 import type { ClientRecord, Store } from "../store/index.ts";
@@ -97,9 +98,7 @@ export class SentinelBot {
   private install() {
     const { bot, deps } = this;
     bot.catch((err) =>
-      deps.logger.error(
-        `telegram bot: handling an update failed: ${(err.error as Error)?.message ?? err.message}`,
-      ),
+      deps.logger.error(`telegram bot: handling an update failed: ${this.clean(err.error ?? err).message}`),
     );
     bot.use(async (ctx, next) => {
       if (this.isAllowed(ctx.chat)) return next();
@@ -133,17 +132,17 @@ export class SentinelBot {
     bot.command("mute", (ctx) => {
       const args = parseMuteArgs(ctx.match);
       if (typeof args === "string") return this.reply(ctx, args);
-      return this.withClient(ctx, args.name, async (c) => this.reply(ctx, await this.mute(c, args.ms)));
+      return this.withClient(ctx, args.name, async (c) => this.reply(ctx, await this.mute(ctx, c, args.ms)));
     });
     bot.command("unmute", (ctx) =>
       this.withClient(ctx, ctx.match, async (c) => {
-        await this.changeSettings(c, { muted_until: null });
+        await this.changeSettings(ctx, c, { muted_until: null }, "client.unmute");
         return this.reply(ctx, `🔔 <b>${esc(c.name)}</b> alerts again.`);
       }),
     );
     bot.command("pause", (ctx) =>
       this.withClient(ctx, ctx.match, async (c) => {
-        await this.changeSettings(c, { paused: true });
+        await this.changeSettings(ctx, c, { paused: true }, "client.pause");
         return this.reply(
           ctx,
           `⏸ <b>${esc(c.name)}</b> is paused: reports are recorded, nothing is alerted. /resume ${esc(c.name)}`,
@@ -152,7 +151,7 @@ export class SentinelBot {
     );
     bot.command("resume", (ctx) =>
       this.withClient(ctx, ctx.match, async (c) => {
-        await this.changeSettings(c, { paused: false });
+        await this.changeSettings(ctx, c, { paused: false }, "client.resume");
         return this.reply(ctx, `▶️ <b>${esc(c.name)}</b> is judged and alerted again.`);
       }),
     );
@@ -160,7 +159,7 @@ export class SentinelBot {
       const [, id, seconds] = ctx.match as RegExpMatchArray;
       const client = await deps.store.clients.get(id as string);
       if (!client) return ctx.answerCallbackQuery({ text: "That client no longer exists." });
-      const text = await this.mute(client, Number(seconds) * 1000);
+      const text = await this.mute(ctx, client, Number(seconds) * 1000);
       await ctx.answerCallbackQuery({ text: text.replace(/<[^>]+>/g, "") });
       return this.reply(ctx, text);
     });
@@ -170,14 +169,32 @@ export class SentinelBot {
     return { now: this.deps.now(), timeZone: this.deps.timeZone, publicUrl: this.deps.publicUrl };
   }
 
-  private async mute(c: ClientRecord, ms: number): Promise<string> {
+  private async mute(ctx: Context, c: ClientRecord, ms: number): Promise<string> {
     const until = this.deps.now() + Math.min(ms, MAX_MUTE_MS);
-    await this.changeSettings(c, { muted_until: until });
+    await this.changeSettings(ctx, c, { muted_until: until }, "client.mute");
     return `🔕 <b>${esc(c.name)}</b> muted until ${new Date(until).toISOString().replace("T", " ").slice(0, 16)} UTC. /unmute ${esc(c.name)}`;
   }
 
-  private async changeSettings(c: ClientRecord, change: Partial<ClientSettings>) {
-    await this.deps.store.clients.updateSettings(c.id, { ...c.settings, ...change });
+  /** A chat changes a client: the change and its audit entry (the chat is the actor) commit together. */
+  private async changeSettings(
+    ctx: Context,
+    c: ClientRecord,
+    change: Partial<ClientSettings>,
+    action: string,
+  ) {
+    const { store, now } = this.deps;
+    const after = { ...c.settings, ...change };
+    await store.transaction(async (tx) => {
+      await tx.clients.updateSettings(c.id, after);
+      await tx.auth.audit({
+        at: now(),
+        actor: `telegram:${ctx.chat?.id ?? ctx.from?.id ?? "?"}`,
+        action,
+        target: c.name,
+        detail: { client_id: c.id, before: c.settings, after },
+        sourceIp: null,
+      });
+    });
     this.deps.broker.publish("client.changed", { clientId: c.id });
     this.deps.logger.info(`telegram bot: settings of ${c.name} changed: ${JSON.stringify(change)}`);
   }
@@ -211,14 +228,21 @@ export class SentinelBot {
       .then(() => this.bot.start({ allowed_updates: [...ALLOWED_UPDATES], drop_pending_updates: false }))
       .catch((e) => {
         if (this.stopping) return; // stop() aborted it
-        this.deps.logger.error(`telegram bot: polling stopped: ${(e as Error).message}`);
+        this.deps.logger.error(`telegram bot: polling stopped: ${this.clean(e).message}`);
       });
   }
 
   /** Webhook mode: registers `url` with Telegram and returns the request handler to mount there. */
   async startWebhook(url: string, secretToken: string): Promise<(req: Request) => Promise<Response>> {
-    await this.bot.init();
-    await this.bot.api.setWebhook(url, { secret_token: secretToken, allowed_updates: [...ALLOWED_UPDATES] });
+    try {
+      await this.bot.init();
+      await this.bot.api.setWebhook(url, {
+        secret_token: secretToken,
+        allowed_updates: [...ALLOWED_UPDATES],
+      });
+    } catch (e) {
+      throw this.clean(e);
+    }
     return webhookCallback(this.bot, "std/http", { secretToken });
   }
 
@@ -234,7 +258,7 @@ export class SentinelBot {
       if (this.bot.isRunning()) await this.bot.stop();
     } catch (e) {
       this.deps.logger.warn(
-        `telegram bot: stopped without confirming the last update (${(e as Error).message}); Telegram may send it again at the next start`,
+        `telegram bot: stopped without confirming the last update (${this.clean(e).message}); Telegram may send it again at the next start`,
       );
     } finally {
       clearTimeout(giveUp);
@@ -243,5 +267,10 @@ export class SentinelBot {
     // grammy may be sleeping between retries (up to a 429's retry_after) before it notices
     await settlesWithin(this.polling, 500);
     this.polling = null;
+  }
+
+  /** grammy's errors name the Bot API URL, token included: only a redacted copy leaves this class. */
+  private clean(e: unknown): Error {
+    return sanitizedTelegramError(e, this.deps.token);
   }
 }

@@ -2,7 +2,7 @@
  * What the dashboard needs from the notification side. The outbox/dispatcher implements it;
  * the dashboard only renders it, so the two can change independently.
  */
-import type { Banner } from "../../../templates/layout.tsx";
+import type { ServerWarning } from "../warnings.ts";
 import { ago } from "./format.ts";
 
 export interface ChannelStatus {
@@ -39,19 +39,18 @@ export const noChannels: ChannelStatusProvider = {
   },
 };
 
-/** One banner per failing channel, for the overview: alerts that do not get out must not go unnoticed. */
-export function channelBanners(channels: readonly ChannelStatus[], now: number): Banner[] {
+/** One warning per failing channel, on every page: alerts that do not get out must not go unnoticed. */
+export function channelWarnings(channels: readonly ChannelStatus[], now: number): ServerWarning[] {
   return channels
     .filter((c) => c.state === "failing")
     .map((c) => ({
-      kind: "error" as const,
-      text: [
+      code: "channel_failing",
+      title: [
         `Alerts are not getting out: ${c.name} is failing`,
         c.failingSince !== null ? ` since ${ago(c.failingSince, now)}` : "",
         c.waiting ? ` (${c.waiting} waiting)` : "",
-        c.lastError ? `: ${c.lastError}` : ".",
       ].join(""),
+      message: c.lastError ?? "The channel's configuration is not valid.",
       href: "/channels",
-      link: "Alert channels",
     }));
 }

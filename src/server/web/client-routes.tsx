@@ -8,7 +8,6 @@ import { enrollClient, findClient, rotateClientSecret } from "../enrollment.ts";
 import { ApiError } from "../errors.ts";
 import { type ClientSettings, SETTING_LIMITS, validateSettingsChange } from "../monitor/settings.ts";
 import type { ClientRecord } from "../store/index.ts";
-import { channelBanners } from "./channels.ts";
 import { type Auth, type Form, formText, renderSync, type Web } from "./guard.ts";
 import {
   clientDetail,
@@ -140,10 +139,7 @@ export function clientRoutes(web: Web) {
         // kutt-style: an htmx request for the list gets the list component, nothing else
         if (request.headers.get("hx-target") === "client-list")
           return web.html(await sharedList(auth, request, q));
-        const banners = channelBanners((await web.deps.channels?.list()) ?? [], web.now());
-        return web.html(
-          <OverviewPage ctx={web.pageContext(auth, request)} view={await overviewOf(q)} banners={banners} />,
-        );
+        return web.html(<OverviewPage ctx={web.pageContext(auth, request)} view={await overviewOf(q)} />);
       })
       .get("/clients/new", async ({ request }) => {
         const auth = await web.guard(request, "admin");
@@ -278,11 +274,12 @@ export function clientRoutes(web: Web) {
         web.broker.publish("client.changed", { clientId: c.id });
         return web.redirect("/");
       })
-      // lets `/clients/<name>` links from alerts work as well as ids
+      // lets `/clients/<name>` links from alerts work as well as ids; the router has decoded
+      // the name already (decoding again turned /c/%25 into a 500)
       .get("/c/:name", async ({ request, params }) => {
         const auth = await web.guard(request, "viewer");
         if (auth instanceof Response) return auth;
-        const c = await findClient(store, decodeURIComponent(params.name));
+        const c = await findClient(store, params.name);
         return c
           ? web.redirect(`/clients/${encodeURIComponent(c.id)}`)
           : web.notFound(auth, request, "client");

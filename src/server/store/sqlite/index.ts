@@ -1,7 +1,8 @@
 /** The bun:sqlite engine of the store port. bun:sqlite types never leave this folder. */
 import { Database } from "bun:sqlite";
-import { mkdirSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { dirname } from "node:path";
+import { ensurePrivateDir, makePrivate } from "../../private-files.ts";
 import type { Leadership, Readiness, Repositories, Store, Transaction } from "../types.ts";
 import { sqliteAuth } from "./auth.ts";
 import { SqliteChangeFeed } from "./change-feed.ts";
@@ -22,11 +23,13 @@ export { DatabaseDamagedError } from "./integrity.ts";
 export { MIGRATIONS } from "./migrations.ts";
 
 export function openDatabase(path: string): Database {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  if (path !== ":memory:") ensurePrivateDir(dirname(path));
   const db = new Database(path, { create: true, strict: true });
   // first: another process may hold the file (the CLI enrolling, the server committing)
   db.exec("PRAGMA busy_timeout = 5000");
   db.exec("PRAGMA journal_mode = WAL");
+  // new -wal/-shm files take the database's mode, so once it is 0600 they are too
+  if (path !== ":memory:") makePrivate(path, `${path}-wal`, `${path}-shm`);
   // FULL, not NORMAL: a 202 promises the report is stored. With NORMAL a WAL commit is not
   // fsynced, and a kernel that remounts the disk read-only after an I/O error (ext4
   // errors=remount-ro, common on SD cards) loses acknowledged commits; test/backup-storage.test.ts

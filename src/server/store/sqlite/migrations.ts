@@ -152,7 +152,15 @@ export const MIGRATIONS: readonly Migration[] = [
     PRIMARY KEY (channel, target)
   ) WITHOUT ROWID;
   `,
-  // 8: a revision per client, bumped by every write of its judged state, so a replica that
+  // 8: where a client came from, so the legacy keepalive key can touch only the clients it
+  // created. Existing ones count as legacy when their last stored report came through that
+  // endpoint (it marks them as the "legacy-python-client" agent); everyone else is enrolled.
+  `
+  ALTER TABLE clients ADD COLUMN origin TEXT NOT NULL DEFAULT 'enrolled' CHECK (origin IN ('enrolled', 'legacy'));
+  UPDATE clients SET origin = 'legacy' FROM client_state s
+    WHERE s.client_id = clients.id AND s.last_report_json ->> '$.agent.os' = 'legacy-python-client';
+  `,
+  // 9: a revision per client, bumped by every write of its judged state, so a replica that
   // remembers how it judged revision N knows whether anyone judged the client since
   `
   ALTER TABLE clients ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;

@@ -6,6 +6,7 @@
 import { Api, GrammyError, HttpError } from "grammy";
 import type { InlineKeyboardMarkup } from "grammy/types";
 import { type RenderContext, renderTelegramAlert } from "../../../../../templates/messages/telegram.ts";
+import { redactText } from "../../../../cli/redact.ts";
 import type { Channel, ErrorClass, PaceRule, SendResult } from "../../channel.ts";
 import {
   type ClientTagSource,
@@ -16,6 +17,7 @@ import {
 } from "../../filter.ts";
 import type { Notification } from "../../types.ts";
 import { isGroupChat, parseTelegramTarget, type TelegramTarget } from "./chat.ts";
+import { sanitizedTelegramError } from "./errors.ts";
 import { splitHtml, TELEGRAM_MAX_CHARS } from "./html.ts";
 
 export interface TelegramMessage {
@@ -151,8 +153,10 @@ export class TelegramChannel implements Channel<TelegramMessage> {
   }
 
   describeError(err: unknown): string {
-    if (err instanceof GrammyError) return `telegram ${err.error_code}: ${err.description}`;
-    if (err instanceof HttpError) return `telegram unreachable: ${err.message}`;
-    return (err as Error)?.message ?? String(err);
+    const clean = sanitizedTelegramError(err, this.config.token).message;
+    if (err instanceof GrammyError)
+      return `telegram ${err.error_code}: ${redactText(err.description, [this.config.token])}`;
+    if (err instanceof HttpError) return `telegram unreachable: ${clean}`;
+    return clean;
   }
 }
