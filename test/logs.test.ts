@@ -156,7 +156,7 @@ describe("the Telegram bot token never reaches the log", () => {
   async function runAgainst(apiRoot: string): Promise<string> {
     const data = tempDir();
     try {
-      initDataDir(data.path);
+      await initDataDir(data.path);
       const add = await sentinel(["clients", "add", "pi", "--data-dir", data.path, "--json"]);
       const pi = JSON.parse(add.stdout) as { id: string; secret: string };
       const s = await startServerProcess(
