@@ -16,6 +16,7 @@ import type {
 } from "../src/server/monitor/types.ts";
 import { countryName, percent, span, utcTime } from "../src/server/web/format.ts";
 import {
+  type AsOf,
   type BarsView,
   type ClientDetailView,
   chipsOf,
@@ -57,13 +58,13 @@ function ClientSummary({ d, now }: { d: ClientDetailView; now: number }) {
       </div>
       <dl class="facts">
         <Fact label="Exit">
-          <ExitCell exit={r.exit} />
+          <ExitCell exits={r.exits} />
         </Fact>
         <Fact label="Last report">
           <RelTime at={r.lastSeenAt} text={r.lastSeen} />
         </Fact>
         <Fact label="Checks">
-          <Chips chips={r.chips} />
+          <Chips chips={r.chips} asOf={r.chipsAsOf} />
         </Fact>
         <Fact label="Reports every">
           <Text text={d.intervalS === null ? null : span(d.intervalS * 1000)} />
@@ -204,6 +205,11 @@ function ExitDetail({ e }: { e: ExitEvidence }) {
       ) : (
         <p class="muted">No provider answers.</p>
       )}
+      {e.private_answers?.length ? (
+        <p class="evidence-note" safe>
+          {`Not counted, reached over a private path (a LAN, a veth or loopback): ${e.private_answers.map((a) => `${a.provider} said ${a.ip}`).join(", ")}.`}
+        </p>
+      ) : null}
       {e.expected && (e.expected.country || e.expected.asn) ? (
         <p class="evidence-note" safe>
           {`Expected: ${[e.expected.country ? countryName(e.expected.country) : null, e.expected.asn ? `AS${e.expected.asn}` : null].filter(Boolean).join(", ")}${e.violations?.length ? ` — broken: ${e.violations.join(", ")}` : ""}`}
@@ -213,17 +219,32 @@ function ExitDetail({ e }: { e: ExitEvidence }) {
   );
 }
 
-function VerdictCard({ name, v }: { name: keyof Verdicts; v: Verdict<unknown> | undefined }) {
+function VerdictCard({
+  name,
+  v,
+  asOf,
+}: {
+  name: keyof Verdicts;
+  v: Verdict<unknown> | undefined;
+  asOf: AsOf | null;
+}) {
   const chip = chipsOf(null).find((c) => c.key === name);
   const severity = v?.severity ?? "grey";
   return (
-    <article class={`card verdict verdict-${severity}`} aria-labelledby={`v-${name}`}>
+    <article
+      class={`card verdict verdict-${severity}${asOf ? " verdict-stale" : ""}`}
+      aria-labelledby={`v-${name}`}
+    >
       <header class="verdict-head">
         <h3 id={`v-${name}`} safe>
           {VERDICT_LABEL[name]}
         </h3>
-        <StatusBadge status={severity} word={v ? v.status.replace("na", "n/a") : (chip?.word ?? "no data")} />
+        <StatusBadge
+          status={asOf ? "grey" : severity}
+          word={v ? v.status.replace("na", "n/a") : (chip?.word ?? "no data")}
+        />
       </header>
+      {asOf ? <p class="verdict-as-of" safe>{`Last known, ${asOf.text}: the client is offline.`}</p> : null}
       <p class="verdict-reason" safe>
         {v?.reason ?? "No report yet."}
       </p>
@@ -244,11 +265,11 @@ function VerdictCard({ name, v }: { name: keyof Verdicts; v: Verdict<unknown> | 
   );
 }
 
-function VerdictsPanel({ verdicts }: { verdicts: Verdicts | null }) {
+function VerdictsPanel({ verdicts, asOf }: { verdicts: Verdicts | null; asOf: AsOf | null }) {
   return (
     <section class="verdicts" aria-label="Verdicts">
       {VERDICT_KEYS.map((k) => (
-        <VerdictCard name={k} v={verdicts?.[k] as Verdict<unknown> | undefined} />
+        <VerdictCard name={k} v={verdicts?.[k] as Verdict<unknown> | undefined} asOf={asOf} />
       ))}
     </section>
   );
@@ -387,7 +408,7 @@ export function ClientLive({ d, now }: { d: ClientDetailView; now: number }) {
       data-live
     >
       <ClientSummary d={d} now={now} />
-      <VerdictsPanel verdicts={d.verdicts} />
+      <VerdictsPanel verdicts={d.verdicts} asOf={d.row.chipsAsOf} />
       <div class="grid-2">
         <AvailabilityPanel bars={d.bars} />
         <section class="card" aria-labelledby="timeline-title">

@@ -14,11 +14,11 @@ test("every API route is in the OpenAPI document and in docs/api.md", async () =
     keyring: createKeyring([Buffer.alloc(32, 1)]),
     logger: quietLogger(),
     now: Date.now,
-    acceptReport: async () => ({ nextReportInS: 30 }),
+    acceptReport: async () => ({ nextReportInS: 30, status: "green", reasons: [] }),
     broker: new Broker(),
     monitor: {
       settingsChanged: async () => {},
-      acceptServerBuiltReport: async () => ({ nextReportInS: 30 }),
+      acceptServerBuiltReport: async () => ({ nextReportInS: 30, status: "green", reasons: [] }),
     },
     legacy: { apiKey: "k", intervalS: 300 },
   });

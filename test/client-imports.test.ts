@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { loadKeyring } from "../src/server/auth/keyring.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
 import { startFakeDns, whoamiHandler } from "./fakes/dns.ts";
+import { type FakeEcho, startFakeEcho } from "./fakes/echo.ts";
 import { run } from "./helpers/cli.ts";
 import { openServerStore, startTestServer, tempDir } from "./helpers/server.ts";
 
@@ -13,6 +14,8 @@ const dir = tempDir();
 let server: Awaited<ReturnType<typeof startTestServer>>;
 let dns: Awaited<ReturnType<typeof startFakeDns>>;
 let token: string;
+/** an echo provider seeing a stand-in public exit (the server's whoami sees loopback, which never counts) */
+let echo: FakeEcho;
 
 beforeAll(async () => {
   const store = await openServerStore(dir.path);
@@ -20,10 +23,12 @@ beforeAll(async () => {
   await store.close();
   server = await startTestServer({ dataDir: dir.path });
   dns = await startFakeDns({ handler: whoamiHandler });
+  echo = startFakeEcho({ answer: "198.51.100.7" });
 });
 afterAll(async () => {
   await server.stop();
   await dns.stop();
+  echo.stop();
   dir.remove();
 });
 
@@ -42,6 +47,8 @@ const runClient = (args: string[]) =>
   );
 
 const probeArgs = () => [
+  "--ip4-provider",
+  echo.url,
   "--ip4-provider",
   `${server.url}/api/v1/whoami`,
   "--no-ipv6",
@@ -69,7 +76,7 @@ test("sentinel check --json runs without loading server modules", async () => {
   const r = await runClient(["check", "--json", ...probeArgs()]);
   expect(r.stderr).not.toContain("server-only module");
   expect(r.code, r.stderr).toBe(0);
-  expect(JSON.parse(r.stdout).ipv4.ip).toBe("127.0.0.1");
+  expect(JSON.parse(r.stdout).ipv4).toMatchObject({ ip: "198.51.100.7", consistent: true });
 });
 
 test("the guard itself works: loading the server fails under it", async () => {

@@ -1,12 +1,13 @@
 /** `sentinel client doctor` against a real local server and fake providers and DNS. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync } from "node:fs";
 import { join } from "node:path";
 import { judgeClock, judgeNamespace, judgeReport, judgeServerError } from "../src/cli/doctor-checks.ts";
 import { loadKeyring } from "../src/server/auth/keyring.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
 import { type FakeDns, startFakeDns } from "./fakes/dns.ts";
 import { type FakeEcho, startFakeEcho } from "./fakes/echo.ts";
-import { sentinel } from "./helpers/cli.ts";
+import { run, sentinel } from "./helpers/cli.ts";
 import { type ServerProcess, startServerProcess } from "./helpers/process-server.ts";
 import { openServerStore, startTestServer, tempDir } from "./helpers/server.ts";
 import { selfSignedCert } from "./helpers/tls.ts";
@@ -69,6 +70,8 @@ test("everything fine: every check passes and one real report was accepted", asy
   expect(r.by("server")?.status).toBe("ok");
   expect(r.by("clock")).toMatchObject({ status: "ok" });
   expect(r.by("token")).toMatchObject({ status: "ok" });
+  // the server's own verdict on the report, from its 202 answer
+  expect(r.by("token")?.detail).toMatch(/accepted; the server says: (green|yellow|red) \(.+\)/);
   expect(r.by("providers ipv4")?.detail).toContain("203.0.113.77");
   expect(r.by("dns")?.detail).toContain(`127.0.0.1:${dns.port}`);
   expect(r.by("namespace")?.detail).toMatch(/net:\[\d+\]/);
@@ -95,8 +98,13 @@ test("an unreachable server and an untrusted certificate are told apart", async 
   // port 1 on loopback: nothing listens there
   const closed = "http://127.0.0.1:1";
   const down = await doctor(["--server", closed, "--ip4-provider", echo.url]);
-  expect(down.by("server")).toMatchObject({ status: "fail" });
+  expect(down.by("server")).toMatchObject({
+    status: "fail",
+    detail: `${closed} unreachable (connection refused)`,
+  });
   expect(down.by("server")?.fix).toContain("systemctl status");
+  // said once: not again as a failing provider (the server's whoami)
+  expect(down.checks.filter((c) => c.detail.includes(closed)).map((c) => c.name)).toEqual(["server"]);
   expect(down.by("token")?.status).toBe("warn");
 
   const tlsDir = tempDir();
@@ -124,7 +132,55 @@ test("an unreachable server and an untrusted certificate are told apart", async 
     await https.stop();
     tlsDir.remove();
   }
-});
+}, 20_000);
+
+test("the doctor recipe in docs/operations.md works with the env files install.sh writes", async () => {
+  const docs = await Bun.file(join(import.meta.dir, "../docs/operations.md")).text();
+  const recipe = docs.split("\n").find((l) => l.includes("ip netns exec vpn") && l.includes("client doctor"));
+  expect(recipe).toBeString();
+  const root = tempDir();
+  try {
+    // a client installed the documented way, for namespace "vpn", with its token
+    const standIn = join(root.path, "sentinel-linux-x64");
+    await Bun.write(standIn, "#!/bin/sh\n");
+    const install = await run(
+      [
+        "sh",
+        join(import.meta.dir, "../install.sh"),
+        "client",
+        "--root",
+        root.path,
+        "--binary",
+        standIn,
+        "--netns",
+        "vpn",
+      ],
+      { env: { SENTINEL_ARCH: "x64", SENTINEL_TOKEN: token } },
+    );
+    expect(install.code, install.stderr).toBe(0);
+    // settings a user adds to client.env (here: providers and resolver on loopback)
+    const shared = join(root.path, "etc/vpn-sentinel/client.env");
+    await Bun.write(
+      shared,
+      `${await Bun.file(shared).text()}# loopback fakes for this test\nSENTINEL_IP4_PROVIDER=${echo.url}\nSENTINEL_NO_IPV6=true\nSENTINEL_DNS_RESOLVER=127.0.0.1:${dns.port}\n`,
+    );
+    // the recipe as documented, minus what needs a real namespace and user, with `sentinel` on PATH
+    const command = (recipe as string)
+      .replace(/^.*?sh -c /, "sh -c ")
+      .replaceAll("/etc/vpn-sentinel/", `${root.path}/etc/vpn-sentinel/`);
+    const bin = join(root.path, "bin");
+    await Bun.write(
+      join(bin, "sentinel"),
+      `#!/bin/sh\nexec bun ${join(import.meta.dir, "../src/main.ts")} "$@"\n`,
+    );
+    chmodSync(join(bin, "sentinel"), 0o755);
+    const r = await run(["sh", "-c", command], { env: { PATH: `${bin}:${process.env.PATH}` } });
+    expect(r.stdout).toContain("[ ok ] token: a signed report was accepted");
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+  } finally {
+    root.remove();
+  }
+}, 20_000);
 
 describe("judgements", () => {
   test("clock skew: in step, warn beyond 30 s, fail beyond the 300 s the server accepts", async () => {

@@ -8,7 +8,7 @@ import { enrollClient } from "../src/server/enrollment.ts";
 import { DEFAULT_SETTINGS } from "../src/server/monitor/settings.ts";
 import { sentinel } from "./helpers/cli.ts";
 import { type Credentials, sampleReport, signedPost } from "./helpers/report.ts";
-import { openServerStore, startTestServer, tempDir } from "./helpers/server.ts";
+import { initDataDir, openServerStore, startTestServer, tempDir } from "./helpers/server.ts";
 
 const source = tempDir();
 const target = tempDir();
@@ -37,7 +37,7 @@ beforeAll(async () => {
   });
   await store.close();
   server = await startTestServer({ dataDir: source.path });
-  const t = await openServerStore(target.path);
+  const t = await openServerStore(await initDataDir(target.path));
   await createApiToken(t, "target-admin", "admin", Date.now());
   await t.close();
 });
@@ -165,7 +165,7 @@ test("POST /api/v1/import refuses other documents and keys it cannot open, with 
   expect(((await mismatch.json()) as { error: { code: string } }).error.code).toBe("server_key_mismatch");
   // a key held as server.key.previous is enough (the documented migration path)
   const fresh = tempDir();
-  loadKeyring(fresh.path);
+  await initDataDir(fresh.path);
   copyFileSync(join(source.path, "server.key"), join(fresh.path, "server.key.previous"));
   const exported = await (await exportVia(server.url, admin)).text();
   const viaPrevious = await sentinel(["import", "-", "--data-dir", fresh.path, "--json"], {

@@ -193,6 +193,15 @@ async function populatedDataDir(): Promise<string> {
     });
     await s.history.recordServerDowntime(T0 - 10_000, T0 - 5_000);
     await s.meta.set("home_identity", JSON.stringify({ addresses: ["192.0.2.1"] }));
+    await s.outbox.recordAttempt("telegram", "-100:7", T0, "HTTP 429");
+    await s.outbox.recordAttempt("webhook", "https://example.invalid/hook", T0 + 1, null);
+    await s.clients.create({
+      id: "c9",
+      name: "keepalive",
+      createdAt: T0,
+      secretEnc: "v1.sealed.9",
+      origin: "legacy",
+    });
   } finally {
     await store.close();
   }
@@ -241,6 +250,7 @@ describe.skipIf(!TEST_POSTGRES)("sentinel migrate", () => {
       "audit_log",
       "client_history",
       "server_downtime",
+      "channel_lanes",
       "meta",
       "api_tokens",
     ])
@@ -341,7 +351,7 @@ describe.skipIf(!TEST_POSTGRES)("sentinel migrate", () => {
     }
     const out = lines.join("\n");
     expect(out).toContain("Every table copied and its row count verified.");
-    expect(out).toMatch(/clients\s+4/);
+    expect(out).toMatch(/clients\s+5/);
     const password = new URL(pg.url).password;
     expect(password.length).toBeGreaterThan(0);
     expect(out).not.toContain(password);

@@ -39,16 +39,27 @@ export class FakeChannels implements ChannelStatusProvider {
   }
 }
 
-export async function buildWebApp() {
+/** `now`: the server's clock (default: real time), for tests that let time pass. */
+export async function buildWebApp(opts: { now?: () => number } = {}) {
   const dir = tempDir("sentinel-web-");
   const store = await openServerStore(dir.path);
   const keyring = loadKeyring(dir.path);
-  const now = () => Date.now();
+  const now = opts.now ?? (() => Date.now());
   const logger = createConsola({ level: -999 });
   const broker = new Broker();
   const monitor = new ClientMonitor({ store, now, logger, geo: xssGeo, broker, home: () => HOME });
   const channels = new FakeChannels([
-    { name: "telegram", ok: false, lastError: "<b>chat not found</b>", pending: 2, failed: 1 },
+    {
+      name: "telegram",
+      state: "failing",
+      failingSince: Date.now() - 60_000,
+      lastOkAt: null,
+      lastError: "<b>chat not found</b>",
+      lastErrorAt: Date.now() - 5_000,
+      waiting: 2,
+      oldestWaitingAt: Date.now() - 60_000,
+      failed: 1,
+    },
   ]);
   const app = createApp({
     store,

@@ -3,7 +3,7 @@ import { afterAll, expect, test } from "bun:test";
 import { createConsola } from "consola";
 import { ensureSetupToken } from "../src/server/auth/users.ts";
 import { sentinel } from "./helpers/cli.ts";
-import { openServerStore, tempDir } from "./helpers/server.ts";
+import { initDataDir, openServerStore, tempDir } from "./helpers/server.ts";
 import { buildWebApp, PASSWORD } from "./web-helpers.ts";
 
 const dirs: { remove(): void }[] = [];
@@ -59,6 +59,7 @@ test("with no users the server logs a one-time setup URL; it creates the first a
 test("sentinel users add reads the password from stdin; list, passwd and remove work; the last admin is kept", async () => {
   const dir = tempDir();
   dirs.push(dir);
+  await initDataDir(dir.path);
   const d = ["--data-dir", dir.path];
   const add = await sentinel(["users", "add", "alice", "--role", "admin", ...d], { stdin: `${PASSWORD}\n` });
   expect(add.stderr).toBe("");

@@ -158,13 +158,17 @@ describe("Agent", () => {
     expect(observed).toEqual([...observed].sort((a, b) => a - b));
   });
 
-  test("runOnce: true when stored, false when not (and the report stays spooled)", async () => {
+  test("runOnce: delivered when stored, not when not (and the report stays spooled)", async () => {
     const spool = new Spool({ max: 10 });
     const agent = new Agent(config(), { spool, logger: quiet, probe: async () => result() });
-    expect(await agent.runOnce()).toBe(true);
+    expect(await agent.runOnce()).toMatchObject({ delivered: true, problem: null });
     rx.failWith = 500;
     const again = new Agent(config(), { spool, logger: quiet, probe: async () => result() });
-    expect(await again.runOnce()).toBe(false);
+    expect(await again.runOnce()).toEqual({
+      delivered: false,
+      verdict: null,
+      problem: "HTTP 500 unavailable: the fake server was told to fail",
+    });
     expect(spool.size).toBe(1);
   });
 
@@ -174,8 +178,30 @@ describe("Agent", () => {
     const errors: string[] = [];
     const logger = { ...quiet, error: (m: string) => errors.push(m) };
     const agent = new Agent(config(), { spool, logger, probe: async () => result() });
-    expect(await agent.runOnce()).toBe(false);
+    expect(await agent.runOnce()).toMatchObject({ delivered: false });
     expect(spool.size).toBe(0);
     expect(errors[0]).toContain("rejected a report for good (HTTP 400");
+  });
+
+  test("each round says why the last upload failed, until one succeeds (the status file shows it)", async () => {
+    const cycles: CycleInfo[] = [];
+    const spool = new Spool({ max: 10 });
+    const agent = () =>
+      new Agent(
+        config(),
+        { spool, logger: quiet, probe: async () => result() },
+        { onCycle: (c) => cycles.push(c) },
+      );
+    rx.failWith = 503;
+    await agent().runOnce();
+    rx.failWith = 400;
+    await agent().runOnce();
+    rx.failWith = null;
+    await agent().runOnce();
+    expect(cycles.map((c) => [c.delivered, c.sendError])).toEqual([
+      [false, "HTTP 503 unavailable: the fake server was told to fail"],
+      [false, "rejected: HTTP 400 unavailable: the fake server was told to fail"],
+      [true, null],
+    ]);
   });
 });

@@ -11,7 +11,7 @@ import { type ProbeConfig, type ProbeResult, runProbes } from "../probe/run.ts";
 import type { AgentInfo, ReportV1 } from "../protocol/report.ts";
 import { VERSION } from "../version.ts";
 import { buildReport } from "./report.ts";
-import { type SendOutcome, type SendTarget, sendReport } from "./sender.ts";
+import { type SendOutcome, type SendTarget, type ServerVerdict, sendReport } from "./sender.ts";
 import type { Spool } from "./spool.ts";
 
 const markReplayed = (body: string) => JSON.stringify({ ...(JSON.parse(body) as ReportV1), replayed: true });
@@ -53,9 +53,18 @@ export interface CycleInfo {
   reason: string;
   /** true when this report reached the server during the round. */
   delivered: boolean;
+  /** What the server concluded about this report, when it was delivered and the server says. */
+  verdict: ServerVerdict | null;
+  /** Why this report was not delivered (the server's answer, or why it was not reached). */
+  problem: string | null;
   /** Reports waiting in the spool after the round. */
   queued: number;
+  /** Why the last upload failed (this round or an earlier one); null once one succeeded. */
+  sendError: string | null;
 }
+
+/** The outcome of `--once`. */
+export type OnceResult = Pick<CycleInfo, "delivered" | "verdict" | "problem">;
 
 export interface AgentHooks {
   /** The loop runs (spool loaded, watch started): the place for systemd READY=1. */
@@ -97,9 +106,13 @@ export class Agent {
   /** the spool entry the latest round produced; every other entry is a replay */
   private freshEntryId: string | null = null;
   private sendAbort: AbortController | null = null;
+  private lastSendError: string | null = null;
   private stopping = false;
   /** Spool ids the server accepted during the current round (a dropped report is not "delivered"). */
   private readonly accepted = new Set<string>();
+  /** The server's verdict on this round's report, and the last problem of the round's drain. */
+  private freshVerdict: ServerVerdict | null = null;
+  private roundProblem: string | null = null;
   private resolveDone!: () => void;
   /** Resolves when stop() has finished. */
   readonly done = new Promise<void>((r) => {
@@ -122,11 +135,12 @@ export class Agent {
     return this.intervalMs;
   }
 
-  /** `--once`: one probe round and one pass over the spool, no retries. true when this round's report was stored. */
-  async runOnce(): Promise<boolean> {
+  /** `--once`: one probe round and one pass over the spool, no retries. */
+  async runOnce(): Promise<OnceResult> {
     await this.deps.spool.open();
     const info = await this.round("once", false);
-    return info?.delivered ?? false;
+    if (!info) return { delivered: false, verdict: null, problem: "stopped before the report was sent" };
+    return { delivered: info.delivered, verdict: info.verdict, problem: info.problem };
   }
 
   async start(): Promise<void> {
@@ -234,14 +248,20 @@ export class Agent {
     });
     for (const e of report.errors ?? []) this.deps.logger.warn(`probe ${e.probe}: ${e.message}`);
     this.accepted.clear();
+    this.freshVerdict = null;
+    this.roundProblem = null;
     const entry = await this.deps.spool.push(JSON.stringify(report));
     this.freshEntryId = entry.id;
     await this.flush(retry);
+    const delivered = this.accepted.has(entry.id);
     const info: CycleInfo = {
       report,
       reason,
-      delivered: this.accepted.has(entry.id),
+      delivered,
+      verdict: delivered ? this.freshVerdict : null,
+      problem: delivered ? null : (this.roundProblem ?? "the spool could not be sent (backing off)"),
       queued: this.deps.spool.size,
+      sendError: this.lastSendError,
     };
     this.deps.logger.debug(
       `round (${reason}): ipv4 ${report.ipv4.ip ?? "unknown"}, ipv6 ${report.ipv6?.ip ?? "unknown"}, ${info.delivered ? "delivered" : `${info.queued} queued`}`,
@@ -275,8 +295,10 @@ export class Agent {
       });
       this.sendAbort = null;
       if (outcome.kind === "accepted") {
+        this.lastSendError = null;
         await spool.remove(entry.id);
         this.accepted.add(entry.id);
+        if (entry.id === this.freshEntryId) this.freshVerdict = outcome.verdict;
         if (this.sendBackoff.failureCount > 0)
           logger.info(`server reachable again; ${spool.size} report(s) still queued`);
         this.sendBackoff.succeed();
@@ -284,13 +306,19 @@ export class Agent {
           this.intervalMs = Math.min(86_400_000, Math.max(1000, outcome.nextReportInS * 1000));
       } else if (outcome.kind === "rejected") {
         logger.error(`the server rejected a report for good (${outcome.reason}); dropping it`);
+        this.lastSendError = `rejected: ${outcome.reason}`;
+        this.roundProblem = `the server rejected it for good (${outcome.reason})`;
         await spool.remove(entry.id);
       } else {
         if (this.stopping && outcome.reason === "aborted") return;
+        this.lastSendError = outcome.reason;
         const delay = this.sendBackoff.fail(this.now(), outcome.retryAfterMs);
-        logger.warn(
-          `report not delivered: ${outcome.reason}; ${spool.size} queued${retry ? `, retrying in ${Math.ceil(delay / 1000)} s` : ""}`,
-        );
+        this.roundProblem = outcome.reason;
+        // Without retries (--once) the caller says it once, in its last line.
+        if (retry)
+          logger.warn(
+            `report not delivered: ${outcome.reason}; ${spool.size} queued, retrying in ${Math.ceil(delay / 1000)} s`,
+          );
         if (retry && !this.stopping) {
           if (this.retryTimer) clearTimeout(this.retryTimer);
           this.retryTimer = setTimeout(() => {

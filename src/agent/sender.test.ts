@@ -9,12 +9,31 @@ describe("classifyResponse", () => {
     ).toEqual({
       kind: "accepted",
       nextReportInS: 45,
+      verdict: null,
+    }));
+  test("202 with the server's status and reasons", () =>
+    expect(
+      classifyResponse(
+        202,
+        '{"accepted":true,"next_report_in_s":30,"status":"red","reasons":["DNS leaks: x.",7]}',
+        null,
+        now,
+      ),
+    ).toEqual({
+      kind: "accepted",
+      nextReportInS: 30,
+      verdict: { status: "red", reasons: ["DNS leaks: x."] },
     }));
   test("2xx without a usable body still counts as stored", () => {
-    expect(classifyResponse(202, "", null, now)).toEqual({ kind: "accepted", nextReportInS: null });
+    expect(classifyResponse(202, "", null, now)).toEqual({
+      kind: "accepted",
+      nextReportInS: null,
+      verdict: null,
+    });
     expect(classifyResponse(200, '{"next_report_in_s":"soon"}', null, now)).toEqual({
       kind: "accepted",
       nextReportInS: null,
+      verdict: null,
     });
   });
   const rejected: [number, string][] = [

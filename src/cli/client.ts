@@ -2,12 +2,13 @@
  * `sentinel client`: runs inside the VPN's namespace, probes and sends signed reports.
  * Loads no server code (Elysia, JSX, grammy): see test/client.test.ts.
  */
-import { readFileSync } from "node:fs";
+import { constants, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { defineCommand } from "citty";
 import { Agent, type AgentHooks, DEFAULT_SEND_BACKOFF } from "../agent/agent.ts";
-import { whoamiUrl } from "../agent/sender.ts";
+import { ClientHealthFile, healthFilePath } from "../agent/health.ts";
+import { type ServerVerdict, whoamiUrl } from "../agent/sender.ts";
 import { Spool, type SpoolEntry } from "../agent/spool.ts";
 import { cittyArgs, OptionError, type OptionSpecs, type Options } from "../config/options.ts";
 import { parseDnsProbe } from "../probe/dns.ts";
@@ -15,7 +16,8 @@ import { httpUrlCheck, probeSpecs } from "../probe/options.ts";
 import type { ProbeConfig } from "../probe/run.ts";
 import { decodeToken, type EnrollmentToken, TokenFormatError } from "../protocol/token.ts";
 import { VERSION } from "../version.ts";
-import { commonSpecs, createLogger, loadOptions } from "./common.ts";
+import { commonSpecs, createLogger, loadOptions, secretValues } from "./common.ts";
+import { requireAccess } from "./permissions.ts";
 
 export const clientSpecs = {
   server: {
@@ -68,7 +70,8 @@ export const clientSpecs = {
   },
   once: {
     kind: "boolean",
-    description: "Probe and send one report, then exit: 0 when delivered, 1 when not",
+    description:
+      "Probe and send one report, print what the server concluded, then exit: 0 when accepted, 1 when not",
     flagOnly: true,
   },
   ...commonSpecs,
@@ -99,6 +102,7 @@ export function resolveToken(o: {
   let origin = "--token";
   if (!text && o.tokenFile) {
     origin = "--token-file";
+    requireAccess(o.tokenFile, constants.R_OK, "read");
     try {
       text = readFileSync(o.tokenFile, "utf8");
     } catch (e) {
@@ -122,6 +126,13 @@ export function defaultSpoolDir(env: Record<string, string | undefined>): string
   return join(env.XDG_STATE_HOME || join(homedir(), ".local", "state"), "vpn-sentinel", "spool");
 }
 
+/** The client's own directory: its spool and its status file (`sentinel healthcheck` reads it). */
+export const clientSpoolDir = (
+  spoolDirOption: string | undefined,
+  clientId: string,
+  env: Record<string, string | undefined>,
+) => join(spoolDirOption ?? defaultSpoolDir(env), clientId);
+
 const observedAt = (e: SpoolEntry) => {
   try {
     return String((JSON.parse(e.body) as { observed_at?: unknown }).observed_at);
@@ -129,6 +140,13 @@ const observedAt = (e: SpoolEntry) => {
     return "?";
   }
 };
+
+/** The last line of `--once`: what the server concluded about the report. */
+export function onceLine(verdict: ServerVerdict | null): string {
+  if (!verdict) return "report accepted (an older server: it does not say what it concluded)";
+  const why = verdict.reasons.join(" ");
+  return `report accepted; the server says ${verdict.status.toUpperCase()}${why ? `: ${why}` : ""}`;
+}
 
 /**
  * Runs the client until stopped by SIGTERM/SIGINT (or one round with --once). Throws an
@@ -145,8 +163,8 @@ export async function runClient(
   const serverUrl = o.server ?? token.server;
   const problem = serverUrl ? httpUrlCheck(serverUrl) : "is required (the token carries no server URL)";
   if (problem) throw new OptionError(`--server: ${problem}`);
-  const log = createLogger(o).withTag("client");
-  const spoolDir = join(o.spoolDir ?? defaultSpoolDir(env), token.clientId);
+  const log = createLogger(o, [...secretValues(clientSpecs, o), token.secret]).withTag("client");
+  const spoolDir = clientSpoolDir(o.spoolDir, token.clientId, env);
   const spool = new Spool({
     dir: spoolDir,
     max: o.spoolMax,
@@ -156,6 +174,10 @@ export async function runClient(
       ),
     onDiskError: (e) =>
       log.warn(`spool directory ${spoolDir} unusable (${e.message}); keeping unsent reports in memory`),
+  });
+  // read by `sentinel healthcheck` (src/cli/healthcheck.ts)
+  const health = new ClientHealthFile(healthFilePath(spoolDir), {
+    onError: (e) => log.warn(`cannot write the status file for \`sentinel healthcheck\` (${e.message})`),
   });
   const agent = new Agent(
     {
@@ -172,13 +194,21 @@ export async function runClient(
       stopGraceMs: 1500,
     },
     { spool, logger: log },
-    hooks,
+    {
+      ...hooks,
+      onCycle: (info) => {
+        health.record(info);
+        hooks.onCycle?.(info);
+      },
+    },
   );
   if (o.once) {
-    if (await agent.runOnce()) return;
-    throw Object.assign(new Error("the report was not delivered; it stays in the spool for the next run"), {
-      exitCode: 1,
-    });
+    const result = await agent.runOnce();
+    if (result.delivered) return void console.log(onceLine(result.verdict));
+    throw Object.assign(
+      new Error(`report not accepted: ${result.problem}; it stays in the spool for the next run`),
+      { exitCode: 1 },
+    );
   }
   const onSignal = (sig: string) => {
     log.info(`${sig}: finishing the upload in flight, keeping ${spool.size} queued report(s)`);

@@ -3,11 +3,11 @@ import { writeFileSync } from "node:fs";
 import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
 import { commonSpecs, loadOptions } from "./common.ts";
-import { dataDirSpecs } from "./server-options.ts";
-import { loadCommandKeyring, openCommandStore } from "./store-access.ts";
+import { openDataStoreAndKey } from "./data-dir.ts";
+import { serverDataDirSpecs } from "./server-options.ts";
 
 export const exportSpecs = {
-  ...dataDirSpecs,
+  ...serverDataDirSpecs,
   config: commonSpecs.config,
 } satisfies OptionSpecs;
 
@@ -25,10 +25,9 @@ export default defineCommand({
     const { options, positionals } = loadOptions(exportSpecs, rawArgs, "server");
     if (positionals.length !== 1) throw new OptionError("expected exactly one FILE (or -)");
     const { exportData } = await import("../server/api/export/service.ts");
-    const store = await openCommandStore(options);
-    const doc = await exportData(store, await loadCommandKeyring(options, store), Date.now()).finally(() =>
-      store.close(),
-    );
+    const { store, keyring } = await openDataStoreAndKey(options);
+    const doc = await exportData(store, keyring, Date.now());
+    await store.close();
     const text = `${JSON.stringify(doc, null, 2)}\n`;
     const file = positionals[0] as string;
     if (file === "-") return void process.stdout.write(text);

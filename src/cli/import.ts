@@ -7,11 +7,11 @@ import { readFileSync } from "node:fs";
 import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
 import { commonSpecs, loadOptions } from "./common.ts";
-import { dataDirSpecs } from "./server-options.ts";
-import { loadCommandKeyring, openCommandStore } from "./store-access.ts";
+import { openDataStoreAndKey } from "./data-dir.ts";
+import { serverDataDirSpecs } from "./server-options.ts";
 
 export const importSpecs = {
-  ...dataDirSpecs,
+  ...serverDataDirSpecs,
   sourceKeyFile: {
     kind: "string",
     description:
@@ -46,23 +46,24 @@ export default defineCommand({
     } catch (e) {
       throw new OptionError(`${file}: ${e instanceof SyntaxError ? "not valid JSON" : (e as Error).message}`);
     }
-    const store = await openCommandStore(options);
-    try {
-      const own = await loadCommandKeyring(options, store);
-      let keyring = own;
-      if (options.sourceKeyFile) {
-        const source = keys.createKeyring([
+    const source = options.sourceKeyFile
+      ? keys.createKeyring([
           keys.parseServerKey(readFileSync(options.sourceKeyFile, "utf8"), options.sourceKeyFile),
-        ]);
-        // ours seals, either opens
-        keyring = {
-          currentId: own.currentId,
-          encrypt: (p) => own.encrypt(p),
-          isCurrent: (s) => own.isCurrent(s),
-          decrypt: (s) => (s.split(":")[1] === source.currentId ? source.decrypt(s) : own.decrypt(s)),
-        };
-      }
-      const r = await importData(store, keyring, doc);
+        ])
+      : null;
+    const { store, keyring: own } = await openDataStoreAndKey(options);
+    let keyring = own;
+    if (source) {
+      // ours seals, either opens
+      keyring = {
+        currentId: own.currentId,
+        encrypt: (p) => own.encrypt(p),
+        isCurrent: (s) => own.isCurrent(s),
+        decrypt: (s) => (s.split(":")[1] === source.currentId ? source.decrypt(s) : own.decrypt(s)),
+      };
+    }
+    try {
+      const r = await importData(store, keyring, doc, { actor: "cli", sourceIp: null });
       if (options.json) return console.log(JSON.stringify(r));
       console.log(
         `Imported ${r.created.clients} client(s), ${r.created.api_tokens} API token(s), ${r.created.users} user(s).`,

@@ -14,9 +14,10 @@ import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "nod
 import { join } from "node:path";
 import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
+import { auditCli } from "./audit.ts";
 import { commonSpecs, loadOptions } from "./common.ts";
+import type { DataLocation } from "./data-dir.ts";
 import { dataDirSpecs } from "./server-options.ts";
-import { openCommandStore, type StoreAccess } from "./store-access.ts";
 
 export const serverKeySpecs = {
   ...dataDirSpecs,
@@ -32,10 +33,13 @@ async function deps() {
     import("../server/data-lock.ts"),
     import("../server/auth/key-fingerprint.ts"),
   ]);
-  return { ...keyring, ...lock, ...fingerprint, openStore: openCommandStore };
+  const { openStore } = await import("../server/store/index.ts");
+  const openLocation = (o: DataLocation) =>
+    openStore({ dataDir: o.dataDir, database: o.database, postgres: { poolSize: 2 } });
+  return { ...keyring, ...lock, ...fingerprint, openStore: openLocation };
 }
 
-const keyFileOf = (o: StoreAccess, d: { SERVER_KEY_FILE: string }) =>
+const keyFileOf = (o: DataLocation, d: { SERVER_KEY_FILE: string }) =>
   o.serverKeyFile ?? join(o.dataDir, d.SERVER_KEY_FILE);
 
 /** Writes a 0600 file atomically: readers see the old key or the new one, never a torn one. */
@@ -71,7 +75,7 @@ export interface RotateOutcome {
 }
 
 export async function rotateServerKey(
-  o: StoreAccess,
+  o: DataLocation,
   env: Record<string, string | undefined> = Bun.env,
 ): Promise<RotateOutcome> {
   const d = await deps();
@@ -110,6 +114,7 @@ export async function rotateServerKey(
         keyring.isCurrent(sealed) ? sealed : keyring.encrypt(keyring.decrypt(sealed)),
       );
       if (store.engine === "postgres") await store.meta.set(d.KEY_FINGERPRINT_META, keyring.currentId);
+      await auditCli(store, "server_key.rotate", keyring.currentId, { previous_key_id: oldId, resealed });
       return { previousKeyId: oldId, currentKeyId: keyring.currentId, resealed };
     } finally {
       await store.close();
@@ -121,7 +126,7 @@ export async function rotateServerKey(
 
 /** Re-seals every secret with the current key (finishes an interrupted rotation). */
 export async function resealSecrets(
-  o: StoreAccess,
+  o: DataLocation,
   env: Record<string, string | undefined> = Bun.env,
 ): Promise<number> {
   const d = await deps();
@@ -134,6 +139,7 @@ export async function resealSecrets(
         keyring.isCurrent(sealed) ? sealed : keyring.encrypt(keyring.decrypt(sealed)),
       );
       if (store.engine === "postgres") await store.meta.set(d.KEY_FINGERPRINT_META, keyring.currentId);
+      await auditCli(store, "server_key.reseal", keyring.currentId, { resealed });
       return resealed;
     } finally {
       await store.close();
@@ -144,7 +150,7 @@ export async function resealSecrets(
 }
 
 export async function dropPreviousKey(
-  o: StoreAccess,
+  o: DataLocation,
   env: Record<string, string | undefined> = Bun.env,
 ): Promise<string> {
   const d = await deps();
@@ -154,13 +160,17 @@ export async function dropPreviousKey(
   if (!existsSync(previousFile)) throw fail(`there is no ${previousFile} to drop`);
   const prevId = d.keyId(d.parseServerKey(readFileSync(previousFile, "utf8"), previousFile));
   const store = await d.openStore(o);
-  const still = sealedByKey(await store.clients.list())[prevId] ?? 0;
-  await store.close();
-  if (still > 0)
-    throw fail(
-      `${still} secret(s) are still sealed with ${prevId}; run \`sentinel server-key reseal\` first`,
-    );
-  rmSync(previousFile);
+  try {
+    const still = sealedByKey(await store.clients.list())[prevId] ?? 0;
+    if (still > 0)
+      throw fail(
+        `${still} secret(s) are still sealed with ${prevId}; run \`sentinel server-key reseal\` first`,
+      );
+    rmSync(previousFile);
+    await auditCli(store, "server_key.drop_previous", prevId);
+  } finally {
+    await store.close();
+  }
   return prevId;
 }
 

@@ -1,13 +1,14 @@
 /** `sentinel tokens add|list|revoke`: API bearer tokens for /api/v1 (stored hashed, shown once). */
 import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
+import { auditCli } from "./audit.ts";
 import { commonSpecs, loadOptions } from "./common.ts";
-import { dataDirSpecs } from "./server-options.ts";
-import { openCommandStore } from "./store-access.ts";
+import { openDataStore } from "./data-dir.ts";
+import { serverDataDirSpecs } from "./server-options.ts";
 
 const config = commonSpecs.config;
 const addSpecs = {
-  ...dataDirSpecs,
+  ...serverDataDirSpecs,
   role: {
     kind: "string",
     description: "admin (read and change) or viewer (read only)",
@@ -17,8 +18,10 @@ const addSpecs = {
   json: { kind: "boolean", description: "Print JSON", flagOnly: true },
   config,
 } satisfies OptionSpecs;
-const listSpecs = { ...dataDirSpecs, json: addSpecs.json, config } satisfies OptionSpecs;
-const revokeSpecs = { ...dataDirSpecs, config } satisfies OptionSpecs;
+const listSpecs = { ...serverDataDirSpecs, json: addSpecs.json, config } satisfies OptionSpecs;
+const revokeSpecs = { ...serverDataDirSpecs, config } satisfies OptionSpecs;
+
+const store = openDataStore;
 
 const one = (positionals: string[]) => {
   if (positionals.length !== 1) throw new OptionError("expected exactly one token NAME");
@@ -34,11 +37,18 @@ const add = defineCommand({
   async run({ rawArgs }) {
     const { options, positionals } = loadOptions(addSpecs, rawArgs, "server");
     const name = one(positionals);
-    const s = await openCommandStore(options);
+    const s = await store(options);
     if ((await s.tokens.list()).some((t) => t.name.toLowerCase() === name.toLowerCase()))
       throw new OptionError(`a token named ${JSON.stringify(name)} already exists`);
     const { createApiToken } = await import("../server/auth/api-tokens.ts");
-    const { record, token } = await createApiToken(s, name, options.role as "admin" | "viewer", Date.now());
+    const { record, token } = await s.transaction(async (tx) => {
+      const created = await createApiToken(tx, name, options.role as "admin" | "viewer", Date.now());
+      await auditCli(tx, "token.add", created.record.name, {
+        role: created.record.role,
+        token_id: created.record.id,
+      });
+      return created;
+    });
     await s.close();
     if (options.json)
       return console.log(JSON.stringify({ id: record.id, name: record.name, role: record.role, token }));
@@ -54,7 +64,7 @@ const list = defineCommand({
   args: cittyArgs(listSpecs),
   async run({ rawArgs }) {
     const { options } = loadOptions(listSpecs, rawArgs, "server");
-    const s = await openCommandStore(options);
+    const s = await store(options);
     const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
     const rows = (await s.tokens.list()).map((t) => ({
       id: t.id,
@@ -84,8 +94,15 @@ const revoke = defineCommand({
   async run({ rawArgs }) {
     const { options, positionals } = loadOptions(revokeSpecs, rawArgs, "server");
     const which = one(positionals);
-    const s = await openCommandStore(options);
-    const done = await s.tokens.revoke(which, Date.now());
+    const s = await store(options);
+    const token = (await s.tokens.list()).find(
+      (t) => (t.id === which || t.name === which) && t.revokedAt === null,
+    );
+    const done = await s.transaction(async (tx) => {
+      const revoked = await tx.tokens.revoke(which, Date.now());
+      if (revoked) await auditCli(tx, "token.revoke", token?.name ?? which, { token_id: token?.id ?? null });
+      return revoked;
+    });
     await s.close();
     if (!done) throw new OptionError(`no active token named ${JSON.stringify(which)}`);
     console.log(`Revoked token ${JSON.stringify(which)}.`);

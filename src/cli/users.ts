@@ -5,13 +5,14 @@
  */
 import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
+import { auditCli } from "./audit.ts";
 import { commonSpecs, loadOptions } from "./common.ts";
-import { dataDirSpecs } from "./server-options.ts";
-import { openCommandStore } from "./store-access.ts";
+import { openDataStore } from "./data-dir.ts";
+import { serverDataDirSpecs } from "./server-options.ts";
 
 const config = commonSpecs.config;
 const addSpecs = {
-  ...dataDirSpecs,
+  ...serverDataDirSpecs,
   role: {
     kind: "string",
     description: "admin (everything) or viewer (read only, no secrets)",
@@ -21,21 +22,23 @@ const addSpecs = {
   config,
 } satisfies OptionSpecs;
 const listSpecs = {
-  ...dataDirSpecs,
+  ...serverDataDirSpecs,
   json: { kind: "boolean", description: "Print JSON", flagOnly: true },
   config,
 } satisfies OptionSpecs;
 const removeSpecs = {
-  ...dataDirSpecs,
+  ...serverDataDirSpecs,
   force: { kind: "boolean", description: "Allow removing the last admin", flagOnly: true },
   config,
 } satisfies OptionSpecs;
-const passwdSpecs = { ...dataDirSpecs, config } satisfies OptionSpecs;
+const passwdSpecs = { ...serverDataDirSpecs, config } satisfies OptionSpecs;
 
 const oneName = (positionals: string[]) => {
   if (positionals.length !== 1) throw new OptionError("expected exactly one user NAME");
   return positionals[0] as string;
 };
+
+const openData = openDataStore;
 
 /** Reads one line from a terminal with echo off. */
 async function readHidden(prompt: string): Promise<string> {
@@ -95,7 +98,7 @@ const add = defineCommand({
     const { checkUserName, checkPassword, createUser } = await import("../server/auth/users.ts");
     const bad = checkUserName(name);
     if (bad) throw new OptionError(bad);
-    const store = await openCommandStore(options);
+    const store = await openData(options);
     try {
       if (await store.auth.getUserByName(name))
         throw new OptionError(`a user named ${JSON.stringify(name)} already exists`);
@@ -104,14 +107,7 @@ const add = defineCommand({
       if (weak) throw new OptionError(weak);
       const role = options.role as "admin" | "viewer";
       const user = await createUser(store, { name, role, password }, Date.now());
-      await store.auth.audit({
-        at: Date.now(),
-        actor: "cli",
-        action: "user.add",
-        target: user.name,
-        detail: { role },
-        sourceIp: null,
-      });
+      await auditCli(store, "user.add", user.name, { role });
       console.log(`Created ${role} ${JSON.stringify(user.name)}.`);
     } finally {
       await store.close();
@@ -124,7 +120,7 @@ const list = defineCommand({
   args: cittyArgs(listSpecs),
   async run({ rawArgs }) {
     const { options } = loadOptions(listSpecs, rawArgs, "server");
-    const store = await openCommandStore(options);
+    const store = await openData(options);
     const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
     const now = Date.now();
     const rows = (await store.auth.listUsers()).map((u) => ({
@@ -153,7 +149,7 @@ const remove = defineCommand({
     const { options, positionals } = loadOptions(removeSpecs, rawArgs, "server");
     const name = oneName(positionals);
     const { isLastAdmin } = await import("../server/auth/users.ts");
-    const store = await openCommandStore(options);
+    const store = await openData(options);
     try {
       const user = await store.auth.getUserByName(name);
       if (!user) throw new OptionError(`no user named ${JSON.stringify(name)}`);
@@ -162,14 +158,7 @@ const remove = defineCommand({
           `${JSON.stringify(user.name)} is the last admin; add another admin first, or pass --force`,
         );
       await store.auth.removeUser(user.id);
-      await store.auth.audit({
-        at: Date.now(),
-        actor: "cli",
-        action: "user.remove",
-        target: user.name,
-        detail: {},
-        sourceIp: null,
-      });
+      await auditCli(store, "user.remove", user.name);
       console.log(`Removed user ${JSON.stringify(user.name)}.`);
     } finally {
       await store.close();
@@ -187,7 +176,7 @@ const passwd = defineCommand({
     const { options, positionals } = loadOptions(passwdSpecs, rawArgs, "server");
     const name = oneName(positionals);
     const { changePassword, checkPassword } = await import("../server/auth/users.ts");
-    const store = await openCommandStore(options);
+    const store = await openData(options);
     try {
       const user = await store.auth.getUserByName(name);
       if (!user) throw new OptionError(`no user named ${JSON.stringify(name)}`);
@@ -195,14 +184,7 @@ const passwd = defineCommand({
       const weak = checkPassword(password);
       if (weak) throw new OptionError(weak);
       await changePassword(store, user, password, Date.now());
-      await store.auth.audit({
-        at: Date.now(),
-        actor: "cli",
-        action: "user.password",
-        target: user.name,
-        detail: {},
-        sourceIp: null,
-      });
+      await auditCli(store, "user.password", user.name);
       console.log(`Password changed for ${JSON.stringify(user.name)}; their sessions were ended.`);
     } finally {
       await store.close();

@@ -43,10 +43,22 @@ describe("probePublicIp", () => {
 
   test("a family-agnostic provider (server whoami) is left out of the family it does not fit", async () => {
     const r4 = await probePublicIp(4, [caller.url], { timeoutMs: 2000, anyFamily: [caller.url] });
-    expect(r4.ip).toBe("127.0.0.1");
+    expect(r4.answers.map((a) => a.ip)).toEqual(["127.0.0.1"]);
     const r6 = await probePublicIp(6, [v6.url, caller.url], { timeoutMs: 2000, anyFamily: [caller.url] });
     expect(r6.answers.map((a) => a.provider)).toEqual([v6.url]);
     expect(r6.ip).toBe("2001:db8::7");
+  });
+
+  test("the server's whoami reached over loopback is evidence, not a disagreeing provider", async () => {
+    const r = await probePublicIp(4, [plain.url, json.url, caller.url], {
+      timeoutMs: 2000,
+      anyFamily: [caller.url],
+    });
+    expect(r).toMatchObject({ ip: "203.0.113.7", consistent: true });
+    expect(r.answers.map((a) => a.ip)).toEqual(["203.0.113.7", "203.0.113.7", "127.0.0.1"]);
+    // alone it names no exit: a private path says nothing about where traffic leaves
+    const alone = await probePublicIp(4, [caller.url], { timeoutMs: 2000, anyFamily: [caller.url] });
+    expect(alone).toMatchObject({ ip: null, consistent: true });
   });
 
   test("timeouts, refused connections and HTTP errors are recorded per provider", async () => {

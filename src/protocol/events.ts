@@ -29,6 +29,12 @@ export const EVENT_KINDS = [
 
 export type EventKind = (typeof EVENT_KINDS)[number];
 
+/** What the notifier sends besides events: reminders, digests, and the dashboard's test message. */
+export type NotifierKind = "reminder" | "digest" | "test";
+
+/** Everything an alert can be about. */
+export type NotificationKind = EventKind | NotifierKind;
+
 /** red: protection is gone; yellow: needs a look; green: a problem ended; info: worth recording. */
 export type EventSeverity = "red" | "yellow" | "green" | "info";
 

@@ -1,7 +1,10 @@
 /**
  * Request signing for protocol v1 (docs/protocol.md):
  *   Sentinel-Signature: v1=<hex HMAC-SHA256(secret, "<client>.<timestamp>.<nonce>.<raw body>")>
- * Pure functions on top of node:crypto, usable by the client, the server and tests.
+ * The server checks exactly what was sent: the timestamp header as its text (not the number it
+ * reads as) and the body as its bytes (not the text they decode to), so nothing a signature
+ * does not cover can pass for signed. Pure functions on top of node:crypto, usable by the
+ * client, the server and tests.
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 
@@ -16,20 +19,15 @@ export const MAX_CLOCK_SKEW_S = 300;
 export const NONCE_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
 export const CLIENT_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
-export function signingInput(clientId: string, timestamp: string, nonce: string, body: string): string {
-  return `${clientId}.${timestamp}.${nonce}.${body}`;
-}
-
+/** `body` is the raw body: bytes as sent, or a string that is sent as its UTF-8 encoding. */
 export function computeSignature(
   secret: string,
   clientId: string,
   timestamp: string,
   nonce: string,
-  body: string,
+  body: string | Uint8Array,
 ): string {
-  return createHmac("sha256", secret)
-    .update(signingInput(clientId, timestamp, nonce, body))
-    .digest("hex");
+  return createHmac("sha256", secret).update(`${clientId}.${timestamp}.${nonce}.`).update(body).digest("hex");
 }
 
 export function newNonce(): string {
@@ -57,6 +55,8 @@ export function signRequest(
 export interface SignedHeaders {
   clientId: string;
   timestamp: number;
+  /** the Sentinel-Timestamp header as sent: what the signature covers */
+  timestampText: string;
   nonce: string;
   signature: string;
 }
@@ -71,19 +71,16 @@ export function parseSignedHeaders(get: (name: string) => string | null): Signed
   if (!CLIENT_ID_PATTERN.test(clientId) || !/^\d{1,12}$/.test(ts) || !NONCE_PATTERN.test(nonce)) return null;
   const m = /^v1=([0-9a-f]{64})$/.exec(sig.trim());
   if (!m?.[1]) return null;
-  return { clientId, timestamp: Number(ts), nonce, signature: m[1] };
+  return { clientId, timestamp: Number(ts), timestampText: ts, nonce, signature: m[1] };
 }
 
 export function isTimestampFresh(timestampS: number, nowS: number): boolean {
   return Math.abs(nowS - timestampS) <= MAX_CLOCK_SKEW_S;
 }
 
-/** Constant-time check of a hex signature against the expected one. */
-export function signatureMatches(secret: string, h: SignedHeaders, body: string): boolean {
-  const expected = Buffer.from(
-    computeSignature(secret, h.clientId, String(h.timestamp), h.nonce, body),
-    "hex",
-  );
+/** Constant-time check of a hex signature against the expected one, over the body as sent. */
+export function signatureMatches(secret: string, h: SignedHeaders, body: string | Uint8Array): boolean {
+  const expected = Buffer.from(computeSignature(secret, h.clientId, h.timestampText, h.nonce, body), "hex");
   const given = Buffer.from(h.signature, "hex");
   return given.length === expected.length && timingSafeEqual(given, expected);
 }

@@ -42,9 +42,39 @@ export async function enrollClient(
   return enrollmentFor(id, name, secret, serverUrl);
 }
 
+/**
+ * The command passes the token in the environment, not as an argument: argv is visible to every
+ * user of the machine (ps, /proc), the environment only to its owner. The token carries the
+ * server URL, so no --server is needed.
+ */
 export function enrollmentFor(id: string, name: string, secret: string, serverUrl: string): Enrollment {
   const token = encodeToken({ server: serverUrl, clientId: id, secret });
-  return { id, name, secret, token, command: `sentinel client --server ${serverUrl} --token ${token}` };
+  return { id, name, secret, token, command: `SENTINEL_TOKEN=${token} sentinel client` };
+}
+
+/** Where the server keeps its effective --public-url, so `sentinel clients add` puts it in tokens. */
+const PUBLIC_URL_META = "public_url";
+/** "default" when the URL was not configured but guessed from the host name and port. */
+const PUBLIC_URL_SOURCE_META = "public_url_source";
+
+export interface StoredPublicUrl {
+  url: string;
+  guessed: boolean;
+}
+
+export async function rememberPublicUrl(
+  store: Pick<Repositories, "meta">,
+  url: string,
+  guessed: boolean,
+): Promise<void> {
+  await store.meta.set(PUBLIC_URL_META, url);
+  await store.meta.set(PUBLIC_URL_SOURCE_META, guessed ? "default" : "option");
+}
+
+/** The URL the server last started with; null when it never ran with this version. */
+export async function storedPublicUrl(store: Pick<Repositories, "meta">): Promise<StoredPublicUrl | null> {
+  const url = await store.meta.get(PUBLIC_URL_META);
+  return url ? { url, guessed: (await store.meta.get(PUBLIC_URL_SOURCE_META)) === "default" } : null;
 }
 
 /** Issues a new secret; the old one keeps working for `graceMs` so clients can be updated. */

@@ -51,7 +51,7 @@ export function combineHome(
     for (const ip of [learned.ipv4, learned.ipv6]) if (ip && !addresses.includes(ip)) addresses.push(ip);
     for (const asn of learned.asns) if (!asns.includes(asn)) asns.push(asn);
   }
-  return { addresses, asns };
+  return { addresses, asns, learn: config.learn };
 }
 
 export class HomeIdentityService {

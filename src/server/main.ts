@@ -2,31 +2,39 @@
  * Wires the real server together: store, keyring, geo, home identity, monitor, HTTP. Used by
  * `sentinel server` and by integration tests (which start it on port 0 with a temp data dir).
  */
-import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { resolveOptions } from "../config/options.ts";
 import type { Logger } from "../logger.ts";
 import { DEFAULT_IPV4_PROVIDERS, DEFAULT_IPV6_PROVIDERS } from "../probe/options.ts";
+import { KEEPALIVE_PATH } from "./api/legacy/index.ts";
 import { ClientCache } from "./api/reports/client-cache.ts";
 import { REPORTS_PATH } from "./api/reports/index.ts";
-import { type AppDeps, createApp, createReportRoute } from "./app.ts";
+import { type AppDeps, createApp, createKeepaliveRoute, createReportRoute } from "./app.ts";
 import { clientAddress, isHttpsRequest, parseTrustedProxies } from "./auth/client-address.ts";
 import { loadSharedKeyring } from "./auth/key-fingerprint.ts";
 import { loadKeyring } from "./auth/keyring.ts";
 import { ensureSetupToken } from "./auth/users.ts";
 import { Broker } from "./broker.ts";
 import { acquireDataLock } from "./data-lock.ts";
+import { rememberPublicUrl } from "./enrollment.ts";
 import { loadGeo } from "./geo/index.ts";
 import type { GeoLookup } from "./geo/types.ts";
 import { HomeIdentityService } from "./home-identity.ts";
+import type { PlainRoute } from "./http.ts";
+import { BUN_BODY_CEILING, envelope, receivedRequest } from "./http-envelope.ts";
 import { instrumentFetch } from "./metrics/http.ts";
 import { ServerMetrics } from "./metrics/server-metrics.ts";
 import { DEFAULT_DNS_ALLOW_ASNS } from "./monitor/evaluate.ts";
+import { homeWarning } from "./monitor/home.ts";
 import { type AcceptedReport, ClientMonitor } from "./monitor/service.ts";
 import { createNotifications, type Notifications } from "./notify/index.ts";
 import { type NotifyOptions, notifySpecs } from "./notify/options.ts";
 import { channelStatusProvider } from "./notify/status.ts";
+import { ensurePrivateDir } from "./private-files.ts";
 import { periodic, ServiceList } from "./services.ts";
-import { openStore } from "./store/index.ts";
+import { StorageHealth } from "./storage-health.ts";
+import { DATABASE_FILE, openStore } from "./store/index.ts";
+import { channelWarnings } from "./web/channels.ts";
 
 /** Notification options come flat, like every server option; missing ones take their defaults. */
 export interface ServerOptions extends Partial<NotifyOptions> {
@@ -40,6 +48,8 @@ export interface ServerOptions extends Partial<NotifyOptions> {
   /** the server key file (default: server.key in dataDir) */
   serverKeyFile?: string | undefined;
   publicUrl: string;
+  /** true when publicUrl is the default guess, not configured (kept with it for `clients add`) */
+  publicUrlGuessed?: boolean;
   logger: Logger;
   homeIp?: string[];
   homeAsn?: number[];
@@ -82,12 +92,14 @@ export interface RunningServer {
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const now = o.now ?? Date.now;
   const { logger } = o;
-  mkdirSync(o.dataDir, { recursive: true, mode: 0o750 });
+  const openDataDir = ensurePrivateDir(o.dataDir);
+  if (openDataDir) logger.warn(openDataDir);
   if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new Error("--tls-cert and --tls-key go together");
   // Held until stop(); a failed start leaves it to this process, whose exit makes it stale.
   const lock = acquireDataLock(o.dataDir);
   const store = await openStore({
     dataDir: o.dataDir,
+    quickCheck: true,
     database: o.database,
     postgres: {
       ...(o.databasePoolSize ? { poolSize: o.databasePoolSize } : {}),
@@ -98,6 +110,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       },
     },
   });
+  const storage = new StorageHealth({ logger, now, database: join(o.dataDir, DATABASE_FILE) });
+  await rememberPublicUrl(store, o.publicUrl, o.publicUrlGuessed ?? false);
   // replicas share one key: the database knows which, and refuses a replica with another
   const keyring =
     store.engine === "postgres"
@@ -140,8 +154,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     },
     { store, geo, now, logger },
     {
-      onChange: (before, after) =>
-        void monitor
+      onChange: (before, after) => {
+        monitor
           ?.recordServerEvent({
             kind: "home.changed",
             from: before ? [before.ipv4, before.ipv6].filter(Boolean).join(", ") : null,
@@ -151,7 +165,10 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
             // the first learning is not news
             suppressed: before === null,
           })
-          .catch((e) => logger.error(`home.changed not recorded: ${(e as Error).message}`)),
+          .catch((e) => logger.error(`home.changed not recorded: ${(e as Error).message}`));
+        // every client is judged against the new home now, not at its next report
+        void monitor?.rejudgeStale();
+      },
       // the notifier stores the uplink event itself and holds back the offline alerts it explains
       onUplink: (up, at) =>
         void notifications.notifier
@@ -189,7 +206,20 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         monitorRef.start(now(), { restarted: store.engine === "sqlite", downtimeToleranceMs: 30_000 }),
       stop: () => monitorRef.stop(),
     },
-    periodic("sweeper", o.sweepIntervalMs ?? 500, () => monitorRef.sweep(), logger),
+    periodic(
+      "sweeper",
+      o.sweepIntervalMs ?? 500,
+      async () => {
+        try {
+          await monitorRef.sweep();
+        } catch (e) {
+          // a storage error is logged once a minute, not every pass
+          if (storage.failed("sweeper pass failed (no late or offline alerts meanwhile)", e) === null)
+            throw e;
+        }
+      },
+      logger,
+    ),
     { name: "home identity", start: () => home.start(), stop: () => home.stop() },
     { name: "notifications", start: () => notifications.start(), stop: () => notifications.stop() },
   );
@@ -209,15 +239,20 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   if (store.leadership.isLeader()) await notifications.notifier.serverStarted(startedAt);
 
   let server: ReturnType<typeof Bun.serve> | undefined;
-  const peerOf = (request: Request) => server?.requestIP(request)?.address ?? null;
+  const peerOf = (request: Request) => server?.requestIP(receivedRequest(request))?.address ?? null;
   const sourceIpOf = (request: Request) => clientAddress(request.headers, peerOf(request), trusted.ranges);
   await ensureSetupToken(store, logger, o.publicUrl);
+  const isHttps = (request: Request) =>
+    o.publicUrl.startsWith("https:") ||
+    request.url.startsWith("https:") ||
+    (trusted.ranges.length > 0 && isHttpsRequest(request, peerOf(request), trusted.ranges));
+  const channels = channelStatusProvider(notifications, store, now);
   const appDeps = {
     metrics: { metrics, token: o.metricsToken },
     web: {
       publicUrl: o.publicUrl,
-      isHttps: (request) => isHttpsRequest(request, peerOf(request), trusted.ranges),
-      channels: channelStatusProvider(notifications, store, now),
+      isHttps,
+      channels,
     },
     store,
     keyring,
@@ -226,7 +261,12 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     startedAt,
     broker,
     clientCache,
+    warnings: async () => [
+      ...[homeWarning(home.current())].filter((w) => w !== null),
+      ...channelWarnings(await channels.list(), now()),
+    ],
     telegramWebhook: () => notifications.webhook(),
+    storage,
     monitor,
     acceptReport: (r: AcceptedReport, tx) => monitorRef.acceptReport(r, tx),
     sourceIpOf,
@@ -236,15 +276,33 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       : {}),
   } satisfies AppDeps;
   const reports = createReportRoute(appDeps);
-  const app = createApp({ ...appDeps, reports });
+  const keepalive = createKeepaliveRoute(appDeps);
+  const app = createApp({ ...appDeps, reports, ...(keepalive ? { keepalive } : {}) });
+  // The hot paths go straight to their handlers; every other request (and other methods on
+  // these paths) goes through the app.
+  const hotPaths: [string, PlainRoute][] = [[REPORTS_PATH, reports]];
+  if (keepalive) hotPaths.push([KEEPALIVE_PATH, keepalive]);
   server = Bun.serve({
     hostname: o.listen.hostname,
     port: o.listen.port,
-    // The hot path goes straight to its handler; every other request (and other methods on
-    // this path) goes through the app.
-    routes: { [REPORTS_PATH]: { POST: instrumentFetch(reports, { logger, metrics }) } },
-    fetch: instrumentFetch((req) => app.handle(req), { logger, metrics }),
-    maxRequestBodySize: 1 << 20,
+    // Every response passes the envelope (security headers, our 413, a JSON 500); the hot
+    // routes read their bodies with their own, smaller limits.
+    routes: Object.fromEntries(
+      hotPaths.map(([path, route]) => [
+        path,
+        {
+          POST: instrumentFetch(envelope(route, { logger, isHttps, bufferChunked: false }), {
+            logger,
+            metrics,
+          }),
+        },
+      ]),
+    ),
+    fetch: instrumentFetch(
+      envelope((req) => app.handle(req), { logger, isHttps, bufferChunked: true }),
+      { logger, metrics },
+    ),
+    maxRequestBodySize: BUN_BODY_CEILING,
     ...(o.tlsCert && o.tlsKey ? { tls: { cert: Bun.file(o.tlsCert), key: Bun.file(o.tlsKey) } } : {}),
   });
   const url = `${o.tlsCert ? "https" : "http"}://${o.listen.hostname.includes(":") ? `[${o.listen.hostname}]` : o.listen.hostname}:${server.port}`;
@@ -259,15 +317,18 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     notifications,
     healthy: async () => (await store.readiness()).ok,
     async stop() {
+      // The leader's services stop while the requests in flight drain: the notifications are
+      // bounded (about 2 s with a dead Bot API), and rows queued meanwhile wait in the outbox
+      // for the next start.
+      const stoppingServices = leadershipChange.then(() => leading.stop());
       // Stop accepting, let requests in flight finish (their writes commit), then close.
       const closed = server?.stop();
       await store.sqlite?.groupCommit.flush();
       await Promise.race([closed, Bun.sleep(2000)]);
       await server?.stop(true);
       await store.sqlite?.groupCommit.flush();
-      // the monitor stops last among the leader's services: it writes the heartbeats of the requests above
-      await leadershipChange;
-      await leading.stop();
+      await stoppingServices;
+      await monitorRef.stop(); // last: it writes the heartbeats of the requests above
       await everywhere.stop();
       await store.leadership.stop();
       metrics.close();

@@ -13,6 +13,11 @@ export interface BackgroundService {
   stop(): Promise<void>;
 }
 
+/** A periodic service starts at once (its first run comes one period later). */
+export interface PeriodicService extends BackgroundService {
+  start(): void;
+}
+
 /**
  * A task run every `everyMs`, never two at once (a slow run delays the next one). A failing run
  * is logged, and the next one tries again.
@@ -22,7 +27,7 @@ export function periodic(
   everyMs: number,
   task: () => Promise<unknown>,
   logger: Pick<Logger, "error">,
-): BackgroundService & { start(): void } {
+): PeriodicService {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running: Promise<void> | null = null;
   let stopped = true;

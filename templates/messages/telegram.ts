@@ -10,6 +10,7 @@
  * and the rendering context: publicUrl (dashboard links), timeZone (times).
  */
 import { formatDuration } from "../../src/config/duration.ts";
+import { KIND_TEXT } from "../../src/protocol/event-text.ts";
 import type { EventSeverity } from "../../src/protocol/events.ts";
 import { escapeHtml as esc } from "../../src/server/notify/channels/telegram/html.ts";
 import type { Notification, NotificationKind } from "../../src/server/notify/types.ts";
@@ -28,31 +29,10 @@ export const SEVERITY_EMOJI: Record<EventSeverity, string> = {
   info: "ℹ️",
 };
 
-/** What the headline says after the client name, per kind. */
-export const ALERT_TITLES: Record<NotificationKind, string> = {
-  "client.first_seen": "reported for the first time",
-  "client.late": "is late",
-  "client.offline": "is offline",
-  "client.online": "is back online",
-  "exit.changed": "exit changed",
-  "exit.inconsistent": "exit is inconsistent",
-  "bypass.started": "traffic bypasses the VPN",
-  "bypass.ended": "bypass resolved",
-  "dns_leak.started": "DNS leak",
-  "dns_leak.ended": "DNS leak resolved",
-  "dns.suspect": "DNS looks suspicious",
-  "ipv6_leak.started": "IPv6 leak",
-  "ipv6_leak.ended": "IPv6 leak resolved",
-  "expectation.violated": "exit breaks an expectation",
-  "home.changed": "home address changed",
-  "client.flapping": "is flapping",
-  "uplink.down": "Server uplink down",
-  "uplink.up": "Server uplink back",
-  "server.started": "Sentinel server started",
-  reminder: "is still",
-  digest: "alerts",
-  test: "Test message: VPN Sentinel alerts reach this chat",
-};
+/** What the headline says after the client name, per kind (from the shared table). */
+export const ALERT_TITLES = Object.fromEntries(
+  Object.entries(KIND_TEXT).map(([kind, text]) => [kind, text.headline]),
+) as Readonly<Record<NotificationKind, string>>;
 
 const isObj = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
@@ -154,6 +134,7 @@ function factLines(n: Notification, ctx: RenderContext): string[] {
           .join(", ") || "none"
       }`,
     );
+  if (f.limit) lines.push(`More than ${esc(f.limit)} alerts about this client: the rest came together here.`);
   if (f.heldBackBy) lines.push(`<i>Announced late: held back by ${esc(f.heldBackBy)}.</i>`);
   return lines;
 }
@@ -166,7 +147,10 @@ function headline(n: Notification): string {
   }
   if (n.kind === "client.flapping" && n.to === "stable")
     return `${SEVERITY_EMOJI.green} ${who}is stable again`;
-  if (n.kind === "digest") return `🔔 <b>${n.items?.length ?? 0} more ${ALERT_TITLES.digest}</b> in a burst`;
+  if (n.kind === "digest")
+    return n.client
+      ? `🔔 <b>${n.items?.length ?? 0} more ${ALERT_TITLES.digest}</b> about ${who.trim()}`
+      : `🔔 <b>${n.items?.length ?? 0} more ${ALERT_TITLES.digest}</b> in a burst`;
   if (!n.client) return `${SEVERITY_EMOJI[n.severity]} <b>${ALERT_TITLES[n.kind]}</b>`;
   return `${SEVERITY_EMOJI[n.severity]} ${who}${ALERT_TITLES[n.kind]}`;
 }
@@ -189,6 +173,7 @@ export function renderTelegramAlert(n: Notification, ctx: RenderContext): string
   const parts: string[] = [headline(n)];
   if (n.kind === "digest") {
     parts.push((n.items ?? []).map(digestLine).join("\n"));
+    if (n.facts.limit) parts.push(factLines(n, ctx).join("\n"));
     const link = dashboardLink(n, ctx);
     if (link) parts.push(link);
     return parts.join("\n\n");

@@ -3,20 +3,16 @@
  * SENTINEL_TEST_POSTGRES set, its database is a fresh PostgreSQL database (the same one again
  * when a test restarts a server on the same data dir).
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createConsola } from "consola";
+import { loadKeyring } from "../../src/server/auth/keyring.ts";
 import { type RunningServer, type ServerOptions, startServer } from "../../src/server/main.ts";
 import { openStore, type Store } from "../../src/server/store/index.ts";
 import { testDatabaseFor } from "./postgres.ts";
 
 export const quietLogger = () => createConsola({ level: -999 });
-
-export function tempDir(prefix = "sentinel-test-"): { path: string; remove(): void } {
-  const path = mkdtempSync(join(tmpdir(), prefix));
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
-}
 
 /**
  * The store a test server on `dataDir` uses (the data dir's SQLite file, or its PostgreSQL
@@ -25,6 +21,22 @@ export function tempDir(prefix = "sentinel-test-"): { path: string; remove(): vo
  */
 export async function openServerStore(dataDir: string): Promise<Store> {
   return openStore({ dataDir, database: await testDatabaseFor(dataDir), postgres: { poolSize: 2 } });
+}
+
+/**
+ * Makes `dir` a data dir as the server's first start does (database and server key), for tests
+ * that run data-dir commands before any server ran there: those refuse an empty directory.
+ */
+export async function initDataDir(dir: string): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  await (await openServerStore(dir)).close();
+  loadKeyring(dir);
+  return dir;
+}
+
+export function tempDir(prefix = "sentinel-test-"): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
 export async function startTestServer(

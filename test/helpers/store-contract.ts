@@ -127,6 +127,7 @@ export function describeStore(name: string, target: ContractTarget): void {
           lastReportAt: null,
           exit: null,
           createdAt: T0,
+          origin: "enrolled",
           secretEnc: "sealed:c1",
           prevSecretEnc: null,
           prevSecretUntil: null,
@@ -142,6 +143,14 @@ export function describeStore(name: string, target: ContractTarget): void {
         });
         expect(typeof c?.createdAt).toBe("number");
         expect(await s.clients.get("nobody")).toBeNull();
+        await s.clients.create({
+          id: "c2",
+          name: "Keepalive",
+          createdAt: T0,
+          secretEnc: "x",
+          origin: "legacy",
+        });
+        expect((await s.clients.get("c2"))?.origin).toBe("legacy");
       });
 
       test("names are unique and found without regard to case", async () => {
@@ -936,7 +945,7 @@ export function describeStore(name: string, target: ContractTarget): void {
         const a2 = (await s.outbox.insert(outboxRow({ target: "A" }))) as number;
         const b1 = (await s.outbox.insert(outboxRow({ target: "B", nextAttemptAt: T0 + 5000 }))) as number;
         expect((await s.outbox.dueHeads(T0, 10)).map((r) => r.id)).toEqual([a1]);
-        expect(await s.outbox.nextDueAt()).toBe(T0);
+        expect(await s.outbox.nextDueAt(T0)).toBe(T0);
         expect((await s.outbox.dueHeads(T0 + 5000, 10)).map((r) => r.id)).toEqual([a1, b1]);
         // two dispatchers race for the head: exactly one wins
         const wins = await Promise.all([
@@ -953,7 +962,7 @@ export function describeStore(name: string, target: ContractTarget): void {
         });
         // the head is taken: the lane holds, a2 waits behind it
         expect((await s.outbox.dueHeads(T0 + 1000, 10)).map((r) => r.id)).toEqual([]);
-        expect(await s.outbox.nextDueAt()).toBe(T0 + 5000);
+        expect(await s.outbox.nextDueAt(T0 + 1000)).toBe(T0 + 5000);
         expect(await s.outbox.claim(a2, other, T0, T0 + 30_000)).toBe(true); // claim checks due, not headship
         await s.outbox.release(a2, other, { at: T0, countAttempt: false, error: null });
         expect(await s.outbox.progress(a1, other, 1, T0 + 60_000)).toBe(false);
@@ -1005,13 +1014,18 @@ export function describeStore(name: string, target: ContractTarget): void {
           lastError: "HTTP 400: chat not found",
         });
         expect(await s.outbox.dueHeads(T0 + 1_000_000, 10)).toEqual([]);
-        expect(await s.outbox.nextDueAt()).toBeNull();
+        expect(await s.outbox.nextDueAt(T0 + 1_000_000)).toBeNull();
       });
 
       test("digests: members follow their digest row, which collects until due", async () => {
         const s = await fresh();
         const digest = (await s.outbox.insert(
-          outboxRow({ kind: "digest", nextAttemptAt: T0 + 60_000, payload: { digest: true } }),
+          outboxRow({
+            kind: "digest",
+            clientId: null,
+            nextAttemptAt: T0 + 60_000,
+            payload: { digest: true },
+          }),
         )) as number;
         expect((await s.outbox.openDigest("telegram", "chat-1", T0))?.id).toBe(digest);
         expect(await s.outbox.openDigest("telegram", "chat-1", T0 + 60_000)).toBeNull();
@@ -1032,6 +1046,132 @@ export function describeStore(name: string, target: ContractTarget): void {
         expect(await s.outbox.claim(d2, "d1", T0, T0 + 30_000)).toBe(true);
         expect(await s.outbox.fail(d2, "d1", "gone")).toBe(true);
         expect(await s.outbox.get(m3)).toMatchObject({ status: "failed", lastError: "gone" });
+      });
+
+      test("a digest that still collects holds nothing back; nextDueAt names when it is due", async () => {
+        const s = await fresh();
+        const r1 = (await s.outbox.insert(outboxRow())) as number;
+        const d = (await s.outbox.insert(
+          outboxRow({ kind: "digest", nextAttemptAt: T0 + 10_000 }),
+        )) as number;
+        const m = (await s.outbox.insert(outboxRow({ digestId: d }))) as number;
+        const r2 = (await s.outbox.insert(outboxRow())) as number;
+        expect((await s.outbox.dueHeads(T0, 10)).map((r) => r.id)).toEqual([r1]);
+        expect(await s.outbox.claim(r1, "d1", T0, T0 + 30_000)).toBe(true);
+        expect(await s.outbox.complete(r1, "d1", T0)).toBe(true);
+        // the digest collects until T0 + 10 s; the row behind it goes meanwhile
+        expect((await s.outbox.dueHeads(T0 + 1, 10)).map((r) => r.id)).toEqual([r2]);
+        expect(await s.outbox.claim(r2, "d1", T0 + 1, T0 + 30_000)).toBe(true);
+        expect(await s.outbox.complete(r2, "d1", T0 + 2)).toBe(true);
+        expect(await s.outbox.dueHeads(T0 + 3, 10)).toEqual([]);
+        expect(await s.outbox.nextDueAt(T0 + 3)).toBe(T0 + 10_000);
+        expect((await s.outbox.dueHeads(T0 + 10_000, 10)).map((r) => r.id)).toEqual([d]);
+        expect((await s.outbox.get(m))?.status).toBe("pending");
+      });
+
+      test("releaseClaims gives back what one dispatcher holds, without counting an attempt", async () => {
+        const s = await fresh();
+        const [a, b, c] = [
+          (await s.outbox.insert(outboxRow({ target: "A" }))) as number,
+          (await s.outbox.insert(outboxRow({ target: "B" }))) as number,
+          (await s.outbox.insert(outboxRow({ target: "C" }))) as number,
+        ];
+        await s.outbox.claim(a, "d1", T0, T0 + 30_000);
+        await s.outbox.claim(b, "d1", T0, T0 + 30_000);
+        await s.outbox.claim(c, "d2", T0, T0 + 30_000);
+        expect(await s.outbox.releaseClaims("d1", T0 + 5)).toBe(2);
+        for (const id of [a, b])
+          expect(await s.outbox.get(id)).toMatchObject({
+            status: "pending",
+            claimedBy: null,
+            claimedUntil: null,
+            nextAttemptAt: T0 + 5,
+            attempts: 0,
+          });
+        expect(await s.outbox.get(c)).toMatchObject({ status: "sending", claimedBy: "d2" });
+        expect(await s.outbox.releaseClaims("nobody", T0)).toBe(0);
+      });
+
+      test("per-client digests and windows; queues per channel; lane records; retryNow", async () => {
+        const s = await fresh();
+        const lane = (await s.outbox.insert(
+          outboxRow({ kind: "digest", clientId: null, nextAttemptAt: T0 + 60_000 }),
+        )) as number;
+        const own = (await s.outbox.insert(
+          outboxRow({ kind: "digest", clientId: "c1", nextAttemptAt: T0 + 60_000 }),
+        )) as number;
+        expect((await s.outbox.openDigest("telegram", "chat-1", T0))?.id).toBe(lane);
+        expect((await s.outbox.openDigest("telegram", "chat-1", T0, null))?.id).toBe(lane);
+        expect((await s.outbox.openDigest("telegram", "chat-1", T0, "c1"))?.id).toBe(own);
+        expect(await s.outbox.openDigest("telegram", "chat-1", T0, "c2")).toBeNull();
+
+        await s.outbox.insert(outboxRow({ createdAt: T0 + 10 }));
+        await s.outbox.insert(outboxRow({ createdAt: T0 + 20 }));
+        await s.outbox.insert(outboxRow({ createdAt: T0 + 30, status: "suppressed" }));
+        await s.outbox.insert(outboxRow({ createdAt: T0 + 40, digestId: own }));
+        await s.outbox.insert(outboxRow({ createdAt: T0 + 50, clientId: "c2" }));
+        await s.outbox.insert(outboxRow({ createdAt: T0 + 60, target: "chat-2" }));
+        expect(await s.outbox.clientWindow("telegram", "chat-1", "c1", T0)).toEqual({
+          count: 2,
+          oldestAt: T0 + 10,
+        });
+        expect(await s.outbox.clientWindow("telegram", "chat-1", "c1", T0 + 15)).toEqual({
+          count: 1,
+          oldestAt: T0 + 20,
+        });
+        expect(await s.outbox.clientWindow("telegram", "chat-1", "c9", T0)).toEqual({
+          count: 0,
+          oldestAt: null,
+        });
+
+        const failed = (await s.outbox.insert(
+          outboxRow({ channel: "webhook", createdAt: T0 - 5 }),
+        )) as number;
+        await s.outbox.claim(failed, "d", T0, T0 + 1);
+        await s.outbox.fail(failed, "d", "HTTP 410");
+        await s.outbox.insert(outboxRow({ channel: "webhook", createdAt: T0 + 7 }));
+        const queues = await s.outbox.queues();
+        // telegram: two digests, four rows of their own (members and suppressed rows excluded)
+        expect(queues.get("telegram")).toEqual({ waiting: 6, oldestWaitingAt: T0, failed: 0 });
+        expect(queues.get("webhook")).toEqual({ waiting: 1, oldestWaitingAt: T0 + 7, failed: 1 });
+
+        expect(await s.outbox.lanes()).toEqual([]);
+        await s.outbox.recordAttempt("telegram", "chat-1", T0, "HTTP 502");
+        await s.outbox.recordAttempt("telegram", "chat-1", T0 + 5, "HTTP 503");
+        await s.outbox.recordAttempt("webhook", "https://example.invalid", T0 + 1, null);
+        expect(await s.outbox.lanes()).toEqual([
+          {
+            channel: "telegram",
+            target: "chat-1",
+            lastOkAt: null,
+            failingSince: T0,
+            lastError: "HTTP 503",
+            lastErrorAt: T0 + 5,
+          },
+          {
+            channel: "webhook",
+            target: "https://example.invalid",
+            lastOkAt: T0 + 1,
+            failingSince: null,
+            lastError: null,
+            lastErrorAt: null,
+          },
+        ]);
+        await s.outbox.recordAttempt("telegram", "chat-1", T0 + 9, null);
+        expect((await s.outbox.lanes())[0]).toMatchObject({
+          lastOkAt: T0 + 9,
+          failingSince: null,
+          lastError: "HTTP 503",
+        });
+
+        // a row waiting out a retry delay goes now; a digest that collects (no attempt yet) keeps collecting
+        const retry = (await s.outbox.insert(outboxRow({ target: "chat-3" }))) as number;
+        await s.outbox.claim(retry, "d", T0, T0 + 30_000);
+        await s.outbox.release(retry, "d", { at: T0 + 600_000, countAttempt: true, error: "HTTP 502" });
+        expect(await s.outbox.retryNow("telegram", "chat-3", T0 + 100)).toBe(1);
+        expect((await s.outbox.get(retry))?.nextAttemptAt).toBe(T0 + 100);
+        expect(await s.outbox.retryNow("telegram", "chat-1", T0 + 100)).toBe(0);
+        expect((await s.outbox.get(lane))?.nextAttemptAt).toBe(T0 + 60_000);
       });
 
       test.failingIf(target.knownBugs?.has(COUNT_RECENT_NO_EXCLUDES) ?? false)(

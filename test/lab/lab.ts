@@ -145,7 +145,7 @@ export class Lab {
     await this.stopAsync("telegram");
   }
 
-  /** Creates the admin API token (before the first server start: it writes the database). */
+  /** Creates the admin API token (after the first server start: the server makes the data dir). */
   createAdminToken(): void {
     const r = run([
       ...sentinelCommand(),

@@ -88,8 +88,8 @@ describe.skipIf(unavailable !== null)("VPN lab", () => {
         "lab: `sentinel server` has no --telegram-token yet; alerts are asserted on GET /api/v1/events only",
       );
     await lab.startServices();
-    lab.createAdminToken();
     await lab.startServer();
+    lab.createAdminToken();
     // the server learns its home identity from the echo service, as it would from the real providers
     await lab.until("the server to learn its home address", 30_000, () =>
       lab.events({ kind: "home.changed" }).find((e) => String(e.to).includes(ADDR.homePublic)),

@@ -76,6 +76,17 @@ export function openApiDocument() {
             rotation_pending: { type: "boolean" },
           },
         },
+        ServerWarning: {
+          type: "object",
+          description:
+            "A server-wide problem that makes some verdicts impossible, e.g. home_unknown: no home address or AS is known, so every bypass verdict is unknown",
+          required: ["code", "title", "message"],
+          properties: {
+            code: { type: "string", examples: ["home_unknown"] },
+            title: { type: "string" },
+            message: { type: "string", description: "why, and how to fix it" },
+          },
+        },
         Settings: {
           type: "object",
           properties: {
@@ -141,6 +152,8 @@ export function openApiDocument() {
                 accepted: { const: true },
                 server_time: { type: "string" },
                 next_report_in_s: { type: "integer" },
+                status: { enum: ["green", "yellow", "red", "grey"] },
+                reasons: { type: "array", items: { type: "string" } },
               },
             }),
             ...errors(400, 401, 413, 415, 429, 503),
@@ -151,7 +164,7 @@ export function openApiDocument() {
         post: {
           summary: "The predecessor's keepalive (only with --legacy-api-key)",
           security: [{ legacyKey: [] }],
-          responses: { 200: json({ type: "object" }), ...errors(400, 401, 413, 415) },
+          responses: { 200: json({ type: "object" }), ...errors(400, 401, 413, 415, 429, 503) },
         },
       },
       "/api/v1/clients": {
@@ -172,6 +185,7 @@ export function openApiDocument() {
               properties: {
                 clients: { type: "array", items: ref("ClientSummary") },
                 next_cursor: { type: ["string", "null"] },
+                warnings: { type: "array", items: ref("ServerWarning") },
               },
             }),
             ...errors(400, 401),

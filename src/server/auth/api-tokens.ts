@@ -4,13 +4,13 @@
  */
 import { randomBytes } from "node:crypto";
 import { ApiError } from "../errors.ts";
-import type { ApiRole, ApiTokenRecord, Store } from "../store/index.ts";
+import type { ApiRole, ApiTokenRecord, Repositories, Store } from "../store/index.ts";
 import { hashToken, newId } from "./keyring.ts";
 
 export const API_TOKEN_PREFIX = "sst_";
 
 export async function createApiToken(
-  store: Store,
+  store: Pick<Repositories, "tokens">,
   name: string,
   role: ApiRole,
   now: number,
@@ -35,6 +35,9 @@ export interface Principal {
   name: string;
   role: ApiRole;
 }
+
+/** How an API token appears in the audit log. */
+export const auditActor = (p: Principal) => `token:${p.name}`;
 
 const missing = () =>
   new ApiError(

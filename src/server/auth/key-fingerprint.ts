@@ -4,8 +4,9 @@
  * key) of the key its secrets are sealed with; a replica whose key differs refuses to start,
  * and its readiness turns false if the key changes under it, instead of failing every report.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { ensurePrivateDir } from "../private-files.ts";
 import type { MetaRepository } from "../store/index.ts";
 import { type Keyring, loadKeyring, SERVER_KEY_FILE } from "./keyring.ts";
 
@@ -61,7 +62,7 @@ export async function loadSharedKeyring(
         "every replica needs the same server key: copy server.key from a running replica (or use --server-key-file)",
     );
   // a first key is written into the data dir, which on PostgreSQL holds nothing else yet
-  if (!present && !keyFile) mkdirSync(dataDir, { recursive: true, mode: 0o750 });
+  if (!present && !keyFile) ensurePrivateDir(dataDir);
   const keyring = loadKeyring(dataDir, env, keyFile);
   await claimKeyFingerprint(meta, keyring.currentId);
   return keyring;

@@ -6,6 +6,7 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { makePrivate } from "../private-files.ts";
 
 export const SERVER_KEY_FILE = "server.key";
 
@@ -79,8 +80,10 @@ export function loadKeyring(
   const keys: Buffer[] = [];
   const file = keyFile ?? join(dataDir, SERVER_KEY_FILE);
   if (env.SENTINEL_SERVER_KEY) keys.push(parseServerKey(env.SENTINEL_SERVER_KEY, "SENTINEL_SERVER_KEY"));
-  else if (existsSync(file)) keys.push(parseServerKey(readFileSync(file, "utf8"), file));
-  else if (keyFile) throw new KeyError(`--server-key-file: ${keyFile} does not exist`);
+  else if (existsSync(file)) {
+    makePrivate(file);
+    keys.push(parseServerKey(readFileSync(file, "utf8"), file));
+  } else if (keyFile) throw new KeyError(`--server-key-file: ${keyFile} does not exist`);
   else {
     const key = randomBytes(32);
     writeFileSync(file, `${key.toString("base64")}\n`, { mode: 0o600, flag: "wx" });
@@ -90,7 +93,10 @@ export function loadKeyring(
   if (env.SENTINEL_PREVIOUS_SERVER_KEY)
     keys.push(parseServerKey(env.SENTINEL_PREVIOUS_SERVER_KEY, "SENTINEL_PREVIOUS_SERVER_KEY"));
   const previousFile = `${file}.previous`;
-  if (existsSync(previousFile)) keys.push(parseServerKey(readFileSync(previousFile, "utf8"), previousFile));
+  if (existsSync(previousFile)) {
+    makePrivate(previousFile);
+    keys.push(parseServerKey(readFileSync(previousFile, "utf8"), previousFile));
+  }
   return createKeyring(keys);
 }
 

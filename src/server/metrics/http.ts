@@ -1,7 +1,9 @@
 /**
  * Wraps the app's fetch handler: logs every request at debug and every server error at error,
- * each with its request id, and feeds the report metrics. Only the method, the path (never the
- * query string or headers, where tokens travel) and the status are logged.
+ * each with its request id, and feeds the report metrics. A 503 is no error of the server's
+ * but a "try later" whose cause its maker logs (once a minute, not once per request). Only the
+ * method, the path (never the query string or headers, where tokens travel) and the status are
+ * logged.
  */
 import type { Logger } from "../../logger.ts";
 import { REPORTS_PATH } from "../api/reports/index.ts";
@@ -31,7 +33,7 @@ export function instrumentFetch(
       ms: Math.round(ms * 10) / 10,
     };
     const line = `${request.method} ${path} ${response.status} ${fields.ms} ms [${fields.request_id}]`;
-    if (response.status >= 500) deps.logger.error(line, fields);
+    if (response.status >= 500 && response.status !== 503) deps.logger.error(line, fields);
     else deps.logger.debug(line, fields);
     if (deps.metrics && request.method === "POST" && path === REPORTS_PATH)
       deps.metrics.observeReport(response.status, ms / 1000);

@@ -66,7 +66,7 @@ export class ServerMetrics {
     );
     this.authFailures = r.counter(
       "sentinel_report_auth_failures_total",
-      "Refused report authentications by reason (bad_signature, unknown_client, stale_timestamp, replayed_nonce, missing_or_malformed_headers)",
+      "Refused report and keepalive authentications by reason (bad_signature, unknown_client, stale_timestamp, replayed_nonce, missing_or_malformed_headers; bad_legacy_key, not_a_legacy_client)",
     );
     this.flips = r.counter("sentinel_flips_total", "State changes (events) stored, by kind");
     const clients = r.gauge("sentinel_clients", "Clients by status (green, yellow, red, grey) and liveness");

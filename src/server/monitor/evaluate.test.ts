@@ -1,5 +1,12 @@
 import { describe, expect, test } from "bun:test";
-import { DEFAULT_CLIENT_POLICY, type Evaluation, evaluateReport, initialClientState } from "./evaluate.ts";
+import {
+  DEFAULT_CLIENT_POLICY,
+  type Evaluation,
+  evaluateReport,
+  initialClientState,
+  judgedAgainst,
+  rejudgeState,
+} from "./evaluate.ts";
 import { buildReport, CLOUDFLARE_RESOLVER, HOME, type ReportSpec, testGeo, VPN_EXIT } from "./testing.ts";
 import type { ClientPolicy, ClientState, HomeIdentity, VerdictStatus } from "./types.ts";
 
@@ -62,6 +69,8 @@ const run = (c: Case): Evaluation => {
 };
 
 const ok = { bypass: "ok", dns: "ok", exit: "ok" } as const;
+const NO_HOME_CONFIGURED: HomeIdentity = { addresses: [], asns: [], learn: false };
+const NOT_LEARNED_YET: HomeIdentity = { addresses: [], asns: [], learn: true };
 
 const CASES: Case[] = [
   // --- bypass ---
@@ -90,6 +99,20 @@ const CASES: Case[] = [
     name: "exit IPv4 in the home ASN is a bypass",
     report: { v4: "203.0.113.50" },
     expect: { bypass: "leak", status: "red", reasons: { bypass: ["home network's AS64500"] } },
+  },
+  {
+    name: "an exit that is the home address is no ok exit",
+    report: { v4: "203.0.113.7" },
+    expect: {
+      bypass: "leak",
+      exit: "leak",
+      reasons: { exit: ["home line", "203.0.113.7", "a home address"] },
+    },
+  },
+  {
+    name: "an IPv6 exit through home makes the exit a leak too, even with a VPN IPv4 exit",
+    report: { v6: "2001:db8:1::5" },
+    expect: { exit: "leak", reasons: { exit: ["IPv6 exit 2001:db8:1::5"] } },
   },
   {
     name: "one provider of three seeing the home address is a bypass even when the consensus is the VPN",
@@ -151,7 +174,7 @@ const CASES: Case[] = [
     name: "a private source inside a (mis)configured private home range still never counts",
     report: {},
     sourceIp: "192.168.1.10",
-    home: { addresses: ["192.168.1.0/24", "203.0.113.7"], asns: [64500] },
+    home: { addresses: ["192.168.1.0/24", "203.0.113.7"], asns: [64500], learn: false },
     expect: { bypass: "ok" },
   },
   {
@@ -169,7 +192,7 @@ const CASES: Case[] = [
   {
     name: "a home CIDR entry matches an exit the database knows nothing about",
     report: { v4: "203.0.113.200" },
-    home: { addresses: ["203.0.113.0/24"], asns: [] },
+    home: { addresses: ["203.0.113.0/24"], asns: [], learn: false },
     expect: { bypass: "leak", reasons: { bypass: ["in the home range 203.0.113.0/24"] } },
   },
   {
@@ -182,6 +205,142 @@ const CASES: Case[] = [
       ],
     },
     expect: { bypass: "unknown", exit: "unknown", status: "yellow", flips: ["client.first_seen"] },
+  },
+  // --- no home identity: nothing can be home, so nothing can be judged not home ---
+  {
+    name: "no home identity with learning off: bypass unknown, never green, and the reason says how to fix it",
+    report: {},
+    home: NO_HOME_CONFIGURED,
+    expect: {
+      bypass: "unknown",
+      dns: "ok",
+      status: "yellow",
+      flips: ["client.first_seen"],
+      reasons: { bypass: ["home address is unknown", "--no-home-learn", "--home-ip"], status: ["bypass"] },
+    },
+  },
+  {
+    name: "no home identity while learning has not succeeded: bypass unknown, and the reason says so",
+    report: {},
+    home: NOT_LEARNED_YET,
+    expect: {
+      bypass: "unknown",
+      status: "yellow",
+      reasons: { bypass: ["no IP provider has answered", "--home-ip"] },
+    },
+  },
+  {
+    name: "no home identity: an IPv6 exit is not known to stay off the home line",
+    report: { v6: "2001:db8:1::5" },
+    home: NO_HOME_CONFIGURED,
+    expect: { bypass: "unknown", ipv6: "unknown", exit: "ok", status: "yellow" },
+  },
+  {
+    name: "no home identity: the exit's network cannot vouch for a resolver",
+    report: { resolvers: ["198.51.100.53"] },
+    home: NO_HOME_CONFIGURED,
+    expect: { dns: "unknown", reasons: { dns: ["home address is unknown"] } },
+  },
+  {
+    name: "an ASN alone is a home identity",
+    report: {},
+    home: { addresses: [], asns: [64500], learn: false },
+    expect: { ...ok, status: "green" },
+  },
+  // --- private witnesses: reached over a LAN, veth or loopback, never a vote ---
+  {
+    name: "the server's whoami over a LAN is evidence, not a disagreeing provider (as an older client sent it)",
+    report: {
+      v4: VPN_EXIT,
+      v4Consistent: false,
+      v4Answers: [
+        ["ipify", VPN_EXIT],
+        ["icanhazip", VPN_EXIT],
+        ["whoami", "192.168.1.20"],
+      ],
+    },
+    expect: {
+      ...ok,
+      status: "green",
+      flips: ["client.first_seen"],
+      check: (r) => {
+        const exit = r.state.verdicts?.exit.evidence;
+        expect(exit?.private_answers).toEqual([{ family: 4, provider: "whoami", ip: "192.168.1.20" }]);
+        expect(exit?.consistent.ipv4).toBe(true);
+        expect(exit?.answers.ipv4).toHaveLength(3); // every answer is kept
+        expect(r.state.verdicts?.bypass.evidence.exits.map((e) => e.ip)).toEqual([VPN_EXIT]);
+      },
+    },
+  },
+  ...(
+    [
+      ["10.200.0.2", "veth"],
+      ["172.17.0.1", "docker bridge"],
+      ["100.64.1.2", "CGNAT"],
+      ["169.254.3.4", "link-local"],
+      ["127.0.0.1", "loopback"],
+    ] as const
+  ).map(
+    ([ip, what]): Case => ({
+      name: `a whoami answer from a ${what} address (${ip}) never makes the exit inconsistent`,
+      report: {
+        v4: null,
+        v4Consistent: false,
+        v4Answers: [
+          ["ipify", VPN_EXIT],
+          ["whoami", ip],
+        ],
+      },
+      expect: { ...ok, status: "green", check: (r) => expect(r.state.exit.ipv4?.ip).toBe(VPN_EXIT) },
+    }),
+  ),
+  {
+    name: "an IPv6 whoami answer from a ULA or link-local address is not counted either",
+    report: {
+      v6: null,
+      v6Consistent: false,
+      v6Answers: [
+        ["ipify6", "2001:db8:2::7"],
+        ["whoami", "fd00::2"],
+        ["other", "fe80::9"],
+      ],
+    },
+    expect: {
+      ...ok,
+      ipv6: "ok",
+      status: "green",
+      check: (r) => expect(r.state.exit.ipv6?.ip).toBe("2001:db8:2::7"),
+    },
+  },
+  {
+    name: "a private address alone names no exit: unknown, never green",
+    report: { v4: "10.0.0.5", v4Answers: [["whoami", "10.0.0.5"]] },
+    expect: {
+      bypass: "unknown",
+      exit: "unknown",
+      status: "yellow",
+      check: (r) => {
+        expect(r.state.exit.ipv4).toBeNull();
+        expect(r.state.verdicts?.exit.evidence.private_answers).toHaveLength(1);
+      },
+    },
+  },
+  {
+    name: "public providers that really disagree are still inconsistent beside a private whoami",
+    report: {
+      v4: null,
+      v4Consistent: false,
+      v4Answers: [
+        ["ipify", VPN_EXIT],
+        ["icanhazip", "198.51.100.200"],
+        ["whoami", "192.168.1.20"],
+      ],
+    },
+    expect: {
+      exit: "inconsistent",
+      reasons: { exit: ["icanhazip said 198.51.100.200"] },
+      check: (r) => expect(r.state.verdicts?.exit.reason).not.toContain("192.168.1.20"),
+    },
   },
   // --- dns ---
   {
@@ -296,7 +455,7 @@ const CASES: Case[] = [
   {
     name: "the exit's network does not vouch for a resolver when the exit itself is home",
     report: { v4: "203.0.113.7", resolvers: ["203.0.113.53"] },
-    home: { addresses: ["203.0.113.7"], asns: [] },
+    home: { addresses: ["203.0.113.7"], asns: [], learn: false },
     expect: { bypass: "leak", dns: "suspect" },
   },
   {
@@ -676,5 +835,64 @@ describe("evaluateReport invariants", () => {
   test("a never-seen state is grey with nothing pending", () => {
     const state = initialClientState(DEFAULT_CLIENT_POLICY);
     expect(state).toMatchObject({ status: "grey", liveness: "never", late_at: null, offline_at: null });
+  });
+});
+
+describe("judging the last report again when home changes", () => {
+  const report = buildReport({ v4: "203.0.113.7" }, NOW - 5_000);
+  const judgedBlind = evaluateReport({
+    report,
+    sourceIp: null,
+    policy: DEFAULT_CLIENT_POLICY,
+    home: NO_HOME_CONFIGURED,
+    previous: null,
+    geo: testGeo,
+    now: NOW,
+  }).state;
+
+  test("a state judged against no home is stale once home is known, and fresh against the same home", () => {
+    expect(judgedAgainst(judgedBlind, NO_HOME_CONFIGURED)).toBe(true);
+    expect(judgedAgainst(judgedBlind, HOME)).toBe(false);
+    // learning switched on without an answer yet: the reason changes, so it is stale too
+    expect(judgedAgainst(judgedBlind, NOT_LEARNED_YET)).toBe(false);
+    expect(judgedAgainst(initialClientState(DEFAULT_CLIENT_POLICY), HOME)).toBe(false);
+  });
+
+  test("the exposed client turns red with its flips; liveness and deadlines stay as they were", () => {
+    const later = NOW + 600_000;
+    const { state, flips } = rejudgeState({
+      state: judgedBlind,
+      report,
+      sourceIp: null,
+      policy: DEFAULT_CLIENT_POLICY,
+      home: HOME,
+      geo: testGeo,
+      now: later,
+    });
+    expect(judgedBlind.status).toBe("yellow");
+    expect(state.status).toBe("red");
+    expect(state.verdicts?.bypass.status).toBe("leak");
+    expect(flips.map((f) => [f.kind, f.at, f.suppressed])).toEqual([["bypass.started", later, false]]);
+    expect(state).toMatchObject({
+      liveness: judgedBlind.liveness,
+      last_report_at: judgedBlind.last_report_at,
+      late_at: judgedBlind.late_at,
+      offline_at: judgedBlind.offline_at,
+    });
+    expect(judgedAgainst(state, HOME)).toBe(true);
+  });
+
+  test("a paused client is judged again too, but alerts nothing", () => {
+    const paused = { ...judgedBlind, paused: true };
+    const { flips } = rejudgeState({
+      state: paused,
+      report,
+      sourceIp: null,
+      policy: { ...DEFAULT_CLIENT_POLICY, paused: true },
+      home: HOME,
+      geo: testGeo,
+      now: NOW,
+    });
+    expect(flips.map((f) => f.suppressed)).toEqual([true]);
   });
 });

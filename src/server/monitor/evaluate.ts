@@ -4,11 +4,13 @@
  * version of these rules; keep the two in step.
  */
 import { formatDuration } from "../../config/duration.ts";
+import { consensus } from "../../probe/consensus.ts";
+import { isPublicAddress } from "../../protocol/public-address.ts";
 import type { IpFamilyResult, ReportV1 } from "../../protocol/report.ts";
 import type { GeoLookup, IpInfo } from "../geo/types.ts";
 import { type Cidr, canonicalIp, cidrOverlaps, formatCidr, parseCidr } from "./cidr.ts";
 import { controlFlapping, STABLE } from "./flapping.ts";
-import { isPublicAddress, matchHome, matchHomeAddress } from "./home.ts";
+import { homeUnknownReason, isHomeKnown, matchHome, matchHomeAddress } from "./home.ts";
 import { DEFAULT_GRACE_S, DEFAULT_INTERVAL_S, pendingDeadlines } from "./liveness.ts";
 import { overallStatus } from "./status.ts";
 import type {
@@ -24,6 +26,7 @@ import type {
   ObservedAddress,
   ObservedClientSubnet,
   ObservedResolver,
+  PrivateAnswer,
   Verdict,
   Verdicts,
 } from "./types.ts";
@@ -149,6 +152,47 @@ export function evaluateReport(input: EvaluateInput): Evaluation {
   return { state: { ...draft, flap: controlled.flap }, flips: controlled.flips };
 }
 
+export interface RejudgeInput {
+  state: ClientState;
+  /** the last report the state was judged from */
+  report: ReportV1;
+  sourceIp: string | null;
+  policy: ClientPolicy;
+  home: HomeIdentity;
+  geo: GeoLookup;
+  now: number;
+}
+
+/**
+ * The last report judged again without a new one, after something it does not carry changed
+ * (the home identity was learned or changed). Verdicts, status and verdict flips follow the new
+ * judgment; liveness and deadlines stay as they are, since the client said nothing new.
+ */
+export function rejudgeState(input: RejudgeInput): Evaluation {
+  const { state, now } = input;
+  const judged = judgeReport(input);
+  const base = { ...state, verdicts: judged.verdicts, exit: judged.exit, resolvers: judged.resolvers };
+  const summary = overallStatus(base);
+  const draft: ClientState = { ...base, ...summary };
+  const flips = verdictFlips(state, draft, now).map((flip) => ({ ...flip, suppressed: state.paused }));
+  const controlled = controlFlapping(draft.flap, flips, now, summary);
+  return { state: { ...draft, flap: controlled.flap }, flips: controlled.flips };
+}
+
+/** True when the state's verdicts were judged against this home identity (false when never judged). */
+export function judgedAgainst(state: ClientState, home: HomeIdentity): boolean {
+  const judgedHome = state.verdicts?.bypass.evidence.home;
+  if (judgedHome === undefined) return false;
+  const same = (a: readonly unknown[], b: readonly unknown[]) =>
+    a.length === b.length && a.every((x, i) => x === b[i]);
+  return (
+    same(judgedHome.addresses, home.addresses) &&
+    same(judgedHome.asns, home.asns) &&
+    // an unknown home's reason says whether learning is on
+    (isHomeKnown(home) || judgedHome.learn === home.learn)
+  );
+}
+
 interface Judgement {
   verdicts: Verdicts;
   exit: ClientState["exit"];
@@ -169,9 +213,11 @@ export function judgeReport(
     return info;
   };
   const { report, home } = input;
+  const ipv4 = publicView(report.ipv4);
+  const ipv6 = report.ipv6 ? publicView(report.ipv6) : undefined;
   const exits = [
-    ...observedAddresses(report.ipv4, 4, lookup, home),
-    ...(report.ipv6 ? observedAddresses(report.ipv6, 6, lookup, home) : []),
+    ...observedAddresses(ipv4, 4, lookup, home),
+    ...(ipv6 ? observedAddresses(ipv6, 6, lookup, home) : []),
   ];
   const consensusV4 = exits.find((e) => e.family === 4 && e.consensus)?.info ?? null;
   const consensusV6 = exits.find((e) => e.family === 6 && e.consensus)?.info ?? null;
@@ -180,15 +226,37 @@ export function judgeReport(
     verdicts: {
       bypass: judgeBypass(exits, input.sourceIp, home),
       dns,
-      ipv6: judgeIpv6(exits.filter((e) => e.family === 6)),
-      exit: judgeExit(report, consensusV4, consensusV6, input.policy),
+      ipv6: judgeIpv6(
+        exits.filter((e) => e.family === 6),
+        home,
+      ),
+      exit: judgeExit({ ipv4, ipv6 }, exits, consensusV4, consensusV6, input.policy),
     },
     exit: { ipv4: consensusV4, ipv6: consensusV6 },
     resolvers: dns.evidence.resolvers,
   };
 }
 
-/** Every address of one family that anyone named: the consensus and each provider's answer. */
+const isPrivateAnswer = (a: { ip: string | null }) => a.ip !== null && !isPublicAddress(a.ip);
+
+/** The answers that only show a private path to their provider: evidence, never a vote. */
+const privateAnswers = (result: IpFamilyResult, family: 4 | 6): PrivateAnswer[] =>
+  result.answers.flatMap((a) =>
+    isPrivateAnswer(a) ? [{ family, provider: a.provider, ip: a.ip as string }] : [],
+  );
+
+/**
+ * A family as the server judges it: answers naming a private, loopback, CGNAT, link-local or
+ * ULA address set aside, by the client's own consensus rule (a client older than that rule, or
+ * a legacy keepalive, may have counted them). A report without such answers is taken as sent.
+ */
+function publicView(result: IpFamilyResult): IpFamilyResult {
+  if (!result.answers.some(isPrivateAnswer) && (result.ip === null || isPublicAddress(result.ip)))
+    return result;
+  return consensus(result.answers);
+}
+
+/** Every public address of one family that anyone named: the consensus and each provider's answer. */
 function observedAddresses(
   result: IpFamilyResult,
   family: 4 | 6,
@@ -198,7 +266,7 @@ function observedAddresses(
   const byIp = new Map<string, ObservedAddress>();
   const add = (text: string, provider: string | null, consensus: boolean) => {
     const ip = canonicalIp(text);
-    if (ip === null) return;
+    if (ip === null || !isPublicAddress(ip)) return;
     let entry = byIp.get(ip);
     if (entry === undefined) {
       const info = lookup(ip);
@@ -270,6 +338,14 @@ function judgeBypass(
     );
   if (causes.length > 0)
     return verdict("leak", "red", `Traffic bypasses the VPN: ${causes.join("; ")}.`, evidence);
+  const homeUnknown = homeUnknownReason(home);
+  if (homeUnknown !== null)
+    return verdict(
+      "unknown",
+      "yellow",
+      `The home address is unknown, so a bypass cannot be checked: ${homeUnknown}`,
+      evidence,
+    );
   const v4 = exits.find((e) => e.family === 4 && e.consensus) ?? exits.find((e) => e.family === 4);
   if (v4 === undefined) {
     return verdict(
@@ -287,7 +363,7 @@ function judgeBypass(
   );
 }
 
-function judgeIpv6(exits: ObservedAddress[]): Verdict<Ipv6Evidence> {
+function judgeIpv6(exits: ObservedAddress[], home: HomeIdentity): Verdict<Ipv6Evidence> {
   const evidence: Ipv6Evidence = { exits };
   if (exits.length === 0)
     return verdict("na", "grey", "No public IPv6 address was observed: IPv6 cannot leak.", evidence);
@@ -299,6 +375,13 @@ function judgeIpv6(exits: ObservedAddress[]): Verdict<Ipv6Evidence> {
     return verdict("leak", "red", `IPv6 bypasses the VPN: ${causes.join("; ")}.`, evidence);
   }
   const main = exits.find((e) => e.consensus) ?? (exits[0] as ObservedAddress);
+  if (homeUnknownReason(home) !== null)
+    return verdict(
+      "unknown",
+      "yellow",
+      `IPv6 leaves through ${describeIp(main.info)}, but the home address is unknown, so an IPv6 leak cannot be checked.`,
+      evidence,
+    );
   return verdict(
     "ok",
     "green",
@@ -412,6 +495,15 @@ function judgeDns(
       evidence,
     );
   }
+  // The exit's network vouches for a resolver only when that exit is known not to be home.
+  const unvouched = homeUnknownReason(home) === null ? [] : all.filter((r) => r.judgement === "exit_network");
+  if (unvouched.length > 0)
+    return verdict(
+      "unknown",
+      "yellow",
+      `DNS goes through ${unvouched.map((r) => describeIp(r.info)).join(", ")} in the exit's network, but the home address is unknown, so this cannot be told apart from the home ISP's resolver.`,
+      evidence,
+    );
   const described = all.map(
     (r) =>
       `${describeIp(r.info)}${r.judgement === "exit_network" ? ", the VPN's network" : ", an allowed resolver"}`,
@@ -430,12 +522,15 @@ function subnetHomeMatch(subnet: Cidr, info: IpInfo, home: HomeIdentity): HomeMa
 
 function disagreement(result: IpFamilyResult | undefined, label: string): string | null {
   if (result === undefined || result.consistent) return null;
-  const said = result.answers.filter((a) => a.ip !== null).map((a) => `${a.provider} said ${a.ip}`);
+  const said = result.answers
+    .filter((a) => a.ip !== null && !isPrivateAnswer(a))
+    .map((a) => `${a.provider} said ${a.ip}`);
   return `${label}: ${said.length > 0 ? said.join(", ") : "no agreement"}`;
 }
 
 function judgeExit(
-  report: ReportV1,
+  families: { ipv4: IpFamilyResult; ipv6: IpFamilyResult | undefined },
+  exits: ObservedAddress[],
   v4: IpInfo | null,
   v6: IpInfo | null,
   policy: ClientPolicy,
@@ -462,19 +557,33 @@ function judgeExit(
       );
     }
   }
-  const disagreements = [disagreement(report.ipv4, "IPv4"), disagreement(report.ipv6, "IPv6")].filter(
-    (d) => d !== null,
-  );
+  const { ipv4, ipv6 } = families;
+  const disagreements = [disagreement(ipv4, "IPv4"), disagreement(ipv6, "IPv6")].filter((d) => d !== null);
   const evidence: ExitEvidence = {
     ipv4: v4,
     ipv6: v6,
-    answers: { ipv4: report.ipv4.answers, ipv6: report.ipv6?.answers ?? [] },
-    consistent: { ipv4: report.ipv4.consistent, ipv6: report.ipv6 ? report.ipv6.consistent : null },
+    answers: { ipv4: ipv4.answers, ipv6: ipv6?.answers ?? [] },
+    consistent: { ipv4: ipv4.consistent, ipv6: ipv6 ? ipv6.consistent : null },
     inconsistent: disagreements.length > 0,
     expected: { country: expectedCountry, asn: expectedAsn },
     violations,
     unverifiable,
+    private_answers: [...privateAnswers(ipv4, 4), ...(ipv6 ? privateAnswers(ipv6, 6) : [])],
   };
+  // The exit is where traffic leaves: through home it is not ok, whatever else holds.
+  const homeExits = exits.filter((e) => e.consensus && e.home_match !== null);
+  if (homeExits.length > 0) {
+    const which = homeExits.map(
+      (e) =>
+        `the ${family(e)} exit ${describeIp(e.info)} is ${describeMatch(e.home_match as HomeMatch, e.ip)}`,
+    );
+    return verdict(
+      "leak",
+      "red",
+      `Traffic leaves through the home line, not the VPN: ${which.join("; ")}.`,
+      evidence,
+    );
+  }
   if (primary !== null && violations.length > 0) {
     return verdict(
       "violated",

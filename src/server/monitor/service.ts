@@ -19,10 +19,11 @@ import type {
   Store,
   Transaction,
 } from "../store/index.ts";
-import { applyPolicy, evaluateReport, initialClientState } from "./evaluate.ts";
+import { applyPolicy, evaluateReport, initialClientState, judgedAgainst, rejudgeState } from "./evaluate.ts";
 import { afterServerStart, nextDeadline, pendingDeadlines, serverDowntime, sweepClient } from "./liveness.ts";
 import { type PolicyDefaults, policyFrom } from "./settings.ts";
-import type { ClientPolicy, ClientState, Flip, HomeIdentity } from "./types.ts";
+import { statusReasons } from "./status.ts";
+import type { ClientPolicy, ClientState, Flip, HomeIdentity, OverallStatus } from "./types.ts";
 
 /** An authenticated, valid report, handed to the monitor to judge and store. */
 export interface AcceptedReport {
@@ -33,8 +34,13 @@ export interface AcceptedReport {
 }
 
 /** What the monitor answers for an accepted report: when the client should report next. */
+/** What the monitor answers for an accepted report: when to report next, and what it concluded. */
 export interface AcceptResult {
   nextReportInS: number;
+  /** the client's overall status after this report */
+  status: OverallStatus;
+  /** why: the causes of the status, one sentence each (the "Protected" sentence when green) */
+  reasons: string[];
 }
 
 export interface MonitorDeps {
@@ -67,6 +73,8 @@ export interface MonitorDeps {
 }
 
 const ALIVE_KEY = "server.alive_at";
+/** Clients read and re-judged per step after a home change, between two turns of the event loop. */
+const REJUDGE_PAGE = 100;
 const ALIVE_EVERY_MS = 5_000;
 /** How often heartbeats held in memory are written (and announced to dashboards). */
 const HEARTBEATS_EVERY_MS = 2_000;
@@ -97,6 +105,10 @@ export class ClientMonitor {
    */
   private readonly unwrittenBeats = new Map<string, Heartbeat>();
   private readonly writeBehind: boolean;
+  /** the re-judging pass under way (see rejudgeStale), and whether another must follow it */
+  private rejudging: Promise<number> | undefined;
+  private rejudgeAgain = false;
+  private stopped = false;
 
   constructor(private readonly deps: MonitorDeps) {
     this.writeBehind = deps.heartbeatsWriteBehind ?? true;
@@ -167,7 +179,7 @@ export class ClientMonitor {
     if (r.report.replayed) this.judged.delete(client.id);
     else this.judged.set(client.id, { key, revision: updated.revision });
     this.announce(tx, client.id, events, true);
-    return { nextReportInS: state.interval_s };
+    return { nextReportInS: state.interval_s, status: state.status, reasons: statusReasons(state) };
   }
 
   /** The client as it stands inside `tx`: cached (write-behind), or read and locked. */
@@ -220,7 +232,7 @@ export class ClientMonitor {
       this.announce(tx, client.id, [], true);
     }
     this.deps.cache?.set({ ...client, ...beat });
-    return { nextReportInS: previous.interval_s };
+    return { nextReportInS: previous.interval_s, status: previous.status, reasons: statusReasons(previous) };
   }
 
   /** A report built by the server itself (legacy keepalive) goes through the same path. */
@@ -253,6 +265,100 @@ export class ClientMonitor {
     this.deps.broker.publish("client.changed", { clientId });
   }
 
+  /**
+   * Judges every client's last report again whose verdicts rest on another home identity than
+   * the current one: when home is first learned (or configured, found at start) or changes, a
+   * client exposed by it turns red now, not at its next report. Works through the clients a page
+   * at a time, yielding between pages, so reports keep flowing; a second call while one runs
+   * makes it go over the clients once more. Resolves to the number of clients re-judged.
+   */
+  async rejudgeStale(): Promise<number> {
+    if (this.rejudging) {
+      this.rejudgeAgain = true;
+      return this.rejudging;
+    }
+    const run = async () => {
+      let total = 0;
+      do {
+        this.rejudgeAgain = false;
+        let after: string | null = null;
+        for (;;) {
+          if (this.stopped) return total;
+          // the compare-and-set in rejudgePage expects the liveness columns as stored
+          await this.writeHeartbeats();
+          const page = await this.deps.store.clients.page(after, REJUDGE_PAGE);
+          total += await this.rejudgePage(page);
+          if (page.length < REJUDGE_PAGE) break;
+          after = (page.at(-1) as ClientRecord).name;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      } while (this.rejudgeAgain);
+      return total;
+    };
+    this.rejudging = run()
+      .then((total) => {
+        if (total)
+          this.deps.logger.info(`home identity changed: judged the last report of ${total} client(s) again`);
+        return total;
+      })
+      .catch((e) => {
+        this.deps.logger.error(`re-judging clients after a home change failed: ${(e as Error).message}`);
+        return 0;
+      })
+      .finally(() => {
+        this.rejudging = undefined;
+      });
+    return this.rejudging;
+  }
+
+  /** One page of clients: those judged against another home are judged again, in one transaction. */
+  private async rejudgePage(clients: ClientRecord[]): Promise<number> {
+    const { store, now, broker } = this.deps;
+    const home = this.deps.home();
+    const t = now();
+    const judged = clients.flatMap((client) => {
+      const state = this.stateOf(client);
+      if (state === null || state.verdicts === null || client.lastReport === null) return [];
+      if (judgedAgainst(state, home)) return [];
+      const { state: next, flips } = rejudgeState({
+        state,
+        report: client.lastReport,
+        sourceIp: client.lastSourceIp,
+        policy: this.policyOf(client),
+        home,
+        geo: this.deps.geo,
+        now: t,
+      });
+      return [{ client, state, next, flips }];
+    });
+    if (judged.length === 0) return 0;
+    const stored = await store.transaction(async (tx) => {
+      const done: { id: string; statusChanged: boolean }[] = [];
+      const events: EventRecord[] = [];
+      for (const { client, state, next, flips } of judged) {
+        const won = await tx.clients.casState(
+          client.id,
+          { liveness: client.liveness, lastReportAt: client.lastReportAt },
+          { state: next, ...columnsOf(next) },
+        );
+        if (!won) continue; // a report got there first, and was judged against this home
+        if (historyDiffers(state, next)) await tx.history.record(client.id, historyRowOf(next, t));
+        const updated = { ...client, state: next, ...columnsOf(next), revision: client.revision + 1 };
+        events.push(...(await this.storeFlips(tx, updated, flips)));
+        done.push({ id: client.id, statusChanged: next.status !== state.status });
+      }
+      this.announce(tx, null, events, false);
+      return done;
+    });
+    for (const { id, statusChanged } of stored) {
+      this.judged.delete(id);
+      this.deps.cache?.forget(id);
+      // a changed status can move the row (worst first) or out of a filter: the list refetches
+      broker.publish("client.updated", { clientId: id, changed: statusChanged });
+    }
+    return stored.length;
+  }
+
   /** Stores a server-wide event (home changed, uplink down/up, server started). */
   async recordServerEvent(flip: Flip): Promise<void> {
     await this.deps.store.transaction(async (tx) => {
@@ -277,21 +383,24 @@ export class ClientMonitor {
       startedAt,
       how.downtimeToleranceMs,
     );
+    const home = this.deps.home();
     let adjusted = 0;
+    let judgedAgainstOtherHome = false;
     await store.transaction(async (tx) => {
-      if (how.restarted || downtime)
-        for (const client of await tx.clients.list()) {
-          const state = this.stateOf(client);
-          if (!state) continue;
-          const next = afterServerStart(state, startedAt);
-          if (next.late_at === state.late_at && next.offline_at === state.offline_at) continue;
-          await tx.clients.casState(
-            client.id,
-            { liveness: client.liveness, lastReportAt: client.lastReportAt },
-            { state: next, ...columnsOf(next) },
-          );
-          adjusted++;
-        }
+      for (const client of await tx.clients.list()) {
+        const state = this.stateOf(client);
+        if (!state) continue;
+        if (state.verdicts !== null && !judgedAgainst(state, home)) judgedAgainstOtherHome = true;
+        if (!how.restarted && !downtime) continue;
+        const next = afterServerStart(state, startedAt);
+        if (next.late_at === state.late_at && next.offline_at === state.offline_at) continue;
+        await tx.clients.casState(
+          client.id,
+          { liveness: client.liveness, lastReportAt: client.lastReportAt },
+          { state: next, ...columnsOf(next) },
+        );
+        adjusted++;
+      }
       await tx.meta.set(ALIVE_KEY, String(startedAt));
       if (downtime) await tx.history.recordServerDowntime(downtime.from, downtime.to);
     });
@@ -301,10 +410,13 @@ export class ClientMonitor {
         `server was down for ${Math.round(downtime.duration_ms / 1000)} s; recorded as unknown, not as client downtime`,
       );
     if (adjusted) logger.debug(`extended the deadlines of ${adjusted} client(s) after start`);
+    // a new --home-ip (or a home learned since) makes stored verdicts rest on an old home
+    if (judgedAgainstOtherHome) void this.rejudgeStale();
   }
 
   /** Writes the heartbeats held in memory (at stop, if the disk lets it). */
   async stop(): Promise<void> {
+    this.stopped = true;
     try {
       await this.writeHeartbeats();
     } catch (e) {

@@ -41,7 +41,11 @@ export const testGeo: GeoLookup = {
   },
 };
 
-export const HOME: HomeIdentity = { addresses: ["203.0.113.7", "2001:db8:1::/48"], asns: [64500] };
+export const HOME: HomeIdentity = {
+  addresses: ["203.0.113.7", "2001:db8:1::/48"],
+  asns: [64500],
+  learn: false,
+};
 
 export const VPN_EXIT = "198.51.100.7";
 export const CLOUDFLARE_RESOLVER = "192.0.2.1";

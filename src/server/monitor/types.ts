@@ -15,6 +15,11 @@ export interface HomeIdentity {
   addresses: string[];
   /** autonomous systems of the home line (the ISP) */
   asns: number[];
+  /**
+   * whether the server learns its own public address (--home-learn). With no address and no
+   * ASN it says why home is unknown: learning has not succeeded, or was turned off.
+   */
+  learn: boolean;
 }
 
 /** Per-client settings that change how a report is judged and when silence counts. */
@@ -114,6 +119,19 @@ export interface ExitEvidence {
   violations: ("country" | "asn")[];
   /** expectations that cannot be checked because the lookup has no answer */
   unverifiable: ("country" | "asn")[];
+  /**
+   * answers naming a private, loopback, CGNAT, link-local or ULA address: the provider (usually
+   * the server's own whoami) was reached over a private path. Kept as evidence, never counted.
+   * Absent in states judged before this field existed.
+   */
+  private_answers?: PrivateAnswer[];
+}
+
+/** A provider answer that names a non-public address (see ExitEvidence.private_answers). */
+export interface PrivateAnswer {
+  family: 4 | 6;
+  provider: string;
+  ip: string;
 }
 
 export interface Verdict<E> {

@@ -13,9 +13,11 @@
  */
 import type { Logger } from "../../logger.ts";
 import type { Broker } from "../broker.ts";
+import { settlesWithin } from "../settles-within.ts";
 import type { OutboxRow, OutboxStatus, Store } from "../store/index.ts";
 import { GIVE_UP_AFTER_MS, pastGiveUp, retryDelayMs } from "./backoff.ts";
 import type { Channel } from "./channel.ts";
+import { type ChannelHealth, channelHealth } from "./health.ts";
 import { Pacer } from "./pacing.ts";
 import type { Notification } from "./types.ts";
 
@@ -35,24 +37,8 @@ export interface DispatcherDeps {
   unreachablePauseMs?: number;
   /** longest sleep between checks when nothing is due (default 30 s) */
   idleMs?: number;
-}
-
-export interface LaneStatus {
-  channel: string;
-  target: string;
-  lastDeliveredAt: number | null;
-  lastError: string | null;
-  lastErrorAt: number | null;
-  /** set while the target refuses delivery (e.g. the bot was blocked or removed from the chat) */
-  pausedUntil: number | null;
-}
-
-export interface ChannelStatus {
-  name: string;
-  /** false when the configuration is invalid or a target is refusing delivery */
-  ok: boolean;
-  problems: string[];
-  lanes: LaneStatus[];
+  /** stop(): how long deliveries in flight may take to finish before they are aborted (default 1 s) */
+  stopGraceMs?: number;
 }
 
 const laneKey = (channel: string, target: string) => `${channel}\u0000${target}`;
@@ -63,10 +49,22 @@ export class OutboxDispatcher {
   private readonly channels: Map<string, Channel>;
   private readonly pacer: Pacer;
   private readonly inflight = new Map<string, Promise<void>>();
-  private readonly lanes = new Map<string, LaneStatus>();
+  /** lanes whose target refuses us (bot blocked or removed from the chat): not tried before this time */
+  private readonly pausedUntil = new Map<string, number>();
+  /**
+   * lanes the service said are misconfigured or gone (401/403/404/410, SMTP 5xx), with its
+   * answer: nothing more is sent there until the next start; their queued rows wait
+   */
+  private readonly disabled = new Map<string, string>();
   private running = false;
+  /** set by stop(): deliveries still in flight then touch nothing */
+  private stopped = false;
+  /** aborts the channels' requests in flight when stop() runs out of patience */
+  private halt = new AbortController();
   private loopDone: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
+  /** set by wake(): something changed since the current round began */
+  private woken = false;
   private unsubscribe: (() => void) | null = null;
   private readonly leaseMs: number;
   private readonly maxAgeMs: number;
@@ -83,35 +81,42 @@ export class OutboxDispatcher {
     this.maxAgeMs = deps.maxAgeMs ?? GIVE_UP_AFTER_MS;
     this.pauseMs = deps.unreachablePauseMs ?? 10 * 60_000;
     this.idleMs = deps.idleMs ?? 30_000;
-    for (const c of deps.channels)
-      for (const t of c.targets())
-        this.lanes.set(laneKey(c.name, t), {
-          channel: c.name,
-          target: t,
-          lastDeliveredAt: null,
-          lastError: null,
-          lastErrorAt: null,
-          pausedUntil: null,
-        });
   }
 
   /** Runs until stop(): delivers what is due, sleeps until the next due row or a wake-up. */
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.stopped = false;
+    if (this.halt.signal.aborted) this.halt = new AbortController();
     this.unsubscribe = this.deps.broker?.subscribe("outbox.enqueued", () => this.wake()) ?? null;
     this.loopDone = this.loop();
   }
 
+  /**
+   * Bounded whatever the channels do: deliveries in flight get stopGraceMs to finish, then
+   * their requests are aborted, and every row this dispatcher still holds goes back to the
+   * queue, due now, so the next start delivers it without waiting out the lease.
+   */
   async stop(): Promise<void> {
+    if (this.stopped) return;
     this.running = false;
     this.unsubscribe?.();
+    this.unsubscribe = null;
     this.wake();
     await this.loopDone;
-    await Promise.allSettled([...this.inflight.values()]);
+    const inflight = Promise.allSettled([...this.inflight.values()]);
+    if (!(await settlesWithin(inflight, this.deps.stopGraceMs ?? 1_000))) {
+      this.halt.abort();
+      await settlesWithin(inflight, 250);
+    }
+    this.stopped = true;
+    await this.deps.store.outbox.releaseClaims(this.owner, this.deps.now());
   }
 
   wake(): void {
+    // a round in progress reads the outbox before it sleeps: it must not sleep through this
+    this.woken = true;
     this.wakeUp?.();
   }
 
@@ -121,18 +126,35 @@ export class OutboxDispatcher {
     await Promise.allSettled([...this.inflight.values()]);
   }
 
-  status(): ChannelStatus[] {
-    const now = this.deps.now();
-    return [...this.channels.values()].map((c) => {
-      const lanes = [...this.lanes.values()].filter((l) => l.channel === c.name).map((l) => ({ ...l }));
-      const problems = [
-        ...c.validateConfig(),
-        ...lanes
-          .filter((l) => l.pausedUntil !== null && l.pausedUntil > now)
-          .map((l) => `${l.target}: ${l.lastError}`),
-      ];
-      return { name: c.name, ok: problems.length === 0, problems, lanes };
-    });
+  /** Each channel's state from its stored lanes and queue (see health.ts). */
+  async status(): Promise<ChannelHealth[]> {
+    const { outbox } = this.deps.store;
+    const lanes = await outbox.lanes();
+    const queues = await outbox.queues();
+    return [...this.channels.values()].map((c) =>
+      channelHealth({
+        name: c.name,
+        problems: [
+          ...c.validateConfig(),
+          ...c.targets().flatMap((t) => {
+            const why = this.disabled.get(laneKey(c.name, t));
+            return why ? [`${t}: stopped, ${why} (fix the channel and restart)`] : [];
+          }),
+        ],
+        targets: c.targets(),
+        lanes,
+        queue: queues.get(c.name),
+      }),
+    );
+  }
+
+  /**
+   * A message to the lane just got through outside the queue (a test message): what waits out
+   * a retry delay or a refusal pause goes now.
+   */
+  async retryNow(channel: string, target: string): Promise<void> {
+    this.pausedUntil.delete(laneKey(channel, target));
+    if ((await this.deps.store.outbox.retryNow(channel, target, this.deps.now())) > 0) this.wake();
   }
 
   queue(): Promise<Record<OutboxStatus, number>> {
@@ -142,9 +164,10 @@ export class OutboxDispatcher {
   private async loop(): Promise<void> {
     while (this.running) {
       let wait = this.idleMs;
+      this.woken = false;
       try {
         const now = this.deps.now();
-        const soonest = [await this.launch(), await this.deps.store.outbox.nextDueAt()].filter(
+        const soonest = [await this.launch(), await this.deps.store.outbox.nextDueAt(now)].filter(
           (t): t is number => t !== null && t > now,
         );
         if (soonest.length) wait = Math.min(wait, Math.min(...soonest) - now);
@@ -152,8 +175,7 @@ export class OutboxDispatcher {
         // a locked or broken database must not end the loop; the next round retries
         this.deps.logger.error(`outbox: dispatch round failed: ${(e as Error).message}`);
       }
-      // stop() during the round above found no sleep to cut short
-      if (!this.running) break;
+      if (this.woken) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.max(1, wait));
         this.wakeUp = () => {
@@ -175,8 +197,8 @@ export class OutboxDispatcher {
     };
     for (const head of await outbox.dueHeads(now, 200)) {
       const lane = laneKey(head.channel, head.target);
-      if (this.inflight.has(lane)) continue;
-      const paused = this.lanes.get(lane)?.pausedUntil ?? null;
+      if (this.inflight.has(lane) || this.disabled.has(lane)) continue;
+      const paused = this.pausedUntil.get(lane) ?? null;
       if (paused !== null && paused > now) {
         later(paused);
         continue;
@@ -216,7 +238,7 @@ export class OutboxDispatcher {
     }
     let messages: unknown[];
     try {
-      messages = channel.render(notification, row.target);
+      messages = channel.render(notification, row.target, { key: row.idempotencyKey });
     } catch (e) {
       await outbox.fail(row.id, this.owner, `rendering failed: ${(e as Error).message}`);
       return;
@@ -230,11 +252,15 @@ export class OutboxDispatcher {
         return;
       }
       try {
-        await channel.send(row.target, messages[part]);
+        await channel.send(row.target, messages[part], this.halt.signal);
       } catch (err) {
+        // aborted by stop(), which gives the row back: not the channel's failure
+        if (this.halt.signal.aborted || this.stopped) return;
         await this.failed(row, channel, err);
         return;
       }
+      // a channel that ignored the abort answered after stop() released the row
+      if (this.stopped) return;
       this.pacer.record(lane, this.deps.now());
       if (!(await outbox.progress(row.id, this.owner, part + 1, this.deps.now() + this.leaseMs))) {
         this.deps.logger.warn(
@@ -247,15 +273,9 @@ export class OutboxDispatcher {
       this.deps.logger.warn(`outbox: #${row.id} was taken over before it was marked delivered`);
       return;
     }
-    const status = this.laneStatus(row);
-    if (status.pausedUntil !== null)
+    if (this.pausedUntil.delete(lane))
       this.deps.logger.info(`outbox: ${row.channel} ${row.target} accepts messages again`);
-    Object.assign(status, {
-      lastDeliveredAt: this.deps.now(),
-      pausedUntil: null,
-      lastError: null,
-      lastErrorAt: null,
-    });
+    await outbox.recordAttempt(row.channel, row.target, this.deps.now(), null);
   }
 
   private async failed(row: OutboxRow, channel: Channel, err: unknown): Promise<void> {
@@ -263,15 +283,24 @@ export class OutboxDispatcher {
     const now = this.deps.now();
     const cls = channel.classifyError(err);
     const message = channel.describeError(err);
-    const status = this.laneStatus(row);
-    Object.assign(status, { lastError: message, lastErrorAt: now });
+    const lane = laneKey(row.channel, row.target);
+    await outbox.recordAttempt(row.channel, row.target, now, message);
+    if (cls === "disabled") {
+      // the row waits (not lost): after the configuration is fixed, the next start sends it
+      await outbox.release(row.id, this.owner, { at: now, countAttempt: true, error: message });
+      this.disabled.set(lane, message);
+      this.deps.logger.error(
+        `outbox: ${row.channel} ${row.target} stopped: ${message}; its queued messages wait until the channel is fixed and the server restarted`,
+      );
+      return;
+    }
     if (cls === "permanent" || cls === "unreachable") {
       await outbox.fail(row.id, this.owner, message);
       if (cls === "unreachable") {
         // One refused row pauses the lane instead of failing every queued row against it.
-        if (status.pausedUntil === null)
+        if (!this.pausedUntil.has(lane))
           this.deps.logger.error(`outbox: ${row.channel} ${row.target} refuses messages: ${message}`);
-        status.pausedUntil = now + this.pauseMs;
+        this.pausedUntil.set(lane, now + this.pauseMs);
       } else this.deps.logger.error(`outbox: #${row.id} (${row.kind}) failed for good: ${message}`);
       return;
     }
@@ -290,22 +319,5 @@ export class OutboxDispatcher {
     this.deps.logger.warn(
       `outbox: #${row.id} to ${row.channel} ${row.target} failed (${message}); retry in ${Math.round((at - now) / 1000)} s`,
     );
-  }
-
-  private laneStatus(row: OutboxRow): LaneStatus {
-    const key = laneKey(row.channel, row.target);
-    let status = this.lanes.get(key);
-    if (!status) {
-      status = {
-        channel: row.channel,
-        target: row.target,
-        lastDeliveredAt: null,
-        lastError: null,
-        lastErrorAt: null,
-        pausedUntil: null,
-      };
-      this.lanes.set(key, status);
-    }
-    return status;
   }
 }

@@ -8,17 +8,24 @@ import type { UserFromGetMe } from "grammy/types";
 import type { Logger } from "../../logger.ts";
 import type { Broker } from "../broker.ts";
 import { periodic } from "../services.ts";
-import type { OutboxStatus, Store } from "../store/index.ts";
+import type { ClientRecord, OutboxStatus, Store } from "../store/index.ts";
 import { SentinelBot } from "../telegram/bot.ts";
 import type { Channel, PaceRule } from "./channel.ts";
+import type { ClientStateSource } from "./channels/mqtt/channel.ts";
+import { buildUrlChannels } from "./channels/registry.ts";
 import { TelegramChannel } from "./channels/telegram/channel.ts";
-import { type ChannelStatus, OutboxDispatcher } from "./dispatcher.ts";
+import type { TelegramUrl } from "./channels/urls.ts";
+import { OutboxDispatcher } from "./dispatcher.ts";
+import { type ClientTagSource, NO_TAGS, type RouteFilter } from "./filter.ts";
+import type { ChannelHealth } from "./health.ts";
+import { parseClientLimit } from "./limit.ts";
 import { Notifier } from "./notifier.ts";
 import type { NotifyOptions } from "./options.ts";
 import { parseMaintenanceWindow } from "./schedule.ts";
+import { MessageTemplates } from "./templates.ts";
 
-export type { ChannelStatus, LaneStatus } from "./dispatcher.ts";
 export { OutboxDispatcher } from "./dispatcher.ts";
+export type { ChannelHealth, ChannelState } from "./health.ts";
 export { Notifier } from "./notifier.ts";
 export { notifySpecs } from "./options.ts";
 export type { Notification } from "./types.ts";
@@ -40,7 +47,11 @@ export interface NotificationsDeps {
     requestTimeoutMs?: number;
     sweepIntervalMs?: number;
     leaseMs?: number;
+    /** trust for TLS servers with a test CA (SMTP, MQTT) */
+    tls?: { ca?: string };
   };
+  /** client tags for ?tags= filters (none until the store keeps tags) */
+  tags?: ClientTagSource;
 }
 
 export interface Notifications {
@@ -53,8 +64,8 @@ export interface Notifications {
   webhook(): ((req: Request) => Promise<Response>) | null;
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** per channel: configuration problems, refusing targets, last delivery; plus the queue counts */
-  channelStatus(): Promise<{ channels: ChannelStatus[]; queue: Record<OutboxStatus, number> }>;
+  /** per channel: its state from recent deliveries (see health.ts); plus the whole queue's counts */
+  channelStatus(): Promise<{ channels: ChannelHealth[]; queue: Record<OutboxStatus, number> }>;
 }
 
 /** The bot token from --telegram-token / SENTINEL_TELEGRAM_TOKEN, else --telegram-token-file. */
@@ -67,25 +78,93 @@ export function telegramToken(options: {
   return null;
 }
 
+/** What the MQTT channel publishes as retained state: the store's clients, changes from the broker. */
+export function clientStates(store: Store, broker: Broker): ClientStateSource {
+  const view = (c: ClientRecord) => ({
+    id: c.id,
+    name: c.name,
+    status: c.status,
+    liveness: c.liveness,
+    reason: c.state?.reason ?? null,
+    exit: c.exit,
+    lastReportAt: c.lastReportAt,
+  });
+  return {
+    list: async () => (await store.clients.list()).map(view),
+    get: async (id) => {
+      const c = await store.clients.get(id);
+      return c ? view(c) : null;
+    },
+    subscribe(onChange) {
+      const offUpdated = broker.subscribe("client.updated", (m) => m.changed && onChange(m.clientId));
+      const offChanged = broker.subscribe("client.changed", (m) => onChange(m.clientId));
+      return () => {
+        offUpdated();
+        offChanged();
+      };
+    },
+  };
+}
+
+/**
+ * --telegram-token/--telegram-chat and tgram:// URLs are one bot: a tgram:// URL adds its chat
+ * (with its filters) and gives the token when --telegram-token does not. Two different tokens
+ * are refused: the bot's commands and allow-list belong to one bot.
+ */
+function telegramSetup(options: NotifyOptions, urls: TelegramUrl[]) {
+  const tokens = new Set(urls.map((u) => u.token));
+  const given = telegramToken(options);
+  if (given) tokens.add(given);
+  if (tokens.size > 1)
+    throw new Error("--notify: a tgram:// URL names another bot than --telegram-token (one bot per server)");
+  const chats = [...options.telegramChat];
+  const filters = new Map<string, RouteFilter>();
+  for (const u of urls) {
+    if (chats.includes(u.chat)) throw new Error(`--notify: Telegram chat ${u.chat} is given twice`);
+    chats.push(u.chat);
+    filters.set(u.chat, u.filter);
+  }
+  return { token: given ?? urls[0]?.token ?? null, chats, filters };
+}
+
 export function createNotifications(deps: NotificationsDeps): Notifications {
   const { store, broker, now, logger, options } = deps;
   const publicUrl = options.publicUrl ?? null;
-  const token = telegramToken(options);
+  const tags = deps.tags ?? NO_TAGS;
+  const templates = MessageTemplates.load(
+    { publicUrl, timeZone: options.notifyTimezone },
+    logger,
+    options.messageTemplates ?? null,
+  );
+  const built = buildUrlChannels(options.notify, {
+    templates,
+    tags,
+    publicUrl,
+    logger,
+    states: clientStates(store, broker),
+    ...(deps.testing?.requestTimeoutMs ? { requestTimeoutMs: deps.testing.requestTimeoutMs } : {}),
+    ...(deps.testing?.tls ? { tls: deps.testing.tls } : {}),
+  });
+  const { token, chats, filters } = telegramSetup(options, built.telegram);
   const channels: Channel[] = [];
   let telegram: TelegramChannel | null = null;
   if (token) {
     telegram = new TelegramChannel({
       token,
-      chats: options.telegramChat,
+      chats,
       apiRoot: options.telegramApiRoot,
       publicUrl,
       timeZone: options.notifyTimezone,
+      filters,
+      tags,
       ...(deps.testing?.requestTimeoutMs ? { requestTimeoutMs: deps.testing.requestTimeoutMs } : {}),
       ...(deps.testing?.pace ? { pace: deps.testing.pace } : {}),
     });
     channels.push(telegram);
   } else if (options.telegramChat.length)
     logger.warn("telegram: chats are configured but no bot token; alerts are off");
+  channels.push(...built.channels);
+  const clientLimit = options.notifyClientLimit ? parseClientLimit(options.notifyClientLimit) : null;
 
   const maintenance = options.maintenanceWindow
     .map(parseMaintenanceWindow)
@@ -102,7 +181,9 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
       timeZone: options.notifyTimezone,
     },
     digest: { threshold: options.digestThreshold, windowMs: options.digestWindow },
+    clientLimit: typeof clientLimit === "string" ? null : clientLimit,
     reminderIntervalMs: options.reminderInterval,
+    logEvent: (line) => logger.info(line),
   });
   const dispatcher = new OutboxDispatcher({
     store,
@@ -118,7 +199,7 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
           token,
           apiRoot: options.telegramApiRoot,
           ...(deps.testing?.botInfo ? { botInfo: deps.testing.botInfo } : {}),
-          chats: options.telegramChat,
+          chats,
           store,
           broker,
           now,
@@ -148,9 +229,12 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
     async start() {
       for (const c of channels) for (const p of c.validateConfig()) logger.warn(`${c.name}: ${p}`);
       if (channels.length === 0)
-        logger.info("notify: no alert channel configured (see --telegram-token, --telegram-chat)");
+        logger.info(
+          "notify: no alert channel configured (see --notify, --telegram-token, --telegram-chat); every event is logged instead",
+        );
+      await Promise.all(channels.map((c) => c.start?.()));
       dispatcher.start();
-      await reminders.start();
+      reminders.start();
       if (!bot) return;
       if (options.telegramMode === "webhook") {
         if (!publicUrl)
@@ -165,9 +249,10 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
     },
     async stop() {
       await reminders.stop();
-      await bot?.stop();
-      await dispatcher.stop();
+      // each is bounded on its own (~2 s with a dead Bot API); side by side, that is paid once
+      await Promise.all([bot?.stop(), dispatcher.stop()]);
+      await Promise.all(channels.map((c) => c.stop?.()));
     },
-    channelStatus: async () => ({ channels: dispatcher.status(), queue: await dispatcher.queue() }),
+    channelStatus: async () => ({ channels: await dispatcher.status(), queue: await dispatcher.queue() }),
   };
 }

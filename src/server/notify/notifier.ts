@@ -17,6 +17,8 @@ import type {
   Transaction,
 } from "../store/index.ts";
 import type { Channel } from "./channel.ts";
+import type { RouteCandidate } from "./filter.ts";
+import type { ClientLimit } from "./limit.ts";
 import { decide, type NoiseSettings, RESOLVES, UPLINK_EXPLAINS } from "./policy.ts";
 import { activeWindow } from "./schedule.ts";
 import type { Notification, NotificationFacts } from "./types.ts";
@@ -29,14 +31,21 @@ export interface DigestSettings {
 
 export interface NotifierDeps {
   store: Store;
-  channels: readonly Pick<Channel, "name" | "targets">[];
+  channels: readonly Pick<Channel, "name" | "targets" | "accepts">[];
   noise: NoiseSettings;
   digest: DigestSettings;
+  /** --notify-client-limit: beyond it a client's alerts on a lane fold into one digest per period */
+  clientLimit?: ClientLimit | null;
   /** remind while a client stays red; 0 = never */
   reminderIntervalMs: number;
   /** after the uplink returns, wait this long for clients to report before announcing held-back offline alerts */
   uplinkSettleMs?: number;
   broker?: Broker;
+  /**
+   * With no channel configured the log is the only alert: every event goes here as one line
+   * (kind, client, reason), once the transaction that stored the event has committed.
+   */
+  logEvent?: (line: string) => void;
 }
 
 export interface UplinkState {
@@ -65,6 +74,16 @@ function field(obj: unknown, ...path: string[]): unknown {
   return cur;
 }
 
+/** "event client.offline: laptop (online → offline): No report for 3 min." */
+function eventLine(event: EventRecord, client: ClientRecord | null): string {
+  const who = client?.name ?? (event.clientId ? `client ${event.clientId}` : "server");
+  const change =
+    event.from !== null || event.to !== null ? ` (${event.from ?? "-"} → ${event.to ?? "-"})` : "";
+  const reason = field(event.evidence, "reason");
+  const what = typeof reason === "string" ? reason : JSON.stringify(event.evidence).slice(0, 300);
+  return `event ${event.kind}: ${who}${change}: ${what}${event.suppressed ? " (no alert: suppressed)" : ""}`;
+}
+
 export class Notifier {
   private readonly settleMs: number;
 
@@ -89,19 +108,30 @@ export class Notifier {
     for (const event of events) {
       if (!isEventKind(event.kind)) continue;
       const client = event.clientId ? await clientOf(event.clientId) : null;
+      const { logEvent } = this.deps;
+      if (this.deps.channels.length === 0 && logEvent) {
+        const line = eventLine(event, client);
+        tx.afterCommit(() => logEvent(line));
+      }
       if (event.clientId && !client) continue;
+      const candidate: RouteCandidate = {
+        kind: event.kind,
+        severity: EVENT_SEVERITY[event.kind],
+        client: client ? { id: client.id, name: client.name } : null,
+      };
       for (const channel of this.deps.channels) {
         for (const target of channel.targets())
-          queued += await this.enqueueOne(
-            tx,
-            event,
-            event.kind,
-            client,
-            channel.name,
-            target,
-            ctx.now,
-            uplink,
-          );
+          if (channel.accepts?.(target, candidate) ?? true)
+            queued += await this.enqueueOne(
+              tx,
+              event,
+              event.kind,
+              client,
+              channel.name,
+              target,
+              ctx.now,
+              uplink,
+            );
       }
     }
     this.wake(tx, queued);
@@ -153,8 +183,56 @@ export class Notifier {
       await outbox.insert({ ...base, status: "suppressed", lastError: decision.reason });
       return 0;
     }
-    const digestId = await this.digestFor(tx, kind, channel, target, now, event.id);
+    const digestId =
+      (await this.overLimitDigest(tx, kind, client, channel, target, now, event.id)) ??
+      (await this.digestFor(tx, kind, channel, target, now, event.id));
     return (await outbox.insert({ ...base, status: "pending", digestId })) === null ? 0 : 1;
+  }
+
+  /**
+   * --notify-client-limit: once a client had N messages of its own on a lane within the period,
+   * its further alerts fold into one digest of that client, sent when the period that began
+   * with the oldest of those N ends. Other clients' alerts on the lane are not held back.
+   */
+  private async overLimitDigest(
+    tx: Transaction,
+    kind: string,
+    client: ClientRecord | null,
+    channel: string,
+    target: string,
+    now: number,
+    eventId: number,
+  ): Promise<number | null> {
+    const limit = this.deps.clientLimit;
+    if (!limit || !client || (NOT_DIGESTED as readonly string[]).includes(kind)) return null;
+    const { outbox } = tx;
+    const window = await outbox.clientWindow(channel, target, client.id, now - limit.periodMs);
+    if (window.count < limit.count) return null;
+    const open = await outbox.openDigest(channel, target, now, client.id);
+    if (open) return open.id;
+    const digest: Notification = {
+      kind: "digest",
+      severity: "info",
+      eventId: null,
+      client: { id: client.id, name: client.name },
+      from: null,
+      to: null,
+      at: now,
+      evidence: {},
+      facts: { limit: limit.text },
+    };
+    return outbox.insert({
+      eventId: null,
+      clientId: client.id,
+      kind: "digest",
+      channel,
+      target,
+      idempotencyKey: `${channel}:${target}:limit:${client.id}:${eventId}`,
+      payload: digest,
+      status: "pending",
+      createdAt: now,
+      nextAttemptAt: (window.oldestAt ?? now) + limit.periodMs,
+    });
   }
 
   /** The open digest this notification folds into, creating it when the lane just crossed the threshold. */
@@ -336,8 +414,7 @@ export class Notifier {
    * suppression ends, so a real outage is never hidden for good. Returns rows queued.
    */
   async sweep(now: number): Promise<number> {
-    const { store } = this.deps;
-    return store.transaction(async (tx) => {
+    return this.deps.store.transaction(async (tx) => {
       const uplink = await this.uplinkState(tx);
       let n = 0;
       for (const client of await tx.clients.withStatus("red")) {
@@ -354,7 +431,7 @@ export class Notifier {
           continue;
         for (const channel of this.deps.channels)
           for (const target of channel.targets())
-            n += await this.remindOrCatchUp(tx, event, event.kind, client, channel.name, target, now, uplink);
+            n += await this.remindOrCatchUp(tx, event, event.kind, client, channel, target, now, uplink);
       }
       this.wake(tx, n);
       return n;
@@ -366,14 +443,21 @@ export class Notifier {
     event: EventRecord,
     kind: EventKind,
     client: ClientRecord,
-    channel: string,
+    route: Pick<Channel, "name" | "accepts">,
     target: string,
     now: number,
     uplink: UplinkState,
   ): Promise<number> {
     const { outbox } = tx;
+    const channel = route.name;
     const rows = await outbox.forEvent(event.id, channel, target);
     const announced = rows.filter((r) => r.status !== "suppressed");
+    const who = { id: client.id, name: client.name };
+    const wanted: RouteCandidate =
+      announced.length === 0
+        ? { kind, severity: EVENT_SEVERITY[kind], client: who }
+        : { kind: "reminder", about: kind, severity: "red", client: who };
+    if (!(route.accepts?.(target, wanted) ?? true)) return 0;
     const facts = await this.factsFor(tx, kind, client, event, null, channel, target, uplink);
     const base = {
       eventId: event.id,

@@ -1,7 +1,9 @@
 /**
- * The dashboard's view of the notification channels (src/server/web/channels.ts): health,
- * last error and queue counts per channel, and "send test message", which goes straight to
- * the channel so the person clicking sees the channel's own answer.
+ * The dashboard's view of the notification channels (src/server/web/channels.ts): each
+ * channel's state from its recent deliveries and queue, and "send test message", which goes
+ * straight to the channel so the person clicking sees the channel's own answer. A test counts
+ * like a delivery: a failed one turns the channel red, and one that gets through lets what
+ * waits in that lane go at once.
  */
 
 import type { Store } from "../store/index.ts";
@@ -14,21 +16,7 @@ export function channelStatusProvider(
   now: () => number,
 ): ChannelStatusProvider {
   return {
-    async list() {
-      const counts = await store.stats.outboxByChannel();
-      const count = (channel: string, status: "pending" | "failed") =>
-        counts.find((r) => r.channel === channel && r.status === status)?.count ?? 0;
-      return (await notifications.channelStatus()).channels.map((c) => {
-        const lastError = c.problems[0] ?? c.lanes.map((l) => l.lastError).find((e) => e !== null) ?? null;
-        return {
-          name: c.name,
-          ok: c.ok,
-          lastError,
-          pending: count(c.name, "pending"),
-          failed: count(c.name, "failed"),
-        };
-      });
-    },
+    list: async () => (await notifications.channelStatus()).channels,
     async sendTest(name) {
       const channel = notifications.channels.find((c) => c.name === name);
       if (!channel) throw new Error(`no channel named ${name}`);
@@ -47,14 +35,19 @@ export function channelStatusProvider(
         evidence: { reason: "Sent from the dashboard to check this channel." },
         facts: {},
       };
+      const { outbox } = store;
       for (const target of targets) {
         for (const message of channel.render(notification, target)) {
           try {
             await channel.send(target, message);
           } catch (e) {
-            throw new Error(`${name} → ${target}: ${channel.describeError(e)}`);
+            const error = channel.describeError(e);
+            await outbox.recordAttempt(name, target, now(), `test message: ${error}`);
+            throw new Error(`${name} → ${target}: ${error}`);
           }
         }
+        await outbox.recordAttempt(name, target, now(), null);
+        await notifications.dispatcher.retryNow(name, target);
       }
     },
   };

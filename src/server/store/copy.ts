@@ -24,11 +24,12 @@ export const COPIED_TABLES = [
   "audit_log",
   "client_history",
   "server_downtime",
+  "channel_lanes",
   "meta",
 ] as const;
 export type CopiedTable = (typeof COPIED_TABLES)[number];
 
-/** Each table's primary key, to read it in pages (server_downtime has none, and is small). */
+/** Each table's primary key, to read it in pages (the small tables without a one-column key: at once). */
 const PRIMARY_KEY: Record<CopiedTable, string | null> = {
   clients: "id",
   client_state: "client_id",
@@ -40,6 +41,7 @@ const PRIMARY_KEY: Record<CopiedTable, string | null> = {
   audit_log: "id",
   client_history: "id",
   server_downtime: null,
+  channel_lanes: null,
   meta: "key",
 };
 

@@ -1,10 +1,11 @@
 /**
- * Which store errors mean "the database cannot take writes right now" rather than a bug.
- * Callers answer those with 503 + Retry-After so clients keep the report and send it again;
- * a 500 would say the server is broken. No engine import: both engines' codes travel on the
- * error object (`code`, and PostgreSQL's SQLSTATE in `errno`).
+ * Which store errors mean "the database cannot take writes right now" (a full, read-only or
+ * failing disk; a PostgreSQL that is unreachable, restarting or too slow) or "the database file
+ * is damaged" rather than a bug. Callers answer those with 503 + Retry-After so clients keep
+ * the report and send it again; a 500 would say the server is broken. No engine import: both
+ * engines' codes travel on the error object (`code`, and PostgreSQL's SQLSTATE in `errno`).
  */
-const SQLITE_UNAVAILABLE = /^SQLITE_(FULL|READONLY|IOERR|CANTOPEN|BUSY|LOCKED|PROTOCOL)(_|$)/;
+const SQLITE_UNAVAILABLE = /^SQLITE_(FULL|READONLY|IOERR|CANTOPEN|BUSY|LOCKED|PROTOCOL|CORRUPT|NOTADB)(_|$)/;
 
 /** Bun's own codes for a PostgreSQL connection that failed, closed or timed out. */
 const PG_CONNECTION_CODES = new Set([
@@ -18,6 +19,14 @@ const PG_CONNECTION_CODES = new Set([
 
 /** Node-style socket errors that can surface from a dropped connection. */
 const SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH"]);
+
+const codeOf = (e: unknown) => {
+  const code = typeof e === "object" && e !== null ? (e as { code?: unknown }).code : undefined;
+  return typeof code === "string" ? code : "";
+};
+
+/** A damaged database file (a bad page, a header that is not SQLite's): it does not heal by waiting. */
+export const isCorruption = (e: unknown) => /^SQLITE_(CORRUPT|NOTADB)(_|$)/.test(codeOf(e));
 
 /** A short reason for a PostgreSQL SQLSTATE that means "try again later", else null. */
 function postgresState(state: string): string | null {
@@ -35,13 +44,12 @@ function postgresState(state: string): string | null {
 
 /** A short reason when `e` is a storage failure, else null. */
 export function storageFailure(e: unknown): string | null {
-  if (typeof e !== "object" || e === null) return null;
-  const { code, errno } = e as { code?: unknown; errno?: unknown };
-  if (typeof errno === "string" && typeof code === "string" && code.startsWith("ERR_POSTGRES_"))
-    return postgresState(errno);
-  if (typeof code !== "string") return null;
+  const code = codeOf(e);
+  const errno = typeof e === "object" && e !== null ? (e as { errno?: unknown }).errno : undefined;
+  if (typeof errno === "string" && code.startsWith("ERR_POSTGRES_")) return postgresState(errno);
   if (PG_CONNECTION_CODES.has(code) || SOCKET_CODES.has(code)) return "the database is unreachable";
   if (!SQLITE_UNAVAILABLE.test(code)) return null;
+  if (isCorruption(e)) return "the database file is damaged";
   if (code.startsWith("SQLITE_FULL")) return "the disk is full";
   if (code.startsWith("SQLITE_READONLY")) return "the data directory is read-only";
   if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) return "the database is busy";

@@ -5,17 +5,28 @@
 import { join } from "node:path";
 import type { PostgresStoreOptions } from "./postgres/index.ts";
 import { openSqliteStore } from "./sqlite/index.ts";
-import type { Store } from "./types.ts";
+import type { Store, Transaction } from "./types.ts";
 
-export { storageFailure } from "./errors.ts";
-export { type BackupInfo, inspectBackup } from "./sqlite/index.ts";
+export { isCorruption, storageFailure } from "./errors.ts";
+export { type BackupInfo, DatabaseDamagedError, inspectBackup } from "./sqlite/index.ts";
 export type * from "./types.ts";
 
 export const DATABASE_FILE = "sentinel.db";
 
+/**
+ * How the report paths commit: SQLite batches the writes of one event-loop turn into one
+ * transaction (one fsync, see sqlite/group-commit.ts); other engines give each its own.
+ */
+export function reportCommit(store: Store): <T>(work: (tx: Transaction) => Promise<T>) => Promise<T> {
+  const group = store.sqlite?.groupCommit;
+  return group ? (work) => group.run(work) : (work) => store.transaction(work);
+}
+
 export interface StoreLocation {
   /** the data directory (SQLite keeps sentinel.db there), or ":memory:" */
   dataDir: string;
+  /** SQLite: read the whole database file for damage first (the server at start) */
+  quickCheck?: boolean;
   /** a postgres:// URL: the database lives there instead (several replicas may share it) */
   database?: string | undefined;
   /** PostgreSQL only: pool size, statement timeout, this replica's name, a logger */
@@ -35,5 +46,7 @@ export async function openStore(where: StoreLocation): Promise<Store> {
     const { openPostgresStore } = await import("./postgres/index.ts");
     return openPostgresStore(where.database, where.postgres);
   }
-  return openSqliteStore(where.dataDir === ":memory:" ? ":memory:" : join(where.dataDir, DATABASE_FILE));
+  return openSqliteStore(where.dataDir === ":memory:" ? ":memory:" : join(where.dataDir, DATABASE_FILE), {
+    quickCheck: where.quickCheck ?? false,
+  });
 }

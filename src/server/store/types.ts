@@ -39,9 +39,17 @@ export interface ClientSummary {
   exit: ExitSummary | null;
 }
 
+/**
+ * How a client came to be: `clients add` (or the dashboard, or an import), so it signs its
+ * reports; or a keepalive on the legacy endpoint (--legacy-api-key), whose shared key may only
+ * touch the clients it created itself.
+ */
+export type ClientOrigin = "enrolled" | "legacy";
+
 /** A client as stored: its summary plus secrets, settings, the judged state and deadlines. */
 export interface ClientRecord extends ClientSummary {
   createdAt: number;
+  origin: ClientOrigin;
   secretEnc: string;
   prevSecretEnc: string | null;
   prevSecretUntil: number | null;
@@ -68,6 +76,8 @@ export interface NewClient {
   name: string;
   createdAt: number;
   secretEnc: string;
+  /** default "enrolled" */
+  origin?: ClientOrigin;
 }
 
 /** A state change not caused by a report (sweeper, server start, settings). */
@@ -360,6 +370,26 @@ export interface NewOutboxRow {
   lastError?: string | null;
 }
 
+/** How one lane (channel + target) last fared: deliveries and test messages. */
+export interface LaneRecord {
+  channel: string;
+  target: string;
+  /** the last message the channel accepted */
+  lastOkAt: number | null;
+  /** the first failure after the last success; null while the lane works */
+  failingSince: number | null;
+  /** the last failure, kept after the lane works again */
+  lastError: string | null;
+  lastErrorAt: number | null;
+}
+
+/** A channel's queue: messages waiting to go out (pending or in flight), and the ones given up on. */
+export interface ChannelQueue {
+  waiting: number;
+  oldestWaitingAt: number | null;
+  failed: number;
+}
+
 export interface OutboxQuery {
   status?: OutboxStatus;
   clientId?: string;
@@ -376,8 +406,8 @@ export interface OutboxRepository {
   list(q: OutboxQuery): Promise<OutboxRow[]>;
   /** Lane heads that can be claimed now: pending and due, or sending with an expired lease. */
   dueHeads(now: number, limit: number): Promise<OutboxRow[]>;
-  /** The earliest time any lane head becomes claimable, or null when every lane is empty. */
-  nextDueAt(): Promise<number | null>;
+  /** The earliest time after `now`'s heads any lane head becomes claimable, or null when every lane is empty. */
+  nextDueAt(now: number): Promise<number | null>;
   /** Compare-and-set claim: true only for the one caller that moved the row to sending. */
   claim(id: number, owner: string, now: number, leaseUntil: number): Promise<boolean>;
   /** Records accepted parts and extends the lease; false when the caller no longer owns the row. */
@@ -392,9 +422,32 @@ export interface OutboxRepository {
   ): Promise<boolean>;
   /** Marks the row (and its digest members) failed for good, keeping the error. */
   fail(id: number, owner: string, error: string): Promise<boolean>;
-  /** Open digest of a lane that still collects (not yet due), if any. */
-  openDigest(channel: string, target: string, now: number): Promise<OutboxRow | null>;
+  /**
+   * Gives back every row `owner` still holds, due at `at`, without counting an attempt (a
+   * dispatcher that stops); returns how many.
+   */
+  releaseClaims(owner: string, at: number): Promise<number>;
+  /**
+   * Open digest of a lane that still collects (not yet due), if any: the lane's burst digest
+   * (clientId null) or one client's digest of alerts beyond the per-client limit.
+   */
+  openDigest(
+    channel: string,
+    target: string,
+    now: number,
+    clientId?: string | null,
+  ): Promise<OutboxRow | null>;
   digestMembers(digestId: number): Promise<OutboxRow[]>;
+  /**
+   * A client's messages of its own on a lane since `since` (not suppressed, not folded into a
+   * digest, not digests), and when the oldest of them was created: the per-client limit's window.
+   */
+  clientWindow(
+    channel: string,
+    target: string,
+    clientId: string,
+    since: number,
+  ): Promise<{ count: number; oldestAt: number | null }>;
   /** Notifications of a lane created at or after `since`, excluding suppressed rows and the given kinds. */
   countRecent(
     channel: string,
@@ -412,6 +465,13 @@ export interface OutboxRepository {
   /** Every row of a lane that announces (or reminds of) one event. */
   forEvent(eventId: number, channel: string, target: string): Promise<OutboxRow[]>;
   countByStatus(): Promise<Record<OutboxStatus, number>>;
+  /** Per channel name. */
+  queues(): Promise<Map<string, ChannelQueue>>;
+  /** A delivery or test message to a lane got through (`error` null) or failed. */
+  recordAttempt(channel: string, target: string, at: number, error: string | null): Promise<void>;
+  lanes(): Promise<LaneRecord[]>;
+  /** Rows of a lane waiting out a retry delay become due at `at` (the lane works again); returns how many. */
+  retryNow(channel: string, target: string, at: number): Promise<number>;
   /** Deletes finished rows (delivered, failed, suppressed) created before `before`. */
   prune(before: number): Promise<number>;
 }

@@ -38,7 +38,13 @@ export function adminRoutes(web: Web) {
     .get("/channels", async ({ request }) => {
       const auth = await web.guard(request, "viewer");
       if (auth instanceof Response) return auth;
-      return web.html(<ChannelsPage ctx={web.pageContext(auth, request)} channels={await channels.list()} />);
+      return web.html(
+        <ChannelsPage
+          ctx={web.pageContext(auth, request)}
+          channels={await channels.list()}
+          now={web.now()}
+        />,
+      );
     })
     .post("/channels/:name/test", async ({ request, params, body }) => {
       const auth = await web.guard(request, "admin", (body ?? {}) as Form);
@@ -59,6 +65,7 @@ export function adminRoutes(web: Web) {
           ctx={web.pageContext(auth, request)}
           channels={await channels.list()}
           notice={notice}
+          now={web.now()}
         />,
       );
     })

@@ -274,11 +274,12 @@ export function clientRoutes(web: Web) {
         web.broker.publish("client.changed", { clientId: c.id });
         return web.redirect("/");
       })
-      // lets `/clients/<name>` links from alerts work as well as ids
+      // lets `/clients/<name>` links from alerts work as well as ids; the router has decoded
+      // the name already (decoding again turned /c/%25 into a 500)
       .get("/c/:name", async ({ request, params }) => {
         const auth = await web.guard(request, "viewer");
         if (auth instanceof Response) return auth;
-        const c = await findClient(store, decodeURIComponent(params.name));
+        const c = await findClient(store, params.name);
         return c
           ? web.redirect(`/clients/${encodeURIComponent(c.id)}`)
           : web.notFound(auth, request, "client");

@@ -2,6 +2,7 @@
  * Pure view models: store records in, plain data the templates render out. No I/O here, so the
  * numbers on the dashboard (counts, bars, durations) are unit-testable without a browser.
  */
+import { kindTitle } from "../../protocol/event-text.ts";
 import { EVENT_SEVERITY, type EventSeverity, isEventKind } from "../../protocol/events.ts";
 import type { ReportV1 } from "../../protocol/report.ts";
 import type { IpInfo } from "../geo/types.ts";
@@ -9,7 +10,7 @@ import { stretches, summariseUptime } from "../history/uptime.ts";
 import { type ClientSettings, mutedUntil } from "../monitor/settings.ts";
 import type { ClientState, Verdict, Verdicts } from "../monitor/types.ts";
 import type { ClientRecord, ClientSummary, EventRecord, ExitSummary, HistoryRow } from "../store/index.ts";
-import { ago, countryName } from "./format.ts";
+import { ago, countryName, shortUtcTime } from "./format.ts";
 
 export type Status = "green" | "yellow" | "red" | "grey";
 export const STATUSES: readonly Status[] = ["red", "yellow", "green", "grey"];
@@ -92,7 +93,33 @@ export function chipsOf(verdicts: Verdicts | null | undefined): ChipView[] {
   });
 }
 
-export type ExitView = ExitSummary;
+/** One exit address as lists show it: which family, and whether it is the home line. */
+export interface ExitView extends ExitSummary {
+  family: 4 | 6;
+  /** the bypass verdict found this exit to be home */
+  home: boolean;
+}
+
+/**
+ * The judged exits of both families (the leaking IPv6 one too), each marked when the bypass
+ * verdict found it home; before any judgment, the address the store's summary holds.
+ */
+export function exitsOf(c: ClientRecord): ExitView[] {
+  const state = readState(c);
+  const judged = [state.exit?.ipv4, state.exit?.ipv6].filter((e): e is IpInfo => Boolean(e));
+  const observed = state.verdicts?.bypass?.evidence?.exits ?? [];
+  const isHome = (ip: string) => observed.some((o) => o.ip === ip && o.home_match !== null);
+  if (judged.length === 0)
+    return c.exit ? [{ ...c.exit, family: c.exit.ip.includes(":") ? 6 : 4, home: isHome(c.exit.ip) }] : [];
+  return judged.map((e) => ({
+    ip: e.ip,
+    country: e.country,
+    asn: e.asn,
+    org: e.org,
+    family: e.ip.includes(":") ? 6 : 4,
+    home: isHome(e.ip),
+  }));
+}
 
 /** The status word shown next to the icon: colour is never the only signal. */
 export function statusWord(status: Status, liveness: string, paused: boolean): string {
@@ -100,6 +127,12 @@ export function statusWord(status: Status, liveness: string, paused: boolean): s
   if (liveness === "offline") return "Offline";
   if (liveness === "never") return "Waiting";
   return { green: "Protected", yellow: "Warning", red: "Exposed", grey: "Unknown" }[status];
+}
+
+/** When something shown was last true: "as of 14:05 UTC". */
+export interface AsOf {
+  at: number;
+  text: string;
 }
 
 export interface ClientRowView {
@@ -112,7 +145,12 @@ export interface ClientRowView {
   paused: boolean;
   muted: boolean;
   chips: ChipView[];
-  exit: ExitView | null;
+  /**
+   * set when the chips are the last known verdicts of a client that went silent (offline): when
+   * the report they come from arrived, so they read "as of 14:05 UTC", greyed
+   */
+  chipsAsOf: AsOf | null;
+  exits: ExitView[];
   lastSeenAt: number | null;
   lastSeen: string;
 }
@@ -132,7 +170,11 @@ export function clientRow(c: ClientRecord, now: number): ClientRowView {
     paused,
     muted: policy.mutedUntil !== null,
     chips: chipsOf(state.verdicts),
-    exit: c.exit,
+    chipsAsOf:
+      c.liveness === "offline" && state.verdicts && c.lastReportAt !== null
+        ? { at: c.lastReportAt, text: `as of ${shortUtcTime(c.lastReportAt, now)}` }
+        : null,
+    exits: exitsOf(c),
     lastSeenAt: c.lastReportAt,
     lastSeen: ago(c.lastReportAt, now),
   };
@@ -248,25 +290,6 @@ export interface EventView {
   evidence: Record<string, unknown>;
 }
 
-const KIND_TITLE: Record<string, string> = {
-  "client.first_seen": "First report",
-  "client.late": "Late",
-  "client.offline": "Offline",
-  "client.online": "Back online",
-  "exit.changed": "Exit changed",
-  "exit.inconsistent": "Exit providers disagree",
-  "bypass.started": "Bypass: traffic leaves through home",
-  "bypass.ended": "Bypass ended",
-  "dns_leak.started": "DNS leak",
-  "dns_leak.ended": "DNS leak ended",
-  "dns.suspect": "DNS suspect",
-  "ipv6_leak.started": "IPv6 leak",
-  "ipv6_leak.ended": "IPv6 leak ended",
-  "expectation.violated": "Unexpected exit",
-  "home.changed": "Home identity changed",
-  "client.flapping": "Flapping",
-};
-
 export function eventView(e: EventRecord, names: ReadonlyMap<string, string>): EventView {
   const reason = typeof e.evidence.reason === "string" ? e.evidence.reason : null;
   return {
@@ -274,7 +297,7 @@ export function eventView(e: EventRecord, names: ReadonlyMap<string, string>): E
     clientId: e.clientId,
     clientName: e.clientId ? (names.get(e.clientId) ?? null) : null,
     kind: e.kind,
-    title: KIND_TITLE[e.kind] ?? e.kind,
+    title: kindTitle(e.kind),
     severity: isEventKind(e.kind) ? EVENT_SEVERITY[e.kind] : "info",
     from: e.from,
     to: e.to,
@@ -285,7 +308,7 @@ export function eventView(e: EventRecord, names: ReadonlyMap<string, string>): E
   };
 }
 
-export const eventKindTitle = (kind: string) => KIND_TITLE[kind] ?? kind;
+export const eventKindTitle = kindTitle;
 
 // ---- availability bars and history -------------------------------------------------------
 
@@ -394,7 +417,9 @@ export function clientDetail(
 ): ClientDetailView {
   const state = readState(c);
   const names = new Map([[c.id, c.name]]);
-  const { exit } = c;
+  const exitInfo = new Map(
+    [state.exit?.ipv4, state.exit?.ipv6].flatMap((e) => (e ? [[e.ip, e] as const] : [])),
+  );
   const resolverInfo = new Map((state.resolvers ?? []).map((r) => [r.ip, r]));
   const report = c.lastReport as Partial<ReportV1> | null;
   return {
@@ -403,11 +428,17 @@ export function clientDetail(
     verdicts: state.verdicts ?? null,
     timeline: eventsDesc.slice(0, 50).map((e) => eventView(e, names)),
     bars: BAR_WINDOWS.map((w) => bars(w.label, h, { from: now - w.ms, to: now }, w.buckets)),
+    // both families: an IPv6 exit through home is the leak people look for here
     exits: history(
       h.rows,
-      (r) => r.exitIpv4 ?? r.exitIpv6,
+      (r) => [r.exitIpv4, r.exitIpv6].filter(Boolean).join(",") || null,
       now,
-      (ip) => (exit && ip === exit.ip ? infoDetail(exit) : null),
+      (ips) =>
+        ips
+          .split(",")
+          .map((ip) => infoDetail(exitInfo.get(ip)))
+          .filter(Boolean)
+          .join("; ") || null,
     ),
     resolvers: history(
       h.rows,

@@ -10,6 +10,7 @@
  * proxies and Bun's idle timeout from closing a quiet stream, and ends it once the session is gone.
  */
 import { Elysia } from "elysia";
+import { Banners } from "../../../templates/layout.tsx";
 import { ClientRowDeleteOob, ClientRowOob, StatusCountsView } from "../../../templates/overview.tsx";
 import { type Auth, renderSync, type Web } from "./guard.ts";
 import { clientRow, isStatus, type StatusCounts } from "./model.ts";
@@ -25,6 +26,8 @@ export async function overviewUpdate(web: Web, ids: Iterable<string>): Promise<s
   const parts: string[] = [];
   for (const id of ids) parts.push(await rowFragment(web, id, now));
   parts.push(await countsFragment(web, now));
+  // a report judged after home was learned is the moment the "home unknown" banner goes
+  parts.push(renderSync(<Banners banners={await web.banners()} oob />));
   return parts.join("");
 }
 

@@ -1,12 +1,13 @@
 import { Elysia } from "elysia";
 import { parseDuration } from "../../../config/duration.ts";
-import { authenticateBearer } from "../../auth/api-tokens.ts";
+import { auditActor, authenticateBearer, type Principal } from "../../auth/api-tokens.ts";
 import type { Broker } from "../../broker.ts";
 import { ApiError, notFound } from "../../errors.ts";
 import { stretches, summariseUptime } from "../../history/uptime.ts";
 import { readBodyLimited, requireJsonContentType } from "../../http.ts";
 import type { ClientMonitor } from "../../monitor/service.ts";
-import type { Store } from "../../store/index.ts";
+import type { ClientRecord, Store, Transaction } from "../../store/index.ts";
+import type { ServerWarnings } from "../../warnings.ts";
 import { eventPage, parseEventQuery } from "../events/presenter.ts";
 import { presentClient, presentClientSummary } from "./presenter.ts";
 import { parseSettingsPatch } from "./settings.ts";
@@ -16,6 +17,10 @@ export interface ClientsApiDeps {
   now: () => number;
   monitor: Pick<ClientMonitor, "settingsChanged">;
   broker: Broker;
+  /** server-wide problems (home unknown, ...): listed with every page of clients */
+  warnings?: ServerWarnings;
+  /** the caller's address, for the audit log */
+  sourceIpOf?: (request: Request) => string | null;
 }
 
 const MAX_WINDOW_MS = 366 * 86_400_000;
@@ -34,6 +39,27 @@ function parseClientPage(q: Record<string, string | undefined>): { cursor: strin
 
 export const clientsApi = (deps: ClientsApiDeps) => {
   const { store, now } = deps;
+  /** An admin change and its audit entry commit together. */
+  const audited = <T>(
+    principal: Principal,
+    request: Request,
+    action: string,
+    client: ClientRecord,
+    detail: Record<string, unknown>,
+    change: (tx: Transaction) => Promise<T>,
+  ): Promise<T> =>
+    store.transaction(async (tx) => {
+      const result = await change(tx);
+      await tx.auth.audit({
+        at: now(),
+        actor: auditActor(principal),
+        action,
+        target: client.name,
+        detail: { client_id: client.id, ...detail },
+        sourceIp: deps.sourceIpOf?.(request) ?? null,
+      });
+      return result;
+    });
   const clientOr404 = async (id: string) => {
     const c = await store.clients.get(id);
     if (!c) throw notFound("client");
@@ -54,6 +80,7 @@ export const clientsApi = (deps: ClientsApiDeps) => {
       return {
         clients: page.map((c) => presentClientSummary(c, now())),
         next_cursor: page.length === limit ? (page.at(-1)?.name ?? null) : null,
+        warnings: (await deps.warnings?.()) ?? [],
       };
     })
     .get("/api/v1/clients/:id", async ({ params }) => presentClient(await clientOr404(params.id), now()))
@@ -85,11 +112,20 @@ export const clientsApi = (deps: ClientsApiDeps) => {
         status_s: Object.fromEntries(
           Object.entries(summary.status_ms).map(([k, v]) => [k, Math.round(v / 1000)]),
         ),
-        exits: stretches(rows, (r) => r.exitIpv4, to).map((s) => ({
-          ip: s.value,
-          from: new Date(s.from).toISOString(),
-          duration_s: Math.round(s.duration_ms / 1000),
-        })),
+        // both families: an IPv6 exit through home is a leak of its own
+        exits: stretches(
+          rows,
+          (r) => (r.exitIpv4 || r.exitIpv6 ? `${r.exitIpv4 ?? ""} ${r.exitIpv6 ?? ""}` : null),
+          to,
+        ).map((s) => {
+          const [ipv4, ipv6] = s.value.split(" ");
+          return {
+            ip: ipv4 || null,
+            ipv6: ipv6 || null,
+            from: new Date(s.from).toISOString(),
+            duration_s: Math.round(s.duration_ms / 1000),
+          };
+        }),
         resolvers: stretches(rows, (r) => r.resolvers, to).map((s) => ({
           ips: s.value.split(","),
           from: new Date(s.from).toISOString(),
@@ -99,7 +135,7 @@ export const clientsApi = (deps: ClientsApiDeps) => {
     })
     .patch(
       "/api/v1/clients/:id",
-      async ({ params, request }) => {
+      async ({ params, request, principal }) => {
         const client = await clientOr404(params.id);
         requireJsonContentType(request);
         let body: unknown;
@@ -111,15 +147,17 @@ export const clientsApi = (deps: ClientsApiDeps) => {
         }
         const parsed = parseSettingsPatch(body);
         if (!parsed.ok) throw new ApiError(400, "validation_failed", "invalid settings", parsed.errors);
-        await store.clients.updateSettings(client.id, { ...client.settings, ...parsed.patch });
+        await audited(principal, request, "client.settings", client, { changed: parsed.patch }, (tx) =>
+          tx.clients.updateSettings(client.id, { ...client.settings, ...parsed.patch }),
+        );
         await deps.monitor.settingsChanged(client.id);
         return presentClient(await clientOr404(client.id), now());
       },
       { parse: "none" },
     )
-    .delete("/api/v1/clients/:id", async ({ params, set }) => {
+    .delete("/api/v1/clients/:id", async ({ params, set, principal, request }) => {
       const client = await clientOr404(params.id);
-      await store.clients.remove(client.id);
+      await audited(principal, request, "client.delete", client, {}, (tx) => tx.clients.remove(client.id));
       deps.broker.publish("client.changed", { clientId: client.id });
       set.status = 204;
       return "";

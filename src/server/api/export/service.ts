@@ -12,7 +12,7 @@
  */
 import type { Keyring } from "../../auth/keyring.ts";
 import { readSettings } from "../../monitor/settings.ts";
-import type { ApiRole, Store } from "../../store/index.ts";
+import type { ApiRole, ClientOrigin, Store } from "../../store/index.ts";
 
 export const EXPORT_FORMAT = "vpn-sentinel-export";
 export const EXPORT_VERSION = 1;
@@ -26,6 +26,8 @@ export interface ExportedClient {
   secret_sealed: string;
   previous_secret_sealed: string | null;
   previous_secret_until: number | null;
+  /** "legacy" for a client the keepalive endpoint created; absent (older exports) = "enrolled" */
+  origin?: ClientOrigin;
 }
 
 export interface ExportedToken {
@@ -68,6 +70,8 @@ export class ImportError extends Error {
   constructor(
     readonly code: "invalid_export" | "server_key_mismatch",
     message: string,
+    /** JSON pointer to the offending field, when there is one */
+    readonly path?: string,
   ) {
     super(message);
   }
@@ -87,6 +91,7 @@ export async function exportData(store: Store, keyring: Keyring, now: number): P
       secret_sealed: c.secretEnc,
       previous_secret_sealed: c.prevSecretEnc,
       previous_secret_until: c.prevSecretUntil,
+      origin: c.origin,
     })),
     api_tokens: (await store.tokens.list()).map((t) => ({
       id: t.id,
@@ -106,7 +111,10 @@ export async function exportData(store: Store, keyring: Keyring, now: number): P
   };
 }
 
-type Shape = Record<string, "string" | "number" | "object" | "string?" | "number?" | "role">;
+type Shape = Record<
+  string,
+  "string" | "number" | "object" | "string?" | "number?" | "role" | "origin" | "argon2"
+>;
 
 const CLIENT_SHAPE: Shape = {
   id: "string",
@@ -116,6 +124,7 @@ const CLIENT_SHAPE: Shape = {
   secret_sealed: "string",
   previous_secret_sealed: "string?",
   previous_secret_until: "number?",
+  origin: "origin",
 };
 const TOKEN_SHAPE: Shape = {
   id: "string",
@@ -129,25 +138,62 @@ const USER_SHAPE: Shape = {
   id: "string",
   name: "string",
   role: "role",
-  password_hash: "string",
+  password_hash: "argon2",
   created_at: "number",
 };
 
-function checkItems(list: unknown, shape: Shape, where: string): string | null {
-  if (!Array.isArray(list)) return `${where} must be an array`;
+/**
+ * An argon2 hash in the PHC string format Bun.password writes and verifies, with bounded cost:
+ * a hash Bun cannot read would break sign-in with a 500, and an imported hash with a huge memory
+ * or time cost would make every sign-in attempt burn seconds of CPU. Ours: m=65536, t=2, p=1.
+ */
+const ARGON2_HASH =
+  /^\$argon2(?:id|i|d)\$v=19\$m=(\d{1,7}),t=(\d{1,3}),p=(\d{1,3})\$([A-Za-z0-9+/]{11,86})\$([A-Za-z0-9+/]{6,86})$/;
+export function isImportablePasswordHash(hash: string): boolean {
+  const m = ARGON2_HASH.exec(hash);
+  if (!m) return false;
+  const [memoryKiB, time, lanes] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const base64 = (s: string) => s.length % 4 !== 1; // unpadded base64 is never 1 mod 4 long
+  return (
+    memoryKiB >= 1024 &&
+    memoryKiB <= 262_144 &&
+    time >= 1 &&
+    time <= 10 &&
+    lanes >= 1 &&
+    lanes <= 16 &&
+    base64(m[4] as string) &&
+    base64(m[5] as string)
+  );
+}
+
+/** The first problem of a list of items, with the JSON pointer of the field. */
+function checkItems(list: unknown, shape: Shape, where: string): { message: string; path: string } | null {
+  if (!Array.isArray(list)) return { message: `${where} must be an array`, path: `/${where}` };
   for (const [i, item] of list.entries()) {
-    if (typeof item !== "object" || item === null) return `${where}[${i}] must be an object`;
+    if (typeof item !== "object" || item === null)
+      return { message: `${where}[${i}] must be an object`, path: `/${where}/${i}` };
     for (const [key, kind] of Object.entries(shape)) {
       const v = (item as Record<string, unknown>)[key];
       const ok =
         kind === "role"
           ? v === "admin" || v === "viewer"
-          : kind.endsWith("?")
-            ? v === null || v === undefined || typeof v === kind.slice(0, -1)
-            : kind === "object"
-              ? typeof v === "object" && v !== null && !Array.isArray(v)
-              : typeof v === kind && (kind !== "string" || (v as string).length > 0);
-      if (!ok) return `${where}[${i}].${key} is missing or has the wrong type`;
+          : kind === "origin"
+            ? v === undefined || v === "enrolled" || v === "legacy"
+            : kind === "argon2"
+              ? typeof v === "string" && isImportablePasswordHash(v)
+              : kind.endsWith("?")
+                ? v === null || v === undefined || typeof v === kind.slice(0, -1)
+                : kind === "object"
+                  ? typeof v === "object" && v !== null && !Array.isArray(v)
+                  : typeof v === kind && (kind !== "string" || (v as string).length > 0);
+      if (!ok)
+        return {
+          message:
+            kind === "argon2"
+              ? `${where}[${i}].${key} is not an argon2 hash this sentinel can check (PHC format, m ≤ 262144, t ≤ 10, p ≤ 16)`
+              : `${where}[${i}].${key} is missing or has the wrong type`,
+          path: `/${where}/${i}/${key}`,
+        };
     }
   }
   return null;
@@ -157,26 +203,59 @@ function checkItems(list: unknown, shape: Shape, where: string): string | null {
 export function parseExport(input: unknown): ExportDocument {
   const doc = input as Partial<ExportDocument> | null;
   if (typeof doc !== "object" || doc === null || doc.format !== EXPORT_FORMAT)
-    throw new ImportError("invalid_export", `not a sentinel export (format must be "${EXPORT_FORMAT}")`);
+    throw new ImportError(
+      "invalid_export",
+      `not a sentinel export (format must be "${EXPORT_FORMAT}")`,
+      "/format",
+    );
   if (doc.version !== EXPORT_VERSION)
     throw new ImportError(
       "invalid_export",
       `unsupported export version (this sentinel reads ${EXPORT_VERSION})`,
+      "/version",
     );
   const problem =
     checkItems(doc.clients, CLIENT_SHAPE, "clients") ??
     checkItems(doc.api_tokens ?? [], TOKEN_SHAPE, "api_tokens") ??
     checkItems(doc.users ?? [], USER_SHAPE, "users");
-  if (problem) throw new ImportError("invalid_export", problem);
+  if (problem) throw new ImportError("invalid_export", problem.message, problem.path);
   return { ...doc, api_tokens: doc.api_tokens ?? [], users: doc.users ?? [] } as ExportDocument;
+}
+
+/** Who asks for an import or export, for the audit log. */
+export interface AuditedBy {
+  actor: string;
+  sourceIp: string | null;
+}
+
+/** What an export held, for the audit log (counts, never hashes or sealed secrets). */
+export async function auditExport(
+  store: Store,
+  doc: ExportDocument,
+  by: AuditedBy,
+  now: number,
+): Promise<void> {
+  await store.auth.audit({
+    at: now,
+    ...by,
+    action: "export",
+    target: null,
+    detail: { clients: doc.clients.length, api_tokens: doc.api_tokens.length, users: doc.users.length },
+  });
 }
 
 /**
  * Adds what does not exist yet (matched by name, and by id for clients); existing entries are
  * left alone and reported. Secrets are re-sealed before anything is written, so a missing key
- * refuses the whole import instead of leaving half of it behind.
+ * refuses the whole import instead of leaving half of it behind. The audit entry is written in
+ * the same transaction.
  */
-export async function importData(store: Store, keyring: Keyring, doc: ExportDocument): Promise<ImportResult> {
+export async function importData(
+  store: Store,
+  keyring: Keyring,
+  doc: ExportDocument,
+  by: AuditedBy,
+): Promise<ImportResult> {
   let resealed = 0;
   const reseal = (sealed: string): string => {
     if (keyring.isCurrent(sealed)) return sealed;
@@ -219,6 +298,7 @@ export async function importData(store: Store, keyring: Keyring, doc: ExportDocu
         name: c.name,
         createdAt: c.created_at,
         secretEnc: pending ? (c.previous_secret_sealed as string) : c.secret_sealed,
+        origin: c.origin === "legacy" ? "legacy" : "enrolled",
       });
       if (pending) await tx.clients.rotateSecret(c.id, c.secret_sealed, c.previous_secret_until as number);
       if (Object.keys(c.policy).length) await tx.clients.updateSettings(c.id, readSettings(c.policy));
@@ -261,6 +341,7 @@ export async function importData(store: Store, keyring: Keyring, doc: ExportDocu
       });
       result.created.users++;
     }
+    await tx.auth.audit({ at: Date.now(), ...by, action: "import", target: null, detail: { ...result } });
   });
   return result;
 }

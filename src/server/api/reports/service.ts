@@ -12,7 +12,13 @@ import {
 import type { Keyring } from "../../auth/keyring.ts";
 import { ApiError, tooManyRequests, unauthorized } from "../../errors.ts";
 import type { AcceptedReport, AcceptResult } from "../../monitor/service.ts";
-import { type ClientRecord, type Store, storageFailure, type Transaction } from "../../store/index.ts";
+import {
+  type ClientRecord,
+  reportCommit,
+  type Store,
+  storageFailure,
+  type Transaction,
+} from "../../store/index.ts";
 import type { ClientCache } from "./client-cache.ts";
 
 export interface ReportLimits {
@@ -37,10 +43,14 @@ export interface ReportIngestDeps {
 }
 
 export interface IncomingReport {
-  body: string;
+  /** the body as sent (a string stands for its UTF-8 bytes): the signature covers exactly these */
+  body: Uint8Array | string;
   header: (name: string) => string | null;
   sourceIp: string | null;
 }
+
+/** Invalid UTF-8 is refused, not replaced; a leading byte-order mark (signed with the rest) is dropped. */
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 export class ReportIngest {
   /** sealed secret -> plain secret; sealed values change on rotation so entries never go stale */
@@ -49,8 +59,7 @@ export class ReportIngest {
   private readonly commit: <T>(work: (tx: Transaction) => Promise<T>) => Promise<T>;
 
   constructor(private readonly deps: ReportIngestDeps) {
-    const group = deps.store.sqlite?.groupCommit;
-    this.commit = group ? (work) => group.run(work) : (work) => deps.store.transaction(work);
+    this.commit = reportCommit(deps.store);
   }
 
   /**
@@ -113,9 +122,9 @@ export class ReportIngest {
 
     let parsed: unknown;
     try {
-      parsed = JSON.parse(req.body);
+      parsed = JSON.parse(typeof req.body === "string" ? req.body : strictUtf8.decode(req.body));
     } catch {
-      throw new ApiError(400, "invalid_json", "the request body is not valid JSON");
+      throw new ApiError(400, "invalid_json", "the request body is not valid UTF-8 JSON");
     }
     const result = validateReport(parsed);
     if (!result.ok)

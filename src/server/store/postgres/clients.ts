@@ -12,7 +12,8 @@ export function pgClients(db: SQL): ClientRepository {
 
   return {
     async create(c) {
-      await db`INSERT INTO clients (id, name, created_at, secret_enc) VALUES (${c.id}, ${c.name}, ${c.createdAt}, ${c.secretEnc})`;
+      await db`INSERT INTO clients (id, name, created_at, secret_enc, origin)
+        VALUES (${c.id}, ${c.name}, ${c.createdAt}, ${c.secretEnc}, ${c.origin ?? "enrolled"})`;
     },
     async get(id) {
       return nonEmpty(await db`${select} WHERE c.id = ${id}`);

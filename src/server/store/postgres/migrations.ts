@@ -1,7 +1,7 @@
 /**
  * PostgreSQL's numbered schema versions, the same numbers as SQLite's list (a test holds the
- * lengths equal and the resulting schemas alike). PostgreSQL support began at version 7: the
- * entries before it are null, and entry 7 creates the whole schema of that version at once.
+ * lengths equal and the resulting schemas alike). PostgreSQL support began at version 9: the
+ * entries before it are null, and entry 9 creates the whole schema of that version at once.
  * Append only after the first release; every later migration is written once per engine.
  *
  * Types: times are ms since the epoch in bigint (read back as JS numbers), JSON columns are
@@ -15,7 +15,9 @@ export const PG_MIGRATIONS: readonly (string | null)[] = [
   null,
   null,
   null,
-  // 7: everything SQLite has at version 7, plus what replicas share (nonces, rate limits, the
+  null,
+  null,
+  // 9: everything SQLite has at version 9, plus what replicas share (nonces, rate limits, the
   // leader's lease) instead of keeping it in one process's memory
   `
   CREATE TABLE clients (
@@ -38,6 +40,7 @@ export const PG_MIGRATIONS: readonly (string | null)[] = [
     exit_country text,
     exit_asn bigint,
     exit_org text,
+    origin text NOT NULL DEFAULT 'enrolled' CHECK (origin IN ('enrolled', 'legacy')),
     revision bigint NOT NULL DEFAULT 0
   );
   CREATE UNIQUE INDEX clients_name_nocase ON clients (lower(name));
@@ -106,6 +109,15 @@ export const PG_MIGRATIONS: readonly (string | null)[] = [
   CREATE INDEX outbox_event ON outbox (event_id);
   CREATE INDEX outbox_digest ON outbox (digest_id) WHERE digest_id IS NOT NULL;
   CREATE INDEX outbox_status ON outbox (status, id);
+  CREATE TABLE channel_lanes (
+    channel text NOT NULL,
+    target text NOT NULL,
+    last_ok_at bigint,
+    failing_since bigint,
+    last_error text,
+    last_error_at bigint,
+    PRIMARY KEY (channel, target)
+  );
 
   CREATE TABLE users (
     id text PRIMARY KEY,

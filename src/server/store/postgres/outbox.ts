@@ -6,12 +6,16 @@
 import type { SQL } from "bun";
 import type { OutboxRepository, OutboxStatus } from "../types.ts";
 import { where } from "./repositories.ts";
-import { type Row, toOutbox } from "./rows.ts";
+import { num, type Row, toLane, toOutbox } from "./rows.ts";
 
 export function pgOutbox(db: SQL): OutboxRepository {
+  /** A digest that still collects at `now`: it holds nothing back until it is due. */
+  const collecting = (now: number) =>
+    db`(kind = 'digest' AND status = 'pending' AND attempts = 0 AND next_attempt_at > ${now})`;
   /** The oldest open row of every lane; digest members are never heads (their digest is). */
-  const heads = db`SELECT o.* FROM outbox o JOIN (
+  const heads = (now: number) => db`SELECT o.* FROM outbox o JOIN (
       SELECT min(id) AS id FROM outbox WHERE status IN ('pending', 'sending') AND digest_id IS NULL
+        AND NOT ${collecting(now)}
       GROUP BY channel, target
     ) h ON h.id = o.id`;
   const one = (rows: Row[]) => (rows[0] ? toOutbox(rows[0]) : null);
@@ -39,15 +43,17 @@ export function pgOutbox(db: SQL): OutboxRepository {
       return rows.map(toOutbox);
     },
     async dueHeads(now, limit) {
-      const rows = await db`${heads}
+      const rows = await db`${heads(now)}
         WHERE (o.status = 'pending' AND o.next_attempt_at <= ${now}) OR (o.status = 'sending' AND o.claimed_until <= ${now})
         ORDER BY o.id LIMIT ${limit}`;
       return rows.map(toOutbox);
     },
-    async nextDueAt() {
-      const [r] =
-        await db`SELECT min(CASE WHEN o.status = 'pending' THEN o.next_attempt_at ELSE o.claimed_until END) AS t
-        FROM (${heads}) o`;
+    async nextDueAt(now) {
+      const [r] = await db`SELECT min(t) AS t FROM (
+          SELECT CASE WHEN o.status = 'pending' THEN o.next_attempt_at ELSE o.claimed_until END AS t
+          FROM (${heads(now)}) o
+          UNION ALL SELECT min(next_attempt_at) FROM outbox WHERE digest_id IS NULL AND ${collecting(now)}
+        ) due`;
       return r?.t === null || r?.t === undefined ? null : Number(r.t);
     },
     async claim(id, owner, now, leaseUntil) {
@@ -94,11 +100,24 @@ export function pgOutbox(db: SQL): OutboxRepository {
         SELECT count(*) AS n FROM done`;
       return Number((r as Row).n) === 1;
     },
-    async openDigest(channel, target, now) {
+    async releaseClaims(owner, at) {
+      const res = await db`UPDATE outbox SET status = 'pending', claimed_by = NULL, claimed_until = NULL,
+          next_attempt_at = ${at}
+        WHERE status = 'sending' AND claimed_by = ${owner}`;
+      return res.count;
+    },
+    async openDigest(channel, target, now, clientId = null) {
+      const client = clientId === null ? db`client_id IS NULL` : db`client_id = ${clientId}`;
       return one(
         await db`SELECT * FROM outbox WHERE channel = ${channel} AND target = ${target} AND kind = 'digest'
-          AND status = 'pending' AND next_attempt_at > ${now} ORDER BY id DESC LIMIT 1`,
+          AND status = 'pending' AND ${client} AND next_attempt_at > ${now} ORDER BY id DESC LIMIT 1`,
       );
+    },
+    async clientWindow(channel, target, clientId, since) {
+      const [r] = await db`SELECT count(*) AS n, min(created_at) AS oldest FROM outbox
+        WHERE channel = ${channel} AND target = ${target} AND client_id = ${clientId} AND created_at >= ${since}
+          AND status <> 'suppressed' AND digest_id IS NULL AND kind <> 'digest'`;
+      return { count: Number((r as Row).n), oldestAt: num((r as Row).oldest) };
     },
     async digestMembers(digestId) {
       return (await db`SELECT * FROM outbox WHERE digest_id = ${digestId} ORDER BY id`).map(toOutbox);
@@ -132,6 +151,40 @@ export function pgOutbox(db: SQL): OutboxRepository {
       for (const r of await db`SELECT status, count(*) AS n FROM outbox GROUP BY status`)
         out[(r as Row).status as OutboxStatus] = Number((r as Row).n);
       return out;
+    },
+    async queues() {
+      const rows = await db`SELECT channel,
+          count(*) FILTER (WHERE status IN ('pending', 'sending')) AS waiting,
+          min(created_at) FILTER (WHERE status IN ('pending', 'sending')) AS oldest,
+          count(*) FILTER (WHERE status = 'failed') AS failed
+        FROM outbox WHERE digest_id IS NULL GROUP BY channel`;
+      return new Map(
+        rows.map((r: Row) => [
+          r.channel as string,
+          { waiting: Number(r.waiting), oldestWaitingAt: num(r.oldest), failed: Number(r.failed) },
+        ]),
+      );
+    },
+    async recordAttempt(channel, target, at, error) {
+      if (error === null)
+        await db`INSERT INTO channel_lanes (channel, target, last_ok_at) VALUES (${channel}, ${target}, ${at})
+          ON CONFLICT (channel, target) DO UPDATE SET last_ok_at = excluded.last_ok_at, failing_since = NULL`;
+      else
+        await db`INSERT INTO channel_lanes (channel, target, failing_since, last_error, last_error_at)
+          VALUES (${channel}, ${target}, ${at}, ${error}, ${at})
+          ON CONFLICT (channel, target) DO UPDATE
+            SET failing_since = coalesce(channel_lanes.failing_since, excluded.failing_since),
+              last_error = excluded.last_error, last_error_at = excluded.last_error_at`;
+    },
+    async lanes() {
+      return (await db`SELECT * FROM channel_lanes ORDER BY channel, target`).map(toLane);
+    },
+    async retryNow(channel, target, at) {
+      // attempts > 0: a retry delay, not a digest that still collects
+      const res = await db`UPDATE outbox SET next_attempt_at = ${at}
+        WHERE channel = ${channel} AND target = ${target} AND status = 'pending' AND attempts > 0
+          AND next_attempt_at > ${at}`;
+      return res.count;
     },
     async prune(before) {
       const res = await db`DELETE FROM outbox WHERE status IN ('delivered', 'failed', 'suppressed')

@@ -12,6 +12,7 @@ import type {
   ClientSummary,
   EventRecord,
   HistoryRow,
+  LaneRecord,
   OutboxRow,
   OutboxStatus,
   SessionRecord,
@@ -44,6 +45,7 @@ export function toClient(r: Row): ClientRecord {
   return {
     ...toSummary(r),
     createdAt: int(r.created_at),
+    origin: r.origin === "legacy" ? "legacy" : "enrolled",
     secretEnc: r.secret_enc,
     prevSecretEnc: text(r.prev_secret_enc),
     prevSecretUntil: num(r.prev_secret_until),
@@ -153,5 +155,16 @@ export function toOutbox(r: Row): OutboxRow {
     lastError: text(r.last_error),
     createdAt: int(r.created_at),
     deliveredAt: num(r.delivered_at),
+  };
+}
+
+export function toLane(r: Row): LaneRecord {
+  return {
+    channel: r.channel,
+    target: r.target,
+    lastOkAt: num(r.last_ok_at),
+    failingSince: num(r.failing_since),
+    lastError: text(r.last_error),
+    lastErrorAt: num(r.last_error_at),
   };
 }

@@ -39,6 +39,7 @@ function toClient(r: Row): ClientRecord {
   return {
     ...toSummary(r),
     createdAt: r.created_at as number,
+    origin: r.origin === "legacy" ? "legacy" : "enrolled",
     secretEnc: r.secret_enc as string,
     prevSecretEnc: (r.prev_secret_enc as string | null) ?? null,
     prevSecretUntil: num(r.prev_secret_until),
@@ -77,8 +78,8 @@ export function sqliteClients(db: Database): Sync<ClientRepository> {
   return {
     create(c) {
       run(
-        "INSERT INTO clients (id, name, created_at, secret_enc) VALUES ($id, $name, $createdAt, $secretEnc)",
-        c,
+        "INSERT INTO clients (id, name, created_at, secret_enc, origin) VALUES ($id, $name, $createdAt, $secretEnc, $origin)",
+        { ...c, origin: c.origin ?? "enrolled" },
       );
     },
     get,

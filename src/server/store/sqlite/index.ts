@@ -1,7 +1,8 @@
 /** The bun:sqlite engine of the store port. bun:sqlite types never leave this folder. */
 import { Database } from "bun:sqlite";
-import { mkdirSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { dirname } from "node:path";
+import { ensurePrivateDir, makePrivate } from "../../private-files.ts";
 import type { Leadership, Readiness, Repositories, Store, Transaction } from "../types.ts";
 import { sqliteAuth } from "./auth.ts";
 import { SqliteChangeFeed } from "./change-feed.ts";
@@ -9,6 +10,7 @@ import { sqliteClients } from "./clients.ts";
 import { SqliteEngine } from "./engine.ts";
 import { sqliteEvents, sqliteHistory, sqliteMeta, sqliteTokens } from "./events.ts";
 import { SqliteGroupCommit } from "./group-commit.ts";
+import { openIntactDatabase } from "./integrity.ts";
 import { MIGRATIONS, type Migration } from "./migrations.ts";
 import { SqliteNonces } from "./nonces.ts";
 import { sqliteOutbox } from "./outbox.ts";
@@ -17,19 +19,23 @@ import { sqliteStats } from "./stats.ts";
 import { type Runner, wrap } from "./sync.ts";
 
 export { type BackupInfo, inspectBackup } from "./backup.ts";
+export { DatabaseDamagedError } from "./integrity.ts";
 export { MIGRATIONS } from "./migrations.ts";
 
 export function openDatabase(path: string): Database {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  if (path !== ":memory:") ensurePrivateDir(dirname(path));
   const db = new Database(path, { create: true, strict: true });
+  // first: another process may hold the file (the CLI enrolling, the server committing)
+  db.exec("PRAGMA busy_timeout = 5000");
   db.exec("PRAGMA journal_mode = WAL");
+  // new -wal/-shm files take the database's mode, so once it is 0600 they are too
+  if (path !== ":memory:") makePrivate(path, `${path}-wal`, `${path}-shm`);
   // FULL, not NORMAL: a 202 promises the report is stored. With NORMAL a WAL commit is not
   // fsynced, and a kernel that remounts the disk read-only after an I/O error (ext4
   // errors=remount-ro, common on SD cards) loses acknowledged commits; test/backup-storage.test.ts
   // proves the difference. Reports share commits (group-commit.ts), so one fsync covers every
   // report that arrived in the same event-loop turn.
   db.exec("PRAGMA synchronous = FULL");
-  db.exec("PRAGMA busy_timeout = 5000");
   // 8 MiB of page cache instead of 2: a report that changes a client reads its row while the
   // same transaction writes others', and with the default cache that read cost 2-3x more.
   db.exec("PRAGMA cache_size = -8192");
@@ -64,8 +70,9 @@ const soleLeader = (startedAt: number): Leadership => ({
   async stop() {},
 });
 
-export function openSqliteStore(path: string): Store {
-  const db = openDatabase(path);
+/** `quickCheck`: read the whole file for damage first (the server at start; see integrity.ts). */
+export function openSqliteStore(path: string, opts: { quickCheck?: boolean } = {}): Store {
+  const db = openIntactDatabase(path, openDatabase, opts);
   migrate(db);
   const nonces = new SqliteNonces(db);
   const feed = new SqliteChangeFeed(db, () => !engine.busy);

@@ -139,7 +139,28 @@ export const MIGRATIONS: readonly Migration[] = [
                         iif(e.state_json ->> '$.exit.ipv4.ip' IS NULL, e.state_json ->> '$.exit.ipv6.org', NULL))
   FROM client_state e WHERE e.client_id = clients.id;
   `,
-  // 7: a revision per client, bumped by every write of its judged state, so a replica that
+  // 7: how each alert lane (channel + target) last fared, so the Alerts page tells the truth
+  // after a restart: when a message (or a test) last got through, since when it fails, and why
+  `
+  CREATE TABLE channel_lanes (
+    channel TEXT NOT NULL,
+    target TEXT NOT NULL,
+    last_ok_at INTEGER,
+    failing_since INTEGER,
+    last_error TEXT,
+    last_error_at INTEGER,
+    PRIMARY KEY (channel, target)
+  ) WITHOUT ROWID;
+  `,
+  // 8: where a client came from, so the legacy keepalive key can touch only the clients it
+  // created. Existing ones count as legacy when their last stored report came through that
+  // endpoint (it marks them as the "legacy-python-client" agent); everyone else is enrolled.
+  `
+  ALTER TABLE clients ADD COLUMN origin TEXT NOT NULL DEFAULT 'enrolled' CHECK (origin IN ('enrolled', 'legacy'));
+  UPDATE clients SET origin = 'legacy' FROM client_state s
+    WHERE s.client_id = clients.id AND s.last_report_json ->> '$.agent.os' = 'legacy-python-client';
+  `,
+  // 9: a revision per client, bumped by every write of its judged state, so a replica that
   // remembers how it judged revision N knows whether anyone judged the client since
   `
   ALTER TABLE clients ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;

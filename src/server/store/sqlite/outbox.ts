@@ -32,9 +32,16 @@ function toRow(r: Row): OutboxRow {
   };
 }
 
-/** The oldest open row of every lane; digest members are never heads (their digest is). */
+/**
+ * The oldest open row of every lane at $now. Digest members are never heads (their digest is),
+ * and a digest that still collects (never tried, not yet due) does not hold its lane: later
+ * alerts go out meanwhile and the digest takes its turn when its window ends. (A per-client
+ * digest collects for up to the limit's period.)
+ */
+const COLLECTING = "(kind = 'digest' AND status = 'pending' AND attempts = 0 AND next_attempt_at > $now)";
 const HEADS = `SELECT o.* FROM outbox o JOIN (
-    SELECT MIN(id) AS id FROM outbox WHERE status IN ('pending', 'sending') AND digest_id IS NULL GROUP BY channel, target
+    SELECT MIN(id) AS id FROM outbox WHERE status IN ('pending', 'sending') AND digest_id IS NULL AND NOT ${COLLECTING}
+    GROUP BY channel, target
   ) h ON h.id = o.id`;
 
 export function sqliteOutbox(db: Database): Sync<OutboxRepository> {
@@ -107,12 +114,14 @@ export function sqliteOutbox(db: Database): Sync<OutboxRepository> {
         { now, limit },
       );
     },
-    nextDueAt() {
+    nextDueAt(now) {
       const r = db
-        .query<{ t: number | null }, []>(
-          `SELECT MIN(CASE WHEN o.status = 'pending' THEN o.next_attempt_at ELSE o.claimed_until END) AS t FROM (${HEADS}) o`,
+        .query<{ t: number | null }, [Record<string, Cell>]>(
+          `SELECT MIN(t) AS t FROM (
+             SELECT CASE WHEN o.status = 'pending' THEN o.next_attempt_at ELSE o.claimed_until END AS t FROM (${HEADS}) o
+             UNION ALL SELECT MIN(next_attempt_at) FROM outbox WHERE digest_id IS NULL AND ${COLLECTING})`,
         )
-        .get();
+        .get({ now });
       return r?.t ?? null;
     },
     claim(id, owner, now, leaseUntil) {
@@ -175,12 +184,29 @@ export function sqliteOutbox(db: Database): Sync<OutboxRepository> {
         return done;
       })();
     },
-    openDigest(channel, target, now) {
+    releaseClaims(owner, at) {
+      return run(
+        `UPDATE outbox SET status = 'pending', claimed_by = NULL, claimed_until = NULL, next_attempt_at = $at
+         WHERE status = 'sending' AND claimed_by = $owner`,
+        { owner, at },
+      );
+    },
+    openDigest(channel, target, now, clientId = null) {
       return one(
         `SELECT * FROM outbox WHERE channel = $channel AND target = $target AND kind = 'digest' AND status = 'pending'
-           AND next_attempt_at > $now ORDER BY id DESC LIMIT 1`,
-        { channel, target, now },
+           AND client_id IS $clientId AND next_attempt_at > $now ORDER BY id DESC LIMIT 1`,
+        { channel, target, now, clientId },
       );
+    },
+    clientWindow(channel, target, clientId, since) {
+      const r = db
+        .query<{ n: number; oldest: number | null }, [Record<string, Cell>]>(
+          `SELECT count(*) AS n, MIN(created_at) AS oldest FROM outbox
+           WHERE channel = $channel AND target = $target AND client_id = $clientId AND created_at >= $since
+             AND status != 'suppressed' AND digest_id IS NULL AND kind != 'digest'`,
+        )
+        .get({ channel, target, clientId, since });
+      return { count: r?.n ?? 0, oldestAt: r?.oldest ?? null };
     },
     digestMembers(digestId) {
       return all("SELECT * FROM outbox WHERE digest_id = $digestId ORDER BY id", { digestId });
@@ -228,6 +254,56 @@ export function sqliteOutbox(db: Database): Sync<OutboxRepository> {
         .all())
         out[r.status] = r.n;
       return out;
+    },
+    queues() {
+      const rows = db
+        .query<{ channel: string; waiting: number; oldest: number | null; failed: number }, []>(
+          `SELECT channel, sum(status IN ('pending', 'sending')) AS waiting,
+             min(CASE WHEN status IN ('pending', 'sending') THEN created_at END) AS oldest,
+             sum(status = 'failed') AS failed
+           FROM outbox WHERE digest_id IS NULL GROUP BY channel`,
+        )
+        .all();
+      return new Map(
+        rows.map((r) => [r.channel, { waiting: r.waiting, oldestWaitingAt: r.oldest, failed: r.failed }]),
+      );
+    },
+    recordAttempt(channel, target, at, error) {
+      if (error === null)
+        run(
+          `INSERT INTO channel_lanes (channel, target, last_ok_at) VALUES ($channel, $target, $at)
+           ON CONFLICT (channel, target) DO UPDATE SET last_ok_at = excluded.last_ok_at, failing_since = NULL`,
+          { channel, target, at },
+        );
+      else
+        run(
+          `INSERT INTO channel_lanes (channel, target, failing_since, last_error, last_error_at)
+           VALUES ($channel, $target, $at, $error, $at)
+           ON CONFLICT (channel, target) DO UPDATE SET failing_since = coalesce(failing_since, excluded.failing_since),
+             last_error = excluded.last_error, last_error_at = excluded.last_error_at`,
+          { channel, target, at, error },
+        );
+    },
+    lanes() {
+      return db
+        .query<Row, []>("SELECT * FROM channel_lanes ORDER BY channel, target")
+        .all()
+        .map((r) => ({
+          channel: r.channel as string,
+          target: r.target as string,
+          lastOkAt: (r.last_ok_at as number | null) ?? null,
+          failingSince: (r.failing_since as number | null) ?? null,
+          lastError: (r.last_error as string | null) ?? null,
+          lastErrorAt: (r.last_error_at as number | null) ?? null,
+        }));
+    },
+    retryNow(channel, target, at) {
+      // attempts > 0: a retry delay, not a digest that still collects
+      return run(
+        `UPDATE outbox SET next_attempt_at = $at
+         WHERE channel = $channel AND target = $target AND status = 'pending' AND attempts > 0 AND next_attempt_at > $at`,
+        { channel, target, at },
+      );
     },
     prune(before) {
       return run(

@@ -6,9 +6,18 @@
 import { Api, GrammyError, HttpError } from "grammy";
 import type { InlineKeyboardMarkup } from "grammy/types";
 import { type RenderContext, renderTelegramAlert } from "../../../../../templates/messages/telegram.ts";
+import { redactText } from "../../../../cli/redact.ts";
 import type { Channel, ErrorClass, PaceRule, SendResult } from "../../channel.ts";
+import {
+  type ClientTagSource,
+  NO_TAGS,
+  type RouteCandidate,
+  type RouteFilter,
+  routeMatches,
+} from "../../filter.ts";
 import type { Notification } from "../../types.ts";
 import { isGroupChat, parseTelegramTarget, type TelegramTarget } from "./chat.ts";
+import { sanitizedTelegramError } from "./errors.ts";
 import { splitHtml, TELEGRAM_MAX_CHARS } from "./html.ts";
 
 export interface TelegramMessage {
@@ -28,6 +37,9 @@ export interface TelegramChannelConfig {
   /** Telegram's limits by default; tests shorten them */
   pace?: { privateChat: PaceRule; groupChat: PaceRule };
   maxChars?: number;
+  /** per chat: the ?only/?min/?clients/?tags of its tgram:// URL (chats from --telegram-chat get everything) */
+  filters?: ReadonlyMap<string, RouteFilter>;
+  tags?: ClientTagSource;
 }
 
 export const TELEGRAM_PACE = {
@@ -66,6 +78,11 @@ export class TelegramChannel implements Channel<TelegramMessage> {
     return [...this.parsed.entries()].filter(([, t]) => t !== null).map(([s]) => s);
   }
 
+  accepts(target: string, c: RouteCandidate): boolean {
+    const filter = this.config.filters?.get(target);
+    return filter ? routeMatches(filter, c, this.config.tags ?? NO_TAGS) : true;
+  }
+
   validateConfig(): string[] {
     const problems: string[] = [];
     if (!/^\d+:[\w-]{20,}$/.test(this.config.token))
@@ -98,15 +115,21 @@ export class TelegramChannel implements Channel<TelegramMessage> {
     return messages;
   }
 
-  async send(target: string, message: TelegramMessage): Promise<SendResult> {
+  async send(target: string, message: TelegramMessage, signal?: AbortSignal): Promise<SendResult> {
     const t = this.parsed.get(target) ?? parseTelegramTarget(target);
     if (!t) throw new Error(`bad telegram target ${JSON.stringify(target)}`);
-    const sent = await this.api.sendMessage(t.chatId, message.text, {
-      parse_mode: "HTML",
-      link_preview_options: { is_disabled: true },
-      ...(t.threadId !== undefined ? { message_thread_id: t.threadId } : {}),
-      ...(message.buttons ? { reply_markup: message.buttons } : {}),
-    });
+    const sent = await this.api.sendMessage(
+      t.chatId,
+      message.text,
+      {
+        parse_mode: "HTML",
+        link_preview_options: { is_disabled: true },
+        ...(t.threadId !== undefined ? { message_thread_id: t.threadId } : {}),
+        ...(message.buttons ? { reply_markup: message.buttons } : {}),
+      },
+      // grammy declares the abort-controller polyfill's type; it takes the platform's signal
+      signal as Parameters<Api["sendMessage"]>[3],
+    );
     return { messageId: String(sent.message_id) };
   }
 
@@ -130,8 +153,10 @@ export class TelegramChannel implements Channel<TelegramMessage> {
   }
 
   describeError(err: unknown): string {
-    if (err instanceof GrammyError) return `telegram ${err.error_code}: ${err.description}`;
-    if (err instanceof HttpError) return `telegram unreachable: ${err.message}`;
-    return (err as Error)?.message ?? String(err);
+    const clean = sanitizedTelegramError(err, this.config.token).message;
+    if (err instanceof GrammyError)
+      return `telegram ${err.error_code}: ${redactText(err.description, [this.config.token])}`;
+    if (err instanceof HttpError) return `telegram unreachable: ${clean}`;
+    return clean;
   }
 }
