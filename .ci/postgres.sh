@@ -49,6 +49,10 @@ start() {
   mkdir -p "$dir/socket"
   chown -R postgres:postgres "$dir"
   chmod 700 "$dir"
+  as_postgres test -x "$dir" || {
+    echo "postgres.sh: the postgres user cannot reach $dir (every parent directory must let it pass)" >&2
+    return 1
+  }
   printf '%s\n' "$password" >"$dir/pwfile"
   chown postgres "$dir/pwfile"
   as_postgres "$bin/initdb" -D "$dir/data" -U postgres --pwfile="$dir/pwfile" \
