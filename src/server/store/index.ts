@@ -15,11 +15,15 @@ export const DATABASE_FILE = "sentinel.db";
 
 /**
  * How the report paths commit: SQLite batches the writes of one event-loop turn into one
- * transaction (one fsync, see sqlite/group-commit.ts); other engines give each its own.
+ * transaction (one fsync, see sqlite/group-commit.ts); PostgreSQL gives each its own, with
+ * admission control (an overloaded database sheds reports with 503 instead of starving the sweeper).
  */
 export function reportCommit(store: Store): <T>(work: (tx: Transaction) => Promise<T>) => Promise<T> {
   const group = store.sqlite?.groupCommit;
-  return group ? (work) => group.run(work) : (work) => store.transaction(work);
+  if (group) return (work) => group.run(work);
+  const postgres = store.postgres;
+  if (postgres) return (work) => postgres.reportTransaction(work);
+  return (work) => store.transaction(work);
 }
 
 export interface StoreLocation {
