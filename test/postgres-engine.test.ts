@@ -115,6 +115,42 @@ describe.skipIf(!TEST_POSTGRES)("PostgreSQL engine", () => {
     expect((await s.clients.get("c1"))?.id).toBe("c1");
   });
 
+  test("report transactions: admission control sheds the excess at once and leaves connections for the rest", async () => {
+    const db = await database();
+    // a pool of 3: one report transaction at a time, 8 waiting, the rest refused
+    const s = await replica(db.url, { poolSize: 3 });
+    const reports = s.postgres?.reportTransaction;
+    if (!reports) throw new Error("no report transactions");
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const order: number[] = [];
+    const first = reports.call(s.postgres, async (tx) => {
+      await tx.meta.set("k0", "v");
+      await held;
+      order.push(0);
+    });
+    await Bun.sleep(50);
+    const queued = Array.from({ length: 8 }, (_, i) =>
+      reports.call(s.postgres, async (tx) => {
+        await tx.meta.set(`k${i + 1}`, "v");
+        order.push(i + 1);
+      }),
+    );
+    const refused = await reports.call(s.postgres, async () => {}).catch((e) => e);
+    expect(storageFailure(refused)).toBe("the database is overloaded");
+    // the sweeper, the dashboard, the API: their work does not queue behind the reports
+    const started = Date.now();
+    await s.transaction((tx) => tx.meta.set("sweeper", "ran"));
+    expect(await s.meta.get("sweeper")).toBe("ran");
+    expect(Date.now() - started).toBeLessThan(1_000);
+    release();
+    await Promise.all([first, ...queued]);
+    expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(await s.meta.get("k8")).toBe("v");
+  });
+
   test("a database written by a newer sentinel is refused, and readiness says why", async () => {
     const db = await database();
     const s = await replica(db.url);

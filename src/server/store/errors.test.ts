@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { storageFailure } from "./errors.ts";
+import { StoreOverloaded, storageFailure } from "./errors.ts";
 
 const pg = (errno: string) => Object.assign(new Error("x"), { code: "ERR_POSTGRES_SERVER_ERROR", errno });
 
@@ -18,6 +18,7 @@ test("storageFailure: what PostgreSQL and SQLite say when they cannot take write
   expect(storageFailure(pg("57014"))).toBe("the database is too slow (statement timeout)");
   expect(storageFailure(pg("40001"))).toBe("the database is busy (conflicting writes)");
   expect(storageFailure(pg("25006"))).toBe("PostgreSQL is read-only (a standby?)");
+  expect(storageFailure(new StoreOverloaded("busy"))).toBe("the database is overloaded");
   // bugs stay bugs: a constraint, a syntax error, a bad password
   expect(storageFailure(pg("23505"))).toBeNull();
   expect(storageFailure(pg("42601"))).toBeNull();

@@ -17,6 +17,11 @@ const PG_CONNECTION_CODES = new Set([
   "ERR_POSTGRES_LIFETIME_TIMEOUT",
 ]);
 
+/** A report refused before it reached the database, which has more work queued than it can do soon. */
+export class StoreOverloaded extends Error {
+  readonly code = "ERR_SENTINEL_STORE_OVERLOADED";
+}
+
 /** Node-style socket errors that can surface from a dropped connection. */
 const SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH"]);
 
@@ -48,6 +53,7 @@ export function storageFailure(e: unknown): string | null {
   const errno = typeof e === "object" && e !== null ? (e as { errno?: unknown }).errno : undefined;
   if (typeof errno === "string" && code.startsWith("ERR_POSTGRES_")) return postgresState(errno);
   if (PG_CONNECTION_CODES.has(code) || SOCKET_CODES.has(code)) return "the database is unreachable";
+  if (code === "ERR_SENTINEL_STORE_OVERLOADED") return "the database is overloaded";
   if (!SQLITE_UNAVAILABLE.test(code)) return null;
   if (isCorruption(e)) return "the database file is damaged";
   if (code.startsWith("SQLITE_FULL")) return "the disk is full";

@@ -5,6 +5,7 @@
  * Bun's SQL types never leave this folder.
  */
 import { SQL, type TransactionSQL } from "bun";
+import { StoreOverloaded } from "../errors.ts";
 import type {
   ApiTokenRepository,
   AuthRepository,
@@ -14,6 +15,7 @@ import type {
   MetaRepository,
   NonceRepository,
   OutboxRepository,
+  PostgresCapabilities,
   RateLimitRepository,
   Readiness,
   Repositories,
@@ -33,7 +35,7 @@ import { pgEvents, pgHistory, pgMeta, pgNonces, pgRateLimits, pgStats, pgTokens 
 export { PG_SCHEMA_VERSION } from "./migrations.ts";
 
 export interface PostgresStoreOptions {
-  /** connections in the pool (the LISTEN and leader-lock connections come on top) */
+  /** connections in the pool (LISTEN, the leader lock and two for rate limits come on top) */
   poolSize?: number;
   /** a statement running longer than this is cancelled (ms; 0 = no limit) */
   statementTimeoutMs?: number;
@@ -71,6 +73,8 @@ class PgRepositories implements Repositories {
   constructor(
     protected readonly db: SQL,
     private readonly limitsCleanup: { at: number },
+    /** where rate limits go (the store's: a connection that does not wait for the WAL flush) */
+    private readonly limitsDb: SQL = db,
   ) {}
 
   get clients() {
@@ -82,7 +86,7 @@ class PgRepositories implements Repositories {
     return this.#nonces;
   }
   get limits() {
-    this.#limits ??= pgRateLimits(this.db, this.limitsCleanup);
+    this.#limits ??= pgRateLimits(this.limitsDb, this.limitsCleanup);
     return this.#limits;
   }
   get events() {
@@ -157,6 +161,37 @@ class PgTransaction extends PgRepositories implements Transaction {
   }
 }
 
+/** More reports waiting than this many per admitted one: the database cannot keep up; shed them. */
+const WAITING_PER_SLOT = 8;
+
+/**
+ * At most `slots` report transactions at once, a bounded queue behind them, and an immediate
+ * StoreOverloaded beyond it: under more load than PostgreSQL can take, reports get 503 at once
+ * (clients keep them and send them later) instead of minutes of queueing, and the connections
+ * outside the slots stay free for the leader's sweeper and the dashboard.
+ */
+class Admission {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly slots: number) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.slots) {
+      if (this.waiting.length >= this.slots * WAITING_PER_SLOT)
+        throw new StoreOverloaded(`${this.waiting.length} reports are waiting for the database already`);
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    } else this.active++;
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
+}
+
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   return Promise.race([
@@ -171,18 +206,23 @@ class PostgresStore extends PgRepositories implements Store {
   readonly engine = "postgres" as const;
   readonly changes: PgChangeFeed;
   readonly leadership: PgLeadership;
+  readonly postgres: PostgresCapabilities;
 
   constructor(
     private readonly pool: SQL,
     private readonly lockClient: SQL,
+    private readonly limitsPool: SQL,
     leadership: PgLeadership,
     feed: PgChangeFeed,
     private readonly cleanup: { at: number },
     private readonly readinessTimeoutMs: number,
+    poolSize: number,
   ) {
-    super(pool, cleanup);
+    super(pool, cleanup, limitsPool);
     this.leadership = leadership;
     this.changes = feed;
+    const admission = new Admission(Math.max(1, poolSize - 2));
+    this.postgres = { reportTransaction: (fn) => admission.run(() => this.transaction(fn)) };
   }
 
   async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
@@ -223,6 +263,7 @@ class PostgresStore extends PgRepositories implements Store {
     await this.changes.close();
     await this.leadership.stop();
     await this.pool.close({ timeout: 5 });
+    await this.limitsPool.close({ timeout: 1 });
     await this.lockClient.close({ timeout: 1 });
   }
 }
@@ -237,10 +278,14 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     statement_timeout: statementTimeoutMs,
     ...KEEPALIVES,
   };
-  const pool = new SQL(url, {
-    max: options.poolSize ?? POSTGRES_DEFAULTS.poolSize,
+  const poolSize = options.poolSize ?? POSTGRES_DEFAULTS.poolSize;
+  const pool = new SQL(url, { max: poolSize, connectionTimeout, connection });
+  // Rate-limit buckets are no acknowledged data: a crash of PostgreSQL may forget their last
+  // changes, so their statements need not wait for the WAL flush (half the flushes of a report).
+  const limitsPool = new SQL(url, {
+    max: 2,
     connectionTimeout,
-    connection,
+    connection: { ...connection, synchronous_commit: "off" },
   });
   let leadership: PgLeadership | undefined;
   const lockClient = new SQL(url, {
@@ -254,6 +299,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     await migratePostgres(pool);
   } catch (e) {
     await pool.close();
+    await limitsPool.close();
     await lockClient.close();
     throw e;
   }
@@ -262,9 +308,11 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
   return new PostgresStore(
     pool,
     lockClient,
+    limitsPool,
     leadership,
     feed,
     { at: 0 },
     Math.max(2_000, statementTimeoutMs),
+    poolSize,
   );
 }
