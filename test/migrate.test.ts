@@ -5,7 +5,7 @@
  */
 import { Database } from "bun:sqlite";
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { migrateDatabase, redact } from "../src/cli/migrate.ts";
@@ -282,8 +282,9 @@ describe.skipIf(!TEST_POSTGRES)("sentinel migrate", () => {
     }
     await pg.admin`DELETE FROM events WHERE kind = 'x'`;
 
-    const back = dataDir();
+    const back = join(dataDir(), "not-yet"); // a data dir that does not exist yet is made (0700)
     const home = await migrateDatabase(pg.url, back);
+    expect(statSync(back).mode & 0o777).toBe(0o700);
     expect(home.tables).toEqual(there.tables);
     expect(dump(back)).toEqual(original);
   }, 60_000);

@@ -49,9 +49,10 @@ export async function migrateDatabase(
   to: string,
   progress: (line: string) => void = () => {},
 ): Promise<MigrateOutcome> {
-  const [{ copyDatabase, runningReplica, CopyRefused }, lock] = await Promise.all([
+  const [{ copyDatabase, runningReplica, CopyRefused }, lock, { ensurePrivateDir }] = await Promise.all([
     import("../server/store/copy.ts"),
     import("../server/data-lock.ts"),
+    import("../server/private-files.ts"),
   ]);
   if (isPostgresUrl(from) === isPostgresUrl(to))
     throw new OptionError("--from and --to must be one data directory and one postgres:// URL");
@@ -61,6 +62,7 @@ export async function migrateDatabase(
     const path = join(where, DATABASE_FILE);
     if (role === "source" && !existsSync(path))
       throw new OptionError(`no database in ${where} (is --from right?)`);
+    if (role === "target") ensurePrivateDir(where);
     // taking the data dir's lock keeps a server from starting on it while we copy
     try {
       held.push(lock.acquireDataLock(where));
