@@ -139,6 +139,11 @@ function BypassDetail({ e }: { e: BypassEvidence }) {
 function DnsDetail({ e }: { e: DnsEvidence }) {
   return (
     <>
+      {e.pending ? (
+        <p class="evidence-note">
+          From the last check: the latest report was sent before its DNS probes finished.
+        </p>
+      ) : null}
       {e.resolvers?.length ? (
         <ul class="evidence-list">
           {e.resolvers.map((r) => (

@@ -189,7 +189,9 @@ export async function runClient(
       probe: probeConfigFrom(o, serverUrl),
       sendTimeoutMs: Math.max(o.timeout, 5000),
       watchIntervalMs: o.once ? 0 : o.watchInterval,
-      debounceMs: 300,
+      // Changes one poll apart are coalesced only at the fastest watch intervals; a longer wait
+      // is pure delay before a bypass is seen (a later change gives up the round anyway).
+      debounceMs: 100,
       sendBackoff: DEFAULT_SEND_BACKOFF,
       stopGraceMs: 1500,
     },

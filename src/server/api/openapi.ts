@@ -153,6 +153,7 @@ export function openApiDocument() {
                 next_report_in_s: { type: "integer" },
                 status: { enum: ["green", "yellow", "red", "grey"] },
                 reasons: { type: "array", items: { type: "string" } },
+                features: { type: "array", items: { type: "string" } },
               },
             }),
             ...errors(400, 401, 413, 415, 429, 503),

@@ -896,3 +896,109 @@ describe("judging the last report again when home changes", () => {
     expect(flips.map((f) => f.suppressed)).toEqual([true]);
   });
 });
+
+describe("a report sent before its DNS probes finished (dns_pending)", () => {
+  const policy = DEFAULT_CLIENT_POLICY;
+  const HOME_RESOLVER = "203.0.113.53";
+  const OTHER_RESOLVER = "192.0.2.130";
+  /** Evaluates the reports in order, 10 s apart; returns every evaluation. */
+  const chain = (...specs: ReportSpec[]): Evaluation[] => {
+    const out: Evaluation[] = [];
+    let previous: ClientState | null = null;
+    specs.forEach((spec, i) => {
+      const at = T0 + i * 10_000;
+      const e = evaluateReport({
+        report: buildReport(spec, at - 1000),
+        sourceIp: null,
+        policy,
+        home: HOME,
+        previous,
+        geo: testGeo,
+        now: at,
+      });
+      out.push(e);
+      previous = e.state;
+    });
+    return out;
+  };
+  const kinds = (e: Evaluation | undefined) => e?.flips.map((f) => f.kind);
+
+  test("a DNS leak stays a leak: no false dns_leak.ended, and it ends when the DNS part says so", () => {
+    const [, pending, again, full] = chain(
+      { resolvers: [HOME_RESOLVER] },
+      { dnsPending: true },
+      { dnsPending: true },
+      {},
+    );
+    expect(pending?.state.verdicts?.dns.status).toBe("leak");
+    expect(pending?.state.verdicts?.dns.evidence.pending).toBe(true);
+    expect(pending?.state.verdicts?.dns.reason).toContain("DNS is being checked again");
+    expect(pending?.state.status).toBe("red");
+    expect(kinds(pending)).toEqual([]);
+    expect(again?.state.verdicts?.dns).toEqual(pending?.state.verdicts?.dns); // not re-wrapped
+    expect(kinds(again)).toEqual([]);
+    expect(kinds(full)).toEqual(["dns_leak.ended"]);
+  });
+
+  test("a suspect resolver stays suspect: no second dns.suspect", () => {
+    const [first, pending, full] = chain(
+      { resolvers: [OTHER_RESOLVER] },
+      { dnsPending: true },
+      {
+        resolvers: [OTHER_RESOLVER],
+      },
+    );
+    expect(kinds(first)).toContain("dns.suspect");
+    expect(pending?.state.verdicts?.dns.status).toBe("suspect");
+    expect(kinds(pending)).toEqual([]);
+    expect(kinds(full)).toEqual([]);
+  });
+
+  test("an ok DNS becomes unknown, never green, and raises nothing either way", () => {
+    const [, pending, full] = chain({}, { dnsPending: true }, {});
+    expect(pending?.state.verdicts?.dns.status).toBe("unknown");
+    expect(pending?.state.status).toBe("yellow");
+    expect(pending?.state.verdicts?.dns.reason).toContain("cannot be ruled out yet");
+    // the resolvers stay as last seen: history records no change of resolver
+    expect(pending?.state.resolvers.map((r) => r.ip)).toEqual([CLOUDFLARE_RESOLVER]);
+    expect(kinds(pending)).toEqual([]);
+    expect(full?.state.status).toBe("green");
+    expect(kinds(full)).toEqual([]);
+  });
+
+  test("the bypass it carries fires at once; the DNS part that follows judges DNS afresh", () => {
+    const [, pending, full] = chain(
+      {},
+      { v4: "203.0.113.7", dnsPending: true },
+      {
+        v4: "203.0.113.7",
+        resolvers: [HOME_RESOLVER],
+      },
+    );
+    expect(kinds(pending)).toEqual(["bypass.started", "exit.changed"]);
+    expect(pending?.state.verdicts?.dns.status).toBe("unknown");
+    expect(kinds(full)).toEqual(["dns_leak.started"]);
+  });
+
+  test("a first report without its DNS part: DNS unknown", () => {
+    const [first] = chain({ dnsPending: true });
+    expect(first?.state.verdicts?.dns.status).toBe("unknown");
+    expect(kinds(first)).toEqual(["client.first_seen"]);
+  });
+
+  test("judged again after a home change, it keeps the DNS verdict it carried", () => {
+    const [, pending] = chain({ resolvers: [HOME_RESOLVER] }, { dnsPending: true });
+    const state = pending?.state as ClientState;
+    const { state: next, flips } = rejudgeState({
+      state,
+      report: buildReport({ dnsPending: true }, T0),
+      sourceIp: null,
+      policy,
+      home: { ...HOME, addresses: [...HOME.addresses, "198.51.100.200"] },
+      geo: testGeo,
+      now: T0 + 60_000,
+    });
+    expect(next.verdicts?.dns).toEqual(state.verdicts?.dns);
+    expect(flips).toEqual([]);
+  });
+});

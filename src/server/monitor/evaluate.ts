@@ -104,7 +104,7 @@ export function evaluateReport(input: EvaluateInput): Evaluation {
     previous !== null &&
     previous.observed_at !== null &&
     observedAt < previous.observed_at;
-  const judged = outOfOrder ? null : judgeReport(input);
+  const judged = outOfOrder ? null : judgeReport({ ...input, previousDns: previous?.verdicts?.dns ?? null });
 
   const intervalS = policy.interval_s ?? report.interval_s;
   const graceS = policy.grace_s ?? DEFAULT_GRACE_S;
@@ -170,7 +170,7 @@ export interface RejudgeInput {
  */
 export function rejudgeState(input: RejudgeInput): Evaluation {
   const { state, now } = input;
-  const judged = judgeReport(input);
+  const judged = judgeReport({ ...input, previousDns: state.verdicts?.dns ?? null });
   const base = { ...state, verdicts: judged.verdicts, exit: judged.exit, resolvers: judged.resolvers };
   const summary = overallStatus(base);
   const draft: ClientState = { ...base, ...summary };
@@ -201,7 +201,10 @@ interface Judgement {
 
 /** The four verdicts on one report, with the exit and resolver identities they rest on. */
 export function judgeReport(
-  input: Pick<EvaluateInput, "report" | "sourceIp" | "policy" | "home" | "geo">,
+  input: Pick<EvaluateInput, "report" | "sourceIp" | "policy" | "home" | "geo"> & {
+    /** the DNS verdict before this report: what a report without its DNS part (dns_pending) keeps */
+    previousDns?: Verdict<DnsEvidence> | null;
+  },
 ): Judgement {
   const cache = new Map<string, IpInfo>();
   const lookup = (ip: string): IpInfo => {
@@ -221,7 +224,9 @@ export function judgeReport(
   ];
   const consensusV4 = exits.find((e) => e.family === 4 && e.consensus)?.info ?? null;
   const consensusV6 = exits.find((e) => e.family === 6 && e.consensus)?.info ?? null;
-  const dns = judgeDns(report, exits, input.policy, home, lookup);
+  const dns = report.dns_pending
+    ? pendingDns(input.previousDns ?? null, input.policy)
+    : judgeDns(report, exits, input.policy, home, lookup);
   return {
     verdicts: {
       bypass: judgeBypass(exits, input.sourceIp, home),
@@ -509,6 +514,44 @@ function judgeDns(
       `${describeIp(r.info)}${r.judgement === "exit_network" ? ", the VPN's network" : ", an allowed resolver"}`,
   );
   return verdict("ok", "green", `DNS goes through ${described.join("; ")}.`, evidence);
+}
+
+/**
+ * The DNS verdict of a report sent before its DNS probes finished (dns_pending: a network change
+ * made the IP answers urgent). It has no DNS evidence of its own, so it must neither raise a DNS
+ * alert nor end one: a leak or a suspect resolver stays as the last check found it, and an ok
+ * becomes unknown (unknown is never green) until the next report, which carries the DNS part.
+ * No DNS event fires on either change, so a missing part never alerts.
+ */
+function pendingDns(previous: Verdict<DnsEvidence> | null, policy: ClientPolicy): Verdict<DnsEvidence> {
+  if (previous?.evidence.pending) return previous; // a second such report in a row
+  if (previous === null)
+    return verdict(
+      "unknown",
+      "yellow",
+      "This report was sent before its DNS probes finished, so a DNS leak cannot be ruled out yet.",
+      {
+        resolvers: [],
+        client_subnets: [],
+        exit_asns: [],
+        allow_asns: policy.dns_allow_asns,
+        probe_errors: [],
+        pending: true,
+      },
+    );
+  const evidence = { ...previous.evidence, pending: true };
+  if (previous.status === "ok")
+    return verdict(
+      "unknown",
+      "yellow",
+      `DNS is being checked again after a network change, so a DNS leak cannot be ruled out yet (the last check said: ${previous.reason})`,
+      evidence,
+    );
+  return {
+    ...previous,
+    reason: `${previous.reason} (The last check: DNS is being checked again after a network change.)`,
+    evidence,
+  };
 }
 
 /** A forwarded client subnet is home when it overlaps a home range or lies in a home ASN. */

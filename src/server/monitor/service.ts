@@ -565,6 +565,7 @@ function materialKey(
     (report.errors ?? []).map((e) => [e.probe, e.message]),
     report.interval_s,
     report.agent,
+    report.dns_pending === true,
     sourceIp,
   ]);
   return Bun.hash.wyhash(`${reported}\n${jsonOf(home)}\n${jsonOf(settings)}`);

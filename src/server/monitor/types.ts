@@ -101,6 +101,11 @@ export interface DnsEvidence {
   allow_asns: number[];
   /** probes that failed, so "unknown" can say why */
   probe_errors: { probe: string; error: string }[];
+  /**
+   * true when the report was sent before its DNS probes finished (dns_pending, after a network
+   * change): this is the previous check's evidence, kept until the next report brings new.
+   */
+  pending?: boolean;
 }
 
 export interface Ipv6Evidence {
