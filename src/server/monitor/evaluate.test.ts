@@ -7,6 +7,7 @@ import {
   judgedAgainst,
   rejudgeState,
 } from "./evaluate.ts";
+import { learnNetworks } from "./networks.ts";
 import { buildReport, CLOUDFLARE_RESOLVER, HOME, type ReportSpec, testGeo, VPN_EXIT } from "./testing.ts";
 import type { ClientPolicy, ClientState, HomeIdentity, VerdictStatus } from "./types.ts";
 
@@ -563,6 +564,75 @@ const CASES: Case[] = [
     policy: { expected_asn: 64504 },
     expect: { exit: "violated", reasons: { exit: ["AS64501 VPN Co São Paulo, expected AS64504"] } },
   },
+  // --- locked exit networks and countries ---
+  {
+    name: "locked: an exit in a locked network and country is ok",
+    report: {},
+    policy: { exit_asns: [64504, 64501], exit_countries: ["SE", "BR"] },
+    expect: { ...ok, status: "green", flips: ["client.first_seen"] },
+  },
+  {
+    name: "locked: an exit in another AS is red, exit.unexpected with the lock as evidence",
+    report: {},
+    policy: { exit_asns: [64504] },
+    expect: {
+      exit: "unexpected",
+      status: "red",
+      flips: ["client.first_seen", "exit.unexpected"],
+      reasons: {
+        exit: [
+          "outside the networks this client is locked to: AS64501 VPN Co São Paulo is not one of AS64504",
+        ],
+      },
+      check: (r) => {
+        const flip = r.flips.find((f) => f.kind === "exit.unexpected");
+        expect(flip?.evidence).toMatchObject({
+          locked: { asns: [64504], countries: null },
+          outside: ["asn"],
+          ipv4: { ip: VPN_EXIT, asn: 64501 },
+        });
+      },
+    },
+  },
+  {
+    name: "locked: an exit in another country is red",
+    report: {},
+    policy: { exit_countries: ["SE"] },
+    expect: { exit: "unexpected", status: "red", reasons: { exit: ["BR is not one of SE"] } },
+  },
+  {
+    name: "locked: an exit the database knows no AS for cannot be checked: unknown, not red",
+    report: { v4: "203.0.113.200" },
+    policy: { exit_asns: [64501] },
+    expect: { exit: "unknown", status: "yellow", reasons: { exit: ["locked networks cannot be checked"] } },
+  },
+  {
+    name: "locked: still outside in the same network raises nothing new",
+    before: {},
+    report: {},
+    policy: { exit_asns: [64502] },
+    expect: { exit: "unexpected", flips: [] },
+  },
+  {
+    name: "locked: moving from one network outside the lock to another is a new exit.unexpected",
+    before: {},
+    report: { v4: "198.51.100.200" },
+    policy: { exit_asns: [64502] },
+    expect: { exit: "unexpected", flips: ["exit.unexpected", "exit.changed"] },
+  },
+  {
+    name: "locked: back inside the lock is green again",
+    before: { v4: "198.51.100.200" },
+    report: {},
+    policy: { exit_asns: [64501] },
+    expect: { exit: "ok", status: "green", flips: ["exit.changed"] },
+  },
+  {
+    name: "locked: an exit through home is the bypass (leak), not an unexpected network",
+    report: { v4: "203.0.113.7" },
+    policy: { exit_asns: [64501] },
+    expect: { bypass: "leak", exit: "leak", flips: ["client.first_seen", "bypass.started"] },
+  },
   {
     name: "a missing country never makes a leak",
     report: { v4: "192.0.2.200" },
@@ -816,6 +886,7 @@ describe("evaluateReport invariants", () => {
       unknown: "yellow",
       inconsistent: "yellow",
       violated: "yellow",
+      unexpected: "red",
     };
     for (const c of CASES) {
       const verdicts = run(c).state.verdicts;
@@ -1000,5 +1071,91 @@ describe("a report sent before its DNS probes finished (dns_pending)", () => {
     });
     expect(next.verdicts?.dns).toEqual(state.verdicts?.dns);
     expect(flips).toEqual([]);
+  });
+});
+
+describe("exit.new_network: an exit in an AS the client has not used in 30 days", () => {
+  const H = 3_600_000;
+  // the client's last 30 days: 96 % in AS64501, 4 % in AS64504 (no org known: shown bare)
+  const networks = learnNetworks(
+    [
+      { ip: "198.51.100.7", ms: 96 * H },
+      { ip: "198.51.100.200", ms: 4 * H },
+    ],
+    {
+      lookup: (ip) =>
+        ip === "198.51.100.200"
+          ? { ip, asn: 64504, org: null, country: "SE", source: "override" }
+          : testGeo.lookup(ip),
+    },
+    HOME,
+  );
+  const judge = (spec: ReportSpec, before: ReportSpec, profile = networks) => {
+    const previous = evaluateReport({
+      report: buildReport(before, NOW - 35_000),
+      sourceIp: null,
+      policy: DEFAULT_CLIENT_POLICY,
+      home: HOME,
+      previous: null,
+      geo: testGeo,
+      now: NOW - 30_000,
+    }).state;
+    return evaluateReport({
+      report: buildReport(spec, NOW - 5_000),
+      sourceIp: null,
+      policy: DEFAULT_CLIENT_POLICY,
+      home: HOME,
+      previous,
+      geo: testGeo,
+      now: NOW,
+      networks: profile,
+    });
+  };
+
+  test("yellow event with what is normal for this client, the status untouched", () => {
+    // 192.0.2.140: AS64502 Other Net, DE
+    const { flips, state } = judge({ v4: "192.0.2.140" }, {});
+    const flip = flips.find((f) => f.kind === "exit.new_network");
+    expect(flip?.evidence.reason).toBe(
+      "AS64502 Other Net first seen; last 30 days: AS64501 VPN Co São Paulo 96 %, AS64504 4 %.",
+    );
+    expect(flip).toMatchObject({ from: "AS64501", to: "AS64502", suppressed: false });
+    expect(flip?.evidence).toMatchObject({ exit: { ip: "192.0.2.140", asn: 64502 }, networks });
+    expect(flips.map((f) => f.kind)).toEqual(["exit.changed", "exit.new_network"]);
+    expect(state.status).toBe("green");
+  });
+
+  test("nothing for a network of the last 30 days, for the home line, or without history", () => {
+    expect(judge({ v4: "198.51.100.200" }, {}).flips.map((f) => f.kind)).toEqual(["exit.changed"]);
+    expect(judge({ v4: "203.0.113.7" }, {}).flips.map((f) => f.kind)).toEqual([
+      "bypass.started",
+      "exit.changed",
+    ]);
+    const none = learnNetworks([], testGeo, HOME);
+    expect(judge({ v4: "192.0.2.140" }, {}, none).flips.map((f) => f.kind)).toEqual(["exit.changed"]);
+  });
+
+  test("a replayed report's new network is stored but not alerted", () => {
+    const previous = evaluateReport({
+      report: buildReport({}, NOW - 35_000),
+      sourceIp: null,
+      policy: DEFAULT_CLIENT_POLICY,
+      home: HOME,
+      previous: null,
+      geo: testGeo,
+      now: NOW - 30_000,
+    }).state;
+    const { flips } = evaluateReport({
+      report: buildReport({ v4: "192.0.2.140" }, NOW - 5_000),
+      sourceIp: null,
+      policy: DEFAULT_CLIENT_POLICY,
+      home: HOME,
+      previous,
+      geo: testGeo,
+      now: NOW,
+      replayed: true,
+      networks,
+    });
+    expect(flips.find((f) => f.kind === "exit.new_network")?.suppressed).toBe(true);
   });
 });
