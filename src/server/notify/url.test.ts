@@ -74,7 +74,7 @@ describe("routing filters", () => {
     const r = checkNotifyUrl(`ntfy://h/t?${q}`) as { url: { filter: Parameters<typeof routeMatches>[0] } };
     return r.url.filter;
   };
-  const alpha = { id: "a", name: "alpha" };
+  const alpha = { id: "a", name: "alpha", tags: ["home"] };
   test("?only with wildcards, reminders by their problem", () => {
     const f = filter("only=*.started,client.offline");
     expect(routeMatches(f, { kind: "bypass.started", severity: "red", client: alpha })).toBe(true);
@@ -97,15 +97,28 @@ describe("routing filters", () => {
   test("?clients and ?tags hold back other clients, never server-wide notifications", () => {
     const f = filter("clients=alpha,nas");
     expect(
-      routeMatches(f, { kind: "client.offline", severity: "red", client: { id: "b", name: "beta" } }),
+      routeMatches(f, {
+        kind: "client.offline",
+        severity: "red",
+        client: { id: "b", name: "beta", tags: [] },
+      }),
     ).toBe(false);
     expect(routeMatches(f, { kind: "uplink.down", severity: "red", client: null })).toBe(true);
-    const tagged = filter("tags=home");
-    const tags = { tagsOf: (id: string) => (id === "a" ? ["home"] : []) };
-    expect(routeMatches(tagged, { kind: "client.offline", severity: "red", client: alpha }, tags)).toBe(true);
+    // tags compare without regard to case: the filter and the settings both keep lower case
+    const tagged = filter("tags=Home,office");
+    expect(tagged.tags).toEqual(["home", "office"]);
+    expect(routeMatches(tagged, { kind: "client.offline", severity: "red", client: alpha })).toBe(true);
     expect(
-      routeMatches(tagged, { kind: "client.offline", severity: "red", client: { id: "b", name: "b" } }, tags),
+      routeMatches(tagged, {
+        kind: "client.offline",
+        severity: "red",
+        client: { id: "b", name: "b", tags: ["family"] },
+      }),
     ).toBe(false);
+    expect(routeMatches(tagged, { kind: "uplink.down", severity: "red", client: null })).toBe(true);
+    expect(checkNotifyUrl("ntfy://h/t?tags=a%20b")).toEqual({
+      error: "ntfy://h/t?tags=a%20b: ?tags=a b is not a tag (1-64 letters, digits, _ . -)",
+    });
   });
 });
 

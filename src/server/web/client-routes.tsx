@@ -6,7 +6,12 @@ import { AddClientPage, EnrolledPage } from "../../../templates/enroll.tsx";
 import { ClientList, OverviewPage } from "../../../templates/overview.tsx";
 import { enrollClient, findClient, rotateClientSecret } from "../enrollment.ts";
 import { ApiError } from "../errors.ts";
-import { type ClientSettings, SETTING_LIMITS, validateSettingsChange } from "../monitor/settings.ts";
+import {
+  type ClientSettings,
+  normalizeTags,
+  SETTING_LIMITS,
+  validateSettingsChange,
+} from "../monitor/settings.ts";
 import type { ClientRecord } from "../store/index.ts";
 import { type Auth, type Form, formText, renderSync, type Web } from "./guard.ts";
 import {
@@ -72,6 +77,8 @@ export function settingsFromForm(
     expected_country: country || null,
     muted_until: mutedUntil,
     paused: formText(form, "paused") === "1",
+    // a form from before tags existed (an open tab) leaves them alone
+    tags: "tags" in form ? normalizeTags(formText(form, "tags")) : current.tags,
   });
   if (!checked.ok) return { error: checked.errors.map((e) => `${e.path.slice(1)} ${e.message}.`).join(" ") };
   return { change: checked.change };

@@ -16,6 +16,7 @@ export function presentClientSummary(c: ClientRecord, now: number) {
     exit: state.exit ?? null,
     verdicts: state.verdicts ?? null,
     rotation_pending: c.prevSecretUntil !== null && c.prevSecretUntil > now,
+    tags: c.settings.tags,
   };
 }
 
@@ -42,5 +43,6 @@ export function presentSettings(s: ClientSettings) {
     paused: s.paused,
     muted_until: s.muted_until === null ? null : new Date(s.muted_until).toISOString(),
     dns_allow_asns: s.dns_allow_asns,
+    tags: s.tags,
   };
 }
