@@ -80,6 +80,7 @@ export class ChannelDirectory implements ChannelSource {
   private loading: Promise<void> | null = null;
   private again = false;
   private readonly unsubscribe: (() => void)[] = [];
+  private readonly listeners: (() => void)[] = [];
 
   constructor(private readonly deps: DirectoryDeps) {
     this.channels = deps.fixed.map((e) => e.channel);
@@ -102,6 +103,11 @@ export class ChannelDirectory implements ChannelSource {
     return this.find(name)?.origin === "dashboard"
       ? "edit the channel to fix it"
       : "fix the channel and restart";
+  }
+
+  /** `fn` runs after a reload that added, rebuilt or removed a channel (the dispatcher wakes). */
+  onChange(fn: () => void): void {
+    this.listeners.push(fn);
   }
 
   /** Reloads when another process (or this one) changed the stored channels. */
@@ -178,11 +184,14 @@ export class ChannelDirectory implements ChannelSource {
     const after = new Set(next.map((s) => s.entry.channel));
     this.stored = next;
     this.channels = this.entries().map((e) => e.channel);
-    if (!this.running) return;
-    await Promise.all([
-      ...[...before].filter((c) => !after.has(c)).map((c) => c.stop?.().catch(() => undefined)),
-      ...[...after].filter((c) => !before.has(c)).map((c) => this.startChannel(c)),
-    ]);
+    const gone = [...before].filter((c) => !after.has(c));
+    const added = [...after].filter((c) => !before.has(c));
+    if (this.running)
+      await Promise.all([
+        ...gone.map((c) => c.stop?.().catch(() => undefined)),
+        ...added.map((c) => this.startChannel(c)),
+      ]);
+    if (gone.length || added.length) for (const fn of this.listeners) fn();
   }
 
   private build(row: StoredChannel, taken: ReadonlySet<string>): ConfiguredChannel {

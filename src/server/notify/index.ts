@@ -212,6 +212,8 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
     broker,
     ...(deps.testing?.leaseMs ? { leaseMs: deps.testing.leaseMs } : {}),
   });
+  // a channel fixed or added on the Alerts page sends what waits for it at once
+  directory.onChange(() => dispatcher.wake());
   const bot =
     token && options.telegramMode !== "off"
       ? new SentinelBot({
