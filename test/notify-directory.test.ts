@@ -93,7 +93,7 @@ test("a channel another process stores is in effect without a restart, and its a
   );
   expect(await r.flip()).toBe(1);
   await ntfy.waitFor(() => ntfy.delivered().length === 1);
-  expect((ntfy.delivered()[0]?.body as { title: string }).title).toBe("🔴 laptop traffic bypasses the VPN");
+  expect(ntfy.delivered()[0]?.body).toMatchObject({ title: "🔴 laptop traffic bypasses the VPN" });
 });
 
 test("an edit that fixes a stopped channel sends what waited at once (the dispatcher is woken)", async () => {
