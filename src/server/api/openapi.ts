@@ -74,6 +74,7 @@ export function openApiDocument() {
               description: "bypass, dns, ipv6, exit: {status, severity, reason, evidence}",
             },
             rotation_pending: { type: "boolean" },
+            tags: { type: "array", items: { type: "string" } },
           },
         },
         ServerWarning: {
@@ -97,6 +98,13 @@ export function openApiDocument() {
             paused: { type: "boolean" },
             muted_until: { type: ["string", "null"], format: "date-time" },
             dns_allow_asns: { type: "array", items: { type: "integer" } },
+            tags: {
+              type: "array",
+              maxItems: 32,
+              items: { type: "string", pattern: "^[A-Za-z0-9_.-]{1,64}$" },
+              description:
+                "routes the client's alerts (a channel URL's ?tags=); stored in lower case, each once",
+            },
           },
         },
         Event: {
@@ -243,7 +251,7 @@ export function openApiDocument() {
       "/api/v1/export": {
         get: {
           summary:
-            "Clients (with policies and sealed secrets), API tokens (hashes) and users (password hashes); admin",
+            "Clients (with policies and sealed secrets), API tokens (hashes), users (password hashes) and dashboard alert channels (URLs sealed); admin",
           security: bearer,
           responses: { 200: json({ type: "object" }), ...errors(401, 403) },
         },
