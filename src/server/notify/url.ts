@@ -131,10 +131,11 @@ export function unmaskUrl(edited: string, stored: string): string | { error: str
       error:
         "the address changed: type the secrets again instead of *** (they are kept only for the same service)",
     };
-  if (e.password === MASK) e.password = s.password;
-  for (const [key, value] of [...e.searchParams])
-    if (value === MASK && SECRET_PARAMS.has(key.toLowerCase()))
-      e.searchParams.set(key, s.searchParams.get(key) ?? "");
+  if (e.password === MASK && s.password) e.password = s.password;
+  for (const [key, value] of [...e.searchParams]) {
+    const kept = s.searchParams.get(key);
+    if (value === MASK && kept && SECRET_PARAMS.has(key.toLowerCase())) e.searchParams.set(key, kept);
+  }
   if (SECRET_LAST_SEGMENT.has(scheme)) {
     const parts = e.pathname.split("/");
     const last = parts.findLastIndex((p) => p !== "");
