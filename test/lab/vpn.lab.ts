@@ -461,7 +461,7 @@ describe.skipIf(unavailable !== null)("VPN lab", () => {
         const notes: Record<string, string> = {
           telegram: "before the crash",
           webhook: "before the crash",
-          mqtt: `before the crash; last will "offline" ${fmt(will.at - killedAt)} after kill -9, "online" ${fmt(online.at - restartedAt)} after the restart`,
+          mqtt: `before the crash; after the kill -9: last will "offline" at ${fmt(will.at - killedAt)}, "online" at ${fmt(online.at - killedAt)} (the restarted server answered /healthz at ${fmt(restartedAt - killedAt)})`,
           ntfy: `down for the first ${fmt(back - t0)}; delivered ${fmt((received.ntfy?.(t0)[0]?.at ?? back) - back)} after it came back (backoff), by the restarted server`,
         };
         for (const channel of ["telegram", "ntfy", "webhook", "mqtt"]) {
