@@ -472,6 +472,9 @@ export function SettingsPanel({
           <Fact label="Monitoring">
             <Text text={p.paused ? "paused" : "active"} />
           </Fact>
+          <Fact label="Tags">
+            <Text text={p.tags.length ? p.tags.join(", ") : "none"} />
+          </Fact>
         </dl>
       </section>
     );
@@ -568,6 +571,19 @@ export function SettingsPanel({
             <input type="checkbox" name="paused" value="1" checked={p.paused} /> Pause monitoring (grey, never
             late or offline)
           </label>
+          <div class="field">
+            <label for="s-tags">
+              Tags (route alerts: a channel with ?tags=home gets only clients tagged home)
+            </label>
+            <input
+              id="s-tags"
+              name="tags"
+              value={p.tags.join(", ")}
+              placeholder="e.g. home, family"
+              maxlength="2200"
+              autocomplete="off"
+            />
+          </div>
         </fieldset>
         <div class="form-actions">
           <button type="submit" class="button">

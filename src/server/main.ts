@@ -112,7 +112,11 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     now,
     logger,
     options: { ...notifyOptions, publicUrl: o.publicUrl },
+    keyring,
   });
+  // every replica routes alerts (the notifier runs in the report's transaction), so every one
+  // knows the dashboard's channels
+  await notifications.load();
 
   let monitor: ClientMonitor | undefined;
   const home = new HomeIdentityService(
@@ -217,7 +221,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     o.publicUrl.startsWith("https:") ||
     request.url.startsWith("https:") ||
     (trusted.ranges.length > 0 && isHttpsRequest(request, peerOf(request), trusted.ranges));
-  const channels = channelStatusProvider(notifications, store, now);
+  const channels = channelStatusProvider({ notifications, store, keyring, broker, now });
   const appDeps = {
     metrics: { metrics, token: o.metricsToken },
     web: {
@@ -302,6 +306,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       await monitorRef.stop(); // last: it writes the heartbeats of the requests above
       await everywhere.stop();
       await store.leadership.stop();
+      notifications.close();
       metrics.close();
       broker.close();
       await store.close();

@@ -4,7 +4,7 @@
  * the test never needs a route into the lab).
  */
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import {
@@ -44,6 +44,38 @@ export interface TelegramMessage {
   text: string;
 }
 
+/** What the lab's notification services received, one JSON line each (see services.ts). */
+export interface NtfyMessage {
+  at: number;
+  topic: string;
+  title: string;
+  message: string;
+}
+export interface WebhookEvent {
+  at: number;
+  /** webhook-id: the same on every retry of one notification */
+  id: string;
+  type: string;
+  client: string | null;
+  title: string;
+}
+export interface MqttMessage {
+  at: number;
+  topic: string;
+  payload: string;
+  retain: boolean;
+}
+
+/** The lab's alert channels besides Telegram: URLs for --notify, credentials for the recorder. */
+export const WEBHOOK_SECRET = `whsec_${Buffer.from("sentinel-lab-webhook-secret-32by").toString("base64")}`;
+export const MQTT_PREFIX = "vpn-sentinel";
+const MQTT_USERS = { sentinel: "lab-mqtt-pass", recorder: "lab-recorder-pass" };
+export const NOTIFY_URLS = [
+  `ntfy://${ADDR.ntfy}/lab-alerts`,
+  `webhook+http://${ADDR.webhook}/hook?secret=${WEBHOOK_SECRET}`,
+  `mqtt://sentinel:${MQTT_USERS.sentinel}@${ADDR.mqtt}/${MQTT_PREFIX}`,
+];
+
 export const ECHO_V4 = [`http://${ADDR.echo}/`, `http://${ADDR.echo}:8080/`];
 export const ECHO_V6 = [`http://[${ADDR.echo6}]/`, `http://[${ADDR.echo6}]:8080/`];
 
@@ -53,16 +85,25 @@ export class Lab {
   private adminToken = "";
   readonly dataDir: string;
   readonly telegramLog: string;
+  readonly ntfyLog: string;
+  readonly webhookLog: string;
+  readonly mqttLog: string;
   /** true when `sentinel server` has the Telegram options (the alert channel is wired in) */
   readonly telegram: boolean;
+  /** true when `sentinel server` takes --notify URLs (ntfy, webhooks, MQTT) */
+  readonly urlChannels: boolean;
   private serverArgs: string[] = [];
 
   constructor(readonly dir: string) {
     this.files = buildWorld(dir);
     this.dataDir = join(dir, "server-data");
     this.telegramLog = join(dir, "telegram.jsonl");
+    this.ntfyLog = join(dir, "ntfy.jsonl");
+    this.webhookLog = join(dir, "webhook.jsonl");
+    this.mqttLog = join(dir, "mqtt.jsonl");
     const help = run([...sentinelCommand(), "server", "--help"], { allowFail: true });
     this.telegram = /--telegram-token\b/.test(help.stdout + help.stderr);
+    this.urlChannels = /--notify\b/.test(help.stdout + help.stderr);
   }
 
   /** Starts a long-running process inside a namespace, output to DIR/NAME.log. */
@@ -100,6 +141,15 @@ export class Lab {
     p.kill("SIGKILL");
   }
 
+  /** SIGKILL (a crash: no clean shutdown, no last words but the MQTT will); resolves when it is gone. */
+  async kill(name: string): Promise<void> {
+    const p = this.procs.get(name);
+    if (!p) return;
+    this.procs.delete(name);
+    p.kill("SIGKILL");
+    await p.exited;
+  }
+
   stopAll(): void {
     for (const name of [...this.procs.keys()]) this.stop(name);
   }
@@ -118,6 +168,7 @@ export class Lab {
     this.spawn("echo", "internet", [process.execPath, services, "echo", ADDR.echo, ADDR.echo6]);
     this.spawn("auth-dns", "internet", [process.execPath, services, "dns", ADDR.authDns]);
     this.startTelegram();
+    if (this.urlChannels) await this.startNotifyServices();
     this.spawn("unbound-isp", "isp", ["unbound", "-d", "-c", this.files.unboundIsp]);
     this.spawn("unbound-vpn", "vpn", ["unbound", "-d", "-c", this.files.unboundVpn]);
     await this.until("the lab's services answer", 15_000, () => {
@@ -143,6 +194,67 @@ export class Lab {
 
   async stopTelegram(): Promise<void> {
     await this.stopAsync("telegram");
+  }
+
+  /** ntfy and the webhook receiver (fakes that check each request), a real Mosquitto and a recorder on it. */
+  private async startNotifyServices(): Promise<void> {
+    this.startNtfy();
+    this.spawn("webhook", "internet", [
+      process.execPath,
+      join(import.meta.dir, "services.ts"),
+      "webhook",
+      ADDR.webhook,
+      WEBHOOK_SECRET,
+      this.webhookLog,
+    ]);
+    const passwords = join(this.dir, "mosquitto.passwd");
+    writeFileSync(passwords, "");
+    for (const [user, pass] of Object.entries(MQTT_USERS))
+      run(["mosquitto_passwd", "-b", passwords, user, pass]);
+    const conf = join(this.dir, "mosquitto.conf");
+    writeFileSync(
+      conf,
+      [
+        `listener 1883 ${ADDR.mqtt}`,
+        "allow_anonymous false",
+        `password_file ${passwords}`,
+        // the lab's files are root's: stay root instead of dropping to the mosquitto user
+        "user root",
+        "persistence false",
+        "log_dest stderr",
+        "log_type error",
+        "",
+      ].join("\n"),
+    );
+    this.spawn("mosquitto", "internet", ["mosquitto", "-c", conf]);
+    await this.until(
+      "Mosquitto to listen",
+      10_000,
+      () =>
+        inNs("internet", ["bash", "-c", `exec 3<>/dev/tcp/${ADDR.mqtt}/1883`], { allowFail: true }).code ===
+        0,
+    );
+    this.spawn("mqtt-recorder", "internet", [
+      process.execPath,
+      join(import.meta.dir, "services.ts"),
+      "mqtt-record",
+      `mqtt://recorder:${MQTT_USERS.recorder}@${ADDR.mqtt}`,
+      this.mqttLog,
+    ]);
+  }
+
+  startNtfy(): void {
+    this.spawn("ntfy", "internet", [
+      process.execPath,
+      join(import.meta.dir, "services.ts"),
+      "ntfy",
+      ADDR.ntfy,
+      this.ntfyLog,
+    ]);
+  }
+
+  async stopNtfy(): Promise<void> {
+    await this.stopAsync("ntfy");
   }
 
   /** Creates the admin API token (after the first server start: the server makes the data dir). */
@@ -188,9 +300,16 @@ export class Lab {
             "off",
           ]
         : []),
+      ...(this.urlChannels ? NOTIFY_URLS.flatMap((u) => ["--notify", u]) : []),
       ...extra,
     ]);
     await this.until("the server answers /healthz", 20_000, () => this.curl("/healthz").code === 0);
+  }
+
+  /** kill -9 the server, then start it again with the same options. */
+  async crashAndRestartServer(): Promise<void> {
+    await this.kill("server");
+    await this.startServer(this.serverArgs);
   }
 
   async restartServer(extra = this.serverArgs, downMs = 0): Promise<void> {
@@ -271,12 +390,19 @@ export class Lab {
   }
 
   telegramMessages(since = 0): TelegramMessage[] {
-    if (!existsSync(this.telegramLog)) return [];
-    return readFileSync(this.telegramLog, "utf8")
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as TelegramMessage)
-      .filter((m) => m.at >= since);
+    return readLog<TelegramMessage>(this.telegramLog, since);
+  }
+
+  ntfyMessages(since = 0): NtfyMessage[] {
+    return readLog<NtfyMessage>(this.ntfyLog, since);
+  }
+
+  webhookEvents(since = 0): WebhookEvent[] {
+    return readLog<WebhookEvent>(this.webhookLog, since);
+  }
+
+  mqttMessages(since = 0): MqttMessage[] {
+    return readLog<MqttMessage>(this.mqttLog, since);
   }
 
   /** Polls `check` every `everyMs` until it returns a truthy value; throws after `timeoutMs`. */
@@ -294,4 +420,14 @@ export class Lab {
       await Bun.sleep(everyMs);
     }
   }
+}
+
+/** The JSON lines of a service's log written at or after `since`. */
+function readLog<T extends { at: number }>(file: string, since: number): T[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as T)
+    .filter((m) => m.at >= since);
 }

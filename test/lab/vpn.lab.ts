@@ -5,7 +5,7 @@
  *
  * Development knobs (CI uses none of them):
  *   LAB_HEALTHY_S=20    shorten scenario (a) from 120 s
- *   LAB_ONLY=b,d        run only these scenarios (a-i)
+ *   LAB_ONLY=b,d        run only these scenarios (a-j)
  *   LAB_FAST=0          skip the fast-settings pass
  *   SENTINEL_LAB_BIN=dist/sentinel-linux-x64   run the compiled binary instead of the source
  */
@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Lab, type LabEvent } from "./lab.ts";
+import { Lab, type LabEvent, MQTT_PREFIX } from "./lab.ts";
 import {
   ADDR,
   healthyRoutes,
@@ -54,6 +54,15 @@ interface Row {
 }
 const rows: Row[] = [];
 
+/** Scenario (j): per channel, when the one bypass alert arrived (from the fault) and how many copies. */
+interface Delivery {
+  channel: string;
+  ms: number | null;
+  copies: number;
+  note: string;
+}
+const deliveries: Delivery[] = [];
+
 const fmt = (ms: number | null | undefined) =>
   ms === null || ms === undefined ? "—" : `${(ms / 1000).toFixed(1)} s`;
 
@@ -71,6 +80,15 @@ function table(): string {
         .filter(Boolean)
         .map((t) => `≤ ${(t as number) / 1000} s`)
         .join(" / ")} | ${r.resolvedEvent ?? ""} | ${fmt(r.resolvedMs)} |`,
+    );
+  if (deliveries.length)
+    lines.push(
+      "",
+      "Scenario (j): one bypass, four channels; ntfy down for the first 60 s, the server killed (-9) and restarted meanwhile",
+      "",
+      "| channel | fault → delivered | copies | note |",
+      "|---|---|---|---|",
+      ...deliveries.map((d) => `| ${d.channel} | ${fmt(d.ms)} | ${d.copies} | ${d.note} |`),
     );
   return lines.join("\n");
 }
@@ -108,7 +126,7 @@ describe.skipIf(unavailable !== null)("VPN lab", () => {
     console.log(`\nVPN lab detection times (machine: ${navigator.hardwareConcurrency} cores)\n\n${out}\n`);
     mkdirSync("test-output", { recursive: true });
     writeFileSync("test-output/lab-results.md", `${out}\n`);
-    writeFileSync("test-output/lab-results.json", JSON.stringify(rows, null, 2));
+    writeFileSync("test-output/lab-results.json", JSON.stringify({ rows, deliveries }, null, 2));
     lab?.stopAll();
     teardownWorld();
     console.log(`lab logs kept in ${dir}`);
@@ -388,6 +406,102 @@ describe.skipIf(unavailable !== null)("VPN lab", () => {
       }
     },
     15 * 60_000,
+  );
+
+  test.if(wanted("j") && !unavailable)(
+    "(j) one bypass reaches Telegram, ntfy, a webhook and MQTT exactly once: ntfy down 60 s, a kill -9 in between",
+    async () => {
+      if (!lab.telegram || !lab.urlChannels) {
+        console.warn("(j) skipped: `sentinel server` has no Telegram or --notify channels yet");
+        return;
+      }
+      const { name, clientId } = await freshClient("default", "j");
+      const row: Row = {
+        pass: "default",
+        scenario: "(j) four channels, ntfy down 60 s, server kill -9 meanwhile",
+        event: "bypass.started",
+        detectionMs: null,
+        alertMs: null,
+      };
+      rows.push(row);
+      const bypass = /traffic bypasses the VPN/;
+      const mqttEvent = (payload: string) => {
+        const e = JSON.parse(payload) as { type?: string; data?: { client?: { name?: string } | null } };
+        return e.type === "bypass.started" && e.data?.client?.name === name;
+      };
+      // what each channel received about this bypass, oldest first
+      const received: Record<string, (since: number) => { at: number }[]> = {
+        telegram: (since) =>
+          lab.telegramMessages(since).filter((m) => m.text.includes(name) && bypass.test(m.text)),
+        ntfy: (since) =>
+          lab.ntfyMessages(since).filter((m) => m.title.includes(name) && bypass.test(m.title)),
+        webhook: (since) =>
+          lab.webhookEvents(since).filter((e) => e.type === "bypass.started" && e.client === name),
+        mqtt: (since) =>
+          lab.mqttMessages(since).filter((m) => m.topic === `${MQTT_PREFIX}/events` && mqttEvent(m.payload)),
+      };
+      const status = (since: number, payload: string) =>
+        lab.mqttMessages(since).find((m) => m.topic === `${MQTT_PREFIX}/status` && m.payload === payload);
+      try {
+        await lab.stopNtfy();
+        const t0 = Date.now();
+        tunnelDown(false);
+        const ev = await waitEvent(clientId, "bypass.started", t0, 60_000);
+        row.detectionMs = Date.parse(ev.at) - t0;
+        for (const channel of ["telegram", "webhook", "mqtt"])
+          await lab.until(`the bypass alert on ${channel}`, 30_000, () => received[channel]?.(t0).length);
+        row.alertMs = (received.telegram?.(t0)[0]?.at ?? t0) - t0;
+        // their rows are marked delivered well before the crash
+        await Bun.sleep(2_000);
+        const killedAt = Date.now();
+        await lab.crashAndRestartServer();
+        const restartedAt = Date.now();
+        // the broker tells Home Assistant the server died (its last will), then that it is back
+        const will = await lab.until("the MQTT last will", 30_000, () => status(killedAt, "offline"));
+        const online = await lab.until("the server online again on MQTT", 60_000, () =>
+          status(will.at, "online"),
+        );
+        await Bun.sleep(Math.max(0, t0 + 60_000 - Date.now()));
+        lab.startNtfy();
+        const back = Date.now();
+        await lab.until("the bypass alert on ntfy", 11 * 60_000, () => received.ntfy?.(t0).length);
+        // a copy sent again (after the crash, or by a retry) would have arrived by now
+        await Bun.sleep(20_000);
+        const events = lab
+          .events({ client: clientId, since: t0 })
+          .filter((e) => e.kind === "bypass.started" && !e.suppressed);
+        expect(events).toHaveLength(1);
+        const notes: Record<string, string> = {
+          telegram: "before the crash",
+          webhook: "before the crash",
+          mqtt: `before the crash; after the kill -9: last will "offline" at ${fmt(will.at - killedAt)}, "online" at ${fmt(online.at - killedAt)} (the restarted server answered /healthz at ${fmt(restartedAt - killedAt)})`,
+          ntfy: `down for the first ${fmt(back - t0)}; delivered ${fmt((received.ntfy?.(t0)[0]?.at ?? back) - back)} after it came back (backoff), by the restarted server`,
+        };
+        for (const channel of ["telegram", "ntfy", "webhook", "mqtt"]) {
+          const got = received[channel]?.(t0) ?? [];
+          deliveries.push({
+            channel,
+            ms: got[0] ? got[0].at - t0 : null,
+            copies: got.length,
+            note: notes[channel] ?? "",
+          });
+        }
+        expect(deliveries.map((d) => [d.channel, d.copies])).toEqual([
+          ["telegram", 1],
+          ["ntfy", 1],
+          ["webhook", 1],
+          ["mqtt", 1],
+        ]);
+      } catch (e) {
+        console.error(`(j) failed; server log:\n${lab.log("server", 60)}`);
+        throw e;
+      } finally {
+        lab.startNtfy();
+        healthyRoutes();
+        await lab.removeClient(name, clientId);
+      }
+    },
+    20 * 60_000,
   );
 
   test.if(FAST_PASS && faults.some((f) => wanted(f.id)))(

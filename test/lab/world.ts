@@ -6,6 +6,8 @@
  *                         │ echo 192.0.2.200 :80 :8080, [2001:db8:ff::200] │
  *                         │ who-is-asking DNS 192.0.2.201 :53              │
  *                         │ fake Telegram Bot API 192.0.2.202 :80          │
+ *                         │ fake ntfy 192.0.2.203 :80, webhook receiver    │
+ *                         │ 192.0.2.204 :80, Mosquitto 192.0.2.205 :1883   │
  *                         └──isp0 198.51.100.254────────vpn0 203.0.113.254─┘
  *                                  │                          │
  *   sentinel-lab-isp  wan0 198.51.100.1 (home public)  wan0 203.0.113.1 (VPN exit; .129 = 2nd exit)
@@ -54,6 +56,9 @@ export const ADDR = {
   echo6: "2001:db8:ff::200",
   authDns: "192.0.2.201",
   telegram: "192.0.2.202",
+  ntfy: "192.0.2.203",
+  webhook: "192.0.2.204",
+  mqtt: "192.0.2.205",
 } as const;
 
 export const SERVER_PORT = 8088;
@@ -102,9 +107,9 @@ export function labUnavailable(): string | null {
     return "the lab needs root (network namespaces, veth, nftables): run it as root, e.g. sudo bun run test:lab";
   if (run(["ip", "netns", "list"], { allowFail: true }).code !== 0)
     return "`ip netns` is unavailable (install iproute2)";
-  for (const tool of ["nft", "unbound", "curl"]) {
+  for (const tool of ["nft", "unbound", "curl", "mosquitto", "mosquitto_passwd"]) {
     if (run(["sh", "-c", `command -v ${tool}`], { allowFail: true }).code !== 0)
-      return `${tool} is missing (apt-get install -y ${tool === "nft" ? "nftables" : tool})`;
+      return `${tool} is missing (apt-get install -y ${tool === "nft" ? "nftables" : tool.startsWith("mosquitto") ? "mosquitto" : tool})`;
   }
   return null;
 }
@@ -263,7 +268,15 @@ export function buildWorld(dir: string): WorldFiles {
   addr("vpn", "wan0", "2001:db8:113::1/64");
   addr("internet", "vpn0", "203.0.113.254/24");
   addr("internet", "vpn0", "2001:db8:113::ffff/64");
-  for (const a of [`${ADDR.echo}/32`, `${ADDR.authDns}/32`, `${ADDR.telegram}/32`, `${ADDR.echo6}/128`])
+  for (const a of [
+    `${ADDR.echo}/32`,
+    `${ADDR.authDns}/32`,
+    `${ADDR.telegram}/32`,
+    `${ADDR.ntfy}/32`,
+    `${ADDR.webhook}/32`,
+    `${ADDR.mqtt}/32`,
+    `${ADDR.echo6}/128`,
+  ])
     addr("internet", "lo", a);
 
   // Every default route points inside the lab; `internet` has none at all.

@@ -74,6 +74,7 @@ export function openApiDocument() {
               description: "bypass, dns, ipv6, exit: {status, severity, reason, evidence}",
             },
             rotation_pending: { type: "boolean" },
+            tags: { type: "array", items: { type: "string" } },
           },
         },
         ServerWarning: {
@@ -107,6 +108,13 @@ export function openApiDocument() {
               type: ["array", "null"],
               items: { type: "string" },
               description: "locked exit countries (ISO codes); null = not locked",
+            },
+            tags: {
+              type: "array",
+              maxItems: 32,
+              items: { type: "string", pattern: "^[A-Za-z0-9_.-]{1,64}$" },
+              description:
+                "routes the client's alerts (a channel URL's ?tags=); stored in lower case, each once",
             },
           },
         },
@@ -272,7 +280,7 @@ export function openApiDocument() {
       "/api/v1/export": {
         get: {
           summary:
-            "Clients (with policies and sealed secrets), API tokens (hashes) and users (password hashes); admin",
+            "Clients (with policies and sealed secrets), API tokens (hashes), users (password hashes) and dashboard alert channels (URLs sealed); admin",
           security: bearer,
           responses: { 200: json({ type: "object" }), ...errors(401, 403) },
         },

@@ -30,6 +30,8 @@ export interface ClientSettings {
   exit_asns: number[] | null;
   /** The exit countries (ISO 3166-1 alpha-2) this client may use; null = not locked. */
   exit_countries: string[] | null;
+  /** labels that route its alerts (a channel URL's ?tags=): lower case, each once */
+  tags: readonly string[];
 }
 
 export const DEFAULT_SETTINGS: Readonly<ClientSettings> = Object.freeze({
@@ -42,6 +44,7 @@ export const DEFAULT_SETTINGS: Readonly<ClientSettings> = Object.freeze({
   dns_allow_asns: null,
   exit_asns: null,
   exit_countries: null,
+  tags: Object.freeze([]),
 });
 
 export const SETTING_LIMITS = {
@@ -50,7 +53,25 @@ export const SETTING_LIMITS = {
   dns_allow_asns: { maxItems: 64 },
   exit_asns: { maxItems: 256 },
   exit_countries: { maxItems: 256 },
+  tags: { maxItems: 32 },
 } as const;
+
+/** A client tag: 1-64 of a-z 0-9 _ . - (stored in lower case; filters compare so too). */
+export const TAG = /^[a-z0-9_.-]{1,64}$/;
+
+/**
+ * Tags as people write them ("Home, family" or ["Home", "family"]) in stored form: trimmed,
+ * lower case, each once, in the order given. Validation comes after (validateSettingsChange).
+ */
+export function normalizeTags(input: string | readonly unknown[]): unknown[] {
+  const items = typeof input === "string" ? input.split(/[\s,]+/) : [...input];
+  const out: unknown[] = [];
+  for (const item of items) {
+    const tag = typeof item === "string" ? item.trim().toLowerCase() : item;
+    if (tag !== "" && !out.includes(tag)) out.push(tag);
+  }
+  return out;
+}
 
 export type SettingKey = keyof ClientSettings;
 export const SETTING_KEYS = Object.keys(DEFAULT_SETTINGS) as SettingKey[];
@@ -82,6 +103,13 @@ function problemWith(key: SettingKey, value: unknown): string | null {
       return value === null || (typeof value === "number" && Number.isFinite(value))
         ? null
         : "must be a time or null";
+    case "tags":
+      return Array.isArray(value) &&
+        value.length <= SETTING_LIMITS.tags.maxItems &&
+        value.every((t) => typeof t === "string" && TAG.test(t)) &&
+        new Set(value).size === value.length
+        ? null
+        : `must be a list of at most ${SETTING_LIMITS.tags.maxItems} different tags of 1-64 lower-case letters, digits, _ . -`;
     case "dns_allow_asns":
     case "exit_asns":
       return value === null ||

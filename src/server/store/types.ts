@@ -490,6 +490,32 @@ export interface OutboxRepository {
 }
 
 // ---------------------------------------------------------------------------------------------
+// alert channels added in the dashboard (those of the options live in the configuration)
+
+/** An alert channel added in the dashboard: its URL, secrets and all, sealed with the server key. */
+export interface StoredChannel {
+  id: string;
+  /** "v1:<server key id>:<AES-GCM sealed channel URL>", like client secrets */
+  urlSealed: string;
+  /** the URL with every secret masked (filters kept): lists and the audit log need no key */
+  display: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ChannelRepository {
+  /** Oldest first. */
+  list(): Promise<StoredChannel[]>;
+  get(id: string): Promise<StoredChannel | null>;
+  create(c: StoredChannel): Promise<void>;
+  /** Replaces the URL; false when there is no such channel. */
+  update(id: string, change: Pick<StoredChannel, "urlSealed" | "display" | "updatedAt">): Promise<boolean>;
+  remove(id: string): Promise<boolean>;
+  /** Replaces every sealed URL (server key rotation); returns how many. */
+  reencrypt(reencrypt: (sealed: string) => string): Promise<number>;
+}
+
+// ---------------------------------------------------------------------------------------------
 // server meta and aggregate counts
 
 export interface MetaRepository {
@@ -524,6 +550,7 @@ export interface Repositories {
   readonly history: HistoryRepository;
   readonly auth: AuthRepository;
   readonly outbox: OutboxRepository;
+  readonly channels: ChannelRepository;
   readonly stats: StatsRepository;
 }
 
@@ -552,6 +579,8 @@ export interface ChangeMessages {
   "events.created": { eventIds: number[]; kinds: string[] };
   /** notification rows were queued */
   "outbox.enqueued": { count: number };
+  /** an alert channel was added, edited or deleted in the dashboard (every replica reloads them) */
+  "channels.changed": { id: string };
   /** another process changed the database in ways not announced here (SQLite: the CLI): drop every cache */
   "store.external": Record<string, never>;
 }

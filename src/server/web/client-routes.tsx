@@ -7,7 +7,12 @@ import { ClientList, OverviewPage } from "../../../templates/overview.tsx";
 import { enrollClient, findClient, rotateClientSecret } from "../enrollment.ts";
 import { ApiError } from "../errors.ts";
 import { lockOf } from "../monitor/networks.ts";
-import { type ClientSettings, SETTING_LIMITS, validateSettingsChange } from "../monitor/settings.ts";
+import {
+  type ClientSettings,
+  normalizeTags,
+  SETTING_LIMITS,
+  validateSettingsChange,
+} from "../monitor/settings.ts";
 import type { ClientRecord } from "../store/index.ts";
 import { type Auth, type Form, formText, renderSync, type Web } from "./guard.ts";
 import {
@@ -78,6 +83,8 @@ export function settingsFromForm(
     expected_country: country || null,
     muted_until: mutedUntil,
     paused: formText(form, "paused") === "1",
+    // a form from before tags existed (an open tab) leaves them alone
+    tags: "tags" in form ? normalizeTags(formText(form, "tags")) : current.tags,
   });
   if (!checked.ok) return { error: checked.errors.map((e) => `${e.path.slice(1)} ${e.message}.`).join(" ") };
   return { change: checked.change };

@@ -37,6 +37,8 @@ export interface PolicyView {
   grace_s: number | null;
   expected_country: string | null;
   expected_asn: number | null;
+  /** labels that route its alerts (a channel URL's ?tags=) */
+  tags: readonly string[];
 }
 
 export function readPolicy(s: ClientSettings, now: number): PolicyView {
@@ -47,6 +49,7 @@ export function readPolicy(s: ClientSettings, now: number): PolicyView {
     grace_s: s.grace_s,
     expected_country: s.expected_country,
     expected_asn: s.expected_asn,
+    tags: s.tags,
   };
 }
 

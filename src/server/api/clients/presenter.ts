@@ -17,6 +17,7 @@ export function presentClientSummary(c: ClientRecord, now: number) {
     exit: state.exit ?? null,
     verdicts: state.verdicts ?? null,
     rotation_pending: c.prevSecretUntil !== null && c.prevSecretUntil > now,
+    tags: c.settings.tags,
   };
 }
 
@@ -45,6 +46,7 @@ export function presentSettings(s: ClientSettings) {
     dns_allow_asns: s.dns_allow_asns,
     exit_asns: s.exit_asns,
     exit_countries: s.exit_countries,
+    tags: s.tags,
   };
 }
 

@@ -4,7 +4,7 @@
  * (src/server/monitor/settings.ts), with field paths in the API's names.
  */
 import type { FieldError } from "../../../protocol/report.ts";
-import { type ClientSettings, validateSettingsChange } from "../../monitor/settings.ts";
+import { type ClientSettings, normalizeTags, validateSettingsChange } from "../../monitor/settings.ts";
 
 /** API field → stored setting, where the names differ. */
 const STORED_NAME: Record<string, keyof ClientSettings> = { interval: "interval_s", grace: "grace_s" };
@@ -19,6 +19,7 @@ const API_KEYS = [
   "dns_allow_asns",
   "exit_asns",
   "exit_countries",
+  "tags",
 ];
 
 export function parseSettingsPatch(
@@ -41,6 +42,7 @@ export function parseSettingsPatch(
     } else if (key === "expected_country" && typeof value === "string") change[key] = value.toUpperCase();
     else if (key === "exit_countries" && Array.isArray(value))
       change[key] = value.map((c) => (typeof c === "string" ? c.toUpperCase() : c));
+    else if (key === "tags" && Array.isArray(value)) change.tags = normalizeTags(value);
     else change[STORED_NAME[key] ?? key] = value;
   }
   const checked = validateSettingsChange(change);

@@ -6,6 +6,7 @@ import { ensurePrivateDir, makePrivate } from "../../private-files.ts";
 import type { Leadership, Readiness, Repositories, Store, Transaction } from "../types.ts";
 import { sqliteAuth } from "./auth.ts";
 import { SqliteChangeFeed } from "./change-feed.ts";
+import { sqliteChannels } from "./channels.ts";
 import { sqliteClients } from "./clients.ts";
 import { SqliteEngine } from "./engine.ts";
 import { sqliteEvents, sqliteHistory, sqliteMeta, sqliteTokens } from "./events.ts";
@@ -87,6 +88,7 @@ export function openSqliteStore(path: string, opts: { quickCheck?: boolean } = {
     history: sqliteHistory(db),
     auth: sqliteAuth(db),
     outbox: sqliteOutbox(db),
+    channels: sqliteChannels(db),
     stats: sqliteStats(db),
   };
   const repositories = (run: Runner, nonceRepo: SqliteNonces["autocommit"]): Repositories => ({
@@ -100,6 +102,7 @@ export function openSqliteStore(path: string, opts: { quickCheck?: boolean } = {
     history: wrap(sync.history, run),
     auth: wrap(sync.auth, run),
     outbox: wrap(sync.outbox, run),
+    channels: wrap(sync.channels, run),
     stats: wrap(sync.stats, run),
   });
   // one Transaction object serves every transaction: the mutex lets only one be open at a time

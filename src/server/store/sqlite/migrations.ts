@@ -165,4 +165,15 @@ export const MIGRATIONS: readonly Migration[] = [
   `
   ALTER TABLE clients ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
   `,
+  // 10: alert channels added in the dashboard, each URL sealed with the server key like a
+  // client secret (the masked form beside it, for lists that must not open the seal)
+  `
+  CREATE TABLE notify_channels (
+    id TEXT PRIMARY KEY,
+    url_sealed TEXT NOT NULL,
+    display TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  `,
 ];
