@@ -13,6 +13,7 @@ import { SqliteGroupCommit } from "./group-commit.ts";
 import { openIntactDatabase } from "./integrity.ts";
 import { MIGRATIONS, type Migration } from "./migrations.ts";
 import { SqliteNonces } from "./nonces.ts";
+import { sqliteOracle } from "./oracle.ts";
 import { sqliteOutbox } from "./outbox.ts";
 import { memoryRateLimits } from "./rate-limits.ts";
 import { sqliteStats } from "./stats.ts";
@@ -88,6 +89,7 @@ export function openSqliteStore(path: string, opts: { quickCheck?: boolean } = {
     auth: sqliteAuth(db),
     outbox: sqliteOutbox(db),
     stats: sqliteStats(db),
+    oracle: sqliteOracle(db),
   };
   const repositories = (run: Runner, nonceRepo: SqliteNonces["autocommit"]): Repositories => ({
     clients: wrap(sync.clients, run),
@@ -100,6 +102,7 @@ export function openSqliteStore(path: string, opts: { quickCheck?: boolean } = {
     auth: wrap(sync.auth, run),
     outbox: wrap(sync.outbox, run),
     stats: wrap(sync.stats, run),
+    oracle: wrap(sync.oracle, run),
   });
   // one Transaction object serves every transaction: the mutex lets only one be open at a time
   const tx: Transaction = {
