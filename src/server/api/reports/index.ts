@@ -34,6 +34,7 @@ export function reportRoute(
         next_report_in_s: result.nextReportInS,
         status: result.status,
         reasons: result.reasons,
+        ...(result.oracle ? { dns_oracle: result.oracle } : {}),
       },
     };
   });
