@@ -10,8 +10,15 @@ import { type RouteChange, type RoutePaths, RouteWatcher } from "../probe/route-
 import { type ProbeConfig, type ProbeResult, runProbes } from "../probe/run.ts";
 import type { AgentInfo, ReportV1 } from "../protocol/report.ts";
 import { VERSION } from "../version.ts";
+import { OracleNames } from "./oracle.ts";
 import { buildReport } from "./report.ts";
-import { type SendOutcome, type SendTarget, type ServerVerdict, sendReport } from "./sender.ts";
+import {
+  oracleLabelsUrl,
+  type SendOutcome,
+  type SendTarget,
+  type ServerVerdict,
+  sendReport,
+} from "./sender.ts";
 import type { Spool } from "./spool.ts";
 
 const markReplayed = (body: string) => JSON.stringify({ ...(JSON.parse(body) as ReportV1), replayed: true });
@@ -91,6 +98,8 @@ export function defaultAgentInfo(): AgentInfo {
 
 export class Agent {
   private readonly pool = new ProviderPool();
+  /** the server's DNS oracle labels for the next round */
+  private readonly oracle: OracleNames;
   private readonly sendBackoff: Backoff;
   private readonly now: () => number;
   private readonly random: () => number;
@@ -126,6 +135,7 @@ export class Agent {
   ) {
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
+    this.oracle = new OracleNames(this.now);
     this.sendBackoff = new Backoff(cfg.sendBackoff, this.random);
     this.intervalMs = cfg.intervalMs;
   }
@@ -239,6 +249,12 @@ export class Agent {
           signal,
           ...(this.deps.fetch ? { fetch: this.deps.fetch } : {}),
           now: this.now,
+          oracleNames: () =>
+            this.oracle.forRound(oracleLabelsUrl(this.cfg), {
+              timeoutMs: this.cfg.probe.timeoutMs,
+              signal,
+              ...(this.deps.fetch ? { fetch: this.deps.fetch } : {}),
+            }),
         });
     if (this.stopping) return null;
     const report = buildReport(result, {
@@ -299,6 +315,7 @@ export class Agent {
         await spool.remove(entry.id);
         this.accepted.add(entry.id);
         if (entry.id === this.freshEntryId) this.freshVerdict = outcome.verdict;
+        this.oracle.offer(outcome.oracle ?? null);
         if (this.sendBackoff.failureCount > 0)
           logger.info(`server reachable again; ${spool.size} report(s) still queued`);
         this.sendBackoff.succeed();

@@ -14,6 +14,7 @@ export function buildReport(
     ipv4: result.ipv4,
     ...(result.ipv6 ? { ipv6: result.ipv6 } : {}),
     dns: result.dns,
+    ...(result.dnsOracle?.length ? { dns_oracle: result.dnsOracle } : {}),
     errors: result.errors,
   };
   // The per-field limits keep a report far below 64 KiB except with many long DNS answers:

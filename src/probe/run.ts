@@ -2,9 +2,9 @@
  * One full probe round (IPv4, IPv6 and DNS at once), as the agent and `sentinel check` run it.
  * Never throws: whatever fails becomes an entry in `errors`, so a report always goes out.
  */
-import type { DnsObservation, IpFamilyResult, ProbeError } from "../protocol/report.ts";
+import type { DnsObservation, IpFamilyResult, OracleLookup, ProbeError } from "../protocol/report.ts";
 import type { ProviderPool } from "./backoff.ts";
-import { type DnsProbe, probeDnsResolvers } from "./dns.ts";
+import { type DnsProbe, lookUpOracleNames, probeDnsResolvers } from "./dns.ts";
 import { probePublicIp } from "./public-ip.ts";
 
 export interface ProbeConfig {
@@ -23,6 +23,8 @@ export interface ProbeResult {
   ipv4: IpFamilyResult;
   ipv6?: IpFamilyResult;
   dns: DnsObservation[];
+  /** lookups of the server's DNS oracle names (absent: none this round) */
+  dnsOracle?: OracleLookup[];
   errors: ProbeError[];
 }
 
@@ -32,6 +34,8 @@ export interface ProbeDeps {
   now?: () => number;
   signal?: AbortSignal;
   resolvConfPath?: string;
+  /** this round's DNS oracle names (src/agent/oracle.ts), looked up like the DNS probes */
+  oracleNames?: () => Promise<{ name: string; type: "A" | "AAAA" }[]>;
 }
 
 /** Summarises a family result as an error entry when it gives no trustworthy address. */
@@ -64,17 +68,21 @@ export async function runProbes(cfg: ProbeConfig, deps: ProbeDeps = {}): Promise
   // The report schema allows 16 answers per family.
   const list = (own: string[]) => [...new Set([...own, ...cfg.anyFamilyProviders])].slice(0, 16);
   const errors: ProbeError[] = [];
-  const [ipv4, ipv6, dns] = await Promise.all([
+  const dnsOptions = {
+    timeoutMs: cfg.timeoutMs,
+    ...(cfg.dnsResolver ? { resolver: cfg.dnsResolver } : {}),
+    ...(deps.resolvConfPath ? { resolvConfPath: deps.resolvConfPath } : {}),
+  };
+  const [ipv4, ipv6, dns, dnsOracle] = await Promise.all([
     probePublicIp(4, list(cfg.ip4Providers), ipOpts),
     cfg.ipv6 ? probePublicIp(6, list(cfg.ip6Providers), ipOpts) : Promise.resolve(undefined),
-    probeDnsResolvers(cfg.dnsProbes.slice(0, 16), {
-      timeoutMs: cfg.timeoutMs,
-      ...(cfg.dnsResolver ? { resolver: cfg.dnsResolver } : {}),
-      ...(deps.resolvConfPath ? { resolvConfPath: deps.resolvConfPath } : {}),
-    }).catch((e: Error) => {
+    probeDnsResolvers(cfg.dnsProbes.slice(0, 16), dnsOptions).catch((e: Error) => {
       errors.push({ probe: "dns", message: e.message.slice(0, 1024) });
       return [] as DnsObservation[];
     }),
+    (deps.oracleNames?.() ?? Promise.resolve([]))
+      .then((names) => (names.length ? lookUpOracleNames(names, dnsOptions) : []))
+      .catch(() => [] as OracleLookup[]),
   ]);
   for (const [probe, r] of [
     ["ipv4", ipv4],
@@ -85,5 +93,12 @@ export async function runProbes(cfg: ProbeConfig, deps: ProbeDeps = {}): Promise
   }
   for (const d of dns)
     if (d.error) errors.push({ probe: `dns ${d.probe} ${d.type}`.slice(0, 256), message: d.error });
-  return { ipv4, ...(ipv6 ? { ipv6 } : {}), dns, errors: errors.slice(0, 32) };
+  for (const l of dnsOracle) if (l.error) errors.push({ probe: `dns oracle ${l.type}`, message: l.error });
+  return {
+    ipv4,
+    ...(ipv6 ? { ipv6 } : {}),
+    dns,
+    ...(dnsOracle.length ? { dnsOracle } : {}),
+    errors: errors.slice(0, 32),
+  };
 }
