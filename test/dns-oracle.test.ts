@@ -107,6 +107,53 @@ async function startForwarder(egress: string, upstreamPort: number) {
 const dig = async (port: number, ...args: string[]) =>
   (await run(["dig", "@127.0.0.1", "-p", String(port), "+time=2", "+tries=1", ...args])).stdout;
 
+describe("the sightings store (OracleRepository)", () => {
+  const sighting = (name: string, at: number) => ({
+    name,
+    qtype: "A",
+    resolver: "198.51.100.53",
+    transport: "udp" as const,
+    client_subnet: null,
+    at,
+  });
+
+  test("take returns a name's sightings oldest first and removes them; prune forgets the expired", async () => {
+    const store = await openTestStore();
+    try {
+      await store.oracle.record(sighting("b.zone", 20), 1000);
+      await store.oracle.record(sighting("a.zone", 10), 1000);
+      await store.oracle.record(sighting("a.zone", 5), 1000);
+      await store.oracle.record(sighting("old.zone", 1), 50);
+      expect((await store.oracle.take(["a.zone", "b.zone", "none"])).map((s) => [s.name, s.at])).toEqual([
+        ["a.zone", 5],
+        ["a.zone", 10],
+        ["b.zone", 20],
+      ]);
+      expect(await store.oracle.take(["a.zone"])).toEqual([]);
+      expect(await store.oracle.prune(100)).toBe(1);
+      expect(await store.oracle.take(["old.zone"])).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("a take inside a transaction that rolls back leaves the sightings for the next report", async () => {
+    const store = await openTestStore();
+    try {
+      await store.oracle.record(sighting("a.zone", 1), 1000);
+      await expect(
+        store.transaction(async (tx) => {
+          expect((await tx.oracle.take(["a.zone"])).length).toBe(1);
+          throw new Error("the report was not stored");
+        }),
+      ).rejects.toThrow("not stored");
+      expect((await store.oracle.take(["a.zone"])).length).toBe(1);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe("the DNS oracle's listener", () => {
   let store: Store;
   let listener: DnsListener;
