@@ -265,6 +265,22 @@ describe("the DNS oracle's rate limit", () => {
   });
 });
 
+describe("starting the DNS oracle", () => {
+  test("a DNS option without --dns-zone, or a port already taken, stops the start with a clear message", async () => {
+    await expect(startTestServer({ dnsListen: "127.0.0.1:5353" })).rejects.toThrow(
+      "--dns-listen needs --dns-zone",
+    );
+    const taken = await Bun.udpSocket({ hostname: "127.0.0.1" });
+    try {
+      await expect(
+        startTestServer({ dnsZone: ZONE_NAME, dnsListen: `127.0.0.1:${taken.port}` }),
+      ).rejects.toThrow(`--dns-listen 127.0.0.1:${taken.port}:`);
+    } finally {
+      taken.close();
+    }
+  });
+});
+
 describe("the DNS oracle end to end: real server, real client", () => {
   const dir = tempDir();
   const spool = tempDir();

@@ -73,6 +73,8 @@ export interface ServerOptions extends Partial<NotifyOptions>, DnsOracleOptions 
   tlsKey?: string | undefined;
 }
 
+const hostPort = (host: string, port: number) => `${host.includes(":") ? `[${host}]` : host}:${port}`;
+
 export interface RunningServer {
   url: string;
   port: number;
@@ -221,7 +223,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
           now,
           logger,
         }).catch((e: Error & { code?: string }) => {
-          const where = `${dnsConfig.listen.hostname}:${dnsConfig.listen.port}`;
+          const where = hostPort(dnsConfig.listen.hostname, dnsConfig.listen.port);
           const hint =
             e.code === "EACCES"
               ? ": ports below 1024 need root or CAP_NET_BIND_SERVICE (docs/operations.md, DNS leak oracle)"
@@ -229,7 +231,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
           throw new Error(`--dns-listen ${where}: ${e.message}${hint}`);
         });
         logger.info(
-          `DNS oracle for ${dnsConfig.zone.zone} listening on ${listener.host}:${listener.port} (UDP and TCP)`,
+          `DNS oracle for ${dnsConfig.zone.zone} listening on ${hostPort(listener.host, listener.port)} (UDP and TCP)`,
         );
       },
       stop: async () => listener?.stop(),
