@@ -1,6 +1,12 @@
 import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startFakeDns } from "../../test/fakes/dns.ts";
+import { Agent } from "./agent.ts";
 import { OracleNames, parseOracleGrant } from "./oracle.ts";
 import { classifyResponse, oracleLabelsUrl } from "./sender.ts";
+import { Spool } from "./spool.ts";
 
 const LABEL_A = "a".repeat(50);
 const LABEL_B = "b".repeat(50);
@@ -91,5 +97,73 @@ describe("OracleNames", () => {
     const names = new OracleNames(() => 0);
     expect(await names.forRound("http://127.0.0.1:9/api/v1/whoami?client=c", { timeoutMs: 500 })).toEqual([]);
     expect(names.worthAsking).toBe(true);
+  });
+});
+
+describe("the agent and the oracle", () => {
+  test("the first round's names come from whoami, the next round's from the 202, each looked up A and AAAA", async () => {
+    const dns = await startFakeDns({ handler: () => [] });
+    let minted = 0;
+    const grant = () => ({
+      zone: "leak.example.org",
+      labels: [`l${++minted}a`, `l${minted}b`],
+      expires_in_s: 330,
+    });
+    const reports: { dns_oracle?: { name: string; type: string }[] }[] = [];
+    const server = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      async fetch(req) {
+        const url = new URL(req.url);
+        if (url.pathname === "/api/v1/whoami") return Response.json({ ip: "127.0.0.1", dns_oracle: grant() });
+        reports.push(await req.json());
+        return Response.json({ accepted: true, next_report_in_s: 30, dns_oracle: grant() }, { status: 202 });
+      },
+    });
+    const dir = mkdtempSync(join(tmpdir(), "sentinel-oracle-agent-"));
+    const agent = new Agent(
+      {
+        serverUrl: `http://127.0.0.1:${server.port}`,
+        clientId: "c1",
+        secret: "s3cret",
+        intervalMs: 60_000,
+        jitter: 0,
+        probe: {
+          ip4Providers: [],
+          ip6Providers: [],
+          anyFamilyProviders: [],
+          ipv6: false,
+          dnsProbes: [],
+          dnsResolver: `127.0.0.1:${dns.port}`,
+          timeoutMs: 1000,
+        },
+        sendTimeoutMs: 2000,
+        watchIntervalMs: 0,
+        debounceMs: 10,
+        sendBackoff: { baseMs: 50, maxMs: 200 },
+        stopGraceMs: 500,
+      },
+      { spool: new Spool({ dir, max: 10 }), logger: { debug() {}, info() {}, warn() {}, error() {} } },
+    );
+    try {
+      await agent.runOnce();
+      await agent.runOnce();
+      const names = reports.map((r) => r.dns_oracle?.map((l) => `${l.name} ${l.type}`));
+      expect(names).toEqual([
+        ["l1a.leak.example.org A", "l1b.leak.example.org AAAA"], // from whoami
+        ["l2a.leak.example.org A", "l2b.leak.example.org AAAA"], // from the first 202
+      ]);
+      expect(dns.queries.map((q) => `${q.name} ${q.type}`).sort()).toEqual([
+        "l1a.leak.example.org A",
+        "l1b.leak.example.org AAAA",
+        "l2a.leak.example.org A",
+        "l2b.leak.example.org AAAA",
+      ]);
+    } finally {
+      await agent.stop();
+      server.stop(true);
+      await dns.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
