@@ -139,6 +139,11 @@ function BypassDetail({ e }: { e: BypassEvidence }) {
 function DnsDetail({ e }: { e: DnsEvidence }) {
   return (
     <>
+      {e.pending ? (
+        <p class="evidence-note">
+          From the last check: the latest report was sent before its DNS probes finished.
+        </p>
+      ) : null}
       {e.resolvers?.length ? (
         <ul class="evidence-list">
           {e.resolvers.map((r) => (
@@ -614,7 +619,78 @@ function DangerZone({ ctx, d }: { ctx: PageContext; d: ClientDetailView }) {
   );
 }
 
+function NetworksPanel({ ctx, d }: { ctx: PageContext; d: ClientDetailView }) {
+  const n = d.networks;
+  if (!n) return null;
+  const id = encodeURIComponent(d.row.id);
+  const table = (caption: string, rows: { label: string; share: string }[]) => (
+    <table class="simple">
+      <caption class="sr-only" safe>
+        {caption}
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col" safe>
+            {caption}
+          </th>
+          <th scope="col">Share</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r) => (
+          <tr>
+            <td safe>{r.label}</td>
+            <td safe>{r.share}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+  return (
+    <section id="networks" class="card" aria-labelledby="networks-title">
+      <h2 id="networks-title">Exit networks, last 30 days</h2>
+      <p class="muted small">
+        What this client used, by share of the time it was reporting. An exit in a network not among them
+        raises “New exit network”. Lock makes them the only allowed ones: any other exit turns the client red.
+      </p>
+      {n.networks.length === 0 ? (
+        <p class="muted">Nothing learned yet.</p>
+      ) : (
+        <div class="grid-2 tight">
+          {table("Network", n.networks)}
+          {table("Country", n.countries)}
+        </div>
+      )}
+      {n.locked ? <p safe>{`Locked to ${n.locked}.`}</p> : <p>Not locked.</p>}
+      {isAdmin(ctx) ? (
+        <div class="form-actions">
+          {n.canLock ? (
+            <form method="post" action={`/clients/${id}/lock`}>
+              <CsrfField token={ctx.csrf} />
+              <button type="submit" class="button secondary">
+                {n.locked ? "Lock again to these" : "Lock to these"}
+              </button>
+            </form>
+          ) : null}
+          {n.locked ? (
+            <form method="post" action={`/clients/${id}/unlock`}>
+              <CsrfField token={ctx.csrf} />
+              <button type="submit" class="button secondary">
+                Unlock
+              </button>
+            </form>
+          ) : null}
+        </div>
+      ) : null}
+    </section>
+  );
+}
+
 const NOTICES: Record<string, string> = {
+  locked: "Locked: an exit outside these networks and countries now turns the client red.",
+  unlocked: "Unlocked: any exit network is allowed again.",
+  "nothing-learned": "Nothing to lock to yet: this client has no exit network in its last 30 days.",
+  "lock-too-large": "This client used too many exit networks to lock to.",
   muted: "Alerts for this client are muted for 24 hours.",
   unmuted: "Alerts for this client are on again.",
   paused: "Monitoring is paused.",
@@ -680,6 +756,7 @@ export function ClientPage({
         </div>
         {text ? <Notice kind="ok" text={text} /> : null}
         <ClientLive d={d} now={now} />
+        <NetworksPanel ctx={ctx} d={d} />
         <SettingsPanel ctx={ctx} d={d} />
         {isAdmin(ctx) ? <DangerZone ctx={ctx} d={d} /> : null}
       </div>

@@ -30,6 +30,8 @@ export const KIND_TEXT: Readonly<Record<NotificationKind, KindText>> = {
   "ipv6_leak.started": { title: "IPv6 leak", headline: "IPv6 leak" },
   "ipv6_leak.ended": { title: "IPv6 leak ended", headline: "IPv6 leak resolved" },
   "expectation.violated": { title: "Unexpected exit", headline: "exit breaks an expectation" },
+  "exit.new_network": { title: "New exit network", headline: "exit is in a network not seen before" },
+  "exit.unexpected": { title: "Exit outside the lock", headline: "exit is outside its locked networks" },
   "home.changed": { title: "Home identity changed", headline: "home address changed" },
   "client.flapping": { title: "Flapping", headline: "is flapping" },
   "uplink.down": { title: "Server uplink down", headline: "Server uplink down" },

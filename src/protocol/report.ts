@@ -106,6 +106,12 @@ export interface ReportV1 {
   errors?: ProbeError[];
   /** true when the report waited in the client's spool: history is updated, stale alerts are not sent */
   replayed?: boolean;
+  /**
+   * true when the report was sent before its DNS probes finished (a network change: the IP
+   * answers are news that cannot wait); `dns` is then empty and the next report carries it.
+   * The server keeps its previous DNS verdict meanwhile (docs/protocol.md, docs/verdicts.md).
+   */
+  dns_pending?: boolean;
 }
 
 export interface FieldError {
@@ -226,6 +232,10 @@ export function validateReport(
   }
   if (body.replayed !== undefined && typeof body.replayed !== "boolean")
     c.fail("/replayed", "must be a boolean");
+  if (body.dns_pending !== undefined && typeof body.dns_pending !== "boolean")
+    c.fail("/dns_pending", "must be a boolean");
+  else if (body.dns_pending === true && Array.isArray(body.dns) && body.dns.length > 0)
+    c.fail("/dns_pending", "must not be true in a report that carries DNS observations");
   checkFamily(c, body, "ipv4", false);
   checkFamily(c, body, "ipv6", true);
   const dns = c.array(body, "dns", "", 16) ?? [];
@@ -329,5 +339,6 @@ function normalise(body: Record<string, unknown>): ReportV1 {
       message: e.message,
     })),
     ...(body.replayed === true ? { replayed: true } : {}),
+    ...(body.dns_pending === true ? { dns_pending: true } : {}),
   };
 }

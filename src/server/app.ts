@@ -51,7 +51,7 @@ export interface AppDeps {
   reports?: ReportRoute;
   /** the report path's client cache */
   clientCache?: ClientCache;
-  monitor: Pick<ClientMonitor, "settingsChanged" | "acceptServerBuiltReport">;
+  monitor: Pick<ClientMonitor, "settingsChanged" | "acceptServerBuiltReport" | "learnedNetworks">;
   /** the predecessor's keepalive endpoint; absent = not mounted */
   legacy?: { apiKey: string; intervalS: number };
   /** the keepalive route, when the caller also serves it outside the app (see createKeepaliveRoute) */

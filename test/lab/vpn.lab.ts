@@ -54,6 +54,7 @@ interface Row {
   resolvedEvent?: string;
   resolvedMs?: number | null;
   targetMs?: number;
+  alertTargetMs?: number;
   note?: string;
 }
 const rows: Row[] = [];
@@ -63,12 +64,18 @@ const fmt = (ms: number | null | undefined) =>
 
 function table(): string {
   const lines = [
-    "| pass | scenario | alert (event) | fault → event | fault → Telegram | target | recovery (event) | recovery → event |",
+    "| pass | scenario | alert (event) | fault → event | fault → Telegram | target (event / Telegram) | recovery (event) | recovery → event |",
     "|---|---|---|---|---|---|---|---|",
   ];
   for (const r of rows)
     lines.push(
-      `| ${r.pass} | ${r.scenario} | ${r.event} | ${fmt(r.detectionMs)} | ${fmt(r.alertMs)} | ${r.targetMs ? `≤ ${r.targetMs / 1000} s` : ""} | ${r.resolvedEvent ?? ""} | ${fmt(r.resolvedMs)} |`,
+      `| ${r.pass} | ${r.scenario} | ${r.event} | ${fmt(r.detectionMs)} | ${fmt(r.alertMs)} | ${[
+        r.targetMs,
+        r.alertTargetMs,
+      ]
+        .filter(Boolean)
+        .map((t) => `≤ ${(t as number) / 1000} s`)
+        .join(" / ")} | ${r.resolvedEvent ?? ""} | ${fmt(r.resolvedMs)} |`,
     );
   return lines.join("\n");
 }
@@ -159,6 +166,8 @@ describe.skipIf(unavailable !== null)("VPN lab", () => {
     resolvedMessage?: RegExp;
     forbidden: string[];
     targetMs?: number;
+    /** fault → Telegram message, in the default pass */
+    alertTargetMs?: number;
     timeoutMs: number;
     /** more about the alert's evidence */
     check?: (ev: LabEvent, pass: Pass) => void;
@@ -175,6 +184,7 @@ describe.skipIf(unavailable !== null)("VPN lab", () => {
     };
     rows.push(row);
     if (f.targetMs && pass === "default") row.targetMs = f.targetMs;
+    if (f.alertTargetMs && pass === "default" && lab.telegram) row.alertTargetMs = f.alertTargetMs;
     let recovered = false;
     const t0 = Date.now();
     try {
@@ -202,6 +212,7 @@ describe.skipIf(unavailable !== null)("VPN lab", () => {
         .map((e) => e.kind);
       for (const bad of f.forbidden) expect(kinds).not.toContain(bad);
       if (f.targetMs && pass === "default") expect(row.detectionMs).toBeLessThanOrEqual(f.targetMs);
+      if (row.alertTargetMs) expect(row.alertMs).toBeLessThanOrEqual(row.alertTargetMs);
     } catch (e) {
       console.error(
         `(${f.id}) ${pass} failed; client log:\n${lab.log(`client-${name}`)}\nserver log:\n${lab.log("server")}`,
@@ -225,7 +236,9 @@ describe.skipIf(unavailable !== null)("VPN lab", () => {
       resolvedEvent: "bypass.ended",
       resolvedMessage: /bypass resolved/,
       forbidden: ["client.offline", "dns_leak.started"],
-      targetMs: 10_000,
+      // issue 14: the IP answers are reported without waiting for DNS probes of the dead resolver
+      targetMs: 1500,
+      alertTargetMs: 2000,
       timeoutMs: 60_000,
     },
     {

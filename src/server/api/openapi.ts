@@ -107,6 +107,17 @@ export function openApiDocument() {
             paused: { type: "boolean" },
             muted_until: { type: ["string", "null"], format: "date-time" },
             dns_allow_asns: { type: "array", items: { type: "integer" } },
+            exit_asns: {
+              type: ["array", "null"],
+              items: { type: "integer" },
+              description:
+                "locked exit networks; an exit in another AS is red (exit.unexpected); null = not locked",
+            },
+            exit_countries: {
+              type: ["array", "null"],
+              items: { type: "string" },
+              description: "locked exit countries (ISO codes); null = not locked",
+            },
           },
         },
         Event: {
@@ -169,6 +180,7 @@ export function openApiDocument() {
                 status: { enum: ["green", "yellow", "red", "grey"] },
                 reasons: { type: "array", items: { type: "string" } },
                 dns_oracle: oracleGrant,
+                features: { type: "array", items: { type: "string" } },
               },
             }),
             ...errors(400, 401, 413, 415, 429, 503),
@@ -242,6 +254,23 @@ export function openApiDocument() {
           security: bearer,
           parameters: [idParam, { name: "window", in: "query", schema: { type: "string", default: "24h" } }],
           responses: { 200: json({ type: "object" }), ...errors(400, 401, 404) },
+        },
+      },
+      "/api/v1/clients/{id}/networks": {
+        get: {
+          summary:
+            "The exit networks (AS) and countries the client used in the last 30 days, by share, and its lock",
+          security: bearer,
+          parameters: [idParam],
+          responses: { 200: json({ type: "object" }), ...errors(401, 404) },
+        },
+      },
+      "/api/v1/clients/{id}/lock": {
+        post: {
+          summary: "Lock the client to the exit networks and countries it used in the last 30 days (admin)",
+          security: bearer,
+          parameters: [idParam],
+          responses: { 200: json(ref("ClientSummary")), ...errors(401, 403, 404, 409) },
         },
       },
       "/api/v1/events": {

@@ -16,11 +16,13 @@ import type {
   Heartbeat,
   HistoryRow,
   NewEvent,
+  Repositories,
   Store,
   Transaction,
 } from "../store/index.ts";
 import { applyPolicy, evaluateReport, initialClientState, judgedAgainst, rejudgeState } from "./evaluate.ts";
 import { afterServerStart, nextDeadline, pendingDeadlines, serverDowntime, sweepClient } from "./liveness.ts";
+import { LEARN_WINDOW_MS, learnNetworks, type NetworkProfile } from "./networks.ts";
 import { type PolicyDefaults, policyFrom } from "./settings.ts";
 import { statusReasons } from "./status.ts";
 import type { ClientPolicy, ClientState, Flip, HomeIdentity, OverallStatus } from "./types.ts";
@@ -147,7 +149,7 @@ export class ClientMonitor {
     if (previous && this.isUnchanged(client, previous, key, r.report))
       return this.heartbeat(client, previous, r, tx);
 
-    const judged = evaluateReport({
+    const input = {
       report: r.report,
       sourceIp: r.sourceIp,
       policy: this.policyOf(client),
@@ -156,7 +158,12 @@ export class ClientMonitor {
       geo: this.deps.geo,
       now: r.receivedAt,
       replayed: r.report.replayed === true,
-    });
+    };
+    let judged = evaluateReport(input);
+    // A new exit network is news only against what the client used before: its history is read
+    // (one summing query) only when the exit moved to another AS than the previous state's.
+    if (movedNetwork(previous, judged.state))
+      judged = evaluateReport({ ...input, networks: await this.networksOf(tx, client.id, r.receivedAt) });
     const state = judged.state;
     const update = {
       state,
@@ -180,6 +187,16 @@ export class ClientMonitor {
     else this.judged.set(client.id, { key, revision: updated.revision });
     this.announce(tx, client.id, events, true);
     return { nextReportInS: state.interval_s, status: state.status, reasons: statusReasons(state) };
+  }
+
+  /** The exit networks and countries the client used in the last 30 days (its history). */
+  learnedNetworks(clientId: string): Promise<NetworkProfile> {
+    return this.networksOf(this.deps.store, clientId, this.deps.now());
+  }
+
+  private async networksOf(repos: Pick<Repositories, "history">, clientId: string, now: number) {
+    const times = await repos.history.exitTimes(clientId, now - LEARN_WINDOW_MS, now);
+    return learnNetworks(times, this.deps.geo, this.deps.home());
   }
 
   /** The client as it stands inside `tx`: cached (write-behind), or read and locked. */
@@ -572,6 +589,7 @@ function materialKey(
     (report.errors ?? []).map((e) => [e.probe, e.message]),
     report.interval_s,
     report.agent,
+    report.dns_pending === true,
     sourceIp,
   ]);
   return Bun.hash.wyhash(`${reported}\n${jsonOf(home)}\n${jsonOf(settings)}`);
@@ -586,6 +604,14 @@ function jsonOf(value: object): string {
     jsonCache.set(value, json);
   }
   return json;
+}
+
+/** The exit (IPv4, else IPv6) is now in a known AS other than the previous state's. */
+function movedNetwork(previous: ClientState | null, next: ClientState): boolean {
+  const asn = (next.exit.ipv4 ?? next.exit.ipv6)?.asn ?? null;
+  return (
+    previous !== null && asn !== null && asn !== ((previous.exit.ipv4 ?? previous.exit.ipv6)?.asn ?? null)
+  );
 }
 
 function historyDiffers(a: ClientState, b: ClientState): boolean {

@@ -28,6 +28,10 @@ export interface ClientPolicy {
   expected_country?: string | null;
   /** the exit must be in this AS */
   expected_asn?: number | null;
+  /** locked: the exit must be in one of these ASes (red when not) */
+  exit_asns?: number[] | null;
+  /** locked: the exit must be in one of these countries (red when not) */
+  exit_countries?: string[] | null;
   /**
    * Resolver ASNs that count as safe. The server passes its `--dns-allow-asn` list here
    * (DEFAULT_DNS_ALLOW_ASNS when unset); a per-client list replaces it.
@@ -41,7 +45,15 @@ export interface ClientPolicy {
   grace_s?: number | null;
 }
 
-export type VerdictStatus = "ok" | "leak" | "suspect" | "unknown" | "na" | "inconsistent" | "violated";
+export type VerdictStatus =
+  | "ok"
+  | "leak"
+  | "suspect"
+  | "unknown"
+  | "na"
+  | "inconsistent"
+  | "violated"
+  | "unexpected";
 export type VerdictSeverity = "green" | "yellow" | "red" | "grey";
 
 /** How an address belongs to home: by an address/range entry, or by the home ASN. */
@@ -116,6 +128,11 @@ export interface DnsEvidence {
   source?: DnsSource;
   /** the report's oracle lookups and the sightings the server attached; absent: none made */
   oracle?: { lookups: number; sightings: number };
+  /**
+   * true when the report was sent before its DNS probes finished (dns_pending, after a network
+   * change): this is the previous check's evidence, kept until the next report brings new.
+   */
+  pending?: boolean;
 }
 
 export interface Ipv6Evidence {
@@ -132,8 +149,15 @@ export interface ExitEvidence {
   expected: { country: string | null; asn: number | null };
   /** expectations the exit breaks */
   violations: ("country" | "asn")[];
-  /** expectations that cannot be checked because the lookup has no answer */
-  unverifiable: ("country" | "asn")[];
+  /**
+   * expectations that cannot be checked because the lookup has no answer ("locked_*": the
+   * locked networks or countries)
+   */
+  unverifiable: ("country" | "asn" | "locked_asn" | "locked_country")[];
+  /** the locked exit networks and countries (absent in states judged before locking existed) */
+  locked?: { asns: number[] | null; countries: string[] | null };
+  /** what of the exit lies outside the lock: red */
+  outside?: ("asn" | "country")[];
   /**
    * answers naming a private, loopback, CGNAT, link-local or ULA address: the provider (usually
    * the server's own whoami) was reached over a private path. Kept as evidence, never counted.

@@ -238,11 +238,24 @@ export interface HistoryRow {
   resolvers: string | null;
 }
 
+/** How long one address was a client's exit within a window (see HistoryRepository.exitTimes). */
+export interface ExitTime {
+  ip: string;
+  ms: number;
+}
+
 export interface HistoryRepository {
   /** Appends a row only when it differs from the client's latest one; true when it did. */
   record(clientId: string, row: HistoryRow): Promise<boolean>;
   /** Rows in [from, to], plus the last row before `from` (what was true when the window opened). */
   range(clientId: string, from: number, to: number): Promise<HistoryRow[]>;
+  /**
+   * How long each address was the client's exit within [from, to], from the history rows: each
+   * row's stretch (until the next row, or `to`) counts for its IPv4 exit, else its IPv6 one,
+   * while the client was reporting (online or late; offline stretches say nothing about the
+   * exit). Longest first. Summed by the database, so a long history is never loaded.
+   */
+  exitTimes(clientId: string, from: number, to: number): Promise<ExitTime[]>;
   recordServerDowntime(from: number, to: number): Promise<void>;
   serverDowntimes(from: number, to: number): Promise<{ from: number; to: number }[]>;
   /** Deletes history and events older than `before`; returns rows removed. */

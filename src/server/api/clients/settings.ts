@@ -17,6 +17,8 @@ const API_KEYS = [
   "paused",
   "muted_until",
   "dns_allow_asns",
+  "exit_asns",
+  "exit_countries",
 ];
 
 export function parseSettingsPatch(
@@ -37,6 +39,8 @@ export function parseSettingsPatch(
         errors.push({ path: "/muted_until", message: "must be an ISO 8601 date-time or null" });
       else change.muted_until = at;
     } else if (key === "expected_country" && typeof value === "string") change[key] = value.toUpperCase();
+    else if (key === "exit_countries" && Array.isArray(value))
+      change[key] = value.map((c) => (typeof c === "string" ? c.toUpperCase() : c));
     else change[STORED_NAME[key] ?? key] = value;
   }
   const checked = validateSettingsChange(change);

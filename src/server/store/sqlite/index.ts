@@ -17,7 +17,7 @@ import { sqliteOracle } from "./oracle.ts";
 import { sqliteOutbox } from "./outbox.ts";
 import { memoryRateLimits } from "./rate-limits.ts";
 import { sqliteStats } from "./stats.ts";
-import { type Runner, wrap } from "./sync.ts";
+import { type Runner, settle, wrap } from "./sync.ts";
 
 export { type BackupInfo, inspectBackup } from "./backup.ts";
 export { DatabaseDamagedError } from "./integrity.ts";
@@ -94,7 +94,8 @@ export function openSqliteStore(path: string, opts: { quickCheck?: boolean } = {
   const repositories = (run: Runner, nonceRepo: SqliteNonces["autocommit"]): Repositories => ({
     clients: wrap(sync.clients, run),
     nonces: wrap(nonceRepo, run),
-    limits: wrap(sync.limits, run),
+    // memory only: no need to wait for the connection
+    limits: wrap(sync.limits, settle),
     events: wrap(sync.events, run),
     tokens: wrap(sync.tokens, run),
     meta: wrap(sync.meta, run),
