@@ -159,16 +159,24 @@ function DnsDetail({ e }: { e: DnsEvidence }) {
               <span class={`tag${r.judgement === "home" || r.judgement === "other" ? " tag-red" : ""}`} safe>
                 {r.judgement.replace("_", " ")}
               </span>
-              <span
-                class="evidence-by"
-                safe
-              >{`via ${r.via.join(", ") || "?"}; probes ${r.probes.join(", ")}`}</span>
+              <span class="evidence-by" safe>
+                {r.source === "oracle"
+                  ? `asked this server's DNS oracle (${r.probes.map((p) => p.replace(/^oracle /, "")).join(", ")} over ${(r.transports ?? []).join(", ") || "?"}); via ${r.via.join(", ") || "?"}`
+                  : `via ${r.via.join(", ") || "?"}; probes ${r.probes.join(", ")}`}
+              </span>
             </li>
           ))}
         </ul>
       ) : (
         <p class="muted">No resolver identified.</p>
       )}
+      {e.oracle ? (
+        <p class="evidence-note" safe>
+          {e.source === "oracle"
+            ? `Source: this server's DNS oracle (${e.oracle.sightings} sighting(s) of ${e.oracle.lookups} lookup(s)).`
+            : `This server's DNS oracle saw none of ${e.oracle.lookups} lookup(s); the who-is-asking probes were used.`}
+        </p>
+      ) : null}
       {e.client_subnets?.length ? (
         <p
           class="evidence-note"

@@ -16,8 +16,15 @@ import {
 } from "../probe/run.ts";
 import type { AgentInfo, ReportV1 } from "../protocol/report.ts";
 import { VERSION } from "../version.ts";
+import { OracleNames } from "./oracle.ts";
 import { buildReport } from "./report.ts";
-import { type SendOutcome, type SendTarget, type ServerVerdict, sendReport } from "./sender.ts";
+import {
+  oracleLabelsUrl,
+  type SendOutcome,
+  type SendTarget,
+  type ServerVerdict,
+  sendReport,
+} from "./sender.ts";
 import type { Spool } from "./spool.ts";
 
 const markReplayed = (body: string) => JSON.stringify({ ...(JSON.parse(body) as ReportV1), replayed: true });
@@ -109,6 +116,8 @@ export function defaultAgentInfo(): AgentInfo {
 
 export class Agent {
   private readonly pool = new ProviderPool();
+  /** the server's DNS oracle labels for the next round */
+  private readonly oracle: OracleNames;
   private readonly sendBackoff: Backoff;
   private readonly now: () => number;
   private readonly random: () => number;
@@ -146,6 +155,7 @@ export class Agent {
   ) {
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
+    this.oracle = new OracleNames(this.now);
     this.sendBackoff = new Backoff(cfg.sendBackoff, this.random);
     this.intervalMs = cfg.intervalMs;
   }
@@ -265,6 +275,12 @@ export class Agent {
           signal,
           ...(this.deps.fetch ? { fetch: this.deps.fetch } : {}),
           now: this.now,
+          oracleNames: () =>
+            this.oracle.forRound(oracleLabelsUrl(this.cfg), {
+              timeoutMs: this.cfg.probe.timeoutMs,
+              signal,
+              ...(this.deps.fetch ? { fetch: this.deps.fetch } : {}),
+            }),
         });
     let dnsIn = false;
     probes.result.then(
@@ -362,6 +378,7 @@ export class Agent {
         await spool.remove(entry.id);
         this.accepted.add(entry.id);
         this.serverFeatures = new Set(outcome.features);
+        this.oracle.offer(outcome.oracle ?? null);
         if (entry.id === this.freshEntryId) {
           this.freshVerdict = outcome.verdict;
           if (outcome.verdict) this.hooks.onVerdict?.(outcome.verdict);

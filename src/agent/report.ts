@@ -14,6 +14,7 @@ export function buildReport(
     ipv4: result.ipv4,
     ...(result.ipv6 ? { ipv6: result.ipv6 } : {}),
     dns: result.dns,
+    ...(result.dnsOracle?.length ? { dns_oracle: result.dnsOracle } : {}),
     errors: result.errors,
     ...(meta.dnsPending ? { dns_pending: true } : {}),
   };

@@ -59,6 +59,7 @@ export default defineCommand({
         currentId: own.currentId,
         encrypt: (p) => own.encrypt(p),
         isCurrent: (s) => own.isCurrent(s),
+        derive: (purpose) => own.derive(purpose),
         decrypt: (s) => (s.split(":")[1] === source.currentId ? source.decrypt(s) : own.decrypt(s)),
       };
     }

@@ -16,7 +16,7 @@
  */
 import { Resolver } from "node:dns/promises";
 import { readFile } from "node:fs/promises";
-import type { DnsObservation, DnsProbeType } from "../protocol/report.ts";
+import type { DnsObservation, DnsProbeType, OracleLookup, OracleLookupType } from "../protocol/report.ts";
 import { normalizeIp } from "./ip-answer.ts";
 
 export interface DnsProbe {
@@ -187,4 +187,24 @@ export async function probeDnsResolvers(
   if (opts.resolver && !explicit) throw new Error(`${JSON.stringify(opts.resolver)} is not IP:PORT`);
   const servers = explicit ? [explicit] : await systemResolvers(opts.resolvConfPath);
   return Promise.all(probes.map((p) => probeOne(p, servers, opts.timeoutMs, opts.signal)));
+}
+
+/**
+ * The server's DNS oracle names, looked up like the probes (system resolvers in glibc's order).
+ * The oracle may answer with no address at all, and Bun's resolver reports that empty answer
+ * (NODATA) as ENOTFOUND, like a missing name: either way a resolver answered. Whether the
+ * oracle was reached, and by whom, only the server can tell.
+ */
+export async function lookUpOracleNames(
+  names: { name: string; type: OracleLookupType }[],
+  opts: DnsProbeOptions,
+): Promise<OracleLookup[]> {
+  const observed = await probeDnsResolvers(names, opts);
+  return observed.map((o) => ({
+    name: o.probe,
+    type: o.type as OracleLookupType,
+    via: o.via,
+    latency_ms: o.latency_ms,
+    error: /^(ENODATA|ENOTFOUND):/.test(o.error ?? "") ? null : o.error,
+  }));
 }

@@ -13,10 +13,12 @@ import {
   inNs,
   NS,
   type NsName,
+  ORACLE_ZONE,
   run,
   SERVER_PORT,
   SERVER_URL,
   type WorldFiles,
+  writeResolverConfs,
 } from "./world.ts";
 
 const REPO = join(import.meta.dir, "..", "..");
@@ -93,6 +95,10 @@ export class Lab {
   /** true when `sentinel server` takes --notify URLs (ntfy, webhooks, MQTT) */
   readonly urlChannels: boolean;
   private serverArgs: string[] = [];
+  /** whether the server runs its DNS oracle (--dns-zone) */
+  private oracle = true;
+  /** whether the "who is asking" stand-ins (whoami.akamai.net, o-o.myaddr.l.google.com) answer */
+  private standIns = false;
 
   constructor(readonly dir: string) {
     this.files = buildWorld(dir);
@@ -166,19 +172,66 @@ export class Lab {
   async startServices(): Promise<void> {
     const services = join(import.meta.dir, "services.ts");
     this.spawn("echo", "internet", [process.execPath, services, "echo", ADDR.echo, ADDR.echo6]);
-    this.spawn("auth-dns", "internet", [process.execPath, services, "dns", ADDR.authDns]);
     this.startTelegram();
     if (this.urlChannels) await this.startNotifyServices();
-    this.spawn("unbound-isp", "isp", ["unbound", "-d", "-c", this.files.unboundIsp]);
-    this.spawn("unbound-vpn", "vpn", ["unbound", "-d", "-c", this.files.unboundVpn]);
+    await this.startResolvers();
     await this.until("the lab's services answer", 15_000, () => {
       const echo = inNs("client", ["curl", "-s", "-m", "2", ECHO_V4[0] as string], {
         allowFail: true,
       }).stdout.trim();
-      const dns = inNs("client", ["dig", "+short", "+time=1", "+tries=1", "whoami.akamai.net", "A"], {
+      return echo === ADDR.vpnExit;
+    });
+  }
+
+  /** The two resolvers, and the "who is asking" stand-in while it is on. */
+  private async startResolvers(): Promise<void> {
+    const confs = writeResolverConfs(this.dir, this.standIns);
+    if (this.standIns)
+      this.spawn("auth-dns", "internet", [
+        process.execPath,
+        join(import.meta.dir, "services.ts"),
+        "dns",
+        ADDR.authDns,
+      ]);
+    else await this.stopAsync("auth-dns");
+    // a restart: the old resolvers must let go of port 53 first
+    await this.stopAsync("unbound-isp");
+    await this.stopAsync("unbound-vpn");
+    this.spawn("unbound-isp", "isp", ["unbound", "-d", "-c", confs.unboundIsp]);
+    this.spawn("unbound-vpn", "vpn", ["unbound", "-d", "-c", confs.unboundVpn]);
+    // both answer; the stand-in's names resolve to the resolver's egress, or are refused without it
+    await this.until("the resolvers answer", 15_000, () =>
+      [
+        [ADDR.vpnTun, ADDR.vpnResolverEgress],
+        [ADDR.ispLan, ADDR.ispResolverEgress],
+      ].every(([resolver, egress]) => {
+        const out = inNs("client", ["dig", `@${resolver}`, "+time=1", "+tries=1", "whoami.akamai.net", "A"], {
+          allowFail: true,
+        }).stdout;
+        return this.standIns ? new RegExp(`IN\\s+A\\s+${egress}`).test(out) : out.includes("status: REFUSED");
+      }),
+    );
+  }
+
+  /**
+   * Which DNS evidence the lab offers: the server's oracle (--dns-zone) or the third-party
+   * "who is asking" stand-ins, never both, so each pass shows one source works alone. Takes
+   * effect at the next server start.
+   */
+  async useDnsEvidence(source: "oracle" | "probes"): Promise<void> {
+    this.oracle = source === "oracle";
+    if (this.standIns === !this.oracle) return;
+    this.standIns = !this.oracle;
+    await this.startResolvers();
+  }
+
+  /** The oracle answers through the VPN's resolver: its TXT names the resolver that asked. */
+  private async oracleAnswers(): Promise<void> {
+    await this.until("the DNS oracle to answer through the VPN's resolver", 20_000, () => {
+      const txt = inNs("client", ["dig", "+short", "+time=1", "+tries=1", `ready.${ORACLE_ZONE}`, "TXT"], {
         allowFail: true,
       }).stdout.trim();
-      return echo === ADDR.vpnExit && dns === ADDR.vpnResolverEgress;
+      return txt === `"${ADDR.vpnResolverEgress}"`;
     });
   }
 
@@ -288,6 +341,9 @@ export class Lab {
       ...ECHO_V6.flatMap((u) => ["--ip6-provider", u]),
       "--geo-overrides",
       this.files.geoOverrides,
+      ...(this.oracle
+        ? ["--dns-zone", ORACLE_ZONE, "--dns-listen", "0.0.0.0:53", "--dns-answer-ip", ADDR.homePublic]
+        : []),
       ...(this.telegram
         ? [
             "--telegram-token",
@@ -304,6 +360,7 @@ export class Lab {
       ...extra,
     ]);
     await this.until("the server answers /healthz", 20_000, () => this.curl("/healthz").code === 0);
+    if (this.oracle) await this.oracleAnswers();
   }
 
   /** kill -9 the server, then start it again with the same options. */

@@ -7,6 +7,9 @@
  *   LAB_HEALTHY_S=20    shorten scenario (a) from 120 s
  *   LAB_ONLY=b,d        run only these scenarios (a-j)
  *   LAB_FAST=0          skip the fast-settings pass
+ *
+ * DNS evidence: the default pass runs the server's DNS leak oracle (--dns-zone) with the
+ * third-party "who is asking" stand-ins switched off; the fast pass the other way round.
  *   SENTINEL_LAB_BIN=dist/sentinel-linux-x64   run the compiled binary instead of the source
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -34,6 +37,8 @@ const ONLY = Bun.env.LAB_ONLY ? new Set(Bun.env.LAB_ONLY.split(",").map((s) => s
 const wanted = (id: string) => !ONLY || ONLY.has(id);
 
 type Pass = "default" | "fast";
+/** Where each pass's DNS evidence comes from (see Lab.useDnsEvidence). */
+const DNS_SOURCE: Record<Pass, "oracle" | "probes"> = { default: "oracle", fast: "probes" };
 /** The fastest documented settings: client --interval 10s (server deadlines follow it), server --grace 15s. */
 const PASSES: Record<Pass, { client: string[]; server: string[] }> = {
   default: { client: [], server: [] },
@@ -182,13 +187,15 @@ describe.skipIf(unavailable !== null)("VPN lab", () => {
     /** fault → Telegram message, in the default pass */
     alertTargetMs?: number;
     timeoutMs: number;
+    /** more about the alert's evidence */
+    check?: (ev: LabEvent, pass: Pass) => void;
   }
 
   async function faultScenario(pass: Pass, f: Fault): Promise<void> {
     const { name, clientId } = await freshClient(pass, f.id);
     const row: Row = {
       pass,
-      scenario: `(${f.id}) ${f.label}`,
+      scenario: `(${f.id}) ${f.label}${f.id === "d" ? ` (${DNS_SOURCE[pass]})` : ""}`,
       event: f.event,
       detectionMs: null,
       alertMs: null,
@@ -203,6 +210,7 @@ describe.skipIf(unavailable !== null)("VPN lab", () => {
       const ev = await waitEvent(clientId, f.event, t0, f.timeoutMs);
       row.detectionMs = Date.parse(ev.at) - t0;
       expect(ev.evidence.reason ?? "").toMatch(f.reason);
+      f.check?.(ev, pass);
       const msg = await waitMessage(name, f.message, t0, 30_000);
       if (msg) row.alertMs = msg.at - t0;
       if (f.recover) {
@@ -272,6 +280,13 @@ describe.skipIf(unavailable !== null)("VPN lab", () => {
       recover: () => setClientResolver(lab.files, ADDR.vpnTun),
       event: "dns_leak.started",
       reason: /DNS leaks: .*198\.51\.100\.53/,
+      // the default pass has the oracle alone, the fast pass the "who is asking" names alone
+      check: (ev, pass) => {
+        expect(ev.evidence.source).toBe(pass === "default" ? "oracle" : "probes");
+        expect(ev.evidence.reason ?? "").toContain(
+          pass === "default" ? "Seen by this server's DNS oracle." : "Named by the who-is-asking probes.",
+        );
+      },
       message: /DNS leak/,
       resolvedEvent: "dns_leak.ended",
       resolvedMessage: /DNS leak resolved/,
@@ -507,6 +522,7 @@ describe.skipIf(unavailable !== null)("VPN lab", () => {
   test.if(FAST_PASS && faults.some((f) => wanted(f.id)))(
     "fastest documented settings: --interval 10s, --grace 15s, --watch-interval 250ms",
     async () => {
+      await lab.useDnsEvidence(DNS_SOURCE.fast);
       await lab.restartServer(PASSES.fast.server);
       const errors: string[] = [];
       for (const f of faults.filter((x) => wanted(x.id))) {
@@ -516,6 +532,7 @@ describe.skipIf(unavailable !== null)("VPN lab", () => {
           errors.push(`(${f.id}) ${(e as Error).message}`);
         }
       }
+      await lab.useDnsEvidence(DNS_SOURCE.default);
       await lab.restartServer([]);
       expect(errors).toEqual([]);
     },

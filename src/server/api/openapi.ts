@@ -14,6 +14,16 @@ const errors = (...codes: number[]) =>
   Object.fromEntries(codes.map((c) => [String(c), json(ref("Error"), `error (see docs/api.md)`)]));
 const bearer = [{ bearer: [] }];
 const idParam = { name: "id", in: "path", required: true, schema: { type: "string" } };
+/** The DNS oracle's zone, and the labels a client resolves next (docs/protocol.md, "DNS oracle"). */
+const oracleGrant = {
+  type: "object",
+  properties: {
+    zone: { type: "string" },
+    labels: { type: "array", items: { type: "string" } },
+    expires_in_s: { type: "integer" },
+  },
+  required: ["zone"],
+};
 
 export function openApiDocument() {
   return {
@@ -151,10 +161,15 @@ export function openApiDocument() {
       },
       "/api/v1/whoami": {
         get: {
-          summary: "The address the server sees",
+          summary:
+            "The address the server sees; with --dns-zone, the DNS oracle's zone (and labels for ?client=ID)",
+          parameters: [{ name: "client", in: "query", schema: { type: "string" } }],
           responses: {
-            200: json({ type: "object", properties: { ip: { type: ["string", "null"] } } }),
-            ...errors(429),
+            200: json({
+              type: "object",
+              properties: { ip: { type: ["string", "null"] }, dns_oracle: oracleGrant },
+            }),
+            ...errors(400, 429),
           },
         },
       },
@@ -172,6 +187,7 @@ export function openApiDocument() {
                 next_report_in_s: { type: "integer" },
                 status: { enum: ["green", "yellow", "red", "grey"] },
                 reasons: { type: "array", items: { type: "string" } },
+                dns_oracle: oracleGrant,
                 features: { type: "array", items: { type: "string" } },
               },
             }),

@@ -19,6 +19,7 @@ import type {
   ClientPolicy,
   ClientState,
   DnsEvidence,
+  DnsSource,
   ExitEvidence,
   Flip,
   HomeIdentity,
@@ -425,44 +426,69 @@ function judgeDns(
   const subnets: ObservedClientSubnet[] = [];
   const probeErrors: DnsEvidence["probe_errors"] = [];
 
-  for (const observation of report.dns ?? []) {
-    if (observation.error !== null) probeErrors.push({ probe: observation.probe, error: observation.error });
-    for (const raw of observation.answers) {
-      const answer = unquote(raw);
-      const subnetText = /^edns0-client-subnet\s+(\S+)$/i.exec(answer)?.[1];
-      if (subnetText !== undefined) {
-        const subnet = parseCidr(subnetText);
-        if (subnet === null) continue;
-        const info = lookup(canonicalIp(subnetText.split("/")[0] as string) ?? subnetText);
-        subnets.push({
-          subnet: formatCidr(subnet),
-          probe: observation.probe,
-          info,
-          home_match: subnetHomeMatch(subnet, info, home),
-        });
-        continue;
-      }
-      const ip = canonicalIp(answer);
-      if (ip === null) continue;
-      let resolver = resolvers.get(ip);
-      if (resolver === undefined) {
-        const info = lookup(ip);
-        const homeMatch = matchHome(info, home);
-        const judgement =
-          homeMatch !== null
-            ? "home"
-            : exitIps.has(ip) || (info.asn !== null && exitAsns.includes(info.asn))
-              ? "exit_network"
-              : info.asn !== null && allowAsns.includes(info.asn)
-                ? "allowed"
-                : "other";
-        resolver = { ip, info, probes: [], via: [], judgement, home_match: homeMatch };
-        resolvers.set(ip, resolver);
-      }
-      if (!resolver.probes.includes(observation.probe)) resolver.probes.push(observation.probe);
-      if (observation.via !== null && !resolver.via.includes(observation.via))
-        resolver.via.push(observation.via);
+  const addResolver = (text: string, probe: string, via: string | null, source: DnsSource) => {
+    const ip = canonicalIp(text);
+    if (ip === null) return null;
+    let resolver = resolvers.get(ip);
+    if (resolver === undefined) {
+      const info = lookup(ip);
+      const homeMatch = matchHome(info, home);
+      const judgement =
+        homeMatch !== null
+          ? "home"
+          : exitIps.has(ip) || (info.asn !== null && exitAsns.includes(info.asn))
+            ? "exit_network"
+            : info.asn !== null && allowAsns.includes(info.asn)
+              ? "allowed"
+              : "other";
+      resolver = { ip, info, probes: [], via: [], judgement, home_match: homeMatch, source };
+      resolvers.set(ip, resolver);
     }
+    if (!resolver.probes.includes(probe)) resolver.probes.push(probe);
+    if (via !== null && !resolver.via.includes(via)) resolver.via.push(via);
+    return resolver;
+  };
+  const addSubnet = (text: string, probe: string) => {
+    const subnet = parseCidr(text);
+    if (subnet === null) return;
+    if (subnets.some((s) => s.probe === probe && s.subnet === formatCidr(subnet))) return;
+    const info = lookup(canonicalIp(text.split("/")[0] as string) ?? text);
+    subnets.push({
+      subnet: formatCidr(subnet),
+      probe,
+      info,
+      home_match: subnetHomeMatch(subnet, info, home),
+    });
+  };
+
+  // The oracle first: the server itself saw these resolvers ask for this report's fresh names.
+  const lookups = report.dns_oracle ?? [];
+  const sightings = report.oracle_seen ?? [];
+  const source: DnsSource = sightings.length > 0 ? "oracle" : "probes";
+  const lookupErrors = lookups.flatMap((l) =>
+    l.error === null ? [] : [{ probe: `oracle ${l.type} ${l.name}`, error: l.error }],
+  );
+  if (source === "oracle") {
+    const viaOf = new Map(lookups.map((l) => [l.name, l.via]));
+    for (const s of sightings) {
+      const resolver = addResolver(s.resolver, `oracle ${s.qtype}`, viaOf.get(s.name) ?? null, "oracle");
+      if (resolver !== null && !resolver.transports?.includes(s.transport))
+        resolver.transports = [...(resolver.transports ?? []), s.transport];
+      if (s.client_subnet !== null) addSubnet(s.client_subnet, "oracle");
+    }
+    probeErrors.push(...lookupErrors);
+  } else {
+    for (const observation of report.dns ?? []) {
+      if (observation.error !== null)
+        probeErrors.push({ probe: observation.probe, error: observation.error });
+      for (const raw of observation.answers) {
+        const answer = unquote(raw);
+        const subnetText = /^edns0-client-subnet\s+(\S+)$/i.exec(answer)?.[1];
+        if (subnetText !== undefined) addSubnet(subnetText, observation.probe);
+        else addResolver(answer, observation.probe, observation.via, "probes");
+      }
+    }
+    probeErrors.push(...lookupErrors);
   }
 
   const all = [...resolvers.values()];
@@ -472,7 +498,11 @@ function judgeDns(
     exit_asns: exitAsns,
     allow_asns: allowAsns,
     probe_errors: probeErrors,
+    source,
+    ...(lookups.length > 0 ? { oracle: { lookups: lookups.length, sightings: sightings.length } } : {}),
   };
+  const seenBy =
+    source === "oracle" ? " Seen by this server's DNS oracle." : " Named by the who-is-asking probes.";
   const leaks = [
     ...all
       .filter((r) => r.judgement === "home")
@@ -484,13 +514,16 @@ function judgeDns(
           `a resolver saw the query come from ${s.subnet}, ${s.home_match?.kind === "address" ? `which overlaps the home entry ${s.home_match.entry}` : describeMatch(s.home_match as HomeMatch, s.subnet)}`,
       ),
   ];
-  if (leaks.length > 0) return verdict("leak", "red", `DNS leaks: ${leaks.join("; ")}.`, evidence);
+  if (leaks.length > 0) return verdict("leak", "red", `DNS leaks: ${leaks.join("; ")}.${seenBy}`, evidence);
   if (all.length === 0) {
-    const why = probeErrors.length > 0 ? ` (${probeErrors[0]?.probe}: ${probeErrors[0]?.error})` : "";
+    const why = [
+      ...(lookups.length > 0 ? ["this server's DNS oracle saw none of this report's lookups"] : []),
+      ...probeErrors.slice(0, 1).map((e) => `${e.probe}: ${e.error}`),
+    ];
     return verdict(
       "unknown",
       "yellow",
-      `No resolver was observed${why}, so a DNS leak cannot be ruled out.`,
+      `No resolver was observed${why.length > 0 ? ` (${why.join("; ")})` : ""}, so a DNS leak cannot be ruled out.`,
       evidence,
     );
   }
@@ -503,7 +536,7 @@ function judgeDns(
     return verdict(
       "suspect",
       "yellow",
-      `DNS goes through ${others.map((r) => describeIp(r.info)).join(", ")}, neither ${vpn} nor an allowed resolver.`,
+      `DNS goes through ${others.map((r) => describeIp(r.info)).join(", ")}, neither ${vpn} nor an allowed resolver.${seenBy}`,
       evidence,
     );
   }
@@ -513,14 +546,14 @@ function judgeDns(
     return verdict(
       "unknown",
       "yellow",
-      `DNS goes through ${unvouched.map((r) => describeIp(r.info)).join(", ")} in the exit's network, but the home address is unknown, so this cannot be told apart from the home ISP's resolver.`,
+      `DNS goes through ${unvouched.map((r) => describeIp(r.info)).join(", ")} in the exit's network, but the home address is unknown, so this cannot be told apart from the home ISP's resolver.${seenBy}`,
       evidence,
     );
   const described = all.map(
     (r) =>
       `${describeIp(r.info)}${r.judgement === "exit_network" ? ", the VPN's network" : ", an allowed resolver"}`,
   );
-  return verdict("ok", "green", `DNS goes through ${described.join("; ")}.`, evidence);
+  return verdict("ok", "green", `DNS goes through ${described.join("; ")}.${seenBy}`, evidence);
 }
 
 /**

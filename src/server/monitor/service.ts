@@ -562,7 +562,7 @@ export class ClientMonitor {
 
 /**
  * Everything a verdict can depend on: provider answers (not latencies), DNS answers and
- * errors, probe errors, the interval, the agent, the source address, home and settings. Two
+ * errors, the DNS oracle's sightings (not the names, which are new every time), probe errors, the interval, the agent, the source address, home and settings. Two
  * reports with the same key are judged the same. Kept as a 64-bit hash of that JSON (a
  * different report passing for unchanged has a chance of 2^-64), so the comparison is cheap
  * and 10,000 clients' keys take 80 KB instead of 10 MB.
@@ -579,6 +579,13 @@ function materialKey(
     family(report.ipv4),
     family(report.ipv6),
     (report.dns ?? []).map((d) => [d.probe, d.type, d.via, d.answers, d.error]),
+    // oracle names are fresh every round: what counts is how they fared and who asked
+    (report.dns_oracle ?? []).map((l) => [l.type, l.via, l.error]),
+    [
+      ...new Set(
+        (report.oracle_seen ?? []).map((o) => `${o.resolver} ${o.qtype} ${o.transport} ${o.client_subnet}`),
+      ),
+    ].sort(),
     (report.errors ?? []).map((e) => [e.probe, e.message]),
     report.interval_s,
     report.agent,

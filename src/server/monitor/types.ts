@@ -85,16 +85,27 @@ export interface BypassEvidence {
 /** How a resolver was judged: in home, in the exit's network, an allowed public resolver, or other. */
 export type ResolverJudgement = "home" | "exit_network" | "allowed" | "other";
 
-/** A resolver egress address named by a "who is asking" probe. */
+/**
+ * Where a DNS verdict's resolvers come from: this server's DNS oracle (who asked it for the
+ * report's fresh names) or the "who is asking" probes (third-party names whose answers name
+ * the resolver).
+ */
+export type DnsSource = "oracle" | "probes";
+
+/** A resolver egress address: seen asking the DNS oracle, or named by a "who is asking" probe. */
 export interface ObservedResolver {
   ip: string;
   info: IpInfo;
-  /** the probes whose answers named this address */
+  /** the probes whose answers named this address ("oracle A", "oracle AAAA" for the oracle) */
   probes: string[];
   /** the resolvers the queries were sent to (from resolv.conf or --dns-resolver) */
   via: string[];
   judgement: ResolverJudgement;
   home_match: HomeMatch | null;
+  /** how it was seen (absent in states judged before the oracle: probes) */
+  source?: DnsSource;
+  /** oracle: the transports it asked over */
+  transports?: ("udp" | "tcp")[];
 }
 
 /** An EDNS client subnet a resolver forwarded: where the resolver saw the query come from. */
@@ -113,6 +124,10 @@ export interface DnsEvidence {
   allow_asns: number[];
   /** probes that failed, so "unknown" can say why */
   probe_errors: { probe: string; error: string }[];
+  /** where the resolvers come from (absent in states judged before the oracle: probes) */
+  source?: DnsSource;
+  /** the report's oracle lookups and the sightings the server attached; absent: none made */
+  oracle?: { lookups: number; sightings: number };
   /**
    * true when the report was sent before its DNS probes finished (dns_pending, after a network
    * change): this is the previous check's evidence, kept until the next report brings new.

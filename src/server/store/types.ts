@@ -9,7 +9,7 @@
  * connection, so the store's own repositories wait for the transaction to end, and using them
  * inside it is refused with an error instead of a deadlock. JSON columns travel as parsed values.
  */
-import type { ReportV1 } from "../../protocol/report.ts";
+import type { OracleSighting, ReportV1 } from "../../protocol/report.ts";
 import type { ClientSettings } from "../monitor/settings.ts";
 import type { ClientState } from "../monitor/types.ts";
 
@@ -178,6 +178,22 @@ export interface RateLimitRepository {
    * allowed, else the seconds until a token is available.
    */
   take(bucket: string, key: string, ratePerS: number, burst: number, now: number): Promise<number>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// the DNS oracle's sightings (src/server/dns/): who asked for which name
+
+/**
+ * The DNS listener writes a sighting before it answers, and the report that carries the name
+ * takes it, on whichever replica each runs: a table, not process memory.
+ */
+export interface OracleRepository {
+  /** Records who asked for a name; kept until `expiresAt` unless a report takes it first. */
+  record(sighting: OracleSighting, expiresAt: number): Promise<void>;
+  /** The sightings of these names (lower case), oldest first, removed: each attaches to one report. */
+  take(names: readonly string[]): Promise<OracleSighting[]>;
+  /** Forgets sightings that expired before `now`. */
+  prune(now: number): Promise<number>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -552,6 +568,7 @@ export interface Repositories {
   readonly outbox: OutboxRepository;
   readonly channels: ChannelRepository;
   readonly stats: StatsRepository;
+  readonly oracle: OracleRepository;
 }
 
 /** The repositories of one open transaction. */

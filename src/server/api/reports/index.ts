@@ -42,6 +42,7 @@ export function reportRoute(
         status: result.status,
         reasons: result.reasons,
         features: REPORT_FEATURES,
+        ...(result.oracle ? { dns_oracle: result.oracle } : {}),
       },
     };
   });

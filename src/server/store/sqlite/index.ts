@@ -14,6 +14,7 @@ import { SqliteGroupCommit } from "./group-commit.ts";
 import { openIntactDatabase } from "./integrity.ts";
 import { MIGRATIONS, type Migration } from "./migrations.ts";
 import { SqliteNonces } from "./nonces.ts";
+import { sqliteOracle } from "./oracle.ts";
 import { sqliteOutbox } from "./outbox.ts";
 import { memoryRateLimits } from "./rate-limits.ts";
 import { sqliteStats } from "./stats.ts";
@@ -90,6 +91,7 @@ export function openSqliteStore(path: string, opts: { quickCheck?: boolean } = {
     outbox: sqliteOutbox(db),
     channels: sqliteChannels(db),
     stats: sqliteStats(db),
+    oracle: sqliteOracle(db),
   };
   const repositories = (run: Runner, nonceRepo: SqliteNonces["autocommit"]): Repositories => ({
     clients: wrap(sync.clients, run),
@@ -104,6 +106,7 @@ export function openSqliteStore(path: string, opts: { quickCheck?: boolean } = {
     outbox: wrap(sync.outbox, run),
     channels: wrap(sync.channels, run),
     stats: wrap(sync.stats, run),
+    oracle: wrap(sync.oracle, run),
   });
   // one Transaction object serves every transaction: the mutex lets only one be open at a time
   const tx: Transaction = {

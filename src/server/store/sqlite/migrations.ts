@@ -176,4 +176,20 @@ export const MIGRATIONS: readonly Migration[] = [
     updated_at INTEGER NOT NULL
   );
   `,
+  // 11: who asked the DNS oracle for which name (src/server/dns/): written by the DNS listener,
+  // taken by the report that carries the name, pruned when nobody took it
+  `
+  CREATE TABLE dns_oracle_sightings (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    qtype TEXT NOT NULL,
+    resolver TEXT NOT NULL,
+    transport TEXT NOT NULL,
+    client_subnet TEXT,
+    at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  CREATE INDEX dns_oracle_sightings_name ON dns_oracle_sightings(name);
+  CREATE INDEX dns_oracle_sightings_expires_at ON dns_oracle_sightings(expires_at);
+  `,
 ];
