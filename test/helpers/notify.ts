@@ -3,7 +3,6 @@ import { EVENT_KINDS, EVENT_SEVERITY } from "../../src/protocol/events.ts";
 import type { Channel } from "../../src/server/notify/channel.ts";
 import type { ClientStateSource } from "../../src/server/notify/channels/mqtt/channel.ts";
 import { buildUrlChannels } from "../../src/server/notify/channels/registry.ts";
-import { NO_TAGS } from "../../src/server/notify/filter.ts";
 import { MessageTemplates } from "../../src/server/notify/templates.ts";
 import type { Notification } from "../../src/server/notify/types.ts";
 import { quietLogger } from "./server.ts";
@@ -73,7 +72,6 @@ export function urlChannel<M = unknown>(
 ): Channel<M> {
   const built = buildUrlChannels([url], {
     templates: templates(),
-    tags: NO_TAGS,
     publicUrl: "https://sentinel.example/x_y",
     logger: quietLogger(),
     states: opts.states ?? NO_STATES,
