@@ -1,5 +1,6 @@
 /** stop() ends the dispatcher's loop at once, also when it comes while a round waits on the database. */
 import { expect, test } from "bun:test";
+import { fixedChannels } from "../src/server/notify/channel.ts";
 import { OutboxDispatcher } from "../src/server/notify/dispatcher.ts";
 import { openStore, type Store } from "../src/server/store/index.ts";
 import { quietLogger } from "./helpers/server.ts";
@@ -23,7 +24,7 @@ test("stop() during a slow database round does not wait for the idle sleep", asy
   }) as Store;
   const d = new OutboxDispatcher({
     store: slow,
-    channels: [],
+    channels: fixedChannels([]),
     now: Date.now,
     logger: quietLogger(),
     idleMs: 30_000,

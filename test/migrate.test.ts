@@ -79,6 +79,9 @@ async function populatedDataDir(): Promise<string> {
       paused: true,
       muted_until: T0 + 5,
       dns_allow_asns: [13335, 15169],
+      exit_asns: [64_496],
+      exit_countries: ["NL", "SE"],
+      tags: ["home", "nas"],
     });
     await s.clients.rotateSecret("c2", "v1.sealed.new", T0 + 3_600_000);
     const e1 = await s.events.append({
@@ -195,6 +198,13 @@ async function populatedDataDir(): Promise<string> {
     await s.meta.set("home_identity", JSON.stringify({ addresses: ["192.0.2.1"] }));
     await s.outbox.recordAttempt("telegram", "-100:7", T0, "HTTP 429");
     await s.outbox.recordAttempt("webhook", "https://example.invalid/hook", T0 + 1, null);
+    await s.channels.create({
+      id: "ch_1",
+      urlSealed: "v1:k1:sealed-url",
+      display: "ntfys://ntfy.example/alerts?token=***",
+      createdAt: T0,
+      updatedAt: T0 + 7,
+    });
     await s.clients.create({
       id: "c9",
       name: "keepalive",
@@ -251,6 +261,7 @@ describe.skipIf(!TEST_POSTGRES)("sentinel migrate", () => {
       "client_history",
       "server_downtime",
       "channel_lanes",
+      "notify_channels",
       "meta",
       "api_tokens",
     ])

@@ -11,10 +11,10 @@ import { resolveOptions } from "../src/config/options.ts";
 import { createKeyring, type Keyring, loadKeyring } from "../src/server/auth/keyring.ts";
 import { Broker } from "../src/server/broker.ts";
 import { createNotifications, notifySpecs } from "../src/server/notify/index.ts";
-import { openStore, type Store } from "../src/server/store/index.ts";
+import type { Store } from "../src/server/store/index.ts";
 import { recorder, startMosquitto } from "./fakes/mosquitto.ts";
 import { fakeNtfy } from "./fakes/notify-services.ts";
-import { quietLogger, tempDir } from "./helpers/server.ts";
+import { openServerStore, quietLogger, tempDir } from "./helpers/server.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -23,7 +23,7 @@ afterEach(async () => {
 
 async function running() {
   const dir = tempDir();
-  const store = await openStore({ dataDir: dir.path });
+  const store = await openServerStore(dir.path);
   const keyring = loadKeyring(dir.path);
   const broker = new Broker(store.changes);
   const { options } = resolveOptions(notifySpecs, { argv: [], env: {} });
@@ -83,7 +83,7 @@ test("a channel another process stores is in effect without a restart, and its a
   cleanups.push(() => ntfy.stop());
   const r = await running();
   // another process (the CLI, an import) writes the file; nothing is published on our broker
-  const other = await openStore({ dataDir: r.dir });
+  const other = await openServerStore(r.dir);
   await other.channels.create(
     row("ch_1", r.keyring, `ntfy://${ntfy.host}/alerts`, `ntfy://${ntfy.host}/alerts`),
   );

@@ -15,8 +15,8 @@ import type { NoiseSettings } from "../src/server/notify/policy.ts";
 import { type MaintenanceWindow, parseMaintenanceWindow } from "../src/server/notify/schedule.ts";
 import type { ClientUpdate, Store } from "../src/server/store/index.ts";
 import { FakeTelegram } from "./fakes/telegram.ts";
-import { testDatabaseFor } from "./helpers/postgres.ts";
 import { templates } from "./helpers/notify.ts";
+import { testDatabaseFor } from "./helpers/postgres.ts";
 import { openServerStore, quietLogger, tempDir } from "./helpers/server.ts";
 
 const TOKEN = "123456:TEST-token-for-the-fake-bot-api";

@@ -121,7 +121,13 @@ test("server-key rotate: clients and dashboard channels keep working; after drop
     copyFileSync(join(dataDir, "sentinel.db"), stolen);
     const { Database } = await import("bun:sqlite");
     const db = new Database(stolen, { readonly: true });
-    sealed.push(...db.query<{ s: string }, []>("SELECT secret_enc AS s FROM clients UNION ALL SELECT url_sealed FROM notify_channels").all());
+    sealed.push(
+      ...db
+        .query<{ s: string }, []>(
+          "SELECT secret_enc AS s FROM clients UNION ALL SELECT url_sealed FROM notify_channels",
+        )
+        .all(),
+    );
     db.close();
   }
   const oldOnly = createKeyring([parseServerKey(oldKeyText, "old")]);

@@ -689,6 +689,30 @@ export function describeStore(name: string, target: ContractTarget): void {
         expect(await s.history.range("nobody", 0, T0 * 2)).toEqual([]);
       });
 
+      test("exitTimes: each exit's time in the window while reporting, longest first, ties by address", async () => {
+        const s = await withClient();
+        await s.clients.create({ id: "c2", name: "Beta", createdAt: T0, secretEnc: "x" });
+        for (const row of [
+          history({ at: T0 - 1_000, exitIpv4: "198.51.100.1" }), // opens the window
+          history({ at: T0 + 1_000, exitIpv4: null, exitIpv6: "2001:db8::1" }),
+          history({ at: T0 + 2_000, exitIpv4: "198.51.100.2", liveness: "offline" }),
+          history({ at: T0 + 3_000, exitIpv4: "198.51.100.2", liveness: "late" }),
+          history({ at: T0 + 4_000, exitIpv4: "198.51.100.1" }),
+          history({ at: T0 + 9_000, exitIpv4: "198.51.100.9" }), // after the window
+        ])
+          await s.history.record("c1", row);
+        await s.history.record("c2", history({ at: T0, exitIpv4: "198.51.100.1" }));
+        expect(await s.history.exitTimes("c1", T0, T0 + 5_000)).toEqual([
+          { ip: "198.51.100.1", ms: 2_000 },
+          { ip: "198.51.100.2", ms: 1_000 },
+          { ip: "2001:db8::1", ms: 1_000 },
+        ]);
+        expect(await s.history.exitTimes("c1", T0 + 10_000, T0 + 20_000)).toEqual([
+          { ip: "198.51.100.9", ms: 10_000 },
+        ]);
+        expect(await s.history.exitTimes("nobody", T0, T0 + 5_000)).toEqual([]);
+      });
+
       test("server downtime, and prune keeps each client's last row before the cut", async () => {
         const s = await fresh();
         await s.history.recordServerDowntime(T0 - 5000, T0 - 4000);
@@ -1211,6 +1235,109 @@ export function describeStore(name: string, target: ContractTarget): void {
         expect(await s.stats.outboxByChannel()).toEqual([
           { channel: "telegram", status: "pending", count: 3 },
         ]);
+      });
+    });
+
+    describe("dashboard channels", () => {
+      const channel = (id: string, at: number) => ({
+        id,
+        urlSealed: `v1:k1:${id}`,
+        display: `ntfys://ntfy.example/${id}?token=***`,
+        createdAt: at,
+        updatedAt: at,
+      });
+
+      test("oldest first (ids byte by byte on a tie), every time a number; update, remove, re-seal", async () => {
+        const s = await fresh();
+        for (const c of [channel("ch_b", T0), channel("ch_B", T0), channel("ch_a", T0 + 1)])
+          await s.channels.create(c);
+        expect((await s.channels.list()).map((c) => c.id)).toEqual(["ch_B", "ch_b", "ch_a"]);
+        expect(await s.channels.get("ch_a")).toEqual(channel("ch_a", T0 + 1));
+        const change = { urlSealed: "v1:k1:new", display: "new", updatedAt: T0 + 9 };
+        expect(await s.channels.update("ch_a", change)).toBe(true);
+        expect(await s.channels.update("nope", change)).toBe(false);
+        expect(await s.channels.get("ch_a")).toEqual({ ...channel("ch_a", T0 + 1), ...change });
+        expect(await s.channels.reencrypt((sealed) => sealed.replace("v1:k1:", "v1:k2:"))).toBe(3);
+        expect((await s.channels.list()).every((c) => c.urlSealed.startsWith("v1:k2:"))).toBe(true);
+        expect(await s.channels.remove("ch_b")).toBe(true);
+        expect(await s.channels.remove("ch_b")).toBe(false);
+        expect(await s.channels.get("ch_b")).toBeNull();
+      });
+
+      test("a re-seal that fails half-way changes no URL", async () => {
+        const s = await fresh();
+        for (const id of ["ch_1", "ch_2", "ch_3"]) await s.channels.create(channel(id, T0));
+        let calls = 0;
+        const failing = (sealed: string) => {
+          if (++calls === 2) throw new Error("the key cannot open this one");
+          return sealed.replace("v1:k1:", "v1:k2:");
+        };
+        await expect(s.channels.reencrypt(failing)).rejects.toThrow("cannot open");
+        expect((await s.channels.list()).map((c) => c.urlSealed)).toEqual([
+          "v1:k1:ch_1",
+          "v1:k1:ch_2",
+          "v1:k1:ch_3",
+        ]);
+      });
+    });
+
+    describe("DNS oracle sightings", () => {
+      const sighting = (name: string, at: number, resolver = "192.0.2.53") => ({
+        name,
+        qtype: "A",
+        resolver,
+        transport: "udp" as const,
+        client_subnet: null,
+        at,
+      });
+
+      test("take returns the names' sightings oldest first (then as recorded) and removes them; prune forgets expired ones", async () => {
+        const s = await fresh();
+        await s.oracle.record(sighting("b.zone.example", T0 + 2), T0 + 60_000);
+        await s.oracle.record(
+          {
+            ...sighting("a.zone.example", T0 + 1),
+            qtype: "AAAA",
+            transport: "tcp",
+            client_subnet: "203.0.113.0/24",
+          },
+          T0 + 60_000,
+        );
+        await s.oracle.record(sighting("a.zone.example", T0 + 2, "2001:db8::53"), T0 + 60_000);
+        await s.oracle.record(sighting("old.zone.example", T0), T0 + 10);
+        expect(await s.oracle.take([])).toEqual([]);
+        expect(await s.oracle.take(["a.zone.example", "b.zone.example", "none.zone.example"])).toEqual([
+          {
+            ...sighting("a.zone.example", T0 + 1),
+            qtype: "AAAA",
+            transport: "tcp",
+            client_subnet: "203.0.113.0/24",
+          },
+          sighting("b.zone.example", T0 + 2),
+          sighting("a.zone.example", T0 + 2, "2001:db8::53"),
+        ]);
+        expect(await s.oracle.take(["a.zone.example"])).toEqual([]);
+        expect(await s.oracle.prune(T0 + 11)).toBe(1);
+        expect(await s.oracle.take(["old.zone.example"])).toEqual([]);
+      });
+
+      test("a sighting recorded by one process is taken by another, exactly once", async () => {
+        const { stores, close } = await target.openShared(2);
+        try {
+          const [a, b] = stores as [Store, Store];
+          for (let i = 0; i < 20; i++)
+            await a.oracle.record(sighting(`n${i}.zone.example`, T0 + i), T0 + 60_000);
+          const names = Array.from({ length: 20 }, (_, i) => `n${i}.zone.example`);
+          const taken = await Promise.all([a.oracle.take(names), b.oracle.take(names), b.oracle.take(names)]);
+          expect(
+            taken
+              .flat()
+              .map((t) => t.name)
+              .sort(),
+          ).toEqual([...names].sort());
+        } finally {
+          await close();
+        }
       });
     });
 

@@ -2,8 +2,9 @@
  * Copies a whole database from one engine to the other (`sentinel migrate`): every table both
  * engines share, row for row, with ids kept (outbox rows point at events, digest members at
  * their digest), JSON kept byte for byte, into an empty target in one transaction, then
- * verifies the counts. Not copied: what only one engine has (nonces, which expire within
- * minutes; rate limits; the leader's lease) and what the target makes itself (schema version).
+ * verifies the counts. Not copied (NOT_COPIED): what only one engine has (nonces, which expire
+ * within minutes; rate limits; the leader's lease), what lasts minutes on both (the DNS oracle's
+ * sightings) and what the target makes itself (schema version).
  *
  * Rows travel in one shape: integers as numbers, booleans as 0/1, JSON as its text.
  */
@@ -25,9 +26,20 @@ export const COPIED_TABLES = [
   "client_history",
   "server_downtime",
   "channel_lanes",
+  "notify_channels",
   "meta",
 ] as const;
 export type CopiedTable = (typeof COPIED_TABLES)[number];
+
+/** The tables of either engine that are not copied, and why. */
+export const NOT_COPIED: Readonly<Record<string, string>> = {
+  nonce_log: "SQLite's replay memory; used nonces expire within minutes",
+  nonces: "PostgreSQL's used nonces; they expire within minutes",
+  rate_limits: "token buckets refill within seconds",
+  leader_lease: "the replicas elect a leader again",
+  schema_version: "the target's own migrations write it",
+  dns_oracle_sightings: "a sighting waits minutes at most for the report that takes it",
+};
 
 /** Each table's primary key, to read it in pages (the small tables without a one-column key: at once). */
 const PRIMARY_KEY: Record<CopiedTable, string | null> = {
@@ -42,6 +54,7 @@ const PRIMARY_KEY: Record<CopiedTable, string | null> = {
   client_history: "id",
   server_downtime: null,
   channel_lanes: null,
+  notify_channels: "id",
   meta: "key",
 };
 

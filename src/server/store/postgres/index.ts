@@ -9,11 +9,13 @@ import { StoreOverloaded } from "../errors.ts";
 import type {
   ApiTokenRepository,
   AuthRepository,
+  ChannelRepository,
   ClientRepository,
   EventRepository,
   HistoryRepository,
   MetaRepository,
   NonceRepository,
+  OracleRepository,
   OutboxRepository,
   PostgresCapabilities,
   RateLimitRepository,
@@ -25,10 +27,12 @@ import type {
 } from "../types.ts";
 import { pgAuth } from "./auth.ts";
 import { type ChangeFeedLog, PgChangeFeed } from "./change-feed.ts";
+import { pgChannels } from "./channels.ts";
 import { pgClients } from "./clients.ts";
 import { defaultReplicaId, PgLeadership } from "./leadership.ts";
 import { migratePostgres, schemaVersion } from "./migrate.ts";
 import { PG_SCHEMA_VERSION } from "./migrations.ts";
+import { pgOracle } from "./oracle.ts";
 import { pgOutbox } from "./outbox.ts";
 import { pgEvents, pgHistory, pgMeta, pgNonces, pgRateLimits, pgStats, pgTokens } from "./repositories.ts";
 
@@ -68,7 +72,9 @@ class PgRepositories implements Repositories {
   #history?: HistoryRepository;
   #auth?: AuthRepository;
   #outbox?: OutboxRepository;
+  #channels?: ChannelRepository;
   #stats?: StatsRepository;
+  #oracle?: OracleRepository;
 
   constructor(
     protected readonly db: SQL,
@@ -113,9 +119,17 @@ class PgRepositories implements Repositories {
     this.#outbox ??= pgOutbox(this.db);
     return this.#outbox;
   }
+  get channels() {
+    this.#channels ??= pgChannels(this.db);
+    return this.#channels;
+  }
   get stats() {
     this.#stats ??= pgStats(this.db);
     return this.#stats;
+  }
+  get oracle() {
+    this.#oracle ??= pgOracle(this.db);
+    return this.#oracle;
   }
 }
 

@@ -68,6 +68,24 @@ export function pgHistory(db: SQL): HistoryRepository {
         AND at >= ${from} AND at <= ${to} ORDER BY at, id`;
       return [...before, ...within].map(toHistory);
     },
+    async exitTimes(clientId, from, to) {
+      // the same sum as SQLite's: each row's stretch until the next row (or `to`), clipped to
+      // the window that the last row before `from` opens; ips compare byte by byte
+      const rows = await db`WITH stretches AS (
+          SELECT coalesce(exit_ipv4, exit_ipv6) AS ip, liveness, at,
+                 lead(at) OVER (ORDER BY at, id) AS next_at
+          FROM client_history
+          WHERE client_id = ${clientId} AND at <= ${to} AND at >= coalesce(
+            (SELECT max(at) FROM client_history WHERE client_id = ${clientId} AND at < ${from}), ${from}::bigint)
+        ), times AS (
+          SELECT ip, sum(greatest(0, least(coalesce(next_at, ${to}::bigint), ${to}::bigint) - greatest(at, ${from}::bigint))) AS ms
+          FROM stretches
+          WHERE ip IS NOT NULL AND liveness IN ('online', 'late')
+          GROUP BY ip
+        )
+        SELECT ip, ms FROM times WHERE ms > 0 ORDER BY ms DESC, ip COLLATE "C"`;
+      return rows.map((r: Row) => ({ ip: r.ip, ms: Number(r.ms) }));
+    },
     async recordServerDowntime(from, to) {
       await db`INSERT INTO server_downtime (from_at, to_at) VALUES (${from}, ${to})`;
     },
