@@ -19,6 +19,7 @@ import type {
   Store,
   Transaction,
 } from "../store/index.ts";
+import { causesOf } from "./causes.ts";
 import { applyPolicy, evaluateReport, initialClientState, judgedAgainst, rejudgeState } from "./evaluate.ts";
 import { afterServerStart, nextDeadline, pendingDeadlines, serverDowntime, sweepClient } from "./liveness.ts";
 import { type PolicyDefaults, policyFrom } from "./settings.ts";
@@ -254,11 +255,12 @@ export class ClientMonitor {
       const client = await tx.clients.getForUpdate(clientId);
       if (!client) return;
       const policy = this.policyOf(client);
-      const state = applyPolicy(this.stateOf(client) ?? initialClientState(policy), policy, now());
+      const t = now();
+      const state = applyPolicy(this.stateOf(client) ?? initialClientState(policy), policy, t);
       await tx.clients.casState(
         client.id,
         { liveness: client.liveness, lastReportAt: client.lastReportAt },
-        { state, ...columnsOf(state) },
+        { state, ...columnsOf(state), at: t },
       );
     });
     this.judged.delete(clientId);
@@ -339,7 +341,7 @@ export class ClientMonitor {
         const won = await tx.clients.casState(
           client.id,
           { liveness: client.liveness, lastReportAt: client.lastReportAt },
-          { state: next, ...columnsOf(next) },
+          { state: next, ...columnsOf(next), at: t },
         );
         if (!won) continue; // a report got there first, and was judged against this home
         if (historyDiffers(state, next)) await tx.history.record(client.id, historyRowOf(next, t));
@@ -397,7 +399,7 @@ export class ClientMonitor {
         await tx.clients.casState(
           client.id,
           { liveness: client.liveness, lastReportAt: client.lastReportAt },
-          { state: next, ...columnsOf(next) },
+          { state: next, ...columnsOf(next), at: startedAt },
         );
         adjusted++;
       }
@@ -482,12 +484,14 @@ export class ClientMonitor {
             lateAt: null,
             offlineAt: null,
             nextCheckAt: null,
+            causes: client.causes,
+            at: t,
           }),
         );
         continue;
       }
       const events = await store.transaction(async (tx) => {
-        const won = await tx.clients.casState(client.id, expect, { state: next, ...columnsOf(next) });
+        const won = await tx.clients.casState(client.id, expect, { state: next, ...columnsOf(next), at: t });
         // Losing the compare-and-set means a report or another sweeper got there first.
         if (!won || !swept) return [];
         await tx.history.record(client.id, historyRowOf(next, t));
@@ -589,12 +593,24 @@ function historyDiffers(a: ClientState, b: ClientState): boolean {
     x.liveness !== y.liveness ||
     x.exitIpv4 !== y.exitIpv4 ||
     x.exitIpv6 !== y.exitIpv6 ||
-    x.resolvers !== y.resolvers
+    x.resolvers !== y.resolvers ||
+    x.causes !== y.causes
   );
 }
 
-/** What the history keeps of a state: a new row only when one of these changes. */
-function historyRowOf(state: ClientState, at: number): HistoryRow {
+const addressInfo = (i: { ip: string; country: string | null; asn: number | null; org: string | null }) => ({
+  ip: i.ip,
+  country: i.country,
+  asn: i.asn,
+  org: i.org,
+});
+
+/**
+ * What the history keeps of a state: a new row only when status, liveness, exits, resolvers or
+ * causes change. The country and AS of the addresses go along (as the IP database knew them),
+ * so old exits keep their place on the map after the database is updated.
+ */
+export function historyRowOf(state: ClientState, at: number): HistoryRow {
   return {
     at,
     status: state.status,
@@ -607,6 +623,11 @@ function historyRowOf(state: ClientState, at: number): HistoryRow {
           .sort()
           .join(",")
       : null,
+    causes: causesOf(state).sort().join(","),
+    detail: {
+      exits: [state.exit.ipv4, state.exit.ipv6].flatMap((e) => (e ? [addressInfo(e)] : [])),
+      resolvers: state.resolvers.map((r) => addressInfo({ ...r.info, ip: r.ip })),
+    },
   };
 }
 
@@ -618,7 +639,10 @@ function exitSummary(state: ClientState, report: ReportV1): ExitSummary | null {
   return ip ? { ip, country: null, asn: null, org: null } : null;
 }
 
-/** The store's indexed columns mirror the state, so the sweeper finds due clients by index. */
+/**
+ * The store's columns mirror the state: the sweeper finds due clients by index, lists filter
+ * by status and causes without parsing it.
+ */
 function columnsOf(state: ClientState) {
   return {
     status: state.status,
@@ -626,5 +650,6 @@ function columnsOf(state: ClientState) {
     lateAt: state.late_at,
     offlineAt: state.offline_at,
     nextCheckAt: nextDeadline(state),
+    causes: causesOf(state),
   };
 }

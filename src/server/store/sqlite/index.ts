@@ -5,6 +5,7 @@ import { dirname } from "node:path";
 import { ensurePrivateDir, makePrivate } from "../../private-files.ts";
 import type { Leadership, Readiness, Repositories, Store, Transaction } from "../types.ts";
 import { sqliteAuth } from "./auth.ts";
+import { sqliteBadges, sqliteReportRuns } from "./badges.ts";
 import { SqliteChangeFeed } from "./change-feed.ts";
 import { sqliteClients } from "./clients.ts";
 import { SqliteEngine } from "./engine.ts";
@@ -15,6 +16,7 @@ import { MIGRATIONS, type Migration } from "./migrations.ts";
 import { SqliteNonces } from "./nonces.ts";
 import { sqliteOutbox } from "./outbox.ts";
 import { memoryRateLimits } from "./rate-limits.ts";
+import { sqliteRollups } from "./rollups.ts";
 import { sqliteStats } from "./stats.ts";
 import { type Runner, wrap } from "./sync.ts";
 
@@ -88,6 +90,9 @@ export function openSqliteStore(path: string, opts: { quickCheck?: boolean } = {
     auth: sqliteAuth(db),
     outbox: sqliteOutbox(db),
     stats: sqliteStats(db),
+    rollups: sqliteRollups(db),
+    badges: sqliteBadges(db),
+    reportRuns: sqliteReportRuns(db),
   };
   const repositories = (run: Runner, nonceRepo: SqliteNonces["autocommit"]): Repositories => ({
     clients: wrap(sync.clients, run),
@@ -100,6 +105,9 @@ export function openSqliteStore(path: string, opts: { quickCheck?: boolean } = {
     auth: wrap(sync.auth, run),
     outbox: wrap(sync.outbox, run),
     stats: wrap(sync.stats, run),
+    rollups: wrap(sync.rollups, run),
+    badges: wrap(sync.badges, run),
+    reportRuns: wrap(sync.reportRuns, run),
   });
   // one Transaction object serves every transaction: the mutex lets only one be open at a time
   const tx: Transaction = {

@@ -1,0 +1,118 @@
+/**
+ * Daily rollups: once a UTC day is over, every client's day is folded from its history rows
+ * into running totals (client_days) and the fleet's sums (fleet_days). Summaries and reports
+ * read these instead of raw history, so they cost one look-up per client whatever the period,
+ * and they survive --retention, which prunes raw history and events: rollups are kept for at
+ * least ROLLUP_KEEP_DAYS (a 90-day summary and a monthly report always have their days).
+ */
+import type { Logger } from "../../logger.ts";
+import type { ClientDay, ClientHistoryRow, FleetDay, Store } from "../store/index.ts";
+import { addTotals, DAY_MS, dayOf, dayStart, emptyTotals, fold } from "./fold.ts";
+
+/** Rollups are kept at least this long, whatever --retention says. */
+export const ROLLUP_KEEP_DAYS = 93;
+/** A day is rolled up this long after it ended: writes of its last moments have committed. */
+const SETTLE_MS = 5 * 60_000;
+export const ROLLED_THROUGH_KEY = "rollup.through";
+
+export interface RollupDeps {
+  store: Store;
+  now: () => number;
+  logger: Pick<Logger, "info" | "debug">;
+  /** raw history's --retention (ms); 0 keeps everything, rollups too */
+  retentionMs?: number;
+  /** after a day is written (anomaly detection reads it) */
+  onDay?: (day: number) => Promise<void>;
+}
+
+/** Groups rows (ordered by client) per client. */
+export function byClient(rows: readonly ClientHistoryRow[]): Map<string, ClientHistoryRow[]> {
+  const out = new Map<string, ClientHistoryRow[]>();
+  for (const r of rows) {
+    let list = out.get(r.clientId);
+    if (!list) {
+      list = [];
+      out.set(r.clientId, list);
+    }
+    list.push(r);
+  }
+  return out;
+}
+
+/** The last UTC day whose rollup is written, or null before the first. */
+export async function rolledThrough(store: Pick<Store, "meta">): Promise<number | null> {
+  const v = Number((await store.meta.get(ROLLED_THROUGH_KEY)) ?? Number.NaN);
+  return Number.isInteger(v) ? v : null;
+}
+
+export class RollupJob {
+  private running: Promise<number> | null = null;
+
+  constructor(private readonly deps: RollupDeps) {}
+
+  /**
+   * Rolls up every finished day not yet rolled up, oldest first (on a first run, the last
+   * ROLLUP_KEEP_DAYS days), then prunes old rollups. Resolves to the number of days written.
+   */
+  run(): Promise<number> {
+    this.running ??= this.rollAll().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  private async rollAll(): Promise<number> {
+    const { store, now, logger } = this.deps;
+    const lastFinished = dayOf(now() - SETTLE_MS) - 1;
+    const through = (await rolledThrough(store)) ?? lastFinished - ROLLUP_KEEP_DAYS;
+    let written = 0;
+    for (let day = through + 1; day <= lastFinished; day++) {
+      await this.rollDay(day);
+      written++;
+      await this.deps.onDay?.(day);
+      // a long catch-up must not hold the report path: one day per turn of the event loop
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (written)
+      logger.debug(
+        `rollups: ${written} day(s) written, through ${new Date(dayStart(lastFinished + 1)).toISOString().slice(0, 10)}`,
+      );
+    const retention = this.deps.retentionMs ?? 0;
+    if (retention > 0) {
+      const keep = Math.max(ROLLUP_KEEP_DAYS, Math.ceil(retention / DAY_MS));
+      await store.rollups.prune(lastFinished - keep);
+    }
+    return written;
+  }
+
+  /** Folds one day for every client with history, on top of its previous running totals. */
+  async rollDay(day: number): Promise<void> {
+    const { store } = this.deps;
+    const start = dayStart(day);
+    const end = start + DAY_MS;
+    const rows = byClient(await store.history.rangeMany(null, start, end - 1));
+    const downtimes = await store.history.serverDowntimes(start, end);
+    const previous = new Map((await store.rollups.latest(day - 1)).map((d) => [d.clientId, d]));
+    const clients: ClientDay[] = [];
+    const fleet: FleetDay = { day, clients: 0, totals: emptyTotals() };
+    for (const [clientId, history] of rows) {
+      const before = previous.get(clientId);
+      const { totals, carry } = fold({
+        rows: history,
+        downtimes,
+        start,
+        from: start,
+        to: end,
+        // only yesterday's carry describes this morning
+        carry: before?.day === day - 1 ? before.carry : null,
+      });
+      clients.push({ clientId, day, running: addTotals(before?.running ?? emptyTotals(), totals), carry });
+      fleet.totals = addTotals(fleet.totals, totals);
+      if (totals.knownMs > 0) fleet.clients++;
+    }
+    await store.transaction(async (tx) => {
+      await tx.rollups.writeDay(day, clients, fleet);
+      await tx.meta.set(ROLLED_THROUGH_KEY, String(day));
+    });
+  }
+}
