@@ -8,6 +8,7 @@ import { clientsApi } from "./api/clients/index.ts";
 import { eventsApi } from "./api/events/index.ts";
 import { exportApi } from "./api/export/index.ts";
 import { healthApi } from "./api/health/index.ts";
+import { historyApi } from "./api/history/index.ts";
 import { keepaliveRoute, legacyApi } from "./api/legacy/index.ts";
 import { LegacyKeepaliveIngest } from "./api/legacy/service.ts";
 import { metricsApi } from "./api/metrics/index.ts";
@@ -171,6 +172,7 @@ export function createApp(deps: AppDeps) {
     .use(reportsApi(deps.reports ?? createReportRoute(deps)))
     .use(clientsApi({ store, now, monitor: deps.monitor, broker: deps.broker, warnings, sourceIpOf }))
     .use(eventsApi({ store, now }))
+    .use(historyApi({ store, now }))
     .use(exportApi({ store, keyring: deps.keyring, now, broker: deps.broker, sourceIpOf }))
     .use(
       deps.metrics

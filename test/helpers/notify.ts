@@ -18,10 +18,9 @@ export const NO_STATES: ClientStateSource = {
 
 /** A notification with evidence that exercises every template branch. */
 export function sample(kind: Notification["kind"], over: Partial<Notification> = {}): Notification {
-  const serverWide =
-    kind.startsWith("uplink.") || kind === "server.started" || kind === "digest" || kind === "test";
-  const severity =
-    kind === "reminder" ? "red" : kind === "digest" || kind === "test" ? "info" : EVENT_SEVERITY[kind];
+  const notifierOnly = kind === "digest" || kind === "test" || kind === "report";
+  const serverWide = kind.startsWith("uplink.") || kind === "server.started" || notifierOnly;
+  const severity = kind === "reminder" ? "red" : notifierOnly ? "info" : EVENT_SEVERITY[kind];
   return {
     kind,
     severity,

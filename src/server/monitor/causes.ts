@@ -64,6 +64,8 @@ const LABELS: Readonly<Record<string, string>> = {
   "exit:violated": "Unexpected exit",
   "exit:inconsistent": "Exit providers disagree",
   "exit:unknown": "Exit unknown",
+  not_seen: "Not seen yet",
+  server_down: "Server down",
 };
 
 /** "DNS leak" for "dns:leak"; an unknown code reads as itself with the colon as a space. */

@@ -6,6 +6,7 @@
  */
 import type { Logger } from "../../logger.ts";
 import type { ReportV1 } from "../../protocol/report.ts";
+import { GAP_ALPHA, type GapState, NO_GAPS, observeGap } from "../reports/anomalies.ts";
 import type { ClientCache } from "../api/reports/client-cache.ts";
 import type { Broker } from "../broker.ts";
 import type { GeoLookup } from "../geo/types.ts";
@@ -71,6 +72,8 @@ export interface MonitorDeps {
    * locked there (PostgreSQL: the leader's sweeper, maybe on another replica, must see it).
    */
   heartbeatsWriteBehind?: boolean;
+  /** --notify-anomalies: anomaly events alert (otherwise they are stored, suppressed) */
+  anomalyAlerts?: boolean;
 }
 
 const ALIVE_KEY = "server.alive_at";
@@ -110,6 +113,8 @@ export class ClientMonitor {
   private rejudging: Promise<number> | undefined;
   private rejudgeAgain = false;
   private stopped = false;
+  /** each client's moving average of report gaps (reports/anomalies.ts); memory only, relearned after a restart */
+  private readonly gaps = new Map<string, GapState>();
 
   constructor(private readonly deps: MonitorDeps) {
     this.writeBehind = deps.heartbeatsWriteBehind ?? true;
@@ -145,8 +150,9 @@ export class ClientMonitor {
     const previous = this.stateOf(client);
     const home = this.deps.home();
     const key = materialKey(r.report, r.sourceIp, home, client.settings);
+    const gapFlip = this.watchGaps(client, previous, r, tx);
     if (previous && this.isUnchanged(client, previous, key, r.report))
-      return this.heartbeat(client, previous, r, tx);
+      return this.heartbeat(client, previous, r, tx, gapFlip);
 
     const judged = evaluateReport({
       report: r.report,
@@ -173,7 +179,7 @@ export class ClientMonitor {
       await inner.clients.applyReport(client.id, update);
       if (previous === null || historyDiffers(previous, state))
         await inner.history.record(client.id, historyRowOf(state, update.lastReportAt));
-      return this.storeFlips(inner, updated, judged.flips);
+      return this.storeFlips(inner, updated, gapFlip ? [...judged.flips, gapFlip] : judged.flips);
     });
     this.unwrittenBeats.delete(client.id); // the update carries the liveness columns too
     this.deps.cache?.set(updated);
@@ -209,13 +215,55 @@ export class ClientMonitor {
     );
   }
 
-  /** An unchanged report: move the deadlines, store no event. */
+  /**
+   * The gap since the client's previous report, into its moving average: a flip when its
+   * reports start or stop drifting late. The new average is kept once `tx` commits a flip
+   * (a flip rolled back is raised again by the next report).
+   */
+  private watchGaps(
+    client: ClientRecord,
+    previous: ClientState | null,
+    r: AcceptedReport,
+    tx: Transaction,
+  ): Flip | null {
+    if (
+      r.report.replayed ||
+      previous === null ||
+      previous.liveness === "never" ||
+      client.lastReportAt === null
+    )
+      return null;
+    const change = observeGap(
+      this.gaps.get(client.id) ?? NO_GAPS,
+      r.receivedAt - client.lastReportAt,
+      previous.interval_s * 1000,
+      previous.grace_s * 1000,
+    );
+    if (!change.flip) {
+      this.gaps.set(client.id, change.state);
+      return null;
+    }
+    tx.afterCommit(() => this.gaps.set(client.id, change.state));
+    const { to, reason, ewmaGapMs, intervalMs } = change.flip;
+    return {
+      kind: "anomaly.report_gaps",
+      from: to === "drifting" ? "normal" : "drifting",
+      to,
+      evidence: { reason, ewma_gap_s: ewmaGapMs / 1000, interval_s: intervalMs / 1000, alpha: GAP_ALPHA },
+      at: r.receivedAt,
+      suppressed: this.deps.anomalyAlerts !== true,
+    };
+  }
+
+  /** An unchanged report: move the deadlines, store no event (but a drift in report gaps). */
   private async heartbeat(
     client: ClientRecord,
     previous: ClientState,
     r: AcceptedReport,
     tx: Transaction,
+    gapFlip: Flip | null,
   ): Promise<AcceptResult> {
+    if (gapFlip) this.announce(tx, null, await this.storeFlips(tx, client, [gapFlip]), false);
     const observedAt = Date.parse(r.report.observed_at);
     const deadlines = pendingDeadlines({ ...previous, from: r.receivedAt });
     const next = { ...previous, last_report_at: r.receivedAt, observed_at: observedAt, ...deadlines };
@@ -359,6 +407,19 @@ export class ClientMonitor {
       broker.publish("client.updated", { clientId: id, changed: statusChanged });
     }
     return stored.length;
+  }
+
+  /**
+   * Stores flips about one client that no report or sweep made (the daily anomaly check), with
+   * their notifications, like every other flip.
+   */
+  async recordClientEvents(clientId: string, flips: Flip[]): Promise<void> {
+    await this.deps.store.transaction(async (tx) => {
+      const client = await tx.clients.get(clientId);
+      if (!client) return;
+      const events = await this.storeFlips(tx, client, flips);
+      this.announce(tx, null, events, false);
+    });
   }
 
   /** Stores a server-wide event (home changed, uplink down/up, server started). */

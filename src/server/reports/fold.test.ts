@@ -113,11 +113,11 @@ describe("timeline", () => {
     ];
     const segs = timeline(rows, [{ from: 8 * H, to: 9 * H }], 0, 10 * H);
     expect(segs).toEqual([
-      { from: 0, to: 2 * H, status: "unknown", causes: [] },
+      { from: 0, to: 2 * H, status: "unknown", causes: ["not_seen"] },
       { from: 2 * H, to: 5 * H, status: "green", causes: [] },
       { from: 5 * H, to: 7 * H, status: "red", causes: ["dns:leak"] },
       { from: 7 * H, to: 8 * H, status: "green", causes: [] },
-      { from: 8 * H, to: 9 * H, status: "unknown", causes: [] },
+      { from: 8 * H, to: 9 * H, status: "unknown", causes: ["server_down"] },
       { from: 9 * H, to: 10 * H, status: "green", causes: [] },
     ]);
     // no gaps, no overlaps

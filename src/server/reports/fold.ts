@@ -189,11 +189,17 @@ export function fold(input: FoldInput): FoldResult {
 export interface TimelineSegment {
   from: number;
   to: number;
-  /** green, yellow, red, grey, or unknown (not yet seen, or the server was down) */
+  /** green, yellow, red, grey, or unknown */
   status: string;
-  /** cause codes while this stretch lasted ([] when green or unknown) */
+  /**
+   * cause codes while this stretch lasted ([] when green); an unknown stretch says why:
+   * "not_seen" (before the first report) or "server_down"
+   */
   causes: string[];
 }
+
+export const NOT_SEEN = "not_seen";
+export const SERVER_DOWN = "server_down";
 
 /**
  * Status segments over [from, to]: gap-free, merged where status and causes stay the same (an
@@ -216,13 +222,18 @@ export function timeline(
   for (const piece of stretchesOf(rows, from, to)) {
     const row = isKnown(piece.row) ? piece.row : null;
     const status = row ? row.status : "unknown";
-    const causes = row?.causes ? row.causes.split(",") : [];
+    const causes = row ? (row.causes ? row.causes.split(",") : []) : [NOT_SEEN];
     // the server's downtimes cut holes of unknown into the piece
     let cursor = piece.from;
     for (const d of down) {
       if (d.to <= cursor || d.from >= piece.to) continue;
       push({ from: cursor, to: Math.max(cursor, d.from), status, causes });
-      push({ from: Math.max(cursor, d.from), to: Math.min(piece.to, d.to), status: "unknown", causes: [] });
+      push({
+        from: Math.max(cursor, d.from),
+        to: Math.min(piece.to, d.to),
+        status: "unknown",
+        causes: [SERVER_DOWN],
+      });
       cursor = Math.min(piece.to, d.to);
     }
     push({ from: cursor, to: piece.to, status, causes });

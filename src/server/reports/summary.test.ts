@@ -1,4 +1,5 @@
 import { expect, test } from "bun:test";
+import { quietLogger } from "../../../test/helpers/server.ts";
 import { openTestStore } from "../../../test/helpers/store.ts";
 import type { HistoryRow, Store } from "../store/index.ts";
 import { DAY_MS, fold } from "./fold.ts";
@@ -7,7 +8,7 @@ import { summarise, totalsOver } from "./summary.ts";
 
 const H = 3_600_000;
 const NOW = Date.parse("2026-11-26T15:20:00Z");
-const quiet = { info() {}, debug() {} };
+const quiet = quietLogger();
 
 /** A small deterministic generator, so a failure can be replayed. */
 function random(seed: number) {
@@ -117,7 +118,7 @@ test("summarise: worst first, ratios over observed time, incidents by kind, MTTR
     ["a", "always-green"],
     ["b", "leaky"],
     ["n", "never-seen"],
-  ])
+  ] as const)
     await store.clients.create({ id, name, createdAt: 0, secretEnc: "x" });
   const r = (at: number, status: string, liveness: string, causes: string) => ({
     at,
