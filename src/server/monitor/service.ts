@@ -6,10 +6,10 @@
  */
 import type { Logger } from "../../logger.ts";
 import type { ReportV1 } from "../../protocol/report.ts";
-import { GAP_ALPHA, type GapState, NO_GAPS, observeGap } from "../reports/anomalies.ts";
 import type { ClientCache } from "../api/reports/client-cache.ts";
 import type { Broker } from "../broker.ts";
 import type { GeoLookup } from "../geo/types.ts";
+import { GAP_ALPHA, type GapState, NO_GAPS, observeGap } from "../reports/anomalies.ts";
 import type {
   ClientRecord,
   EventRecord,
