@@ -6,6 +6,7 @@ import { probeSpecs } from "../probe/options.ts";
 import { parseCidr } from "../server/monitor/cidr.ts";
 import { DEFAULT_DNS_ALLOW_ASNS } from "../server/monitor/evaluate.ts";
 import { notifySpecs } from "../server/notify/options.ts";
+import { reportSpecs } from "../server/reports/options.ts";
 import { commonSpecs, createLogger, loadOptions, secretValues } from "./common.ts";
 import { checkServerDataDir } from "./data-dir.ts";
 import { geoSpecs } from "./geo.ts";
@@ -96,6 +97,7 @@ export const serverSpecs = {
     check: (v: number) => (v >= 1000 && v <= 86_400_000 ? undefined : "must be between 1s and 24h"),
   },
   ...notifySpecs,
+  ...reportSpecs,
   reportRate: {
     kind: "int",
     description: "Reports accepted per client per second (sustained; bursts of 30 are fine); beyond it 429",

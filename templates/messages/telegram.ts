@@ -13,6 +13,7 @@ import { formatDuration } from "../../src/config/duration.ts";
 import { KIND_TEXT } from "../../src/protocol/event-text.ts";
 import type { EventSeverity } from "../../src/protocol/events.ts";
 import { escapeHtml as esc } from "../../src/server/notify/channels/telegram/html.ts";
+import { reportLines } from "../../src/server/reports/digest.ts";
 import type { Notification, NotificationKind } from "../../src/server/notify/types.ts";
 
 export interface RenderContext {
@@ -136,6 +137,7 @@ function factLines(n: Notification, ctx: RenderContext): string[] {
     );
   if (f.limit) lines.push(`More than ${esc(f.limit)} alerts about this client: the rest came together here.`);
   if (f.heldBackBy) lines.push(`<i>Announced late: held back by ${esc(f.heldBackBy)}.</i>`);
+  if (f.report) lines.push(...reportLines(f.report).map(esc));
   return lines;
 }
 

@@ -43,7 +43,7 @@ export interface ClientTagSource {
 }
 export const NO_TAGS: ClientTagSource = { tagsOf: () => [] };
 
-const ROUTABLE_KINDS: readonly string[] = [...EVENT_KINDS, "reminder", "digest", "test"];
+const ROUTABLE_KINDS: readonly string[] = [...EVENT_KINDS, "reminder", "digest", "test", "report"];
 const LEVEL_RANK: Record<EventSeverity, number> = { info: 0, green: 0, yellow: 1, red: 2 };
 const TAG = /^[\w.-]{1,64}$/;
 

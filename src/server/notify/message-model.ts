@@ -4,6 +4,7 @@
  * docs/alerts.md ("Template variables") documents every field; a test checks the two agree.
  */
 import { formatDuration } from "../../config/duration.ts";
+import { type ReportView, reportLines, reportView } from "../reports/digest.ts";
 import { ALERT_TITLES, formatTime, SEVERITY_EMOJI } from "./titles.ts";
 import type { Notification } from "./types.ts";
 
@@ -50,6 +51,8 @@ export interface MessageView extends DigestItemView {
   color_hex: string;
   public_url: string | null;
   time_zone: string;
+  /** a scheduled report, in words (its lines are also the fact_lines) */
+  report: ReportView | null;
 }
 
 const COLORS: Record<string, number> = { red: 0xd32f2f, yellow: 0xf9a825, green: 0x2e7d32, info: 0x1565c0 };
@@ -130,6 +133,7 @@ function factLines(n: Notification, timeZone: string): string[] {
     );
   if (f.limit) lines.push(`More than ${f.limit} alerts about this client: the rest came together here.`);
   if (f.heldBackBy) lines.push(`Announced late: held back by ${f.heldBackBy}.`);
+  if (f.report) lines.push(...reportLines(f.report));
   return lines;
 }
 
@@ -200,5 +204,6 @@ export function messageView(n: Notification, ctx: RenderContext): MessageView {
     color_hex: `#${(color as number).toString(16).padStart(6, "0")}`,
     public_url: ctx.publicUrl,
     time_zone: ctx.timeZone,
+    report: n.facts.report ? reportView(n.facts.report) : null,
   };
 }

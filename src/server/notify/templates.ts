@@ -28,7 +28,7 @@ export const MESSAGE_FORMATS = ["title", "text", "markdown", "html", "slack", "d
 export type MessageFormat = (typeof MESSAGE_FORMATS)[number];
 
 export const BUILT_IN: Record<MessageFormat, string> = { title, text, markdown, html, slack, discord };
-export const TEMPLATE_KINDS: readonly string[] = [...EVENT_KINDS, "reminder", "digest", "test"];
+export const TEMPLATE_KINDS: readonly string[] = [...EVENT_KINDS, "reminder", "digest", "test", "report"];
 
 const HTML_ESCAPES: Record<string, string> = {
   "&": "&amp;",
