@@ -66,7 +66,7 @@ beforeAll(async () => {
   for (const [id, name] of [
     ["c1", "living-room-pi"],
     ["c2", "office-wg"],
-  ])
+  ] as const)
     await store.clients.create({ id, name, createdAt: 0, secretEnc: "x" });
   const row = (at: number, status: string, causes: string) => ({
     at,
@@ -123,7 +123,7 @@ test("a new schedule waits for its first scheduled time, then every channel that
     "1. living-room-pi: protected 99.3 %, up 100 %; 1 DNS leak; recovered in 1h on average",
   );
   expect(text).toContain("1 client fully protected, without an incident.");
-  const body = (reportsAt("reports")[0]?.body as { message: string }).message;
+  const body = String((reportsAt("reports")[0]?.body as { message?: string } | undefined)?.message);
   expect(body).toContain("Incidents: 1 DNS leak (1h).");
 
   // the email: multipart/alternative, a plain-text part and an HTML part with the table

@@ -13,8 +13,8 @@ import { formatDuration } from "../../src/config/duration.ts";
 import { KIND_TEXT } from "../../src/protocol/event-text.ts";
 import type { EventSeverity } from "../../src/protocol/events.ts";
 import { escapeHtml as esc } from "../../src/server/notify/channels/telegram/html.ts";
-import { reportLines } from "../../src/server/reports/digest.ts";
 import type { Notification, NotificationKind } from "../../src/server/notify/types.ts";
+import { reportLines } from "../../src/server/reports/digest.ts";
 
 export interface RenderContext {
   /** --public-url; null leaves out dashboard links */

@@ -166,11 +166,10 @@ export function reportLines(d: ReportDigest): string[] {
   const lines = [v.period, v.fleet, v.incidents];
   if (v.worst.length) {
     lines.push("Worst first:");
-    v.worst.forEach((c, i) =>
+    for (const [i, c] of v.worst.entries())
       lines.push(
         `${i + 1}. ${c.name}: protected ${c.protected}, up ${c.uptime}; ${c.incidents}${c.mttr === "—" ? "" : `; recovered in ${c.mttr} on average`}`,
-      ),
-    );
+      );
     if (v.more) lines.push(v.more);
   }
   if (v.anomalies.length) {
