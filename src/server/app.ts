@@ -19,6 +19,7 @@ import { ReportIngest } from "./api/reports/service.ts";
 import { whoamiApi } from "./api/whoami/index.ts";
 import type { Keyring } from "./auth/keyring.ts";
 import { RateLimiter } from "./auth/rate-limit.ts";
+import { badgeRoutes } from "./badges/routes.ts";
 import type { Broker } from "./broker.ts";
 import { ApiError, errorBody, errorResponse } from "./errors.ts";
 import { type PlainRoute, requestIdOf } from "./http.ts";
@@ -173,6 +174,7 @@ export function createApp(deps: AppDeps) {
     .use(clientsApi({ store, now, monitor: deps.monitor, broker: deps.broker, warnings, sourceIpOf }))
     .use(eventsApi({ store, now }))
     .use(historyApi({ store, now }))
+    .use(badgeRoutes({ store, now }))
     .use(exportApi({ store, keyring: deps.keyring, now, broker: deps.broker, sourceIpOf }))
     .use(
       deps.metrics

@@ -124,7 +124,7 @@ describe("overview view model", () => {
 
   test("unknown query values fall back to defaults, and the query string round-trips", async () => {
     const q = parseOverviewQuery({ status: "purple", sort: "random", q: "  x  " });
-    expect(q).toEqual({ q: "x", status: "all", sort: "status" });
+    expect(q).toEqual({ q: "x", status: "all", sort: "status", check: "", flag: "" });
     expect(overviewQueryString(parseOverviewQuery({ status: "red", sort: "name", q: "a b" }))).toBe(
       "?q=a+b&status=red&sort=name",
     );

@@ -12,8 +12,9 @@
 import { Elysia } from "elysia";
 import { Banners } from "../../../templates/layout.tsx";
 import { ClientRowDeleteOob, ClientRowOob, StatusCountsView } from "../../../templates/overview.tsx";
+import { stripSource } from "./client-routes.tsx";
 import { type Auth, renderSync, type Web } from "./guard.ts";
-import { clientRow, isStatus, type StatusCounts } from "./model.ts";
+import { clientRow, isStatus, type StatusCounts, strips } from "./model.ts";
 
 type View = { kind: "overview" } | { kind: "client"; id: string } | { kind: "events" };
 
@@ -61,7 +62,8 @@ async function rowFragment(web: Web, id: string, now: number): Promise<string> {
   if (hit?.second === second) return hit.html;
   const c = await web.store.clients.get(id);
   if (!c) return renderSync(<ClientRowDeleteOob id={id} />);
-  const html = renderSync(<ClientRowOob row={clientRow(c, now)} />);
+  const strip = (await strips([id], stripSource(web), now)).get(id) ?? null;
+  const html = renderSync(<ClientRowOob row={clientRow(c, now, strip)} />);
   if (rows.size > 20_000) rows.clear();
   rows.set(id, { second, html });
   return html;
