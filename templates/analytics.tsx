@@ -10,6 +10,7 @@ import {
   type AnalyticsPeriod,
   type AnalyticsView,
   type DayBar,
+  incidentsText,
 } from "../src/server/web/history-model.ts";
 import { Empty, RelTime } from "./components.tsx";
 import type { PageContext } from "./context.ts";
@@ -173,13 +174,12 @@ function Stat({ label, value, sub }: { label: string; value: string; sub?: strin
   );
 }
 
-const incidentsText = (incidents: Record<string, { count: number }>, kinds: AnalyticsView["kinds"]) =>
-  kinds
-    .filter((k) => (incidents[k.kind]?.count ?? 0) > 0)
-    .map((k) => `${incidents[k.kind]?.count} ${k.label}`)
-    .join(", ") || "none";
-
 const WORST = 25;
+
+const worstDayWords = (d: DayBar | null) =>
+  d
+    ? `Of the time observed, 0 to 100 %; the least protected day: ${d.label}, ${percent(d.protected)}.`
+    : "Nothing observed in this period.";
 
 export function AnalyticsPage({
   ctx,
@@ -216,7 +216,7 @@ export function AnalyticsPage({
           sub={`of ${span(f.observed_s * 1000)} observed`}
         />
         <Stat label="Up" value={percent(f.uptime)} sub={`${f.clients} clients`} />
-        <Stat label="Incidents" value={String(incidentCount)} sub={incidentsText(f.incidents, v.kinds)} />
+        <Stat label="Incidents" value={String(incidentCount)} sub={incidentsText(f.incidents)} />
         <Stat
           label="Mean time to recovery"
           value={f.mttr_s === null ? "—" : span(f.mttr_s * 1000)}
@@ -235,6 +235,9 @@ export function AnalyticsPage({
         </section>
         <section class="card" aria-labelledby="prot-title">
           <h2 id="prot-title">Protected per day</h2>
+          <p class="muted small" safe>
+            {worstDayWords(v.worstDay)}
+          </p>
           <ProtectedChart v={v} />
           <DayTable v={v} />
         </section>
@@ -268,7 +271,7 @@ export function AnalyticsPage({
                     <td safe>{percent(c.protected)}</td>
                     <td safe>{percent(c.uptime)}</td>
                     <td safe>{span(c.observed_s * 1000)}</td>
-                    <td safe>{incidentsText(c.incidents, v.kinds)}</td>
+                    <td safe>{incidentsText(c.incidents)}</td>
                     <td safe>{c.mttr_s === null ? "—" : span(c.mttr_s * 1000)}</td>
                     <td safe>{c.dns_leaks_per_week === null ? "—" : c.dns_leaks_per_week.toFixed(2)}</td>
                   </tr>

@@ -41,7 +41,9 @@ const fetchBadge = async (url: string) => {
 test("a status badge: the link is shown once, the image says how the client is, from anywhere", async () => {
   const { status, html, url } = await makeBadge("pi", "status");
   expect(status).toBe(201);
-  expect(url).toMatch(new RegExp(`^http://sentinel.test:8088/badge/${world.id("pi")}/status.svg\\?token=sbt_`));
+  expect(url).toMatch(
+    new RegExp(`^http://sentinel.test:8088/badge/${world.id("pi")}/status.svg\\?token=sbt_`),
+  );
   expect(html).toContain(`![VPN status](${url})`);
   const { res, svg } = await fetchBadge(url);
   expect(res.status).toBe(200);
@@ -50,7 +52,9 @@ test("a status badge: the link is shown once, the image says how the client is, 
   expect(svg).toContain('aria-label="VPN: exposed"');
   expect(svg).toContain('fill="#e05d44"');
   // the client page lists it without the token; it was used just now
-  const page = await (await world.w.handle(`/clients/${world.id("pi")}`, { headers: { cookie: admin.cookie } })).text();
+  const page = await (
+    await world.w.handle(`/clients/${world.id("pi")}`, { headers: { cookie: admin.cookie } })
+  ).text();
   expect(page).not.toContain(new URL(url).searchParams.get("token") as string);
   expect(page).toContain("<td>status</td>");
 });
@@ -83,7 +87,12 @@ test("a badge token reads its badge only: not the API, not another client, not a
   expect((await world.w.handle(`/badge/pi/status.svg?token=${token}`)).status).toBe(200);
   const list = await world.w.store.badges.list(world.id("pi"));
   const badge = list.find((b) => b.revokedAt === null && b.kind === "status" && b.lastUsedAt !== null);
-  const revoke = await postForm(world.w.handle, `/clients/${world.id("pi")}/badges/${badge?.id}/revoke`, admin, {});
+  const revoke = await postForm(
+    world.w.handle,
+    `/clients/${world.id("pi")}/badges/${badge?.id}/revoke`,
+    admin,
+    {},
+  );
   expect(revoke.status).toBe(303);
   const after = await fetchBadge(url);
   expect(after.res.status).toBe(404);
@@ -95,7 +104,9 @@ test("a badge token reads its badge only: not the API, not another client, not a
 test("a viewer can neither see nor make badge links", async () => {
   const res = await postForm(world.w.handle, `/clients/${world.id("pi")}/badges`, viewer, { kind: "status" });
   expect(res.status).toBe(403);
-  const page = await (await world.w.handle(`/clients/${world.id("pi")}`, { headers: { cookie: viewer.cookie } })).text();
+  const page = await (
+    await world.w.handle(`/clients/${world.id("pi")}`, { headers: { cookie: viewer.cookie } })
+  ).text();
   expect(page).not.toContain('id="badges"');
 });
 

@@ -56,7 +56,8 @@ test("every overview row: a 24-hour strip of true segments, how long the status 
   expect(pi).toContain(">for 14 min<");
   // the strip: unknown before the first report, then green, red (bypass + DNS), green, red (DNS)
   const segs = [...pi.matchAll(/class="seg seg-(\w+)"/g)].map((m) => m[1]);
-  expect(segs).toEqual(["unknown", "green", "red", "green", "red"]);
+  // problems are drawn last, on top (a short one is widened to be seen)
+  expect(segs).toEqual(["unknown", "green", "green", "red", "red"]);
   expect(pi).toContain("exposed 1 h, 07:00 UTC – 08:00 UTC: Bypass, DNS leak");
   expect(pi).toMatch(
     /data-tip="Last 24 h: 2 problem stretches; exposed 14 min, 09:00 UTC – 09:14 UTC: DNS leak;/,
@@ -145,7 +146,7 @@ test("analytics: server-rendered SVG charts with tables, worst clients first, fo
   const worst = html.slice(html.indexOf('class="simple worst"'));
   const order = [...worst.matchAll(/<th scope="row"><a href="\/clients\/[^"]+">([^<]+)</g)].map((m) => m[1]);
   expect(order[0]).toBe("pi");
-  expect(worst).toContain("1 Bypass, 2 DNS leak");
+  expect(worst).toContain("1 bypass, 2 DNS leaks");
   expect((await page("/analytics?period=90d")).status).toBe(200);
   expect((await page("/analytics?period=nonsense")).html).toContain('aria-current="page">7 days<');
 });

@@ -5,6 +5,7 @@
 import { kindTitle } from "../../protocol/event-text.ts";
 import { EVENT_SEVERITY, type EventSeverity, isEventKind } from "../../protocol/events.ts";
 import { causeLabel, INCIDENT_KINDS, INCIDENT_LABEL } from "../monitor/causes.ts";
+import { incidentWords } from "../reports/digest.ts";
 import { DAY_MS, dayStart, type TimelineSegment, timeline } from "../reports/fold.ts";
 import type { FleetSummary } from "../reports/summary.ts";
 import type { EventRecord, FleetDay, HistoryRow, IncidentKind, Totals } from "../store/index.ts";
@@ -56,14 +57,23 @@ export function strip(
 ): StripView {
   const segs = timeline(rows, downtimes, from, to);
   const total = to - from;
-  const segments = segs.map((s) => ({
-    status: s.status,
-    x: Math.round(((s.from - from) / total) * 10000) / 10,
-    width: Math.max(0.5, Math.round(((s.to - s.from) / total) * 10000) / 10),
-    text: segmentText(s, to),
-    from: s.from,
-    to: s.to,
-  }));
+  const isProblem = (s: { status: string }) => s.status === "red" || s.status === "yellow";
+  // a problem of a few seconds is drawn at least 0.6 % wide (and on top), so it can be seen
+  const segments = segs
+    .map((s) => {
+      const width = Math.round(((s.to - s.from) / total) * 10000) / 10;
+      const x = Math.round(((s.from - from) / total) * 10000) / 10;
+      const shown = isProblem(s) ? Math.max(6, width) : Math.max(0.5, width);
+      return {
+        status: s.status,
+        x: Math.min(x, 1000 - shown),
+        width: shown,
+        text: segmentText(s, to),
+        from: s.from,
+        to: s.to,
+      };
+    })
+    .sort((a, b) => Number(isProblem(a)) - Number(isProblem(b)));
   const problems = segs.filter((s) => s.status === "red" || s.status === "yellow").reverse();
   const known = segs.filter((s) => s.status !== "unknown").reduce((n, s) => n + s.to - s.from, 0);
   const green = segs.filter((s) => s.status === "green").reduce((n, s) => n + s.to - s.from, 0);
@@ -198,6 +208,17 @@ export interface DayBar {
   partial: boolean;
 }
 
+/** "1 bypass, 2 DNS leaks"; "none". */
+export const incidentsText = (incidents: Record<IncidentKind, { count: number }>) => {
+  const words = incidentWords(
+    Object.fromEntries(
+      INCIDENT_KINDS.map((k) => [k, { count: incidents[k].count, duration_s: 0 }]),
+    ) as Record<IncidentKind, { count: number; duration_s: number }>,
+    false,
+  );
+  return words === "no incident" ? "none" : words;
+};
+
 export interface AnalyticsView {
   period: AnalyticsPeriod;
   days: DayBar[];
@@ -205,6 +226,8 @@ export interface AnalyticsView {
   summary: FleetSummary;
   kinds: { kind: IncidentKind; label: string }[];
   anomalies: EventView[];
+  /** the day least protected, for the chart's caption */
+  worstDay: DayBar | null;
 }
 
 const dayLabel = (day: number) =>
@@ -241,10 +264,16 @@ export function analyticsView(input: {
     1,
     ...days.map((d) => INCIDENT_KINDS.reduce((n, k) => n + d.incidents[k], 0)),
   );
+  const observed = days.filter((d) => d.protected !== null);
+  const worstDay = observed.reduce<DayBar | null>(
+    (w, d) => (w === null || (d.protected as number) < (w.protected as number) ? d : w),
+    null,
+  );
   return {
     period: input.period,
     days,
     maxIncidents,
+    worstDay,
     summary: input.summary,
     kinds: INCIDENT_KINDS.map((kind) => ({ kind, label: INCIDENT_LABEL[kind] })),
     anomalies: input.anomalies.map((e) => eventView(e, input.names)),

@@ -116,16 +116,29 @@
   }
 
   // Rows whose status or checks changed since the page last looked are highlighted for a
-  // moment (live updates replace rows in place; a refetch replaces the whole list).
+  // moment (live updates replace rows in place; a refetch replaces the whole list). A data
+  // attribute, not a class: htmx puts a swapped element's old classes back while it settles.
+  // The list refetch that follows a flip replaces the row again: the highlight is kept by id.
+  const HIGHLIGHT_MS = 2600;
   const rowSigs = new Map();
+  const changedUntil = new Map();
   function markChangedRows(highlight) {
+    const now = Date.now();
     for (const row of document.querySelectorAll("tr[data-sig]")) {
       const before = rowSigs.get(row.id);
       const sig = row.dataset.sig;
       rowSigs.set(row.id, sig);
-      if (!highlight || before === undefined || before === sig) continue;
-      row.classList.add("row-changed");
-      setTimeout(() => row.classList.remove("row-changed"), 2600);
+      if (highlight && before !== undefined && before !== sig) {
+        changedUntil.set(row.id, now + HIGHLIGHT_MS);
+        setTimeout(() => {
+          if ((changedUntil.get(row.id) ?? 0) > Date.now()) return;
+          changedUntil.delete(row.id);
+          const current = document.getElementById(row.id);
+          if (current) delete current.dataset.changed;
+        }, HIGHLIGHT_MS);
+      }
+      if ((changedUntil.get(row.id) ?? 0) > now && row.dataset.changed === undefined)
+        row.dataset.changed = "";
     }
   }
 
