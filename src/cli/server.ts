@@ -106,7 +106,8 @@ export const serverSpecs = {
   },
   retention: {
     kind: "duration",
-    description: "Keep history and events this long, then prune them; 0 keeps everything",
+    description:
+      "Keep history and events this long, then prune them; 0 keeps everything. Daily rollups (summaries, reports) are kept at least 93 days",
     default: "180d",
     check: (v: number) => (v === 0 || v >= 86_400_000 ? undefined : "must be 0 or at least 1d"),
   },

@@ -45,7 +45,12 @@ describe("fold", () => {
     expect([totals.dnsN, totals.dnsMs]).toEqual([1, 3 * H]);
     expect([totals.recoveredN, totals.recoveredMs]).toEqual([1, 3 * H]);
     expect(totals.changes).toBe(2); // green → red → green; red → red is no change
-    expect(carry).toEqual({ redSince: null, open: {}, status: "green" });
+    expect(carry).toEqual({
+      redSince: null,
+      open: {},
+      status: "green",
+      last: { at: 8 * H, status: "green", liveness: "online", causes: "" },
+    });
   });
 
   test("an incident under way when the window opens keeps its true start (carry), and is not counted as begun", () => {

@@ -39,6 +39,37 @@ export function byClient(rows: readonly ClientHistoryRow[]): Map<string, ClientH
   return out;
 }
 
+/**
+ * History rows of [start, to] per client, with the row in force at `start` only for the clients
+ * that need it: a carry of the day before stands in for it, and when that day was rolled up, a
+ * client without a carry had no history before (rollups are written every day from a client's
+ * first history on). So: one range read, and one look-up per client only without rollups.
+ */
+export async function rowsSince(
+  store: Pick<Store, "history">,
+  clientIds: readonly string[],
+  all: boolean,
+  start: number,
+  to: number,
+  needsRowInForce: (id: string) => boolean,
+): Promise<Map<string, ClientHistoryRow[]>> {
+  const without = clientIds.filter(needsRowInForce);
+  const [rows, inForce] = await Promise.all([
+    store.history.rangeMany(all ? null : clientIds, start, to, { inForce: false, statusOnly: true }),
+    without.length
+      ? store.history.rangeMany(without, start, start, { statusOnly: true })
+      : Promise.resolve([]),
+  ]);
+  const out = byClient(rows);
+  for (const r of inForce)
+    if (r.at < start) {
+      const list = out.get(r.clientId);
+      if (list) list.unshift(r);
+      else out.set(r.clientId, [r]);
+    }
+  return out;
+}
+
 /** The last UTC day whose rollup is written, or null before the first. */
 export async function rolledThrough(store: Pick<Store, "meta">): Promise<number | null> {
   const v = Number((await store.meta.get(ROLLED_THROUGH_KEY)) ?? Number.NaN);
@@ -90,23 +121,27 @@ export class RollupJob {
     const { store } = this.deps;
     const start = dayStart(day);
     const end = start + DAY_MS;
-    const rows = byClient(await store.history.rangeMany(null, start, end - 1));
-    const downtimes = await store.history.serverDowntimes(start, end);
     const previous = new Map((await store.rollups.latest(day - 1)).map((d) => [d.clientId, d]));
+    const yesterdayRolled = (await store.rollups.fleetDays(day - 1, day - 1)).length > 0;
+    // only yesterday's carry describes this morning
+    const carried = (id: string) => previous.get(id)?.day === day - 1;
+    const ids = (await store.clients.summaries()).map((c) => c.id);
+    const rows = await rowsSince(store, ids, true, start, end - 1, (id) => !carried(id) && !yesterdayRolled);
+    const downtimes = await store.history.serverDowntimes(start, end);
     const clients: ClientDay[] = [];
     const fleet: FleetDay = { day, clients: 0, totals: emptyTotals() };
-    for (const [clientId, history] of rows) {
+    for (const clientId of ids) {
+      const history = rows.get(clientId) ?? [];
       const before = previous.get(clientId);
-      const { totals, carry } = fold({
-        rows: history,
-        downtimes,
-        start,
-        from: start,
-        to: end,
-        // only yesterday's carry describes this morning
-        carry: before?.day === day - 1 ? before.carry : null,
+      const carry = carried(clientId) ? (before as ClientDay).carry : null;
+      if (history.length === 0 && !carry?.last) continue; // nothing known yet
+      const { totals, carry: next } = fold({ rows: history, downtimes, start, from: start, to: end, carry });
+      clients.push({
+        clientId,
+        day,
+        running: addTotals(before?.running ?? emptyTotals(), totals),
+        carry: next,
       });
-      clients.push({ clientId, day, running: addTotals(before?.running ?? emptyTotals(), totals), carry });
       fleet.totals = addTotals(fleet.totals, totals);
       if (totals.knownMs > 0) fleet.clients++;
     }

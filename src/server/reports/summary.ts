@@ -3,25 +3,15 @@
  * and protected time over the time actually observed, incidents by kind with count and
  * duration, mean time to recovery, DNS-leak frequency.
  *
- * Whole days come from the rollups (two running totals per client, subtracted: one indexed
- * look-up each, whatever the period); the partial day at the window's start and the time since
- * the last rolled-up day are folded from history rows. So a summary costs O(clients + changes
- * of about two days), never O(heartbeats) and never O(days).
+ * Whole days come from the rollups (two running totals per client, subtracted, whatever the
+ * period); the part of the first day before the window and the time since the last rolled-up
+ * day are folded from history rows. So a summary costs O(clients + changes of about two days),
+ * never O(heartbeats) and never O(days).
  */
 import { INCIDENT_KINDS } from "../monitor/causes.ts";
-import type { ClientDay, ClientSummary, IncidentKind, RollupCarry, Store, Totals } from "../store/index.ts";
-import {
-  addTotals,
-  DAY_MS,
-  dayOf,
-  dayStart,
-  emptyTotals,
-  fold,
-  incidentCount,
-  incidentMs,
-  subtractTotals,
-} from "./fold.ts";
-import { byClient, rolledThrough } from "./rollup.ts";
+import type { ClientDay, ClientSummary, IncidentKind, Store, Totals } from "../store/index.ts";
+import { accumulate, DAY_MS, dayOf, dayStart, emptyTotals, fold, incidentCount, incidentMs } from "./fold.ts";
+import { rolledThrough, rowsSince } from "./rollup.ts";
 
 export const SUMMARY_PERIODS = {
   "24h": DAY_MS,
@@ -40,33 +30,80 @@ export interface ClientTotals {
 
 type Store_ = Pick<Store, "history" | "rollups" | "meta" | "clients">;
 
-/** Sums of history folded over [from, to] for the given clients, starting at `start` with carries. */
+/** Each client's running totals at the end of a day, and whether that day was rolled up at all. */
+interface DayEnd {
+  day: number;
+  byId: ReadonlyMap<string, ClientDay>;
+  rolled: boolean;
+}
+
+/**
+ * Each client's totals of history folded from `start` (the day after `carries.day`) over the
+ * counted window [from, to], starting from that day's carry.
+ */
 async function foldLive(
   store: Store_,
   ids: readonly string[] | null,
   start: number,
   from: number,
   to: number,
-  carries: Map<string, ClientDay>,
+  carries: DayEnd,
+  clients: readonly ClientSummary[],
 ): Promise<Map<string, Totals>> {
   const out = new Map<string, Totals>();
-  if (to <= from) return out;
-  const rows = byClient(await store.history.rangeMany(ids, start, to));
-  const downtimes = await store.history.serverDowntimes(start, to);
-  const carryDay = dayOf(start) - 1;
-  for (const [clientId, history] of rows) {
-    const c = carries.get(clientId);
-    const carry: RollupCarry | null = c?.day === carryDay ? c.carry : null;
-    out.set(clientId, fold({ rows: history, downtimes, start, from, to, carry }).totals);
+  if (to <= start) return out;
+  const carryOf = (id: string) => {
+    const d = carries.byId.get(id);
+    return d?.day === carries.day ? d.carry : null;
+  };
+  const [rows, downtimes] = await Promise.all([
+    rowsSince(
+      store,
+      clients.map((c) => c.id),
+      ids === null,
+      start,
+      to,
+      (id) => !carries.rolled && carryOf(id) === null,
+    ),
+    store.history.serverDowntimes(start, to),
+  ]);
+  for (const c of clients) {
+    const history = rows.get(c.id) ?? [];
+    const carry = carryOf(c.id);
+    if (history.length === 0 && !carry?.last) continue;
+    out.set(c.id, fold({ rows: history, downtimes, start, from, to, carry }).totals);
   }
   return out;
 }
 
-const byId = (days: ClientDay[]) => new Map(days.map((d) => [d.clientId, d]));
+/**
+ * Running totals at the end of `day` (rolled-up days never change, so the last few asked for are
+ * kept: a dashboard asking again reads no row). Keyed by the store, so tests' stores never share.
+ */
+const dayEnds = new WeakMap<object, Map<number, DayEnd>>();
+const CACHED_DAYS = 4;
+
+async function dayEnd(store: Store_, day: number, rolled: number): Promise<DayEnd> {
+  let cache = dayEnds.get(store.rollups);
+  if (!cache) dayEnds.set(store.rollups, (cache = new Map()));
+  const hit = cache.get(day);
+  if (hit && day <= rolled) return hit;
+  const [rows, fleet] = await Promise.all([store.rollups.latest(day), store.rollups.fleetDays(day, day)]);
+  const end: DayEnd = { day, byId: new Map(rows.map((d) => [d.clientId, d])), rolled: fleet.length > 0 };
+  if (day <= rolled) {
+    cache.set(day, end);
+    for (const old of [...cache.keys()].sort((a, b) => a - b).slice(0, Math.max(0, cache.size - CACHED_DAYS)))
+      cache.delete(old);
+  }
+  return end;
+}
 
 /**
- * Every client's totals over [from, to] (`only`: just these clients), from rollups where whole
- * rolled-up days lie inside the window and from history rows elsewhere.
+ * Every client's totals over [from, to] (`only`: just these clients). With D the day `from`
+ * falls in and L the last rolled-up day before `to`:
+ *   totals = running(L) − running(D − 1) − fold[start of D, from) + fold[end of L, to)
+ * two look-ups of running totals (cached) and two short folds of recent rows, whatever the
+ * period. Without rolled-up days in the window, one fold from the start of D.
  */
 export async function totalsOver(
   store: Store_,
@@ -79,42 +116,30 @@ export async function totalsOver(
     : await store.clients.summaries();
   const ids = only ? [...only] : null;
   const rolled = (await rolledThrough(store)) ?? Number.NEGATIVE_INFINITY;
-  const firstFull = Math.ceil(from / DAY_MS);
+  const headDay = dayOf(from);
   const lastFull = Math.min(dayOf(to) - 1, rolled);
-  const parts: Map<string, Totals>[] = [];
-  if (firstFull <= lastFull) {
-    const headDay = dayOf(from);
-    const [headCarry, below, top] = await Promise.all([
-      store.rollups.latest(headDay - 1, ids),
-      store.rollups.latest(firstFull - 1, ids),
-      store.rollups.latest(lastFull, ids),
-    ]);
-    // the partial day before the first whole one
-    parts.push(await foldLive(store, ids, dayStart(headDay), from, dayStart(firstFull), byId(headCarry)));
-    // whole days: the difference of two running totals
-    const lower = byId(below);
-    parts.push(
-      new Map(
-        top.map((d) => [
-          d.clientId,
-          subtractTotals(d.running, lower.get(d.clientId)?.running ?? emptyTotals()),
-        ]),
-      ),
-    );
-    // since the last rolled-up day
-    parts.push(await foldLive(store, ids, dayStart(lastFull + 1), dayStart(lastFull + 1), to, byId(top)));
-  } else {
-    const day = dayOf(from);
-    const carries = byId(await store.rollups.latest(day - 1, ids));
-    parts.push(await foldLive(store, ids, dayStart(day), from, to, carries));
+  const base = await dayEnd(store, headDay - 1, rolled);
+  if (lastFull < headDay) {
+    const live = await foldLive(store, ids, dayStart(headDay), from, to, base, clients);
+    return clients.map((client) => ({ client, totals: live.get(client.id) ?? emptyTotals() }));
   }
-  return clients.map((client) => ({
-    client,
-    totals: parts.reduce((sum, p) => {
-      const t = p.get(client.id);
-      return t ? addTotals(sum, t) : sum;
-    }, emptyTotals()),
-  }));
+  const top = await dayEnd(store, lastFull, rolled);
+  const [before, after] = await Promise.all([
+    foldLive(store, ids, dayStart(headDay), dayStart(headDay), from, base, clients),
+    foldLive(store, ids, dayStart(lastFull + 1), dayStart(lastFull + 1), to, top, clients),
+  ]);
+  return clients.map((client) => {
+    const totals = emptyTotals();
+    const upper = top.byId.get(client.id);
+    const lower = base.byId.get(client.id);
+    const head = before.get(client.id);
+    const tail = after.get(client.id);
+    if (upper) accumulate(totals, upper.running);
+    if (lower) accumulate(totals, lower.running, -1);
+    if (head) accumulate(totals, head, -1);
+    if (tail) accumulate(totals, tail);
+    return { client, totals };
+  });
 }
 
 // ---- presentation ----------------------------------------------------------------------------
@@ -195,7 +220,8 @@ export interface FleetSummary {
 export async function summarise(store: Store_, from: number, to: number): Promise<FleetSummary> {
   const all = await totalsOver(store, from, to);
   const views = all.map((c) => presentTotals(c.client, c.totals)).sort(worstFirst);
-  const sum = all.reduce((s, c) => addTotals(s, c.totals), emptyTotals());
+  const sum = emptyTotals();
+  for (const c of all) accumulate(sum, c.totals);
   const {
     id: _id,
     name: _name,

@@ -267,8 +267,16 @@ export interface HistoryRepository {
   /**
    * range() for many clients at once (`clientIds` null: every client that exists), ordered by
    * client, then time: one indexed look-up per client for the row in force, then the rows.
+   * `inForce: false` leaves out the rows in force (the caller knows them: a rollup's carry);
+   * `statusOnly` reads time, status, liveness and causes only (exits and detail come back null):
+   * what summaries fold, at a fraction of the cost for 10,000 clients.
    */
-  rangeMany(clientIds: readonly string[] | null, from: number, to: number): Promise<ClientHistoryRow[]>;
+  rangeMany(
+    clientIds: readonly string[] | null,
+    from: number,
+    to: number,
+    opts?: { inForce?: boolean; statusOnly?: boolean },
+  ): Promise<ClientHistoryRow[]>;
   recordServerDowntime(from: number, to: number): Promise<void>;
   serverDowntimes(from: number, to: number): Promise<{ from: number; to: number }[]>;
   /** Deletes history and events older than `before`; returns rows removed. */
@@ -319,6 +327,11 @@ export interface RollupCarry {
   open: Partial<Record<IncidentKind, number>>;
   /** the status at the end of the day, so a change right at midnight is counted */
   status?: string | null;
+  /**
+   * the history row in force at the end of the day (what the next day starts with), so the
+   * next day is folded from its own rows without looking up each client's older row
+   */
+  last?: Pick<HistoryRow, "at" | "status" | "liveness" | "causes"> | null;
 }
 
 /** One client's row for one UTC day: running totals since its first rolled-up day. */

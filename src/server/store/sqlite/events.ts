@@ -103,6 +103,8 @@ function toHistoryRow(r: Row): HistoryRow {
   };
 }
 
+const STATUS_COLUMNS = "h.id, h.client_id, h.at, h.status, h.liveness, h.causes";
+
 export function sqliteHistory(db: Database): Sync<HistoryRepository> {
   return {
     record(clientId, row) {
@@ -151,7 +153,7 @@ export function sqliteHistory(db: Database): Sync<HistoryRepository> {
         .all(clientId, from, to);
       return [...before, ...within].map(toHistoryRow);
     },
-    rangeMany(clientIds, from, to) {
+    rangeMany(clientIds, from, to, opts) {
       // the row in force at `from`: one index seek per client (a GROUP BY over every older row
       // would read all of history); then the rows inside the window
       const ids = clientIds === null ? null : JSON.stringify(clientIds);
@@ -159,17 +161,32 @@ export function sqliteHistory(db: Database): Sync<HistoryRepository> {
         ids === null
           ? "SELECT id AS client_id FROM clients"
           : "SELECT value AS client_id FROM json_each($ids)";
-      const rows = db
-        .query<Row, Record<string, string | number>>(
-          `SELECT h.* FROM (${who}) c JOIN client_history h ON h.id =
+      const columns = opts?.statusOnly ? STATUS_COLUMNS : "h.*";
+      const inForce = `SELECT ${columns} FROM (${who}) c CROSS JOIN client_history h ON h.id =
              (SELECT x.id FROM client_history x WHERE x.client_id = c.client_id AND x.at < $from
               ORDER BY x.at DESC, x.id DESC LIMIT 1)
-           UNION ALL
-           SELECT h.* FROM client_history h WHERE h.at >= $from AND h.at <= $to
+           UNION ALL`;
+      const rows = db
+        .query<Row, Record<string, string | number>>(
+          `${opts?.inForce === false ? "" : inForce}
+           SELECT ${columns} FROM client_history h WHERE h.at >= $from AND h.at <= $to
              AND ${ids === null ? "h.client_id IN (SELECT id FROM clients)" : "h.client_id IN (SELECT value FROM json_each($ids))"}
            ORDER BY client_id, at, id`,
         )
         .all(ids === null ? { from, to } : { from, to, ids });
+      if (opts?.statusOnly)
+        return rows.map(
+          (r): ClientHistoryRow => ({
+            clientId: r.client_id as string,
+            at: r.at as number,
+            status: r.status as string,
+            liveness: r.liveness as string,
+            causes: (r.causes as string | null) ?? null,
+            exitIpv4: null,
+            exitIpv6: null,
+            resolvers: null,
+          }),
+        );
       return rows.map((r): ClientHistoryRow => ({ clientId: r.client_id as string, ...toHistoryRow(r) }));
     },
     recordServerDowntime(from, to) {

@@ -64,14 +64,15 @@ export function sqliteRollups(db: Database): Sync<RollupRepository> {
         ).run({ day, clients: fleet.clients, ...fleet.totals });
       })(),
     latest(day, clientIds) {
-      // per client one seek on the primary key (client_id, day)
+      // per client one seek on the primary key (client_id, day); CROSS JOIN keeps SQLite from
+      // scanning every row of client_days instead (it did, 100 times slower at 1,000 clients)
       const who =
         clientIds == null
           ? "SELECT id AS client_id FROM clients"
           : "SELECT value AS client_id FROM json_each($ids)";
       return db
         .query<Row, Record<string, string | number>>(
-          `SELECT d.* FROM (${who}) c JOIN client_days d ON d.client_id = c.client_id AND d.day =
+          `SELECT d.* FROM (${who}) c CROSS JOIN client_days d ON d.client_id = c.client_id AND d.day =
              (SELECT max(x.day) FROM client_days x WHERE x.client_id = c.client_id AND x.day <= $day)`,
         )
         .all(clientIds == null ? { day } : { day, ids: JSON.stringify(clientIds) })
