@@ -84,8 +84,8 @@ const dayEnds = new WeakMap<object, Map<number, DayEnd>>();
 const CACHED_DAYS = 4;
 
 async function dayEnd(store: Store_, day: number, rolled: number): Promise<DayEnd> {
-  let cache = dayEnds.get(store.rollups);
-  if (!cache) dayEnds.set(store.rollups, (cache = new Map()));
+  const cache = dayEnds.get(store.rollups) ?? new Map<number, DayEnd>();
+  dayEnds.set(store.rollups, cache);
   const hit = cache.get(day);
   if (hit && day <= rolled) return hit;
   const [rows, fleet] = await Promise.all([store.rollups.latest(day), store.rollups.fleetDays(day, day)]);
