@@ -83,7 +83,8 @@ export class RollupJob {
 
   /**
    * Rolls up every finished day not yet rolled up, oldest first (on a first run, the last
-   * ROLLUP_KEEP_DAYS days), then prunes old rollups. Resolves to the number of days written.
+   * ROLLUP_KEEP_DAYS days that have history), then prunes old rollups. Resolves to the number
+   * of days written.
    */
   run(): Promise<number> {
     this.running ??= this.rollAll().finally(() => {
@@ -95,7 +96,7 @@ export class RollupJob {
   private async rollAll(): Promise<number> {
     const { store, now, logger } = this.deps;
     const lastFinished = dayOf(now() - SETTLE_MS) - 1;
-    const through = (await rolledThrough(store)) ?? lastFinished - ROLLUP_KEEP_DAYS;
+    const through = (await rolledThrough(store)) ?? (await this.firstDay(lastFinished)) - 1;
     let written = 0;
     for (let day = through + 1; day <= lastFinished; day++) {
       await this.rollDay(day);
@@ -114,6 +115,15 @@ export class RollupJob {
       await store.rollups.prune(lastFinished - keep);
     }
     return written;
+  }
+
+  /**
+   * Where a first run starts: the oldest day with history, at most ROLLUP_KEEP_DAYS back; with
+   * no history at all, after the last finished day (a new server writes no empty days).
+   */
+  private async firstDay(lastFinished: number): Promise<number> {
+    const first = await this.deps.store.history.firstAt();
+    return first === null ? lastFinished + 1 : Math.max(dayOf(first), lastFinished - ROLLUP_KEEP_DAYS + 1);
   }
 
   /** Folds one day for every client with history, on top of its previous running totals. */

@@ -277,6 +277,8 @@ export interface HistoryRepository {
     to: number,
     opts?: { inForce?: boolean; statusOnly?: boolean },
   ): Promise<ClientHistoryRow[]>;
+  /** The time of the oldest history row, or null when there is none. */
+  firstAt(): Promise<number | null>;
   recordServerDowntime(from: number, to: number): Promise<void>;
   serverDowntimes(from: number, to: number): Promise<{ from: number; to: number }[]>;
   /** Deletes history and events older than `before`; returns rows removed. */

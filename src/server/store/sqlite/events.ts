@@ -189,6 +189,8 @@ export function sqliteHistory(db: Database): Sync<HistoryRepository> {
         );
       return rows.map((r): ClientHistoryRow => ({ clientId: r.client_id as string, ...toHistoryRow(r) }));
     },
+    firstAt: () =>
+      db.query<{ t: number | null }, []>("SELECT min(at) AS t FROM client_history").get()?.t ?? null,
     recordServerDowntime(from, to) {
       db.query("INSERT INTO server_downtime (from_at, to_at) VALUES (?, ?)").run(from, to);
     },
