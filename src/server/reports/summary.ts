@@ -30,7 +30,10 @@ export interface ClientTotals {
 
 type Store_ = Pick<Store, "history" | "rollups" | "meta" | "clients">;
 
-/** Each client's running totals at the end of a day, and whether that day was rolled up at all. */
+/**
+ * Each client's running totals at the end of a day, and whether a client without a row then
+ * is known to have had no history yet (the day was rolled up, or came before any history).
+ */
 interface DayEnd {
   day: number;
   byId: ReadonlyMap<string, ClientDay>;
@@ -88,8 +91,13 @@ async function dayEnd(store: Store_, day: number, rolled: number): Promise<DayEn
   dayEnds.set(store.rollups, cache);
   const hit = cache.get(day);
   if (hit && day <= rolled) return hit;
-  const [rows, fleet] = await Promise.all([store.rollups.latest(day), store.rollups.fleetDays(day, day)]);
-  const end: DayEnd = { day, byId: new Map(rows.map((d) => [d.clientId, d])), rolled: fleet.length > 0 };
+  const [rows, fleet, first] = await Promise.all([
+    store.rollups.latest(day),
+    store.rollups.fleetDays(day, day),
+    store.history.firstAt(),
+  ]);
+  const before = first === null || dayStart(day + 1) <= first;
+  const end: DayEnd = { day, byId: new Map(rows.map((d) => [d.clientId, d])), rolled: fleet.length > 0 || before };
   if (day <= rolled) {
     cache.set(day, end);
     for (const old of [...cache.keys()].sort((a, b) => a - b).slice(0, Math.max(0, cache.size - CACHED_DAYS)))
@@ -199,14 +207,14 @@ export function presentTotals(
   };
 }
 
+const incidentTotal = (v: ClientSummaryView) => INCIDENT_KINDS.reduce((n, k) => n + v.incidents[k].count, 0);
+
 /** Worst first: least protected (nothing observed last), then most incidents, then by name. */
 export function worstFirst(a: ClientSummaryView, b: ClientSummaryView): number {
   const pa = a.protected ?? 2;
   const pb = b.protected ?? 2;
   if (pa !== pb) return pa - pb;
-  const ia = INCIDENT_KINDS.reduce((n, k) => n + a.incidents[k].count, 0);
-  const ib = INCIDENT_KINDS.reduce((n, k) => n + b.incidents[k].count, 0);
-  return ib - ia || a.name.localeCompare(b.name);
+  return incidentTotal(b) - incidentTotal(a) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 }
 
 export interface FleetSummary {
