@@ -97,7 +97,11 @@ async function dayEnd(store: Store_, day: number, rolled: number): Promise<DayEn
     store.history.firstAt(),
   ]);
   const before = first === null || dayStart(day + 1) <= first;
-  const end: DayEnd = { day, byId: new Map(rows.map((d) => [d.clientId, d])), rolled: fleet.length > 0 || before };
+  const end: DayEnd = {
+    day,
+    byId: new Map(rows.map((d) => [d.clientId, d])),
+    rolled: fleet.length > 0 || before,
+  };
   if (day <= rolled) {
     cache.set(day, end);
     for (const old of [...cache.keys()].sort((a, b) => a - b).slice(0, Math.max(0, cache.size - CACHED_DAYS)))
