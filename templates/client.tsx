@@ -141,6 +141,11 @@ function BypassDetail({ e }: { e: BypassEvidence }) {
 function DnsDetail({ e }: { e: DnsEvidence }) {
   return (
     <>
+      {e.pending ? (
+        <p class="evidence-note">
+          From the last check: the latest report was sent before its DNS probes finished.
+        </p>
+      ) : null}
       {e.resolvers?.length ? (
         <ul class="evidence-list">
           {e.resolvers.map((r) => (
@@ -156,16 +161,24 @@ function DnsDetail({ e }: { e: DnsEvidence }) {
               <span class={`tag${r.judgement === "home" || r.judgement === "other" ? " tag-red" : ""}`} safe>
                 {r.judgement.replace("_", " ")}
               </span>
-              <span
-                class="evidence-by"
-                safe
-              >{`via ${r.via.join(", ") || "?"}; probes ${r.probes.join(", ")}`}</span>
+              <span class="evidence-by" safe>
+                {r.source === "oracle"
+                  ? `asked this server's DNS oracle (${r.probes.map((p) => p.replace(/^oracle /, "")).join(", ")} over ${(r.transports ?? []).join(", ") || "?"}); via ${r.via.join(", ") || "?"}`
+                  : `via ${r.via.join(", ") || "?"}; probes ${r.probes.join(", ")}`}
+              </span>
             </li>
           ))}
         </ul>
       ) : (
         <p class="muted">No resolver identified.</p>
       )}
+      {e.oracle ? (
+        <p class="evidence-note" safe>
+          {e.source === "oracle"
+            ? `Source: this server's DNS oracle (${e.oracle.sightings} sighting(s) of ${e.oracle.lookups} lookup(s)).`
+            : `This server's DNS oracle saw none of ${e.oracle.lookups} lookup(s); the who-is-asking probes were used.`}
+        </p>
+      ) : null}
       {e.client_subnets?.length ? (
         <p
           class="evidence-note"
@@ -514,6 +527,9 @@ export function SettingsPanel({
           <Fact label="Monitoring">
             <Text text={p.paused ? "paused" : "active"} />
           </Fact>
+          <Fact label="Tags">
+            <Text text={p.tags.length ? p.tags.join(", ") : "none"} />
+          </Fact>
         </dl>
       </section>
     );
@@ -610,6 +626,19 @@ export function SettingsPanel({
             <input type="checkbox" name="paused" value="1" checked={p.paused} /> Pause monitoring (grey, never
             late or offline)
           </label>
+          <div class="field">
+            <label for="s-tags">
+              Tags (route alerts: a channel with ?tags=home gets only clients tagged home)
+            </label>
+            <input
+              id="s-tags"
+              name="tags"
+              value={p.tags.join(", ")}
+              placeholder="e.g. home, family"
+              maxlength="2200"
+              autocomplete="off"
+            />
+          </div>
         </fieldset>
         <div class="form-actions">
           <button type="submit" class="button">
@@ -653,7 +682,78 @@ function DangerZone({ ctx, d }: { ctx: PageContext; d: ClientDetailView }) {
   );
 }
 
+function NetworksPanel({ ctx, d }: { ctx: PageContext; d: ClientDetailView }) {
+  const n = d.networks;
+  if (!n) return null;
+  const id = encodeURIComponent(d.row.id);
+  const table = (caption: string, rows: { label: string; share: string }[]) => (
+    <table class="simple">
+      <caption class="sr-only" safe>
+        {caption}
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col" safe>
+            {caption}
+          </th>
+          <th scope="col">Share</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r) => (
+          <tr>
+            <td safe>{r.label}</td>
+            <td safe>{r.share}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+  return (
+    <section id="networks" class="card" aria-labelledby="networks-title">
+      <h2 id="networks-title">Exit networks, last 30 days</h2>
+      <p class="muted small">
+        What this client used, by share of the time it was reporting. An exit in a network not among them
+        raises “New exit network”. Lock makes them the only allowed ones: any other exit turns the client red.
+      </p>
+      {n.networks.length === 0 ? (
+        <p class="muted">Nothing learned yet.</p>
+      ) : (
+        <div class="grid-2 tight">
+          {table("Network", n.networks)}
+          {table("Country", n.countries)}
+        </div>
+      )}
+      {n.locked ? <p safe>{`Locked to ${n.locked}.`}</p> : <p>Not locked.</p>}
+      {isAdmin(ctx) ? (
+        <div class="form-actions">
+          {n.canLock ? (
+            <form method="post" action={`/clients/${id}/lock`}>
+              <CsrfField token={ctx.csrf} />
+              <button type="submit" class="button secondary">
+                {n.locked ? "Lock again to these" : "Lock to these"}
+              </button>
+            </form>
+          ) : null}
+          {n.locked ? (
+            <form method="post" action={`/clients/${id}/unlock`}>
+              <CsrfField token={ctx.csrf} />
+              <button type="submit" class="button secondary">
+                Unlock
+              </button>
+            </form>
+          ) : null}
+        </div>
+      ) : null}
+    </section>
+  );
+}
+
 const NOTICES: Record<string, string> = {
+  locked: "Locked: an exit outside these networks and countries now turns the client red.",
+  unlocked: "Unlocked: any exit network is allowed again.",
+  "nothing-learned": "Nothing to lock to yet: this client has no exit network in its last 30 days.",
+  "lock-too-large": "This client used too many exit networks to lock to.",
   muted: "Alerts for this client are muted for 24 hours.",
   unmuted: "Alerts for this client are on again.",
   paused: "Monitoring is paused.",
@@ -723,6 +823,7 @@ export function ClientPage({
         </div>
         {text ? <Notice kind="ok" text={text} /> : null}
         <ClientLive d={d} now={now} />
+        <NetworksPanel ctx={ctx} d={d} />
         <SettingsPanel ctx={ctx} d={d} />
         {isAdmin(ctx) ? <BadgesPanel ctx={ctx} clientId={d.row.id} badges={badges} /> : null}
         {isAdmin(ctx) ? <DangerZone ctx={ctx} d={d} /> : null}

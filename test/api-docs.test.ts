@@ -18,6 +18,7 @@ test("every API route is in the OpenAPI document and in docs/api.md", async () =
     broker: new Broker(),
     monitor: {
       settingsChanged: async () => {},
+      learnedNetworks: async () => ({ window_ms: 0, asns: [], countries: [] }),
       acceptServerBuiltReport: async () => ({ nextReportInS: 30, status: "green", reasons: [] }),
     },
     legacy: { apiKey: "k", intervalS: 300 },

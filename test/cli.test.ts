@@ -126,6 +126,30 @@ describe("sentinel CLI", () => {
     const dup = await sentinel(["clients", "add", "laptop", "--data-dir", d]);
     expect(dup.code).toBe(2);
 
+    // tags at enrollment: repeatable or comma-separated, lower case, each once; a bad one creates nothing
+    const badTag = await sentinel(["clients", "add", "nas", "--tag", "bad/tag", "--data-dir", d]);
+    expect(badTag.code).toBe(2);
+    expect(badTag.stderr).toContain("--tag must be a list of at most 32 different tags");
+    const tagged = await sentinel([
+      "clients",
+      "add",
+      "nas",
+      "--tag",
+      "Home,office",
+      "--tag",
+      "home",
+      "--data-dir",
+      d,
+    ]);
+    expect(tagged.code, tagged.stderr).toBe(0);
+    const rows = JSON.parse((await sentinel(["clients", "list", "--json", "--data-dir", d])).stdout);
+    expect(rows.map((c: { name: string; tags: string[] }) => [c.name, c.tags])).toEqual([
+      ["laptop", []],
+      ["nas", ["home", "office"]],
+    ]);
+    expect((await sentinel(["clients", "list", "--data-dir", d])).stdout).toMatch(/nas .* home,office/);
+    expect((await sentinel(["clients", "remove", "nas", "--data-dir", d])).code).toBe(0);
+
     const list = await sentinel(["clients", "list", "--data-dir", d]);
     expect(list.stdout).toContain("laptop");
     expect(list.stdout).not.toContain(created.secret);

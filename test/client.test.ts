@@ -328,6 +328,52 @@ describe("sentinel client (running)", () => {
   }, 10_000);
 });
 
+describe("sentinel client --on-red / --on-green", () => {
+  test("run on the server's verdict, once per change, with the verdict in the environment and their output in the log", async () => {
+    rx.nextReportInS = 1;
+    rx.verdict = { status: "red", reasons: ["Traffic bypasses the VPN: the IPv4 exit is home."] };
+    const runs = join(tmp, "runs");
+    const record = (name: string) =>
+      `printf '%s %s %s %s %s\\n' ${name} "$SENTINEL_STATUS" "$SENTINEL_CLIENT" "$SENTINEL_REASONS" "\${SENTINEL_TOKEN:-no token}" >> ${runs}; echo ${name} repaired`;
+    const c = spawn(clientArgs("--on-red", record("red"), "--on-green", record("green")), {
+      SENTINEL_TOKEN: TOKEN,
+    });
+    const lines = () => {
+      try {
+        return readFileSync(runs, "utf8").trim().split("\n");
+      } catch {
+        return [];
+      }
+    };
+    try {
+      await waitFor(() => lines().length === 1, 8000, "the on-red hook");
+      await waitFor(() => rx.reports.length >= 3, 8000, "two more red reports");
+      expect(lines().length).toBe(1); // still red: not run again
+      rx.verdict = { status: "green", reasons: ["Protected. Exit 198.51.100.7."] };
+      await waitFor(() => lines().length === 2, 8000, "the on-green hook");
+    } finally {
+      c.proc.kill("SIGTERM");
+      await c.proc.exited;
+    }
+    const out = await c.done();
+    expect(lines()).toEqual([
+      `red red ${CLIENT_ID} ["Traffic bypasses the VPN: the IPv4 exit is home."] no token`,
+      `green green ${CLIENT_ID} ["Protected. Exit 198.51.100.7."] no token`,
+    ]);
+    const log = out.stdout + out.stderr;
+    expect(log).toContain("on-red hook: red repaired");
+    expect(log).toContain("on-green hook: green repaired");
+    expect(log).not.toContain(SECRET);
+  }, 30_000);
+
+  test("with --once they are refused: they act on changes", async () => {
+    const r = await run(clientArgs("--once", "--on-red", "true"), { SENTINEL_TOKEN: TOKEN });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--on-red/--on-green act on changes of the verdict");
+    expect(rx.attempts).toHaveLength(0);
+  });
+});
+
 describe("sentinel check", () => {
   test("--json prints the probe results, exit 0", async () => {
     const r = await run(["check", ...probeArgs(), "--json"]);

@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { KIND_TEXT } from "../src/protocol/event-text.ts";
 import { EVENT_KINDS } from "../src/protocol/events.ts";
-import { ALERT_TITLES } from "../templates/messages/telegram.ts";
+import { MESSAGE_FORMATS, MessageTemplates } from "../src/server/notify/templates.ts";
+import { sample } from "./helpers/notify.ts";
+import { quietLogger } from "./helpers/server.ts";
 import { buildWebApp, type Session, signIn, type WebApp } from "./web-helpers.ts";
 
 describe("docs/verdicts.md", () => {
@@ -19,11 +21,15 @@ describe("docs/verdicts.md", () => {
 });
 
 describe("one wording table for dashboard and alerts", () => {
-  test("every kind has a dashboard title and an alert headline, and alerts read the table", () => {
+  test("every kind has a dashboard title and an alert headline, and every channel's format reads the table", () => {
+    const templates = MessageTemplates.load({ publicUrl: null, timeZone: "UTC" }, quietLogger());
     for (const kind of EVENT_KINDS) {
       expect(KIND_TEXT[kind].title.length, kind).toBeGreaterThan(0);
       expect(KIND_TEXT[kind].title, kind).not.toBe(kind);
-      expect(ALERT_TITLES[kind]).toBe(KIND_TEXT[kind].headline);
+      const n = sample(kind, { client: { id: "c1", name: "laptop" }, to: "offline" });
+      // the formats that carry the headline (text and markdown are bodies under a title)
+      for (const format of MESSAGE_FORMATS.filter((f) => f !== "text" && f !== "markdown"))
+        expect(templates.render(format, n), `${kind} ${format}`).toContain(KIND_TEXT[kind].headline);
     }
   });
 });

@@ -14,6 +14,7 @@ import { initDataDir, startTestServer, tempDir } from "./helpers/server.ts";
 const source = tempDir();
 const target = tempDir();
 const PASSWORD_HASH = "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+const CHANNEL_URL = "gotifys://push.example.org/AppTokenExportSecret?min=red";
 let cred: Credentials;
 let admin: string;
 let viewer: string;
@@ -35,6 +36,13 @@ beforeAll(async () => {
     role: "admin",
     passwordHash: PASSWORD_HASH,
     createdAt: 1,
+  });
+  await store.channels.create({
+    id: "ch_x",
+    urlSealed: loadKeyring(source.path).encrypt(CHANNEL_URL),
+    display: "gotifys://push.example.org/***?min=red",
+    createdAt: 2,
+    updatedAt: 3,
   });
   await store.close();
   server = await startTestServer({ dataDir: source.path });
@@ -70,7 +78,16 @@ test("GET /api/v1/export needs an admin token and carries no secret in clear", a
   expect(doc.users).toEqual([
     { id: "u_1", name: "alice", role: "admin", password_hash: PASSWORD_HASH, created_at: 1 },
   ]);
-  for (const secret of [cred.secret, token, token.slice(4), admin, viewer])
+  expect(doc.notify_channels).toEqual([
+    {
+      id: "ch_x",
+      url_sealed: expect.stringMatching(new RegExp(`^v1:${doc.server_key_id}:`)),
+      url: "gotifys://push.example.org/***?min=red",
+      created_at: 2,
+      updated_at: 3,
+    },
+  ]);
+  for (const secret of [cred.secret, token, token.slice(4), admin, viewer, "AppTokenExportSecret"])
     expect(text.includes(secret)).toBe(false);
 });
 
@@ -97,15 +114,18 @@ test("import into a server with another key: refused without the source key, re-
   ]);
   expect(ok.code, ok.stderr).toBe(0);
   expect(JSON.parse(ok.stdout)).toEqual({
-    created: { clients: 1, api_tokens: 2, users: 1 },
-    skipped: { clients: [], api_tokens: [], users: [] },
-    resealed: 1,
+    created: { clients: 1, api_tokens: 2, users: 1, notify_channels: 1 },
+    skipped: { clients: [], api_tokens: [], users: [], notify_channels: [] },
+    resealed: 2,
   });
   const store = await openStore({ dataDir: target.path });
   const c = await store.clients.getByName("pi");
   expect(c?.secretEnc).toStartWith(`v1:${loadKeyring(target.path).currentId}:`);
   expect(c?.settings).toEqual({ ...DEFAULT_SETTINGS, interval_s: 60, expected_country: "SE" });
   expect((await store.auth.getUserByName("alice"))?.passwordHash).toBe(PASSWORD_HASH);
+  const channel = await store.channels.get("ch_x");
+  expect(channel?.urlSealed).toStartWith(`v1:${loadKeyring(target.path).currentId}:`);
+  expect(loadKeyring(target.path).decrypt(channel?.urlSealed ?? "")).toBe(CHANNEL_URL);
   await store.close();
 
   other = await startTestServer({ dataDir: target.path });
@@ -123,8 +143,12 @@ test("import into a server with another key: refused without the source key, re-
   });
   expect(again.status).toBe(200);
   expect(await again.json()).toMatchObject({
-    created: { clients: 0, api_tokens: 0, users: 0 },
-    skipped: { clients: ["pi"], users: ["alice"] },
+    created: { clients: 0, api_tokens: 0, users: 0, notify_channels: 0 },
+    skipped: {
+      clients: ["pi"],
+      users: ["alice"],
+      notify_channels: ["gotifys://push.example.org/***?min=red"],
+    },
   });
 });
 
@@ -173,6 +197,6 @@ test("POST /api/v1/import refuses other documents and keys it cannot open, with 
     stdin: exported,
   });
   expect(viaPrevious.code, viaPrevious.stderr).toBe(0);
-  expect(JSON.parse(viaPrevious.stdout).resealed).toBe(1);
+  expect(JSON.parse(viaPrevious.stdout).resealed).toBe(2); // the client secret and the channel URL
   fresh.remove();
 });

@@ -221,6 +221,42 @@ describe("settings", () => {
     expect(resumed.status).toBe(200);
   });
 
+  test("PATCH tags: stored in lower case, each once; bad tags are 400 with the path; [] removes them", async () => {
+    const patch = (body: unknown) =>
+      api(`/api/v1/clients/${cred.id}`, {
+        method: "PATCH",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    for (const tags of [
+      ["has space"],
+      "home",
+      [7],
+      Array.from({ length: 33 }, (_, i) => `t${i}`),
+      ["x".repeat(65)],
+    ]) {
+      const bad = await patch({ tags });
+      expect(bad.status, JSON.stringify(tags)).toBe(400);
+      expect((bad.body as { error: { fields: { path: string }[] } }).error.fields.map((f) => f.path)).toEqual(
+        ["/tags"],
+      );
+    }
+    const ok = await patch({ tags: ["Home", " family", "home"] });
+    expect(ok.status).toBe(200);
+    expect((ok.body as { settings: { tags: string[] }; tags: string[] }).settings.tags).toEqual([
+      "home",
+      "family",
+    ]);
+    const list = await api("/api/v1/clients");
+    expect((list.body as { clients: { tags: string[] }[] }).clients[0]?.tags).toEqual(["home", "family"]);
+    // other settings leave the tags alone
+    expect(((await patch({ grace: 90 })).body as { settings: { tags: string[] } }).settings.tags).toEqual([
+      "home",
+      "family",
+    ]);
+    expect(((await patch({ tags: [] })).body as { settings: { tags: string[] } }).settings.tags).toEqual([]);
+  });
+
   test("an expectation the exit breaks turns the exit verdict yellow", async () => {
     clock.t += 1000;
     await report();

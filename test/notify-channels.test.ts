@@ -6,9 +6,9 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { EventKind } from "../src/protocol/events.ts";
 import { DEFAULT_SETTINGS } from "../src/server/monitor/settings.ts";
+import { fixedChannels } from "../src/server/notify/channel.ts";
 import { buildUrlChannels } from "../src/server/notify/channels/registry.ts";
 import { OutboxDispatcher } from "../src/server/notify/dispatcher.ts";
-import { NO_TAGS } from "../src/server/notify/filter.ts";
 import { parseClientLimit } from "../src/server/notify/limit.ts";
 import { Notifier } from "../src/server/notify/notifier.ts";
 import type { ClientUpdate } from "../src/server/store/index.ts";
@@ -31,7 +31,6 @@ async function rig(urls: string[], opts: { dir?: string; limit?: string; clients
   const now = () => clock.t;
   const { channels } = buildUrlChannels(urls, {
     templates: templates(),
-    tags: NO_TAGS,
     publicUrl: "https://sentinel.example",
     logger: quietLogger(),
     states: NO_STATES,
@@ -40,13 +39,19 @@ async function rig(urls: string[], opts: { dir?: string; limit?: string; clients
   const limit = opts.limit ? parseClientLimit(opts.limit) : null;
   const notifier = new Notifier({
     store,
-    channels,
+    channels: fixedChannels(channels),
     noise: { resolved: true, late: false, serverStarted: false, maintenance: [], timeZone: "UTC" },
     digest: { threshold: 0, windowMs: 10_000 },
     clientLimit: typeof limit === "string" ? null : limit,
     reminderIntervalMs: 6 * 3_600_000,
   });
-  const dispatcher = new OutboxDispatcher({ store, channels, now, logger: quietLogger(), random: () => 0.5 });
+  const dispatcher = new OutboxDispatcher({
+    store,
+    channels: fixedChannels(channels),
+    now,
+    logger: quietLogger(),
+    random: () => 0.5,
+  });
   for (const name of opts.clients ?? ["alpha", "beta"])
     if (!(await store.clients.getByName(name)))
       await store.clients.create({ id: `id-${name}`, name, createdAt: T0, secretEnc: "x" });

@@ -4,13 +4,13 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createConsola } from "consola";
 import { flagName, OptionError, resolveOptions } from "../src/config/options.ts";
+import { KIND_TEXT } from "../src/protocol/event-text.ts";
 import { loadKeyring } from "../src/server/auth/keyring.ts";
 import { Broker } from "../src/server/broker.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
 import { HOME, testGeo } from "../src/server/monitor/testing.ts";
 import { createNotifications, notifySpecs, telegramToken } from "../src/server/notify/index.ts";
 import { openStore } from "../src/server/store/index.ts";
-import { ALERT_TITLES } from "../templates/messages/telegram.ts";
 import { fakeNtfy } from "./fakes/notify-services.ts";
 import { FAKE_BOT_INFO, FakeTelegram } from "./fakes/telegram.ts";
 import { sampleReport, signedPost } from "./helpers/report.ts";
@@ -25,7 +25,7 @@ afterEach(async () => {
 describe("docs/alerts.md", () => {
   test("documents every message kind and every option", async () => {
     const doc = await Bun.file(join(import.meta.dir, "../docs/alerts.md")).text();
-    for (const kind of Object.keys(ALERT_TITLES)) expect(doc).toContain(`| \`${kind}\``);
+    for (const kind of Object.keys(KIND_TEXT)) expect(doc).toContain(`| \`${kind}\``);
     for (const key of Object.keys(notifySpecs)) expect(doc).toContain(`--${flagName(key)}`);
   });
 });
@@ -129,7 +129,7 @@ describe("createNotifications", () => {
     });
     await n.start();
     expect(n.bot).toBeNull();
-    expect(n.channels).toHaveLength(0);
+    expect(n.directory.list()).toHaveLength(0);
     expect(
       await store.transaction((tx) =>
         n.notifier.enqueue(
@@ -188,7 +188,7 @@ describe("createNotifications", () => {
       await ntfy.stop();
     });
     await n.start();
-    expect(n.channels.map((c) => [c.name, c.targets()])).toEqual([
+    expect(n.directory.list().map((c) => [c.name, c.targets()])).toEqual([
       ["telegram", ["111", "222"]],
       [`ntfy://${ntfy.host}/alerts`, [`ntfy://${ntfy.host}/alerts`]],
     ]);

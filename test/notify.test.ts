@@ -7,6 +7,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import type { EventKind } from "../src/protocol/events.ts";
 import { Broker } from "../src/server/broker.ts";
 import { DEFAULT_SETTINGS } from "../src/server/monitor/settings.ts";
+import { fixedChannels } from "../src/server/notify/channel.ts";
 import { TelegramChannel } from "../src/server/notify/channels/telegram/channel.ts";
 import { OutboxDispatcher } from "../src/server/notify/dispatcher.ts";
 import { type DigestSettings, Notifier } from "../src/server/notify/notifier.ts";
@@ -14,6 +15,7 @@ import type { NoiseSettings } from "../src/server/notify/policy.ts";
 import { type MaintenanceWindow, parseMaintenanceWindow } from "../src/server/notify/schedule.ts";
 import { type ClientUpdate, openStore, type Store } from "../src/server/store/index.ts";
 import { FakeTelegram } from "./fakes/telegram.ts";
+import { templates } from "./helpers/notify.ts";
 import { quietLogger, tempDir } from "./helpers/server.ts";
 
 const TOKEN = "123456:TEST-token-for-the-fake-bot-api";
@@ -70,15 +72,14 @@ async function makeRig(
     token: TOKEN,
     chats: opts.chats ?? [String(USER), String(GROUP)],
     apiRoot: fake.url,
-    publicUrl: "https://sentinel.example",
-    timeZone: "UTC",
+    templates: templates("https://sentinel.example"),
     requestTimeoutMs: 2_000,
     ...(opts.pace === null ? {} : { pace: opts.pace ?? FAST }),
   });
   const notifier = new Notifier({
     store,
     broker,
-    channels: [channel],
+    channels: fixedChannels([channel]),
     noise: {
       resolved: true,
       late: false,
@@ -93,7 +94,7 @@ async function makeRig(
   });
   const dispatcher = new OutboxDispatcher({
     store,
-    channels: [channel],
+    channels: fixedChannels([channel]),
     now,
     logger: quietLogger(),
     broker,
@@ -319,11 +320,13 @@ describe("crashes and restarts", () => {
         "-e",
         `import { openStore } from "${root}/src/server/store/index.ts";
          import { TelegramChannel } from "${root}/src/server/notify/channels/telegram/channel.ts";
+         import { fixedChannels } from "${root}/src/server/notify/channel.ts";
          import { OutboxDispatcher } from "${root}/src/server/notify/dispatcher.ts";
+         import { MessageTemplates } from "${root}/src/server/notify/templates.ts";
          import { createConsola } from "consola";
          const store = await openStore({ dataDir: ${JSON.stringify(r.dir)} });
-         const channel = new TelegramChannel({ token: ${JSON.stringify(TOKEN)}, chats: ["${USER}"], apiRoot: ${JSON.stringify(fake.url)}, publicUrl: null, timeZone: "UTC", requestTimeoutMs: 60000 });
-         const d = new OutboxDispatcher({ store, channels: [channel], now: Date.now, logger: createConsola({ level: -999 }), leaseMs: 1000 });
+         const channel = new TelegramChannel({ token: ${JSON.stringify(TOKEN)}, chats: ["${USER}"], apiRoot: ${JSON.stringify(fake.url)}, templates: MessageTemplates.load({ publicUrl: null, timeZone: "UTC" }, createConsola({ level: -999 })), requestTimeoutMs: 60000 });
+         const d = new OutboxDispatcher({ store, channels: fixedChannels([channel]), now: Date.now, logger: createConsola({ level: -999 }), leaseMs: 1000 });
          await d.tick();`,
       ],
       { cwd: root, stdout: "ignore", stderr: "inherit" },
@@ -451,7 +454,7 @@ describe("noise control", () => {
     expect(sent).toHaveLength(2);
     expect(sent[0]).toContain("Server uplink down");
     expect(sent[1]).toContain("Server uplink back");
-    expect(sent[1]).toContain("<b>alpha</b>, <b>beta</b>, <b>gamma</b>");
+    expect(sent[1]).toContain("Offline alerts held back meanwhile: alpha, beta, gamma");
     // beta and gamma really are down: announced once the uplink has been back long enough
     await r.notifier.sweep(r.now());
     expect(r.fake.delivered(USER)).toHaveLength(2);

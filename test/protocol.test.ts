@@ -147,6 +147,24 @@ const cases: Case[] = [
     "validation_failed",
   ],
   [
+    "dns_pending that is not a boolean",
+    () => signedPost(server.url, cred, JSON.stringify({ ...sampleReport(), dns_pending: "yes" })),
+    400,
+    "validation_failed",
+  ],
+  [
+    "dns_pending in a report that carries DNS observations",
+    () => signedPost(server.url, cred, JSON.stringify({ ...sampleReport(), dns_pending: true })),
+    400,
+    "validation_failed",
+  ],
+  [
+    "dns_pending without DNS observations",
+    () => signedPost(server.url, cred, JSON.stringify({ ...sampleReport(), dns_pending: true, dns: [] })),
+    202,
+    null,
+  ],
+  [
     "wrong version",
     () => signedPost(server.url, cred, JSON.stringify({ ...sampleReport(), v: 2 })),
     400,
@@ -204,6 +222,7 @@ describe("POST /api/v1/reports", () => {
         expect(json.accepted).toBe(true);
         expect(typeof json.server_time).toBe("string");
         expect(json.next_report_in_s).toBe(30);
+        expect(json.features).toEqual(["dns_pending"]);
       }
       // never echo the input or a secret back
       expect(JSON.stringify(json)).not.toContain(cred.secret);

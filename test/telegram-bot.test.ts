@@ -2,8 +2,8 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { Broker } from "../src/server/broker.ts";
 import { DEFAULT_SETTINGS } from "../src/server/monitor/settings.ts";
+import { parseMuteArgs, SentinelBot } from "../src/server/notify/channels/telegram/bot.ts";
 import { openStore, type Store } from "../src/server/store/index.ts";
-import { parseMuteArgs, SentinelBot } from "../src/server/telegram/bot.ts";
 import { FAKE_BOT_INFO, FakeTelegram } from "./fakes/telegram.ts";
 import { quietLogger, tempDir } from "./helpers/server.ts";
 

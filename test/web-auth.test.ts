@@ -85,6 +85,8 @@ const MATRIX: Row[] = [
   action("/clients/:client/settings", 303, () => ({ interval_s: "60", expected_country: "br" })),
   action("/clients/:client/mute", 303, () => ({ for: "3600" })),
   action("/clients/:client/pause", 303, () => ({ on: "0" })),
+  action("/clients/:client/lock", 303),
+  action("/clients/:client/unlock", 303),
   action("/clients/:client/rotate", 200),
   action("/clients/:client/badges", 201, () => ({ kind: "status", label: "VPN" })),
   action("/clients/:doomed/delete", 303, () => ({ confirm: "doomed" })),

@@ -29,14 +29,27 @@ export const xssGeo: GeoLookup = {
       : testGeo.lookup(ip),
 };
 
+/** A channel list the test sets; changes are recorded, not made (dashboard.test and the real server test them). */
 export class FakeChannels implements ChannelStatusProvider {
   tests: string[] = [];
+  changes: string[] = [];
   constructor(private readonly channels: ChannelStatus[]) {}
   async list() {
     return this.channels;
   }
   async sendTest(name: string) {
     this.tests.push(name);
+  }
+  async add(url: string) {
+    this.changes.push(`add ${url}`);
+    return url;
+  }
+  async edit(name: string, url: string) {
+    this.changes.push(`edit ${name} ${url}`);
+    return name;
+  }
+  async remove(name: string) {
+    this.changes.push(`remove ${name}`);
   }
 }
 
@@ -52,6 +65,8 @@ export async function buildWebApp(opts: { now?: () => number } = {}) {
   const channels = new FakeChannels([
     {
       name: "telegram",
+      origin: "options",
+      url: null,
       state: "failing",
       failingSince: Date.now() - 60_000,
       lastOkAt: null,

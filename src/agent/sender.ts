@@ -3,6 +3,7 @@
 import { parseRetryAfter } from "../probe/backoff.ts";
 import { describeFetchError } from "../probe/fetch-error.ts";
 import { signRequest } from "../protocol/signing.ts";
+import { type OracleGrant, parseOracleGrant } from "./oracle.ts";
 
 /** What the server concluded about a report (in its 202 answer; older servers leave it out). */
 export interface ServerVerdict {
@@ -11,8 +12,18 @@ export interface ServerVerdict {
 }
 
 export type SendOutcome =
-  /** Stored by the server: remove from the spool. */
-  | { kind: "accepted"; nextReportInS: number | null; verdict: ServerVerdict | null }
+  /**
+   * Stored by the server: remove from the spool. `features`: optional report fields the server
+   * says it understands (see docs/protocol.md); empty from servers before the list existed.
+   * `oracle`: the next round's DNS oracle labels, when the server has a zone.
+   */
+  | {
+      kind: "accepted";
+      nextReportInS: number | null;
+      verdict: ServerVerdict | null;
+      features: string[];
+      oracle?: OracleGrant;
+    }
   /** The server will never take this body (400/413/415/422): drop it, or it blocks the queue forever. */
   | { kind: "rejected"; status: number; reason: string }
   /** Try again later (network, 401, 404, 429, 5xx ...); retryAfterMs when the server said when. */
@@ -41,18 +52,27 @@ export function classifyResponse(
   if (status >= 200 && status < 300) {
     let next: number | null = null;
     let verdict: ServerVerdict | null = null;
+    let features: string[] = [];
+    let oracle: OracleGrant | null = null;
+    const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x) => typeof x === "string") : []);
     try {
-      const answer = JSON.parse(body) as { next_report_in_s?: unknown; status?: unknown; reasons?: unknown };
+      const answer = JSON.parse(body) as {
+        next_report_in_s?: unknown;
+        status?: unknown;
+        reasons?: unknown;
+        features?: unknown;
+        dns_oracle?: unknown;
+      };
       const v = answer.next_report_in_s;
       if (typeof v === "number" && Number.isFinite(v) && v >= 1) next = v;
-      const reasons = Array.isArray(answer.reasons)
-        ? answer.reasons.filter((r) => typeof r === "string")
-        : [];
-      if (typeof answer.status === "string") verdict = { status: answer.status, reasons };
+      if (typeof answer.status === "string")
+        verdict = { status: answer.status, reasons: strings(answer.reasons) };
+      features = strings(answer.features);
+      oracle = parseOracleGrant(answer.dns_oracle);
     } catch {
       // an empty or non-JSON 2xx still means stored
     }
-    return { kind: "accepted", nextReportInS: next, verdict };
+    return { kind: "accepted", nextReportInS: next, verdict, features, ...(oracle ? { oracle } : {}) };
   }
   if (PERMANENT.has(status)) return { kind: "rejected", status, reason: errorText(status, body) };
   const reason =
@@ -70,6 +90,9 @@ export interface SendTarget {
 
 export const reportsUrl = (serverUrl: string) => `${serverUrl.replace(/\/+$/, "")}/api/v1/reports`;
 export const whoamiUrl = (serverUrl: string) => `${serverUrl.replace(/\/+$/, "")}/api/v1/whoami`;
+/** Where a client without labels gets its DNS oracle labels. */
+export const oracleLabelsUrl = (target: Pick<SendTarget, "serverUrl" | "clientId">) =>
+  `${whoamiUrl(target.serverUrl)}?client=${encodeURIComponent(target.clientId)}`;
 
 export async function sendReport(
   target: SendTarget,

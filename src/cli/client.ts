@@ -10,6 +10,7 @@ import { Agent, type AgentHooks, DEFAULT_SEND_BACKOFF } from "../agent/agent.ts"
 import { ClientHealthFile, healthFilePath } from "../agent/health.ts";
 import { type ServerVerdict, whoamiUrl } from "../agent/sender.ts";
 import { Spool, type SpoolEntry } from "../agent/spool.ts";
+import { VerdictHooks } from "../agent/verdict-hooks.ts";
 import { cittyArgs, OptionError, type OptionSpecs, type Options } from "../config/options.ts";
 import { parseDnsProbe } from "../probe/dns.ts";
 import { httpUrlCheck, probeSpecs } from "../probe/options.ts";
@@ -67,6 +68,24 @@ export const clientSpecs = {
     description: "Most reports kept while the server is unreachable; the oldest are dropped first",
     default: 1000,
     check: (v: number) => (v >= 1 && v <= 1_000_000 ? undefined : "must be between 1 and 1000000"),
+  },
+  onRed: {
+    kind: "string",
+    description:
+      "Run this shell command when the server's verdict on this client turns red (once per change; env SENTINEL_STATUS, SENTINEL_REASONS, SENTINEL_CLIENT)",
+    valueHint: "CMD",
+  },
+  onGreen: {
+    kind: "string",
+    description: "Run this shell command when the server's verdict is green again after red",
+    valueHint: "CMD",
+  },
+  hookTimeout: {
+    kind: "duration",
+    valueHint: "DURATION",
+    description: "How long an --on-red/--on-green command may run before it is stopped",
+    default: 60_000,
+    check: (v: number) => (v >= 1000 && v <= 3_600_000 ? undefined : "must be between 1s and 1h"),
   },
   once: {
     kind: "boolean",
@@ -141,6 +160,18 @@ const observedAt = (e: SpoolEntry) => {
   }
 };
 
+/** The client's environment for a hook, without the token or any other secret it was given. */
+export function hookEnvironment(
+  env: Record<string, string | undefined>,
+  secrets: readonly string[],
+): Record<string, string | undefined> {
+  return Object.fromEntries(
+    Object.entries(env).filter(
+      ([k, v]) => k !== "SENTINEL_TOKEN" && v !== undefined && !secrets.some((s) => s && v.includes(s)),
+    ),
+  );
+}
+
 /** The last line of `--once`: what the server concluded about the report. */
 export function onceLine(verdict: ServerVerdict | null): string {
   if (!verdict) return "report accepted (an older server: it does not say what it concluded)";
@@ -163,7 +194,12 @@ export async function runClient(
   const serverUrl = o.server ?? token.server;
   const problem = serverUrl ? httpUrlCheck(serverUrl) : "is required (the token carries no server URL)";
   if (problem) throw new OptionError(`--server: ${problem}`);
-  const log = createLogger(o, [...secretValues(clientSpecs, o), token.secret]).withTag("client");
+  if (o.once && (o.onRed || o.onGreen))
+    throw new OptionError(
+      "--on-red/--on-green act on changes of the verdict, which needs the running client: leave out --once",
+    );
+  const secrets = [...secretValues(clientSpecs, o), token.secret];
+  const log = createLogger(o, secrets).withTag("client");
   const spoolDir = clientSpoolDir(o.spoolDir, token.clientId, env);
   const spool = new Spool({
     dir: spoolDir,
@@ -175,6 +211,17 @@ export async function runClient(
     onDiskError: (e) =>
       log.warn(`spool directory ${spoolDir} unusable (${e.message}); keeping unsent reports in memory`),
   });
+  const verdictHooks =
+    o.onRed || o.onGreen
+      ? new VerdictHooks({
+          onRed: o.onRed,
+          onGreen: o.onGreen,
+          timeoutMs: o.hookTimeout,
+          clientId: token.clientId,
+          env: hookEnvironment(env, secrets),
+          logger: log,
+        })
+      : null;
   // read by `sentinel healthcheck` (src/cli/healthcheck.ts)
   const health = new ClientHealthFile(healthFilePath(spoolDir), {
     onError: (e) => log.warn(`cannot write the status file for \`sentinel healthcheck\` (${e.message})`),
@@ -189,7 +236,9 @@ export async function runClient(
       probe: probeConfigFrom(o, serverUrl),
       sendTimeoutMs: Math.max(o.timeout, 5000),
       watchIntervalMs: o.once ? 0 : o.watchInterval,
-      debounceMs: 300,
+      // Changes one poll apart are coalesced only at the fastest watch intervals; a longer wait
+      // is pure delay before a bypass is seen (a later change gives up the round anyway).
+      debounceMs: 100,
       sendBackoff: DEFAULT_SEND_BACKOFF,
       stopGraceMs: 1500,
     },
@@ -199,6 +248,10 @@ export async function runClient(
       onCycle: (info) => {
         health.record(info);
         hooks.onCycle?.(info);
+      },
+      onVerdict: (verdict) => {
+        verdictHooks?.observe(verdict);
+        hooks.onVerdict?.(verdict);
       },
     },
   );
@@ -221,6 +274,7 @@ export async function runClient(
   log.info(`reporting to ${serverUrl} as ${token.clientId} every ${o.interval / 1000} s`);
   await agent.start();
   await agent.done;
+  verdictHooks?.stop();
   process.off("SIGTERM", term);
   process.off("SIGINT", int);
 }

@@ -18,6 +18,14 @@ const addSpecs = {
   json: { kind: "boolean", description: 'Print {"id","secret","token","command"} as JSON', flagOnly: true },
   config: commonSpecs.config,
 } satisfies OptionSpecs;
+const addOnlySpecs = {
+  tag: {
+    kind: "list",
+    description: "Tag the client (repeatable, or comma-separated): a channel URL's ?tags= routes its alerts",
+    valueHint: "TAG",
+    flagOnly: true,
+  },
+} satisfies OptionSpecs;
 const listSpecs = {
   ...serverDataDirSpecs,
   json: { kind: "boolean", description: "Print JSON", flagOnly: true },
@@ -70,20 +78,34 @@ const add = defineCommand({
     description:
       "Create a client and print, once, the command that runs it with its token (sentinel clients add NAME)",
   },
-  args: { name: { type: "positional", description: "Client name", required: true }, ...cittyArgs(addSpecs) },
+  args: {
+    name: { type: "positional", description: "Client name", required: true },
+    ...cittyArgs({ ...addSpecs, ...addOnlySpecs }),
+  },
   async run({ rawArgs }) {
-    const { options, positionals } = loadOptions(addSpecs, rawArgs, "server");
+    const { options, positionals } = loadOptions({ ...addSpecs, ...addOnlySpecs }, rawArgs, "server");
     const name = oneName(positionals, "client NAME");
     const { enrollClient, checkClientName } = await import("../server/enrollment.ts");
     const problem = checkClientName(name);
     if (problem) throw new OptionError(problem);
+    const { normalizeTags, validateSettingsChange } = await import("../server/monitor/settings.ts");
+    const tagged = validateSettingsChange({ tags: normalizeTags(options.tag.join(",")) });
+    if (!tagged.ok) throw new OptionError(`--tag ${tagged.errors[0]?.message}`);
     const { store, keyring } = await openDataStoreAndKey(options.dataDir);
     if (await store.clients.getByName(name))
       throw new OptionError(`a client named ${JSON.stringify(name)} already exists`);
     const serverUrl = await tokenServerUrl(store, options.publicUrl);
     const e = await store.transaction(async (tx) => {
       const enrolled = await enrollClient(tx, keyring, name, serverUrl, Date.now());
-      await auditCli(tx, "client.add", enrolled.name, { client_id: enrolled.id });
+      const tags = tagged.change.tags ?? [];
+      if (tags.length) {
+        const client = await tx.clients.get(enrolled.id);
+        if (client) await tx.clients.updateSettings(enrolled.id, { ...client.settings, tags });
+      }
+      await auditCli(tx, "client.add", enrolled.name, {
+        client_id: enrolled.id,
+        ...(tags.length ? { tags } : {}),
+      });
       return enrolled;
     });
     store.changes.publish("client.changed", { clientId: e.id });
@@ -108,8 +130,15 @@ const list = defineCommand({
     await store.close();
     if (options.json) return console.log(JSON.stringify(rows));
     if (rows.length === 0) return console.log("No clients yet. Add one with: sentinel clients add NAME");
-    const table = rows.map((r) => [r.name, r.id, r.status, r.liveness, r.last_seen ?? "never"]);
-    const head = ["NAME", "ID", "STATUS", "LIVENESS", "LAST SEEN"];
+    const table = rows.map((r) => [
+      r.name,
+      r.id,
+      r.status,
+      r.liveness,
+      r.last_seen ?? "never",
+      r.tags.join(",") || "-",
+    ]);
+    const head = ["NAME", "ID", "STATUS", "LIVENESS", "LAST SEEN", "TAGS"];
     const widths = head.map((h, i) => Math.max(h.length, ...table.map((r) => String(r[i]).length)));
     for (const r of [head, ...table])
       console.log(
@@ -186,7 +215,7 @@ export default defineCommand({
 });
 
 export const clientsCommandSpecs = {
-  add: addSpecs,
+  add: { ...addSpecs, ...addOnlySpecs },
   list: listSpecs,
   remove: removeSpecs,
   rotate: rotateSpecs,

@@ -33,8 +33,9 @@ export default defineCommand({
     if (file === "-") return void process.stdout.write(text);
     writeFileSync(file, text, { mode: 0o600, flag: "wx" });
     console.log(
-      `Exported ${doc.clients.length} client(s), ${doc.api_tokens.length} API token(s), ${doc.users.length} user(s) to ${file}. ` +
-        `Client secrets are sealed with server key ${doc.server_key_id}: the importing server needs that key.`,
+      `Exported ${doc.clients.length} client(s), ${doc.api_tokens.length} API token(s), ${doc.users.length} user(s), ` +
+        `${doc.notify_channels.length} alert channel(s) to ${file}. ` +
+        `Client secrets and channel URLs are sealed with server key ${doc.server_key_id}: the importing server needs that key.`,
     );
   },
 });

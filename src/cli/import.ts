@@ -59,6 +59,7 @@ export default defineCommand({
         currentId: own.currentId,
         encrypt: (p) => own.encrypt(p),
         isCurrent: (s) => own.isCurrent(s),
+        derive: (purpose) => own.derive(purpose),
         decrypt: (s) => (s.split(":")[1] === source.currentId ? source.decrypt(s) : own.decrypt(s)),
       };
     }
@@ -66,9 +67,9 @@ export default defineCommand({
       const r = await importData(store, keyring, doc, { actor: "cli", sourceIp: null });
       if (options.json) return console.log(JSON.stringify(r));
       console.log(
-        `Imported ${r.created.clients} client(s), ${r.created.api_tokens} API token(s), ${r.created.users} user(s).`,
+        `Imported ${r.created.clients} client(s), ${r.created.api_tokens} API token(s), ${r.created.users} user(s), ${r.created.notify_channels} alert channel(s).`,
       );
-      if (r.resealed) console.log(`Re-sealed ${r.resealed} client secret(s) with this server's key.`);
+      if (r.resealed) console.log(`Re-sealed ${r.resealed} secret(s) with this server's key.`);
       for (const [what, names] of Object.entries(r.skipped))
         if (names.length) console.log(`Kept existing ${what.replace("_", " ")}: ${names.join(", ")}`);
     } catch (e) {

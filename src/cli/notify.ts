@@ -6,13 +6,12 @@
 import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
 import type { Channel } from "../server/notify/channel.ts";
-import { buildUrlChannels } from "../server/notify/channels/registry.ts";
-import { TelegramChannel } from "../server/notify/channels/telegram/channel.ts";
-import { checkNotifyUrl } from "../server/notify/channels/urls.ts";
-import { NO_TAGS } from "../server/notify/filter.ts";
+import { buildChannel, uniqueName } from "../server/notify/channels/registry.ts";
+import { type CheckedUrl, checkNotifyUrl } from "../server/notify/channels/urls.ts";
 import { notifySpecs } from "../server/notify/options.ts";
 import { MessageTemplates } from "../server/notify/templates.ts";
 import type { Notification } from "../server/notify/types.ts";
+import { channelName } from "../server/notify/url.ts";
 import { commonSpecs, createLogger, loadOptions } from "./common.ts";
 import { publicUrlSpecs } from "./server-options.ts";
 
@@ -66,9 +65,11 @@ const testCommand = defineCommand({
     const { options, positionals } = loadOptions(notifyTestSpecs, rawArgs, "server");
     const urls = positionals.length ? positionals : options.notify;
     if (!urls.length) throw new OptionError("give a channel URL, or configure --notify");
+    const checked: CheckedUrl[] = [];
     for (const u of urls) {
-      const checked = checkNotifyUrl(u);
-      if ("error" in checked) throw new OptionError(`notify test: ${checked.error}`);
+      const c = checkNotifyUrl(u);
+      if ("error" in c) throw new OptionError(`notify test: ${c.error}`);
+      checked.push(c);
     }
     const logger = createLogger({ logLevel: "error", logFormat: "pretty" }); // broken templates
     const publicUrl = options.publicUrl ?? null;
@@ -77,34 +78,25 @@ const testCommand = defineCommand({
       logger,
       options.messageTemplates ?? null,
     );
-    const built = buildUrlChannels(urls, {
+    const context = {
       templates,
-      tags: NO_TAGS,
       publicUrl,
       logger,
       states: { list: async () => [], get: async () => null, subscribe: () => () => {} },
+      telegramApiRoot: options.telegramApiRoot,
+    };
+    const names = new Set<string>();
+    const channels: Channel[] = checked.map((c) => {
+      const name = uniqueName(channelName(c.url), names);
+      names.add(name);
+      return buildChannel(c, name, context);
     });
-    const channels: { label: string; channel: Channel }[] = built.channels.map((c) => ({
-      label: c.name,
-      channel: c,
-    }));
-    for (const t of built.telegram)
-      channels.push({
-        label: `tgram://${t.token.split(":")[0]}:***/${t.chat}`,
-        channel: new TelegramChannel({
-          token: t.token,
-          chats: [t.chat],
-          apiRoot: options.telegramApiRoot,
-          publicUrl,
-          timeZone: options.notifyTimezone,
-        }),
-      });
     const n = testNotification(Date.now());
     let failed = 0;
-    for (const { label, channel } of channels) {
+    for (const channel of channels) {
       const problem = await sendTest(channel, n);
       if (problem) failed++;
-      console.log(problem ? `FAILED ${label}: ${problem}` : `ok     ${label}`);
+      console.log(problem ? `FAILED ${channel.name}: ${problem}` : `ok     ${channel.name}`);
     }
     if (failed)
       throw Object.assign(new Error(`${failed} of ${channels.length} channels failed`), { exitCode: 1 });

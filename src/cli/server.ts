@@ -3,6 +3,7 @@ import { constants } from "node:fs";
 import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
 import { probeSpecs } from "../probe/options.ts";
+import { dnsOracleSpecs } from "../server/dns/options.ts";
 import { parseCidr } from "../server/monitor/cidr.ts";
 import { DEFAULT_DNS_ALLOW_ASNS } from "../server/monitor/evaluate.ts";
 import { notifySpecs } from "../server/notify/options.ts";
@@ -71,6 +72,7 @@ export const serverSpecs = {
     default: [...DEFAULT_DNS_ALLOW_ASNS],
     valueHint: "N",
   },
+  ...dnsOracleSpecs,
   grace: {
     kind: "duration",
     description: "Silence tolerated beyond a client's interval before it is offline",

@@ -105,6 +105,20 @@ describe("probePublicIp", () => {
     expect(pool.waitFor(dead, 0)).toBe(0);
   });
 
+  test("a round given up by the caller (a network change) backs no provider off", async () => {
+    const pool = new ProviderPool({ baseMs: 60_000, maxMs: 600_000 });
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(), 100);
+    const r = await probePublicIp(4, [plain.url, slow.url], {
+      timeoutMs: 2000,
+      pool,
+      now: () => 0,
+      signal: abort.signal,
+    });
+    expect(r.answers[1]?.ip).toBeNull();
+    expect(pool.waitFor(slow.url, 0)).toBe(0);
+  });
+
   test("uses the injected fetch", async () => {
     const fake = (async () => new Response('{"ip":"192.0.2.5"}')) as unknown as typeof fetch;
     const r = await probePublicIp(4, ["http://provider.invalid"], { timeoutMs: 1000, fetch: fake });

@@ -103,7 +103,8 @@ async function askProvider(
     }
     return { answer: { provider, ip, latency_ms: latency(), error: null }, blame: "none" };
   } catch (e) {
-    return fail(describeFetchError(e, opts.timeoutMs), "network", null);
+    // given up by the caller (a stale round, a stop): says nothing about the provider
+    return fail(describeFetchError(e, opts.timeoutMs), opts.signal?.aborted ? "none" : "network", null);
   }
 }
 

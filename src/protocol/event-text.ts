@@ -3,7 +3,7 @@
  * dashboard (timeline and event list titles) and every alert channel (headlines), so a new kind
  * does not compile until it has both. Plain data with no server imports: anything may use it.
  */
-import type { NotificationKind } from "./events.ts";
+import type { EventSeverity, NotificationKind } from "./events.ts";
 
 export interface KindText {
   /** stands alone, in the dashboard's timeline and event list: "Back online" */
@@ -30,6 +30,8 @@ export const KIND_TEXT: Readonly<Record<NotificationKind, KindText>> = {
   "ipv6_leak.started": { title: "IPv6 leak", headline: "IPv6 leak" },
   "ipv6_leak.ended": { title: "IPv6 leak ended", headline: "IPv6 leak resolved" },
   "expectation.violated": { title: "Unexpected exit", headline: "exit breaks an expectation" },
+  "exit.new_network": { title: "New exit network", headline: "exit is in a network not seen before" },
+  "exit.unexpected": { title: "Exit outside the lock", headline: "exit is outside its locked networks" },
   "home.changed": { title: "Home identity changed", headline: "home address changed" },
   "client.flapping": { title: "Flapping", headline: "is flapping" },
   "anomaly.leak_rate": { title: "Unusual leak rate", headline: "leaks more often than usual" },
@@ -45,6 +47,14 @@ export const KIND_TEXT: Readonly<Record<NotificationKind, KindText>> = {
   digest: { title: "Digest", headline: "alerts" },
   test: { title: "Test message", headline: "Test message: VPN Sentinel alerts reach this chat" },
   report: { title: "Report", headline: "VPN Sentinel report" },
+};
+
+/** The mark every alert starts with, by severity (a resolved problem is green). */
+export const SEVERITY_EMOJI: Readonly<Record<EventSeverity, string>> = {
+  red: "🔴",
+  yellow: "🟡",
+  green: "✅",
+  info: "ℹ️",
 };
 
 /** The dashboard title of a stored kind; an unknown one (from a newer version) shows as itself. */

@@ -19,6 +19,8 @@ export const EVENT_KINDS = [
   "ipv6_leak.started",
   "ipv6_leak.ended",
   "expectation.violated",
+  "exit.new_network",
+  "exit.unexpected",
   "home.changed",
   "client.flapping",
   // trends a client's own past says are unusual (off for alerts unless --notify-anomalies)
@@ -60,6 +62,8 @@ export const EVENT_SEVERITY: Readonly<Record<EventKind, EventSeverity>> = {
   "ipv6_leak.started": "red",
   "ipv6_leak.ended": "green",
   "expectation.violated": "yellow",
+  "exit.new_network": "yellow",
+  "exit.unexpected": "red",
   "home.changed": "info",
   "client.flapping": "yellow",
   "anomaly.leak_rate": "yellow",

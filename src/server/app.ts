@@ -21,6 +21,7 @@ import type { Keyring } from "./auth/keyring.ts";
 import { RateLimiter } from "./auth/rate-limit.ts";
 import { badgeRoutes } from "./badges/routes.ts";
 import type { Broker } from "./broker.ts";
+import type { DnsOracle } from "./dns/oracle.ts";
 import { ApiError, errorBody, errorResponse } from "./errors.ts";
 import { type PlainRoute, requestIdOf } from "./http.ts";
 import type { ServerMetrics } from "./metrics/server-metrics.ts";
@@ -37,6 +38,8 @@ export interface AppDeps {
   now: () => number;
   /** judges and persists an authenticated, valid report inside `tx` */
   acceptReport: (r: AcceptedReport, tx: Transaction) => Promise<AcceptResult>;
+  /** the DNS leak oracle (--dns-zone): labels in the 202 answer and whoami, sightings on reports */
+  dnsOracle?: DnsOracle;
   /** the address a request came from (honours trusted proxies); null when unknown */
   sourceIpOf?: (request: Request) => string | null;
   limits?: { reportsPerClientPerS?: number; reportBurst?: number; whoamiPerS?: number };
@@ -50,7 +53,7 @@ export interface AppDeps {
   reports?: ReportRoute;
   /** the report path's client cache */
   clientCache?: ClientCache;
-  monitor: Pick<ClientMonitor, "settingsChanged" | "acceptServerBuiltReport">;
+  monitor: Pick<ClientMonitor, "settingsChanged" | "acceptServerBuiltReport" | "learnedNetworks">;
   /** the predecessor's keepalive endpoint; absent = not mounted */
   legacy?: { apiKey: string; intervalS: number };
   /** the keepalive route, when the caller also serves it outside the app (see createKeepaliveRoute) */
@@ -84,6 +87,7 @@ export function createReportRoute(deps: AppDeps): ReportRoute {
     keyring: deps.keyring,
     now,
     accept: deps.acceptReport,
+    ...(deps.dnsOracle ? { oracle: deps.dnsOracle } : {}),
     limits: {
       perClient: { ratePerS: limits.reportsPerClientPerS, burst: limits.reportBurst },
       failures: AUTH_FAILURES,
@@ -169,7 +173,7 @@ export function createApp(deps: AppDeps) {
       );
     })
     .use(healthApi(store, deps.startedAt ?? now(), () => storageHealthOf(deps).damage()))
-    .use(whoamiApi(new RateLimiter(limits.whoamiPerS, 20, now), sourceIpOf))
+    .use(whoamiApi(new RateLimiter(limits.whoamiPerS, 20, now), sourceIpOf, deps.dnsOracle, now))
     .use(reportsApi(deps.reports ?? createReportRoute(deps)))
     .use(clientsApi({ store, now, monitor: deps.monitor, broker: deps.broker, warnings, sourceIpOf }))
     .use(eventsApi({ store, now }))

@@ -15,6 +15,10 @@ import { loadKeyring } from "./auth/keyring.ts";
 import { ensureSetupToken } from "./auth/users.ts";
 import { Broker } from "./broker.ts";
 import { acquireDataLock } from "./data-lock.ts";
+import { OracleLabels } from "./dns/labels.ts";
+import { type DnsListener, startDnsListener } from "./dns/listener.ts";
+import { type DnsOracleOptions, dnsOracleConfig } from "./dns/options.ts";
+import { DnsOracle } from "./dns/oracle.ts";
 import { rememberPublicUrl } from "./enrollment.ts";
 import { loadGeo } from "./geo/index.ts";
 import type { GeoLookup } from "./geo/types.ts";
@@ -33,11 +37,11 @@ import { ensurePrivateDir } from "./private-files.ts";
 import { historyService } from "./reports/index.ts";
 import { periodic, ServiceList } from "./services.ts";
 import { StorageHealth } from "./storage-health.ts";
-import { DATABASE_FILE, openStore } from "./store/index.ts";
+import { DATABASE_FILE, openStore, reportCommit } from "./store/index.ts";
 import { channelWarnings } from "./web/channels.ts";
 
 /** Notification options come flat, like every server option; missing ones take their defaults. */
-export interface ServerOptions extends Partial<NotifyOptions> {
+export interface ServerOptions extends Partial<NotifyOptions>, DnsOracleOptions {
   listen: { hostname: string; port: number };
   dataDir: string;
   publicUrl: string;
@@ -76,6 +80,8 @@ export interface ServerOptions extends Partial<NotifyOptions> {
   tlsKey?: string | undefined;
 }
 
+const hostPort = (host: string, port: number) => `${host.includes(":") ? `[${host}]` : host}:${port}`;
+
 export interface RunningServer {
   url: string;
   port: number;
@@ -83,6 +89,8 @@ export interface RunningServer {
   home: HomeIdentityService;
   broker: Broker;
   notifications: Notifications;
+  /** where the DNS oracle listens (--dns-zone); null without one */
+  dns: { host: string; port: number } | null;
   /** for the systemd watchdog: the database answers and the sweeper is alive */
   healthy(): Promise<boolean>;
   stop(): Promise<void>;
@@ -94,6 +102,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const openDataDir = ensurePrivateDir(o.dataDir);
   if (openDataDir) logger.warn(openDataDir);
   if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new Error("--tls-cert and --tls-key go together");
+  const dnsConfig = dnsOracleConfig(o, now());
   // Held until stop(); a failed start leaves it to this process, whose exit makes it stale.
   const lock = acquireDataLock(o.dataDir);
   const store = await openStore({ dataDir: o.dataDir, quickCheck: true });
@@ -119,7 +128,11 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     now,
     logger,
     options: { ...notifyOptions, publicUrl: o.publicUrl },
+    keyring,
   });
+  // every replica routes alerts (the notifier runs in the report's transaction), so every one
+  // knows the dashboard's channels
+  await notifications.load();
 
   let monitor: ClientMonitor | undefined;
   const home = new HomeIdentityService(
@@ -206,7 +219,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     historyService({
       store,
       monitor,
-      channels: notifications.channels,
+      channels: notifications.directory,
       now,
       logger,
       broker,
@@ -218,6 +231,38 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     }),
   );
   const everywhere = new ServiceList(logger);
+  // The DNS oracle answers on every replica; the sightings it records meet their report in the store.
+  let dnsOracle: DnsOracle | undefined;
+  let listener: DnsListener | undefined;
+  if (dnsConfig) {
+    const labels = new OracleLabels(keyring.derive("dns oracle labels"));
+    dnsOracle = new DnsOracle(dnsConfig.zone.zone, labels);
+    const commit = reportCommit(store);
+    everywhere.add({
+      name: "DNS oracle",
+      start: async () => {
+        listener = await startDnsListener(dnsConfig.listen, {
+          zone: dnsConfig.zone,
+          labels,
+          record: (sighting, expiresAt) => commit((tx) => tx.oracle.record(sighting, expiresAt)),
+          now,
+          logger,
+        }).catch((e: Error & { code?: string }) => {
+          const where = hostPort(dnsConfig.listen.hostname, dnsConfig.listen.port);
+          const hint =
+            e.code === "EACCES"
+              ? ": ports below 1024 need root or CAP_NET_BIND_SERVICE (docs/operations.md, DNS leak oracle)"
+              : "";
+          throw new Error(`--dns-listen ${where}: ${e.message}${hint}`);
+        });
+        logger.info(
+          `DNS oracle for ${dnsConfig.zone.zone} listening on ${hostPort(listener.host, listener.port)} (UDP and TCP)`,
+        );
+      },
+      stop: async () => listener?.stop(),
+    });
+    leading.add(periodic("DNS oracle pruning", 60_000, () => store.oracle.prune(now()), logger));
+  }
   // the other replicas judge reports against the home identity the leader learns
   if (store.engine !== "sqlite")
     everywhere.add(periodic("home identity reload", 5_000, () => home.load(), logger));
@@ -238,7 +283,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     o.publicUrl.startsWith("https:") ||
     request.url.startsWith("https:") ||
     (trusted.ranges.length > 0 && isHttpsRequest(request, peerOf(request), trusted.ranges));
-  const channels = channelStatusProvider(notifications, store, now);
+  const channels = channelStatusProvider({ notifications, store, keyring, broker, now });
   const appDeps = {
     metrics: { metrics, token: o.metricsToken },
     web: {
@@ -261,6 +306,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     storage,
     monitor,
     acceptReport: (r: AcceptedReport, tx) => monitorRef.acceptReport(r, tx),
+    ...(dnsOracle ? { dnsOracle } : {}),
     sourceIpOf,
     limits: { reportsPerClientPerS: o.reportRate ?? 1 },
     ...(o.legacyApiKey
@@ -307,6 +353,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     home,
     broker,
     notifications,
+    dns: listener ? { host: listener.host, port: listener.port } : null,
     healthy: async () => (await store.readiness()).ok,
     async stop() {
       // The leader's services stop while the requests in flight drain: the notifications are
@@ -323,6 +370,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       await monitorRef.stop(); // last: it writes the heartbeats of the requests above
       await everywhere.stop();
       await store.leadership.stop();
+      notifications.close();
       metrics.close();
       broker.close();
       await store.close();

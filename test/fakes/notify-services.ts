@@ -9,7 +9,8 @@
  *   webhook  POST /hook        Standard Webhooks, verified with the `standardwebhooks` library
  * A payload the service would refuse gets its 400; a wrong secret its 401/404. Answers can be
  * scripted per test: `fake.script({ status: 429, headers: { "retry-after": "2" } })` answers the
- * next request so, `fake.always(...)` every request until `fake.always(null)`.
+ * next request so, `fake.always(...)` every request until `fake.always(null)`. The lab runs
+ * the same fakes on its own addresses (`listen`) and logs what they accept (`onRecord`).
  */
 import { Webhook } from "standardwebhooks";
 
@@ -32,11 +33,19 @@ export interface Answer {
 
 type Check = (req: Recorded) => Answer | null;
 
+export interface Listen {
+  hostname: string;
+  port: number;
+}
+const LOOPBACK: Listen = { hostname: "127.0.0.1", port: 0 };
+
 export class FakeService {
   readonly requests: Recorded[] = [];
   private readonly scripted: Answer[] = [];
   private sticky: Answer | null = null;
   private server!: ReturnType<typeof Bun.serve>;
+  /** called with every request once answered */
+  onRecord: ((r: Recorded) => void) | null = null;
 
   private constructor(
     readonly kind: string,
@@ -48,9 +57,10 @@ export class FakeService {
     kind: string,
     check: Check,
     ok: (req: Recorded) => Answer = () => ({ status: 200, body: "ok" }),
+    listen: Listen = LOOPBACK,
   ) {
     const fake = new FakeService(kind, check, ok);
-    fake.server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => fake.handle(req) });
+    fake.server = Bun.serve({ ...listen, fetch: (req) => fake.handle(req) });
     return fake;
   }
 
@@ -106,6 +116,7 @@ export class FakeService {
     const answer = this.scripted.shift() ?? this.sticky ?? this.check(rec) ?? this.ok(rec);
     rec.status = answer.status;
     this.requests.push(rec);
+    this.onRecord?.(rec);
     return new Response(answer.body ?? "", { status: answer.status, headers: answer.headers });
   }
 }
@@ -117,7 +128,7 @@ const optString = (v: unknown) => v === undefined || typeof v === "string";
 const isUrl = (v: unknown) => typeof v === "string" && URL.canParse(v) && /^https?:/.test(v);
 
 /** ntfy: topic required ([-_A-Za-z0-9]{1,64}), priority 1-5, tags strings, click a URL; auth if configured. */
-export function fakeNtfy(opts: { auth?: string } = {}) {
+export function fakeNtfy(opts: { auth?: string; listen?: Listen } = {}) {
   return FakeService.start(
     "ntfy",
     (r) => {
@@ -147,6 +158,7 @@ export function fakeNtfy(opts: { auth?: string } = {}) {
         topic: (r.body as { topic: string }).topic,
       }),
     }),
+    opts.listen,
   );
 }
 
@@ -275,19 +287,24 @@ export function fakeApprise(key: string) {
 }
 
 /** A Standard Webhooks receiver: verifies every request with the reference library, 401 when it fails. */
-export function fakeWebhookReceiver(secret: string) {
+export function fakeWebhookReceiver(secret: string, listen?: Listen) {
   const wh = new Webhook(secret);
-  return FakeService.start("webhook", (r) => {
-    if (r.method !== "POST" || r.path !== "/hook") return bad(404, "not found");
-    try {
-      wh.verify(r.raw, {
-        "webhook-id": r.headers.get("webhook-id") ?? "",
-        "webhook-timestamp": r.headers.get("webhook-timestamp") ?? "",
-        "webhook-signature": r.headers.get("webhook-signature") ?? "",
-      });
-    } catch (e) {
-      return bad(401, (e as Error).message);
-    }
-    return null;
-  });
+  return FakeService.start(
+    "webhook",
+    (r) => {
+      if (r.method !== "POST" || r.path !== "/hook") return bad(404, "not found");
+      try {
+        wh.verify(r.raw, {
+          "webhook-id": r.headers.get("webhook-id") ?? "",
+          "webhook-timestamp": r.headers.get("webhook-timestamp") ?? "",
+          "webhook-signature": r.headers.get("webhook-signature") ?? "",
+        });
+      } catch (e) {
+        return bad(401, (e as Error).message);
+      }
+      return null;
+    },
+    undefined,
+    listen,
+  );
 }

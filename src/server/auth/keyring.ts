@@ -3,7 +3,7 @@
  * database: a 0600 file in the data dir, or SENTINEL_SERVER_KEY. A stolen database file alone
  * therefore cannot forge reports. Several keys can be loaded so a key rotation can re-encrypt.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makePrivate } from "../private-files.ts";
@@ -21,6 +21,12 @@ export interface Keyring {
   decrypt(sealed: string): string;
   /** true when `sealed` was encrypted with the current key */
   isCurrent(sealed: string): boolean;
+  /**
+   * Keys for one purpose (e.g. signing DNS oracle labels), derived from every loaded server
+   * key, the current one first: what the current key signs, replicas sharing the key verify,
+   * and what the previous key signed still verifies during a rotation.
+   */
+  derive(purpose: string): Buffer[];
 }
 
 export const keyId = (key: Buffer) => createHash("sha256").update(key).digest("hex").slice(0, 8);
@@ -62,6 +68,9 @@ export function createKeyring(keys: Buffer[]): Keyring {
     },
     isCurrent(sealed) {
       return sealed.split(":")[1] === currentId;
+    },
+    derive(purpose) {
+      return keys.map((k) => createHmac("sha256", k).update(`vpn-sentinel derived key: ${purpose}`).digest());
     },
   };
 }

@@ -7,6 +7,7 @@ import {
   judgedAgainst,
   rejudgeState,
 } from "./evaluate.ts";
+import { learnNetworks } from "./networks.ts";
 import { buildReport, CLOUDFLARE_RESOLVER, HOME, type ReportSpec, testGeo, VPN_EXIT } from "./testing.ts";
 import type { ClientPolicy, ClientState, HomeIdentity, VerdictStatus } from "./types.ts";
 
@@ -563,6 +564,75 @@ const CASES: Case[] = [
     policy: { expected_asn: 64504 },
     expect: { exit: "violated", reasons: { exit: ["AS64501 VPN Co São Paulo, expected AS64504"] } },
   },
+  // --- locked exit networks and countries ---
+  {
+    name: "locked: an exit in a locked network and country is ok",
+    report: {},
+    policy: { exit_asns: [64504, 64501], exit_countries: ["SE", "BR"] },
+    expect: { ...ok, status: "green", flips: ["client.first_seen"] },
+  },
+  {
+    name: "locked: an exit in another AS is red, exit.unexpected with the lock as evidence",
+    report: {},
+    policy: { exit_asns: [64504] },
+    expect: {
+      exit: "unexpected",
+      status: "red",
+      flips: ["client.first_seen", "exit.unexpected"],
+      reasons: {
+        exit: [
+          "outside the networks this client is locked to: AS64501 VPN Co São Paulo is not one of AS64504",
+        ],
+      },
+      check: (r) => {
+        const flip = r.flips.find((f) => f.kind === "exit.unexpected");
+        expect(flip?.evidence).toMatchObject({
+          locked: { asns: [64504], countries: null },
+          outside: ["asn"],
+          ipv4: { ip: VPN_EXIT, asn: 64501 },
+        });
+      },
+    },
+  },
+  {
+    name: "locked: an exit in another country is red",
+    report: {},
+    policy: { exit_countries: ["SE"] },
+    expect: { exit: "unexpected", status: "red", reasons: { exit: ["BR is not one of SE"] } },
+  },
+  {
+    name: "locked: an exit the database knows no AS for cannot be checked: unknown, not red",
+    report: { v4: "203.0.113.200" },
+    policy: { exit_asns: [64501] },
+    expect: { exit: "unknown", status: "yellow", reasons: { exit: ["locked networks cannot be checked"] } },
+  },
+  {
+    name: "locked: still outside in the same network raises nothing new",
+    before: {},
+    report: {},
+    policy: { exit_asns: [64502] },
+    expect: { exit: "unexpected", flips: [] },
+  },
+  {
+    name: "locked: moving from one network outside the lock to another is a new exit.unexpected",
+    before: {},
+    report: { v4: "198.51.100.200" },
+    policy: { exit_asns: [64502] },
+    expect: { exit: "unexpected", flips: ["exit.unexpected", "exit.changed"] },
+  },
+  {
+    name: "locked: back inside the lock is green again",
+    before: { v4: "198.51.100.200" },
+    report: {},
+    policy: { exit_asns: [64501] },
+    expect: { exit: "ok", status: "green", flips: ["exit.changed"] },
+  },
+  {
+    name: "locked: an exit through home is the bypass (leak), not an unexpected network",
+    report: { v4: "203.0.113.7" },
+    policy: { exit_asns: [64501] },
+    expect: { bypass: "leak", exit: "leak", flips: ["client.first_seen", "bypass.started"] },
+  },
   {
     name: "a missing country never makes a leak",
     report: { v4: "192.0.2.200" },
@@ -816,6 +886,7 @@ describe("evaluateReport invariants", () => {
       unknown: "yellow",
       inconsistent: "yellow",
       violated: "yellow",
+      unexpected: "red",
     };
     for (const c of CASES) {
       const verdicts = run(c).state.verdicts;
@@ -894,5 +965,197 @@ describe("judging the last report again when home changes", () => {
       now: NOW,
     });
     expect(flips.map((f) => f.suppressed)).toEqual([true]);
+  });
+});
+
+describe("a report sent before its DNS probes finished (dns_pending)", () => {
+  const policy = DEFAULT_CLIENT_POLICY;
+  const HOME_RESOLVER = "203.0.113.53";
+  const OTHER_RESOLVER = "192.0.2.130";
+  /** Evaluates the reports in order, 10 s apart; returns every evaluation. */
+  const chain = (...specs: ReportSpec[]): Evaluation[] => {
+    const out: Evaluation[] = [];
+    let previous: ClientState | null = null;
+    specs.forEach((spec, i) => {
+      const at = T0 + i * 10_000;
+      const e = evaluateReport({
+        report: buildReport(spec, at - 1000),
+        sourceIp: null,
+        policy,
+        home: HOME,
+        previous,
+        geo: testGeo,
+        now: at,
+      });
+      out.push(e);
+      previous = e.state;
+    });
+    return out;
+  };
+  const kinds = (e: Evaluation | undefined) => e?.flips.map((f) => f.kind);
+
+  test("a DNS leak stays a leak: no false dns_leak.ended, and it ends when the DNS part says so", () => {
+    const [, pending, again, full] = chain(
+      { resolvers: [HOME_RESOLVER] },
+      { dnsPending: true },
+      { dnsPending: true },
+      {},
+    );
+    expect(pending?.state.verdicts?.dns.status).toBe("leak");
+    expect(pending?.state.verdicts?.dns.evidence.pending).toBe(true);
+    expect(pending?.state.verdicts?.dns.reason).toContain("DNS is being checked again");
+    expect(pending?.state.status).toBe("red");
+    expect(kinds(pending)).toEqual([]);
+    expect(again?.state.verdicts?.dns).toEqual(pending?.state.verdicts?.dns); // not re-wrapped
+    expect(kinds(again)).toEqual([]);
+    expect(kinds(full)).toEqual(["dns_leak.ended"]);
+  });
+
+  test("a suspect resolver stays suspect: no second dns.suspect", () => {
+    const [first, pending, full] = chain(
+      { resolvers: [OTHER_RESOLVER] },
+      { dnsPending: true },
+      {
+        resolvers: [OTHER_RESOLVER],
+      },
+    );
+    expect(kinds(first)).toContain("dns.suspect");
+    expect(pending?.state.verdicts?.dns.status).toBe("suspect");
+    expect(kinds(pending)).toEqual([]);
+    expect(kinds(full)).toEqual([]);
+  });
+
+  test("an ok DNS becomes unknown, never green, and raises nothing either way", () => {
+    const [, pending, full] = chain({}, { dnsPending: true }, {});
+    expect(pending?.state.verdicts?.dns.status).toBe("unknown");
+    expect(pending?.state.status).toBe("yellow");
+    expect(pending?.state.verdicts?.dns.reason).toContain("cannot be ruled out yet");
+    // the resolvers stay as last seen: history records no change of resolver
+    expect(pending?.state.resolvers.map((r) => r.ip)).toEqual([CLOUDFLARE_RESOLVER]);
+    expect(kinds(pending)).toEqual([]);
+    expect(full?.state.status).toBe("green");
+    expect(kinds(full)).toEqual([]);
+  });
+
+  test("the bypass it carries fires at once; the DNS part that follows judges DNS afresh", () => {
+    const [, pending, full] = chain(
+      {},
+      { v4: "203.0.113.7", dnsPending: true },
+      {
+        v4: "203.0.113.7",
+        resolvers: [HOME_RESOLVER],
+      },
+    );
+    expect(kinds(pending)).toEqual(["bypass.started", "exit.changed"]);
+    expect(pending?.state.verdicts?.dns.status).toBe("unknown");
+    expect(kinds(full)).toEqual(["dns_leak.started"]);
+  });
+
+  test("a first report without its DNS part: DNS unknown", () => {
+    const [first] = chain({ dnsPending: true });
+    expect(first?.state.verdicts?.dns.status).toBe("unknown");
+    expect(kinds(first)).toEqual(["client.first_seen"]);
+  });
+
+  test("judged again after a home change, it keeps the DNS verdict it carried", () => {
+    const [, pending] = chain({ resolvers: [HOME_RESOLVER] }, { dnsPending: true });
+    const state = pending?.state as ClientState;
+    const { state: next, flips } = rejudgeState({
+      state,
+      report: buildReport({ dnsPending: true }, T0),
+      sourceIp: null,
+      policy,
+      home: { ...HOME, addresses: [...HOME.addresses, "198.51.100.200"] },
+      geo: testGeo,
+      now: T0 + 60_000,
+    });
+    expect(next.verdicts?.dns).toEqual(state.verdicts?.dns);
+    expect(flips).toEqual([]);
+  });
+});
+
+describe("exit.new_network: an exit in an AS the client has not used in 30 days", () => {
+  const H = 3_600_000;
+  // the client's last 30 days: 96 % in AS64501, 4 % in AS64504 (no org known: shown bare)
+  const networks = learnNetworks(
+    [
+      { ip: "198.51.100.7", ms: 96 * H },
+      { ip: "198.51.100.200", ms: 4 * H },
+    ],
+    {
+      lookup: (ip) =>
+        ip === "198.51.100.200"
+          ? { ip, asn: 64504, org: null, country: "SE", source: "override" }
+          : testGeo.lookup(ip),
+    },
+    HOME,
+  );
+  const judge = (spec: ReportSpec, before: ReportSpec, profile = networks) => {
+    const previous = evaluateReport({
+      report: buildReport(before, NOW - 35_000),
+      sourceIp: null,
+      policy: DEFAULT_CLIENT_POLICY,
+      home: HOME,
+      previous: null,
+      geo: testGeo,
+      now: NOW - 30_000,
+    }).state;
+    return evaluateReport({
+      report: buildReport(spec, NOW - 5_000),
+      sourceIp: null,
+      policy: DEFAULT_CLIENT_POLICY,
+      home: HOME,
+      previous,
+      geo: testGeo,
+      now: NOW,
+      networks: profile,
+    });
+  };
+
+  test("yellow event with what is normal for this client, the status untouched", () => {
+    // 192.0.2.140: AS64502 Other Net, DE
+    const { flips, state } = judge({ v4: "192.0.2.140" }, {});
+    const flip = flips.find((f) => f.kind === "exit.new_network");
+    expect(flip?.evidence.reason).toBe(
+      "AS64502 Other Net first seen; last 30 days: AS64501 VPN Co São Paulo 96 %, AS64504 4 %.",
+    );
+    expect(flip).toMatchObject({ from: "AS64501", to: "AS64502", suppressed: false });
+    expect(flip?.evidence).toMatchObject({ exit: { ip: "192.0.2.140", asn: 64502 }, networks });
+    expect(flips.map((f) => f.kind)).toEqual(["exit.changed", "exit.new_network"]);
+    expect(state.status).toBe("green");
+  });
+
+  test("nothing for a network of the last 30 days, for the home line, or without history", () => {
+    expect(judge({ v4: "198.51.100.200" }, {}).flips.map((f) => f.kind)).toEqual(["exit.changed"]);
+    expect(judge({ v4: "203.0.113.7" }, {}).flips.map((f) => f.kind)).toEqual([
+      "bypass.started",
+      "exit.changed",
+    ]);
+    const none = learnNetworks([], testGeo, HOME);
+    expect(judge({ v4: "192.0.2.140" }, {}, none).flips.map((f) => f.kind)).toEqual(["exit.changed"]);
+  });
+
+  test("a replayed report's new network is stored but not alerted", () => {
+    const previous = evaluateReport({
+      report: buildReport({}, NOW - 35_000),
+      sourceIp: null,
+      policy: DEFAULT_CLIENT_POLICY,
+      home: HOME,
+      previous: null,
+      geo: testGeo,
+      now: NOW - 30_000,
+    }).state;
+    const { flips } = evaluateReport({
+      report: buildReport({ v4: "192.0.2.140" }, NOW - 5_000),
+      sourceIp: null,
+      policy: DEFAULT_CLIENT_POLICY,
+      home: HOME,
+      previous,
+      geo: testGeo,
+      now: NOW,
+      replayed: true,
+      networks,
+    });
+    expect(flips.find((f) => f.kind === "exit.new_network")?.suppressed).toBe(true);
   });
 });

@@ -17,12 +17,14 @@ import type {
   Heartbeat,
   HistoryRow,
   NewEvent,
+  Repositories,
   Store,
   Transaction,
 } from "../store/index.ts";
 import { causesOf } from "./causes.ts";
 import { applyPolicy, evaluateReport, initialClientState, judgedAgainst, rejudgeState } from "./evaluate.ts";
 import { afterServerStart, nextDeadline, pendingDeadlines, serverDowntime, sweepClient } from "./liveness.ts";
+import { LEARN_WINDOW_MS, learnNetworks, type NetworkProfile } from "./networks.ts";
 import { type PolicyDefaults, policyFrom } from "./settings.ts";
 import { statusReasons } from "./status.ts";
 import type { ClientPolicy, ClientState, Flip, HomeIdentity, OverallStatus } from "./types.ts";
@@ -154,7 +156,7 @@ export class ClientMonitor {
     if (previous && this.isUnchanged(client, previous, key, r.report))
       return this.heartbeat(client, previous, r, tx, gapFlip);
 
-    const judged = evaluateReport({
+    const input = {
       report: r.report,
       sourceIp: r.sourceIp,
       policy: this.policyOf(client),
@@ -163,7 +165,12 @@ export class ClientMonitor {
       geo: this.deps.geo,
       now: r.receivedAt,
       replayed: r.report.replayed === true,
-    });
+    };
+    let judged = evaluateReport(input);
+    // A new exit network is news only against what the client used before: its history is read
+    // (one summing query) only when the exit moved to another AS than the previous state's.
+    if (movedNetwork(previous, judged.state))
+      judged = evaluateReport({ ...input, networks: await this.networksOf(tx, client.id, r.receivedAt) });
     const state = judged.state;
     const update = {
       state,
@@ -187,6 +194,16 @@ export class ClientMonitor {
     else this.judged.set(client.id, { key, revision: updated.revision });
     this.announce(tx, client.id, events, true);
     return { nextReportInS: state.interval_s, status: state.status, reasons: statusReasons(state) };
+  }
+
+  /** The exit networks and countries the client used in the last 30 days (its history). */
+  learnedNetworks(clientId: string): Promise<NetworkProfile> {
+    return this.networksOf(this.deps.store, clientId, this.deps.now());
+  }
+
+  private async networksOf(repos: Pick<Repositories, "history">, clientId: string, now: number) {
+    const times = await repos.history.exitTimes(clientId, now - LEARN_WINDOW_MS, now);
+    return learnNetworks(times, this.deps.geo, this.deps.home());
   }
 
   /** The client as it stands inside `tx`: cached (write-behind), or read and locked. */
@@ -610,7 +627,7 @@ export class ClientMonitor {
 
 /**
  * Everything a verdict can depend on: provider answers (not latencies), DNS answers and
- * errors, probe errors, the interval, the agent, the source address, home and settings. Two
+ * errors, the DNS oracle's sightings (not the names, which are new every time), probe errors, the interval, the agent, the source address, home and settings. Two
  * reports with the same key are judged the same. Kept as a 64-bit hash of that JSON (a
  * different report passing for unchanged has a chance of 2^-64), so the comparison is cheap
  * and 10,000 clients' keys take 80 KB instead of 10 MB.
@@ -627,9 +644,17 @@ function materialKey(
     family(report.ipv4),
     family(report.ipv6),
     (report.dns ?? []).map((d) => [d.probe, d.type, d.via, d.answers, d.error]),
+    // oracle names are fresh every round: what counts is how they fared and who asked
+    (report.dns_oracle ?? []).map((l) => [l.type, l.via, l.error]),
+    [
+      ...new Set(
+        (report.oracle_seen ?? []).map((o) => `${o.resolver} ${o.qtype} ${o.transport} ${o.client_subnet}`),
+      ),
+    ].sort(),
     (report.errors ?? []).map((e) => [e.probe, e.message]),
     report.interval_s,
     report.agent,
+    report.dns_pending === true,
     sourceIp,
   ]);
   return Bun.hash.wyhash(`${reported}\n${jsonOf(home)}\n${jsonOf(settings)}`);
@@ -644,6 +669,14 @@ function jsonOf(value: object): string {
     jsonCache.set(value, json);
   }
   return json;
+}
+
+/** The exit (IPv4, else IPv6) is now in a known AS other than the previous state's. */
+function movedNetwork(previous: ClientState | null, next: ClientState): boolean {
+  const asn = (next.exit.ipv4 ?? next.exit.ipv6)?.asn ?? null;
+  return (
+    previous !== null && asn !== null && asn !== ((previous.exit.ipv4 ?? previous.exit.ipv6)?.asn ?? null)
+  );
 }
 
 function historyDiffers(a: ClientState, b: ClientState): boolean {

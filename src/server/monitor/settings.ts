@@ -23,6 +23,15 @@ export interface ClientSettings {
   muted_until: number | null;
   /** resolver AS numbers that are fine for this client; null = the server's --dns-allow-asn */
   dns_allow_asns: number[] | null;
+  /**
+   * The exit networks this client may use (set by "Lock" from what it used, or by hand); an exit
+   * in any other AS is red (exit.unexpected). null = not locked.
+   */
+  exit_asns: number[] | null;
+  /** The exit countries (ISO 3166-1 alpha-2) this client may use; null = not locked. */
+  exit_countries: string[] | null;
+  /** labels that route its alerts (a channel URL's ?tags=): lower case, each once */
+  tags: readonly string[];
 }
 
 export const DEFAULT_SETTINGS: Readonly<ClientSettings> = Object.freeze({
@@ -33,13 +42,36 @@ export const DEFAULT_SETTINGS: Readonly<ClientSettings> = Object.freeze({
   paused: false,
   muted_until: null,
   dns_allow_asns: null,
+  exit_asns: null,
+  exit_countries: null,
+  tags: Object.freeze([]),
 });
 
 export const SETTING_LIMITS = {
   interval_s: { min: 5, max: 86_400 },
   grace_s: { min: 0, max: 86_400 },
   dns_allow_asns: { maxItems: 64 },
+  exit_asns: { maxItems: 256 },
+  exit_countries: { maxItems: 256 },
+  tags: { maxItems: 32 },
 } as const;
+
+/** A client tag: 1-64 of a-z 0-9 _ . - (stored in lower case; filters compare so too). */
+export const TAG = /^[a-z0-9_.-]{1,64}$/;
+
+/**
+ * Tags as people write them ("Home, family" or ["Home", "family"]) in stored form: trimmed,
+ * lower case, each once, in the order given. Validation comes after (validateSettingsChange).
+ */
+export function normalizeTags(input: string | readonly unknown[]): unknown[] {
+  const items = typeof input === "string" ? input.split(/[\s,]+/) : [...input];
+  const out: unknown[] = [];
+  for (const item of items) {
+    const tag = typeof item === "string" ? item.trim().toLowerCase() : item;
+    if (tag !== "" && !out.includes(tag)) out.push(tag);
+  }
+  return out;
+}
 
 export type SettingKey = keyof ClientSettings;
 export const SETTING_KEYS = Object.keys(DEFAULT_SETTINGS) as SettingKey[];
@@ -71,11 +103,26 @@ function problemWith(key: SettingKey, value: unknown): string | null {
       return value === null || (typeof value === "number" && Number.isFinite(value))
         ? null
         : "must be a time or null";
-    case "dns_allow_asns":
-      return value === null ||
-        (Array.isArray(value) && value.length <= SETTING_LIMITS.dns_allow_asns.maxItems && value.every(isAsn))
+    case "tags":
+      return Array.isArray(value) &&
+        value.length <= SETTING_LIMITS.tags.maxItems &&
+        value.every((t) => typeof t === "string" && TAG.test(t)) &&
+        new Set(value).size === value.length
         ? null
-        : `must be a list of at most ${SETTING_LIMITS.dns_allow_asns.maxItems} AS numbers, or null`;
+        : `must be a list of at most ${SETTING_LIMITS.tags.maxItems} different tags of 1-64 lower-case letters, digits, _ . -`;
+    case "dns_allow_asns":
+    case "exit_asns":
+      return value === null ||
+        (Array.isArray(value) && value.length <= SETTING_LIMITS[key].maxItems && value.every(isAsn))
+        ? null
+        : `must be a list of at most ${SETTING_LIMITS[key].maxItems} AS numbers, or null`;
+    case "exit_countries":
+      return value === null ||
+        (Array.isArray(value) &&
+          value.length <= SETTING_LIMITS.exit_countries.maxItems &&
+          value.every((c) => typeof c === "string" && /^[A-Z]{2}$/.test(c)))
+        ? null
+        : `must be a list of at most ${SETTING_LIMITS.exit_countries.maxItems} two-letter country codes, or null`;
   }
 }
 
@@ -130,6 +177,8 @@ export function policyFrom(s: ClientSettings, defaults: PolicyDefaults = {}): Cl
     grace_s: s.grace_s ?? defaults.graceS ?? DEFAULT_GRACE_S,
     expected_country: s.expected_country,
     expected_asn: s.expected_asn,
+    exit_asns: s.exit_asns,
+    exit_countries: s.exit_countries,
   };
 }
 

@@ -53,3 +53,15 @@ export interface Channel<M = unknown> {
   start?(): Promise<void>;
   stop?(): Promise<void>;
 }
+
+/**
+ * The channels in effect now. Those from options are fixed at start; those added in the
+ * dashboard come and go while the server runs (directory.ts), so the notifier and the
+ * dispatcher ask for the list each time instead of keeping one.
+ */
+export interface ChannelSource {
+  list(): readonly Channel[];
+}
+
+/** A list that never changes (tests, `sentinel notify test`). */
+export const fixedChannels = (channels: readonly Channel[]): ChannelSource => ({ list: () => channels });

@@ -16,14 +16,17 @@ import type { Broker } from "../broker.ts";
 import { settlesWithin } from "../settles-within.ts";
 import type { OutboxRow, OutboxStatus, Store } from "../store/index.ts";
 import { GIVE_UP_AFTER_MS, pastGiveUp, retryDelayMs } from "./backoff.ts";
-import type { Channel } from "./channel.ts";
+import type { Channel, ChannelSource } from "./channel.ts";
 import { type ChannelHealth, channelHealth } from "./health.ts";
 import { Pacer } from "./pacing.ts";
 import type { Notification } from "./types.ts";
 
 export interface DispatcherDeps {
   store: Store;
-  channels: readonly Channel[];
+  /** asked at every round: dashboard channels come and go while the server runs */
+  channels: ChannelSource;
+  /** what a stopped channel's status tells to do (default: fix it and restart) */
+  howToFix?: (channel: string) => string;
   now: () => number;
   logger: Logger;
   /** wakes the dispatcher on "outbox.enqueued" */
@@ -46,16 +49,20 @@ const laneKey = (channel: string, target: string) => `${channel}\u0000${target}`
 export class OutboxDispatcher {
   /** identifies this instance's claims */
   readonly owner = crypto.randomUUID();
-  private readonly channels: Map<string, Channel>;
   private readonly pacer: Pacer;
   private readonly inflight = new Map<string, Promise<void>>();
-  /** lanes whose target refuses us (bot blocked or removed from the chat): not tried before this time */
-  private readonly pausedUntil = new Map<string, number>();
+  /**
+   * lanes whose target refuses us (bot blocked or removed from the chat): not tried before this
+   * time. Kept with the channel it was said to: a channel rebuilt from a changed configuration
+   * starts afresh.
+   */
+  private readonly pausedUntil = new Map<string, { channel: Channel; until: number }>();
   /**
    * lanes the service said are misconfigured or gone (401/403/404/410, SMTP 5xx), with its
-   * answer: nothing more is sent there until the next start; their queued rows wait
+   * answer: nothing more is sent there until the channel is fixed (a new start, or an edit of
+   * a dashboard channel, which builds a new channel object); their queued rows wait
    */
-  private readonly disabled = new Map<string, string>();
+  private readonly disabled = new Map<string, { channel: Channel; why: string }>();
   private running = false;
   /** set by stop(): deliveries still in flight then touch nothing */
   private stopped = false;
@@ -70,12 +77,13 @@ export class OutboxDispatcher {
   private readonly maxAgeMs: number;
   private readonly pauseMs: number;
   private readonly idleMs: number;
+  private readonly howToFix: (channel: string) => string;
 
   constructor(private readonly deps: DispatcherDeps) {
-    this.channels = new Map(deps.channels.map((c) => [c.name, c]));
+    this.howToFix = deps.howToFix ?? (() => "fix the channel and restart");
     this.pacer = new Pacer((lane) => {
       const [name, target] = lane.split("\u0000") as [string, string];
-      return this.channels.get(name)?.pace(target) ?? { minIntervalMs: 0 };
+      return this.channel(name)?.pace(target) ?? { minIntervalMs: 0 };
     });
     this.leaseMs = deps.leaseMs ?? 120_000;
     this.maxAgeMs = deps.maxAgeMs ?? GIVE_UP_AFTER_MS;
@@ -126,19 +134,34 @@ export class OutboxDispatcher {
     await Promise.allSettled([...this.inflight.values()]);
   }
 
+  private channel(name: string): Channel | undefined {
+    return this.deps.channels.list().find((c) => c.name === name);
+  }
+
+  /** Why the lane is stopped, while the channel that stopped it is still the one configured. */
+  private stoppedBecause(channel: Channel, target: string): string | null {
+    const d = this.disabled.get(laneKey(channel.name, target));
+    return d && d.channel === channel ? d.why : null;
+  }
+
+  private pausedTill(channel: Channel | undefined, lane: string): number | null {
+    const p = this.pausedUntil.get(lane);
+    return p && p.channel === channel ? p.until : null;
+  }
+
   /** Each channel's state from its stored lanes and queue (see health.ts). */
   async status(): Promise<ChannelHealth[]> {
     const { outbox } = this.deps.store;
     const lanes = await outbox.lanes();
     const queues = await outbox.queues();
-    return [...this.channels.values()].map((c) =>
+    return this.deps.channels.list().map((c) =>
       channelHealth({
         name: c.name,
         problems: [
           ...c.validateConfig(),
           ...c.targets().flatMap((t) => {
-            const why = this.disabled.get(laneKey(c.name, t));
-            return why ? [`${t}: stopped, ${why} (fix the channel and restart)`] : [];
+            const why = this.stoppedBecause(c, t);
+            return why ? [`${t}: stopped, ${why} (${this.howToFix(c.name)})`] : [];
           }),
         ],
         targets: c.targets(),
@@ -197,8 +220,10 @@ export class OutboxDispatcher {
     };
     for (const head of await outbox.dueHeads(now, 200)) {
       const lane = laneKey(head.channel, head.target);
-      if (this.inflight.has(lane) || this.disabled.has(lane)) continue;
-      const paused = this.pausedUntil.get(lane) ?? null;
+      const channel = this.channel(head.channel);
+      if (this.inflight.has(lane) || (channel && this.stoppedBecause(channel, head.target) !== null))
+        continue;
+      const paused = this.pausedTill(channel, lane);
       if (paused !== null && paused > now) {
         later(paused);
         continue;
@@ -226,7 +251,7 @@ export class OutboxDispatcher {
 
   private async deliver(row: OutboxRow, lane: string): Promise<void> {
     const { outbox } = this.deps.store;
-    const channel = this.channels.get(row.channel);
+    const channel = this.channel(row.channel);
     if (!channel) {
       await outbox.fail(row.id, this.owner, `channel ${row.channel} is not configured`);
       return;
@@ -288,9 +313,9 @@ export class OutboxDispatcher {
     if (cls === "disabled") {
       // the row waits (not lost): after the configuration is fixed, the next start sends it
       await outbox.release(row.id, this.owner, { at: now, countAttempt: true, error: message });
-      this.disabled.set(lane, message);
+      this.disabled.set(lane, { channel, why: message });
       this.deps.logger.error(
-        `outbox: ${row.channel} ${row.target} stopped: ${message}; its queued messages wait until the channel is fixed and the server restarted`,
+        `outbox: ${row.channel} ${row.target} stopped: ${message}; its queued messages wait until the channel is fixed (${this.howToFix(row.channel)})`,
       );
       return;
     }
@@ -298,9 +323,9 @@ export class OutboxDispatcher {
       await outbox.fail(row.id, this.owner, message);
       if (cls === "unreachable") {
         // One refused row pauses the lane instead of failing every queued row against it.
-        if (!this.pausedUntil.has(lane))
+        if (this.pausedTill(channel, lane) === null)
           this.deps.logger.error(`outbox: ${row.channel} ${row.target} refuses messages: ${message}`);
-        this.pausedUntil.set(lane, now + this.pauseMs);
+        this.pausedUntil.set(lane, { channel, until: now + this.pauseMs });
       } else this.deps.logger.error(`outbox: #${row.id} (${row.kind}) failed for good: ${message}`);
       return;
     }

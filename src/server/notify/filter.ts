@@ -3,11 +3,12 @@
  *   ?only=KIND,KIND   event kinds, with `*` wildcards (`*.started`, `bypass.*`, `reminder`, `digest`)
  *   ?min=red|yellow|info   the least severity; a resolved message counts as the problem it ends
  *   ?clients=NAME,NAME     only these clients
- *   ?tags=TAG,TAG          only clients carrying one of these tags (see ClientTagSource)
+ *   ?tags=TAG,TAG          only clients carrying one of these tags (a client's settings; case-insensitive)
  * Server-wide notifications (uplink, server start, burst digests) have no client: ?clients and
  * ?tags do not hold them back. Pure: parsing returns a problem sentence instead of throwing.
  */
 import { EVENT_KINDS, EVENT_SEVERITY, type EventKind, type EventSeverity } from "../../protocol/events.ts";
+import { TAG } from "../monitor/settings.ts";
 import { RESOLVES } from "./policy.ts";
 import type { NotificationKind } from "./types.ts";
 
@@ -30,22 +31,12 @@ export interface RouteCandidate {
   /** a reminder's (or digest member's) underlying event kind */
   about?: EventKind;
   severity: EventSeverity;
-  client: { id: string; name: string } | null;
+  /** the client as stored when the decision is made: its tags (settings) decide ?tags= */
+  client: { id: string; name: string; tags: readonly string[] } | null;
 }
-
-/**
- * Client tags: the store will keep them (issue 13, wave 2); until then no client has any,
- * so a ?tags= filter lets only server-wide notifications through. The notifier is handed one
- * source, so backing it with the store changes no channel.
- */
-export interface ClientTagSource {
-  tagsOf(clientId: string): readonly string[];
-}
-export const NO_TAGS: ClientTagSource = { tagsOf: () => [] };
 
 const ROUTABLE_KINDS: readonly string[] = [...EVENT_KINDS, "reminder", "digest", "test", "report"];
 const LEVEL_RANK: Record<EventSeverity, number> = { info: 0, green: 0, yellow: 1, red: 2 };
-const TAG = /^[\w.-]{1,64}$/;
 
 function globToRegExp(pattern: string): RegExp {
   const body = pattern.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&"));
@@ -84,10 +75,10 @@ export function takeRouteFilter(params: URLSearchParams): RouteFilter | string {
   }
   const tags = params.get("tags");
   if (tags !== null) {
-    filter.tags = list(tags);
+    filter.tags = list(tags.toLowerCase());
     if (!filter.tags.length) return "?tags= names no tag";
     const bad = filter.tags.find((t) => !TAG.test(t));
-    if (bad !== undefined) return `?tags=${bad} is not a tag (1-64 of A-Z a-z 0-9 _ . -)`;
+    if (bad !== undefined) return `?tags=${bad} is not a tag (1-64 letters, digits, _ . -)`;
   }
   for (const key of ["only", "min", "clients", "tags"]) params.delete(key);
   return filter;
@@ -101,11 +92,7 @@ function weight(c: RouteCandidate): number {
   return LEVEL_RANK[c.severity];
 }
 
-export function routeMatches(
-  filter: RouteFilter,
-  c: RouteCandidate,
-  tags: ClientTagSource = NO_TAGS,
-): boolean {
+export function routeMatches(filter: RouteFilter, c: RouteCandidate): boolean {
   if (filter.only) {
     const names = c.about ? [c.kind, c.about] : [c.kind];
     if (!filter.only.some((p) => names.some((n) => globToRegExp(p).test(n)))) return false;
@@ -113,7 +100,7 @@ export function routeMatches(
   if (filter.min && weight(c) < LEVEL_RANK[filter.min]) return false;
   if (c.client && filter.clients && !filter.clients.includes(c.client.name)) return false;
   if (c.client && filter.tags) {
-    const has = tags.tagsOf(c.client.id);
+    const has = c.client.tags;
     if (!filter.tags.some((t) => has.includes(t))) return false;
   }
   return true;

@@ -6,17 +6,19 @@
 import { readFileSync } from "node:fs";
 import type { UserFromGetMe } from "grammy/types";
 import type { Logger } from "../../logger.ts";
+import type { Keyring } from "../auth/keyring.ts";
 import type { Broker } from "../broker.ts";
 import { periodic } from "../services.ts";
 import type { ClientRecord, OutboxStatus, Store } from "../store/index.ts";
-import { SentinelBot } from "../telegram/bot.ts";
-import type { Channel, PaceRule } from "./channel.ts";
+import type { PaceRule } from "./channel.ts";
 import type { ClientStateSource } from "./channels/mqtt/channel.ts";
-import { buildUrlChannels } from "./channels/registry.ts";
+import { type BuildContext, buildChannel, buildUrlChannels } from "./channels/registry.ts";
+import { SentinelBot } from "./channels/telegram/bot.ts";
 import { TelegramChannel } from "./channels/telegram/channel.ts";
 import type { TelegramUrl } from "./channels/urls.ts";
+import { ChannelDirectory, type ConfiguredChannel } from "./directory.ts";
 import { OutboxDispatcher } from "./dispatcher.ts";
-import { type ClientTagSource, NO_TAGS, type RouteFilter } from "./filter.ts";
+import type { RouteFilter } from "./filter.ts";
 import type { ChannelHealth } from "./health.ts";
 import { parseClientLimit } from "./limit.ts";
 import { Notifier } from "./notifier.ts";
@@ -50,20 +52,26 @@ export interface NotificationsDeps {
     /** trust for TLS servers with a test CA (SMTP, MQTT) */
     tls?: { ca?: string };
   };
-  /** client tags for ?tags= filters (none until the store keeps tags) */
-  tags?: ClientTagSource;
+  /** opens the URLs of channels added in the dashboard (sealed like client secrets) */
+  keyring?: Keyring | null;
 }
 
 export interface Notifications {
   notifier: Notifier;
   dispatcher: OutboxDispatcher;
-  channels: Channel[];
+  /** the channels in effect: the options' and the dashboard's */
+  directory: ChannelDirectory;
   /** null when Telegram is not configured or --telegram-mode off */
   bot: SentinelBot | null;
   /** webhook mode: the handler to mount at POST /telegram/webhook (after start()); null otherwise */
   webhook(): ((req: Request) => Promise<Response>) | null;
+  /** every replica: reads the dashboard's channels and follows their changes (before start) */
+  load(): Promise<void>;
+  /** the leader: connections, dispatcher, reminders, bot */
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** stops following the dashboard's channels (at shutdown, after stop) */
+  close(): void;
   /** per channel: its state from recent deliveries (see health.ts); plus the whole queue's counts */
   channelStatus(): Promise<{ channels: ChannelHealth[]; queue: Record<OutboxStatus, number> }>;
 }
@@ -130,40 +138,50 @@ function telegramSetup(options: NotifyOptions, urls: TelegramUrl[]) {
 export function createNotifications(deps: NotificationsDeps): Notifications {
   const { store, broker, now, logger, options } = deps;
   const publicUrl = options.publicUrl ?? null;
-  const tags = deps.tags ?? NO_TAGS;
   const templates = MessageTemplates.load(
     { publicUrl, timeZone: options.notifyTimezone },
     logger,
     options.messageTemplates ?? null,
   );
-  const built = buildUrlChannels(options.notify, {
+  const context: BuildContext = {
     templates,
-    tags,
     publicUrl,
     logger,
     states: clientStates(store, broker),
+    telegramApiRoot: options.telegramApiRoot,
     ...(deps.testing?.requestTimeoutMs ? { requestTimeoutMs: deps.testing.requestTimeoutMs } : {}),
     ...(deps.testing?.tls ? { tls: deps.testing.tls } : {}),
-  });
+  };
+  const built = buildUrlChannels(options.notify, context);
   const { token, chats, filters } = telegramSetup(options, built.telegram);
-  const channels: Channel[] = [];
-  let telegram: TelegramChannel | null = null;
-  if (token) {
-    telegram = new TelegramChannel({
-      token,
-      chats,
-      apiRoot: options.telegramApiRoot,
-      publicUrl,
-      timeZone: options.notifyTimezone,
-      filters,
-      tags,
-      ...(deps.testing?.requestTimeoutMs ? { requestTimeoutMs: deps.testing.requestTimeoutMs } : {}),
-      ...(deps.testing?.pace ? { pace: deps.testing.pace } : {}),
+  const fixed: ConfiguredChannel[] = [];
+  if (token)
+    fixed.push({
+      channel: new TelegramChannel({
+        token,
+        chats,
+        apiRoot: options.telegramApiRoot,
+        templates,
+        filters,
+        ...(deps.testing?.requestTimeoutMs ? { requestTimeoutMs: deps.testing.requestTimeoutMs } : {}),
+        ...(deps.testing?.pace ? { pace: deps.testing.pace } : {}),
+      }),
+      origin: "options",
+      id: null,
+      url: null,
     });
-    channels.push(telegram);
-  } else if (options.telegramChat.length)
+  else if (options.telegramChat.length)
     logger.warn("telegram: chats are configured but no bot token; alerts are off");
-  channels.push(...built.channels);
+  for (const [i, channel] of built.channels.entries())
+    fixed.push({ channel, origin: "options", id: null, url: built.shown[i] ?? null });
+  const directory = new ChannelDirectory({
+    fixed,
+    store,
+    keyring: deps.keyring ?? null,
+    build: (checked, name) => buildChannel(checked, name, context),
+    broker,
+    logger,
+  });
   const clientLimit = options.notifyClientLimit ? parseClientLimit(options.notifyClientLimit) : null;
 
   const maintenance = options.maintenanceWindow
@@ -172,7 +190,7 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
   const notifier = new Notifier({
     store,
     broker,
-    channels,
+    channels: directory,
     noise: {
       resolved: options.notifyResolved,
       late: options.notifyLate,
@@ -187,12 +205,15 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
   });
   const dispatcher = new OutboxDispatcher({
     store,
-    channels,
+    channels: directory,
+    howToFix: (name) => directory.howToFix(name),
     now,
     logger,
     broker,
     ...(deps.testing?.leaseMs ? { leaseMs: deps.testing.leaseMs } : {}),
   });
+  // a channel fixed or added on the Alerts page sends what waits for it at once
+  directory.onChange(() => dispatcher.wake());
   const bot =
     token && options.telegramMode !== "off"
       ? new SentinelBot({
@@ -223,16 +244,21 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
   return {
     notifier,
     dispatcher,
-    channels,
+    directory,
     bot,
     webhook: () => webhook,
+    async load() {
+      directory.listen();
+      await directory.load();
+    },
     async start() {
+      const channels = directory.list();
       for (const c of channels) for (const p of c.validateConfig()) logger.warn(`${c.name}: ${p}`);
       if (channels.length === 0)
         logger.info(
-          "notify: no alert channel configured (see --notify, --telegram-token, --telegram-chat); every event is logged instead",
+          "notify: no alert channel configured (see --notify, --telegram-token, --telegram-chat, or add one on the Alerts page); every event is logged instead",
         );
-      await Promise.all(channels.map((c) => c.start?.()));
+      await directory.start();
       dispatcher.start();
       reminders.start();
       if (!bot) return;
@@ -251,8 +277,9 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
       await reminders.stop();
       // each is bounded on its own (~2 s with a dead Bot API); side by side, that is paid once
       await Promise.all([bot?.stop(), dispatcher.stop()]);
-      await Promise.all(channels.map((c) => c.stop?.()));
+      await directory.stop();
     },
+    close: () => directory.close(),
     channelStatus: async () => ({ channels: await dispatcher.status(), queue: await dispatcher.queue() }),
   };
 }

@@ -4,8 +4,8 @@
  * docs/alerts.md ("Template variables") documents every field; a test checks the two agree.
  */
 import { formatDuration } from "../../config/duration.ts";
+import { KIND_TEXT, SEVERITY_EMOJI } from "../../protocol/event-text.ts";
 import { type ReportView, reportLines, reportView } from "../reports/digest.ts";
-import { ALERT_TITLES, formatTime, SEVERITY_EMOJI } from "./titles.ts";
 import type { Notification } from "./types.ts";
 
 export interface RenderContext {
@@ -20,6 +20,11 @@ export interface DigestItemView {
   severity: string;
   emoji: string;
   headline: string;
+  /**
+   * the headline after the client's name ("is offline"), so a format can set the name apart
+   * (Telegram makes it bold); the whole headline when it does not start with the name
+   */
+  what: string;
   client: { id: string; name: string } | null;
   reason: string | null;
   time: string;
@@ -53,6 +58,22 @@ export interface MessageView extends DigestItemView {
   time_zone: string;
   /** a scheduled report, in words (its lines are also the fact_lines) */
   report: ReportView | null;
+}
+
+/** "2026-11-20 14:03 UTC" in the configured zone. */
+export function formatTime(at: number, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat("en-CA", {
+    timeZone,
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+    timeZoneName: "short",
+  }).formatToParts(new Date(at));
+  const get = (t: string) => parts.find((p) => p.type === t)?.value ?? "";
+  return `${get("year")}-${get("month")}-${get("day")} ${get("hour")}:${get("minute")} ${get("timeZoneName")}`;
 }
 
 const COLORS: Record<string, number> = { red: 0xd32f2f, yellow: 0xf9a825, green: 0x2e7d32, info: 0x1565c0 };
@@ -137,18 +158,22 @@ function factLines(n: Notification, timeZone: string): string[] {
   return lines;
 }
 
+/** What happened after the client's name ("is offline"), from the shared table (protocol/event-text.ts). */
+function predicate(n: Notification): string {
+  if (n.kind === "reminder") return `${KIND_TEXT.reminder.headline} ${n.facts.status ?? "red"}`;
+  if (n.kind === "client.flapping" && n.to === "stable") return "is stable again";
+  return KIND_TEXT[n.kind].headline;
+}
+
 /** The headline without its mark: "laptop traffic bypasses the VPN", "Server uplink down". */
 export function headline(n: Notification): string {
-  const who = n.client ? `${n.client.name} ` : "";
-  if (n.kind === "reminder") return `${who}${ALERT_TITLES.reminder} ${n.facts.status ?? "red"}`;
-  if (n.kind === "client.flapping" && n.to === "stable") return `${who}is stable again`;
   if (n.kind === "digest") {
     const count = n.items?.length ?? 0;
     return n.client
-      ? `${count} more ${ALERT_TITLES.digest} about ${n.client.name}`
-      : `${count} more ${ALERT_TITLES.digest} in a burst`;
+      ? `${count} more ${KIND_TEXT.digest.headline} about ${n.client.name}`
+      : `${count} more ${KIND_TEXT.digest.headline} in a burst`;
   }
-  return n.client ? `${who}${ALERT_TITLES[n.kind]}` : ALERT_TITLES[n.kind];
+  return n.client ? `${n.client.name} ${predicate(n)}` : predicate(n);
 }
 
 export function emoji(n: Notification): string {
@@ -172,6 +197,7 @@ function itemView(n: Notification, ctx: RenderContext): DigestItemView {
     severity: n.severity,
     emoji: emoji(n),
     headline: headline(n),
+    what: n.client && n.kind !== "digest" ? predicate(n) : headline(n),
     client: n.client,
     reason,
     time: formatTime(n.kind === "reminder" && n.facts.since ? n.facts.since : n.at, ctx.timeZone),

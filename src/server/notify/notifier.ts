@@ -16,7 +16,7 @@ import type {
   Store,
   Transaction,
 } from "../store/index.ts";
-import type { Channel } from "./channel.ts";
+import type { Channel, ChannelSource } from "./channel.ts";
 import type { RouteCandidate } from "./filter.ts";
 import type { ClientLimit } from "./limit.ts";
 import { decide, type NoiseSettings, RESOLVES, UPLINK_EXPLAINS } from "./policy.ts";
@@ -31,7 +31,8 @@ export interface DigestSettings {
 
 export interface NotifierDeps {
   store: Store;
-  channels: readonly Pick<Channel, "name" | "targets" | "accepts">[];
+  /** asked at every decision: dashboard channels come and go while the server runs */
+  channels: ChannelSource;
   noise: NoiseSettings;
   digest: DigestSettings;
   /** --notify-client-limit: beyond it a client's alerts on a lane fold into one digest per period */
@@ -105,11 +106,12 @@ export class Notifier {
     let queued = 0;
     const uplink = await this.uplinkState(tx);
     const clientOf = async (id: string) => (ctx.client?.id === id ? ctx.client : tx.clients.get(id));
+    const channels = this.deps.channels.list();
     for (const event of events) {
       if (!isEventKind(event.kind)) continue;
       const client = event.clientId ? await clientOf(event.clientId) : null;
       const { logEvent } = this.deps;
-      if (this.deps.channels.length === 0 && logEvent) {
+      if (channels.length === 0 && logEvent) {
         const line = eventLine(event, client);
         tx.afterCommit(() => logEvent(line));
       }
@@ -117,9 +119,9 @@ export class Notifier {
       const candidate: RouteCandidate = {
         kind: event.kind,
         severity: EVENT_SEVERITY[event.kind],
-        client: client ? { id: client.id, name: client.name } : null,
+        client: client ? { id: client.id, name: client.name, tags: client.settings.tags } : null,
       };
-      for (const channel of this.deps.channels) {
+      for (const channel of channels) {
         for (const target of channel.targets())
           if (channel.accepts?.(target, candidate) ?? true)
             queued += await this.enqueueOne(
@@ -429,7 +431,7 @@ export class Notifier {
           (uplink.down || (uplink.changedAt !== null && now - uplink.changedAt < this.settleMs))
         )
           continue;
-        for (const channel of this.deps.channels)
+        for (const channel of this.deps.channels.list())
           for (const target of channel.targets())
             n += await this.remindOrCatchUp(tx, event, event.kind, client, channel, target, now, uplink);
       }
@@ -452,7 +454,7 @@ export class Notifier {
     const channel = route.name;
     const rows = await outbox.forEvent(event.id, channel, target);
     const announced = rows.filter((r) => r.status !== "suppressed");
-    const who = { id: client.id, name: client.name };
+    const who = { id: client.id, name: client.name, tags: client.settings.tags };
     const wanted: RouteCandidate =
       announced.length === 0
         ? { kind, severity: EVENT_SEVERITY[kind], client: who }

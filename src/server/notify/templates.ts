@@ -9,25 +9,35 @@
  * a broken template never loses an alert.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { join } from "node:path";
 import { Liquid, type Template } from "liquidjs";
 import discord from "../../../templates/messages/discord.liquid" with { type: "text" };
 import html from "../../../templates/messages/html.liquid" with { type: "text" };
 import markdown from "../../../templates/messages/markdown.liquid" with { type: "text" };
 import slack from "../../../templates/messages/slack.liquid" with { type: "text" };
+import telegram from "../../../templates/messages/telegram.liquid" with { type: "text" };
 import text from "../../../templates/messages/text.liquid" with { type: "text" };
 import title from "../../../templates/messages/title.liquid" with { type: "text" };
 import type { Logger } from "../../cli/common.ts";
 import { formatDuration } from "../../config/duration.ts";
 import { EVENT_KINDS } from "../../protocol/events.ts";
-import { type MessageView, messageView, type RenderContext } from "./message-model.ts";
-import { formatTime } from "./titles.ts";
+import { escapeHtml as escapeTelegram } from "./channels/telegram/html.ts";
+import { formatTime, type MessageView, messageView, type RenderContext } from "./message-model.ts";
 import type { Notification } from "./types.ts";
 
-export const MESSAGE_FORMATS = ["title", "text", "markdown", "html", "slack", "discord"] as const;
+export const MESSAGE_FORMATS = ["title", "text", "markdown", "html", "slack", "discord", "telegram"] as const;
 export type MessageFormat = (typeof MESSAGE_FORMATS)[number];
 
-export const BUILT_IN: Record<MessageFormat, string> = { title, text, markdown, html, slack, discord };
+export const BUILT_IN: Record<MessageFormat, string> = {
+  title,
+  text,
+  markdown,
+  html,
+  slack,
+  discord,
+  telegram,
+};
 export const TEMPLATE_KINDS: readonly string[] = [...EVENT_KINDS, "reminder", "digest", "test", "report"];
 
 const HTML_ESCAPES: Record<string, string> = {
@@ -51,12 +61,47 @@ const ESCAPE: Record<MessageFormat, (s: string) => string> = {
   html: escapeHtml,
   slack: (s) => jsonString(escapeMrkdwn(s)),
   discord: (s) => jsonString(escapeMarkdown(s)),
+  telegram: escapeTelegram,
 };
+
+/** How a format marks an address as code (Telegram shows it monospaced and copies it on a tap). */
+const CODE: Record<MessageFormat, (s: string) => string> = {
+  title: (s) => s,
+  text: (s) => s,
+  markdown: (s) => `\`${s}\``,
+  html: (s) => `<code>${s}</code>`,
+  slack: (s) => `\`${s}\``,
+  discord: (s) => `\`${s}\``,
+  telegram: (s) => `<code>${s}</code>`,
+};
+
+/** An IPv4 or IPv6 address, optionally with a /prefix. */
+function isAddress(word: string): boolean {
+  const [ip, prefix, more] = word.split("/");
+  return isIP(ip ?? "") !== 0 && more === undefined && (prefix === undefined || /^\d{1,3}$/.test(prefix));
+}
+
+/**
+ * The `code_addresses` filter: the text escaped for the format, with every IP address in the
+ * format's code markup. It escapes by itself, so templates write `{{ line | code_addresses | raw }}`.
+ */
+function codeAddresses(format: MessageFormat, text: string): string {
+  return text
+    .split(/([\s,()]+)/)
+    .map((part, i) => {
+      if (i % 2 === 1) return ESCAPE[format](part);
+      const word = isAddress(part) ? part : part.replace(/[.:;]$/, "");
+      return isAddress(word)
+        ? CODE[format](ESCAPE[format](word)) + ESCAPE[format](part.slice(word.length))
+        : ESCAPE[format](part);
+    })
+    .join("");
+}
 
 /** Text formats: blank lines the template's tags leave behind are squeezed out. */
 function tidy(format: MessageFormat, out: string): string {
   if (format === "title") return out.replace(/\s+/g, " ").trim();
-  if (format === "text" || format === "markdown")
+  if (format === "text" || format === "markdown" || format === "telegram")
     return out
       .split("\n")
       .map((l) => l.trimEnd())
@@ -71,6 +116,7 @@ function lastResort(format: MessageFormat, view: MessageView): string {
   const line = `${view.emoji} ${view.headline}${view.reason ? `: ${view.reason}` : ""}`;
   if (format === "slack") return JSON.stringify({ text: escapeMrkdwn(line) });
   if (format === "discord") return JSON.stringify({ content: escapeMarkdown(line).slice(0, 2000) });
+  if (format === "telegram") return escapeTelegram(line);
   return format === "html" ? `<p>${escapeHtml(line)}</p>` : line;
 }
 
@@ -84,6 +130,7 @@ function engineFor(format: MessageFormat, ctx: { timeZone: string }): Liquid {
   engine.registerFilter("json", (v: unknown) => jsonString(String(v ?? "")));
   engine.registerFilter("time", (v: unknown) => (typeof v === "number" ? formatTime(v, ctx.timeZone) : ""));
   engine.registerFilter("duration", (v: unknown) => (typeof v === "number" ? formatDuration(v) : ""));
+  engine.registerFilter("code_addresses", (v: unknown) => codeAddresses(format, String(v ?? "")));
   return engine;
 }
 

@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { checkNotifyUrl } from "./channels/urls.ts";
 import { routeMatches } from "./filter.ts";
 import { parseClientLimit } from "./limit.ts";
-import { redactedUrl } from "./url.ts";
+import { redactedUrl, unmaskUrl } from "./url.ts";
 
 const SECRET = "hunter2secret";
 const WHSEC = `whsec_${Buffer.from(`${SECRET}${SECRET}`).toString("base64")}`;
@@ -74,7 +74,7 @@ describe("routing filters", () => {
     const r = checkNotifyUrl(`ntfy://h/t?${q}`) as { url: { filter: Parameters<typeof routeMatches>[0] } };
     return r.url.filter;
   };
-  const alpha = { id: "a", name: "alpha" };
+  const alpha = { id: "a", name: "alpha", tags: ["home"] };
   test("?only with wildcards, reminders by their problem", () => {
     const f = filter("only=*.started,client.offline");
     expect(routeMatches(f, { kind: "bypass.started", severity: "red", client: alpha })).toBe(true);
@@ -97,15 +97,88 @@ describe("routing filters", () => {
   test("?clients and ?tags hold back other clients, never server-wide notifications", () => {
     const f = filter("clients=alpha,nas");
     expect(
-      routeMatches(f, { kind: "client.offline", severity: "red", client: { id: "b", name: "beta" } }),
+      routeMatches(f, {
+        kind: "client.offline",
+        severity: "red",
+        client: { id: "b", name: "beta", tags: [] },
+      }),
     ).toBe(false);
     expect(routeMatches(f, { kind: "uplink.down", severity: "red", client: null })).toBe(true);
-    const tagged = filter("tags=home");
-    const tags = { tagsOf: (id: string) => (id === "a" ? ["home"] : []) };
-    expect(routeMatches(tagged, { kind: "client.offline", severity: "red", client: alpha }, tags)).toBe(true);
+    // tags compare without regard to case: the filter and the settings both keep lower case
+    const tagged = filter("tags=Home,office");
+    expect(tagged.tags).toEqual(["home", "office"]);
+    expect(routeMatches(tagged, { kind: "client.offline", severity: "red", client: alpha })).toBe(true);
     expect(
-      routeMatches(tagged, { kind: "client.offline", severity: "red", client: { id: "b", name: "b" } }, tags),
+      routeMatches(tagged, {
+        kind: "client.offline",
+        severity: "red",
+        client: { id: "b", name: "b", tags: ["family"] },
+      }),
     ).toBe(false);
+    expect(routeMatches(tagged, { kind: "uplink.down", severity: "red", client: null })).toBe(true);
+    expect(checkNotifyUrl("ntfy://h/t?tags=a%20b")).toEqual({
+      error: "ntfy://h/t?tags=a%20b: ?tags=a b is not a tag (1-64 letters, digits, _ . -)",
+    });
+  });
+});
+
+describe("unmaskUrl: editing a masked URL keeps the stored secrets, on the same service only", () => {
+  test("every kind of secret a mask hides comes back from the stored URL", () => {
+    const cases: [stored: string, edited: string, merged: string][] = [
+      [
+        `ntfy://ann:${SECRET}@ntfy.example/alerts`,
+        "ntfy://ann:***@ntfy.example/alerts?min=red",
+        `ntfy://ann:${SECRET}@ntfy.example/alerts?min=red`,
+      ],
+      [
+        `ntfys://ntfy.sh/alerts?token=${SECRET}&tags=home`,
+        "ntfys://ntfy.sh/other?token=***",
+        `ntfys://ntfy.sh/other?token=${SECRET}`,
+      ],
+      [`gotifys://push.example/sub/${SECRET}`, "gotifys://push.example/sub/***?only=bypass.*", ""],
+      [
+        `tgram://123456:${SECRET}AAAAAAAAAAAAAAAAAAAA/-100:7`,
+        "tgram://123456:***/-100:7?min=red",
+        `tgram://123456:${SECRET}AAAAAAAAAAAAAAAAAAAA/-100:7?min=red`,
+      ],
+      [`webhook+https://h.example/hook?secret=${WHSEC}`, "webhook+https://h.example/hook2?secret=***", ""],
+    ];
+    for (const [stored, edited, merged] of cases) {
+      const out = unmaskUrl(edited, stored);
+      expect(typeof out, edited).toBe("string");
+      if (merged) expect(out).toBe(merged);
+      // whatever the form, it is the stored secret again, and it still parses
+      expect(out as string).not.toContain("***");
+      expect(checkNotifyUrl(out as string)).not.toHaveProperty("error");
+      expect(redactedUrl(out as string)).toBe(redactedUrl(edited));
+    }
+    // gotify's app token is the path's last segment; the one before it is kept as typed
+    expect(unmaskUrl("gotifys://push.example/sub/***", `gotifys://push.example/sub/${SECRET}`)).toBe(
+      `gotifys://push.example/sub/${SECRET}`,
+    );
+    // without *** the edited URL is taken as it is
+    expect(unmaskUrl(" ntfys://ntfy.sh/new?token=tk_2 ", `ntfys://ntfy.sh/a?token=${SECRET}`)).toBe(
+      "ntfys://ntfy.sh/new?token=tk_2",
+    );
+  });
+
+  test("never to another host, port, scheme or user; never where nothing was stored", () => {
+    const stored = `ntfy://ann:${SECRET}@ntfy.example/alerts?token=${SECRET}`;
+    for (const edited of [
+      "ntfy://ann:***@evil.example/alerts",
+      "ntfy://ann:***@ntfy.example:8443/alerts",
+      "ntfys://ann:***@ntfy.example/alerts",
+      "ntfy://bob:***@ntfy.example/alerts",
+      "tgram://999:***/1",
+    ])
+      expect(unmaskUrl(edited, stored), edited).toEqual({
+        error: expect.stringContaining("the address changed"),
+      });
+    expect(unmaskUrl("ntfys://ntfy.sh/alerts?token=***", "ntfys://ntfy.sh/alerts")).toEqual({
+      error: expect.stringContaining("no secret was stored"),
+    });
+    for (const out of [unmaskUrl("ntfy://ann:***@evil.example/alerts", stored)])
+      expect(JSON.stringify(out)).not.toContain(SECRET);
   });
 });
 

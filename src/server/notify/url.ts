@@ -110,6 +110,46 @@ export function parseChannelUrl(text: string): ChannelUrl | { error: string } {
   return { scheme: scheme as Scheme, url, filter, redacted };
 }
 
+/**
+ * An edited channel URL with its secrets kept: where `edited` still shows a secret masked
+ * (`***`, as the dashboard shows it), the secret of `stored` takes its place. Only on the same
+ * service (scheme, host, port, user): a secret is never sent somewhere it was not meant for.
+ */
+export function unmaskUrl(edited: string, stored: string): string | { error: string } {
+  if (!edited.includes(MASK)) return edited.trim();
+  let e: URL;
+  let s: URL;
+  try {
+    e = new URL(normalize(edited));
+    s = new URL(normalize(stored));
+  } catch {
+    return { error: `${redactedUrl(edited)} does not parse as a URL` };
+  }
+  const scheme = schemeOf(edited) ?? "";
+  if (e.protocol !== s.protocol || e.host !== s.host || e.username !== s.username)
+    return {
+      error:
+        "the address changed: type the secrets again instead of *** (they are kept only for the same service)",
+    };
+  if (e.password === MASK && s.password) e.password = s.password;
+  for (const [key, value] of [...e.searchParams]) {
+    const kept = s.searchParams.get(key);
+    if (value === MASK && kept && SECRET_PARAMS.has(key.toLowerCase())) e.searchParams.set(key, kept);
+  }
+  if (SECRET_LAST_SEGMENT.has(scheme)) {
+    const parts = e.pathname.split("/");
+    const last = parts.findLastIndex((p) => p !== "");
+    if (parts[last] === MASK) {
+      parts[last] = s.pathname.split("/").findLast((p) => p !== "") ?? "";
+      e.pathname = parts.join("/");
+    }
+  }
+  const out = e.href;
+  if (out.includes(MASK) || out.includes("%2A%2A%2A"))
+    return { error: "*** stands where no secret was stored: type the secret" };
+  return scheme === "tgram" ? out.replace(/^tgram:\/\/([^@]*)@telegram/, "tgram://$1") : out;
+}
+
 /** The URL without its filter parameters, masked: a channel's stable, secret-free name. */
 export function channelName(u: ChannelUrl): string {
   return mask(u.url, u.scheme);

@@ -7,7 +7,7 @@
 import type { Logger } from "../../logger.ts";
 import type { Broker } from "../broker.ts";
 import type { ClientMonitor } from "../monitor/service.ts";
-import type { Channel } from "../notify/channel.ts";
+import type { ChannelSource } from "../notify/channel.ts";
 import type { BackgroundService } from "../services.ts";
 import { periodic } from "../services.ts";
 import type { Store } from "../store/index.ts";
@@ -19,7 +19,7 @@ import { ReportScheduler } from "./scheduler.ts";
 export interface HistoryServiceDeps {
   store: Store;
   monitor: Pick<ClientMonitor, "recordClientEvents">;
-  channels: readonly Pick<Channel, "name" | "targets" | "accepts">[];
+  channels: ChannelSource;
   now: () => number;
   logger: Logger;
   broker?: Broker;

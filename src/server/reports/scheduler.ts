@@ -13,7 +13,7 @@
  */
 import type { Logger } from "../../logger.ts";
 import type { Broker } from "../broker.ts";
-import type { Channel } from "../notify/channel.ts";
+import type { ChannelSource } from "../notify/channel.ts";
 import type { Notification } from "../notify/types.ts";
 import type { Store } from "../store/index.ts";
 import { buildDigest, type ReportDigest } from "./digest.ts";
@@ -22,7 +22,8 @@ import { summarise } from "./summary.ts";
 
 export interface ReportSchedulerDeps {
   store: Store;
-  channels: readonly Pick<Channel, "name" | "targets" | "accepts">[];
+  /** the channels in effect when a report is due (the options' and the dashboard's) */
+  channels: ChannelSource;
   schedules: readonly ReportSchedule[];
   now: () => number;
   logger: Pick<Logger, "info" | "warn">;
@@ -78,7 +79,7 @@ export class ReportScheduler {
           evidence: { reason: `${s.title} (${s.key})` },
           facts: { report: digest },
         };
-        for (const channel of this.deps.channels)
+        for (const channel of this.deps.channels.list())
           for (const target of channel.targets()) {
             if (!(channel.accepts?.(target, { kind: "report", severity: "info", client: null }) ?? true))
               continue;

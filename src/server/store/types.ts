@@ -9,7 +9,7 @@
  * connection, so the store's own repositories wait for the transaction to end, and using them
  * inside it is refused with an error instead of a deadlock. JSON columns travel as parsed values.
  */
-import type { ReportV1 } from "../../protocol/report.ts";
+import type { OracleSighting, ReportV1 } from "../../protocol/report.ts";
 import type { ClientSettings } from "../monitor/settings.ts";
 import type { ClientState } from "../monitor/types.ts";
 
@@ -194,6 +194,22 @@ export interface RateLimitRepository {
 }
 
 // ---------------------------------------------------------------------------------------------
+// the DNS oracle's sightings (src/server/dns/): who asked for which name
+
+/**
+ * The DNS listener writes a sighting before it answers, and the report that carries the name
+ * takes it, on whichever replica each runs: a table, not process memory.
+ */
+export interface OracleRepository {
+  /** Records who asked for a name; kept until `expiresAt` unless a report takes it first. */
+  record(sighting: OracleSighting, expiresAt: number): Promise<void>;
+  /** The sightings of these names (lower case), oldest first, removed: each attaches to one report. */
+  take(names: readonly string[]): Promise<OracleSighting[]>;
+  /** Forgets sightings that expired before `now`. */
+  prune(now: number): Promise<number>;
+}
+
+// ---------------------------------------------------------------------------------------------
 // events and history
 
 export interface EventRecord {
@@ -259,6 +275,12 @@ export interface ClientHistoryRow extends HistoryRow {
   clientId: string;
 }
 
+/** How long one address was a client's exit within a window (see HistoryRepository.exitTimes). */
+export interface ExitTime {
+  ip: string;
+  ms: number;
+}
+
 export interface HistoryRepository {
   /** Appends a row only when it differs from the client's latest one; true when it did. */
   record(clientId: string, row: HistoryRow): Promise<boolean>;
@@ -279,6 +301,13 @@ export interface HistoryRepository {
   ): Promise<ClientHistoryRow[]>;
   /** The time of the oldest history row, or null when there is none. */
   firstAt(): Promise<number | null>;
+  /**
+   * How long each address was the client's exit within [from, to], from the history rows: each
+   * row's stretch (until the next row, or `to`) counts for its IPv4 exit, else its IPv6 one,
+   * while the client was reporting (online or late; offline stretches say nothing about the
+   * exit). Longest first. Summed by the database, so a long history is never loaded.
+   */
+  exitTimes(clientId: string, from: number, to: number): Promise<ExitTime[]>;
   recordServerDowntime(from: number, to: number): Promise<void>;
   serverDowntimes(from: number, to: number): Promise<{ from: number; to: number }[]>;
   /** Deletes history and events older than `before`; returns rows removed. */
@@ -663,6 +692,32 @@ export interface OutboxRepository {
 }
 
 // ---------------------------------------------------------------------------------------------
+// alert channels added in the dashboard (those of the options live in the configuration)
+
+/** An alert channel added in the dashboard: its URL, secrets and all, sealed with the server key. */
+export interface StoredChannel {
+  id: string;
+  /** "v1:<server key id>:<AES-GCM sealed channel URL>", like client secrets */
+  urlSealed: string;
+  /** the URL with every secret masked (filters kept): lists and the audit log need no key */
+  display: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ChannelRepository {
+  /** Oldest first. */
+  list(): Promise<StoredChannel[]>;
+  get(id: string): Promise<StoredChannel | null>;
+  create(c: StoredChannel): Promise<void>;
+  /** Replaces the URL; false when there is no such channel. */
+  update(id: string, change: Pick<StoredChannel, "urlSealed" | "display" | "updatedAt">): Promise<boolean>;
+  remove(id: string): Promise<boolean>;
+  /** Replaces every sealed URL (server key rotation); returns how many. */
+  reencrypt(reencrypt: (sealed: string) => string): Promise<number>;
+}
+
+// ---------------------------------------------------------------------------------------------
 // server meta and aggregate counts
 
 export interface MetaRepository {
@@ -697,10 +752,12 @@ export interface Repositories {
   readonly history: HistoryRepository;
   readonly auth: AuthRepository;
   readonly outbox: OutboxRepository;
+  readonly channels: ChannelRepository;
   readonly stats: StatsRepository;
   readonly rollups: RollupRepository;
   readonly badges: BadgeRepository;
   readonly reportRuns: ReportRunRepository;
+  readonly oracle: OracleRepository;
 }
 
 /** The repositories of one open transaction. */
@@ -728,6 +785,8 @@ export interface ChangeMessages {
   "events.created": { eventIds: number[]; kinds: string[] };
   /** notification rows were queued */
   "outbox.enqueued": { count: number };
+  /** an alert channel was added, edited or deleted in the dashboard (every replica reloads them) */
+  "channels.changed": { id: string };
   /** another process changed the database in ways not announced here (SQLite: the CLI): drop every cache */
   "store.external": Record<string, never>;
 }

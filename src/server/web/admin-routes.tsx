@@ -1,11 +1,14 @@
 /** @jsxImportSource @kitajs/html */
-/** Admin-only pages: users, API tokens, audit log; and the alert channels page (viewers may look). */
+/**
+ * Admin-only pages: users, API tokens, audit log; and the alert channels page (viewers may
+ * look; admins test, add, edit and delete, each change audited).
+ */
 import { Elysia } from "elysia";
 import { AuditPage, type Flash, TokensPage, UsersPage } from "../../../templates/admin.tsx";
-import { ChannelsPage } from "../../../templates/channels.tsx";
+import { type ChannelNotice, ChannelsPage, EditChannelPage } from "../../../templates/channels.tsx";
 import { createApiToken } from "../auth/api-tokens.ts";
 import { createUser, isLastAdmin, isRole, UserError } from "../auth/users.ts";
-import { noChannels } from "./channels.ts";
+import { type ChannelActor, ChannelChangeError, noChannels } from "./channels.ts";
 import { type Auth, type Form, formText, type Web } from "./guard.ts";
 
 const AUDIT_PAGE = 100;
@@ -23,6 +26,28 @@ export function adminRoutes(web: Web) {
       />,
       status,
     );
+  const channelsPage = async (
+    auth: Auth,
+    request: Request,
+    o: { notice?: ChannelNotice; addError?: string } = {},
+    status = 200,
+  ) =>
+    web.html(
+      <ChannelsPage
+        ctx={web.pageContext(auth, request)}
+        channels={await channels.list()}
+        now={web.now()}
+        {...o}
+      />,
+      status,
+    );
+  const actor = (auth: Auth, request: Request): ChannelActor => ({
+    actor: auth.user.name,
+    sourceIp: web.address(request),
+  });
+  /** The channel a route names, or the 404 page. */
+  const channelNamed = async (auth: Auth, request: Request, name: string) =>
+    (await channels.list()).find((c) => c.name === name) ?? web.notFound(auth, request, "channel");
   const tokensPage = async (
     auth: Auth,
     request: Request,
@@ -38,21 +63,27 @@ export function adminRoutes(web: Web) {
     .get("/channels", async ({ request }) => {
       const auth = await web.guard(request, "viewer");
       if (auth instanceof Response) return auth;
-      return web.html(
-        <ChannelsPage
-          ctx={web.pageContext(auth, request)}
-          channels={await channels.list()}
-          now={web.now()}
-        />,
-      );
+      return channelsPage(auth, request);
+    })
+    .post("/channels", async ({ request, body }) => {
+      const form = (body ?? {}) as Form;
+      const auth = await web.guard(request, "admin", form);
+      if (auth instanceof Response) return auth;
+      try {
+        const name = await channels.add(formText(form, "url"), actor(auth, request));
+        return channelsPage(auth, request, { notice: { kind: "ok", text: `Added ${name}.` } }, 201);
+      } catch (e) {
+        if (!(e instanceof ChannelChangeError)) throw e;
+        return channelsPage(auth, request, { addError: e.message }, e.status);
+      }
     })
     .post("/channels/:name/test", async ({ request, params, body }) => {
       const auth = await web.guard(request, "admin", (body ?? {}) as Form);
       if (auth instanceof Response) return auth;
-      const name = params.name;
-      if (!(await channels.list()).some((c) => c.name === name))
-        return web.notFound(auth, request, "channel");
-      let notice: { kind: "ok" | "error"; text: string };
+      const channel = await channelNamed(auth, request, params.name);
+      if (channel instanceof Response) return channel;
+      const { name } = channel;
+      let notice: ChannelNotice;
       try {
         await channels.sendTest(name);
         notice = { kind: "ok", text: `Test message sent through ${name}.` };
@@ -60,14 +91,56 @@ export function adminRoutes(web: Web) {
         notice = { kind: "error", text: `${name} refused the test message: ${(e as Error).message}` };
       }
       await web.audit(auth.user.name, request, "channel.test", name, { ok: notice.kind === "ok" });
-      return web.html(
-        <ChannelsPage
-          ctx={web.pageContext(auth, request)}
-          channels={await channels.list()}
-          notice={notice}
-          now={web.now()}
-        />,
-      );
+      return channelsPage(auth, request, { notice });
+    })
+    .get("/channels/:name/edit", async ({ request, params }) => {
+      const auth = await web.guard(request, "admin");
+      if (auth instanceof Response) return auth;
+      const channel = await channelNamed(auth, request, params.name);
+      if (channel instanceof Response) return channel;
+      if (channel.origin !== "dashboard")
+        return channelsPage(
+          auth,
+          request,
+          {
+            notice: {
+              kind: "error",
+              text: `${channel.name} comes from the server's options: change it there.`,
+            },
+          },
+          400,
+        );
+      return web.html(<EditChannelPage ctx={web.pageContext(auth, request)} channel={channel} />);
+    })
+    .post("/channels/:name/edit", async ({ request, params, body }) => {
+      const form = (body ?? {}) as Form;
+      const auth = await web.guard(request, "admin", form);
+      if (auth instanceof Response) return auth;
+      const channel = await channelNamed(auth, request, params.name);
+      if (channel instanceof Response) return channel;
+      try {
+        const name = await channels.edit(channel.name, formText(form, "url"), actor(auth, request));
+        return channelsPage(auth, request, { notice: { kind: "ok", text: `Saved ${name}.` } });
+      } catch (e) {
+        if (!(e instanceof ChannelChangeError)) throw e;
+        return web.html(
+          <EditChannelPage ctx={web.pageContext(auth, request)} channel={channel} error={e.message} />,
+          e.status,
+        );
+      }
+    })
+    .post("/channels/:name/delete", async ({ request, params, body }) => {
+      const auth = await web.guard(request, "admin", (body ?? {}) as Form);
+      if (auth instanceof Response) return auth;
+      const channel = await channelNamed(auth, request, params.name);
+      if (channel instanceof Response) return channel;
+      try {
+        await channels.remove(channel.name, actor(auth, request));
+        return channelsPage(auth, request, { notice: { kind: "ok", text: `Deleted ${channel.name}.` } });
+      } catch (e) {
+        if (!(e instanceof ChannelChangeError)) throw e;
+        return channelsPage(auth, request, { notice: { kind: "error", text: e.message } }, e.status);
+      }
     })
     .get("/users", async ({ request }) => {
       const auth = await web.guard(request, "admin");

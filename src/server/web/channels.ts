@@ -7,6 +7,10 @@ import { ago } from "./format.ts";
 
 export interface ChannelStatus {
   name: string;
+  /** "options": from --notify/--telegram-* (read-only here); "dashboard": added here, editable */
+  origin: "options" | "dashboard";
+  /** the URL with every secret masked, filters included; null for --telegram-token/--telegram-chat */
+  url: string | null;
   /**
    * From what happened to the channel's messages, deliveries and test messages alike:
    * working: the last one to every target got through; failing: the last one to a target did
@@ -25,11 +29,40 @@ export interface ChannelStatus {
   failed: number;
 }
 
+/** Who changes a channel, for the audit log. */
+export interface ChannelActor {
+  actor: string;
+  sourceIp: string | null;
+}
+
+/** A change that cannot be made, with the status to answer: 400 bad input, 404 no such channel, 409 exists. */
+export class ChannelChangeError extends Error {
+  constructor(
+    readonly status: 400 | 404 | 409,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export interface ChannelStatusProvider {
   list(): Promise<ChannelStatus[]>;
   /** Sends a test message now; rejects with a human message when the channel refuses. */
   sendTest(name: string): Promise<void>;
+  /**
+   * Channels added in the dashboard: each change is audited and in effect at once (no restart).
+   * They resolve to the channel's name and reject with ChannelChangeError on bad input; the
+   * error never names a secret.
+   */
+  add(url: string, by: ChannelActor): Promise<string>;
+  /** `url` may keep secrets masked as *** (as the page shows it): the stored ones stay */
+  edit(name: string, url: string, by: ChannelActor): Promise<string>;
+  remove(name: string, by: ChannelActor): Promise<void>;
 }
+
+const nothingHere = async (): Promise<never> => {
+  throw new ChannelChangeError(404, "alerts are not wired into this server");
+};
 
 /** Until a channel is configured (or wired), the page says so instead of failing. */
 export const noChannels: ChannelStatusProvider = {
@@ -37,6 +70,9 @@ export const noChannels: ChannelStatusProvider = {
   sendTest: async (name) => {
     throw new Error(`no channel named ${name}`);
   },
+  add: nothingHere,
+  edit: nothingHere,
+  remove: nothingHere,
 };
 
 /** One warning per failing channel, on every page: alerts that do not get out must not go unnoticed. */

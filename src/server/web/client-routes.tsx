@@ -8,12 +8,19 @@ import { ClientList, OverviewPage } from "../../../templates/overview.tsx";
 import { badgePath, createBadge, isBadgeKind } from "../badges/service.ts";
 import { enrollClient, findClient, rotateClientSecret } from "../enrollment.ts";
 import { ApiError } from "../errors.ts";
-import { type ClientSettings, SETTING_LIMITS, validateSettingsChange } from "../monitor/settings.ts";
+import { lockOf } from "../monitor/networks.ts";
+import {
+  type ClientSettings,
+  normalizeTags,
+  SETTING_LIMITS,
+  validateSettingsChange,
+} from "../monitor/settings.ts";
 import type { ClientRecord } from "../store/index.ts";
 import { type Auth, type Form, formText, renderSync, type Web } from "./guard.ts";
 import {
   clientDetail,
   MUTE_CHOICES,
+  networksView,
   type OverviewQuery,
   overview,
   overviewQueryString,
@@ -39,7 +46,11 @@ export async function loadDetail(web: Web, c: ClientRecord) {
     rows: await web.store.history.range(c.id, from, now),
     downtimes: await web.store.history.serverDowntimes(from, now),
   };
-  return clientDetail(c, events, history, now);
+  const detail = clientDetail(c, events, history, now);
+  const monitor = web.deps.monitor;
+  return monitor
+    ? { ...detail, networks: networksView(await monitor.learnedNetworks(c.id), c.settings) }
+    : detail;
 }
 
 /** Parses the settings form into a settings change; returns an error message for bad input. */
@@ -81,6 +92,8 @@ export function settingsFromForm(
     expected_country: country || null,
     muted_until: mutedUntil,
     paused: formText(form, "paused") === "1",
+    // a form from before tags existed (an open tab) leaves them alone
+    tags: "tags" in form ? normalizeTags(formText(form, "tags")) : current.tags,
   });
   if (!checked.ok) return { error: checked.errors.map((e) => `${e.path.slice(1)} ${e.message}.`).join(" ") };
   return { change: checked.change };
@@ -291,6 +304,31 @@ export function clientRoutes(web: Web) {
         const on = formText(form, "on") !== "0";
         await updateSettings(auth, request, c, { paused: on }, on ? "client.pause" : "client.resume");
         return web.redirect(`/clients/${encodeURIComponent(c.id)}?notice=${on ? "paused" : "resumed"}`);
+      })
+      .post("/clients/:id/lock", async ({ request, params, body }) => {
+        const form = (body ?? {}) as Form;
+        const auth = await web.guard(request, "admin", form);
+        if (auth instanceof Response) return auth;
+        const c = await client(auth, request, params.id);
+        if (c instanceof Response) return c;
+        const learned = web.deps.monitor ? await web.deps.monitor.learnedNetworks(c.id) : null;
+        const lock = learned ? lockOf(learned) : null;
+        const checked = lock ? validateSettingsChange(lock) : null;
+        if (!checked?.ok)
+          return web.redirect(
+            `/clients/${encodeURIComponent(c.id)}?notice=${lock ? "lock-too-large" : "nothing-learned"}`,
+          );
+        await updateSettings(auth, request, c, checked.change, "client.lock");
+        return web.redirect(`/clients/${encodeURIComponent(c.id)}?notice=locked`);
+      })
+      .post("/clients/:id/unlock", async ({ request, params, body }) => {
+        const form = (body ?? {}) as Form;
+        const auth = await web.guard(request, "admin", form);
+        if (auth instanceof Response) return auth;
+        const c = await client(auth, request, params.id);
+        if (c instanceof Response) return c;
+        await updateSettings(auth, request, c, { exit_asns: null, exit_countries: null }, "client.unlock");
+        return web.redirect(`/clients/${encodeURIComponent(c.id)}?notice=unlocked`);
       })
       .post("/clients/:id/rotate", async ({ request, params, body }) => {
         const form = (body ?? {}) as Form;

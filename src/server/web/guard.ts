@@ -30,7 +30,7 @@ export interface WebDeps {
   /** true when the request came over HTTPS, directly or through a trusted proxy */
   isHttps?: (request: Request) => boolean;
   /** re-judges a client after its settings changed (and publishes client.changed) */
-  monitor?: Pick<ClientMonitor, "settingsChanged">;
+  monitor?: Pick<ClientMonitor, "settingsChanged" | "learnedNetworks">;
   channels?: ChannelStatusProvider;
   loginPolicy?: LoginPolicy;
   /** how long a rotated-out client secret keeps working */

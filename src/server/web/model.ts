@@ -6,6 +6,7 @@ import type { ReportV1 } from "../../protocol/report.ts";
 import type { IpInfo } from "../geo/types.ts";
 import { stretches, summariseUptime } from "../history/uptime.ts";
 import { CHECK_FILTERS, causeLabel } from "../monitor/causes.ts";
+import { formatShare, type NetworkProfile, networkName } from "../monitor/networks.ts";
 import { type ClientSettings, mutedUntil } from "../monitor/settings.ts";
 import type { ClientState, Verdict, Verdicts } from "../monitor/types.ts";
 import type {
@@ -44,6 +45,8 @@ export interface PolicyView {
   grace_s: number | null;
   expected_country: string | null;
   expected_asn: number | null;
+  /** labels that route its alerts (a channel URL's ?tags=) */
+  tags: readonly string[];
 }
 
 export function readPolicy(s: ClientSettings, now: number): PolicyView {
@@ -54,6 +57,7 @@ export function readPolicy(s: ClientSettings, now: number): PolicyView {
     grace_s: s.grace_s,
     expected_country: s.expected_country,
     expected_asn: s.expected_asn,
+    tags: s.tags,
   };
 }
 
@@ -78,6 +82,7 @@ const VERDICT_WORD: Record<string, string> = {
   na: "n/a",
   inconsistent: "inconsistent",
   violated: "unexpected",
+  unexpected: "not allowed",
 };
 
 export interface ChipView {
@@ -488,6 +493,33 @@ export interface ClientDetailView {
   intervalS: number | null;
   graceS: number | null;
   rotationPendingUntil: number | null;
+  /** the exit networks of the last 30 days and the lock (absent without a monitor) */
+  networks?: NetworksView;
+}
+
+export interface NetworksView {
+  networks: { label: string; share: string }[];
+  countries: { label: string; share: string }[];
+  /** "AS39351, AS212238; countries SE" or null when not locked */
+  locked: string | null;
+  /** Lock would lock to something */
+  canLock: boolean;
+}
+
+export function networksView(profile: NetworkProfile, s: ClientSettings): NetworksView {
+  const parts = [
+    s.exit_asns === null ? null : `networks ${s.exit_asns.map((a) => `AS${a}`).join(", ") || "none"}`,
+    s.exit_countries === null ? null : `countries ${s.exit_countries.join(", ") || "none"}`,
+  ].filter((p) => p !== null);
+  return {
+    networks: profile.asns.map((n) => ({ label: networkName(n.asn, n.org), share: formatShare(n.share) })),
+    countries: profile.countries.map((c) => ({
+      label: countryName(c.country) ?? c.country,
+      share: formatShare(c.share),
+    })),
+    locked: parts.length ? parts.join("; ") : null,
+    canLock: profile.asns.length > 0,
+  };
 }
 
 /** `eventsDesc`: the client's recent events, newest first, as the store returns them. */

@@ -5,17 +5,19 @@ import type { Broker } from "../../broker.ts";
 import { ApiError, notFound } from "../../errors.ts";
 import { stretches, summariseUptime } from "../../history/uptime.ts";
 import { readBodyLimited, requireJsonContentType } from "../../http.ts";
+import { lockOf } from "../../monitor/networks.ts";
 import type { ClientMonitor } from "../../monitor/service.ts";
+import { validateSettingsChange } from "../../monitor/settings.ts";
 import type { ClientRecord, Store, Transaction } from "../../store/index.ts";
 import type { ServerWarnings } from "../../warnings.ts";
 import { eventPage, parseEventQuery } from "../events/presenter.ts";
-import { presentClient, presentClientSummary } from "./presenter.ts";
+import { presentClient, presentClientSummary, presentNetworks } from "./presenter.ts";
 import { parseSettingsPatch } from "./settings.ts";
 
 export interface ClientsApiDeps {
   store: Store;
   now: () => number;
-  monitor: Pick<ClientMonitor, "settingsChanged">;
+  monitor: Pick<ClientMonitor, "settingsChanged" | "learnedNetworks">;
   broker: Broker;
   /** server-wide problems (home unknown, ...): listed with every page of clients */
   warnings?: ServerWarnings;
@@ -132,6 +134,33 @@ export const clientsApi = (deps: ClientsApiDeps) => {
           duration_s: Math.round(s.duration_ms / 1000),
         })),
       };
+    })
+    .get("/api/v1/clients/:id/networks", async ({ params }) => {
+      const client = await clientOr404(params.id);
+      return presentNetworks(await deps.monitor.learnedNetworks(client.id), client.settings);
+    })
+    .post("/api/v1/clients/:id/lock", async ({ params, request, principal }) => {
+      const client = await clientOr404(params.id);
+      const lock = lockOf(await deps.monitor.learnedNetworks(client.id));
+      if (lock === null)
+        throw new ApiError(
+          409,
+          "nothing_learned",
+          "this client has no exit network in its last 30 days yet: nothing to lock to",
+        );
+      const checked = validateSettingsChange(lock);
+      if (!checked.ok)
+        throw new ApiError(
+          409,
+          "lock_too_large",
+          "the client used too many exit networks to lock to",
+          checked.errors,
+        );
+      await audited(principal, request, "client.lock", client, { changed: checked.change }, (tx) =>
+        tx.clients.updateSettings(client.id, { ...client.settings, ...checked.change }),
+      );
+      await deps.monitor.settingsChanged(client.id);
+      return presentClient(await clientOr404(client.id), now());
     })
     .patch(
       "/api/v1/clients/:id",

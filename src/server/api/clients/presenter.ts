@@ -1,4 +1,5 @@
 /** The JSON the API shows for a client. Secrets never leave the server. */
+import type { NetworkProfile } from "../../monitor/networks.ts";
 import type { ClientSettings } from "../../monitor/settings.ts";
 import type { ClientRecord } from "../../store/index.ts";
 
@@ -16,6 +17,7 @@ export function presentClientSummary(c: ClientRecord, now: number) {
     exit: state.exit ?? null,
     verdicts: state.verdicts ?? null,
     rotation_pending: c.prevSecretUntil !== null && c.prevSecretUntil > now,
+    tags: c.settings.tags,
   };
 }
 
@@ -42,5 +44,28 @@ export function presentSettings(s: ClientSettings) {
     paused: s.paused,
     muted_until: s.muted_until === null ? null : new Date(s.muted_until).toISOString(),
     dns_allow_asns: s.dns_allow_asns,
+    exit_asns: s.exit_asns,
+    exit_countries: s.exit_countries,
+    tags: s.tags,
+  };
+}
+
+/** GET /api/v1/clients/:id/networks: what the client used in the window, and its lock. */
+export function presentNetworks(profile: NetworkProfile, s: ClientSettings) {
+  const pct = (share: number) => Math.round(share * 1000) / 10;
+  return {
+    window: `${Math.round(profile.window_ms / 86_400_000)}d`,
+    networks: profile.asns.map((n) => ({
+      asn: n.asn,
+      org: n.org,
+      share_percent: pct(n.share),
+      seconds: Math.round(n.ms / 1000),
+    })),
+    countries: profile.countries.map((c) => ({
+      country: c.country,
+      share_percent: pct(c.share),
+      seconds: Math.round(c.ms / 1000),
+    })),
+    locked: { exit_asns: s.exit_asns, exit_countries: s.exit_countries },
   };
 }

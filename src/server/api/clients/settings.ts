@@ -4,7 +4,7 @@
  * (src/server/monitor/settings.ts), with field paths in the API's names.
  */
 import type { FieldError } from "../../../protocol/report.ts";
-import { type ClientSettings, validateSettingsChange } from "../../monitor/settings.ts";
+import { type ClientSettings, normalizeTags, validateSettingsChange } from "../../monitor/settings.ts";
 
 /** API field → stored setting, where the names differ. */
 const STORED_NAME: Record<string, keyof ClientSettings> = { interval: "interval_s", grace: "grace_s" };
@@ -17,6 +17,9 @@ const API_KEYS = [
   "paused",
   "muted_until",
   "dns_allow_asns",
+  "exit_asns",
+  "exit_countries",
+  "tags",
 ];
 
 export function parseSettingsPatch(
@@ -37,6 +40,9 @@ export function parseSettingsPatch(
         errors.push({ path: "/muted_until", message: "must be an ISO 8601 date-time or null" });
       else change.muted_until = at;
     } else if (key === "expected_country" && typeof value === "string") change[key] = value.toUpperCase();
+    else if (key === "exit_countries" && Array.isArray(value))
+      change[key] = value.map((c) => (typeof c === "string" ? c.toUpperCase() : c));
+    else if (key === "tags" && Array.isArray(value)) change.tags = normalizeTags(value);
     else change[STORED_NAME[key] ?? key] = value;
   }
   const checked = validateSettingsChange(change);

@@ -54,6 +54,9 @@ export const exportApi = (deps: ExportApiDeps) => {
           for (const c of doc.clients)
             if (!result.skipped.clients.includes(c.name))
               deps.broker.publish("client.changed", { clientId: c.id });
+          for (const c of doc.notify_channels)
+            if (!result.skipped.notify_channels.includes(c.url))
+              deps.broker.publish("channels.changed", { id: c.id });
           return result;
         } catch (e) {
           if (e instanceof ImportError)

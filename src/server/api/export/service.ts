@@ -1,11 +1,11 @@
 /**
  * Export and import of what a person configured: clients (with their policies and sealed
- * secrets), API tokens (hashes only) and dashboard users (password hashes). History, events
- * and the outbox stay behind: they are the server's own record, kept by backups instead.
- * Alert channels are configured by options and the env file, not in the database, so they are
- * not part of an export.
+ * secrets), API tokens (hashes only), dashboard users (password hashes) and the alert channels
+ * added in the dashboard (URLs sealed). History, events and the outbox stay behind: they are the
+ * server's own record, kept by backups instead. Channels given as options live in the
+ * configuration, not in the database, so they are not part of an export.
  *
- * Nothing travels in clear. Client secrets stay sealed with the exporting server's key: the
+ * Nothing travels in clear. Client secrets and channel URLs stay sealed with the exporting server's key: the
  * importing server must hold that key, as its current key or as a previous one (server.key.previous,
  * SENTINEL_PREVIOUS_SERVER_KEY, or `sentinel import --source-key-file`), and re-seals them with
  * its own current key. Elysia-free: the API and the CLI share it.
@@ -47,22 +47,35 @@ export interface ExportedUser {
   created_at: number;
 }
 
+/** An alert channel added in the dashboard. */
+export interface ExportedChannel {
+  id: string;
+  /** "v1:<server key id>:<AES-GCM sealed channel URL>" */
+  url_sealed: string;
+  /** the URL with every secret masked */
+  url: string;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface ExportDocument {
   format: typeof EXPORT_FORMAT;
   version: typeof EXPORT_VERSION;
   exported_at: string;
-  /** the key the client secrets are sealed with; an importing server needs it */
+  /** the key the client secrets and channel URLs are sealed with; an importing server needs it */
   server_key_id: string;
   clients: ExportedClient[];
   api_tokens: ExportedToken[];
   users: ExportedUser[];
+  /** absent in exports from before dashboard channels */
+  notify_channels: ExportedChannel[];
 }
 
 export interface ImportResult {
-  created: { clients: number; api_tokens: number; users: number };
-  /** names that already existed here and were left as they are */
-  skipped: { clients: string[]; api_tokens: string[]; users: string[] };
-  /** secrets sealed with another server key that were re-sealed with ours */
+  created: { clients: number; api_tokens: number; users: number; notify_channels: number };
+  /** names (channels: masked URLs) that already existed here and were left as they are */
+  skipped: { clients: string[]; api_tokens: string[]; users: string[]; notify_channels: string[] };
+  /** secrets and channel URLs sealed with another server key that were re-sealed with ours */
   resealed: number;
 }
 
@@ -108,6 +121,13 @@ export async function exportData(store: Store, keyring: Keyring, now: number): P
       password_hash: u.passwordHash,
       created_at: u.createdAt,
     })),
+    notify_channels: (await store.channels.list()).map((c) => ({
+      id: c.id,
+      url_sealed: c.urlSealed,
+      url: c.display,
+      created_at: c.createdAt,
+      updated_at: c.updatedAt,
+    })),
   };
 }
 
@@ -133,6 +153,13 @@ const TOKEN_SHAPE: Shape = {
   token_sha256: "string",
   created_at: "number",
   revoked_at: "number?",
+};
+const CHANNEL_SHAPE: Shape = {
+  id: "string",
+  url_sealed: "string",
+  url: "string",
+  created_at: "number",
+  updated_at: "number",
 };
 const USER_SHAPE: Shape = {
   id: "string",
@@ -217,9 +244,15 @@ export function parseExport(input: unknown): ExportDocument {
   const problem =
     checkItems(doc.clients, CLIENT_SHAPE, "clients") ??
     checkItems(doc.api_tokens ?? [], TOKEN_SHAPE, "api_tokens") ??
-    checkItems(doc.users ?? [], USER_SHAPE, "users");
+    checkItems(doc.users ?? [], USER_SHAPE, "users") ??
+    checkItems(doc.notify_channels ?? [], CHANNEL_SHAPE, "notify_channels");
   if (problem) throw new ImportError("invalid_export", problem.message, problem.path);
-  return { ...doc, api_tokens: doc.api_tokens ?? [], users: doc.users ?? [] } as ExportDocument;
+  return {
+    ...doc,
+    api_tokens: doc.api_tokens ?? [],
+    users: doc.users ?? [],
+    notify_channels: doc.notify_channels ?? [],
+  } as ExportDocument;
 }
 
 /** Who asks for an import or export, for the audit log. */
@@ -240,7 +273,12 @@ export async function auditExport(
     ...by,
     action: "export",
     target: null,
-    detail: { clients: doc.clients.length, api_tokens: doc.api_tokens.length, users: doc.users.length },
+    detail: {
+      clients: doc.clients.length,
+      api_tokens: doc.api_tokens.length,
+      users: doc.users.length,
+      notify_channels: doc.notify_channels.length,
+    },
   });
 }
 
@@ -265,7 +303,7 @@ export async function importData(
     } catch {
       throw new ImportError(
         "server_key_mismatch",
-        `client secrets are sealed with server key ${sealed.split(":")[1] ?? "?"}, which this server does not hold; ` +
+        `secrets are sealed with server key ${sealed.split(":")[1] ?? "?"}, which this server does not hold; ` +
           "copy that server's key to server.key.previous (or pass --source-key-file) and import again",
       );
     }
@@ -282,10 +320,16 @@ export async function importData(
     secret_sealed: reseal(c.secret_sealed),
     previous_secret_sealed: c.previous_secret_sealed ? reseal(c.previous_secret_sealed) : null,
   }));
+  // a channel is known here by its id or by the same masked URL (the same service and filters)
+  const known = await store.channels.list();
+  const freshChannels = doc.notify_channels.filter(
+    (c) => !known.some((k) => k.id === c.id || k.display === c.url),
+  );
+  const channels = freshChannels.map((c) => ({ ...c, url_sealed: reseal(c.url_sealed) }));
 
   const result: ImportResult = {
-    created: { clients: 0, api_tokens: 0, users: 0 },
-    skipped: { clients: [], api_tokens: [], users: [] },
+    created: { clients: 0, api_tokens: 0, users: 0, notify_channels: 0 },
+    skipped: { clients: [], api_tokens: [], users: [], notify_channels: [] },
     resealed,
   };
   await store.transaction(async (tx) => {
@@ -340,6 +384,18 @@ export async function importData(
         createdAt: u.created_at,
       });
       result.created.users++;
+    }
+    for (const c of doc.notify_channels)
+      if (!freshChannels.includes(c)) result.skipped.notify_channels.push(c.url);
+    for (const c of channels) {
+      await tx.channels.create({
+        id: c.id,
+        urlSealed: c.url_sealed,
+        display: c.url,
+        createdAt: c.created_at,
+        updatedAt: c.updated_at,
+      });
+      result.created.notify_channels++;
     }
     await tx.auth.audit({ at: Date.now(), ...by, action: "import", target: null, detail: { ...result } });
   });

@@ -12,6 +12,13 @@ import type { ReportIngest } from "./service.ts";
 
 export const REPORTS_PATH = "/api/v1/reports";
 
+/**
+ * Report fields beyond protocol v1's first version that this server understands, so a client
+ * uses them only with a server that does (docs/protocol.md): `dns_pending`, a report sent before
+ * its DNS probes finished, whose DNS verdict stays as it was.
+ */
+export const REPORT_FEATURES: readonly string[] = ["dns_pending"];
+
 export type ReportRoute = PlainRoute;
 
 export function reportRoute(
@@ -34,6 +41,8 @@ export function reportRoute(
         next_report_in_s: result.nextReportInS,
         status: result.status,
         reasons: result.reasons,
+        features: REPORT_FEATURES,
+        ...(result.oracle ? { dns_oracle: result.oracle } : {}),
       },
     };
   });

@@ -10,6 +10,7 @@ import {
   signatureMatches,
 } from "../../../protocol/signing.ts";
 import type { Keyring } from "../../auth/keyring.ts";
+import type { DnsOracle, OracleGrant } from "../../dns/oracle.ts";
 import { ApiError, tooManyRequests, unauthorized } from "../../errors.ts";
 import type { AcceptedReport, AcceptResult } from "../../monitor/service.ts";
 import {
@@ -36,11 +37,16 @@ export interface ReportIngestDeps {
   now: () => number;
   /** Judges and persists the report inside the caller's transaction. */
   accept: (r: AcceptedReport, tx: Transaction) => Promise<AcceptResult>;
+  /** the DNS oracle: its sightings attach to reports, and each 202 grants the next round's labels */
+  oracle?: DnsOracle;
   limits: ReportLimits;
   onAuthFailure?: (reason: string) => void;
   /** a storage error turned into 503 (for the log) */
   onStorageFailure?: (reason: string, error: Error) => void;
 }
+
+/** What the report path answers: the monitor's result, the server's time, the next oracle labels. */
+export type IngestResult = AcceptResult & { serverTime: string; oracle?: OracleGrant };
 
 export interface IncomingReport {
   /** the body as sent (a string stands for its UTF-8 bytes): the signature covers exactly these */
@@ -66,7 +72,7 @@ export class ReportIngest {
    * A full, read-only or failing disk (or an unreachable database) answers 503 + Retry-After:
    * the client keeps the report and sends it again, and nothing was acknowledged that is not stored.
    */
-  async handle(req: IncomingReport): Promise<AcceptResult & { serverTime: string }> {
+  async handle(req: IncomingReport): Promise<IngestResult> {
     try {
       return await this.verifyAndAccept(req);
     } catch (e) {
@@ -83,7 +89,7 @@ export class ReportIngest {
     }
   }
 
-  private async verifyAndAccept(req: IncomingReport): Promise<AcceptResult & { serverTime: string }> {
+  private async verifyAndAccept(req: IncomingReport): Promise<IngestResult> {
     const { store, now, limits } = this.deps;
     const fail = async (reason: string): Promise<never> => {
       this.deps.onAuthFailure?.(reason);
@@ -134,12 +140,23 @@ export class ReportIngest {
     // slip between the check and the write, and a report that is not stored does not burn it;
     // the answer waits for the commit.
     const expiresAt = (headers.timestamp + MAX_CLOCK_SKEW_S + 1) * 1000;
+    const { oracle } = this.deps;
     const accepted = await this.commit(async (tx) => {
       if (!(await tx.nonces.use(client.id, headers.nonce, expiresAt, t))) return null;
-      return this.deps.accept({ client, report: result.report, sourceIp: req.sourceIp, receivedAt: t }, tx);
+      const accept = (report: typeof result.report, inTx: Transaction) =>
+        this.deps.accept({ client, report, sourceIp: req.sourceIp, receivedAt: t }, inTx);
+      if (!oracle?.carries(result.report)) return accept(result.report, tx);
+      // the sightings a report takes are gone only if the report is stored: one unit for both
+      return tx.transaction(async (inner) =>
+        accept(await oracle.attach(result.report, client.id, inner, t), inner),
+      );
     });
     if (accepted === null) return fail("replayed_nonce");
-    return { ...accepted, serverTime: new Date(t).toISOString() };
+    return {
+      ...accepted,
+      serverTime: new Date(t).toISOString(),
+      ...(oracle ? { oracle: oracle.grant(client.id, t, accepted.nextReportInS) } : {}),
+    };
   }
 
   private secretsOf(client: ClientRecord, now: number): string[] {

@@ -7,7 +7,7 @@
  * Error texts name the service and the status, never the URL (it holds the secret).
  */
 import type { Channel, ErrorClass, PaceRule, SendResult } from "../channel.ts";
-import { type ClientTagSource, type RouteCandidate, type RouteFilter, routeMatches } from "../filter.ts";
+import { type RouteCandidate, type RouteFilter, routeMatches } from "../filter.ts";
 import type { MessageTemplates } from "../templates.ts";
 import type { Notification } from "../types.ts";
 
@@ -112,7 +112,6 @@ export interface UrlChannelContext {
   name: string;
   filter: RouteFilter;
   templates: MessageTemplates;
-  tags: ClientTagSource;
   publicUrl: string | null;
   requestTimeoutMs: number;
 }
@@ -135,7 +134,7 @@ export abstract class HttpChannel implements Channel<HttpRequest> {
   }
 
   accepts(_target: string, c: RouteCandidate): boolean {
-    return routeMatches(this.ctx.filter, c, this.ctx.tags);
+    return routeMatches(this.ctx.filter, c);
   }
 
   abstract render(n: Notification, target: string, meta?: { key?: string }): HttpRequest[];

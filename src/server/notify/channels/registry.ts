@@ -1,13 +1,13 @@
 /**
- * From `--notify` URLs to channels, each channel class in its own folder. tgram:// URLs are not
- * a channel of their own: they add chats (with their filters) to the one Telegram channel,
- * exactly like --telegram-token/--telegram-chat.
+ * From channel URLs to channels, each channel class in its own folder. tgram:// URLs given as
+ * options are not a channel of their own: they add chats (with their filters) to the one bot
+ * of --telegram-token/--telegram-chat. A tgram:// channel added in the dashboard is a channel of
+ * its own that only sends (the bot answers the chats of the options).
  */
 import type { Logger } from "../../../cli/common.ts";
 import type { Channel } from "../channel.ts";
-import type { ClientTagSource } from "../filter.ts";
 import type { MessageTemplates } from "../templates.ts";
-import { channelName, type Scheme } from "../url.ts";
+import { channelName } from "../url.ts";
 import { AppriseChannel } from "./apprise/channel.ts";
 import type { AppriseConfig } from "./apprise/config.ts";
 import { DiscordChannel } from "./discord/channel.ts";
@@ -23,63 +23,71 @@ import { SlackChannel } from "./slack/channel.ts";
 import type { SlackConfig } from "./slack/config.ts";
 import { SmtpChannel } from "./smtp/channel.ts";
 import type { SmtpConfig } from "./smtp/config.ts";
-import { checkNotifyUrl, type TelegramUrl } from "./urls.ts";
+import { TelegramChannel } from "./telegram/channel.ts";
+import { type CheckedUrl, checkNotifyUrl, type TelegramUrl } from "./urls.ts";
 import { WebhookChannel } from "./webhook/channel.ts";
 import type { WebhookConfig } from "./webhook/config.ts";
 
 export interface BuildContext {
   templates: MessageTemplates;
-  tags: ClientTagSource;
   publicUrl: string | null;
   logger: Logger;
   states: ClientStateSource;
   requestTimeoutMs?: number;
+  /** --telegram-api-root, for tgram:// channels of their own */
+  telegramApiRoot?: string;
   /** extra trust for TLS servers with a private CA (tests) */
   tls?: { ca?: string };
 }
 
 export interface BuiltChannels {
   channels: Channel[];
+  /** per channel, its URL as shown: secrets masked, filters kept */
+  shown: string[];
   /** tgram:// URLs, for the Telegram channel */
   telegram: TelegramUrl[];
+}
+
+/** A name not in `taken`: the name itself, else "<name> #2", "#3", ... */
+export function uniqueName(name: string, taken: ReadonlySet<string>): string {
+  let unique = name;
+  for (let i = 2; taken.has(unique); i++) unique = `${name} #${i}`;
+  return unique;
 }
 
 /** Builds the channels of valid URLs (options were checked at start: an invalid one throws). */
 export function buildUrlChannels(urls: readonly string[], b: BuildContext): BuiltChannels {
   const channels: Channel[] = [];
+  const shown: string[] = [];
   const telegram: TelegramUrl[] = [];
   const names = new Set<string>();
   for (const text of urls) {
     const checked = checkNotifyUrl(text);
     if ("error" in checked) throw new Error(`--notify: ${checked.error}`);
-    const { url, config } = checked;
-    if (url.scheme === "tgram") {
-      telegram.push(config as TelegramUrl);
+    if (checked.url.scheme === "tgram") {
+      telegram.push(checked.config as TelegramUrl);
       continue;
     }
-    let name = channelName(url);
-    for (let i = 2; names.has(name); i++) name = `${channelName(url)} #${i}`;
+    const name = uniqueName(channelName(checked.url), names);
     names.add(name);
-    const ctx: UrlChannelContext = {
-      name,
-      filter: url.filter,
-      templates: b.templates,
-      tags: b.tags,
-      publicUrl: b.publicUrl,
-      requestTimeoutMs: b.requestTimeoutMs ?? 15_000,
-    };
-    channels.push(createChannel(url.scheme, ctx, config, b));
+    channels.push(buildChannel(checked, name, b));
+    shown.push(checked.url.redacted);
   }
-  return { channels, telegram };
+  return { channels, shown, telegram };
 }
 
-function createChannel(
-  scheme: Exclude<Scheme, "tgram">,
-  ctx: UrlChannelContext,
-  config: unknown,
-  b: BuildContext,
-) {
-  switch (scheme) {
+/** One channel from one checked URL, named `name` (its masked URL, made unique). */
+export function buildChannel(checked: CheckedUrl, name: string, b: BuildContext): Channel {
+  const { url, config } = checked;
+  const timeoutMs = b.requestTimeoutMs ?? 15_000;
+  const ctx: UrlChannelContext = {
+    name,
+    filter: url.filter,
+    templates: b.templates,
+    publicUrl: b.publicUrl,
+    requestTimeoutMs: timeoutMs,
+  };
+  switch (url.scheme) {
     case "ntfy":
     case "ntfys":
       return new NtfyChannel(ctx, config as NtfyConfig);
@@ -107,5 +115,18 @@ function createChannel(
     case "apprise+https":
     case "apprise+http":
       return new AppriseChannel(ctx, config as AppriseConfig);
+    case "tgram": {
+      const t = config as TelegramUrl;
+      return new TelegramChannel({
+        name,
+        token: t.token,
+        chats: [t.chat],
+        ...(b.telegramApiRoot ? { apiRoot: b.telegramApiRoot } : {}),
+        templates: b.templates,
+        filters: new Map([[t.chat, t.filter]]),
+        buttons: false,
+        requestTimeoutMs: timeoutMs,
+      });
+    }
   }
 }

@@ -191,6 +191,22 @@ export function sqliteHistory(db: Database): Sync<HistoryRepository> {
     },
     firstAt: () =>
       db.query<{ t: number | null }, []>("SELECT min(at) AS t FROM client_history").get()?.t ?? null,
+    exitTimes: (clientId, from, to) =>
+      db
+        .query<{ ip: string; ms: number }, [Record<string, string | number>]>(
+          `WITH stretches AS (
+             SELECT coalesce(exit_ipv4, exit_ipv6) AS ip, liveness, at,
+                    lead(at) OVER (ORDER BY at, id) AS next_at
+             FROM client_history
+             WHERE client_id = $client AND at <= $to AND at >= coalesce(
+               (SELECT max(at) FROM client_history WHERE client_id = $client AND at < $from), $from)
+           )
+           SELECT ip, sum(max(0, min(coalesce(next_at, $to), $to) - max(at, $from))) AS ms
+           FROM stretches
+           WHERE ip IS NOT NULL AND liveness IN ('online', 'late')
+           GROUP BY ip HAVING ms > 0 ORDER BY ms DESC, ip`,
+        )
+        .all({ client: clientId, from, to }),
     recordServerDowntime(from, to) {
       db.query("INSERT INTO server_downtime (from_at, to_at) VALUES (?, ?)").run(from, to);
     },

@@ -7,6 +7,7 @@ import type { Leadership, Readiness, Repositories, Store, Transaction } from "..
 import { sqliteAuth } from "./auth.ts";
 import { sqliteBadges, sqliteReportRuns } from "./badges.ts";
 import { SqliteChangeFeed } from "./change-feed.ts";
+import { sqliteChannels } from "./channels.ts";
 import { sqliteClients } from "./clients.ts";
 import { SqliteEngine } from "./engine.ts";
 import { sqliteEvents, sqliteHistory, sqliteMeta, sqliteTokens } from "./events.ts";
@@ -14,11 +15,12 @@ import { SqliteGroupCommit } from "./group-commit.ts";
 import { openIntactDatabase } from "./integrity.ts";
 import { MIGRATIONS, type Migration } from "./migrations.ts";
 import { SqliteNonces } from "./nonces.ts";
+import { sqliteOracle } from "./oracle.ts";
 import { sqliteOutbox } from "./outbox.ts";
 import { memoryRateLimits } from "./rate-limits.ts";
 import { sqliteRollups } from "./rollups.ts";
 import { sqliteStats } from "./stats.ts";
-import { type Runner, wrap } from "./sync.ts";
+import { type Runner, settle, wrap } from "./sync.ts";
 
 export { type BackupInfo, inspectBackup } from "./backup.ts";
 export { DatabaseDamagedError } from "./integrity.ts";
@@ -89,25 +91,30 @@ export function openSqliteStore(path: string, opts: { quickCheck?: boolean } = {
     history: sqliteHistory(db),
     auth: sqliteAuth(db),
     outbox: sqliteOutbox(db),
+    channels: sqliteChannels(db),
     stats: sqliteStats(db),
     rollups: sqliteRollups(db),
     badges: sqliteBadges(db),
     reportRuns: sqliteReportRuns(db),
+    oracle: sqliteOracle(db),
   };
   const repositories = (run: Runner, nonceRepo: SqliteNonces["autocommit"]): Repositories => ({
     clients: wrap(sync.clients, run),
     nonces: wrap(nonceRepo, run),
-    limits: wrap(sync.limits, run),
+    // memory only: no need to wait for the connection
+    limits: wrap(sync.limits, settle),
     events: wrap(sync.events, run),
     tokens: wrap(sync.tokens, run),
     meta: wrap(sync.meta, run),
     history: wrap(sync.history, run),
     auth: wrap(sync.auth, run),
     outbox: wrap(sync.outbox, run),
+    channels: wrap(sync.channels, run),
     stats: wrap(sync.stats, run),
     rollups: wrap(sync.rollups, run),
     badges: wrap(sync.badges, run),
     reportRuns: wrap(sync.reportRuns, run),
+    oracle: wrap(sync.oracle, run),
   });
   // one Transaction object serves every transaction: the mutex lets only one be open at a time
   const tx: Transaction = {

@@ -72,11 +72,11 @@ test("a database from a newer sentinel is refused", async () => {
   expect(() => migrate(db)).toThrow(/newer than this sentinel/);
 });
 
-test("migration 10 fills status_since from history and causes from the stored verdicts", async () => {
+test("migration 12 fills status_since from history and causes from the stored verdicts", async () => {
   const dir = mkdtempSync(join(tmpdir(), "sentinel-migrate-"));
   const file = join(dir, "sentinel.db");
   const old = new Database(file, { create: true, strict: true });
-  for (const [v, m] of MIGRATIONS.slice(0, 9).entries()) {
+  for (const [v, m] of MIGRATIONS.slice(0, 11).entries()) {
     if (typeof m === "string") old.exec(m);
     else m(old);
     old.exec(`PRAGMA user_version = ${v + 1}`);

@@ -165,7 +165,34 @@ export const MIGRATIONS: readonly Migration[] = [
   `
   ALTER TABLE clients ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
   `,
-  // 10: history that explains itself and outlives --retention (issue 15).
+  // 10: alert channels added in the dashboard, each URL sealed with the server key like a
+  // client secret (the masked form beside it, for lists that must not open the seal)
+  `
+  CREATE TABLE notify_channels (
+    id TEXT PRIMARY KEY,
+    url_sealed TEXT NOT NULL,
+    display TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  `,
+  // 11: who asked the DNS oracle for which name (src/server/dns/): written by the DNS listener,
+  // taken by the report that carries the name, pruned when nobody took it
+  `
+  CREATE TABLE dns_oracle_sightings (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    qtype TEXT NOT NULL,
+    resolver TEXT NOT NULL,
+    transport TEXT NOT NULL,
+    client_subnet TEXT,
+    at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  CREATE INDEX dns_oracle_sightings_name ON dns_oracle_sightings(name);
+  CREATE INDEX dns_oracle_sightings_expires_at ON dns_oracle_sightings(expires_at);
+  `,
+  // 12: history that explains itself and outlives --retention (issue 15).
   // - clients.status_since ("red for 14 min") and clients.causes (search and filter by check)
   //   as columns, so a list of 10,000 clients reads them without parsing state; both filled
   //   from what is stored (status_since: the start of the latest run of history rows with the

@@ -272,7 +272,7 @@ export class MqttChannel implements Channel<string> {
   }
 
   accepts(_target: string, c: RouteCandidate): boolean {
-    return routeMatches(this.ctx.filter, c, this.ctx.tags);
+    return routeMatches(this.ctx.filter, c);
   }
 
   render(n: Notification): string[] {

@@ -67,7 +67,7 @@ export class SmtpChannel implements Channel<EmailMessage> {
   }
 
   accepts(_target: string, c: RouteCandidate): boolean {
-    return routeMatches(this.ctx.filter, c, this.ctx.tags);
+    return routeMatches(this.ctx.filter, c);
   }
 
   render(n: Notification): EmailMessage[] {

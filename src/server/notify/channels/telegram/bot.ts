@@ -6,15 +6,15 @@
  */
 import { Bot, type Context, webhookCallback } from "grammy";
 import type { UserFromGetMe } from "grammy/types";
-import { parseDuration } from "../../config/duration.ts";
-import type { Logger } from "../../logger.ts";
-import type { Broker } from "../broker.ts";
-import type { ClientSettings } from "../monitor/settings.ts";
-import { parseTelegramTarget } from "../notify/channels/telegram/chat.ts";
-import { sanitizedTelegramError } from "../notify/channels/telegram/errors.ts";
-import { escapeHtml as esc, splitHtml } from "../notify/channels/telegram/html.ts";
-import { settlesWithin } from "../settles-within.ts";
-import type { ClientRecord, Store } from "../store/index.ts";
+import { parseDuration } from "../../../../config/duration.ts";
+import type { Logger } from "../../../../logger.ts";
+import type { Broker } from "../../../broker.ts";
+import type { ClientSettings } from "../../../monitor/settings.ts";
+import { settlesWithin } from "../../../settles-within.ts";
+import type { ClientRecord, Store } from "../../../store/index.ts";
+import { parseTelegramTarget } from "./chat.ts";
+import { sanitizedTelegramError } from "./errors.ts";
+import { escapeHtml as esc, splitHtml } from "./html.ts";
 import { clientReply, clientsReply, HELP, type ReplyContext, startReply, statusReply } from "./replies.ts";
 
 export interface SentinelBotDeps {

@@ -1,10 +1,10 @@
 /** Bot command replies (Telegram HTML), pure: they get records and return text. */
 
-import { formatTime } from "../../../templates/messages/telegram.ts";
-import { formatDuration } from "../../config/duration.ts";
-import { mutedUntil } from "../monitor/settings.ts";
-import { escapeHtml as esc } from "../notify/channels/telegram/html.ts";
-import type { ClientRecord, EventRecord } from "../store/index.ts";
+import { formatDuration } from "../../../../config/duration.ts";
+import { mutedUntil } from "../../../monitor/settings.ts";
+import type { ClientRecord, EventRecord } from "../../../store/index.ts";
+import { formatTime } from "../../message-model.ts";
+import { escapeHtml as esc } from "./html.ts";
 
 export const STATUS_EMOJI: Record<string, string> = { green: "🟢", yellow: "🟡", red: "🔴", grey: "⚪" };
 
