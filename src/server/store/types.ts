@@ -41,9 +41,6 @@ export interface ClientSummary {
   statusSince: number | null;
   /** why the status is what it is, as cause codes ("bypass:leak", "offline"; monitor/causes.ts) */
   causes: string[];
-  /** the settings' pause and mute, read for filters without parsing the whole settings */
-  paused: boolean;
-  mutedUntil: number | null;
 }
 
 /**
@@ -148,6 +145,8 @@ export interface ClientRepository {
   getMany(ids: readonly string[]): Promise<ClientRecord[]>;
   /** How many clients have each overall status (one indexed count, no rows read). */
   countByStatus(): Promise<Record<string, number>>;
+  /** The ids of the clients whose settings say paused, or muted at `now` (a list filter). */
+  withFlag(flag: "paused" | "muted", now: number): Promise<string[]>;
   remove(id: string): Promise<boolean>;
   updateSettings(id: string, settings: ClientSettings): Promise<void>;
   /** Installs a new secret; the previous one stays valid until `prevUntil` (ms). */

@@ -126,13 +126,11 @@ export function clientRoutes(web: Web) {
     return html;
   };
   const overviewOf = async (query: OverviewQuery) =>
-    overview(
-      await store.clients.summaries(),
-      web.now(),
-      query,
-      (ids) => store.clients.getMany(ids),
-      stripSource(web),
-    );
+    overview(await store.clients.summaries(), web.now(), query, {
+      load: (ids) => store.clients.getMany(ids),
+      flagged: (flag) => store.clients.withFlag(flag, web.now()),
+      history: stripSource(web),
+    });
 
   /** Loads the client for a route, or the 404 page. */
   const client = async (auth: Auth, request: Request, id: string): Promise<ClientRecord | Response> =>

@@ -282,12 +282,6 @@ function matches(c: ClientSummary, needle: string): boolean {
   return hay.some((h) => h?.toLowerCase().includes(n));
 }
 
-function flagged(c: ClientSummary, flag: FlagFilter, now: number): boolean {
-  if (flag === "paused") return c.paused === true;
-  if (flag === "muted") return c.mutedUntil != null && c.mutedUntil > now;
-  return true;
-}
-
 /**
  * The overview shows at most this many rows (worst first by default); with more clients the
  * page says so and search or the status filter narrow it down. Keeps a 10,000-client page light.
@@ -332,24 +326,35 @@ export async function strips(
   return new Map(ids.map((id) => [id, strip(byClient.get(id) ?? [], downtimes, from, now, "Last 24 h")]));
 }
 
+/** Where the overview reads what the light summaries leave out. */
+export interface OverviewSources {
+  /** the full records of the clients shown */
+  load: (ids: string[]) => Promise<ClientRecord[]>;
+  /** the clients paused, or muted at the time, asked only when the list is filtered by that */
+  flagged: (flag: Exclude<FlagFilter, "">) => Promise<string[]>;
+  /** the 24-hour strips' history; without it rows have no strip */
+  history?: StripSource;
+}
+
 /**
  * Counts, filters and sorts the light summaries of every client, then builds rows only for the
  * ones shown, from the full records `load` returns (with 10,000 clients, parsing every
  * client's state for a page that shows 300 was most of the time), with their 24-hour strips
- * from one read of those rows' history.
+ * from one read of those rows' history. Pause and mute live in the settings, which summaries do
+ * not read: a list filtered by them asks the store for those ids.
  */
 export async function overview(
   clients: readonly ClientSummary[],
   now: number,
   query: OverviewQuery,
-  load: (ids: string[]) => Promise<ClientRecord[]>,
-  history?: StripSource,
+  { load, flagged, history }: OverviewSources,
 ): Promise<OverviewView> {
+  const withFlag = query.flag ? new Set(await flagged(query.flag)) : null;
   const matched = clients.filter(
     (c) =>
       (query.status === "all" || statusOf(c) === query.status) &&
       (query.check === "" || (c.causes ?? []).includes(query.check)) &&
-      flagged(c, query.flag, now) &&
+      (withFlag === null || withFlag.has(c.id)) &&
       matches(c, query.q),
   );
   const byName = (a: ClientSummary, b: ClientSummary) => collator.compare(a.name, b.name);

@@ -37,8 +37,6 @@ function toSummary(r: Row): ClientSummary {
     exit: exitOf(r),
     statusSince: num(r.status_since),
     causes: causesOf(r.causes),
-    paused: r.paused === 1,
-    mutedUntil: typeof r.muted_until === "number" ? r.muted_until : null,
   };
 }
 
@@ -46,8 +44,6 @@ function toClient(r: Row): ClientRecord {
   const settings = readSettings(parse(r.policy_json));
   return {
     ...toSummary(r),
-    paused: settings.paused,
-    mutedUntil: settings.muted_until,
     createdAt: r.created_at as number,
     origin: r.origin === "legacy" ? "legacy" : "enrolled",
     secretEnc: r.secret_enc as string,
@@ -70,11 +66,8 @@ const STATUS_SINCE = "status_since = iif(status = $status AND status_since IS NO
 
 const CLIENT_SELECT = `SELECT c.*, s.state_json, s.last_report_json FROM clients c LEFT JOIN client_state s ON s.client_id = c.id`;
 
-// pause and mute straight from the settings JSON: the filters need them, and parsing 10,000
-// settings objects in JavaScript costs more than SQLite extracting two fields
 const SUMMARY_SELECT = `SELECT id, name, status, liveness, last_report_at, exit_ip, exit_country, exit_asn, exit_org,
-  status_since, causes, policy_json ->> '$.paused' AS paused, policy_json ->> '$.muted_until' AS muted_until
-  FROM clients ORDER BY name`;
+  status_since, causes FROM clients ORDER BY name`;
 
 export function sqliteClients(db: Database): Sync<ClientRepository> {
   // biome-ignore lint/suspicious/noExplicitAny: bun:sqlite binding objects are loosely typed
@@ -117,6 +110,16 @@ export function sqliteClients(db: Database): Sync<ClientRepository> {
         .all();
       return Object.fromEntries(rows.map((r) => [r.status, r.n]));
     },
+    // read only for a list filtered by them, so the overview's summaries parse no settings
+    withFlag: (flag, now) =>
+      (flag === "paused"
+        ? db.query<{ id: string }, []>("SELECT id FROM clients WHERE policy_json ->> '$.paused'").all()
+        : db
+            .query<{ id: string }, [number]>(
+              "SELECT id FROM clients WHERE policy_json ->> '$.muted_until' > ?",
+            )
+            .all(now)
+      ).map((r) => r.id),
     remove: (id) =>
       db.transaction(() => {
         db.query("DELETE FROM client_state WHERE client_id = ?").run(id);
