@@ -3,11 +3,15 @@
  * against each client's own past; report gaps watched as reports arrive.
  */
 import { afterAll, expect, test } from "bun:test";
+import { fixedChannels } from "../src/server/notify/channel.ts";
 import { AnomalyJob } from "../src/server/reports/anomaly-job.ts";
 import { DAY_MS, dayOf } from "../src/server/reports/fold.ts";
 import { RollupJob } from "../src/server/reports/rollup.ts";
+import { parseReportSchedule, type ReportSchedule } from "../src/server/reports/schedule.ts";
+import { ReportScheduler } from "../src/server/reports/scheduler.ts";
 import { DNS_LEAK, H, historyWorld } from "./helpers/history.ts";
 import { quietLogger } from "./helpers/server.ts";
+import { signIn } from "./web-helpers.ts";
 
 const DAY0 = dayOf(Date.parse("2026-10-01T00:00:00Z"));
 const worlds: { w: { close(): Promise<void> } }[] = [];
@@ -15,7 +19,7 @@ afterAll(async () => {
   for (const w of worlds) await w.w.close();
 });
 
-test("a client that starts leaking every day is flagged once, with the numbers; one that always leaks is not", async () => {
+test("a client that starts leaking every day is flagged once, with the numbers, on the analytics page and in the weekly report; one that always leaks is not", async () => {
   const world = await historyWorld(DAY0 * DAY_MS);
   worlds.push(world);
   for (const name of ["leaky", "steady", "always-leaky"]) await world.add(name);
@@ -56,6 +60,29 @@ test("a client that starts leaking every day is flagged once, with the numbers; 
   expect(flag?.evidence).toMatchObject({ count: 7, dns: 7, baseline_median_per_week: 0, window_days: 7 });
   expect(String(flag?.evidence.reason)).toStartWith(
     "7 leaks (7 DNS) in the last 7 days; its 30-day baseline",
+  );
+  // shown on the dashboard (viewers too) and in the weekly report, numbers and all
+  const viewer = await signIn(world.w.handle, "viewer");
+  const analytics = await (
+    await world.w.handle("/analytics?period=7d", { headers: { cookie: viewer.cookie } })
+  ).text();
+  const listed = analytics.slice(analytics.indexOf('id="anom-title"'));
+  expect(listed).toContain("Unusual leak rate");
+  expect(listed).toContain("7 leaks (7 DNS) in the last 7 days");
+  const weekly = parseReportSchedule("mon 08:00") as ReportSchedule;
+  const report = new ReportScheduler({
+    store: world.w.store,
+    channels: fixedChannels([]),
+    schedules: [weekly],
+    now,
+    logger: quietLogger(),
+  });
+  const digest = await report.digest(weekly, now() - 7 * DAY_MS, now() + H);
+  expect(digest.anomalies.map((a) => [a.client, a.title])).toEqual(
+    [
+      ["leaky", "Unusual flap rate"],
+      ["leaky", "Unusual leak rate"],
+    ].sort(),
   );
   // the same unusual week judged again: not news
   expect(await anomalies.judgeDay(DAY0 + 39)).toBe(0);

@@ -35,6 +35,9 @@ export const EVENT_KINDS = [
 
 export type EventKind = (typeof EVENT_KINDS)[number];
 
+/** The anomaly flags, for the pages and reports that list them. */
+export const ANOMALY_KINDS: EventKind[] = EVENT_KINDS.filter((k) => k.startsWith("anomaly."));
+
 /**
  * What the notifier sends besides events: reminders, digests, the dashboard's test message, and
  * scheduled reports (--report-schedule).

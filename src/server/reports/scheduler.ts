@@ -11,7 +11,9 @@
  * reports helps nobody). A schedule seen for the first time starts with the next scheduled time,
  * not with one that passed before it was configured.
  */
+
 import type { Logger } from "../../logger.ts";
+import { ANOMALY_KINDS } from "../../protocol/events.ts";
 import type { Broker } from "../broker.ts";
 import type { ChannelSource } from "../notify/channel.ts";
 import type { Notification } from "../notify/types.ts";
@@ -32,8 +34,6 @@ export interface ReportSchedulerDeps {
 
 /** Thrown inside the transaction when another process ran the period first: nothing is kept. */
 class AlreadyRun extends Error {}
-
-const ANOMALY_KINDS = ["anomaly.leak_rate", "anomaly.flap_rate", "anomaly.report_gaps"];
 
 export class ReportScheduler {
   constructor(private readonly deps: ReportSchedulerDeps) {}

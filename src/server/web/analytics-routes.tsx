@@ -1,13 +1,13 @@
 /** @jsxImportSource @kitajs/html */
 /** GET /analytics?period=7d|30d|90d: the fleet over time (rollups, summaries, anomalies). */
+
 import { Elysia } from "elysia";
 import { AnalyticsPage } from "../../../templates/analytics.tsx";
+import { ANOMALY_KINDS } from "../../protocol/events.ts";
 import { addTotals, DAY_MS, dayOf, dayStart, emptyTotals } from "../reports/fold.ts";
 import { summarise, totalsOver } from "../reports/summary.ts";
 import type { Web } from "./guard.ts";
 import { ANALYTICS_PERIODS, type AnalyticsPeriod, analyticsView } from "./history-model.ts";
-
-const ANOMALY_KINDS = ["anomaly.leak_rate", "anomaly.flap_rate", "anomaly.report_gaps"];
 
 export function analyticsRoutes(web: Web) {
   const { store } = web;
