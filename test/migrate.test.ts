@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { migrateDatabase, redact } from "../src/cli/migrate.ts";
 import { run } from "../src/main.ts";
 import { acquireDataLock } from "../src/server/data-lock.ts";
+import { emptyTotals } from "../src/server/reports/fold.ts";
 import type { ClientState } from "../src/server/monitor/types.ts";
 import { COPIED_TABLES } from "../src/server/store/copy.ts";
 import { DATABASE_FILE, openStore } from "../src/server/store/index.ts";
@@ -69,7 +70,16 @@ async function populatedDataDir(): Promise<string> {
     await s.clients.casState(
       "c0",
       { liveness: "online", lastReportAt: T0 },
-      { state: null, status: "yellow", liveness: "late", lateAt: T0, offlineAt: T0 + 1, nextCheckAt: T0 + 1 },
+      {
+        state: null,
+        status: "yellow",
+        liveness: "late",
+        lateAt: T0,
+        offlineAt: T0 + 1,
+        nextCheckAt: T0 + 1,
+        causes: ["late", "dns:leak"],
+        at: T0,
+      },
     );
     await s.clients.updateSettings("c1", {
       interval_s: 60,
@@ -198,6 +208,42 @@ async function populatedDataDir(): Promise<string> {
     await s.meta.set("home_identity", JSON.stringify({ addresses: ["192.0.2.1"] }));
     await s.outbox.recordAttempt("telegram", "-100:7", T0, "HTTP 429");
     await s.outbox.recordAttempt("webhook", "https://example.invalid/hook", T0 + 1, null);
+    await s.history.record("c0", {
+      at: T0 + 9,
+      status: "red",
+      liveness: "late",
+      exitIpv4: "198.51.100.8",
+      exitIpv6: null,
+      resolvers: null,
+      causes: "bypass:leak,late",
+      detail: { exits: [{ ip: "198.51.100.8", country: "BR", asn: 64_501, org: "VPN Co" }], resolvers: [] },
+    });
+    const totals = { ...emptyTotals(), knownMs: 86_400_000, upMs: 86_000_000, redMs: 400_000, bypassN: 1 };
+    await s.rollups.writeDay(
+      20_833,
+      [{ clientId: "c0", day: 20_833, running: totals, carry: { redSince: T0, open: { bypass: T0 } } }],
+      { day: 20_833, clients: 1, totals },
+    );
+    await s.badges.create({
+      id: "b1",
+      clientId: "c0",
+      kind: "uptime",
+      tokenHash: "bh1",
+      label: "Alpha's uptime",
+      createdAt: T0,
+      lastUsedAt: null,
+      revokedAt: null,
+    });
+    await s.badges.touch("b1", T0 + 3);
+    await s.reportRuns.claim({
+      schedule: "mon 08:00 UTC",
+      periodStart: T0 - 604_800_000,
+      periodEnd: T0,
+      status: "sent",
+      queued: 2,
+      createdAt: T0 + 1,
+      note: null,
+    });
     await s.channels.create({
       id: "ch_1",
       urlSealed: "v1:k1:sealed-url",
@@ -262,6 +308,10 @@ describe.skipIf(!TEST_POSTGRES)("sentinel migrate", () => {
       "server_downtime",
       "channel_lanes",
       "notify_channels",
+      "client_days",
+      "fleet_days",
+      "badge_tokens",
+      "report_runs",
       "meta",
       "api_tokens",
     ])

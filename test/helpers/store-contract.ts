@@ -126,6 +126,8 @@ export function describeStore(name: string, target: ContractTarget): void {
           liveness: "never",
           lastReportAt: null,
           exit: null,
+          statusSince: null,
+          causes: [],
           createdAt: T0,
           origin: "enrolled",
           secretEnc: "sealed:c1",
@@ -216,7 +218,59 @@ export function describeStore(name: string, target: ContractTarget): void {
           liveness: "online",
           lastReportAt: T0,
           exit: null,
+          statusSince: T0,
+          causes: [],
         });
+      });
+
+      test("statusSince moves only when the status changes (report or sweep); causes are replaced each time", async () => {
+        const s = await withClient();
+        const since = async () => {
+          const c = await s.clients.get("c1");
+          const [summary] = await s.clients.summaries();
+          expect(summary).toMatchObject({ statusSince: c?.statusSince, causes: c?.causes });
+          return [c?.statusSince, c?.causes];
+        };
+        await s.clients.applyReport("c1", update({ status: "green", lastReportAt: T0 }));
+        expect(await since()).toEqual([T0, []]);
+        await s.clients.applyReport("c1", update({ status: "green", lastReportAt: T0 + 30_000, causes: [] }));
+        expect(await since()).toEqual([T0, []]);
+        const leak = ["bypass:leak", "dns:leak"];
+        await s.clients.applyReport("c1", update({ status: "red", lastReportAt: T0 + 60_000, causes: leak }));
+        expect(await since()).toEqual([T0 + 60_000, leak]);
+        const sweep = {
+          state: null,
+          lateAt: T0 + 90_000,
+          offlineAt: T0 + 120_000,
+          nextCheckAt: T0 + 120_000,
+        };
+        expect(
+          await s.clients.casState(
+            "c1",
+            { liveness: "online", lastReportAt: T0 + 60_000 },
+            { ...sweep, status: "red", liveness: "late", causes: ["bypass:leak", "late"], at: T0 + 90_000 },
+          ),
+        ).toBe(true);
+        expect(await since()).toEqual([T0 + 60_000, ["bypass:leak", "late"]]);
+        expect(
+          await s.clients.casState(
+            "c1",
+            { liveness: "late", lastReportAt: T0 + 60_000 },
+            { ...sweep, status: "grey", liveness: "offline", causes: ["offline"], at: T0 + 120_000 },
+          ),
+        ).toBe(true);
+        expect(await since()).toEqual([T0 + 120_000, ["offline"]]);
+      });
+
+      test("withFlag: the clients whose settings say paused, or muted at that time", async () => {
+        const s = await withClient("c1", "Alpha");
+        await s.clients.create({ id: "c2", name: "Beta", createdAt: T0, secretEnc: "x" });
+        await s.clients.create({ id: "c3", name: "Gamma", createdAt: T0, secretEnc: "x" });
+        await s.clients.updateSettings("c1", { ...DEFAULT_SETTINGS, paused: true });
+        await s.clients.updateSettings("c2", { ...DEFAULT_SETTINGS, muted_until: T0 + 1_000 });
+        expect(await s.clients.withFlag("paused", T0)).toEqual(["c1"]);
+        expect(await s.clients.withFlag("muted", T0)).toEqual(["c2"]);
+        expect(await s.clients.withFlag("muted", T0 + 1_000)).toEqual([]);
       });
 
       test("a heartbeat moves only the liveness columns (no revision, no state)", async () => {
@@ -309,6 +363,8 @@ export function describeStore(name: string, target: ContractTarget): void {
           lateAt: T0 + 45_000,
           offlineAt: T0 + 90_000,
           nextCheckAt: T0 + 90_000,
+          causes: ["late"],
+          at: T0 + 45_000,
         };
         // never reported: last_report_at is null, and null matches null
         expect(
@@ -674,7 +730,85 @@ export function describeStore(name: string, target: ContractTarget): void {
         ).toBe(true);
         const rows = await s.history.range("c1", 0, T0 * 2);
         expect(rows.map((r) => r.at)).toEqual([T0, T0 + 2000, T0 + 4000, T0 + 5000]);
-        expect(rows[2]).toEqual(history({ at: T0 + 4000, exitIpv6: "2001:db8::1", resolvers: null }));
+        // rows written without causes or detail read back with null ones
+        expect(rows[2]).toEqual({
+          ...history({ at: T0 + 4000, exitIpv6: "2001:db8::1", resolvers: null }),
+          causes: null,
+          detail: null,
+        });
+      });
+
+      test("causes are compared, detail is kept but not compared; rangeMany with and without rows in force", async () => {
+        const s = await fresh();
+        const detail = {
+          exits: [{ ip: "198.51.100.7", country: "NL", asn: 64_500, org: "Ex" }],
+          resolvers: [],
+        };
+        expect(await s.history.record("c1", history({ causes: "", detail }))).toBe(true);
+        expect(await s.history.record("c1", history({ at: T0 + 1, causes: "", detail: null }))).toBe(false);
+        expect(await s.history.record("c1", history({ at: T0 + 2, causes: "dns:leak" }))).toBe(true);
+        expect(await s.history.record("c1", history({ at: T0 + 3, causes: null }))).toBe(true);
+        expect((await s.history.range("c1", 0, T0 * 2)).map((r) => [r.causes, r.detail])).toEqual([
+          ["", detail],
+          ["dns:leak", null],
+          [null, null],
+        ]);
+        await s.history.record("c2", history({ at: T0 - 5, status: "red" }));
+        await s.history.record("B", history({ at: T0 + 2 }));
+        expect(await s.history.firstAt()).toBe(T0 - 5);
+        const ids = (rows: { clientId: string; at: number }[]) => rows.map((r) => [r.clientId, r.at]);
+        // ids in byte order ("B" before "c1"); each client's row in force first
+        expect(ids(await s.history.rangeMany(["c1", "c2", "B"], T0 + 1, T0 + 10))).toEqual([
+          ["B", T0 + 2],
+          ["c1", T0],
+          ["c1", T0 + 2],
+          ["c1", T0 + 3],
+          ["c2", T0 - 5],
+        ]);
+        const windowOnly = await s.history.rangeMany(["c1", "c2"], T0 + 1, T0 + 10, {
+          inForce: false,
+          statusOnly: true,
+        });
+        expect(ids(windowOnly)).toEqual([
+          ["c1", T0 + 2],
+          ["c1", T0 + 3],
+        ]);
+        expect(windowOnly[0]).toEqual({
+          clientId: "c1",
+          at: T0 + 2,
+          status: "green",
+          liveness: "online",
+          causes: "dns:leak",
+          exitIpv4: null,
+          exitIpv6: null,
+          resolvers: null,
+        });
+      });
+
+      test("event search: a reason's text without wildcards, any case, or the clients and kinds named", async () => {
+        const s = await fresh();
+        const event = (clientId: string, kind: string, reason: string) =>
+          s.events.append({
+            clientId,
+            kind,
+            from: null,
+            to: null,
+            evidence: { reason },
+            at: T0,
+            suppressed: false,
+          });
+        const a = await event("c1", "bypass", "Exit 198.51.100.7 is HOME (100%_sure)");
+        const b = await event("c2", "dns_leak", "resolver 192.0.2.53 answered");
+        const c = await event("c3", "client.offline", "silent");
+        const search = async (text: string, clientIds: string[] = [], kinds: string[] = []) =>
+          (await s.events.query({ search: { text, clientIds, kinds }, limit: 10 })).map((e) => e.id);
+        expect(await search("home (100%_")).toEqual([a]);
+        expect(await search("%")).toEqual([a]);
+        expect(await search("_")).toEqual([a]);
+        expect(await search("RESOLVER")).toEqual([b]);
+        expect(await search("nothing", ["c3"])).toEqual([c]);
+        expect(await search("nothing", [], ["dns_leak", "bypass"])).toEqual([b, a]);
+        expect(await search("nothing")).toEqual([]);
       });
 
       test("range: the rows in the window plus the last one before it", async () => {

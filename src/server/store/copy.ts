@@ -27,6 +27,10 @@ export const COPIED_TABLES = [
   "server_downtime",
   "channel_lanes",
   "notify_channels",
+  "client_days",
+  "fleet_days",
+  "badge_tokens",
+  "report_runs",
   "meta",
 ] as const;
 export type CopiedTable = (typeof COPIED_TABLES)[number];
@@ -41,21 +45,25 @@ export const NOT_COPIED: Readonly<Record<string, string>> = {
   dns_oracle_sightings: "a sighting waits minutes at most for the report that takes it",
 };
 
-/** Each table's primary key, to read it in pages (the small tables without a one-column key: at once). */
-const PRIMARY_KEY: Record<CopiedTable, string | null> = {
-  clients: "id",
-  client_state: "client_id",
-  api_tokens: "id",
-  users: "id",
-  sessions: "id_hash",
-  events: "id",
-  outbox: "id",
-  audit_log: "id",
-  client_history: "id",
+/** Each table's primary key, to read it in pages (the small tables without one: at once). */
+const PRIMARY_KEY: Record<CopiedTable, readonly string[] | null> = {
+  clients: ["id"],
+  client_state: ["client_id"],
+  api_tokens: ["id"],
+  users: ["id"],
+  sessions: ["id_hash"],
+  events: ["id"],
+  outbox: ["id"],
+  audit_log: ["id"],
+  client_history: ["id"],
   server_downtime: null,
   channel_lanes: null,
-  notify_channels: "id",
-  meta: "key",
+  notify_channels: ["id"],
+  client_days: ["client_id", "day"],
+  fleet_days: ["day"],
+  badge_tokens: ["id"],
+  report_runs: ["schedule", "period_end"],
+  meta: ["key"],
 };
 
 /** Tables whose `id` the target must continue after (PostgreSQL identities; SQLite follows by itself). */
@@ -227,15 +235,20 @@ async function postgresSource(url: string): Promise<Source> {
       const select = `SELECT ${pgSelectList(all.filter((c) => columns.includes(c.name)))} FROM ${table}
         WHERE ${copiedRows(table)}`;
       const key = PRIMARY_KEY[table];
-      let after: Cell = null;
+      const keyList = key?.join(", ");
+      const keyParams = key?.map((_, i) => `$${i + 1}`).join(", ");
+      let after: Cell[] | null = null;
       for (;;) {
         // keyset pages by the primary key; a table without one is read at once
         const page: Row[] =
           key === null
             ? await conn.unsafe(select)
             : after === null
-              ? await conn.unsafe(`${select} ORDER BY ${key} LIMIT ${BATCH_ROWS}`)
-              : await conn.unsafe(`${select} AND ${key} > $1 ORDER BY ${key} LIMIT ${BATCH_ROWS}`, [after]);
+              ? await conn.unsafe(`${select} ORDER BY ${keyList} LIMIT ${BATCH_ROWS}`)
+              : await conn.unsafe(
+                  `${select} AND (${keyList}) > (${keyParams}) ORDER BY ${keyList} LIMIT ${BATCH_ROWS}`,
+                  after,
+                );
         const rows = page.map((r) => {
           const out: Row = {};
           for (const c of columns) out[c] = bigints.has(c) && r[c] !== null ? Number(r[c]) : pgCell(r[c]);
@@ -243,7 +256,8 @@ async function postgresSource(url: string): Promise<Source> {
         });
         if (rows.length) yield rows;
         if (key === null || page.length < BATCH_ROWS) return;
-        after = (page.at(-1) as Row)[key] ?? null;
+        const last = page.at(-1) as Row;
+        after = key.map((k) => last[k] ?? null);
       }
     },
     async close() {

@@ -6,6 +6,10 @@ import { type Row, toClient, toSummary } from "./rows.ts";
 
 const nonEmpty = (rows: Row[]) => (rows[0] ? toClient(rows[0]) : null);
 
+/** An UPDATE's status_since: kept while the status stays, `at` when it changes (SET sees the old row). */
+const statusSince = (db: SQL, status: string, at: number | null) =>
+  db`status_since = CASE WHEN status = ${status} AND status_since IS NOT NULL THEN status_since ELSE ${at}::bigint END`;
+
 export function pgClients(db: SQL): ClientRepository {
   const select = db`SELECT c.*, s.state_json, s.last_report_json
     FROM clients c LEFT JOIN client_state s ON s.client_id = c.id`;
@@ -42,7 +46,8 @@ export function pgClients(db: SQL): ClientRepository {
     },
     async summaries() {
       const rows =
-        await db`SELECT id, name, status, liveness, last_report_at, exit_ip, exit_country, exit_asn, exit_org
+        await db`SELECT id, name, status, liveness, last_report_at, exit_ip, exit_country, exit_asn, exit_org,
+          status_since, causes
         FROM clients ORDER BY lower(name)`;
       return rows.map(toSummary);
     },
@@ -53,6 +58,15 @@ export function pgClients(db: SQL): ClientRepository {
     async countByStatus() {
       const rows = await db`SELECT status, count(*) AS n FROM clients GROUP BY status`;
       return Object.fromEntries(rows.map((r: Row) => [r.status, Number(r.n)]));
+    },
+    async withFlag(flag, now) {
+      // read only for a list filtered by them, so the overview's summaries parse no settings
+      const rows =
+        flag === "paused"
+          ? await db`SELECT id FROM clients WHERE policy_json ->> 'paused' = 'true'`
+          : await db`SELECT id FROM clients WHERE CASE WHEN json_typeof(policy_json -> 'muted_until') = 'number'
+              THEN (policy_json ->> 'muted_until')::float8 > ${now} ELSE false END`;
+      return rows.map((r: Row) => r.id as string);
     },
     async remove(id) {
       // client_state goes with it (ON DELETE CASCADE)
@@ -88,7 +102,9 @@ export function pgClients(db: SQL): ClientRepository {
           last_observed_at = ${u.lastObservedAt}, status = ${u.status}, liveness = ${u.liveness},
           late_at = ${u.lateAt}, offline_at = ${u.offlineAt}, next_check_at = ${u.nextCheckAt},
           exit_ip = ${u.exit?.ip ?? null}, exit_country = ${u.exit?.country ?? null},
-          exit_asn = ${u.exit?.asn ?? null}, exit_org = ${u.exit?.org ?? null}, revision = revision + 1
+          exit_asn = ${u.exit?.asn ?? null}, exit_org = ${u.exit?.org ?? null},
+          ${statusSince(db, u.status, u.lastReportAt)}, causes = ${(u.causes ?? []).join(",")},
+          revision = revision + 1
         WHERE id = ${id}`;
     },
     async heartbeat(id, h) {
@@ -105,7 +121,8 @@ export function pgClients(db: SQL): ClientRepository {
       const state = next.state === null ? null : db.json(next.state);
       const [r] = await db`WITH changed AS (
           UPDATE clients SET liveness = ${next.liveness}, status = ${next.status}, late_at = ${next.lateAt},
-            offline_at = ${next.offlineAt}, next_check_at = ${next.nextCheckAt}, revision = revision + 1
+            offline_at = ${next.offlineAt}, next_check_at = ${next.nextCheckAt},
+            ${statusSince(db, next.status, next.at)}, causes = ${next.causes.join(",")}, revision = revision + 1
           WHERE id = ${id} AND liveness = ${expect.liveness}
             AND last_report_at IS NOT DISTINCT FROM ${expect.lastReportAt}::bigint
           RETURNING id

@@ -9,6 +9,7 @@ import { StoreOverloaded } from "../errors.ts";
 import type {
   ApiTokenRepository,
   AuthRepository,
+  BadgeRepository,
   ChannelRepository,
   ClientRepository,
   EventRepository,
@@ -20,12 +21,15 @@ import type {
   PostgresCapabilities,
   RateLimitRepository,
   Readiness,
+  ReportRunRepository,
+  RollupRepository,
   Repositories,
   StatsRepository,
   Store,
   Transaction,
 } from "../types.ts";
 import { pgAuth } from "./auth.ts";
+import { pgBadges, pgReportRuns } from "./badges.ts";
 import { type ChangeFeedLog, PgChangeFeed } from "./change-feed.ts";
 import { pgChannels } from "./channels.ts";
 import { pgClients } from "./clients.ts";
@@ -34,6 +38,7 @@ import { migratePostgres, schemaVersion } from "./migrate.ts";
 import { PG_SCHEMA_VERSION } from "./migrations.ts";
 import { pgOracle } from "./oracle.ts";
 import { pgOutbox } from "./outbox.ts";
+import { pgRollups } from "./rollups.ts";
 import { pgEvents, pgHistory, pgMeta, pgNonces, pgRateLimits, pgStats, pgTokens } from "./repositories.ts";
 
 export { PG_SCHEMA_VERSION } from "./migrations.ts";
@@ -75,6 +80,9 @@ class PgRepositories implements Repositories {
   #channels?: ChannelRepository;
   #stats?: StatsRepository;
   #oracle?: OracleRepository;
+  #rollups?: RollupRepository;
+  #badges?: BadgeRepository;
+  #reportRuns?: ReportRunRepository;
 
   constructor(
     protected readonly db: SQL,
@@ -130,6 +138,18 @@ class PgRepositories implements Repositories {
   get oracle() {
     this.#oracle ??= pgOracle(this.db);
     return this.#oracle;
+  }
+  get rollups() {
+    this.#rollups ??= pgRollups(this.db);
+    return this.#rollups;
+  }
+  get badges() {
+    this.#badges ??= pgBadges(this.db);
+    return this.#badges;
+  }
+  get reportRuns() {
+    this.#reportRuns ??= pgReportRuns(this.db);
+    return this.#reportRuns;
   }
 }
 

@@ -222,6 +222,88 @@ export const PG_MIGRATIONS: readonly (string | null)[] = [
   CREATE INDEX dns_oracle_sightings_name ON dns_oracle_sightings (name);
   CREATE INDEX dns_oracle_sightings_expires_at ON dns_oracle_sightings (expires_at);
   `,
+  // 12: history that explains itself and outlives --retention (issue 15; SQLite's migration 12
+  // says what each part is for). The backfills follow SQLite's statements: status_since from the
+  // latest run of history rows with the current status, causes from the stored verdicts.
+  `
+  ALTER TABLE clients ADD COLUMN status_since bigint;
+  ALTER TABLE clients ADD COLUMN causes text NOT NULL DEFAULT '';
+  ALTER TABLE client_history ADD COLUMN causes text;
+  ALTER TABLE client_history ADD COLUMN detail_json json;
+  CREATE INDEX client_history_at ON client_history (at);
+
+  UPDATE clients SET status_since = coalesce(
+    (SELECT min(h.at) FROM client_history h WHERE h.client_id = clients.id AND h.at >
+      coalesce((SELECT max(x.at) FROM client_history x WHERE x.client_id = clients.id AND x.status <> clients.status), -1)
+      AND h.status = clients.status),
+    last_report_at);
+
+  UPDATE clients SET causes = coalesce((
+    SELECT CASE
+      WHEN s.state_json ->> 'paused' = 'true' THEN 'paused'
+      WHEN s.state_json -> 'verdicts' IS NULL OR json_typeof(s.state_json -> 'verdicts') = 'null' THEN ''
+      ELSE rtrim(
+        CASE WHEN clients.liveness IN ('late', 'offline') THEN clients.liveness || ',' ELSE '' END ||
+        CASE WHEN v #>> '{bypass,status}' NOT IN ('ok', 'na') THEN 'bypass:' || (v #>> '{bypass,status}') || ',' ELSE '' END ||
+        CASE WHEN v #>> '{dns,status}' NOT IN ('ok', 'na') THEN 'dns:' || (v #>> '{dns,status}') || ',' ELSE '' END ||
+        CASE WHEN v #>> '{exit,status}' NOT IN ('ok', 'na')
+            AND NOT (v #>> '{exit,status}' = 'leak' AND v #>> '{bypass,status}' = 'leak')
+          THEN 'exit:' || (v #>> '{exit,status}') || ',' ELSE '' END ||
+        CASE WHEN v #>> '{ipv6,status}' NOT IN ('ok', 'na') THEN 'ipv6:' || (v #>> '{ipv6,status}') || ',' ELSE '' END,
+        ',')
+    END
+    FROM client_state s CROSS JOIN LATERAL (SELECT s.state_json -> 'verdicts' AS v) verdicts
+    WHERE s.client_id = clients.id), '');
+
+  CREATE TABLE client_days (
+    client_id text NOT NULL,
+    day bigint NOT NULL,
+    known_ms bigint NOT NULL, up_ms bigint NOT NULL,
+    green_ms bigint NOT NULL, yellow_ms bigint NOT NULL, red_ms bigint NOT NULL, grey_ms bigint NOT NULL,
+    changes bigint NOT NULL,
+    bypass_n bigint NOT NULL, bypass_ms bigint NOT NULL, dns_n bigint NOT NULL, dns_ms bigint NOT NULL,
+    ipv6_n bigint NOT NULL, ipv6_ms bigint NOT NULL, exit_n bigint NOT NULL, exit_ms bigint NOT NULL,
+    offline_n bigint NOT NULL, offline_ms bigint NOT NULL,
+    recovered_n bigint NOT NULL, recovered_ms bigint NOT NULL,
+    carry_json json NOT NULL,
+    PRIMARY KEY (client_id, day)
+  );
+  CREATE INDEX client_days_day ON client_days (day);
+  CREATE TABLE fleet_days (
+    day bigint PRIMARY KEY,
+    clients bigint NOT NULL,
+    known_ms bigint NOT NULL, up_ms bigint NOT NULL,
+    green_ms bigint NOT NULL, yellow_ms bigint NOT NULL, red_ms bigint NOT NULL, grey_ms bigint NOT NULL,
+    changes bigint NOT NULL,
+    bypass_n bigint NOT NULL, bypass_ms bigint NOT NULL, dns_n bigint NOT NULL, dns_ms bigint NOT NULL,
+    ipv6_n bigint NOT NULL, ipv6_ms bigint NOT NULL, exit_n bigint NOT NULL, exit_ms bigint NOT NULL,
+    offline_n bigint NOT NULL, offline_ms bigint NOT NULL,
+    recovered_n bigint NOT NULL, recovered_ms bigint NOT NULL
+  );
+
+  CREATE TABLE badge_tokens (
+    id text PRIMARY KEY,
+    client_id text NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+    kind text NOT NULL CHECK (kind IN ('status', 'uptime')),
+    token_hash text NOT NULL UNIQUE,
+    label text,
+    created_at bigint NOT NULL,
+    last_used_at bigint,
+    revoked_at bigint
+  );
+  CREATE INDEX badge_tokens_client ON badge_tokens (client_id);
+
+  CREATE TABLE report_runs (
+    schedule text NOT NULL,
+    period_end bigint NOT NULL,
+    period_start bigint NOT NULL,
+    status text NOT NULL CHECK (status IN ('sent', 'skipped')),
+    queued bigint NOT NULL,
+    created_at bigint NOT NULL,
+    note text,
+    PRIMARY KEY (schedule, period_end)
+  );
+  `,
 ];
 
 /** The schema version this build writes and expects. */

@@ -2,6 +2,7 @@
 import type { SQL } from "bun";
 import type {
   ApiTokenRepository,
+  ClientHistoryRow,
   EventRepository,
   HistoryRepository,
   MetaRepository,
@@ -33,6 +34,11 @@ export function pgEvents(db: SQL): EventRepository {
       if (q.since !== undefined) conditions.push(db`at >= ${q.since}`);
       if (q.before !== undefined) conditions.push(db`id < ${q.before}`);
       if (q.kinds?.length) conditions.push(db`kind = ANY(${q.kinds}::text[])`);
+      if (q.search)
+        // strpos on lower(): LIKE would read % and _ in the text as wildcards; "C" folds ASCII
+        // only, as SQLite's lower() does
+        conditions.push(db`(strpos(lower((evidence_json ->> 'reason') COLLATE "C"), ${q.search.text.toLowerCase()}) > 0
+          OR client_id = ANY(${[...q.search.clientIds]}::text[]) OR kind = ANY(${[...q.search.kinds]}::text[]))`);
       const rows =
         await db`SELECT * FROM events WHERE ${where(db, conditions)} ORDER BY id DESC LIMIT ${q.limit}`;
       return rows.map(toEvent);
@@ -46,10 +52,13 @@ export function pgEvents(db: SQL): EventRepository {
 export function pgHistory(db: SQL): HistoryRepository {
   return {
     async record(clientId, row) {
-      // one statement: insert unless the client's latest row says the same
+      // one statement: insert unless the client's latest row says the same (detail aside)
+      const causes = row.causes ?? null;
+      const detail = row.detail ? db.json(row.detail) : null;
       const inserted =
-        await db`INSERT INTO client_history (client_id, at, status, liveness, exit_ipv4, exit_ipv6, resolvers)
-        SELECT ${clientId}, ${row.at}, ${row.status}, ${row.liveness}, ${row.exitIpv4}, ${row.exitIpv6}, ${row.resolvers}
+        await db`INSERT INTO client_history (client_id, at, status, liveness, exit_ipv4, exit_ipv6, resolvers, causes, detail_json)
+        SELECT ${clientId}, ${row.at}, ${row.status}, ${row.liveness}, ${row.exitIpv4}, ${row.exitIpv6}, ${row.resolvers},
+          ${causes}, ${detail}::json
         WHERE NOT EXISTS (
           SELECT 1 FROM (
             SELECT * FROM client_history WHERE client_id = ${clientId} ORDER BY at DESC, id DESC LIMIT 1
@@ -58,6 +67,7 @@ export function pgHistory(db: SQL): HistoryRepository {
             AND latest.exit_ipv4 IS NOT DISTINCT FROM ${row.exitIpv4}::text
             AND latest.exit_ipv6 IS NOT DISTINCT FROM ${row.exitIpv6}::text
             AND latest.resolvers IS NOT DISTINCT FROM ${row.resolvers}::text
+            AND latest.causes IS NOT DISTINCT FROM ${causes}::text
         )`;
       return inserted.count === 1;
     },
@@ -67,6 +77,47 @@ export function pgHistory(db: SQL): HistoryRepository {
       const within = await db`SELECT * FROM client_history WHERE client_id = ${clientId}
         AND at >= ${from} AND at <= ${to} ORDER BY at, id`;
       return [...before, ...within].map(toHistory);
+    },
+    async rangeMany(clientIds, from, to, opts) {
+      // the row in force at `from`: one index seek per client; then the rows inside the window
+      const who =
+        clientIds === null
+          ? db`SELECT id AS client_id FROM clients`
+          : db`SELECT unnest(${[...clientIds]}::text[]) AS client_id`;
+      const columns = opts?.statusOnly
+        ? db`h.id, h.client_id, h.at, h.status, h.liveness, h.causes`
+        : db`h.*`;
+      const inForce =
+        opts?.inForce === false
+          ? db``
+          : db`SELECT ${columns} FROM (${who}) c CROSS JOIN LATERAL (
+                SELECT * FROM client_history x WHERE x.client_id = c.client_id AND x.at < ${from}
+                ORDER BY x.at DESC, x.id DESC LIMIT 1
+              ) h
+              UNION ALL`;
+      // ids in byte order, as SQLite's
+      const rows = await db`SELECT * FROM (${inForce}
+          SELECT ${columns} FROM client_history h WHERE h.at >= ${from} AND h.at <= ${to}
+            AND h.client_id IN (${who})
+        ) rows ORDER BY client_id COLLATE "C", at, id`;
+      if (opts?.statusOnly)
+        return rows.map(
+          (r: Row): ClientHistoryRow => ({
+            clientId: r.client_id,
+            at: Number(r.at),
+            status: r.status,
+            liveness: r.liveness,
+            causes: r.causes ?? null,
+            exitIpv4: null,
+            exitIpv6: null,
+            resolvers: null,
+          }),
+        );
+      return rows.map((r: Row): ClientHistoryRow => ({ clientId: r.client_id, ...toHistory(r) }));
+    },
+    async firstAt() {
+      const [r] = await db`SELECT min(at) AS t FROM client_history`;
+      return r?.t === null || r?.t === undefined ? null : Number(r.t);
     },
     async exitTimes(clientId, from, to) {
       // the same sum as SQLite's: each row's stretch until the next row (or `to`), clipped to

@@ -27,6 +27,9 @@ export const num = (v: unknown): number | null => (v === null || v === undefined
 const int = (v: unknown): number => Number(v);
 const text = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 
+/** Cause codes are stored comma-separated ("" for none). */
+const causesOf = (v: unknown): string[] => (typeof v === "string" && v !== "" ? v.split(",") : []);
+
 export function toSummary(r: Row): ClientSummary {
   return {
     id: r.id,
@@ -38,6 +41,8 @@ export function toSummary(r: Row): ClientSummary {
       typeof r.exit_ip === "string"
         ? { ip: r.exit_ip, country: text(r.exit_country), asn: num(r.exit_asn), org: text(r.exit_org) }
         : null,
+    statusSince: num(r.status_since),
+    causes: causesOf(r.causes),
   };
 }
 
@@ -82,6 +87,8 @@ export function toHistory(r: Row): HistoryRow {
     exitIpv4: text(r.exit_ipv4),
     exitIpv6: text(r.exit_ipv6),
     resolvers: text(r.resolvers),
+    causes: text(r.causes),
+    detail: r.detail_json ?? null,
   };
 }
 
