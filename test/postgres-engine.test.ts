@@ -6,9 +6,11 @@
  * restart tests also need root to run a cluster of their own (.ci/postgres.sh).
  */
 import { afterEach, describe, expect, test } from "bun:test";
+import { causesOf } from "../src/server/monitor/causes.ts";
+import type { ClientState } from "../src/server/monitor/types.ts";
 import { storageFailure } from "../src/server/store/errors.ts";
 import { openPostgresStore, type PostgresStoreOptions } from "../src/server/store/postgres/index.ts";
-import { PG_SCHEMA_VERSION } from "../src/server/store/postgres/migrations.ts";
+import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from "../src/server/store/postgres/migrations.ts";
 import type { ChangeTopic, Store } from "../src/server/store/types.ts";
 import {
   CAN_RUN_CLUSTER,
@@ -189,6 +191,58 @@ describe.skipIf(!TEST_POSTGRES)("PostgreSQL engine", () => {
     a.changes.publish("events.created", { eventIds, kinds: eventIds.map(() => "offline") });
     await waitFor(() => got.length === eventIds.length, 2_000, "every event id");
     expect(got.sort((x, y) => x - y)).toEqual(eventIds);
+  });
+  test("migration 12 fills status_since from history and causes from the stored verdicts by causesOf's rule", async () => {
+    // the rows of SQLite's migration test (src/server/store/sqlite/migrations.test.ts), and more
+    const v = (status: string) => ({ status });
+    const exitState = { verdicts: { dns: v("ok"), exit: v("leak"), ipv6: v("leak") } };
+    const db = await createTestDatabase({ migrated: false });
+    cleanups.push(() => db.drop());
+    await db.admin.begin(async (tx) => {
+      for (const m of PG_MIGRATIONS.slice(0, 11)) if (m) await tx.unsafe(m);
+      await tx`CREATE TABLE schema_version (id integer PRIMARY KEY DEFAULT 1 CHECK (id = 1), version integer NOT NULL)`;
+      await tx`INSERT INTO schema_version (version) VALUES (11)`;
+      const client = (id: string, status: string, liveness: string, at: number | null) =>
+        tx`INSERT INTO clients (id, name, created_at, secret_enc, status, liveness, last_report_at)
+          VALUES (${id}, ${id}, 0, 'x', ${status}, ${liveness}, ${at})`;
+      const state = (id: string, s: unknown) =>
+        tx`INSERT INTO client_state (client_id, state_json, last_report_json) VALUES (${id}, ${tx.json(s)}, '{}')`;
+      const history = (id: string, at: number, status: string, liveness: string) =>
+        tx`INSERT INTO client_history (client_id, at, status, liveness) VALUES (${id}, ${at}, ${status}, ${liveness})`;
+      await client("red", "red", "offline", 500);
+      await state("red", {
+        paused: false,
+        verdicts: { bypass: v("leak"), dns: v("suspect"), ipv6: v("na"), exit: v("leak") },
+      });
+      for (const [at, status, liveness] of [
+        [100, "red", "online"],
+        [200, "green", "online"],
+        [300, "red", "online"],
+        [400, "red", "offline"],
+      ] as const)
+        await history("red", at, status, liveness);
+      await client("paused", "grey", "online", 50);
+      await state("paused", { paused: true, verdicts: null });
+      await client("new", "grey", "never", null);
+      // an exit leak without a bypass verdict is a cause of its own; late counts; ok and na do not
+      await client("exit", "yellow", "late", 70);
+      await state("exit", exitState);
+      await history("exit", 60, "yellow", "online");
+    });
+    const s = await replica(db.url);
+    const byId = Object.fromEntries((await s.clients.summaries()).map((c) => [c.id, c]));
+    expect(byId.red?.statusSince).toBe(300);
+    expect(byId.red?.causes).toEqual(["offline", "bypass:leak", "dns:suspect"]);
+    expect(byId.paused?.causes).toEqual(["paused"]);
+    expect(byId.paused?.statusSince).toBe(50);
+    expect(byId.new?.causes).toEqual([]);
+    expect(byId.new?.statusSince).toBeNull();
+    // the rule the monitor applies to every new state (monitor/causes.ts), not a copy of it
+    expect(byId.exit?.causes).toEqual(["late", "ipv6:leak", "exit:leak"]);
+    expect(byId.exit?.causes).toEqual(
+      causesOf({ paused: false, liveness: "late", verdicts: exitState.verdicts } as unknown as ClientState),
+    );
+    expect(byId.exit?.statusSince).toBe(60);
   });
 });
 

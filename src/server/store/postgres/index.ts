@@ -22,8 +22,8 @@ import type {
   RateLimitRepository,
   Readiness,
   ReportRunRepository,
-  RollupRepository,
   Repositories,
+  RollupRepository,
   StatsRepository,
   Store,
   Transaction,
@@ -38,8 +38,8 @@ import { migratePostgres, schemaVersion } from "./migrate.ts";
 import { PG_SCHEMA_VERSION } from "./migrations.ts";
 import { pgOracle } from "./oracle.ts";
 import { pgOutbox } from "./outbox.ts";
-import { pgRollups } from "./rollups.ts";
 import { pgEvents, pgHistory, pgMeta, pgNonces, pgRateLimits, pgStats, pgTokens } from "./repositories.ts";
+import { pgRollups } from "./rollups.ts";
 
 export { PG_SCHEMA_VERSION } from "./migrations.ts";
 

@@ -223,8 +223,9 @@ export const PG_MIGRATIONS: readonly (string | null)[] = [
   CREATE INDEX dns_oracle_sightings_expires_at ON dns_oracle_sightings (expires_at);
   `,
   // 12: history that explains itself and outlives --retention (issue 15; SQLite's migration 12
-  // says what each part is for). The backfills follow SQLite's statements: status_since from the
-  // latest run of history rows with the current status, causes from the stored verdicts.
+  // says what each part is for). status_since: the start of the latest run of history rows with
+  // the current status; causes: from the stored verdicts by monitor/causes.ts's rule (its order,
+  // and an exit through home dropped only beside a bypass leak).
   `
   ALTER TABLE clients ADD COLUMN status_since bigint;
   ALTER TABLE clients ADD COLUMN causes text NOT NULL DEFAULT '';
@@ -241,15 +242,15 @@ export const PG_MIGRATIONS: readonly (string | null)[] = [
   UPDATE clients SET causes = coalesce((
     SELECT CASE
       WHEN s.state_json ->> 'paused' = 'true' THEN 'paused'
-      WHEN s.state_json -> 'verdicts' IS NULL OR json_typeof(s.state_json -> 'verdicts') = 'null' THEN ''
+      WHEN v IS NULL OR json_typeof(v) = 'null' OR clients.liveness = 'never' THEN ''
       ELSE rtrim(
         CASE WHEN clients.liveness IN ('late', 'offline') THEN clients.liveness || ',' ELSE '' END ||
         CASE WHEN v #>> '{bypass,status}' NOT IN ('ok', 'na') THEN 'bypass:' || (v #>> '{bypass,status}') || ',' ELSE '' END ||
         CASE WHEN v #>> '{dns,status}' NOT IN ('ok', 'na') THEN 'dns:' || (v #>> '{dns,status}') || ',' ELSE '' END ||
+        CASE WHEN v #>> '{ipv6,status}' NOT IN ('ok', 'na') THEN 'ipv6:' || (v #>> '{ipv6,status}') || ',' ELSE '' END ||
         CASE WHEN v #>> '{exit,status}' NOT IN ('ok', 'na')
-            AND NOT (v #>> '{exit,status}' = 'leak' AND v #>> '{bypass,status}' = 'leak')
-          THEN 'exit:' || (v #>> '{exit,status}') || ',' ELSE '' END ||
-        CASE WHEN v #>> '{ipv6,status}' NOT IN ('ok', 'na') THEN 'ipv6:' || (v #>> '{ipv6,status}') || ',' ELSE '' END,
+            AND NOT (v #>> '{exit,status}' = 'leak' AND coalesce(v #>> '{bypass,status}', '') = 'leak')
+          THEN 'exit:' || (v #>> '{exit,status}') || ',' ELSE '' END,
         ',')
     END
     FROM client_state s CROSS JOIN LATERAL (SELECT s.state_json -> 'verdicts' AS v) verdicts
