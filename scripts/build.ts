@@ -9,6 +9,8 @@
  * files from its working directory), `--env=disable` so NODE_ENV is read at run time (the JS API's
  * `env: "disable"` still inlines NODE_ENV on Bun 1.4.5, so we spawn the CLI), and bytecode, which
  * cuts `sentinel version` start-up by more than half (measured numbers in the build report).
+ * The IP data is packed and compressed first (src/server/geo/pack.ts, cached in node_modules/.cache)
+ * and embedded as a file, not as a module: nothing but the server ever reads it.
  *
  * Cross targets download the Bun runtime for that platform from the npm registry into Bun's
  * install cache on first use.
@@ -16,6 +18,7 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
+import { compressedLayoutFile } from "../src/server/geo/pack.ts";
 
 export const TARGETS = {
   x64: { bun: "bun-linux-x64", name: "linux-x64", arch: "x64" },
@@ -85,6 +88,7 @@ export function buildCommand(
   outfile: string,
   ident: { version: string; commit: string },
   bytecode: boolean,
+  ipData: string,
 ): string[] {
   const t = TARGETS[target];
   return [
@@ -106,16 +110,23 @@ export function buildCommand(
     "--define",
     `SENTINEL_BUILD_TARGET=${JSON.stringify(t.name)}`,
     ENTRY,
+    // an extra entry point is embedded as a file (Bun.embeddedFiles); only the server reads it
+    ipData,
   ];
 }
 
-async function buildOne(target: TargetKey, args: BuildArgs, ident: { version: string; commit: string }) {
+async function buildOne(
+  target: TargetKey,
+  args: BuildArgs,
+  ident: { version: string; commit: string },
+  ipData: string,
+) {
   const final = join(args.outdir, `sentinel-${TARGETS[target].name}`);
   // Build beside the final name and rename, so a failed build never leaves a half-written binary.
   const tmp = `${final}.tmp`;
   rmSync(tmp, { force: true });
   const started = performance.now();
-  const proc = Bun.spawn(buildCommand(target, tmp, ident, args.bytecode), {
+  const proc = Bun.spawn(buildCommand(target, tmp, ident, args.bytecode, ipData), {
     cwd: ROOT,
     stdout: "pipe",
     stderr: "pipe",
@@ -162,8 +173,10 @@ async function main() {
     `building sentinel ${ident.version} (commit ${ident.commit}) for ${args.targets.join(", ")}` +
       `${args.bytecode ? " with bytecode" : ""} → ${args.outdir}`,
   );
+  const ipData = await compressedLayoutFile();
+  console.log(`  IP data: ${(statSync(ipData).size / 1048576).toFixed(1)} MiB compressed`);
   // Targets build in parallel: most of the time goes to bundling and writing ~100 MiB files.
-  const results = await Promise.allSettled(args.targets.map((t) => buildOne(t, args, ident)));
+  const results = await Promise.allSettled(args.targets.map((t) => buildOne(t, args, ident, ipData)));
   const failures = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
   // The same bundling error fails every target; print each distinct message once.
   for (const m of new Set(
