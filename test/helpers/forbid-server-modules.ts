@@ -7,7 +7,8 @@ import { plugin } from "bun";
 plugin({
   name: "forbid-server-modules",
   setup(build) {
-    const filter = /node_modules\/(elysia|@elysiajs|@kitajs|grammy|@grammyjs|mmdb-lib)\/|src\/server\/geo\/pack/;
+    const filter =
+      /node_modules\/(elysia|@elysiajs|@kitajs|grammy|@grammyjs|mmdb-lib)\/|src\/server\/geo\/pack/;
     build.onLoad({ filter }, (args) => {
       throw new Error(`the client loaded a server-only module: ${args.path}`);
     });
