@@ -1,6 +1,8 @@
 /** Shared plumbing for subcommands: option loading and the logger. Kept light: the client imports it. */
 import { existsSync, readFileSync } from "node:fs";
-import { type ConsolaInstance, createConsola, type LogObject } from "consola";
+// The basic reporter ("[info] message"): the default one's icons, boxes and Unicode string
+// widths cost every process ~6 MiB of memory, and a journal wants plain lines anyway.
+import { type ConsolaInstance, createConsola, type LogObject } from "consola/basic";
 import { OptionError, type OptionSpecs, type Options, resolveOptions } from "../config/options.ts";
 
 /** Options every long-running command has. */
