@@ -333,10 +333,10 @@ async function benchWrk() {
   }
 }
 
-/** The compiled binary to measure: SENTINEL_BENCH_BIN, else dist/sentinel-linux-x64 built now. */
+/** The compiled binary to measure: SENTINEL_BENCH_BIN, else dist/sentinel-linux-x64 (and arm64) built now. */
 function compiledBinary(): string | null {
   if (Bun.env.SENTINEL_BENCH_BIN) return Bun.env.SENTINEL_BENCH_BIN;
-  const built = Bun.spawnSync([process.execPath, "run", "build", "--target", "x64"], {
+  const built = Bun.spawnSync([process.execPath, "run", "build", "--target", "x64", "--target", "arm64"], {
     cwd: REPO,
     stdout: "ignore",
     stderr: "inherit",
@@ -363,6 +363,10 @@ async function benchMemory() {
   );
   const step = durationS >= 600 ? 300 : 60;
   const fmt = (m: { rssMiB: number; peakMiB: number }) => `${mib(m.rssMiB)} / ${mib(m.peakMiB)}`;
+  const goals: Record<number, { idle: string; peak: string }> = {
+    1000: { idle: "VmRSS idle ≤ 96 MiB", peak: "≤ 128 MiB" },
+    10000: { idle: "", peak: "≤ 200 MiB" },
+  };
   const runs = [1000, 10_000].map(async (n) => {
     const label = `memory: ${n.toLocaleString("en")} clients / 30 s (compiled)`;
     const dataDir = join(work, `memory-${n / 1000}k`, "data");
@@ -387,14 +391,16 @@ async function benchMemory() {
     const end = memoryOf(pid);
     points.push([`end, ${MEMORY_MINUTES} min`, fmt(end)]);
     await stopProcess(server.proc);
-    return { label, points, end, r };
+    return { n, label, points, end, r };
   });
-  for (const { label, points, end, r } of await Promise.all(runs)) {
-    for (const [when, value] of points) add(label, `VmRSS / VmHWM: ${when}`, value);
+  for (const { n, label, points, end, r } of await Promise.all(runs)) {
+    for (const [i, [when, value]] of points.entries())
+      add(label, `VmRSS / VmHWM: ${when}`, value, i === 0 ? goals[n]?.idle : "");
     add(
       label,
       "VmHWM from start through the run",
       `${mib(end.peakMiB)} (${((end.peakMiB * 1048576) / 1e6).toFixed(0)} MB)`,
+      goals[n]?.peak,
     );
     add(
       label,
@@ -403,7 +409,7 @@ async function benchMemory() {
     );
   }
   const client = await idleClientMemory(bin);
-  add("memory: client (compiled), idle between cycles", "VmRSS / VmHWM", fmt(client));
+  add("memory: client (compiled), idle between cycles", "VmRSS / VmHWM", fmt(client), "VmRSS ≤ 48 MiB");
 }
 
 async function ensureTenK() {
@@ -599,7 +605,9 @@ async function benchDashboard() {
   await stopProcess(server.proc);
 }
 
+/** The compiled binary the benchmarks run: SENTINEL_BENCH_BIN, else dist/sentinel-linux-x64 if built. */
 function binary(): string | null {
+  if (Bun.env.SENTINEL_BENCH_BIN) return Bun.env.SENTINEL_BENCH_BIN;
   const bin = join(REPO, "dist", "sentinel-linux-x64");
   return existsSync(bin) ? bin : null;
 }
@@ -707,17 +715,19 @@ async function waitFor(pred: () => boolean, timeoutMs: number) {
 
 async function benchStartup() {
   console.error(`\n[startup] load ${loadAverage()}`);
-  const built = Bun.spawnSync([process.execPath, "run", "build", "--target", "x64"], {
-    cwd: REPO,
-    stdout: "inherit",
-    stderr: "inherit",
-  });
-  if (built.exitCode !== 0 || !binary()) {
+  const bin = compiledBinary();
+  if (!bin) {
     add("startup", "build", "failed: not measured");
     return;
   }
-  const bin = binary() as string;
-  add("startup", "binary size", `${(statSync(bin).size / 1048576).toFixed(0)} MiB`);
+  const arm64 = join(REPO, "dist", "sentinel-linux-arm64");
+  const size = (f: string) => `${(statSync(f).size / 1048576).toFixed(1)} MiB`;
+  add(
+    "startup",
+    "binary size",
+    `x64 ${size(bin)}${!Bun.env.SENTINEL_BENCH_BIN && existsSync(arm64) ? `, arm64 ${size(arm64)}` : ""}`,
+    "≤ 120 MiB",
+  );
   const commands = [`${bin} version`, `${process.execPath} ${join(REPO, "src", "main.ts")} version`];
   const hyperfine = Bun.spawnSync(["sh", "-c", "command -v hyperfine"]).exitCode === 0;
   for (const c of commands) {
@@ -750,6 +760,7 @@ async function benchStartup() {
       "startup",
       `\`${c.startsWith(bin) ? "dist/sentinel-linux-x64 version" : "bun src/main.ts version"}\` median`,
       `${ms(median)}${spread}`,
+      c.startsWith(bin) ? "≤ 20 ms" : "",
     );
   }
 }
