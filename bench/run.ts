@@ -5,7 +5,7 @@
  *                    [--memory-minutes M]
  *
  * --quick shortens every run for development (the numbers in docs/benchmarks.md come from the
- * full run). --profile also runs the server under `bun --cpu-prof-md` during a 10 s ingest and
+ * full run). --profile also runs the server under `bun --cpu-prof-md` during a 10 s ingest (wrk) and
  * prints where the time goes (--profile-clients N: over N clients, default 1,000).
  * Every load generator is its own process (bench/loadgen.ts, or wrk with bench/signed.lua); the
  * server is `sentinel server` from source (or SENTINEL_BENCH_BIN); the memory benchmark runs the
@@ -286,7 +286,7 @@ async function benchWrk() {
       pid: server.proc.pid,
     });
   }
-  const runs = targets.map(() => [] as (WrkResult & { cpuPct: number })[]);
+  const runs = targets.map(() => [] as (WrkResult & { cpuPct: number; cpuUsPerRequest: number })[]);
   // ~100 MB per run: in memory (tmpfs) when there is one, or writing it back would stall the
   // server's fsyncs on the same disk
   const signed = existsSync("/dev/shm")
@@ -298,9 +298,10 @@ async function benchWrk() {
       const cpu0 = cpuSecondsOf(t.pid);
       const t0 = performance.now();
       const r = await runWrk(t.url, signed, WRK_S);
-      const cpuPct = ((cpuSecondsOf(t.pid) - cpu0) / ((performance.now() - t0) / 1000)) * 100;
+      const cpuS = cpuSecondsOf(t.pid) - cpu0;
+      const cpuPct = (cpuS / ((performance.now() - t0) / 1000)) * 100;
       if (r.errors || r.wrapped) console.error(`  ${t.label}: ${r.errorText}; ${r.wrapped} replays`);
-      runs[i]?.push({ ...r, cpuPct });
+      runs[i]?.push({ ...r, cpuPct, cpuUsPerRequest: (cpuS / r.requests) * 1e6 });
     }
   rmSync(signed, { recursive: true, force: true });
   await stopProcess(bare);
@@ -327,8 +328,12 @@ async function benchWrk() {
         ? `${rs.map((x) => x.errorText || "0").join("; ")}${wrapped ? `; ran out of signed requests ${wrapped}×: not valid` : ""}`
         : "0",
     );
+    add(
+      t.label,
+      "server CPU (one core = 100 %), per request",
+      `${r.cpuPct.toFixed(0)} %, ${r.cpuUsPerRequest.toFixed(1)} µs`,
+    );
     if (i === 0) continue;
-    add(t.label, "server CPU", `${r.cpuPct.toFixed(0)} %`);
     add(t.label, "ratio to bare (medians)", (r.perS / bareMedian.perS).toFixed(2), "≥ 0.5");
   }
 }
@@ -771,7 +776,15 @@ async function benchProfile() {
   const profDir = join(work, "profile", "cpu");
   mkdirSync(profDir, { recursive: true });
   const server = await startSentinelServer(dataDir, { cpuProfDir: profDir });
-  await load(server.url, creds, "max", 10, server.proc.pid);
+  await load(server.url, creds, "once", 0, server.proc.pid);
+  // wrk when there is one: it takes less of the machine from the server than signing in Bun
+  if (wrkInstalled()) {
+    const signed = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : work, "sentinel-bench-wrk-"));
+    signRequests(signed, server.url, creds, WRK_SIGNED_PER_THREAD_S * 10);
+    const r = await runWrk(server.url, signed, 10);
+    rmSync(signed, { recursive: true, force: true });
+    console.error(`  wrk: ${r.perS.toFixed(0)} reports/s${r.errors ? `, ${r.errorText}` : ""}`);
+  } else await load(server.url, creds, "max", 10, server.proc.pid);
   await stopProcess(server.proc, 20_000);
   const md = readdirSync(profDir).find((f) => f.endsWith(".md"));
   console.log(

@@ -7,6 +7,9 @@ import type { Logger } from "../../cli/common.ts";
 import { REPORTS_PATH } from "../api/reports/index.ts";
 import type { ServerMetrics } from "./server-metrics.ts";
 
+/** consola's level number for debug */
+const DEBUG = 4;
+
 /** The path of a request URL, without parsing all of it (new URL() per request shows in profiles). */
 export function pathOf(url: string): string {
   const start = url.indexOf("/", url.indexOf("//") + 2);
@@ -25,14 +28,17 @@ export function instrumentFetch(
     const response = await handle(request);
     const ms = clock() - started;
     const path = pathOf(request.url);
-    const fields = {
-      request_id: response.headers.get("x-request-id") ?? "",
-      status: response.status,
-      ms: Math.round(ms * 10) / 10,
-    };
-    const line = `${request.method} ${path} ${response.status} ${fields.ms} ms [${fields.request_id}]`;
-    if (response.status >= 500) deps.logger.error(line, fields);
-    else deps.logger.debug(line, fields);
+    // The line is built only to be written: at the default level that is server errors only.
+    if (response.status >= 500 || deps.logger.level >= DEBUG) {
+      const fields = {
+        request_id: response.headers.get("x-request-id") ?? "",
+        status: response.status,
+        ms: Math.round(ms * 10) / 10,
+      };
+      const line = `${request.method} ${path} ${response.status} ${fields.ms} ms [${fields.request_id}]`;
+      if (response.status >= 500) deps.logger.error(line, fields);
+      else deps.logger.debug(line, fields);
+    }
     if (deps.metrics && request.method === "POST" && path === REPORTS_PATH)
       deps.metrics.observeReport(response.status, ms / 1000);
     return response;
