@@ -10,6 +10,7 @@
  * Every load generator is its own process (bench/loadgen.ts, or wrk with bench/signed.lua); the
  * server is `sentinel server` from source (or SENTINEL_BENCH_BIN); the memory benchmark runs the
  * compiled binary (built here, or SENTINEL_BENCH_BIN) for --memory-minutes (default 30).
+ * SENTINEL_BENCH_BASELINE_BIN adds an older binary to the ingest rounds and the start-up timing.
  * Everything stays on 127.0.0.1.
  */
 import {
@@ -112,6 +113,16 @@ interface LoadResult {
   p99: number;
 }
 
+/**
+ * SENTINEL_BENCH_BASELINE_BIN: an older binary whose servers take their turns in the same ingest
+ * rounds (and whose start-up is timed beside), so before and after share the machine's load.
+ */
+const BASELINE_BIN = Bun.env.SENTINEL_BENCH_BASELINE_BIN;
+const serversToCompare: { tag: string; bin?: string }[] = [
+  { tag: "" },
+  ...(BASELINE_BIN ? [{ tag: " (baseline binary)", bin: BASELINE_BIN }] : []),
+];
+
 const credentialFiles = new Map<Credentials[], string>();
 let loadRuns = 0;
 
@@ -182,8 +193,6 @@ async function benchIngest() {
   console.error(
     `\n[ingest] ${ROUNDS} rounds of ${INGEST_S} s per run, ${CONCURRENCY} requests in flight, load ${loadAverage()}`,
   );
-  const creds1k = enrollMany(join(work, "ingest-1k", "data"), 1000);
-  const creds10k = enrollMany(join(work, "ingest-10k", "data"), 10_000);
   // the bare baseline gets the very same signed requests
   const barePort = await freePort();
   const bare = Bun.spawn([process.execPath, join(import.meta.dir, "bare.ts"), String(barePort)], {
@@ -191,28 +200,34 @@ async function benchIngest() {
     stderr: "inherit",
   });
   await waitHttp(`http://127.0.0.1:${barePort}/`);
-  const targets = [
-    {
-      label: "ingest: bare Bun.serve",
-      url: `http://127.0.0.1:${barePort}`,
-      pid: bare.pid,
-      creds: creds1k,
-      first: null as Awaited<ReturnType<typeof load>> | null,
-    },
-  ];
+  const targets: {
+    label: string;
+    url: string;
+    pid: number;
+    creds: Credentials[];
+    first: Awaited<ReturnType<typeof load>> | null;
+  }[] = [];
   const servers = [];
-  for (const [n, creds] of [
-    [1000, creds1k],
-    [10_000, creds10k],
-  ] as const) {
-    const server = await startSentinelServer(join(work, n === 1000 ? "ingest-1k" : "ingest-10k", "data"));
-    servers.push(server);
-    const label = `ingest: ${n.toLocaleString("en")} clients`;
-    // Each new client's first report is judged in full and stored with a first_seen event:
-    // measured on its own, then the sustained rate the goal is about.
-    const first = await load(server.url, creds, "once", 0, server.proc.pid);
-    targets.push({ label, url: server.url, pid: server.proc.pid, creds, first });
-  }
+  for (const { tag, bin } of serversToCompare)
+    for (const n of [1000, 10_000]) {
+      const dataDir = join(work, `ingest-${n / 1000}k${bin ? "-baseline" : ""}`, "data");
+      const creds = enrollMany(dataDir, n);
+      const server = await startSentinelServer(dataDir, bin ? { bin } : {});
+      servers.push(server);
+      const label = `ingest: ${n.toLocaleString("en")} clients${tag}`;
+      // Each new client's first report is judged in full and stored with a first_seen event:
+      // measured on its own, then the sustained rate the goal is about.
+      const first = await load(server.url, creds, "once", 0, server.proc.pid);
+      targets.push({ label, url: server.url, pid: server.proc.pid, creds, first });
+      if (n === 10_000 && !bin) tenK = { dataDir, creds };
+    }
+  targets.unshift({
+    label: "ingest: bare Bun.serve",
+    url: `http://127.0.0.1:${barePort}`,
+    pid: bare.pid,
+    creds: targets[0]?.creds ?? [],
+    first: null,
+  });
   const runs = targets.map(() => [] as Awaited<ReturnType<typeof load>>[]);
   for (let round = 0; round < ROUNDS; round++)
     for (const [i, t] of targets.entries()) runs[i]?.push(await load(t.url, t.creds, "max", INGEST_S, t.pid));
@@ -241,7 +256,6 @@ async function benchIngest() {
     add(t.label, "ratio to bare (medians)", (r.perS / bareMedian.perS).toFixed(2), "≥ 0.5");
     add(t.label, "answers", statusText(r.statuses));
   }
-  tenK = { dataDir: join(work, "ingest-10k", "data"), creds: creds10k };
 }
 
 /**
@@ -262,30 +276,29 @@ async function benchWrk() {
     stderr: "inherit",
   });
   await waitHttp(`http://127.0.0.1:${barePort}/`);
-  const creds1k = enrollMany(join(work, "wrk-1k", "data"), 1000);
-  const targets: { label: string; url: string; creds: Credentials[]; pid: number }[] = [
-    {
-      label: "ingest (wrk): bare Bun.serve",
-      url: `http://127.0.0.1:${barePort}`,
-      creds: creds1k,
-      pid: bare.pid,
-    },
-  ];
+  const targets: { label: string; url: string; creds: Credentials[]; pid: number }[] = [];
   const servers = [];
-  for (const n of [1000, 10_000]) {
-    const dataDir = join(work, `wrk-${n / 1000}k`, "data");
-    const creds = n === 1000 ? creds1k : enrollMany(dataDir, n);
-    const server = await startSentinelServer(dataDir);
-    servers.push(server);
-    // every client's first report (judged in full) before the sustained rate, as with loadgen
-    await load(server.url, creds, "once", 0, server.proc.pid);
-    targets.push({
-      label: `ingest (wrk): ${n.toLocaleString("en")} clients`,
-      url: server.url,
-      creds,
-      pid: server.proc.pid,
-    });
-  }
+  for (const { tag, bin } of serversToCompare)
+    for (const n of [1000, 10_000]) {
+      const dataDir = join(work, `wrk-${n / 1000}k${bin ? "-baseline" : ""}`, "data");
+      const creds = enrollMany(dataDir, n);
+      const server = await startSentinelServer(dataDir, bin ? { bin } : {});
+      servers.push(server);
+      // every client's first report (judged in full) before the sustained rate, as with loadgen
+      await load(server.url, creds, "once", 0, server.proc.pid);
+      targets.push({
+        label: `ingest (wrk): ${n.toLocaleString("en")} clients${tag}`,
+        url: server.url,
+        creds,
+        pid: server.proc.pid,
+      });
+    }
+  targets.unshift({
+    label: "ingest (wrk): bare Bun.serve",
+    url: `http://127.0.0.1:${barePort}`,
+    creds: targets[0]?.creds ?? [],
+    pid: bare.pid,
+  });
   const runs = targets.map(() => [] as (WrkResult & { cpuPct: number; cpuUsPerRequest: number })[]);
   // ~100 MB per run: in memory (tmpfs) when there is one, or writing it back would stall the
   // server's fsyncs on the same disk
@@ -730,10 +743,14 @@ async function benchStartup() {
   add(
     "startup",
     "binary size",
-    `x64 ${size(bin)}${!Bun.env.SENTINEL_BENCH_BIN && existsSync(arm64) ? `, arm64 ${size(arm64)}` : ""}`,
+    `x64 ${size(bin)}${!Bun.env.SENTINEL_BENCH_BIN && existsSync(arm64) ? `, arm64 ${size(arm64)}` : ""}${BASELINE_BIN ? `; baseline binary ${size(BASELINE_BIN)}` : ""}`,
     "≤ 120 MiB",
   );
-  const commands = [`${bin} version`, `${process.execPath} ${join(REPO, "src", "main.ts")} version`];
+  const commands = [
+    `${bin} version`,
+    ...(BASELINE_BIN ? [`${BASELINE_BIN} version`] : []),
+    `${process.execPath} ${join(REPO, "src", "main.ts")} version`,
+  ];
   const hyperfine = Bun.spawnSync(["sh", "-c", "command -v hyperfine"]).exitCode === 0;
   for (const c of commands) {
     let median: number;
@@ -763,7 +780,7 @@ async function benchStartup() {
     }
     add(
       "startup",
-      `\`${c.startsWith(bin) ? "dist/sentinel-linux-x64 version" : "bun src/main.ts version"}\` median`,
+      `\`${c.startsWith(bin) ? "dist/sentinel-linux-x64 version" : BASELINE_BIN && c.startsWith(BASELINE_BIN) ? "baseline binary version" : "bun src/main.ts version"}\` median`,
       `${ms(median)}${spread}`,
       c.startsWith(bin) ? "≤ 20 ms" : "",
     );
