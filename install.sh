@@ -411,9 +411,10 @@ NotifyAccess=main
 ExecStart=/usr/local/bin/sentinel client
 # Probe from inside the VPN's namespace (created by e.g. `ip netns add %i`), and resolve names
 # through the namespace's resolver like `ip netns exec` would, so DNS leak checks see what
-# applications in the namespace see.
+# applications in the namespace see. Without /etc/netns/%i/resolv.conf (the "-": optional) the
+# host's resolv.conf stays, as under `ip netns exec`; install.sh says so.
 NetworkNamespacePath=/run/netns/%i
-BindReadOnlyPaths=/etc/netns/%i/resolv.conf:/etc/resolv.conf
+BindReadOnlyPaths=-/etc/netns/%i/resolv.conf:/etc/resolv.conf
 Environment=SENTINEL_SPOOL_DIR=/var/lib/vpn-sentinel/client-%i
 WorkingDirectory=/var/lib/vpn-sentinel/client-%i
 # Shared settings, then this namespace's own SENTINEL_SERVER/SENTINEL_TOKEN (each namespace is
@@ -621,6 +622,14 @@ start_unit() {
   fi
 }
 
+# The unit binds /etc/netns/NAME/resolv.conf over /etc/resolv.conf when it exists (like
+# `ip netns exec` does); without it the client sees the host's resolver.
+check_netns_resolver() {
+  if [ ! -e "$root/etc/netns/$netns/resolv.conf" ]; then
+    note "/etc/netns/$netns/resolv.conf does not exist, so the client asks the host's resolver (as \`ip netns exec $netns\` would); if the VPN has its own DNS server, write it there (nameserver ADDRESS) or the DNS check reports the host's resolver"
+  fi
+}
+
 client_configured() {
   f=$CONF_DIR/client.env
   if [ -n "$netns" ]; then f=$CONF_DIR/client-$netns.env; fi
@@ -653,7 +662,10 @@ do_install() {
     install_unit vpn-sentinel-client.service client_unit
     install_unit vpn-sentinel-client@.service client_template_unit
     unit=vpn-sentinel-client.service
-    if [ -n "$netns" ]; then unit=vpn-sentinel-client@$netns.service; fi
+    if [ -n "$netns" ]; then
+      unit=vpn-sentinel-client@$netns.service
+      check_netns_resolver
+    fi
   fi
   if systemd_live && [ "$units_changed" = 1 ]; then step "reload systemd" systemctl daemon-reload; fi
   if [ -n "$netns" ]; then enable_unit "$unit" vpn-sentinel-client@.service; else enable_unit "$unit"; fi
@@ -698,10 +710,26 @@ do_install() {
 # ---------------------------------------------------------------------------------------------
 # Uninstall
 
-remove() { # remove PATH...: rm -rf below $root
+# remove PATH...: deletes below $root, naming every file it deletes; a directory goes file by
+# file, deepest first, and is named with a trailing slash.
+remove() {
   for p in "$@"; do
-    if [ -e "$root$p" ] || [ -L "$root$p" ]; then step "remove $p" rm -rf "$root$p"; fi
+    if [ -d "$root$p" ] && [ ! -L "$root$p" ]; then
+      find "$root$p" -depth -print | while IFS= read -r f; do
+        remove_one "${f#"$root"}"
+      done || die "failed: remove $p"
+    elif [ -e "$root$p" ] || [ -L "$root$p" ]; then
+      remove_one "$p"
+    fi
   done
+}
+
+remove_one() {
+  if [ -d "$root$1" ] && [ ! -L "$root$1" ]; then
+    step "remove $1/" rmdir "$root$1"
+  else
+    step "remove $1" rm -f "$root$1"
+  fi
 }
 
 disable_unit() {

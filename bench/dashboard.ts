@@ -17,7 +17,13 @@ const w = await buildWebApp();
 const exits = ["198.51.100.7", "198.51.100.140", "203.0.113.7", "198.51.100.20"];
 const t0 = performance.now();
 for (let i = 0; i < CLIENTS; i++) {
-  const e = enrollClient(w.store, w.keyring, `client-${String(i).padStart(4, "0")}`, "http://x", Date.now());
+  const e = await enrollClient(
+    w.store,
+    w.keyring,
+    `client-${String(i).padStart(4, "0")}`,
+    "http://x",
+    Date.now(),
+  );
   const v4 = exits[i % exits.length] as string;
   if (i % 10 !== 9)
     await sendReport(w, e, {
@@ -57,7 +63,7 @@ async function measure(label: string, path: string, headers: Record<string, stri
 const median = await measure(`overview, ${CLIENTS} clients`, "/");
 await measure(`overview list fragment (htmx)`, "/", { "hx-request": "true", "hx-target": "client-list" });
 await measure(`overview filtered (status=red)`, "/?status=red");
-const first = w.store.clients.list()[0];
+const [first] = await w.store.clients.list();
 if (first) await measure("client detail", `/clients/${first.id}`);
 
 const html = await (await get("/")).text();
@@ -77,4 +83,4 @@ console.log(
     ? `OK: median ${median.toFixed(1)} ms < 50 ms`
     : `OVER BUDGET: median ${median.toFixed(1)} ms >= 50 ms`,
 );
-w.close();
+await w.close();

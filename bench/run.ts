@@ -85,19 +85,19 @@ const ms = (v: number) => `${v.toFixed(v < 10 ? 2 : 1)} ms`;
 const mib = (v: number) => `${v.toFixed(0)} MiB`;
 
 /** Enrolls n clients straight into a new data dir (the server is not running yet). */
-function enrollMany(dataDir: string, n: number): Credentials[] {
+async function enrollMany(dataDir: string, n: number): Promise<Credentials[]> {
   mkdirSync(dataDir, { recursive: true });
-  const store = openStore(dataDir);
+  const store = await openStore({ dataDir });
   const keyring = loadKeyring(dataDir, {});
   const creds: Credentials[] = [];
   const now = Date.now();
-  store.transaction(() => {
+  await store.transaction(async (tx) => {
     for (let i = 0; i < n; i++) {
-      const e = enrollClient(store, keyring, `bench-${i}`, "http://127.0.0.1:1", now);
+      const e = await enrollClient(tx, keyring, `bench-${i}`, "http://127.0.0.1:1", now);
       creds.push({ id: e.id, secret: e.secret });
     }
   });
-  store.close();
+  await store.close();
   return creds;
 }
 
@@ -211,7 +211,7 @@ async function benchIngest() {
   for (const { tag, bin } of serversToCompare)
     for (const n of [1000, 10_000]) {
       const dataDir = join(work, `ingest-${n / 1000}k${bin ? "-baseline" : ""}`, "data");
-      const creds = enrollMany(dataDir, n);
+      const creds = await enrollMany(dataDir, n);
       const server = await startSentinelServer(dataDir, bin ? { bin } : {});
       servers.push(server);
       const label = `ingest: ${n.toLocaleString("en")} clients${tag}`;
@@ -281,7 +281,7 @@ async function benchWrk() {
   for (const { tag, bin } of serversToCompare)
     for (const n of [1000, 10_000]) {
       const dataDir = join(work, `wrk-${n / 1000}k${bin ? "-baseline" : ""}`, "data");
-      const creds = enrollMany(dataDir, n);
+      const creds = await enrollMany(dataDir, n);
       const server = await startSentinelServer(dataDir, bin ? { bin } : {});
       servers.push(server);
       // every client's first report (judged in full) before the sustained rate, as with loadgen
@@ -388,7 +388,7 @@ async function benchMemory() {
   const runs = [1000, 10_000].map(async (n) => {
     const label = `memory: ${n.toLocaleString("en")} clients / 30 s (compiled)`;
     const dataDir = join(work, `memory-${n / 1000}k`, "data");
-    const creds = enrollMany(dataDir, n);
+    const creds = await enrollMany(dataDir, n);
     const server = await startSentinelServer(dataDir, { bin });
     const pid = server.proc.pid;
     await Bun.sleep(5000);
@@ -433,7 +433,7 @@ async function benchMemory() {
 async function ensureTenK() {
   if (tenK) return tenK;
   const dataDir = join(work, "ingest-10k", "data");
-  const creds = enrollMany(dataDir, 10_000);
+  const creds = await enrollMany(dataDir, 10_000);
   // a few reports each, so every client has a state like in production
   const server = await startSentinelServer(dataDir);
   await load(server.url, creds, "max", QUICK ? 3 : 6, server.proc.pid, 30).catch(() => null);
@@ -446,7 +446,7 @@ async function benchSteady() {
   // Its own data dir: the ingest runs leave a million nonces from the last minutes, which the
   // replay guard would hold in memory (~60 B each); 10,000 clients at 30 s have 200,000 at most.
   const dataDir = join(work, "steady", "data");
-  const creds = enrollMany(dataDir, 10_000);
+  const creds = await enrollMany(dataDir, 10_000);
   console.error(`\n[steady] 10,000 clients every 30 s for ${STEADY_S} s, load ${loadAverage()}`);
   // every client has reported once, then the server restarts: as on a Pi after an upgrade
   const first = await startSentinelServer(dataDir);
@@ -528,21 +528,21 @@ async function benchDashboard() {
   const { dataDir, creds } = await ensureTenK();
   console.error(`\n[dashboard] 10,000 clients, load ${loadAverage()}`);
   // a viewer user with a session, and an API token, made in the store like the CLI would
-  const store = openStore(dataDir);
+  const store = await openStore({ dataDir });
   const now = Date.now();
   let cookie = "";
   try {
     const { createUser } = await import("../src/server/auth/users.ts");
     const { startSession, sessionCookieName } = await import("../src/server/auth/sessions.ts");
     const user =
-      store.auth.getUserByName("bench") ??
+      (await store.auth.getUserByName("bench")) ??
       (await createUser(store, { name: "bench", role: "viewer", password: "bench-password-1" }, now));
-    cookie = `${sessionCookieName(false)}=${startSession(store, user, "127.0.0.1", now).cookieValue}`;
+    cookie = `${sessionCookieName(false)}=${(await startSession(store, user, "127.0.0.1", now)).cookieValue}`;
   } catch (e) {
     console.error(`  no dashboard session: ${(e as Error).message}`);
   }
-  const token = createApiToken(store, `bench-${now}`, "viewer", now).token;
-  store.close();
+  const token = (await createApiToken(store, `bench-${now}`, "viewer", now)).token;
+  await store.close();
 
   const server = await startSentinelServer(dataDir);
   const n = QUICK ? 40 : 200;
@@ -789,7 +789,7 @@ async function benchStartup() {
 
 async function benchProfile() {
   const dataDir = join(work, "profile", "data");
-  const creds = enrollMany(dataDir, PROFILE_CLIENTS);
+  const creds = await enrollMany(dataDir, PROFILE_CLIENTS);
   const profDir = join(work, "profile", "cpu");
   mkdirSync(profDir, { recursive: true });
   const server = await startSentinelServer(dataDir, { cpuProfDir: profDir });

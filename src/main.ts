@@ -3,7 +3,9 @@
  * The `sentinel` executable. Subcommands are imported lazily so that `sentinel client`
  * never loads Elysia, JSX or grammy.
  */
-import { type CommandDef, defineCommand, runCommand, showUsage } from "citty";
+import { type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
+import { wantsColour } from "./cli/colour.ts";
+import { redactText } from "./cli/redact.ts";
 import { OptionError } from "./config/options.ts";
 import { VERSION } from "./version.ts";
 
@@ -29,6 +31,8 @@ export const subCommands: Record<string, Loader> = {
   import: lazy(() => import("./cli/import.ts")),
   "server-key": lazy(() => import("./cli/server-key.ts")),
   doctor: lazy(() => import("./cli/doctor.ts")),
+  notify: lazy(() => import("./cli/notify.ts")),
+  healthcheck: lazy(() => import("./cli/healthcheck.ts")),
   version: lazy(() => import("./cli/version.ts")),
 };
 
@@ -70,7 +74,9 @@ export async function run(argv: string[]): Promise<number> {
   try {
     if (rawArgs.length === 0 || rawArgs.includes("--help") || rawArgs.includes("-h")) {
       const [cmd, parent] = await resolveForHelp(rawArgs);
-      await showUsage(cmd, parent);
+      // citty colours help even into a pipe or a file, and reads NO_COLOR only when it is "1"
+      const usage = await renderUsage(cmd, parent);
+      console.log(`${wantsColour(process.stdout) ? usage : Bun.stripANSI(usage)}\n`);
       return 0;
     }
     if (rawArgs[0] === "--version") {
@@ -92,8 +98,9 @@ export async function run(argv: string[]): Promise<number> {
       console.error(`sentinel: ${err.message}`);
       return err.exitCode;
     }
-    console.error(`sentinel: ${err.message ?? String(e)}`);
-    if (Bun.env.SENTINEL_DEBUG) console.error(err.stack);
+    // the last error path before the terminal: no credential leaves by it either
+    console.error(`sentinel: ${redactText(err.message ?? String(e))}`);
+    if (Bun.env.SENTINEL_DEBUG) console.error(redactText(err.stack ?? ""));
     return 1;
   }
 }

@@ -1,8 +1,7 @@
 /** @jsxImportSource @kitajs/html */
 /** Admin pages: users, API tokens, audit log. */
 
-import type { AuditEntry, UserRecord } from "../src/server/store/auth.ts";
-import type { ApiTokenRecord } from "../src/server/store/index.ts";
+import type { ApiTokenRecord, AuditEntry, UserRecord } from "../src/server/store/index.ts";
 import { utcTime } from "../src/server/web/format.ts";
 import { CsrfField, Empty, RelTime } from "./components.tsx";
 import type { PageContext } from "./context.ts";

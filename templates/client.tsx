@@ -16,6 +16,7 @@ import type {
 } from "../src/server/monitor/types.ts";
 import { countryName, percent, span, utcTime } from "../src/server/web/format.ts";
 import {
+  type AsOf,
   type BarsView,
   type ClientDetailView,
   chipsOf,
@@ -57,13 +58,13 @@ function ClientSummary({ d, now }: { d: ClientDetailView; now: number }) {
       </div>
       <dl class="facts">
         <Fact label="Exit">
-          <ExitCell exit={r.exit} />
+          <ExitCell exits={r.exits} />
         </Fact>
         <Fact label="Last report">
           <RelTime at={r.lastSeenAt} text={r.lastSeen} />
         </Fact>
         <Fact label="Checks">
-          <Chips chips={r.chips} />
+          <Chips chips={r.chips} asOf={r.chipsAsOf} />
         </Fact>
         <Fact label="Reports every">
           <Text text={d.intervalS === null ? null : span(d.intervalS * 1000)} />
@@ -138,6 +139,11 @@ function BypassDetail({ e }: { e: BypassEvidence }) {
 function DnsDetail({ e }: { e: DnsEvidence }) {
   return (
     <>
+      {e.pending ? (
+        <p class="evidence-note">
+          From the last check: the latest report was sent before its DNS probes finished.
+        </p>
+      ) : null}
       {e.resolvers?.length ? (
         <ul class="evidence-list">
           {e.resolvers.map((r) => (
@@ -153,16 +159,24 @@ function DnsDetail({ e }: { e: DnsEvidence }) {
               <span class={`tag${r.judgement === "home" || r.judgement === "other" ? " tag-red" : ""}`} safe>
                 {r.judgement.replace("_", " ")}
               </span>
-              <span
-                class="evidence-by"
-                safe
-              >{`via ${r.via.join(", ") || "?"}; probes ${r.probes.join(", ")}`}</span>
+              <span class="evidence-by" safe>
+                {r.source === "oracle"
+                  ? `asked this server's DNS oracle (${r.probes.map((p) => p.replace(/^oracle /, "")).join(", ")} over ${(r.transports ?? []).join(", ") || "?"}); via ${r.via.join(", ") || "?"}`
+                  : `via ${r.via.join(", ") || "?"}; probes ${r.probes.join(", ")}`}
+              </span>
             </li>
           ))}
         </ul>
       ) : (
         <p class="muted">No resolver identified.</p>
       )}
+      {e.oracle ? (
+        <p class="evidence-note" safe>
+          {e.source === "oracle"
+            ? `Source: this server's DNS oracle (${e.oracle.sightings} sighting(s) of ${e.oracle.lookups} lookup(s)).`
+            : `This server's DNS oracle saw none of ${e.oracle.lookups} lookup(s); the who-is-asking probes were used.`}
+        </p>
+      ) : null}
       {e.client_subnets?.length ? (
         <p
           class="evidence-note"
@@ -204,6 +218,11 @@ function ExitDetail({ e }: { e: ExitEvidence }) {
       ) : (
         <p class="muted">No provider answers.</p>
       )}
+      {e.private_answers?.length ? (
+        <p class="evidence-note" safe>
+          {`Not counted, reached over a private path (a LAN, a veth or loopback): ${e.private_answers.map((a) => `${a.provider} said ${a.ip}`).join(", ")}.`}
+        </p>
+      ) : null}
       {e.expected && (e.expected.country || e.expected.asn) ? (
         <p class="evidence-note" safe>
           {`Expected: ${[e.expected.country ? countryName(e.expected.country) : null, e.expected.asn ? `AS${e.expected.asn}` : null].filter(Boolean).join(", ")}${e.violations?.length ? ` — broken: ${e.violations.join(", ")}` : ""}`}
@@ -213,17 +232,32 @@ function ExitDetail({ e }: { e: ExitEvidence }) {
   );
 }
 
-function VerdictCard({ name, v }: { name: keyof Verdicts; v: Verdict<unknown> | undefined }) {
+function VerdictCard({
+  name,
+  v,
+  asOf,
+}: {
+  name: keyof Verdicts;
+  v: Verdict<unknown> | undefined;
+  asOf: AsOf | null;
+}) {
   const chip = chipsOf(null).find((c) => c.key === name);
   const severity = v?.severity ?? "grey";
   return (
-    <article class={`card verdict verdict-${severity}`} aria-labelledby={`v-${name}`}>
+    <article
+      class={`card verdict verdict-${severity}${asOf ? " verdict-stale" : ""}`}
+      aria-labelledby={`v-${name}`}
+    >
       <header class="verdict-head">
         <h3 id={`v-${name}`} safe>
           {VERDICT_LABEL[name]}
         </h3>
-        <StatusBadge status={severity} word={v ? v.status.replace("na", "n/a") : (chip?.word ?? "no data")} />
+        <StatusBadge
+          status={asOf ? "grey" : severity}
+          word={v ? v.status.replace("na", "n/a") : (chip?.word ?? "no data")}
+        />
       </header>
+      {asOf ? <p class="verdict-as-of" safe>{`Last known, ${asOf.text}: the client is offline.`}</p> : null}
       <p class="verdict-reason" safe>
         {v?.reason ?? "No report yet."}
       </p>
@@ -244,11 +278,11 @@ function VerdictCard({ name, v }: { name: keyof Verdicts; v: Verdict<unknown> | 
   );
 }
 
-function VerdictsPanel({ verdicts }: { verdicts: Verdicts | null }) {
+function VerdictsPanel({ verdicts, asOf }: { verdicts: Verdicts | null; asOf: AsOf | null }) {
   return (
     <section class="verdicts" aria-label="Verdicts">
       {VERDICT_KEYS.map((k) => (
-        <VerdictCard name={k} v={verdicts?.[k] as Verdict<unknown> | undefined} />
+        <VerdictCard name={k} v={verdicts?.[k] as Verdict<unknown> | undefined} asOf={asOf} />
       ))}
     </section>
   );
@@ -387,7 +421,7 @@ export function ClientLive({ d, now }: { d: ClientDetailView; now: number }) {
       data-live
     >
       <ClientSummary d={d} now={now} />
-      <VerdictsPanel verdicts={d.verdicts} />
+      <VerdictsPanel verdicts={d.verdicts} asOf={d.row.chipsAsOf} />
       <div class="grid-2">
         <AvailabilityPanel bars={d.bars} />
         <section class="card" aria-labelledby="timeline-title">
@@ -445,6 +479,9 @@ export function SettingsPanel({
           </Fact>
           <Fact label="Monitoring">
             <Text text={p.paused ? "paused" : "active"} />
+          </Fact>
+          <Fact label="Tags">
+            <Text text={p.tags.length ? p.tags.join(", ") : "none"} />
           </Fact>
         </dl>
       </section>
@@ -542,6 +579,19 @@ export function SettingsPanel({
             <input type="checkbox" name="paused" value="1" checked={p.paused} /> Pause monitoring (grey, never
             late or offline)
           </label>
+          <div class="field">
+            <label for="s-tags">
+              Tags (route alerts: a channel with ?tags=home gets only clients tagged home)
+            </label>
+            <input
+              id="s-tags"
+              name="tags"
+              value={p.tags.join(", ")}
+              placeholder="e.g. home, family"
+              maxlength="2200"
+              autocomplete="off"
+            />
+          </div>
         </fieldset>
         <div class="form-actions">
           <button type="submit" class="button">
@@ -585,7 +635,78 @@ function DangerZone({ ctx, d }: { ctx: PageContext; d: ClientDetailView }) {
   );
 }
 
+function NetworksPanel({ ctx, d }: { ctx: PageContext; d: ClientDetailView }) {
+  const n = d.networks;
+  if (!n) return null;
+  const id = encodeURIComponent(d.row.id);
+  const table = (caption: string, rows: { label: string; share: string }[]) => (
+    <table class="simple">
+      <caption class="sr-only" safe>
+        {caption}
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col" safe>
+            {caption}
+          </th>
+          <th scope="col">Share</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r) => (
+          <tr>
+            <td safe>{r.label}</td>
+            <td safe>{r.share}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+  return (
+    <section id="networks" class="card" aria-labelledby="networks-title">
+      <h2 id="networks-title">Exit networks, last 30 days</h2>
+      <p class="muted small">
+        What this client used, by share of the time it was reporting. An exit in a network not among them
+        raises “New exit network”. Lock makes them the only allowed ones: any other exit turns the client red.
+      </p>
+      {n.networks.length === 0 ? (
+        <p class="muted">Nothing learned yet.</p>
+      ) : (
+        <div class="grid-2 tight">
+          {table("Network", n.networks)}
+          {table("Country", n.countries)}
+        </div>
+      )}
+      {n.locked ? <p safe>{`Locked to ${n.locked}.`}</p> : <p>Not locked.</p>}
+      {isAdmin(ctx) ? (
+        <div class="form-actions">
+          {n.canLock ? (
+            <form method="post" action={`/clients/${id}/lock`}>
+              <CsrfField token={ctx.csrf} />
+              <button type="submit" class="button secondary">
+                {n.locked ? "Lock again to these" : "Lock to these"}
+              </button>
+            </form>
+          ) : null}
+          {n.locked ? (
+            <form method="post" action={`/clients/${id}/unlock`}>
+              <CsrfField token={ctx.csrf} />
+              <button type="submit" class="button secondary">
+                Unlock
+              </button>
+            </form>
+          ) : null}
+        </div>
+      ) : null}
+    </section>
+  );
+}
+
 const NOTICES: Record<string, string> = {
+  locked: "Locked: an exit outside these networks and countries now turns the client red.",
+  unlocked: "Unlocked: any exit network is allowed again.",
+  "nothing-learned": "Nothing to lock to yet: this client has no exit network in its last 30 days.",
+  "lock-too-large": "This client used too many exit networks to lock to.",
   muted: "Alerts for this client are muted for 24 hours.",
   unmuted: "Alerts for this client are on again.",
   paused: "Monitoring is paused.",
@@ -651,6 +772,7 @@ export function ClientPage({
         </div>
         {text ? <Notice kind="ok" text={text} /> : null}
         <ClientLive d={d} now={now} />
+        <NetworksPanel ctx={ctx} d={d} />
         <SettingsPanel ctx={ctx} d={d} />
         {isAdmin(ctx) ? <DangerZone ctx={ctx} d={d} /> : null}
       </div>

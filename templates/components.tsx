@@ -2,7 +2,7 @@
 /** Small shared pieces: status badge, verdict chips, exit cell, relative time, icons, CSRF field. */
 import type { Children } from "@kitajs/html";
 import { countryName, isoTime, utcTime } from "../src/server/web/format.ts";
-import type { ChipView, ExitView, Status } from "../src/server/web/model.ts";
+import type { AsOf, ChipView, ExitView, Status } from "../src/server/web/model.ts";
 
 /** Icons are decorative (aria-hidden): the word next to them carries the meaning. */
 export function StatusIcon({ status }: { status: Status }) {
@@ -30,47 +30,74 @@ export function StatusBadge({ status, word, title }: { status: Status; word: str
 }
 
 /** A verdict chip. The reason is a tooltip only where it says something (not on plain "ok"), which keeps 1,000 rows light. */
-export function Chip({ chip }: { chip: ChipView }) {
+export function Chip({ chip, stale }: { chip: ChipView; stale?: string }) {
+  const problem = chip.severity === "red" || chip.severity === "yellow";
   return (
     <span
       class={`chip chip-${chip.severity}`}
-      title={chip.severity === "red" || chip.severity === "yellow" ? chip.reason : undefined}
+      title={stale ? `${stale}: ${chip.reason}` : problem ? chip.reason : undefined}
     >
       <b safe>{chip.label}</b> <span safe>{chip.word}</span>
     </span>
   );
 }
 
-export function Chips({ chips }: { chips: ChipView[] }) {
+/**
+ * The verdict chips. `asOf` marks them as the last known verdicts of a silent client: greyed,
+ * and saying when they were true, so an offline client's old "ok" never reads as current.
+ */
+export function Chips({ chips, asOf }: { chips: ChipView[]; asOf?: AsOf | null }) {
+  if (!asOf)
+    return (
+      <span class="chips">
+        {chips.map((c) => (
+          <Chip chip={c} />
+        ))}
+      </span>
+    );
   return (
-    <span class="chips">
+    <span class="chips chips-stale">
       {chips.map((c) => (
-        <Chip chip={c} />
+        <Chip chip={c} stale={`Last known, ${asOf.text}`} />
       ))}
+      <time class="chips-as-of" datetime={isoTime(asOf.at)} safe>
+        {asOf.text}
+      </time>
     </span>
   );
 }
 
-export function ExitCell({ exit }: { exit: ExitView | null }) {
-  if (!exit) return <span class="muted">no exit yet</span>;
-  const country = countryName(exit.country);
+/** The exits of both families, each with what the database knows; a home exit says so in words. */
+export function ExitCell({ exits }: { exits: ExitView[] }) {
+  if (exits.length === 0) return <span class="muted">no exit yet</span>;
   return (
-    <span class="exit">
-      <span class="mono" safe>
-        {exit.ip}
-      </span>
-      <span class="exit-meta">
-        {country ? (
-          <span title={exit.country ?? undefined} safe>
-            {country}
+    <span class="exits">
+      {exits.map((exit) => {
+        const country = countryName(exit.country);
+        return (
+          <span class="exit" data-family={String(exit.family)}>
+            <span class="mono">
+              {exit.family === 6 ? <span class="exit-family">IPv6 </span> : null}
+              <span safe>{exit.ip}</span>
+              {exit.home ? <span class="tag tag-red">home</span> : null}
+            </span>
+            <span class="exit-meta">
+              {country ? (
+                <span title={exit.country ?? undefined} safe>
+                  {country}
+                </span>
+              ) : (
+                <span class="muted">country unknown</span>
+              )}
+              {exit.asn !== null || exit.org ? (
+                <span safe>
+                  {[exit.asn !== null ? `AS${exit.asn}` : null, exit.org].filter(Boolean).join(" ")}
+                </span>
+              ) : null}
+            </span>
           </span>
-        ) : (
-          <span class="muted">country unknown</span>
-        )}
-        {exit.asn !== null || exit.org ? (
-          <span safe>{[exit.asn !== null ? `AS${exit.asn}` : null, exit.org].filter(Boolean).join(" ")}</span>
-        ) : null}
-      </span>
+        );
+      })}
     </span>
   );
 }

@@ -7,6 +7,17 @@ export interface PageContext {
   path: string;
   /** asset URLs with their content hash, so they can be cached forever */
   assets: { css: string; js: string; htmx: string; sse: string };
+  /** server-wide problems shown on top of every page, e.g. "home address unknown" */
+  banners: BannerView[];
+}
+
+/** One server-wide problem: what is wrong (title), why and how to fix it (message). */
+export interface BannerView {
+  code: string;
+  title: string;
+  message: string;
+  /** the page where it is fixed */
+  href?: string;
 }
 
 export const isAdmin = (ctx: PageContext) => ctx.user.role === "admin";

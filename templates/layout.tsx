@@ -2,7 +2,7 @@
 /** The page shell: head with embedded assets, skip link, navigation, theme toggle, main. */
 import type { Children } from "@kitajs/html";
 import { CsrfField } from "./components.tsx";
-import { isAdmin, type PageContext } from "./context.ts";
+import { type BannerView, isAdmin, type PageContext } from "./context.ts";
 
 /** htmx must not inject its own <style> or evaluate strings: the CSP forbids both anyway. */
 const HTMX_CONFIG = JSON.stringify({
@@ -115,10 +115,44 @@ export function Layout({ ctx, title, children }: { ctx: PageContext; title: stri
           </div>
         </header>
         <main id="main" class="main" tabindex="-1">
+          <Banners banners={ctx.banners} />
           {children}
         </main>
       </body>
     </html>
+  );
+}
+
+/**
+ * Server-wide problems on top of every page. Its own swap target: the overview's live updates
+ * send it along, so a banner goes away as soon as its problem is fixed.
+ */
+export function Banners({ banners, oob }: { banners: BannerView[]; oob?: boolean }) {
+  return (
+    <section
+      id="banners"
+      class="banners"
+      aria-label="Server warnings"
+      hidden={banners.length === 0}
+      hx-swap-oob={oob ? "true" : undefined}
+    >
+      {banners.map((b) => (
+        <div class="banner" role="status" data-code={b.code}>
+          <p class="banner-title" safe>
+            {b.title}
+          </p>
+          <p class="banner-text">
+            <span safe>{b.message}</span>
+            {b.href ? (
+              <>
+                {" "}
+                <a href={b.href}>Fix it here</a>
+              </>
+            ) : null}
+          </p>
+        </div>
+      ))}
+    </section>
   );
 }
 

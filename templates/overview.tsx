@@ -65,10 +65,10 @@ export function ClientRow({ row, oob }: { row: ClientRowView; oob?: boolean }) {
         ) : null}
       </td>
       <td class="cell-checks">
-        <Chips chips={row.chips} />
+        <Chips chips={row.chips} asOf={row.chipsAsOf} />
       </td>
       <td class="cell-exit">
-        <ExitCell exit={row.exit} />
+        <ExitCell exits={row.exits} />
       </td>
       <td class="cell-seen">
         <RelTime at={row.lastSeenAt} text={row.lastSeen} />

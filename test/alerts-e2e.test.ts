@@ -19,9 +19,9 @@ let cred: Credentials;
 
 beforeAll(async () => {
   telegram = FakeTelegram.start();
-  const store = openStore(dir.path);
-  cred = enrollClient(store, loadKeyring(dir.path), "<b>wg & co</b>", "http://x", Date.now());
-  store.close();
+  const store = await openStore({ dataDir: dir.path });
+  cred = await enrollClient(store, loadKeyring(dir.path), "<b>wg & co</b>", "http://x", Date.now());
+  await store.close();
   server = await startTestServer({
     dataDir: dir.path,
     geo: testGeo,
@@ -36,7 +36,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server.stop();
-  telegram.stop();
+  await telegram.stop();
   dir.remove();
 });
 

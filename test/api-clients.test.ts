@@ -15,14 +15,14 @@ let clientId: string;
 let secret: string;
 
 beforeAll(async () => {
-  const store = openStore(dir.path);
-  const e = enrollClient(store, loadKeyring(dir.path), "router", "http://x", Date.now());
+  const store = await openStore({ dataDir: dir.path });
+  const e = await enrollClient(store, loadKeyring(dir.path), "router", "http://x", Date.now());
   clientId = e.id;
   secret = e.secret;
-  viewer = createApiToken(store, "v", "viewer", Date.now()).token;
-  revoked = createApiToken(store, "old", "admin", Date.now()).token;
-  store.tokens.revoke("old", Date.now());
-  store.close();
+  viewer = (await createApiToken(store, "v", "viewer", Date.now())).token;
+  revoked = (await createApiToken(store, "old", "admin", Date.now())).token;
+  await store.tokens.revoke("old", Date.now());
+  await store.close();
   server = await startTestServer({ dataDir: dir.path });
 });
 afterAll(async () => {
@@ -60,11 +60,11 @@ test("a viewer lists clients and sees what the last report said, never the secre
 });
 
 test("the list pages by name: limit, next_cursor, the last page says null; a bad limit is a 400", async () => {
-  const store = openStore(dir.path);
+  const store = await openStore({ dataDir: dir.path });
   const keyring = loadKeyring(dir.path);
   for (const name of ["alpha", "Bravo", "charlie", "delta"])
-    enrollClient(store, keyring, name, "http://x", Date.now());
-  store.close();
+    await enrollClient(store, keyring, name, "http://x", Date.now());
+  await store.close();
   const page = async (q: string) =>
     (await (await get(`/api/v1/clients${q}`, viewer)).json()) as {
       clients: { name: string }[];

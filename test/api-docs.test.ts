@@ -4,19 +4,23 @@ import { openApiDocument } from "../src/server/api/openapi.ts";
 import { createApp } from "../src/server/app.ts";
 import { createKeyring } from "../src/server/auth/keyring.ts";
 import { Broker } from "../src/server/broker.ts";
-import { openStore } from "../src/server/store/index.ts";
 import { quietLogger } from "./helpers/server.ts";
+import { openTestStore } from "./helpers/store.ts";
 
 test("every API route is in the OpenAPI document and in docs/api.md", async () => {
-  const store = openStore(":memory:");
+  const store = await openTestStore();
   const app = createApp({
     store,
     keyring: createKeyring([Buffer.alloc(32, 1)]),
     logger: quietLogger(),
     now: Date.now,
-    acceptReport: () => ({ nextReportInS: 30 }),
+    acceptReport: async () => ({ nextReportInS: 30, status: "green", reasons: [] }),
     broker: new Broker(),
-    monitor: { settingsChanged: () => {}, acceptServerBuiltReport: () => ({ nextReportInS: 30 }) },
+    monitor: {
+      settingsChanged: async () => {},
+      learnedNetworks: async () => ({ window_ms: 0, asns: [], countries: [] }),
+      acceptServerBuiltReport: async () => ({ nextReportInS: 30, status: "green", reasons: [] }),
+    },
     legacy: { apiKey: "k", intervalS: 300 },
   });
   const doc = openApiDocument() as { paths: Record<string, Record<string, unknown>> };
@@ -34,5 +38,5 @@ test("every API route is in the OpenAPI document and in docs/api.md", async () =
       `${r.method} ${r.path} in docs/api.md`,
     ).toBe(true);
   }
-  store.close();
+  await store.close();
 });

@@ -49,18 +49,18 @@ afterEach(() => {
   for (const c of cleanups.splice(0).reverse()) c();
 });
 
-function enroll(dataDir: string): Credentials {
-  const store = openStore(dataDir);
-  const e = enrollClient(store, loadKeyring(dataDir), "pi", "http://x", Date.now());
-  store.close();
+async function enroll(dataDir: string): Promise<Credentials> {
+  const store = await openStore({ dataDir: dataDir });
+  const e = await enrollClient(store, loadKeyring(dataDir), "pi", "http://x", Date.now());
+  await store.close();
   return { id: e.id, secret: e.secret };
 }
 
 /** Exit addresses the history holds for the client: one row per accepted change. */
-function storedExits(dataDir: string, clientId: string): string[] {
-  const store = openStore(dataDir);
-  const rows = store.history.range(clientId, 0, Date.now() + 1000);
-  store.close();
+async function storedExits(dataDir: string, clientId: string): Promise<string[]> {
+  const store = await openStore({ dataDir: dataDir });
+  const rows = await store.history.range(clientId, 0, Date.now() + 1000);
+  await store.close();
   return rows.map((r) => r.exitIpv4).filter((x): x is string => x !== null);
 }
 
@@ -91,7 +91,7 @@ describe.skipIf(why !== null)("storage failures", () => {
     const dev = sh("findmnt", "-no", "SOURCE", mnt).out.trim().split("/").pop() as string;
 
     const dataDir = join(mnt, "data");
-    const cred = enroll(dataDir);
+    const cred = await enroll(dataDir);
     const server = await startTestServer({ dataDir });
     const acknowledged: string[] = [];
     for (let n = 1; n <= 20; n++) {
@@ -107,7 +107,7 @@ describe.skipIf(why !== null)("storage failures", () => {
     expect(sh("umount", mnt).ok).toBe(true);
     sh("e2fsck", "-fy", image);
     expect(sh("mount", "-o", "loop", image, mnt).ok).toBe(true);
-    expect(storedExits(dataDir, cred.id)).toEqual(acknowledged);
+    expect(await storedExits(dataDir, cred.id)).toEqual(acknowledged);
   });
 
   test("the disk is full: 503 + Retry-After until space is freed, then reports are accepted again", async () => {
@@ -119,7 +119,7 @@ describe.skipIf(why !== null)("storage failures", () => {
       sh("umount", mnt.path);
     });
     const dataDir = join(mnt.path, "data");
-    const cred = enroll(dataDir);
+    const cred = await enroll(dataDir);
     const server = await startTestServer({ dataDir });
     cleanups.push(() => void server.stop().catch(() => {}));
     const acknowledged: string[] = [];
@@ -147,6 +147,6 @@ describe.skipIf(why !== null)("storage failures", () => {
     acknowledged.push("198.51.100.201");
     expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
     await server.stop();
-    expect(storedExits(dataDir, cred.id)).toEqual(acknowledged);
+    expect(await storedExits(dataDir, cred.id)).toEqual(acknowledged);
   });
 });

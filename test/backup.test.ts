@@ -18,9 +18,9 @@ afterAll(() => {
 });
 
 test("a backup taken while reports are written is consistent, and restores into a working server", async () => {
-  const store = openStore(dir.path);
-  const cred = enrollClient(store, loadKeyring(dir.path), "pi", "http://x", Date.now());
-  store.close();
+  const store = await openStore({ dataDir: dir.path });
+  const cred = await enrollClient(store, loadKeyring(dir.path), "pi", "http://x", Date.now());
+  await store.close();
   const server = await startTestServer({ dataDir: dir.path });
   expect(existsSync(join(dir.path, LOCK_FILE))).toBe(true);
 
@@ -60,17 +60,17 @@ test("a backup taken while reports are written is consistent, and restores into 
   expect(existsSync(join(dir.path, LOCK_FILE))).toBe(false);
 
   // the snapshot is a moment inside the write storm: fewer history rows than the live database, none torn
-  const live = openStore(dir.path);
-  const liveEvents = live.events.count();
-  live.close();
+  const live = await openStore({ dataDir: dir.path });
+  const liveEvents = await live.events.count();
+  await live.close();
   const restored = await sentinel(["restore", file, "--data-dir", dir.path]);
   expect(restored.code, restored.stderr).toBe(0);
   expect(restored.stdout).toContain("Restored 1 client(s)");
   expect(readdirSync(dir.path).some((f) => f.startsWith("sentinel.db.before-restore-"))).toBe(true);
-  const back = openStore(dir.path);
-  expect(back.events.count()).toBeLessThanOrEqual(liveEvents);
-  const c = back.clients.get(cred.id);
-  back.close();
+  const back = await openStore({ dataDir: dir.path });
+  expect(await back.events.count()).toBeLessThanOrEqual(liveEvents);
+  const c = await back.clients.get(cred.id);
+  await back.close();
   expect(c?.lastReportAt).toBeNumber();
 
   // and the restored data dir serves the same client with the same secret

@@ -7,6 +7,7 @@ import { loadKeyring } from "../src/server/auth/keyring.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
 import { openStore } from "../src/server/store/index.ts";
 import { startFakeDns, whoamiHandler } from "./fakes/dns.ts";
+import { type FakeEcho, startFakeEcho } from "./fakes/echo.ts";
 import { run } from "./helpers/cli.ts";
 import { startTestServer, tempDir } from "./helpers/server.ts";
 
@@ -14,17 +15,21 @@ const dir = tempDir();
 let server: Awaited<ReturnType<typeof startTestServer>>;
 let dns: Awaited<ReturnType<typeof startFakeDns>>;
 let token: string;
+/** an echo provider seeing a stand-in public exit (the server's whoami sees loopback, which never counts) */
+let echo: FakeEcho;
 
 beforeAll(async () => {
-  const store = openStore(dir.path);
-  token = enrollClient(store, loadKeyring(dir.path), "light", "http://x", Date.now()).token;
-  store.close();
+  const store = await openStore({ dataDir: dir.path });
+  token = (await enrollClient(store, loadKeyring(dir.path), "light", "http://x", Date.now())).token;
+  await store.close();
   server = await startTestServer({ dataDir: dir.path });
   dns = await startFakeDns({ handler: whoamiHandler });
+  echo = startFakeEcho({ answer: "198.51.100.7" });
 });
 afterAll(async () => {
   await server.stop();
   await dns.stop();
+  echo.stop();
   dir.remove();
 });
 
@@ -43,6 +48,8 @@ const runClient = (args: string[]) =>
   );
 
 const probeArgs = () => [
+  "--ip4-provider",
+  echo.url,
   "--ip4-provider",
   `${server.url}/api/v1/whoami`,
   "--no-ipv6",
@@ -70,7 +77,7 @@ test("sentinel check --json runs without loading server modules", async () => {
   const r = await runClient(["check", "--json", ...probeArgs()]);
   expect(r.stderr).not.toContain("server-only module");
   expect(r.code, r.stderr).toBe(0);
-  expect(JSON.parse(r.stdout).ipv4.ip).toBe("127.0.0.1");
+  expect(JSON.parse(r.stdout).ipv4).toMatchObject({ ip: "198.51.100.7", consistent: true });
 });
 
 test("the guard itself works: loading the server fails under it", async () => {

@@ -18,8 +18,10 @@ const CLIENT_ID = "lab-client-1";
 const SECRET = "Zx9-very-secret-value-QQ7";
 const rx = startFakeReceiver({ clients: { [CLIENT_ID]: SECRET } });
 const TOKEN = encodeToken({ server: rx.url, clientId: CLIENT_ID, secret: SECRET });
-const plain = startFakeEcho({ answer: "caller" });
-const json = startFakeEcho({ answer: "caller", format: "json", jsonKey: "address" });
+/** What the echo services see: a stand-in public exit (the server's whoami sees loopback). */
+const EXIT = "198.51.100.7";
+const plain = startFakeEcho({ answer: EXIT });
+const json = startFakeEcho({ answer: EXIT, format: "json", jsonKey: "address" });
 const limited = startFakeEcho({ status: 429, retryAfter: "120" });
 const v6 = startFakeEcho({ answer: "2001:db8::7", format: "json" });
 const dns = await startFakeDns();
@@ -39,6 +41,7 @@ beforeEach(() => {
   rx.failWith = null;
   rx.delayMs = 0;
   rx.nextReportInS = null;
+  rx.verdict = { status: "green", reasons: ["Protected (the fake receiver says so)."] };
   dns.silent = false;
 });
 afterEach(() => rmSync(tmp, { recursive: true, force: true }));
@@ -116,9 +119,11 @@ describe("sentinel client --once", () => {
     expect(clientId).toBe(CLIENT_ID);
     expect(report.agent?.version).toBeString();
     expect(report.interval_s).toBe(30);
-    // all echo services and the server's whoami see 127.0.0.1; the rate-limited one is an error
-    expect(report.ipv4.ip).toBe("127.0.0.1");
+    // the echo services agree on the exit; the rate-limited one is an error; the server's
+    // whoami, reached over loopback, is kept as evidence but neither names nor disputes the exit
+    expect(report.ipv4.ip).toBe(EXIT);
     expect(report.ipv4.consistent).toBe(true);
+    expect(report.ipv4.answers[3]?.ip).toBe("127.0.0.1");
     expect(report.ipv4.answers.map((a) => a.provider)).toEqual([
       plain.url,
       json.url,
@@ -171,12 +176,56 @@ describe("sentinel client --once", () => {
     ]);
   });
 
-  test("exit 1 when the server refuses, and the report stays spooled", async () => {
+  test("ends with one line saying what the server concluded", async () => {
+    rx.verdict = {
+      status: "yellow",
+      reasons: ["No resolver was observed, so a DNS leak cannot be ruled out.", "Providers disagree."],
+    };
+    const r = await run(clientArgs("--once"), { SENTINEL_TOKEN: TOKEN });
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split("\n")).toEqual([
+      "report accepted; the server says YELLOW: No resolver was observed, so a DNS leak cannot be ruled out. Providers disagree.",
+    ]);
+  });
+
+  test("an older server that does not say what it concluded still counts as accepted", async () => {
+    rx.verdict = null;
+    const r = await run(clientArgs("--once"), { SENTINEL_TOKEN: TOKEN });
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe("report accepted (an older server: it does not say what it concluded)");
+  });
+
+  test("exit 1 when the server refuses, with one last line saying why; the report stays spooled", async () => {
     rx.failWith = 503;
     const r = await run(clientArgs("--once"), { SENTINEL_TOKEN: TOKEN });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("the report was not delivered");
+    expect(r.stdout).toBe("");
+    expect(r.stderr.trim().split("\n").at(-1)).toBe(
+      "sentinel: report not accepted: HTTP 503 unavailable: the fake server was told to fail; it stays in the spool for the next run",
+    );
     expect(spooled()).toHaveLength(1);
+  });
+
+  test("exit 1 when the server rejects the report for good (not accepted, not spooled)", async () => {
+    rx.failWith = 400;
+    const r = await run(clientArgs("--once"), { SENTINEL_TOKEN: TOKEN });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("report not accepted: the server rejected it for good (HTTP 400");
+    expect(spooled()).toEqual([]);
+  });
+
+  test("an unreachable server is one clean line", async () => {
+    const token = encodeToken({ server: DEAD, clientId: CLIENT_ID, secret: SECRET });
+    const r = await run(clientArgs("--once", "--log-level", "info"), { SENTINEL_TOKEN: token });
+    expect(r.code).toBe(1);
+    const about = r.stderr
+      .trim()
+      .split("\n")
+      .filter((l) => l.includes(DEAD));
+    expect(about).toEqual([
+      `sentinel: report not accepted: ${DEAD} unreachable (connection refused); it stays in the spool for the next run`,
+    ]);
+    expect(r.stderr).not.toContain("Unable to connect");
   });
 
   test("exit 1 when the server is unreachable; the token's URL is used when --server is absent", async () => {
@@ -279,15 +328,70 @@ describe("sentinel client (running)", () => {
   }, 10_000);
 });
 
+describe("sentinel client --on-red / --on-green", () => {
+  test("run on the server's verdict, once per change, with the verdict in the environment and their output in the log", async () => {
+    rx.nextReportInS = 1;
+    rx.verdict = { status: "red", reasons: ["Traffic bypasses the VPN: the IPv4 exit is home."] };
+    const runs = join(tmp, "runs");
+    const record = (name: string) =>
+      `printf '%s %s %s %s %s\\n' ${name} "$SENTINEL_STATUS" "$SENTINEL_CLIENT" "$SENTINEL_REASONS" "\${SENTINEL_TOKEN:-no token}" >> ${runs}; echo ${name} repaired`;
+    const c = spawn(clientArgs("--on-red", record("red"), "--on-green", record("green")), {
+      SENTINEL_TOKEN: TOKEN,
+    });
+    const lines = () => {
+      try {
+        return readFileSync(runs, "utf8").trim().split("\n");
+      } catch {
+        return [];
+      }
+    };
+    try {
+      await waitFor(() => lines().length === 1, 8000, "the on-red hook");
+      await waitFor(() => rx.reports.length >= 3, 8000, "two more red reports");
+      expect(lines().length).toBe(1); // still red: not run again
+      rx.verdict = { status: "green", reasons: ["Protected. Exit 198.51.100.7."] };
+      await waitFor(() => lines().length === 2, 8000, "the on-green hook");
+    } finally {
+      c.proc.kill("SIGTERM");
+      await c.proc.exited;
+    }
+    const out = await c.done();
+    expect(lines()).toEqual([
+      `red red ${CLIENT_ID} ["Traffic bypasses the VPN: the IPv4 exit is home."] no token`,
+      `green green ${CLIENT_ID} ["Protected. Exit 198.51.100.7."] no token`,
+    ]);
+    const log = out.stdout + out.stderr;
+    expect(log).toContain("on-red hook: red repaired");
+    expect(log).toContain("on-green hook: green repaired");
+    expect(log).not.toContain(SECRET);
+  }, 30_000);
+
+  test("with --once they are refused: they act on changes", async () => {
+    const r = await run(clientArgs("--once", "--on-red", "true"), { SENTINEL_TOKEN: TOKEN });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--on-red/--on-green act on changes of the verdict");
+    expect(rx.attempts).toHaveLength(0);
+  });
+});
+
 describe("sentinel check", () => {
   test("--json prints the probe results, exit 0", async () => {
     const r = await run(["check", ...probeArgs(), "--json"]);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as ReportV1;
-    expect(out.ipv4.ip).toBe("127.0.0.1");
+    expect(out.ipv4.ip).toBe(EXIT);
     expect(out.ipv6?.ip).toBe("2001:db8::7");
     expect(out.dns?.[0]?.answers).toEqual(["127.0.0.1"]);
     expect(rx.attempts).toHaveLength(0);
+  });
+
+  test("an unreachable --server is one clean line, and its whoami is left out", async () => {
+    const r = await run(["check", ...probeArgs(), "--server", DEAD]);
+    expect(r.code).toBe(0);
+    expect(r.stderr.trim()).toBe(
+      `sentinel: ${DEAD} unreachable (connection refused); its /api/v1/whoami is left out`,
+    );
+    expect(r.stdout).not.toContain(DEAD);
   });
 
   test("the table names every provider and resolver; exit 1 without an agreed IPv4", async () => {

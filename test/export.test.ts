@@ -5,14 +5,16 @@ import { join } from "node:path";
 import { createApiToken } from "../src/server/auth/api-tokens.ts";
 import { loadKeyring } from "../src/server/auth/keyring.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
+import { DEFAULT_SETTINGS } from "../src/server/monitor/settings.ts";
 import { openStore } from "../src/server/store/index.ts";
 import { sentinel } from "./helpers/cli.ts";
 import { type Credentials, sampleReport, signedPost } from "./helpers/report.ts";
-import { startTestServer, tempDir } from "./helpers/server.ts";
+import { initDataDir, startTestServer, tempDir } from "./helpers/server.ts";
 
 const source = tempDir();
 const target = tempDir();
 const PASSWORD_HASH = "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+const CHANNEL_URL = "gotifys://push.example.org/AppTokenExportSecret?min=red";
 let cred: Credentials;
 let admin: string;
 let viewer: string;
@@ -21,25 +23,32 @@ let server: Awaited<ReturnType<typeof startTestServer>>;
 let other: Awaited<ReturnType<typeof startTestServer>>;
 
 beforeAll(async () => {
-  const store = openStore(source.path);
-  const e = enrollClient(store, loadKeyring(source.path), "pi", "http://x", Date.now());
+  const store = await openStore({ dataDir: source.path });
+  const e = await enrollClient(store, loadKeyring(source.path), "pi", "http://x", Date.now());
   token = e.token;
   cred = { id: e.id, secret: e.secret };
-  store.clients.updatePolicy(e.id, { interval_s: 60, expected_country: "SE" });
-  admin = createApiToken(store, "ops", "admin", Date.now()).token;
-  viewer = createApiToken(store, "view", "viewer", Date.now()).token;
-  store.auth.createUser({
+  await store.clients.updateSettings(e.id, { ...DEFAULT_SETTINGS, interval_s: 60, expected_country: "SE" });
+  admin = (await createApiToken(store, "ops", "admin", Date.now())).token;
+  viewer = (await createApiToken(store, "view", "viewer", Date.now())).token;
+  await store.auth.createUser({
     id: "u_1",
     name: "alice",
     role: "admin",
     passwordHash: PASSWORD_HASH,
     createdAt: 1,
   });
-  store.close();
+  await store.channels.create({
+    id: "ch_x",
+    urlSealed: loadKeyring(source.path).encrypt(CHANNEL_URL),
+    display: "gotifys://push.example.org/***?min=red",
+    createdAt: 2,
+    updatedAt: 3,
+  });
+  await store.close();
   server = await startTestServer({ dataDir: source.path });
-  const t = openStore(target.path);
-  createApiToken(t, "target-admin", "admin", Date.now());
-  t.close();
+  const t = await openStore({ dataDir: await initDataDir(target.path) });
+  await createApiToken(t, "target-admin", "admin", Date.now());
+  await t.close();
 });
 afterAll(async () => {
   await server.stop();
@@ -69,7 +78,16 @@ test("GET /api/v1/export needs an admin token and carries no secret in clear", a
   expect(doc.users).toEqual([
     { id: "u_1", name: "alice", role: "admin", password_hash: PASSWORD_HASH, created_at: 1 },
   ]);
-  for (const secret of [cred.secret, token, token.slice(4), admin, viewer])
+  expect(doc.notify_channels).toEqual([
+    {
+      id: "ch_x",
+      url_sealed: expect.stringMatching(new RegExp(`^v1:${doc.server_key_id}:`)),
+      url: "gotifys://push.example.org/***?min=red",
+      created_at: 2,
+      updated_at: 3,
+    },
+  ]);
+  for (const secret of [cred.secret, token, token.slice(4), admin, viewer, "AppTokenExportSecret"])
     expect(text.includes(secret)).toBe(false);
 });
 
@@ -81,9 +99,9 @@ test("import into a server with another key: refused without the source key, re-
   const refused = await sentinel(["import", file, "--data-dir", target.path]);
   expect(refused.code).toBe(2);
   expect(refused.stderr).toContain("does not hold");
-  const t = openStore(target.path);
-  expect(t.clients.list()).toHaveLength(0); // nothing half-imported
-  t.close();
+  const t = await openStore({ dataDir: target.path });
+  expect(await t.clients.list()).toHaveLength(0); // nothing half-imported
+  await t.close();
 
   const ok = await sentinel([
     "import",
@@ -96,16 +114,19 @@ test("import into a server with another key: refused without the source key, re-
   ]);
   expect(ok.code, ok.stderr).toBe(0);
   expect(JSON.parse(ok.stdout)).toEqual({
-    created: { clients: 1, api_tokens: 2, users: 1 },
-    skipped: { clients: [], api_tokens: [], users: [] },
-    resealed: 1,
+    created: { clients: 1, api_tokens: 2, users: 1, notify_channels: 1 },
+    skipped: { clients: [], api_tokens: [], users: [], notify_channels: [] },
+    resealed: 2,
   });
-  const store = openStore(target.path);
-  const c = store.clients.getByName("pi");
+  const store = await openStore({ dataDir: target.path });
+  const c = await store.clients.getByName("pi");
   expect(c?.secretEnc).toStartWith(`v1:${loadKeyring(target.path).currentId}:`);
-  expect(c?.policy).toEqual({ interval_s: 60, expected_country: "SE" });
-  expect(store.auth.getUserByName("alice")?.passwordHash).toBe(PASSWORD_HASH);
-  store.close();
+  expect(c?.settings).toEqual({ ...DEFAULT_SETTINGS, interval_s: 60, expected_country: "SE" });
+  expect((await store.auth.getUserByName("alice"))?.passwordHash).toBe(PASSWORD_HASH);
+  const channel = await store.channels.get("ch_x");
+  expect(channel?.urlSealed).toStartWith(`v1:${loadKeyring(target.path).currentId}:`);
+  expect(loadKeyring(target.path).decrypt(channel?.urlSealed ?? "")).toBe(CHANNEL_URL);
+  await store.close();
 
   other = await startTestServer({ dataDir: target.path });
   expect((await fetch(signedPost(other.url, cred, JSON.stringify(sampleReport())))).status).toBe(202);
@@ -122,8 +143,12 @@ test("import into a server with another key: refused without the source key, re-
   });
   expect(again.status).toBe(200);
   expect(await again.json()).toMatchObject({
-    created: { clients: 0, api_tokens: 0, users: 0 },
-    skipped: { clients: ["pi"], users: ["alice"] },
+    created: { clients: 0, api_tokens: 0, users: 0, notify_channels: 0 },
+    skipped: {
+      clients: ["pi"],
+      users: ["alice"],
+      notify_channels: ["gotifys://push.example.org/***?min=red"],
+    },
   });
 });
 
@@ -165,13 +190,13 @@ test("POST /api/v1/import refuses other documents and keys it cannot open, with 
   expect(((await mismatch.json()) as { error: { code: string } }).error.code).toBe("server_key_mismatch");
   // a key held as server.key.previous is enough (the documented migration path)
   const fresh = tempDir();
-  loadKeyring(fresh.path);
+  await initDataDir(fresh.path);
   copyFileSync(join(source.path, "server.key"), join(fresh.path, "server.key.previous"));
   const exported = await (await exportVia(server.url, admin)).text();
   const viaPrevious = await sentinel(["import", "-", "--data-dir", fresh.path, "--json"], {
     stdin: exported,
   });
   expect(viaPrevious.code, viaPrevious.stderr).toBe(0);
-  expect(JSON.parse(viaPrevious.stdout).resealed).toBe(1);
+  expect(JSON.parse(viaPrevious.stdout).resealed).toBe(2); // the client secret and the channel URL
   fresh.remove();
 });

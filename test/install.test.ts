@@ -197,6 +197,40 @@ describe("install.sh server", () => {
     }
   });
 
+  test("--purge names every file it deletes", () => {
+    const root = freshRoot();
+    ok(["server", "--root", root, "--binary", standIn("1.0.0")]);
+    ok(["client", "--root", root, "--binary", standIn("1.0.0"), "--token", "st1.x"]);
+    const put = (rel: string, text = "x") => {
+      mkdirSync(join(root, rel, ".."), { recursive: true });
+      writeFileSync(join(root, rel), text);
+    };
+    for (const f of [
+      "var/lib/vpn-sentinel/sentinel.db",
+      "var/lib/vpn-sentinel/sentinel.db-wal",
+      "var/lib/vpn-sentinel/server.key",
+      "var/lib/vpn-sentinel/backups/2026-11-20.db",
+      "var/lib/vpn-sentinel/client/spool/c_1/0001.json",
+      "etc/vpn-sentinel/tls/privkey.pem",
+    ])
+      put(f);
+    const before = Object.keys(snapshot(root));
+    const out =
+      ok(["server", "--root", root, "--uninstall", "--purge"]) +
+      ok(["client", "--root", root, "--uninstall", "--purge"]);
+    const after = new Set(Object.keys(snapshot(root)));
+    const deleted = before.filter((p) => !after.has(p));
+    expect(deleted).toContain("/etc/vpn-sentinel/tls/privkey.pem");
+    expect(deleted).toContain("/var/lib/vpn-sentinel/client/spool/c_1/0001.json");
+    const named = new Set(
+      out
+        .split("\n")
+        .map((l) => /^ {2}remove (\S+?)\/?$/.exec(l)?.[1])
+        .filter(Boolean),
+    );
+    expect(deleted.filter((p) => !named.has(p))).toEqual([]);
+  });
+
   test("--dry-run prints the actions and changes nothing", () => {
     const root = freshRoot();
     const out = ok(["server", "--root", root, "--binary", standIn("1.0.0"), "--dry-run"]);
@@ -311,6 +345,38 @@ describe("install.sh client", () => {
     expect(existsSync(join(wants, "vpn-sentinel-client@wg1.service"))).toBe(false);
     expect(existsSync(join(root, "etc/systemd/system/vpn-sentinel-client@.service"))).toBe(false);
     expect(existsSync(join(root, "etc/vpn-sentinel/client-wg1.env"))).toBe(true);
+  });
+
+  test("--netns says when the namespace has no resolv.conf of its own", () => {
+    const root = freshRoot();
+    const out = ok([
+      "client",
+      "--root",
+      root,
+      "--binary",
+      standIn("1.0.0"),
+      "--netns",
+      "wg0",
+      "--token",
+      "st1.x",
+    ]);
+    expect(out).toContain(
+      "note: /etc/netns/wg0/resolv.conf does not exist, so the client asks the host's resolver",
+    );
+    mkdirSync(join(root, "etc/netns/wg1"), { recursive: true });
+    writeFileSync(join(root, "etc/netns/wg1/resolv.conf"), "nameserver 10.64.0.1\n");
+    const fine = ok([
+      "client",
+      "--root",
+      root,
+      "--binary",
+      standIn("1.0.0"),
+      "--netns",
+      "wg1",
+      "--token",
+      "st1.y",
+    ]);
+    expect(fine).not.toContain("resolv.conf does not exist");
   });
 
   test("server and client on one host share the binary until both are gone", () => {

@@ -3,13 +3,13 @@
  * reported to, scraped and logged into with right and wrong credentials; then every secret
  * is searched for in the captured log (and in the client's own log).
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startFakeDns } from "./fakes/dns.ts";
 import { startFakeEcho } from "./fakes/echo.ts";
 import { sentinel } from "./helpers/cli.ts";
 import { type ServerProcess, startServerProcess } from "./helpers/process-server.ts";
 import { sampleReport, signedPost } from "./helpers/report.ts";
-import { tempDir } from "./helpers/server.ts";
+import { initDataDir, tempDir } from "./helpers/server.ts";
 
 const dir = tempDir();
 const PASSWORD = "Correct-Horse-Battery-Staple-9";
@@ -22,6 +22,7 @@ let client: { id: string; secret: string; token: string };
 let apiToken: string;
 
 beforeAll(async () => {
+  await initDataDir(dir.path);
   const add = await sentinel(["clients", "add", "pi", "--data-dir", dir.path, "--json"]);
   expect(add.code).toBe(0);
   client = JSON.parse(add.stdout);
@@ -142,4 +143,66 @@ test("tokens, secrets, passwords and cookies never appear in the server's or the
     expect(log.includes(value), `${what} in the server log`).toBe(false);
     expect(`${run.stdout}${run.stderr}`.includes(value), `${what} in the client log`).toBe(false);
   }
+});
+
+/**
+ * A Telegram bot token lives in every Bot API URL (/bot<token>/<method>): an error that carries
+ * the URL (a failed fetch names its path) must not bring it into the log, however the Bot API
+ * fails and whatever stops the bot.
+ */
+describe("the Telegram bot token never reaches the log", () => {
+  const TOKEN = "7031234567:AAHk3vQm9ZpL0wXy2RtU5sNbC8dEfGhIjKl";
+
+  async function runAgainst(apiRoot: string): Promise<string> {
+    const data = tempDir();
+    try {
+      await initDataDir(data.path);
+      const add = await sentinel(["clients", "add", "pi", "--data-dir", data.path, "--json"]);
+      const pi = JSON.parse(add.stdout) as { id: string; secret: string };
+      const s = await startServerProcess(
+        ["--data-dir", data.path, "--log-format", "json", "--log-level", "debug", "--notify-server-started"],
+        {
+          SENTINEL_TELEGRAM_TOKEN: TOKEN,
+          SENTINEL_TELEGRAM_CHAT: "424242",
+          SENTINEL_TELEGRAM_API_ROOT: apiRoot,
+        },
+      );
+      // an alert to deliver (the first report of a client at the home address is a bypass)
+      await fetch(signedPost(s.url, pi, JSON.stringify(sampleReport())));
+      await Bun.sleep(4_000); // polling fails and retries; the outbox tries to deliver
+      s.proc.kill("SIGTERM");
+      // stopping is bounded elsewhere (test/shutdown.test.ts); here only the log counts
+      if ((await Promise.race([s.proc.exited, Bun.sleep(8_000).then(() => "slow")])) === "slow")
+        s.proc.kill("SIGKILL");
+      await s.proc.exited;
+      await Bun.sleep(100);
+      return s.log();
+    } finally {
+      data.remove();
+    }
+  }
+
+  /** `exercised`: a line that shows the run went through the path under test */
+  const expectNoToken = (log: string, exercised: string) => {
+    expect(log).toContain(exercised);
+    expect(log.includes(TOKEN), "the whole token in the log").toBe(false);
+    expect(log.includes(TOKEN.split(":")[1] as string), "the token's secret half in the log").toBe(false);
+  };
+
+  test("an unreachable Bot API (connection refused)", async () => {
+    const closed = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const port = closed.port;
+    closed.stop(true);
+    expectNoToken(await runAgainst(`http://127.0.0.1:${port}`), "telegram"); // its failures were logged
+  }, 30_000);
+
+  test("a black-holed Bot API (accepts the connection, never answers)", async () => {
+    const hole = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    try {
+      // nothing fails while the requests hang; the bot is stopped with them in flight
+      expectNoToken(await runAgainst(`http://127.0.0.1:${hole.port}`), '"msg":"stopped"');
+    } finally {
+      hole.stop(true);
+    }
+  }, 30_000);
 });

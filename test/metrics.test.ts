@@ -13,9 +13,9 @@ let server: Awaited<ReturnType<typeof startTestServer>>;
 let cred: Credentials;
 
 beforeAll(async () => {
-  const store = openStore(dir.path);
-  const e = enrollClient(store, loadKeyring(dir.path), "pi", "http://x", Date.now());
-  store.close();
+  const store = await openStore({ dataDir: dir.path });
+  const e = await enrollClient(store, loadKeyring(dir.path), "pi", "http://x", Date.now());
+  await store.close();
   cred = { id: e.id, secret: e.secret };
   server = await startTestServer({ dataDir: dir.path, metricsToken: TOKEN });
 });

@@ -30,10 +30,10 @@ const start = () =>
   });
 
 beforeAll(async () => {
-  const store = openStore(dir.path);
-  cred = enrollClient(store, loadKeyring(dir.path), "wg-pi", "http://x", now());
-  admin = createApiToken(store, "admin", "admin", now()).token;
-  store.close();
+  const store = await openStore({ dataDir: dir.path });
+  cred = await enrollClient(store, loadKeyring(dir.path), "wg-pi", "http://x", now());
+  admin = (await createApiToken(store, "admin", "admin", now())).token;
+  await store.close();
   server = await start();
 });
 afterAll(async () => {
@@ -142,17 +142,17 @@ describe("liveness", () => {
   test("late after 1.5 × interval, offline after interval + grace, online on the next report", async () => {
     const last = now();
     clock.t = last + 44_000;
-    server.monitor.sweep();
+    await server.monitor.sweep();
     expect((await client()).liveness).toBe("online");
     clock.t = last + 46_000;
-    server.monitor.sweep();
+    await server.monitor.sweep();
     expect((await client()).liveness).toBe("late");
     clock.t = last + 91_000;
-    server.monitor.sweep();
+    await server.monitor.sweep();
     expect((await client()).liveness).toBe("offline");
     expect((await client()).status).toBe("red");
     // a second sweep finds nothing new: one offline event, not two
-    server.monitor.sweep();
+    await server.monitor.sweep();
     expect((await kinds()).filter((k) => k === "client.offline")).toHaveLength(1);
     await report();
     expect((await client()).liveness).toBe("online");
@@ -165,10 +165,10 @@ describe("liveness", () => {
     await server.stop();
     clock.t += 10 * 60_000; // the server was down for 10 minutes
     server = await start();
-    server.monitor.sweep();
+    await server.monitor.sweep();
     expect((await client()).liveness).toBe("online");
     clock.t += 30_000 + 59_000; // still within interval + grace of the restart
-    server.monitor.sweep();
+    await server.monitor.sweep();
     expect((await client()).liveness).not.toBe("offline");
     expect((await kinds()).slice(before)).not.toContain("client.offline");
     await report();
@@ -219,6 +219,42 @@ describe("settings", () => {
       body: '{"paused":false}',
     });
     expect(resumed.status).toBe(200);
+  });
+
+  test("PATCH tags: stored in lower case, each once; bad tags are 400 with the path; [] removes them", async () => {
+    const patch = (body: unknown) =>
+      api(`/api/v1/clients/${cred.id}`, {
+        method: "PATCH",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    for (const tags of [
+      ["has space"],
+      "home",
+      [7],
+      Array.from({ length: 33 }, (_, i) => `t${i}`),
+      ["x".repeat(65)],
+    ]) {
+      const bad = await patch({ tags });
+      expect(bad.status, JSON.stringify(tags)).toBe(400);
+      expect((bad.body as { error: { fields: { path: string }[] } }).error.fields.map((f) => f.path)).toEqual(
+        ["/tags"],
+      );
+    }
+    const ok = await patch({ tags: ["Home", " family", "home"] });
+    expect(ok.status).toBe(200);
+    expect((ok.body as { settings: { tags: string[] }; tags: string[] }).settings.tags).toEqual([
+      "home",
+      "family",
+    ]);
+    const list = await api("/api/v1/clients");
+    expect((list.body as { clients: { tags: string[] }[] }).clients[0]?.tags).toEqual(["home", "family"]);
+    // other settings leave the tags alone
+    expect(((await patch({ grace: 90 })).body as { settings: { tags: string[] } }).settings.tags).toEqual([
+      "home",
+      "family",
+    ]);
+    expect(((await patch({ tags: [] })).body as { settings: { tags: string[] } }).settings.tags).toEqual([]);
   });
 
   test("an expectation the exit breaks turns the exit verdict yellow", async () => {
@@ -285,9 +321,9 @@ describe("legacy keepalive", () => {
 });
 
 test("DELETE removes the client; its id is then unknown", async () => {
-  const store = openStore(dir.path);
-  const other = enrollClient(store, loadKeyring(dir.path), "temp", "http://x", now());
-  store.close();
+  const store = await openStore({ dataDir: dir.path });
+  const other = await enrollClient(store, loadKeyring(dir.path), "temp", "http://x", now());
+  await store.close();
   expect((await api(`/api/v1/clients/${other.id}`, { method: "DELETE" })).status).toBe(204);
   expect((await api(`/api/v1/clients/${other.id}`)).status).toBe(404);
 });

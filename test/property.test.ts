@@ -15,9 +15,9 @@ let server: Awaited<ReturnType<typeof startTestServer>>;
 let cred: { id: string; secret: string };
 
 beforeAll(async () => {
-  const store = openStore(dir.path);
-  const e = enrollClient(store, loadKeyring(dir.path), "fuzz", "http://x", Date.now());
-  store.close();
+  const store = await openStore({ dataDir: dir.path });
+  const e = await enrollClient(store, loadKeyring(dir.path), "fuzz", "http://x", Date.now());
+  await store.close();
   cred = { id: e.id, secret: e.secret };
   server = await startTestServer({ dataDir: dir.path });
 });

@@ -3,7 +3,7 @@
  * wrong, with its exact status and error code.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { computeSignature, signRequest } from "../src/protocol/signing.ts";
+import { computeSignature, newNonce, signRequest } from "../src/protocol/signing.ts";
 import { loadKeyring } from "../src/server/auth/keyring.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
 import { openStore } from "../src/server/store/index.ts";
@@ -15,9 +15,9 @@ let server: Awaited<ReturnType<typeof startTestServer>>;
 let cred: Credentials;
 
 beforeAll(async () => {
-  const store = openStore(dir.path);
-  const e = enrollClient(store, loadKeyring(dir.path), "proto", "http://x", Date.now());
-  store.close();
+  const store = await openStore({ dataDir: dir.path });
+  const e = await enrollClient(store, loadKeyring(dir.path), "proto", "http://x", Date.now());
+  await store.close();
   cred = { id: e.id, secret: e.secret };
   server = await startTestServer({ dataDir: dir.path });
 });
@@ -30,6 +30,27 @@ const body = () => JSON.stringify(sampleReport());
 const nowS = () => Math.floor(Date.now() / 1000);
 
 type Case = [name: string, make: () => Request, status: number, code: string | null];
+
+const bytes = (text: string) => Buffer.from(text, "utf8");
+
+/** A report whose sent bytes and timestamp header may differ from what was signed. */
+function rawSigned(o: { sent?: Buffer; signed?: Buffer; sentTs?: string; signedTs?: string }): Request {
+  const sent = o.sent ?? bytes(body());
+  const sentTs = o.sentTs ?? String(nowS());
+  const nonce = newNonce();
+  const signature = computeSignature(cred.secret, cred.id, o.signedTs ?? sentTs, nonce, o.signed ?? sent);
+  return new Request(`${server.url}/api/v1/reports`, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      "Sentinel-Client": cred.id,
+      "Sentinel-Timestamp": sentTs,
+      "Sentinel-Nonce": nonce,
+      "Sentinel-Signature": `v1=${signature}`,
+    },
+    body: new Uint8Array(sent),
+  });
+}
 
 const cases: Case[] = [
   ["valid", () => signedPost(server.url, cred, body()), 202, null],
@@ -126,6 +147,24 @@ const cases: Case[] = [
     "validation_failed",
   ],
   [
+    "dns_pending that is not a boolean",
+    () => signedPost(server.url, cred, JSON.stringify({ ...sampleReport(), dns_pending: "yes" })),
+    400,
+    "validation_failed",
+  ],
+  [
+    "dns_pending in a report that carries DNS observations",
+    () => signedPost(server.url, cred, JSON.stringify({ ...sampleReport(), dns_pending: true })),
+    400,
+    "validation_failed",
+  ],
+  [
+    "dns_pending without DNS observations",
+    () => signedPost(server.url, cred, JSON.stringify({ ...sampleReport(), dns_pending: true, dns: [] })),
+    202,
+    null,
+  ],
+  [
     "wrong version",
     () => signedPost(server.url, cred, JSON.stringify({ ...sampleReport(), v: 2 })),
     400,
@@ -136,6 +175,33 @@ const cases: Case[] = [
     () => signedPost(server.url, cred, body(), { headers: { "Content-Type": "text/plain" } }),
     415,
     "unsupported_media_type",
+  ],
+  // Sign exactly what is sent: the timestamp header and the body bytes as they travel, with no
+  // normalisation before the check (a leading zero, a byte-order mark).
+  [
+    "timestamp with a leading zero the signature does not cover",
+    () => rawSigned({ sentTs: `0${nowS()}`, signedTs: String(nowS()) }),
+    401,
+    "unauthorized",
+  ],
+  ["timestamp with a leading zero, signed as sent", () => rawSigned({ sentTs: `0${nowS()}` }), 202, null],
+  [
+    "body with a byte-order mark the signature does not cover",
+    () => rawSigned({ sent: bytes(`\uFEFF${body()}`), signed: bytes(body()) }),
+    401,
+    "unauthorized",
+  ],
+  [
+    "body with a byte-order mark, signed as sent",
+    () => rawSigned({ sent: bytes(`\uFEFF${body()}`) }),
+    202,
+    null,
+  ],
+  [
+    "body that is not UTF-8, signed as sent",
+    () => rawSigned({ sent: Buffer.concat([bytes(body().slice(0, -1)), Buffer.from([0xff, 0x7d])]) }),
+    400,
+    "invalid_json",
   ],
   [
     "unknown fields are ignored",
@@ -156,6 +222,7 @@ describe("POST /api/v1/reports", () => {
         expect(json.accepted).toBe(true);
         expect(typeof json.server_time).toBe("string");
         expect(json.next_report_in_s).toBe(30);
+        expect(json.features).toEqual(["dns_pending"]);
       }
       // never echo the input or a secret back
       expect(JSON.stringify(json)).not.toContain(cred.secret);
@@ -249,4 +316,32 @@ describe("other unauthenticated endpoints", () => {
     const report = await fetch(signedPost(server.url, cred, JSON.stringify(sampleReport())));
     expect(report.headers.get("x-request-id")).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-z]+$/);
   });
+});
+
+test("a 202 says what the server concluded, on a full judgement and on the fast path alike", async () => {
+  const home = tempDir();
+  const store = await openStore({ dataDir: home.path });
+  const e = await enrollClient(store, loadKeyring(home.path), "leaky", "http://x", Date.now());
+  await store.close();
+  // the sample report exits at 198.51.100.7: with that as home, traffic bypasses the VPN
+  const s = await startTestServer({ dataDir: home.path, homeIp: ["198.51.100.7"] });
+  try {
+    const answers = [];
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch(signedPost(s.url, { id: e.id, secret: e.secret }, body()));
+      expect(res.status).toBe(202);
+      answers.push((await res.json()) as { status: string; reasons: string[] });
+    }
+    const [first, second] = answers;
+    expect(first?.status).toBe("red");
+    // the red causes only, one sentence each
+    expect(first?.reasons).toEqual([expect.stringMatching(/^Traffic bypasses the VPN: /)]);
+    expect(second).toMatchObject({ status: first?.status, reasons: first?.reasons });
+    const check = await openStore({ dataDir: home.path });
+    expect((await check.clients.get(e.id))?.status).toBe("red");
+    await check.close();
+  } finally {
+    await s.stop();
+    home.remove();
+  }
 });

@@ -11,9 +11,9 @@ let server: Awaited<ReturnType<typeof startTestServer>>;
 let cred: Credentials;
 
 beforeAll(async () => {
-  const store = openStore(dir.path);
-  cred = enrollClient(store, loadKeyring(dir.path), "eager", "http://x", Date.now());
-  store.close();
+  const store = await openStore({ dataDir: dir.path });
+  cred = await enrollClient(store, loadKeyring(dir.path), "eager", "http://x", Date.now());
+  await store.close();
   server = await startTestServer({ dataDir: dir.path, reportRate: 1 });
 });
 afterAll(async () => {

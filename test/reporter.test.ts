@@ -28,11 +28,11 @@ beforeAll(async () => {
   echoB = startFakeEcho({ answer: "203.0.113.50" });
   dns = await startFakeDns();
   server = await startTestServer({ dataDir: dir.path });
-  const store = openStore(dir.path);
+  const store = await openStore({ dataDir: dir.path });
   for (const name of ["router-curl", "router-wget", "router-env", "doc-example"])
-    clients[name] = enrollClient(store, loadKeyring(dir.path), name, server.url, Date.now());
-  viewer = createApiToken(store, "v", "viewer", Date.now()).token;
-  store.close();
+    clients[name] = await enrollClient(store, loadKeyring(dir.path), name, server.url, Date.now());
+  viewer = (await createApiToken(store, "v", "viewer", Date.now())).token;
+  await store.close();
 });
 afterAll(async () => {
   await server.stop();
@@ -95,9 +95,11 @@ describe("contrib/sentinel-report.sh", () => {
     });
     odd.stop();
     expect(r.code, r.stderr).toBe(0);
-    const store = openStore(dir.path);
-    const last = store.clients.get(c.id)?.lastReport as { ipv4: { ip: string | null; consistent: boolean } };
-    store.close();
+    const store = await openStore({ dataDir: dir.path });
+    const last = (await store.clients.get(c.id))?.lastReport as {
+      ipv4: { ip: string | null; consistent: boolean };
+    };
+    await store.close();
     expect(last.ipv4).toMatchObject({ ip: null, consistent: false });
     const damaged = await sh([SCRIPT], { SENTINEL_TOKEN: "st1.%%%%" });
     expect(damaged.code).toBe(2);

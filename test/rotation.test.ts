@@ -24,10 +24,10 @@ const report = (url: string, c: Credentials) =>
 
 test("clients rotate --grace: old and new secret work during the grace, then only the new one; the API shows rotation_pending", async () => {
   const dataDir = newDir();
-  const store = openStore(dataDir);
-  const e = enrollClient(store, loadKeyring(dataDir), "pi", "http://x", Date.now());
-  const viewer = createApiToken(store, "v", "viewer", Date.now()).token;
-  store.close();
+  const store = await openStore({ dataDir: dataDir });
+  const e = await enrollClient(store, loadKeyring(dataDir), "pi", "http://x", Date.now());
+  const viewer = (await createApiToken(store, "v", "viewer", Date.now())).token;
+  await store.close();
   const old: Credentials = { id: e.id, secret: e.secret };
   const server = await startTestServer({ dataDir });
   const pending = async () => {
@@ -55,13 +55,22 @@ test("clients rotate --grace: old and new secret work during the grace, then onl
   await server.stop();
 });
 
-test("server-key rotate: clients keep working; after drop-previous a database copy plus the old key reveals no secret", async () => {
+test("server-key rotate: clients and dashboard channels keep working; after drop-previous a database copy plus the old key reveals no secret", async () => {
   const dataDir = newDir();
-  const store = openStore(dataDir);
+  const store = await openStore({ dataDir: dataDir });
   const keyring = loadKeyring(dataDir);
-  const a = enrollClient(store, keyring, "a", "http://x", Date.now());
-  const b = enrollClient(store, keyring, "b", "http://x", Date.now());
-  store.close();
+  const a = await enrollClient(store, keyring, "a", "http://x", Date.now());
+  const b = await enrollClient(store, keyring, "b", "http://x", Date.now());
+  // a channel added in the dashboard: its URL (and the token in it) is sealed like a client secret
+  const channelUrl = "ntfy://127.0.0.1:9/alerts?token=tk_rotation_secret";
+  await store.channels.create({
+    id: "ch_1",
+    urlSealed: keyring.encrypt(channelUrl),
+    display: "ntfy://127.0.0.1:9/alerts?token=***",
+    createdAt: 1,
+    updatedAt: 1,
+  });
+  await store.close();
   const oldKeyText = readFileSync(join(dataDir, "server.key"), "utf8");
   const creds = [a, b].map((e) => ({ id: e.id, secret: e.secret }));
 
@@ -76,7 +85,7 @@ test("server-key rotate: clients keep working; after drop-previous a database co
   const r = await sentinel(["server-key", "rotate", "--data-dir", dataDir, "--json"]);
   expect(r.code, r.stderr).toBe(0);
   const out = JSON.parse(r.stdout) as { previousKeyId: string; currentKeyId: string; resealed: number };
-  expect(out.resealed).toBe(2);
+  expect(out.resealed).toBe(3);
   expect(out.currentKeyId).not.toBe(out.previousKeyId);
   expect(readFileSync(join(dataDir, "server.key.previous"), "utf8")).toBe(oldKeyText);
   const status = JSON.parse(
@@ -85,7 +94,7 @@ test("server-key rotate: clients keep working; after drop-previous a database co
   expect(status).toMatchObject({
     current: out.currentKeyId,
     previous: out.previousKeyId,
-    sealed: { [out.currentKeyId]: 2 },
+    sealed: { [out.currentKeyId]: 3 },
   });
 
   // a second rotation right away is fine too: nothing is sealed with the previous key any more
@@ -105,11 +114,19 @@ test("server-key rotate: clients keep working; after drop-previous a database co
   copyFileSync(join(dataDir, "sentinel.db"), stolen);
   const { Database } = await import("bun:sqlite");
   const db = new Database(stolen, { readonly: true });
-  const sealed = db.query<{ s: string }, []>("SELECT secret_enc AS s FROM clients").all();
+  const sealed = db
+    .query<{ s: string }, []>(
+      "SELECT secret_enc AS s FROM clients UNION ALL SELECT url_sealed FROM notify_channels",
+    )
+    .all();
   db.close();
   const oldOnly = createKeyring([parseServerKey(oldKeyText, "old")]);
-  expect(sealed).toHaveLength(2);
+  expect(sealed).toHaveLength(3);
   for (const { s } of sealed) expect(() => oldOnly.decrypt(s)).toThrow();
+  // and the current key opens the channel URL as it was
+  const now = await openStore({ dataDir });
+  expect(loadKeyring(dataDir).decrypt((await now.channels.get("ch_1"))?.urlSealed ?? "")).toBe(channelUrl);
+  await now.close();
 });
 
 test("server-key rotate refuses keys from the environment and explains the procedure", async () => {

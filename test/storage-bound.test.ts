@@ -5,16 +5,13 @@
  */
 import { expect, test } from "bun:test";
 import { signRequest } from "../src/protocol/signing.ts";
-import { ReplayGuard } from "../src/server/api/reports/replay-guard.ts";
 import { ReportIngest } from "../src/server/api/reports/service.ts";
 import { loadKeyring } from "../src/server/auth/keyring.ts";
-import { RateLimiter } from "../src/server/auth/rate-limit.ts";
 import { Broker } from "../src/server/broker.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
 import { ClientMonitor } from "../src/server/monitor/service.ts";
 import { HOME, testGeo } from "../src/server/monitor/testing.ts";
 import { openStore } from "../src/server/store/index.ts";
-import { WriteBatcher } from "../src/server/write-batcher.ts";
 import { sampleReport } from "./helpers/report.ts";
 import { quietLogger, tempDir } from "./helpers/server.ts";
 
@@ -22,9 +19,9 @@ test("30 days of unchanged 30-second reports add < 100 KB", async () => {
   const dir = tempDir();
   const clock = { t: Date.parse("2026-01-01T00:00:00Z") };
   const now = () => clock.t;
-  const store = openStore(dir.path);
+  const store = await openStore({ dataDir: dir.path });
   const keyring = loadKeyring(dir.path);
-  const cred = enrollClient(store, keyring, "steady", "http://x", now());
+  const cred = await enrollClient(store, keyring, "steady", "http://x", now());
   const monitor = new ClientMonitor({
     store,
     now,
@@ -35,14 +32,12 @@ test("30 days of unchanged 30-second reports add < 100 KB", async () => {
   });
   const ingest = new ReportIngest({
     store,
-    writes: new WriteBatcher(store),
     keyring,
-    replays: new ReplayGuard(store.nonces),
     now,
-    accept: (r) => monitor.acceptReport(r),
-    clientLimiter: new RateLimiter(1000, 1000, now),
-    failureLimiter: new RateLimiter(1000, 1000, now),
+    accept: (r, tx) => monitor.acceptReport(r, tx),
+    limits: { perClient: { ratePerS: 1000, burst: 1000 }, failures: { ratePerS: 1000, burst: 1000 } },
   });
+  const size = () => store.sqlite?.sizeBytes() ?? 0;
   const send = async () => {
     const body = JSON.stringify(sampleReport({ observed_at: new Date(now()).toISOString() }));
     const h = signRequest(cred.id, cred.secret, body, Math.floor(now() / 1000));
@@ -59,19 +54,19 @@ test("30 days of unchanged 30-second reports add < 100 KB", async () => {
       const pending: Promise<void>[] = [];
       for (let i = 0; i < 120; i++, clock.t += 30_000) pending.push(send());
       await Promise.all(pending);
-      monitor.sweep();
+      await monitor.sweep();
     }
   };
   await hours(24); // one day to reach steady state (first_seen, nonce table at its working size)
-  const before = store.sizeBytes();
-  const eventsBefore = store.events.count();
+  const before = size();
+  const eventsBefore = await store.events.count();
   await hours(30 * 24);
-  const growth = store.sizeBytes() - before;
+  const growth = size() - before;
   console.log(
     `30 days x 2880 reports/day: database grew by ${growth} bytes (${before} -> ${before + growth})`,
   );
-  expect(store.events.count()).toBe(eventsBefore);
+  expect(await store.events.count()).toBe(eventsBefore);
   expect(growth).toBeLessThan(100 * 1024);
-  store.close();
+  await store.close();
   dir.remove();
 }, 120_000);

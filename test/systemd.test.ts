@@ -78,7 +78,8 @@ describe("systemd units", () => {
   test("the template client runs in the namespace named by the instance and uses its resolver", () => {
     const text = unitText("vpn-sentinel-client@.service");
     expect(values(text, "NetworkNamespacePath")).toEqual(["/run/netns/%i"]);
-    expect(values(text, "BindReadOnlyPaths")).toEqual(["/etc/netns/%i/resolv.conf:/etc/resolv.conf"]);
+    // optional: a namespace without its own resolv.conf must not stop the unit from starting
+    expect(values(text, "BindReadOnlyPaths")).toEqual(["-/etc/netns/%i/resolv.conf:/etc/resolv.conf"]);
     expect(values(text, "EnvironmentFile")).toEqual([
       "/etc/vpn-sentinel/client.env",
       "-/etc/vpn-sentinel/client-%i.env",

@@ -1,8 +1,9 @@
 /** The Telegram bot's commands and buttons via a fake Bot API (real getUpdates long polling). */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { Broker } from "../src/server/broker.ts";
+import { DEFAULT_SETTINGS } from "../src/server/monitor/settings.ts";
+import { parseMuteArgs, SentinelBot } from "../src/server/notify/channels/telegram/bot.ts";
 import { openStore, type Store } from "../src/server/store/index.ts";
-import { parseMuteArgs, SentinelBot } from "../src/server/telegram/bot.ts";
 import { FAKE_BOT_INFO, FakeTelegram } from "./fakes/telegram.ts";
 import { quietLogger, tempDir } from "./helpers/server.ts";
 
@@ -17,14 +18,14 @@ let bot: SentinelBot;
 let changed: string[];
 let warnings: string[];
 
-beforeEach(() => {
+beforeEach(async () => {
   fake = FakeTelegram.start();
-  store = openStore(tempDir().path);
-  store.clients.create({ id: "id-laptop", name: "laptop", createdAt: NOW, secretEnc: "x" });
-  store.clients.create({ id: "id-nas", name: "<nas> & co", createdAt: NOW, secretEnc: "x" });
-  store.clients.applyReport("id-nas", {
-    state: { status: "red", reason: "DNS leak: queries go to your ISP." },
-    lastReport: {},
+  store = await openStore({ dataDir: tempDir().path });
+  await store.clients.create({ id: "id-laptop", name: "laptop", createdAt: NOW, secretEnc: "x" });
+  await store.clients.create({ id: "id-nas", name: "<nas> & co", createdAt: NOW, secretEnc: "x" });
+  await store.clients.applyReport("id-nas", {
+    state: { status: "red", reason: "DNS leak: queries go to your ISP." } as never,
+    lastReport: {} as never,
     exit: null,
     lastSourceIp: null,
     lastReportAt: NOW - 60_000,
@@ -58,7 +59,7 @@ beforeEach(() => {
 
 afterEach(async () => {
   await bot.stop();
-  store.close();
+  await store.close();
   await fake.stop();
 });
 
@@ -84,7 +85,7 @@ describe("bot commands", () => {
     fake.pushMessage(STRANGER, "/status");
     await ask(ALLOWED, "/ping"); // processed after the stranger's updates
     expect(fake.sends(STRANGER)).toHaveLength(0);
-    expect(store.clients.get("id-laptop")?.policy).toEqual({});
+    expect((await store.clients.get("id-laptop"))?.settings).toEqual(DEFAULT_SETTINGS);
     expect(warnings.filter((w) => w.includes(String(STRANGER)))).toHaveLength(1);
     expect(warnings[0]).toContain(`--telegram-chat ${STRANGER}`);
   });
@@ -103,13 +104,13 @@ describe("bot commands", () => {
   test("/mute, /unmute, /pause, /resume change the policy and publish client.changed; @botname works in groups", async () => {
     expect(await ask(GROUP, `/mute@${FAKE_BOT_INFO.username} laptop 2h`)).toContain("muted until");
     expect(fake.delivered(GROUP)[0]?.params.message_thread_id).toBeUndefined(); // the message came from no topic
-    expect(store.clients.get("id-laptop")?.policy.muted_until).toBe(NOW + 2 * 3_600_000);
+    expect((await store.clients.get("id-laptop"))?.settings.muted_until).toBe(NOW + 2 * 3_600_000);
     await ask(ALLOWED, "/unmute laptop");
-    expect(store.clients.get("id-laptop")?.policy.muted_until).toBeUndefined();
+    expect((await store.clients.get("id-laptop"))?.settings.muted_until).toBeNull();
     await ask(ALLOWED, "/pause laptop");
-    expect(store.clients.get("id-laptop")?.policy.paused).toBe(true);
+    expect((await store.clients.get("id-laptop"))?.settings.paused).toBe(true);
     await ask(ALLOWED, "/resume laptop");
-    expect(store.clients.get("id-laptop")?.policy.paused).toBe(false);
+    expect((await store.clients.get("id-laptop"))?.settings.paused).toBe(false);
     expect(changed).toEqual(["id-laptop", "id-laptop", "id-laptop", "id-laptop"]);
     expect(await ask(ALLOWED, "/mute laptop forever")).toContain("No client named <b>laptop forever</b>");
   });
@@ -131,13 +132,13 @@ describe("bot commands", () => {
     });
     await fake.waitFor(() => fake.calls.some((c) => c.method === "answerCallbackQuery"));
     await fake.waitFor(() => replies(ALLOWED).length === 1);
-    expect(store.clients.get("id-nas")?.policy.muted_until).toBe(NOW + 86_400_000);
+    expect((await store.clients.get("id-nas"))?.settings.muted_until).toBe(NOW + 86_400_000);
     expect(fake.calls.find((c) => c.method === "answerCallbackQuery")?.params.text).toContain("muted until");
   });
 });
 
 describe("parseMuteArgs", () => {
-  test("name with spaces, default and bounded durations", () => {
+  test("name with spaces, default and bounded durations", async () => {
     expect(parseMuteArgs("laptop 2h")).toEqual({ name: "laptop", ms: 7_200_000 });
     expect(parseMuteArgs("my laptop 30m")).toEqual({ name: "my laptop", ms: 1_800_000 });
     expect(parseMuteArgs("laptop")).toEqual({ name: "laptop", ms: 3_600_000 });

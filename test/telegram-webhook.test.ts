@@ -21,7 +21,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server.stop();
-  telegram.stop();
+  await telegram.stop();
 });
 
 const update = (text: string) => ({

@@ -16,12 +16,12 @@ const ids = { client: "", doomed: "", tmpUser: "", token: "" };
 
 beforeAll(async () => {
   w = await buildWebApp();
-  ids.client = enrollClient(w.store, w.keyring, "router", "http://x", Date.now()).id;
-  ids.doomed = enrollClient(w.store, w.keyring, "doomed", "http://x", Date.now()).id;
+  ids.client = (await enrollClient(w.store, w.keyring, "router", "http://x", Date.now())).id;
+  ids.doomed = (await enrollClient(w.store, w.keyring, "doomed", "http://x", Date.now())).id;
   ids.tmpUser = (
     await createUser(w.store, { name: "tmp", role: "viewer", password: PASSWORD }, Date.now())
   ).id;
-  ids.token = createApiToken(w.store, "old-token", "viewer", Date.now()).record.id;
+  ids.token = (await createApiToken(w.store, "old-token", "viewer", Date.now())).record.id;
   viewer = await signIn(w.handle, "viewer");
   admin = await signIn(w.handle, "admin");
 });
@@ -81,6 +81,8 @@ const MATRIX: Row[] = [
   action("/clients/:client/settings", 303, () => ({ interval_s: "60", expected_country: "br" })),
   action("/clients/:client/mute", 303, () => ({ for: "3600" })),
   action("/clients/:client/pause", 303, () => ({ on: "0" })),
+  action("/clients/:client/lock", 303),
+  action("/clients/:client/unlock", 303),
   action("/clients/:client/rotate", 200),
   action("/clients/:doomed/delete", 303, () => ({ confirm: "doomed" })),
   action("/channels/telegram/test", 200),
@@ -145,7 +147,7 @@ describe("auth matrix", () => {
   });
 
   test("every admin action is in the audit log with who, what and from where", async () => {
-    const entries = w.store.auth.listAudit({ limit: 100 });
+    const entries = await w.store.auth.listAudit({ limit: 100 });
     const actions = new Set(entries.map((e) => e.action));
     for (const a of [
       "client.add",
@@ -172,14 +174,14 @@ describe("CSRF and origin", () => {
   const posts = () => MATRIX.filter((r) => r.method === "POST");
 
   test("every state-changing route refuses an admin without the CSRF token (403), and changes nothing", async () => {
-    const before = JSON.stringify(w.store.clients.get(ids.client)?.policy);
-    const audits = w.store.auth.listAudit({ limit: 1000 }).length;
+    const before = JSON.stringify((await w.store.clients.get(ids.client))?.settings);
+    const audits = (await w.store.auth.listAudit({ limit: 1000 })).length;
     for (const row of posts()) {
       const res = await postForm(w.handle, resolve(row.path), admin, row.fields?.() ?? {}, false);
       expect({ path: row.path, status: res.status }).toEqual({ path: row.path, status: 403 });
     }
-    expect(JSON.stringify(w.store.clients.get(ids.client)?.policy)).toBe(before);
-    expect(w.store.auth.listAudit({ limit: 1000 }).length).toBe(audits);
+    expect(JSON.stringify((await w.store.clients.get(ids.client))?.settings)).toBe(before);
+    expect((await w.store.auth.listAudit({ limit: 1000 })).length).toBe(audits);
   });
 
   test("a wrong token, another session's token, or a foreign Origin is refused", async () => {
@@ -213,7 +215,7 @@ describe("CSRF and origin", () => {
     });
     expect(res.status).toBe(200);
     expect(await res.text()).toContain("Settings saved.");
-    expect(w.store.clients.get(ids.client)?.policy.interval_s).toBe(45);
+    expect((await w.store.clients.get(ids.client))?.settings.interval_s).toBe(45);
   });
 
   test("the login form refuses a post without its double-submit cookie", async () => {
@@ -241,7 +243,7 @@ describe("sign-in, sessions and cookies", () => {
     expect(cookie).toContain("SameSite=Lax");
     expect(cookie).not.toContain("Secure"); // plain-HTTP public URL
     const value = cookie.split(";")[0]?.split("=")[1] ?? "";
-    expect(w.store.auth.getSession(value)).toBeNull();
+    expect(await w.store.auth.getSession(value)).toBeNull();
   });
 
   test("next= never leaves the site", async () => {
@@ -272,7 +274,9 @@ describe("sign-in, sessions and cookies", () => {
     expect(locked.status).toBe(429);
     expect(locked.headers.get("retry-after")).not.toBeNull();
     expect(
-      w.store.auth.listAudit({ limit: 50 }).some((e) => e.action === "login.failed" && e.actor === "dave"),
+      (await w.store.auth.listAudit({ limit: 50 })).some(
+        (e) => e.action === "login.failed" && e.actor === "dave",
+      ),
     ).toBe(true);
   });
 
@@ -287,16 +291,16 @@ describe("sign-in, sessions and cookies", () => {
   test("removing a user ends their sessions", async () => {
     await createUser(w.store, { name: "erin", role: "viewer", password: PASSWORD }, Date.now());
     const s = await signIn(w.handle, "erin");
-    const erin = w.store.auth.getUserByName("erin");
+    const erin = await w.store.auth.getUserByName("erin");
     expect((await postForm(w.handle, `/users/${erin?.id}/delete`, admin, {})).status).toBe(200);
     expect((await w.handle("/", { headers: { cookie: s.cookie }, redirect: "manual" })).status).toBe(303);
   });
 
   test("the last admin cannot be removed", async () => {
-    const me = w.store.auth.getUserByName("admin");
+    const me = await w.store.auth.getUserByName("admin");
     const res = await postForm(w.handle, `/users/${me?.id}/delete`, admin, {});
     expect(res.status).toBe(400);
-    expect(w.store.auth.getUserByName("admin")).not.toBeNull();
+    expect(await w.store.auth.getUserByName("admin")).not.toBeNull();
   });
 });
 

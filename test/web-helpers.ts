@@ -29,27 +29,53 @@ export const xssGeo: GeoLookup = {
       : testGeo.lookup(ip),
 };
 
+/** A channel list the test sets; changes are recorded, not made (dashboard.test and the real server test them). */
 export class FakeChannels implements ChannelStatusProvider {
   tests: string[] = [];
+  changes: string[] = [];
   constructor(private readonly channels: ChannelStatus[]) {}
-  list() {
+  async list() {
     return this.channels;
   }
   async sendTest(name: string) {
     this.tests.push(name);
   }
+  async add(url: string) {
+    this.changes.push(`add ${url}`);
+    return url;
+  }
+  async edit(name: string, url: string) {
+    this.changes.push(`edit ${name} ${url}`);
+    return name;
+  }
+  async remove(name: string) {
+    this.changes.push(`remove ${name}`);
+  }
 }
 
-export async function buildWebApp() {
+/** `now`: the server's clock (default: real time), for tests that let time pass. */
+export async function buildWebApp(opts: { now?: () => number } = {}) {
   const dir = tempDir("sentinel-web-");
-  const store = openStore(dir.path);
+  const store = await openStore({ dataDir: dir.path });
   const keyring = loadKeyring(dir.path);
-  const now = () => Date.now();
+  const now = opts.now ?? (() => Date.now());
   const logger = createConsola({ level: -999 });
   const broker = new Broker();
   const monitor = new ClientMonitor({ store, now, logger, geo: xssGeo, broker, home: () => HOME });
   const channels = new FakeChannels([
-    { name: "telegram", ok: false, lastError: "<b>chat not found</b>", pending: 2, failed: 1 },
+    {
+      name: "telegram",
+      origin: "options",
+      url: null,
+      state: "failing",
+      failingSince: Date.now() - 60_000,
+      lastOkAt: null,
+      lastError: "<b>chat not found</b>",
+      lastErrorAt: Date.now() - 5_000,
+      waiting: 2,
+      oldestWaitingAt: Date.now() - 60_000,
+      failed: 1,
+    },
   ]);
   const app = createApp({
     store,
@@ -58,7 +84,7 @@ export async function buildWebApp() {
     now,
     broker,
     monitor,
-    acceptReport: (r) => monitor.acceptReport(r),
+    acceptReport: (r, tx) => monitor.acceptReport(r, tx),
     sourceIpOf: () => "192.0.2.99",
     web: {
       publicUrl: "http://sentinel.test:8088",
@@ -83,8 +109,8 @@ export async function buildWebApp() {
     channels,
     app,
     handle,
-    close: () => {
-      store.close();
+    close: async () => {
+      await store.close();
       dir.remove();
     },
   };

@@ -4,7 +4,7 @@ import { createConsola } from "consola";
 import { ensureSetupToken } from "../src/server/auth/users.ts";
 import { openStore } from "../src/server/store/index.ts";
 import { sentinel } from "./helpers/cli.ts";
-import { tempDir } from "./helpers/server.ts";
+import { initDataDir, tempDir } from "./helpers/server.ts";
 import { buildWebApp, PASSWORD } from "./web-helpers.ts";
 
 const dirs: { remove(): void }[] = [];
@@ -14,10 +14,10 @@ afterAll(() => {
 
 test("with no users the server logs a one-time setup URL; it creates the first admin once", async () => {
   const w = await buildWebApp();
-  for (const u of w.store.auth.listUsers()) w.store.auth.removeUser(u.id);
+  for (const u of await w.store.auth.listUsers()) await w.store.auth.removeUser(u.id);
   const lines: string[] = [];
   const logger = createConsola({ level: 3, reporters: [{ log: (o) => void lines.push(o.args.join(" ")) }] });
-  const token = ensureSetupToken(w.store, logger, "https://vpn.example/");
+  const token = await ensureSetupToken(w.store, logger, "https://vpn.example/");
   expect(token).not.toBeNull();
   expect(lines.join("\n")).toContain(`https://vpn.example/setup?token=${token}`);
 
@@ -47,19 +47,20 @@ test("with no users the server logs a one-time setup URL; it creates the first a
   });
   expect(ok.status).toBe(303);
   expect(ok.headers.get("set-cookie")).toContain("sentinel_session=");
-  expect(w.store.auth.getUserByName("root")?.role).toBe("admin");
+  expect((await w.store.auth.getUserByName("root"))?.role).toBe("admin");
   expect(
-    w.store.auth.listAudit({ limit: 5 }).some((a) => a.actor === "setup" && a.action === "user.add"),
+    (await w.store.auth.listAudit({ limit: 5 })).some((a) => a.actor === "setup" && a.action === "user.add"),
   ).toBe(true);
   // used up: the same link now leads to the sign-in page, and a second start logs nothing
   expect((await w.handle(`/setup?token=${token}`)).status).toBe(303);
-  expect(ensureSetupToken(w.store, logger, "https://vpn.example")).toBeNull();
-  w.close();
+  expect(await ensureSetupToken(w.store, logger, "https://vpn.example")).toBeNull();
+  await w.close();
 });
 
 test("sentinel users add reads the password from stdin; list, passwd and remove work; the last admin is kept", async () => {
   const dir = tempDir();
   dirs.push(dir);
+  await initDataDir(dir.path);
   const d = ["--data-dir", dir.path];
   const add = await sentinel(["users", "add", "alice", "--role", "admin", ...d], { stdin: `${PASSWORD}\n` });
   expect(add.stderr).toBe("");
@@ -77,11 +78,11 @@ test("sentinel users add reads the password from stdin; list, passwd and remove 
   expect((await sentinel(["users", "passwd", "alice", ...d], { stdin: "a new long password\n" })).code).toBe(
     0,
   );
-  const store = openStore(dir.path);
-  const alice = store.auth.getUserByName("alice");
+  const store = await openStore({ dataDir: dir.path });
+  const alice = await store.auth.getUserByName("alice");
   expect(await Bun.password.verify("a new long password", alice?.passwordHash ?? "")).toBe(true);
   expect(alice?.passwordHash).toStartWith("$argon2id$");
-  store.close();
+  await store.close();
 
   const last = await sentinel(["users", "remove", "alice", ...d]);
   expect(last.code).toBe(2);

@@ -10,7 +10,7 @@ afterAll(() => w.close());
 
 test("a burst of status flips sends one list refetch per 2 s per viewer, while row updates keep flowing", async () => {
   const viewer = await signIn(w.handle, "viewer");
-  w.store.clients.create({ id: "c_burst", name: "burst", createdAt: Date.now(), secretEnc: "x" });
+  await w.store.clients.create({ id: "c_burst", name: "burst", createdAt: Date.now(), secretEnc: "x" });
   const res = await w.handle("/events/stream?view=overview", {
     headers: { cookie: viewer.cookie, accept: "text/event-stream" },
   });
@@ -58,7 +58,7 @@ test("dashboards refetching the same list within a second share one render; a ne
   expect(a).toBe(b as string);
   expect(reads).toBe(1);
 
-  w.store.clients.create({ id: "c_new", name: "brand-new", createdAt: Date.now(), secretEnc: "x" });
+  await w.store.clients.create({ id: "c_new", name: "brand-new", createdAt: Date.now(), secretEnc: "x" });
   w.broker.publish("client.changed", { clientId: "c_new" }); // as the enrol route does
   expect(await list((viewers[0] as { cookie: string }).cookie)).toContain("brand-new");
   expect(reads).toBe(2);

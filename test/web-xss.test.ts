@@ -24,7 +24,7 @@ let id = "";
 
 beforeAll(async () => {
   w = await buildWebApp();
-  const e = enrollClient(w.store, w.keyring, XSS_NAME, "http://x", Date.now());
+  const e = await enrollClient(w.store, w.keyring, XSS_NAME, "http://x", Date.now());
   id = e.id;
   // exit and resolver both in the hostile AS, so the org lands in verdicts, evidence, history and events
   await sendReport(w, e, {
@@ -81,7 +81,7 @@ async function expectEscaped(html: string, where: string) {
 }
 
 test("the hostile values really are in the state, and the check would catch them (the test is not vacuous)", async () => {
-  const c = w.store.clients.get(id);
+  const c = await w.store.clients.get(id);
   expect(JSON.stringify(c?.state)).toContain("</script>");
   expect(c?.name).toBe(XSS_NAME);
   expect(await dangerous(`<p>${XSS_NAME}</p>`)).toEqual(["img", "img[onerror]"]);
@@ -137,7 +137,7 @@ test("the SSE fragment pushed for a report is escaped", async () => {
     publicUrl: "http://x",
     clientAddress: () => null,
   });
-  const fragment = overviewUpdate(web, [id]);
+  const fragment = await overviewUpdate(web, [id]);
   expect(fragment).toContain(`id="row-${id}"`);
   expect(fragment).toContain("&lt;img src=x");
   await expectEscaped(fragment, "sse update");

@@ -4,7 +4,7 @@ import { type AgentInfo, MAX_REPORT_BYTES, type ReportV1 } from "../protocol/rep
 
 export function buildReport(
   result: ProbeResult,
-  meta: { observedAt: Date; intervalMs: number; agent: AgentInfo },
+  meta: { observedAt: Date; intervalMs: number; agent: AgentInfo; dnsPending?: boolean },
 ): ReportV1 {
   const report: ReportV1 = {
     v: 1,
@@ -14,7 +14,9 @@ export function buildReport(
     ipv4: result.ipv4,
     ...(result.ipv6 ? { ipv6: result.ipv6 } : {}),
     dns: result.dns,
+    ...(result.dnsOracle?.length ? { dns_oracle: result.dnsOracle } : {}),
     errors: result.errors,
+    ...(meta.dnsPending ? { dns_pending: true } : {}),
   };
   // The per-field limits keep a report far below 64 KiB except with many long DNS answers:
   // trim those (they are the least essential evidence) until it fits.

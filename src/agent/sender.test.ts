@@ -9,12 +9,35 @@ describe("classifyResponse", () => {
     ).toEqual({
       kind: "accepted",
       nextReportInS: 45,
+      verdict: null,
+      features: [],
+    }));
+  test("202 with the server's status and reasons", () =>
+    expect(
+      classifyResponse(
+        202,
+        '{"accepted":true,"next_report_in_s":30,"status":"red","reasons":["DNS leaks: x.",7],"features":["dns_pending",3]}',
+        null,
+        now,
+      ),
+    ).toEqual({
+      kind: "accepted",
+      nextReportInS: 30,
+      verdict: { status: "red", reasons: ["DNS leaks: x."] },
+      features: ["dns_pending"],
     }));
   test("2xx without a usable body still counts as stored", () => {
-    expect(classifyResponse(202, "", null, now)).toEqual({ kind: "accepted", nextReportInS: null });
-    expect(classifyResponse(200, '{"next_report_in_s":"soon"}', null, now)).toEqual({
+    expect(classifyResponse(202, "", null, now)).toEqual({
       kind: "accepted",
       nextReportInS: null,
+      verdict: null,
+      features: [],
+    });
+    expect(classifyResponse(200, '{"next_report_in_s":"soon","features":"dns_pending"}', null, now)).toEqual({
+      kind: "accepted",
+      nextReportInS: null,
+      verdict: null,
+      features: [],
     });
   });
   const rejected: [number, string][] = [

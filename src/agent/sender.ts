@@ -1,11 +1,29 @@
 /** Uploads one signed report and says what the answer means for the spool. */
 
 import { parseRetryAfter } from "../probe/backoff.ts";
+import { describeFetchError } from "../probe/fetch-error.ts";
 import { signRequest } from "../protocol/signing.ts";
+import { type OracleGrant, parseOracleGrant } from "./oracle.ts";
+
+/** What the server concluded about a report (in its 202 answer; older servers leave it out). */
+export interface ServerVerdict {
+  status: string;
+  reasons: string[];
+}
 
 export type SendOutcome =
-  /** Stored by the server: remove from the spool. */
-  | { kind: "accepted"; nextReportInS: number | null }
+  /**
+   * Stored by the server: remove from the spool. `features`: optional report fields the server
+   * says it understands (see docs/protocol.md); empty from servers before the list existed.
+   * `oracle`: the next round's DNS oracle labels, when the server has a zone.
+   */
+  | {
+      kind: "accepted";
+      nextReportInS: number | null;
+      verdict: ServerVerdict | null;
+      features: string[];
+      oracle?: OracleGrant;
+    }
   /** The server will never take this body (400/413/415/422): drop it, or it blocks the queue forever. */
   | { kind: "rejected"; status: number; reason: string }
   /** Try again later (network, 401, 404, 429, 5xx ...); retryAfterMs when the server said when. */
@@ -33,13 +51,28 @@ export function classifyResponse(
 ): SendOutcome {
   if (status >= 200 && status < 300) {
     let next: number | null = null;
+    let verdict: ServerVerdict | null = null;
+    let features: string[] = [];
+    let oracle: OracleGrant | null = null;
+    const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x) => typeof x === "string") : []);
     try {
-      const v = (JSON.parse(body) as { next_report_in_s?: unknown }).next_report_in_s;
+      const answer = JSON.parse(body) as {
+        next_report_in_s?: unknown;
+        status?: unknown;
+        reasons?: unknown;
+        features?: unknown;
+        dns_oracle?: unknown;
+      };
+      const v = answer.next_report_in_s;
       if (typeof v === "number" && Number.isFinite(v) && v >= 1) next = v;
+      if (typeof answer.status === "string")
+        verdict = { status: answer.status, reasons: strings(answer.reasons) };
+      features = strings(answer.features);
+      oracle = parseOracleGrant(answer.dns_oracle);
     } catch {
       // an empty or non-JSON 2xx still means stored
     }
-    return { kind: "accepted", nextReportInS: next };
+    return { kind: "accepted", nextReportInS: next, verdict, features, ...(oracle ? { oracle } : {}) };
   }
   if (PERMANENT.has(status)) return { kind: "rejected", status, reason: errorText(status, body) };
   const reason =
@@ -57,6 +90,9 @@ export interface SendTarget {
 
 export const reportsUrl = (serverUrl: string) => `${serverUrl.replace(/\/+$/, "")}/api/v1/reports`;
 export const whoamiUrl = (serverUrl: string) => `${serverUrl.replace(/\/+$/, "")}/api/v1/whoami`;
+/** Where a client without labels gets its DNS oracle labels. */
+export const oracleLabelsUrl = (target: Pick<SendTarget, "serverUrl" | "clientId">) =>
+  `${whoamiUrl(target.serverUrl)}?client=${encodeURIComponent(target.clientId)}`;
 
 export async function sendReport(
   target: SendTarget,
@@ -87,13 +123,10 @@ export async function sendReport(
     const text = (await res.text()).slice(0, 4096);
     return classifyResponse(res.status, text, res.headers.get("retry-after"), now());
   } catch (e) {
-    const err = e as Error & { code?: string };
     const reason =
-      err.name === "TimeoutError"
-        ? `timed out after ${opts.timeoutMs} ms`
-        : err.name === "AbortError"
-          ? "aborted"
-          : `${err.code ? `${err.code}: ` : ""}${err.message}`;
-    return { kind: "retry", status: null, reason: reason.slice(0, 300), retryAfterMs: null };
+      (e as Error).name === "AbortError"
+        ? "aborted"
+        : `${target.serverUrl} unreachable (${describeFetchError(e, opts.timeoutMs)})`;
+    return { kind: "retry", status: null, reason, retryAfterMs: null };
   }
 }

@@ -24,15 +24,16 @@ export async function backupDataDir(dataDir: string, file: string): Promise<void
   if (existsSync(target))
     throw new OptionError(`${file} exists; choose a new file name (a backup never overwrites)`);
   const partial = join(dirname(target), `.${Date.now()}.sentinel-backup.partial`);
-  const store = openStore(dataDir);
+  const store = await openStore({ dataDir });
   try {
-    store.backupTo(partial);
+    if (!store.sqlite) throw new OptionError("backups of a PostgreSQL database are pg_dump's job");
+    await store.sqlite.backupTo(partial);
     // client secrets are sealed and tokens hashed, but user names and history are private
     chmodSync(partial, 0o600);
     renameSync(partial, target);
   } finally {
     rmSync(partial, { force: true });
-    store.close();
+    await store.close();
   }
 }
 

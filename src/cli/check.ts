@@ -1,6 +1,7 @@
 /** `sentinel check`: runs the probes once, here, and shows what they saw. No server needed. */
 import { defineCommand } from "citty";
 import { cittyArgs, type OptionSpecs } from "../config/options.ts";
+import { describeFetchError } from "../probe/fetch-error.ts";
 import { httpUrlCheck, probeSpecs } from "../probe/options.ts";
 import { type ProbeResult, runProbes } from "../probe/run.ts";
 import type { IpFamilyResult } from "../protocol/report.ts";
@@ -65,12 +66,25 @@ export function formatCheck(r: ProbeResult): string {
   return lines.join("\n");
 }
 
+/** Why the server cannot be asked, in one line; null when it answers. */
+async function serverProblem(url: string, timeoutMs: number): Promise<string | null> {
+  try {
+    const res = await fetch(`${url.replace(/\/+$/, "")}/healthz`, { signal: AbortSignal.timeout(timeoutMs) });
+    await res.arrayBuffer();
+    return null;
+  } catch (e) {
+    return `${url} unreachable (${describeFetchError(e, timeoutMs)})`;
+  }
+}
+
 export default defineCommand({
   meta: { name: "check", description: "Run the probes here once and print what they see (no server needed)" },
   args: cittyArgs(checkSpecs),
   async run({ rawArgs }) {
     const { options: o } = loadOptions(checkSpecs, rawArgs, "check");
-    const result = await runProbes(probeConfigFrom(o, o.server));
+    const problem = o.server ? await serverProblem(o.server, o.timeout) : null;
+    if (problem) console.error(`sentinel: ${problem}; its /api/v1/whoami is left out`);
+    const result = await runProbes(probeConfigFrom(o, problem ? undefined : o.server));
     console.log(o.json ? JSON.stringify(result, null, 2) : formatCheck(result));
     // Scripts can rely on the status: 0 only when the public IPv4 address is known and agreed.
     if (!result.ipv4.ip || !result.ipv4.consistent)

@@ -2,20 +2,23 @@
  * `sentinel client`: runs inside the VPN's namespace, probes and sends signed reports.
  * Loads no server code (Elysia, JSX, grammy): see test/client.test.ts.
  */
-import { readFileSync } from "node:fs";
+import { constants, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { defineCommand } from "citty";
 import { Agent, type AgentHooks, DEFAULT_SEND_BACKOFF } from "../agent/agent.ts";
-import { whoamiUrl } from "../agent/sender.ts";
+import { ClientHealthFile, healthFilePath } from "../agent/health.ts";
+import { type ServerVerdict, whoamiUrl } from "../agent/sender.ts";
 import { Spool, type SpoolEntry } from "../agent/spool.ts";
+import { VerdictHooks } from "../agent/verdict-hooks.ts";
 import { cittyArgs, OptionError, type OptionSpecs, type Options } from "../config/options.ts";
 import { parseDnsProbe } from "../probe/dns.ts";
 import { httpUrlCheck, probeSpecs } from "../probe/options.ts";
 import type { ProbeConfig } from "../probe/run.ts";
 import { decodeToken, type EnrollmentToken, TokenFormatError } from "../protocol/token.ts";
 import { VERSION } from "../version.ts";
-import { commonSpecs, createLogger, loadOptions } from "./common.ts";
+import { commonSpecs, createLogger, loadOptions, secretValues } from "./common.ts";
+import { requireAccess } from "./permissions.ts";
 
 export const clientSpecs = {
   server: {
@@ -66,9 +69,28 @@ export const clientSpecs = {
     default: 1000,
     check: (v: number) => (v >= 1 && v <= 1_000_000 ? undefined : "must be between 1 and 1000000"),
   },
+  onRed: {
+    kind: "string",
+    description:
+      "Run this shell command when the server's verdict on this client turns red (once per change; env SENTINEL_STATUS, SENTINEL_REASONS, SENTINEL_CLIENT)",
+    valueHint: "CMD",
+  },
+  onGreen: {
+    kind: "string",
+    description: "Run this shell command when the server's verdict is green again after red",
+    valueHint: "CMD",
+  },
+  hookTimeout: {
+    kind: "duration",
+    valueHint: "DURATION",
+    description: "How long an --on-red/--on-green command may run before it is stopped",
+    default: 60_000,
+    check: (v: number) => (v >= 1000 && v <= 3_600_000 ? undefined : "must be between 1s and 1h"),
+  },
   once: {
     kind: "boolean",
-    description: "Probe and send one report, then exit: 0 when delivered, 1 when not",
+    description:
+      "Probe and send one report, print what the server concluded, then exit: 0 when accepted, 1 when not",
     flagOnly: true,
   },
   ...commonSpecs,
@@ -99,6 +121,7 @@ export function resolveToken(o: {
   let origin = "--token";
   if (!text && o.tokenFile) {
     origin = "--token-file";
+    requireAccess(o.tokenFile, constants.R_OK, "read");
     try {
       text = readFileSync(o.tokenFile, "utf8");
     } catch (e) {
@@ -122,6 +145,13 @@ export function defaultSpoolDir(env: Record<string, string | undefined>): string
   return join(env.XDG_STATE_HOME || join(homedir(), ".local", "state"), "vpn-sentinel", "spool");
 }
 
+/** The client's own directory: its spool and its status file (`sentinel healthcheck` reads it). */
+export const clientSpoolDir = (
+  spoolDirOption: string | undefined,
+  clientId: string,
+  env: Record<string, string | undefined>,
+) => join(spoolDirOption ?? defaultSpoolDir(env), clientId);
+
 const observedAt = (e: SpoolEntry) => {
   try {
     return String((JSON.parse(e.body) as { observed_at?: unknown }).observed_at);
@@ -129,6 +159,25 @@ const observedAt = (e: SpoolEntry) => {
     return "?";
   }
 };
+
+/** The client's environment for a hook, without the token or any other secret it was given. */
+export function hookEnvironment(
+  env: Record<string, string | undefined>,
+  secrets: readonly string[],
+): Record<string, string | undefined> {
+  return Object.fromEntries(
+    Object.entries(env).filter(
+      ([k, v]) => k !== "SENTINEL_TOKEN" && v !== undefined && !secrets.some((s) => s && v.includes(s)),
+    ),
+  );
+}
+
+/** The last line of `--once`: what the server concluded about the report. */
+export function onceLine(verdict: ServerVerdict | null): string {
+  if (!verdict) return "report accepted (an older server: it does not say what it concluded)";
+  const why = verdict.reasons.join(" ");
+  return `report accepted; the server says ${verdict.status.toUpperCase()}${why ? `: ${why}` : ""}`;
+}
 
 /**
  * Runs the client until stopped by SIGTERM/SIGINT (or one round with --once). Throws an
@@ -145,8 +194,13 @@ export async function runClient(
   const serverUrl = o.server ?? token.server;
   const problem = serverUrl ? httpUrlCheck(serverUrl) : "is required (the token carries no server URL)";
   if (problem) throw new OptionError(`--server: ${problem}`);
-  const log = createLogger(o).withTag("client");
-  const spoolDir = join(o.spoolDir ?? defaultSpoolDir(env), token.clientId);
+  if (o.once && (o.onRed || o.onGreen))
+    throw new OptionError(
+      "--on-red/--on-green act on changes of the verdict, which needs the running client: leave out --once",
+    );
+  const secrets = [...secretValues(clientSpecs, o), token.secret];
+  const log = createLogger(o, secrets).withTag("client");
+  const spoolDir = clientSpoolDir(o.spoolDir, token.clientId, env);
   const spool = new Spool({
     dir: spoolDir,
     max: o.spoolMax,
@@ -156,6 +210,21 @@ export async function runClient(
       ),
     onDiskError: (e) =>
       log.warn(`spool directory ${spoolDir} unusable (${e.message}); keeping unsent reports in memory`),
+  });
+  const verdictHooks =
+    o.onRed || o.onGreen
+      ? new VerdictHooks({
+          onRed: o.onRed,
+          onGreen: o.onGreen,
+          timeoutMs: o.hookTimeout,
+          clientId: token.clientId,
+          env: hookEnvironment(env, secrets),
+          logger: log,
+        })
+      : null;
+  // read by `sentinel healthcheck` (src/cli/healthcheck.ts)
+  const health = new ClientHealthFile(healthFilePath(spoolDir), {
+    onError: (e) => log.warn(`cannot write the status file for \`sentinel healthcheck\` (${e.message})`),
   });
   const agent = new Agent(
     {
@@ -167,18 +236,32 @@ export async function runClient(
       probe: probeConfigFrom(o, serverUrl),
       sendTimeoutMs: Math.max(o.timeout, 5000),
       watchIntervalMs: o.once ? 0 : o.watchInterval,
-      debounceMs: 300,
+      // Changes one poll apart are coalesced only at the fastest watch intervals; a longer wait
+      // is pure delay before a bypass is seen (a later change gives up the round anyway).
+      debounceMs: 100,
       sendBackoff: DEFAULT_SEND_BACKOFF,
       stopGraceMs: 1500,
     },
     { spool, logger: log },
-    hooks,
+    {
+      ...hooks,
+      onCycle: (info) => {
+        health.record(info);
+        hooks.onCycle?.(info);
+      },
+      onVerdict: (verdict) => {
+        verdictHooks?.observe(verdict);
+        hooks.onVerdict?.(verdict);
+      },
+    },
   );
   if (o.once) {
-    if (await agent.runOnce()) return;
-    throw Object.assign(new Error("the report was not delivered; it stays in the spool for the next run"), {
-      exitCode: 1,
-    });
+    const result = await agent.runOnce();
+    if (result.delivered) return void console.log(onceLine(result.verdict));
+    throw Object.assign(
+      new Error(`report not accepted: ${result.problem}; it stays in the spool for the next run`),
+      { exitCode: 1 },
+    );
   }
   const onSignal = (sig: string) => {
     log.info(`${sig}: finishing the upload in flight, keeping ${spool.size} queued report(s)`);
@@ -191,6 +274,7 @@ export async function runClient(
   log.info(`reporting to ${serverUrl} as ${token.clientId} every ${o.interval / 1000} s`);
   await agent.start();
   await agent.done;
+  verdictHooks?.stop();
   process.off("SIGTERM", term);
   process.off("SIGINT", int);
 }

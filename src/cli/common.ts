@@ -1,9 +1,10 @@
 /** Shared plumbing for subcommands: option loading and the logger. Kept light: the client imports it. */
-import { existsSync, readFileSync } from "node:fs";
-// The basic reporter ("[info] message"): the default one's icons, boxes and Unicode string
-// widths cost every process ~6 MiB of memory, and a journal wants plain lines anyway.
-import { type ConsolaInstance, createConsola, type LogObject } from "consola/basic";
+import { constants, existsSync, readFileSync } from "node:fs";
+import { type ConsolaInstance, type ConsolaReporter, createConsola, type LogObject } from "consola";
 import { OptionError, type OptionSpecs, type Options, resolveOptions } from "../config/options.ts";
+import { wantsColour } from "./colour.ts";
+import { requireAccess } from "./permissions.ts";
+import { redactValue } from "./redact.ts";
 
 /** Options every long-running command has. */
 export const commonSpecs = {
@@ -37,6 +38,7 @@ export function loadOptions<S extends OptionSpecs>(
   if (configPath) {
     if (!existsSync(configPath))
       throw new OptionError(`--config: file ${JSON.stringify(configPath)} does not exist`);
+    requireAccess(configPath, constants.R_OK, "read");
     try {
       const parsed = Bun.TOML.parse(readFileSync(configPath, "utf8")) as Record<string, unknown>;
       const scoped = parsed[section];
@@ -85,13 +87,60 @@ const jsonReporter = {
   },
 };
 
-export type Logger = ConsolaInstance;
+const argText = (a: unknown) =>
+  a instanceof Error ? (a.stack ?? a.message) : typeof a === "string" ? a : JSON.stringify(a);
 
-export function createLogger(opts: { logLevel: string; logFormat: string }): Logger {
-  return createConsola({
+/**
+ * Pretty logs for a file, a pipe or the journal: one line per entry, no colours, no blank lines
+ * around warnings (consola's fancy reporter draws for a terminal).
+ */
+const plainReporter = {
+  log(obj: LogObject) {
+    const tag = obj.tag ? `[${obj.tag}] ` : "";
+    process.stderr.write(`${obj.type.toUpperCase()} ${tag}${obj.args.map(argText).join(" ")}\n`);
+  },
+};
+
+export type { Logger } from "../logger.ts";
+
+/** The values of the options marked secret (tokens, keys): the logger blanks them out wherever they appear. */
+export function secretValues(specs: OptionSpecs, options: Record<string, unknown>): string[] {
+  return Object.entries(specs)
+    .filter(([key, spec]) => spec.secret && typeof options[key] === "string")
+    .map(([key]) => options[key] as string);
+}
+
+/**
+ * Every line passes here before any reporter sees it: credentials (by shape, and the given
+ * secret values) are replaced in messages, errors, stacks and fields (see redact.ts).
+ */
+function redacting(reporter: ConsolaReporter, secrets: readonly string[]): ConsolaReporter {
+  return {
+    log: (obj, ctx) =>
+      reporter.log(
+        {
+          ...obj,
+          args: obj.args.map((a) => redactValue(a, secrets)),
+          ...(obj.message === undefined ? {} : { message: redactValue(obj.message, secrets) as string }),
+        },
+        ctx,
+      ),
+  };
+}
+
+/** Logs go to stderr: stdout is for a command's result. */
+export function createLogger(
+  opts: { logLevel: string; logFormat: string },
+  secrets: readonly string[] = [],
+): ConsolaInstance {
+  const reporter =
+    opts.logFormat === "json" ? jsonReporter : wantsColour(process.stderr) ? null : plainReporter;
+  const logger = createConsola({
     level: LEVELS[opts.logLevel] ?? 3,
-    ...(opts.logFormat === "json" ? { reporters: [jsonReporter] } : {}),
+    ...(reporter ? { reporters: [reporter] } : {}),
     stderr: process.stderr,
     stdout: process.stderr,
   });
+  logger.setReporters(logger.options.reporters.map((r) => redacting(r, secrets)));
+  return logger;
 }

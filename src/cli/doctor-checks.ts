@@ -4,6 +4,7 @@
  */
 
 import { resolverAddresses } from "../probe/dns.ts";
+import { describeFetchError, isTlsError } from "../probe/fetch-error.ts";
 import type { ProbeResult } from "../probe/run.ts";
 import { MAX_CLOCK_SKEW_S } from "../protocol/signing.ts";
 
@@ -46,17 +47,16 @@ export function judgeClock(serverDate: string | null, sentAt: number, receivedAt
 
 /** Classifies a failed fetch to the server: TLS trouble needs a different fix than a dead port. */
 export function judgeServerError(url: string, err: unknown): Check {
-  const e = err as { code?: string; message?: string; name?: string };
-  const code = e.code ?? e.name ?? "error";
-  const text = `${code}: ${e.message ?? String(err)}`.slice(0, 300);
-  if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|HOSTNAME|ERR_TLS/i.test(text))
+  const e = err as { name?: string };
+  const text = describeFetchError(err);
+  if (isTlsError(err))
     return {
       name: "server",
       status: "fail",
       detail: `TLS failed for ${url} (${text})`,
       fix: "the certificate is not trusted here or does not match the host name: use the name on the certificate, or trust its CA with NODE_EXTRA_CA_CERTS=/path/ca.pem",
     };
-  if (/timed? ?out|TimeoutError|abort/i.test(text))
+  if (e.name === "TimeoutError" || e.name === "AbortError" || (err as { code?: string }).code === "ETIMEDOUT")
     return {
       name: "server",
       status: "fail",

@@ -85,8 +85,16 @@ async function sendReport(
       body,
       signal: AbortSignal.timeout(timeoutMs),
     });
-    const answer = (await res.json().catch(() => null)) as { error?: { code?: string } } | null;
-    return judgeReport(res.status, answer?.error?.code ?? null, null);
+    const answer = (await res.json().catch(() => null)) as {
+      error?: { code?: string };
+      status?: unknown;
+      reasons?: unknown;
+    } | null;
+    const verdict =
+      typeof answer?.status === "string"
+        ? `${answer.status}${Array.isArray(answer.reasons) ? ` (${answer.reasons.join(" ")})` : ""}`
+        : null;
+    return judgeReport(res.status, answer?.error?.code ?? null, verdict);
   } catch (e) {
     return { ...judgeServerError(url, e), name: "token" };
   }
@@ -125,12 +133,13 @@ export async function runDoctor(
   checks.push(...serverChecks);
   checks.push(judgeNamespace(namespaceFacts()));
 
-  const cfg = probeConfigFrom(o, serverUrl && !urlProblem ? serverUrl : undefined);
+  const reachable = serverChecks.some((c) => c.name === "server" && c.status !== "fail");
+  // An unreachable server is said once, by the server check, not again as a failing provider.
+  const cfg = probeConfigFrom(o, serverUrl && reachable ? serverUrl : undefined);
   const result = await runProbes(cfg);
   checks.push(judgeDns(result, o.dnsResolver ? [o.dnsResolver] : await systemResolvers()));
   checks.push(...judgeProviders(result));
 
-  const reachable = serverChecks.some((c) => c.name === "server" && c.status !== "fail");
   if (token && serverUrl && reachable) {
     const report = buildReport(result, {
       observedAt: new Date(),

@@ -3,10 +3,11 @@ import { writeFileSync } from "node:fs";
 import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
 import { commonSpecs, loadOptions } from "./common.ts";
-import { dataDirSpecs } from "./server-options.ts";
+import { openDataStoreAndKey } from "./data-dir.ts";
+import { serverDataDirSpecs } from "./server-options.ts";
 
 export const exportSpecs = {
-  ...dataDirSpecs,
+  ...serverDataDirSpecs,
   config: commonSpecs.config,
 } satisfies OptionSpecs;
 
@@ -23,21 +24,18 @@ export default defineCommand({
   async run({ rawArgs }) {
     const { options, positionals } = loadOptions(exportSpecs, rawArgs, "server");
     if (positionals.length !== 1) throw new OptionError("expected exactly one FILE (or -)");
-    const [{ openStore }, { loadKeyring }, { exportData }] = await Promise.all([
-      import("../server/store/index.ts"),
-      import("../server/auth/keyring.ts"),
-      import("../server/api/export/service.ts"),
-    ]);
-    const store = openStore(options.dataDir);
-    const doc = exportData(store, loadKeyring(options.dataDir), Date.now());
-    store.close();
+    const { exportData } = await import("../server/api/export/service.ts");
+    const { store, keyring } = await openDataStoreAndKey(options.dataDir);
+    const doc = await exportData(store, keyring, Date.now());
+    await store.close();
     const text = `${JSON.stringify(doc, null, 2)}\n`;
     const file = positionals[0] as string;
     if (file === "-") return void process.stdout.write(text);
     writeFileSync(file, text, { mode: 0o600, flag: "wx" });
     console.log(
-      `Exported ${doc.clients.length} client(s), ${doc.api_tokens.length} API token(s), ${doc.users.length} user(s) to ${file}. ` +
-        `Client secrets are sealed with server key ${doc.server_key_id}: the importing server needs that key.`,
+      `Exported ${doc.clients.length} client(s), ${doc.api_tokens.length} API token(s), ${doc.users.length} user(s), ` +
+        `${doc.notify_channels.length} alert channel(s) to ${file}. ` +
+        `Client secrets and channel URLs are sealed with server key ${doc.server_key_id}: the importing server needs that key.`,
     );
   },
 });

@@ -7,10 +7,11 @@ import { readFileSync } from "node:fs";
 import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
 import { commonSpecs, loadOptions } from "./common.ts";
-import { dataDirSpecs } from "./server-options.ts";
+import { openDataStoreAndKey } from "./data-dir.ts";
+import { serverDataDirSpecs } from "./server-options.ts";
 
 export const importSpecs = {
-  ...dataDirSpecs,
+  ...serverDataDirSpecs,
   sourceKeyFile: {
     kind: "string",
     description:
@@ -34,8 +35,7 @@ export default defineCommand({
   async run({ rawArgs }) {
     const { options, positionals } = loadOptions(importSpecs, rawArgs, "server");
     if (positionals.length !== 1) throw new OptionError("expected exactly one FILE (or -)");
-    const [{ openStore }, keys, { importData, parseExport, ImportError }] = await Promise.all([
-      import("../server/store/index.ts"),
+    const [keys, { importData, parseExport, ImportError }] = await Promise.all([
       import("../server/auth/keyring.ts"),
       import("../server/api/export/service.ts"),
     ]);
@@ -46,35 +46,37 @@ export default defineCommand({
     } catch (e) {
       throw new OptionError(`${file}: ${e instanceof SyntaxError ? "not valid JSON" : (e as Error).message}`);
     }
-    let keyring = keys.loadKeyring(options.dataDir);
-    if (options.sourceKeyFile) {
-      const own = keys.loadKeyring(options.dataDir);
-      const source = keys.createKeyring([
-        keys.parseServerKey(readFileSync(options.sourceKeyFile, "utf8"), options.sourceKeyFile),
-      ]);
+    const source = options.sourceKeyFile
+      ? keys.createKeyring([
+          keys.parseServerKey(readFileSync(options.sourceKeyFile, "utf8"), options.sourceKeyFile),
+        ])
+      : null;
+    const { store, keyring: own } = await openDataStoreAndKey(options.dataDir);
+    let keyring = own;
+    if (source) {
       // ours seals, either opens
       keyring = {
         currentId: own.currentId,
         encrypt: (p) => own.encrypt(p),
         isCurrent: (s) => own.isCurrent(s),
+        derive: (purpose) => own.derive(purpose),
         decrypt: (s) => (s.split(":")[1] === source.currentId ? source.decrypt(s) : own.decrypt(s)),
       };
     }
-    const store = openStore(options.dataDir);
     try {
-      const r = importData(store, keyring, doc);
+      const r = await importData(store, keyring, doc, { actor: "cli", sourceIp: null });
       if (options.json) return console.log(JSON.stringify(r));
       console.log(
-        `Imported ${r.created.clients} client(s), ${r.created.api_tokens} API token(s), ${r.created.users} user(s).`,
+        `Imported ${r.created.clients} client(s), ${r.created.api_tokens} API token(s), ${r.created.users} user(s), ${r.created.notify_channels} alert channel(s).`,
       );
-      if (r.resealed) console.log(`Re-sealed ${r.resealed} client secret(s) with this server's key.`);
+      if (r.resealed) console.log(`Re-sealed ${r.resealed} secret(s) with this server's key.`);
       for (const [what, names] of Object.entries(r.skipped))
         if (names.length) console.log(`Kept existing ${what.replace("_", " ")}: ${names.join(", ")}`);
     } catch (e) {
       if (e instanceof ImportError) throw new OptionError(e.message);
       throw e;
     } finally {
-      store.close();
+      await store.close();
     }
   },
 });

@@ -14,6 +14,9 @@ import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "nod
 import { join } from "node:path";
 import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
+import type { Keyring } from "../server/auth/keyring.ts";
+import type { Store } from "../server/store/index.ts";
+import { auditCli } from "./audit.ts";
 import { commonSpecs, loadOptions } from "./common.ts";
 import { dataDirSpecs } from "./server-options.ts";
 
@@ -41,13 +44,22 @@ function writeKeyFile(path: string, key: Buffer): void {
   renameSync(tmp, path);
 }
 
-/** Counts sealed secrets (current and previous) per key id. */
-function sealedByKey(records: { secretEnc: string; prevSecretEnc: string | null }[]): Record<string, number> {
+/** Counts sealed secrets (clients' current and previous, channel URLs) per key id. */
+async function sealedByKey(store: Store): Promise<Record<string, number>> {
+  const sealed = [
+    ...(await store.clients.list()).flatMap((c) => [c.secretEnc, c.prevSecretEnc]),
+    ...(await store.channels.list()).map((c) => c.urlSealed),
+  ];
   const out: Record<string, number> = {};
-  for (const r of records)
-    for (const s of [r.secretEnc, r.prevSecretEnc])
-      if (s) out[s.split(":")[1] ?? "?"] = (out[s.split(":")[1] ?? "?"] ?? 0) + 1;
+  for (const s of sealed) if (s) out[s.split(":")[1] ?? "?"] = (out[s.split(":")[1] ?? "?"] ?? 0) + 1;
   return out;
+}
+
+/** Re-seals every client secret and channel URL with the keyring's current key; returns how many clients and channels. */
+async function resealAll(store: Store, keyring: Keyring): Promise<number> {
+  const reseal = (sealed: string) =>
+    keyring.isCurrent(sealed) ? sealed : keyring.encrypt(keyring.decrypt(sealed));
+  return (await store.clients.reencryptSecrets(reseal)) + (await store.channels.reencrypt(reseal));
 }
 
 function refuseEnvKeys(env: Record<string, string | undefined>): void {
@@ -77,13 +89,13 @@ export async function rotateServerKey(
   if (!existsSync(keyFile)) throw fail(`${keyFile} does not exist (is --data-dir right?)`);
   const held = d.acquireDataLock(dataDir);
   try {
-    const store = d.openStore(dataDir);
+    const store = await d.openStore({ dataDir });
     try {
       const old = d.parseServerKey(readFileSync(keyFile, "utf8"), keyFile);
       const oldId = d.keyId(old);
       if (existsSync(previousFile)) {
         const prevId = d.keyId(d.parseServerKey(readFileSync(previousFile, "utf8"), previousFile));
-        const still = sealedByKey(store.clients.list())[prevId] ?? 0;
+        const still = (await sealedByKey(store))[prevId] ?? 0;
         if (still > 0)
           throw fail(
             `${still} secret(s) are still sealed with the previous key ${prevId}: run \`sentinel server-key rotate\` ` +
@@ -94,12 +106,11 @@ export async function rotateServerKey(
       writeKeyFile(previousFile, old);
       writeKeyFile(keyFile, fresh);
       const keyring = d.createKeyring([fresh, old]);
-      const resealed = store.clients.reencryptSecrets((sealed) =>
-        keyring.isCurrent(sealed) ? sealed : keyring.encrypt(keyring.decrypt(sealed)),
-      );
+      const resealed = await resealAll(store, keyring);
+      await auditCli(store, "server_key.rotate", keyring.currentId, { previous_key_id: oldId, resealed });
       return { previousKeyId: oldId, currentKeyId: keyring.currentId, resealed };
     } finally {
-      store.close();
+      await store.close();
     }
   } finally {
     held.release();
@@ -115,13 +126,13 @@ export async function resealSecrets(
   const held = d.acquireDataLock(dataDir);
   try {
     const keyring = d.loadKeyring(dataDir, env);
-    const store = d.openStore(dataDir);
+    const store = await d.openStore({ dataDir });
     try {
-      return store.clients.reencryptSecrets((sealed) =>
-        keyring.isCurrent(sealed) ? sealed : keyring.encrypt(keyring.decrypt(sealed)),
-      );
+      const resealed = await resealAll(store, keyring);
+      await auditCli(store, "server_key.reseal", keyring.currentId, { resealed });
+      return resealed;
     } finally {
-      store.close();
+      await store.close();
     }
   } finally {
     held.release();
@@ -138,14 +149,18 @@ export async function dropPreviousKey(
   const previousFile = `${keyFile}.previous`;
   if (!existsSync(previousFile)) throw fail(`there is no ${previousFile} to drop`);
   const prevId = d.keyId(d.parseServerKey(readFileSync(previousFile, "utf8"), previousFile));
-  const store = d.openStore(dataDir);
-  const still = sealedByKey(store.clients.list())[prevId] ?? 0;
-  store.close();
-  if (still > 0)
-    throw fail(
-      `${still} secret(s) are still sealed with ${prevId}; run \`sentinel server-key reseal\` first`,
-    );
-  rmSync(previousFile);
+  const store = await d.openStore({ dataDir });
+  try {
+    const still = (await sealedByKey(store))[prevId] ?? 0;
+    if (still > 0)
+      throw fail(
+        `${still} secret(s) are still sealed with ${prevId}; run \`sentinel server-key reseal\` first`,
+      );
+    rmSync(previousFile);
+    await auditCli(store, "server_key.drop_previous", prevId);
+  } finally {
+    await store.close();
+  }
   return prevId;
 }
 
@@ -166,9 +181,9 @@ const status = defineCommand({
     const d = await deps();
     const keyring = d.loadKeyring(o.dataDir);
     const keyFile = join(o.dataDir, d.SERVER_KEY_FILE);
-    const store = d.openStore(o.dataDir);
-    const sealed = sealedByKey(store.clients.list());
-    store.close();
+    const store = await d.openStore({ dataDir: o.dataDir });
+    const sealed = await sealedByKey(store);
+    await store.close();
     const previous = existsSync(`${keyFile}.previous`)
       ? d.keyId(d.parseServerKey(readFileSync(`${keyFile}.previous`, "utf8"), `${keyFile}.previous`))
       : null;
@@ -191,7 +206,7 @@ const rotate = defineCommand({
   meta: {
     name: "rotate",
     description:
-      "New server key; the old one becomes server.key.previous; every client secret is re-sealed (server stopped)",
+      "New server key; the old one becomes server.key.previous; every client secret and channel URL is re-sealed (server stopped)",
   },
   args: cittyArgs(serverKeySpecs),
   async run({ rawArgs }) {
@@ -199,7 +214,7 @@ const rotate = defineCommand({
     const r = await rotateServerKey(o.dataDir);
     if (o.json) return console.log(JSON.stringify(r));
     console.log(
-      `Rotated the server key: ${r.previousKeyId} -> ${r.currentKeyId}; re-sealed ${r.resealed} client(s).`,
+      `Rotated the server key: ${r.previousKeyId} -> ${r.currentKeyId}; re-sealed ${r.resealed} client(s) and alert channel(s).`,
     );
     console.log(
       "Clients keep their tokens. Start the server, then remove the old key with: sentinel server-key drop-previous",
@@ -215,7 +230,9 @@ const reseal = defineCommand({
   args: cittyArgs(serverKeySpecs),
   async run({ rawArgs }) {
     const o = withDataDir(rawArgs);
-    console.log(`Re-sealed the secrets of ${await resealSecrets(o.dataDir)} client(s) with the current key.`);
+    console.log(
+      `Re-sealed ${await resealSecrets(o.dataDir)} client(s) and alert channel(s) with the current key.`,
+    );
   },
 });
 

@@ -1,13 +1,23 @@
 /** `sentinel server`: the judging, alerting, dashboard half. Runs outside the VPN. */
+import { constants } from "node:fs";
 import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
 import { probeSpecs } from "../probe/options.ts";
+import { dnsOracleSpecs } from "../server/dns/options.ts";
 import { parseCidr } from "../server/monitor/cidr.ts";
 import { DEFAULT_DNS_ALLOW_ASNS } from "../server/monitor/evaluate.ts";
 import { notifySpecs } from "../server/notify/options.ts";
-import { commonSpecs, createLogger, loadOptions } from "./common.ts";
+import { commonSpecs, createLogger, loadOptions, secretValues } from "./common.ts";
+import { checkServerDataDir } from "./data-dir.ts";
 import { geoSpecs } from "./geo.ts";
-import { dataDirSpecs, defaultPublicUrl, parseListen, publicUrlSpecs } from "./server-options.ts";
+import { requireAccess } from "./permissions.ts";
+import {
+  checkListen,
+  dataDirSpecs,
+  defaultPublicUrl,
+  parseListen,
+  publicUrlSpecs,
+} from "./server-options.ts";
 
 const cidrList = (v: string[]) => {
   const bad = v.find((e) => parseCidr(e.includes("/") ? e : `${e}/${e.includes(":") ? 128 : 32}`) === null);
@@ -20,7 +30,7 @@ export const serverSpecs = {
     description: "Address and port to listen on (host:port, [v6]:port or :port)",
     default: "0.0.0.0:8088",
     valueHint: "HOST:PORT",
-    check: (v: string) => (parseListen(v) ? undefined : "must look like 0.0.0.0:8088, [::]:8088 or :8088"),
+    check: checkListen,
   },
   ...dataDirSpecs,
   ...publicUrlSpecs,
@@ -44,6 +54,8 @@ export const serverSpecs = {
     kind: "duration",
     description: "How often the home address is learned again",
     default: "10m",
+    check: (v: number) =>
+      v >= 60_000 ? undefined : "must be at least 1m (the IP providers would be flooded)",
   },
   ip4Provider: {
     ...probeSpecs.ip4Provider,
@@ -59,6 +71,7 @@ export const serverSpecs = {
     default: [...DEFAULT_DNS_ALLOW_ASNS],
     valueHint: "N",
   },
+  ...dnsOracleSpecs,
   grace: {
     kind: "duration",
     description: "Silence tolerated beyond a client's interval before it is offline",
@@ -76,12 +89,13 @@ export const serverSpecs = {
     kind: "string",
     secret: true,
     description:
-      "Accept the predecessor's Python clients at POST /api/v1/keepalive with this X-API-Key (off unless set)",
+      "Accept the predecessor's Python clients at POST /api/v1/keepalive with this X-API-Key; it only touches the clients it created (off unless set)",
   },
   legacyInterval: {
     kind: "duration",
     description: "Keepalive interval assumed for legacy clients",
     default: "5m",
+    check: (v: number) => (v >= 1000 && v <= 86_400_000 ? undefined : "must be between 1s and 24h"),
   },
   ...notifySpecs,
   reportRate: {
@@ -110,6 +124,21 @@ export const serverSpecs = {
   ...commonSpecs,
 } satisfies OptionSpecs;
 
+/** SIGTERM to exit, at most: a stop takes ~2 s (docs/operations.md), systemd waits 15 s */
+const STOP_DEADLINE_MS = 4_500;
+
+/** A read-only data dir (a read-only mount, ReadOnlyPaths=) as one line that says what to do. */
+function readOnlyDataDir(e: unknown, dataDir: string): Error | null {
+  const code = (e as { code?: unknown })?.code;
+  if (code !== "EROFS" && !(typeof code === "string" && code.startsWith("SQLITE_READONLY"))) return null;
+  return Object.assign(
+    new Error(
+      `the data directory ${dataDir} is read-only (${(e as Error).message}): the server keeps its database and lock file there; remount it read-write, or give --data-dir a writable directory`,
+    ),
+    { exitCode: 1 },
+  );
+}
+
 export type ServerCliOptions = ReturnType<typeof loadOptions<typeof serverSpecs>>["options"];
 
 export default defineCommand({
@@ -121,29 +150,51 @@ export default defineCommand({
   async run({ rawArgs }) {
     const { options, positionals } = loadOptions(serverSpecs, rawArgs, "server");
     if (positionals.length) throw new OptionError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-    const logger = createLogger(options);
+    const logger = createLogger(options, secretValues(serverSpecs, options));
+    checkServerDataDir(options.dataDir);
+    for (const pem of [options.tlsCert, options.tlsKey]) if (pem) requireAccess(pem, constants.R_OK, "read");
     const [{ startServer }, sd] = await Promise.all([
       import("../server/main.ts"),
       import("../system/sdnotify.ts"),
     ]);
+    const listen = parseListen(options.listen) as { hostname: string; port: number };
     const running = await startServer({
       ...options,
-      listen: parseListen(options.listen) as { hostname: string; port: number },
-      publicUrl: options.publicUrl ?? defaultPublicUrl(),
+      listen,
+      publicUrl: options.publicUrl ?? defaultPublicUrl(listen.port),
+      publicUrlGuessed: options.publicUrl === undefined,
       logger,
+    }).catch((e: unknown) => {
+      throw readOnlyDataDir(e, options.dataDir) ?? e;
     });
     sd.notifyReady(`listening on ${running.url}`);
     const stopWatchdog = sd.startWatchdog({ healthy: () => running.healthy() });
-    await new Promise<void>((resolve) => {
+    const code = await new Promise<number>((resolve) => {
       const stop = async (signal: string) => {
         logger.info(`${signal} received; shutting down`);
         sd.notifyStopping();
         stopWatchdog();
-        await running.stop();
-        resolve();
+        // Every part of stop() is bounded; this is the last resort if one is not.
+        const deadline = setTimeout(() => {
+          logger.error(`shutdown did not finish within ${STOP_DEADLINE_MS / 1000} s; exiting without it`);
+          resolve(1);
+        }, STOP_DEADLINE_MS);
+        try {
+          await running.stop();
+          logger.info("stopped");
+          resolve(0);
+        } catch (e) {
+          logger.error(`shutdown failed: ${(e as Error).message}`);
+          resolve(1);
+        } finally {
+          clearTimeout(deadline);
+        }
       };
       process.once("SIGTERM", () => void stop("SIGTERM"));
       process.once("SIGINT", () => void stop("SIGINT"));
     });
+    // The data is closed; a retry timer inside a library (grammy sleeps up to a 429's
+    // retry_after) or a request a channel does not abort must not keep the process alive.
+    process.exit(code);
   },
 });

@@ -1,12 +1,14 @@
 /** `sentinel tokens add|list|revoke`: API bearer tokens for /api/v1 (stored hashed, shown once). */
 import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
+import { auditCli } from "./audit.ts";
 import { commonSpecs, loadOptions } from "./common.ts";
-import { dataDirSpecs } from "./server-options.ts";
+import { openDataStore } from "./data-dir.ts";
+import { serverDataDirSpecs } from "./server-options.ts";
 
 const config = commonSpecs.config;
 const addSpecs = {
-  ...dataDirSpecs,
+  ...serverDataDirSpecs,
   role: {
     kind: "string",
     description: "admin (read and change) or viewer (read only)",
@@ -16,12 +18,10 @@ const addSpecs = {
   json: { kind: "boolean", description: "Print JSON", flagOnly: true },
   config,
 } satisfies OptionSpecs;
-const listSpecs = { ...dataDirSpecs, json: addSpecs.json, config } satisfies OptionSpecs;
-const revokeSpecs = { ...dataDirSpecs, config } satisfies OptionSpecs;
+const listSpecs = { ...serverDataDirSpecs, json: addSpecs.json, config } satisfies OptionSpecs;
+const revokeSpecs = { ...serverDataDirSpecs, config } satisfies OptionSpecs;
 
-async function store(dataDir: string) {
-  return (await import("../server/store/index.ts")).openStore(dataDir);
-}
+const store = openDataStore;
 
 const one = (positionals: string[]) => {
   if (positionals.length !== 1) throw new OptionError("expected exactly one token NAME");
@@ -38,11 +38,18 @@ const add = defineCommand({
     const { options, positionals } = loadOptions(addSpecs, rawArgs, "server");
     const name = one(positionals);
     const s = await store(options.dataDir);
-    if (s.tokens.list().some((t) => t.name.toLowerCase() === name.toLowerCase()))
+    if ((await s.tokens.list()).some((t) => t.name.toLowerCase() === name.toLowerCase()))
       throw new OptionError(`a token named ${JSON.stringify(name)} already exists`);
     const { createApiToken } = await import("../server/auth/api-tokens.ts");
-    const { record, token } = createApiToken(s, name, options.role as "admin" | "viewer", Date.now());
-    s.close();
+    const { record, token } = await s.transaction(async (tx) => {
+      const created = await createApiToken(tx, name, options.role as "admin" | "viewer", Date.now());
+      await auditCli(tx, "token.add", created.record.name, {
+        role: created.record.role,
+        token_id: created.record.id,
+      });
+      return created;
+    });
+    await s.close();
     if (options.json)
       return console.log(JSON.stringify({ id: record.id, name: record.name, role: record.role, token }));
     console.log(
@@ -59,7 +66,7 @@ const list = defineCommand({
     const { options } = loadOptions(listSpecs, rawArgs, "server");
     const s = await store(options.dataDir);
     const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-    const rows = s.tokens.list().map((t) => ({
+    const rows = (await s.tokens.list()).map((t) => ({
       id: t.id,
       name: t.name,
       role: t.role,
@@ -67,7 +74,7 @@ const list = defineCommand({
       last_used_at: iso(t.lastUsedAt),
       revoked_at: iso(t.revokedAt),
     }));
-    s.close();
+    await s.close();
     if (options.json) return console.log(JSON.stringify(rows));
     if (rows.length === 0)
       return console.log("No API tokens. Create one with: sentinel tokens add NAME --role viewer");
@@ -88,8 +95,15 @@ const revoke = defineCommand({
     const { options, positionals } = loadOptions(revokeSpecs, rawArgs, "server");
     const which = one(positionals);
     const s = await store(options.dataDir);
-    const done = s.tokens.revoke(which, Date.now());
-    s.close();
+    const token = (await s.tokens.list()).find(
+      (t) => (t.id === which || t.name === which) && t.revokedAt === null,
+    );
+    const done = await s.transaction(async (tx) => {
+      const revoked = await tx.tokens.revoke(which, Date.now());
+      if (revoked) await auditCli(tx, "token.revoke", token?.name ?? which, { token_id: token?.id ?? null });
+      return revoked;
+    });
+    await s.close();
     if (!done) throw new OptionError(`no active token named ${JSON.stringify(which)}`);
     console.log(`Revoked token ${JSON.stringify(which)}.`);
   },

@@ -5,12 +5,14 @@
  */
 import { defineCommand } from "citty";
 import { cittyArgs, OptionError, type OptionSpecs } from "../config/options.ts";
+import { auditCli } from "./audit.ts";
 import { commonSpecs, loadOptions } from "./common.ts";
-import { dataDirSpecs } from "./server-options.ts";
+import { openDataStore } from "./data-dir.ts";
+import { serverDataDirSpecs } from "./server-options.ts";
 
 const config = commonSpecs.config;
 const addSpecs = {
-  ...dataDirSpecs,
+  ...serverDataDirSpecs,
   role: {
     kind: "string",
     description: "admin (everything) or viewer (read only, no secrets)",
@@ -20,25 +22,23 @@ const addSpecs = {
   config,
 } satisfies OptionSpecs;
 const listSpecs = {
-  ...dataDirSpecs,
+  ...serverDataDirSpecs,
   json: { kind: "boolean", description: "Print JSON", flagOnly: true },
   config,
 } satisfies OptionSpecs;
 const removeSpecs = {
-  ...dataDirSpecs,
+  ...serverDataDirSpecs,
   force: { kind: "boolean", description: "Allow removing the last admin", flagOnly: true },
   config,
 } satisfies OptionSpecs;
-const passwdSpecs = { ...dataDirSpecs, config } satisfies OptionSpecs;
+const passwdSpecs = { ...serverDataDirSpecs, config } satisfies OptionSpecs;
 
 const oneName = (positionals: string[]) => {
   if (positionals.length !== 1) throw new OptionError("expected exactly one user NAME");
   return positionals[0] as string;
 };
 
-async function openData(dataDir: string) {
-  return (await import("../server/store/index.ts")).openStore(dataDir);
-}
+const openData = openDataStore;
 
 /** Reads one line from a terminal with echo off. */
 async function readHidden(prompt: string): Promise<string> {
@@ -100,24 +100,17 @@ const add = defineCommand({
     if (bad) throw new OptionError(bad);
     const store = await openData(options.dataDir);
     try {
-      if (store.auth.getUserByName(name))
+      if (await store.auth.getUserByName(name))
         throw new OptionError(`a user named ${JSON.stringify(name)} already exists`);
       const password = await readPassword();
       const weak = checkPassword(password);
       if (weak) throw new OptionError(weak);
       const role = options.role as "admin" | "viewer";
       const user = await createUser(store, { name, role, password }, Date.now());
-      store.auth.audit({
-        at: Date.now(),
-        actor: "cli",
-        action: "user.add",
-        target: user.name,
-        detail: { role },
-        sourceIp: null,
-      });
+      await auditCli(store, "user.add", user.name, { role });
       console.log(`Created ${role} ${JSON.stringify(user.name)}.`);
     } finally {
-      store.close();
+      await store.close();
     }
   },
 });
@@ -130,7 +123,7 @@ const list = defineCommand({
     const store = await openData(options.dataDir);
     const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
     const now = Date.now();
-    const rows = store.auth.listUsers().map((u) => ({
+    const rows = (await store.auth.listUsers()).map((u) => ({
       id: u.id,
       name: u.name,
       role: u.role,
@@ -138,7 +131,7 @@ const list = defineCommand({
       last_login_at: iso(u.lastLoginAt),
       locked: u.lockedUntil !== null && u.lockedUntil > now,
     }));
-    store.close();
+    await store.close();
     if (options.json) return console.log(JSON.stringify(rows));
     if (rows.length === 0)
       return console.log("No users yet. Add one with: sentinel users add NAME --role admin");
@@ -158,24 +151,17 @@ const remove = defineCommand({
     const { isLastAdmin } = await import("../server/auth/users.ts");
     const store = await openData(options.dataDir);
     try {
-      const user = store.auth.getUserByName(name);
+      const user = await store.auth.getUserByName(name);
       if (!user) throw new OptionError(`no user named ${JSON.stringify(name)}`);
-      if (isLastAdmin(store, user) && !options.force)
+      if ((await isLastAdmin(store, user)) && !options.force)
         throw new OptionError(
           `${JSON.stringify(user.name)} is the last admin; add another admin first, or pass --force`,
         );
-      store.auth.removeUser(user.id);
-      store.auth.audit({
-        at: Date.now(),
-        actor: "cli",
-        action: "user.remove",
-        target: user.name,
-        detail: {},
-        sourceIp: null,
-      });
+      await store.auth.removeUser(user.id);
+      await auditCli(store, "user.remove", user.name);
       console.log(`Removed user ${JSON.stringify(user.name)}.`);
     } finally {
-      store.close();
+      await store.close();
     }
   },
 });
@@ -192,23 +178,16 @@ const passwd = defineCommand({
     const { changePassword, checkPassword } = await import("../server/auth/users.ts");
     const store = await openData(options.dataDir);
     try {
-      const user = store.auth.getUserByName(name);
+      const user = await store.auth.getUserByName(name);
       if (!user) throw new OptionError(`no user named ${JSON.stringify(name)}`);
       const password = await readPassword();
       const weak = checkPassword(password);
       if (weak) throw new OptionError(weak);
       await changePassword(store, user, password, Date.now());
-      store.auth.audit({
-        at: Date.now(),
-        actor: "cli",
-        action: "user.password",
-        target: user.name,
-        detail: {},
-        sourceIp: null,
-      });
+      await auditCli(store, "user.password", user.name);
       console.log(`Password changed for ${JSON.stringify(user.name)}; their sessions were ended.`);
     } finally {
-      store.close();
+      await store.close();
     }
   },
 });

@@ -32,3 +32,8 @@ export function formatDuration(ms: number): string {
   }
   return parts.join("");
 }
+
+/** "2026-11-03 14:05:09 UTC": a moment people in any time zone read the same way. */
+export function formatUtcTime(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 19).replace("T", " ")} UTC`;
+}

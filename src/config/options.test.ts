@@ -112,6 +112,27 @@ describe("resolveOptions", () => {
     expect(() => resolve(argv)).toThrow(mentions);
   });
 
+  test("a negative duration must be positive, from a flag (also as its own word), env or file", () => {
+    const problem = (argv: string[], env: Record<string, string> = {}, file?: Record<string, unknown>) => {
+      try {
+        resolve(argv, env, file);
+        return null;
+      } catch (e) {
+        return (e as OptionError).message;
+      }
+    };
+    const positive = "must be positive (a duration like 30s, 5m, 2h)";
+    expect(problem(["--grace", "-5s"])).toBe(`--grace: "-5s" ${positive}`);
+    expect(problem(["--grace=-1h30m"])).toBe(`--grace: "-1h30m" ${positive}`);
+    expect(problem([], { SENTINEL_GRACE: "-5s" })).toBe(`SENTINEL_GRACE: "-5s" ${positive}`);
+    expect(problem([], {}, { grace: -5 })).toBe(`config key "grace": -5 ${positive}`);
+    expect(problem(["--grace", "-soon"])).toContain("Option '--grace' argument is ambiguous");
+    expect(problem(["--grace", "soon"])).toBe('--grace: "soon" is not a duration (use e.g. 30s, 5m, 2h)');
+    // a value that merely starts with a digit after the dash is still the option's value
+    expect(problem(["--port", "-1"])).toBeNull();
+    expect(resolve(["--port", "-1"]).port).toBe(-1);
+  });
+
   test("a secret is never echoed in an error", () => {
     try {
       resolve(["--token", "hunter2-secret"]);

@@ -21,6 +21,8 @@ export interface OptionSpec {
   valueHint?: string;
   /** Flag-only options (like --config, --json) have no env var or file key. */
   flagOnly?: boolean;
+  /** Lists: what separates items in one value (default ","; channel URLs contain commas). */
+  listSeparator?: RegExp;
 }
 
 export type OptionSpecs = Record<string, OptionSpec>;
@@ -115,7 +117,7 @@ export function parseFlags(specs: OptionSpecs, argv: string[]) {
     };
   }
   const negated: string[] = [];
-  const args = argv.filter((a) => {
+  const args = joinNegativeValues(argv, options).filter((a) => {
     const name = a.startsWith("--no-") ? a.slice(5) : null;
     if (name === null || options[a.slice(2)] || options[name]?.type !== "boolean") return true;
     negated.push(name);
@@ -129,6 +131,28 @@ export function parseFlags(specs: OptionSpecs, argv: string[]) {
     const msg = (e as Error).message.replace(/\. To specify a positional.*$/s, "");
     throw new OptionError(msg.split("\n")[0] ?? "invalid arguments");
   }
+}
+
+/**
+ * `--grace -5s` is a value that starts with a dash, which node's parseArgs calls ambiguous; joined
+ * as `--grace=-5s` it reaches the option's own check, which says what is wrong with it.
+ */
+function joinNegativeValues(argv: string[], options: Record<string, { type: "string" | "boolean" }>) {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    const next = argv[i + 1];
+    if (
+      a.startsWith("--") &&
+      options[a.slice(2)]?.type === "string" &&
+      next !== undefined &&
+      /^-\d/.test(next)
+    ) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
 }
 
 export function resolveOptions<S extends OptionSpecs>(
@@ -166,10 +190,11 @@ function parseValue(spec: OptionSpec, raw: unknown, origin: string): unknown {
   const fail = (what: string): never => {
     throw new OptionError(`${origin}: ${shown(raw)} ${what}`);
   };
+  const separator = spec.listSeparator ?? ",";
   const items = (): unknown[] =>
     Array.isArray(raw)
-      ? raw.flatMap((v) => (typeof v === "string" ? v.split(",") : [v]))
-      : String(raw).split(",");
+      ? raw.flatMap((v) => (typeof v === "string" ? v.split(separator) : [v]))
+      : String(raw).split(separator);
   switch (spec.kind) {
     case "string":
       if (typeof raw !== "string" && typeof raw !== "number") fail("is not a string");
@@ -185,8 +210,11 @@ function parseValue(spec: OptionSpec, raw: unknown, origin: string): unknown {
       return n;
     }
     case "duration": {
-      const ms = typeof raw === "number" ? raw * 1000 : parseDuration(String(raw));
+      const text = String(raw).trim();
+      const negative = typeof raw === "number" ? raw < 0 : text.startsWith("-");
+      const ms = typeof raw === "number" ? Math.abs(raw) * 1000 : parseDuration(text.replace(/^-/, ""));
       if (ms === null || !Number.isFinite(ms)) fail("is not a duration (use e.g. 30s, 5m, 2h)");
+      if (negative) fail("must be positive (a duration like 30s, 5m, 2h)");
       return ms;
     }
     case "list":

@@ -30,6 +30,32 @@ describe("consensus", () => {
       A,
       false,
     ],
+    // private witnesses (the server's whoami over a LAN, veth or loopback) never vote
+    [
+      "a LAN whoami beside agreeing providers",
+      [ok("a", A), ok("b", A), ok("whoami", "192.168.1.20")],
+      A,
+      true,
+    ],
+    ["a veth whoami (10/8) alone names no exit", [ok("whoami", "10.200.0.2")], null, true],
+    [
+      "loopback, CGNAT, link-local",
+      [ok("a", "127.0.0.1"), ok("b", "100.64.3.4"), ok("c", "169.254.0.9")],
+      null,
+      true,
+    ],
+    [
+      "IPv6 loopback, ULA and link-local",
+      [ok("a", "2001:db8::7"), ok("b", "::1"), ok("c", "fd00::2"), ok("d", "fe80::1")],
+      "2001:db8::7",
+      true,
+    ],
+    [
+      "a private majority cannot outvote a public answer",
+      [ok("a", A), ok("b", "10.0.0.1"), ok("c", "10.0.0.1")],
+      A,
+      true,
+    ],
   ];
   for (const [name, answers, ip, consistent] of table) {
     test(name, () => {

@@ -124,6 +124,24 @@ describe("probeDnsResolvers against a local DNS server", () => {
     }
   });
 
+  test("a round given up (a network change) cancels its queries instead of waiting them out", async () => {
+    dns.silent = true;
+    try {
+      const abort = new AbortController();
+      setTimeout(() => abort.abort(), 100);
+      const t0 = performance.now();
+      const [t] = await probeDnsResolvers([{ name: "whoami.akamai.net", type: "A" }], {
+        resolver,
+        timeoutMs: 5000,
+        signal: abort.signal,
+      });
+      expect(performance.now() - t0).toBeLessThan(1000);
+      expect(t?.error).toBe("ECANCELLED: cancelled");
+    } finally {
+      dns.silent = false;
+    }
+  });
+
   test("a bad explicit resolver is refused", async () => {
     await expect(probeDnsResolvers([], { resolver: "nonsense", timeoutMs: 100 })).rejects.toThrow(
       "is not IP:PORT",

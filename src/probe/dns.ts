@@ -16,7 +16,7 @@
  */
 import { Resolver } from "node:dns/promises";
 import { readFile } from "node:fs/promises";
-import type { DnsObservation, DnsProbeType } from "../protocol/report.ts";
+import type { DnsObservation, DnsProbeType, OracleLookup, OracleLookupType } from "../protocol/report.ts";
 import { normalizeIp } from "./ip-answer.ts";
 
 export interface DnsProbe {
@@ -90,17 +90,28 @@ export interface DnsProbeOptions {
   timeoutMs: number;
   /** For tests: where the system resolvers are read from. */
   resolvConfPath?: string;
+  /** Cancels the queries still waiting (agent shutdown, a round made stale by a network change). */
+  signal?: AbortSignal;
 }
 
-async function query(server: string, probe: DnsProbe, timeoutMs: number): Promise<string[]> {
+async function query(
+  server: string,
+  probe: DnsProbe,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<string[]> {
   const r = new Resolver({ timeout: Math.max(1, Math.round(timeoutMs)), tries: 1 });
   r.setServers([server]);
+  const cancel = () => r.cancel();
+  signal?.addEventListener("abort", cancel);
   try {
+    if (signal?.aborted) throw Object.assign(new Error("cancelled"), { code: "ECANCELLED" });
     if (probe.type === "A") return await r.resolve4(probe.name);
     if (probe.type === "AAAA") return await r.resolve6(probe.name);
     // A TXT record may be split into several character-strings; they form one text.
     return (await r.resolveTxt(probe.name)).map((chunks) => chunks.join(""));
   } finally {
+    signal?.removeEventListener("abort", cancel);
     r.cancel();
   }
 }
@@ -114,6 +125,7 @@ function describeDnsError(e: unknown): string {
     ECONNREFUSED: "connection refused",
     ESERVFAIL: "server failure (SERVFAIL)",
     EREFUSED: "query refused",
+    ECANCELLED: "cancelled",
   };
   const code = err?.code ?? "";
   return (
@@ -121,13 +133,18 @@ function describeDnsError(e: unknown): string {
   ).slice(0, 300);
 }
 
-async function probeOne(probe: DnsProbe, servers: string[], timeoutMs: number): Promise<DnsObservation> {
+async function probeOne(
+  probe: DnsProbe,
+  servers: string[],
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<DnsObservation> {
   const perServer = timeoutMs / servers.length;
   let lastError = "no resolver configured";
   for (const server of servers) {
     const t0 = performance.now();
     try {
-      const answers = await query(server, probe, perServer);
+      const answers = await query(server, probe, perServer, signal);
       return {
         probe: probe.name,
         type: probe.type,
@@ -169,5 +186,25 @@ export async function probeDnsResolvers(
   const explicit = opts.resolver ? parseResolverAddress(opts.resolver) : null;
   if (opts.resolver && !explicit) throw new Error(`${JSON.stringify(opts.resolver)} is not IP:PORT`);
   const servers = explicit ? [explicit] : await systemResolvers(opts.resolvConfPath);
-  return Promise.all(probes.map((p) => probeOne(p, servers, opts.timeoutMs)));
+  return Promise.all(probes.map((p) => probeOne(p, servers, opts.timeoutMs, opts.signal)));
+}
+
+/**
+ * The server's DNS oracle names, looked up like the probes (system resolvers in glibc's order).
+ * The oracle may answer with no address at all, and Bun's resolver reports that empty answer
+ * (NODATA) as ENOTFOUND, like a missing name: either way a resolver answered. Whether the
+ * oracle was reached, and by whom, only the server can tell.
+ */
+export async function lookUpOracleNames(
+  names: { name: string; type: OracleLookupType }[],
+  opts: DnsProbeOptions,
+): Promise<OracleLookup[]> {
+  const observed = await probeDnsResolvers(names, opts);
+  return observed.map((o) => ({
+    name: o.probe,
+    type: o.type as OracleLookupType,
+    via: o.via,
+    latency_ms: o.latency_ms,
+    error: /^(ENODATA|ENOTFOUND):/.test(o.error ?? "") ? null : o.error,
+  }));
 }

@@ -43,10 +43,22 @@ describe("probePublicIp", () => {
 
   test("a family-agnostic provider (server whoami) is left out of the family it does not fit", async () => {
     const r4 = await probePublicIp(4, [caller.url], { timeoutMs: 2000, anyFamily: [caller.url] });
-    expect(r4.ip).toBe("127.0.0.1");
+    expect(r4.answers.map((a) => a.ip)).toEqual(["127.0.0.1"]);
     const r6 = await probePublicIp(6, [v6.url, caller.url], { timeoutMs: 2000, anyFamily: [caller.url] });
     expect(r6.answers.map((a) => a.provider)).toEqual([v6.url]);
     expect(r6.ip).toBe("2001:db8::7");
+  });
+
+  test("the server's whoami reached over loopback is evidence, not a disagreeing provider", async () => {
+    const r = await probePublicIp(4, [plain.url, json.url, caller.url], {
+      timeoutMs: 2000,
+      anyFamily: [caller.url],
+    });
+    expect(r).toMatchObject({ ip: "203.0.113.7", consistent: true });
+    expect(r.answers.map((a) => a.ip)).toEqual(["203.0.113.7", "203.0.113.7", "127.0.0.1"]);
+    // alone it names no exit: a private path says nothing about where traffic leaves
+    const alone = await probePublicIp(4, [caller.url], { timeoutMs: 2000, anyFamily: [caller.url] });
+    expect(alone).toMatchObject({ ip: null, consistent: true });
   });
 
   test("timeouts, refused connections and HTTP errors are recorded per provider", async () => {
@@ -91,6 +103,20 @@ describe("probePublicIp", () => {
     const r = await probePublicIp(4, [dead, "http://127.0.0.1:7"], { timeoutMs: 1000, pool, now: () => 0 });
     expect(r).toMatchObject({ ip: null, consistent: true });
     expect(pool.waitFor(dead, 0)).toBe(0);
+  });
+
+  test("a round given up by the caller (a network change) backs no provider off", async () => {
+    const pool = new ProviderPool({ baseMs: 60_000, maxMs: 600_000 });
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(), 100);
+    const r = await probePublicIp(4, [plain.url, slow.url], {
+      timeoutMs: 2000,
+      pool,
+      now: () => 0,
+      signal: abort.signal,
+    });
+    expect(r.answers[1]?.ip).toBeNull();
+    expect(pool.waitFor(slow.url, 0)).toBe(0);
   });
 
   test("uses the injected fetch", async () => {

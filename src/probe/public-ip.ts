@@ -7,6 +7,7 @@
 import type { IpFamilyResult, ProviderAnswer } from "../protocol/report.ts";
 import { type ProviderPool, parseRetryAfter } from "./backoff.ts";
 import { consensus } from "./consensus.ts";
+import { describeFetchError } from "./fetch-error.ts";
 import { ipFamilyOf, parseIpAnswer } from "./ip-answer.ts";
 
 export interface PublicIpOptions {
@@ -49,14 +50,6 @@ interface Attempt {
   /** null: no verdict on the provider; number|undefined: a failure (with Retry-After ms when given). */
   blame: "none" | "provider" | "network";
   retryAfterMs?: number | null;
-}
-
-function describeError(e: unknown, timeoutMs: number): string {
-  const err = e as Error & { code?: string };
-  if (err?.name === "TimeoutError") return `timed out after ${timeoutMs} ms`;
-  if (err?.name === "AbortError") return "aborted";
-  const text = err?.code ? `${err.code}: ${err.message}` : String(err?.message ?? e);
-  return text.slice(0, 300);
 }
 
 async function askProvider(
@@ -110,7 +103,8 @@ async function askProvider(
     }
     return { answer: { provider, ip, latency_ms: latency(), error: null }, blame: "none" };
   } catch (e) {
-    return fail(describeError(e, opts.timeoutMs), "network", null);
+    // given up by the caller (a stale round, a stop): says nothing about the provider
+    return fail(describeFetchError(e, opts.timeoutMs), opts.signal?.aborted ? "none" : "network", null);
   }
 }
 

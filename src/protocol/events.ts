@@ -19,6 +19,8 @@ export const EVENT_KINDS = [
   "ipv6_leak.started",
   "ipv6_leak.ended",
   "expectation.violated",
+  "exit.new_network",
+  "exit.unexpected",
   "home.changed",
   "client.flapping",
   // server-wide (client id null): the server's own uplink, raised by the home-identity check
@@ -28,6 +30,12 @@ export const EVENT_KINDS = [
 ] as const;
 
 export type EventKind = (typeof EVENT_KINDS)[number];
+
+/** What the notifier sends besides events: reminders, digests, and the dashboard's test message. */
+export type NotifierKind = "reminder" | "digest" | "test";
+
+/** Everything an alert can be about. */
+export type NotificationKind = EventKind | NotifierKind;
 
 /** red: protection is gone; yellow: needs a look; green: a problem ended; info: worth recording. */
 export type EventSeverity = "red" | "yellow" | "green" | "info";
@@ -47,6 +55,8 @@ export const EVENT_SEVERITY: Readonly<Record<EventKind, EventSeverity>> = {
   "ipv6_leak.started": "red",
   "ipv6_leak.ended": "green",
   "expectation.violated": "yellow",
+  "exit.new_network": "yellow",
+  "exit.unexpected": "red",
   "home.changed": "info",
   "client.flapping": "yellow",
   "uplink.down": "red",

@@ -44,6 +44,46 @@ export interface DnsObservation {
   error: string | null;
 }
 
+/**
+ * One lookup of a fresh name under the server's DNS oracle zone (docs/protocol.md, "DNS
+ * oracle"), made through the system resolver like any application's. What matters is not the
+ * answer but who asks the server's authoritative listener for the name: the server records
+ * that and attaches it to this report (see OracleSighting).
+ */
+export interface OracleLookup {
+  /** `<label>.<zone>`, the label as the server minted it */
+  name: string;
+  type: OracleLookupType;
+  /** the resolver the query was sent to (from resolv.conf or --dns-resolver) */
+  via: string | null;
+  latency_ms: number | null;
+  /** null when the resolver answered (an empty answer too: the oracle need not give addresses) */
+  error: string | null;
+}
+
+export type OracleLookupType = "A" | "AAAA";
+
+/**
+ * Who asked the server's DNS oracle for one of a report's names. Written by the server only:
+ * `validateReport` never takes this field from a client.
+ */
+export interface OracleSighting {
+  /** the lookup's name, lower case */
+  name: string;
+  /** the query type the resolver asked for (A, AAAA, TXT, ...) */
+  qtype: string;
+  /** the address the query came from: the resolver's egress */
+  resolver: string;
+  transport: "udp" | "tcp";
+  /** the EDNS Client Subnet the resolver forwarded ("192.0.2.0/24"), if any */
+  client_subnet: string | null;
+  /** server time, ms */
+  at: number;
+}
+
+/** A report carries at most this many oracle lookups. */
+export const MAX_ORACLE_LOOKUPS = 4;
+
 export interface ProbeError {
   probe: string;
   message: string;
@@ -59,9 +99,19 @@ export interface ReportV1 {
   ipv4: IpFamilyResult;
   ipv6?: IpFamilyResult;
   dns?: DnsObservation[];
+  /** lookups of the server's DNS oracle names (absent: the client made none) */
+  dns_oracle?: OracleLookup[];
+  /** attached by the server: who asked its DNS oracle for the names in `dns_oracle` */
+  oracle_seen?: OracleSighting[];
   errors?: ProbeError[];
   /** true when the report waited in the client's spool: history is updated, stale alerts are not sent */
   replayed?: boolean;
+  /**
+   * true when the report was sent before its DNS probes finished (a network change: the IP
+   * answers are news that cannot wait); `dns` is then empty and the next report carries it.
+   * The server keeps its previous DNS verdict meanwhile (docs/protocol.md, docs/verdicts.md).
+   */
+  dns_pending?: boolean;
 }
 
 export interface FieldError {
@@ -182,6 +232,10 @@ export function validateReport(
   }
   if (body.replayed !== undefined && typeof body.replayed !== "boolean")
     c.fail("/replayed", "must be a boolean");
+  if (body.dns_pending !== undefined && typeof body.dns_pending !== "boolean")
+    c.fail("/dns_pending", "must be a boolean");
+  else if (body.dns_pending === true && Array.isArray(body.dns) && body.dns.length > 0)
+    c.fail("/dns_pending", "must not be true in a report that carries DNS observations");
   checkFamily(c, body, "ipv4", false);
   checkFamily(c, body, "ipv6", true);
   const dns = c.array(body, "dns", "", 16) ?? [];
@@ -202,6 +256,19 @@ export function validateReport(
     });
     c.nullableNumber(d, "latency_ms", p);
     c.nullableString(d, "error", p);
+  });
+  const lookups = c.array(body, "dns_oracle", "", MAX_ORACLE_LOOKUPS) ?? [];
+  lookups.forEach((l, i) => {
+    const p = `/dns_oracle/${i}`;
+    if (!isObject(l)) {
+      c.fail(p, "must be an object");
+      return;
+    }
+    c.string(l, "name", p, { max: 253 });
+    if (l.type !== "A" && l.type !== "AAAA") c.fail(`${p}/type`, "must be A or AAAA");
+    c.nullableString(l, "via", p, 64);
+    c.nullableNumber(l, "latency_ms", p);
+    c.nullableString(l, "error", p);
   });
   const errors = c.array(body, "errors", "", 32) ?? [];
   errors.forEach((e, i) => {
@@ -256,10 +323,22 @@ function normalise(body: Record<string, unknown>): ReportV1 {
       latency_ms: (d.latency_ms as number | null | undefined) ?? null,
       error: (d.error as string | null | undefined) ?? null,
     })),
+    ...(Array.isArray(body.dns_oracle)
+      ? {
+          dns_oracle: (body.dns_oracle as Record<string, unknown>[]).map((l) => ({
+            name: (l.name as string).toLowerCase(),
+            type: l.type as OracleLookupType,
+            via: (l.via as string | null | undefined) ?? null,
+            latency_ms: (l.latency_ms as number | null | undefined) ?? null,
+            error: (l.error as string | null | undefined) ?? null,
+          })),
+        }
+      : {}),
     errors: ((body.errors as ProbeError[] | undefined) ?? []).map((e) => ({
       probe: e.probe,
       message: e.message,
     })),
     ...(body.replayed === true ? { replayed: true } : {}),
+    ...(body.dns_pending === true ? { dns_pending: true } : {}),
   };
 }

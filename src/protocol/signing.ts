@@ -1,9 +1,11 @@
 /**
  * Request signing for protocol v1 (docs/protocol.md):
  *   Sentinel-Signature: v1=<hex HMAC-SHA256(secret, "<client>.<timestamp>.<nonce>.<raw body>")>
- * Pure functions, usable by the client, the server and tests. Bun's own HMAC and a string
- * comparison: the server checks one per report, and node:crypto's createHmac plus a
- * hex round trip to Buffers cost it twice as much.
+ * The server checks exactly what was sent: the timestamp header as its text (not the number it
+ * reads as) and the body as its bytes (not the text they decode to), so nothing a signature
+ * does not cover can pass for signed. Pure functions, usable by the client, the server and
+ * tests. Bun's own HMAC and a string comparison: the server checks one per report, and
+ * node:crypto's createHmac plus a hex round trip to Buffers cost it twice as much.
  */
 import { randomBytes } from "node:crypto";
 
@@ -18,19 +20,17 @@ export const MAX_CLOCK_SKEW_S = 300;
 export const NONCE_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
 export const CLIENT_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
-export function signingInput(clientId: string, timestamp: string, nonce: string, body: string): string {
-  return `${clientId}.${timestamp}.${nonce}.${body}`;
-}
-
+/** `body` is the raw body: bytes as sent, or a string that is sent as its UTF-8 encoding. */
 export function computeSignature(
   secret: string,
   clientId: string,
   timestamp: string,
   nonce: string,
-  body: string,
+  body: string | Uint8Array,
 ): string {
   return new Bun.CryptoHasher("sha256", secret)
-    .update(signingInput(clientId, timestamp, nonce, body))
+    .update(`${clientId}.${timestamp}.${nonce}.`)
+    .update(body)
     .digest("hex");
 }
 
@@ -59,6 +59,8 @@ export function signRequest(
 export interface SignedHeaders {
   clientId: string;
   timestamp: number;
+  /** the Sentinel-Timestamp header as sent: what the signature covers */
+  timestampText: string;
   nonce: string;
   signature: string;
 }
@@ -73,19 +75,16 @@ export function parseSignedHeaders(get: (name: string) => string | null): Signed
   if (!CLIENT_ID_PATTERN.test(clientId) || !/^\d{1,12}$/.test(ts) || !NONCE_PATTERN.test(nonce)) return null;
   const m = /^v1=([0-9a-f]{64})$/.exec(sig.trim());
   if (!m?.[1]) return null;
-  return { clientId, timestamp: Number(ts), nonce, signature: m[1] };
+  return { clientId, timestamp: Number(ts), timestampText: ts, nonce, signature: m[1] };
 }
 
 export function isTimestampFresh(timestampS: number, nowS: number): boolean {
   return Math.abs(nowS - timestampS) <= MAX_CLOCK_SKEW_S;
 }
 
-/** Constant-time check of a hex signature against the expected one. */
-export function signatureMatches(secret: string, h: SignedHeaders, body: string): boolean {
-  return constantTimeEqual(
-    computeSignature(secret, h.clientId, String(h.timestamp), h.nonce, body),
-    h.signature,
-  );
+/** Constant-time check of a hex signature against the expected one, over the body as sent. */
+export function signatureMatches(secret: string, h: SignedHeaders, body: string | Uint8Array): boolean {
+  return constantTimeEqual(computeSignature(secret, h.clientId, h.timestampText, h.nonce, body), h.signature);
 }
 
 /** Equal strings? In a time that does not depend on where they differ (only on the length). */

@@ -3,34 +3,30 @@
  * injected (store, clock, keyring, logger, monitor), so tests build the real app in-process.
  */
 import { Elysia } from "elysia";
-import type { Logger } from "../cli/common.ts";
+import type { Logger } from "../logger.ts";
 import { clientsApi } from "./api/clients/index.ts";
 import { eventsApi } from "./api/events/index.ts";
 import { exportApi } from "./api/export/index.ts";
 import { healthApi } from "./api/health/index.ts";
-import { legacyApi } from "./api/legacy/index.ts";
-import { legacyToReport } from "./api/legacy/service.ts";
+import { keepaliveRoute, legacyApi } from "./api/legacy/index.ts";
+import { LegacyKeepaliveIngest } from "./api/legacy/service.ts";
 import { metricsApi } from "./api/metrics/index.ts";
 import { openApiDocument } from "./api/openapi.ts";
+import type { ClientCache } from "./api/reports/client-cache.ts";
 import { type ReportRoute, reportRoute, reportsApi } from "./api/reports/index.ts";
-import { ReplayGuard } from "./api/reports/replay-guard.ts";
-import {
-  type AcceptedReport,
-  type AcceptResult,
-  type GroupCommit,
-  ReportIngest,
-} from "./api/reports/service.ts";
+import { ReportIngest } from "./api/reports/service.ts";
 import { whoamiApi } from "./api/whoami/index.ts";
 import type { Keyring } from "./auth/keyring.ts";
-import { newId } from "./auth/keyring.ts";
 import { RateLimiter } from "./auth/rate-limit.ts";
 import type { Broker } from "./broker.ts";
-import type { ClientCache } from "./client-cache.ts";
+import type { DnsOracle } from "./dns/oracle.ts";
 import { ApiError, errorBody, errorResponse } from "./errors.ts";
-import { requestIdOf } from "./http.ts";
+import { type PlainRoute, requestIdOf } from "./http.ts";
 import type { ServerMetrics } from "./metrics/server-metrics.ts";
-import type { ClientMonitor } from "./monitor/service.ts";
-import type { Store } from "./store/index.ts";
+import type { AcceptedReport, AcceptResult, ClientMonitor } from "./monitor/service.ts";
+import { StorageHealth } from "./storage-health.ts";
+import type { Store, Transaction } from "./store/index.ts";
+import type { ServerWarnings } from "./warnings.ts";
 import { type WebDeps, webApp } from "./web/index.tsx";
 
 export interface AppDeps {
@@ -38,8 +34,10 @@ export interface AppDeps {
   keyring: Keyring;
   logger: Logger;
   now: () => number;
-  /** judges and persists an authenticated, valid report */
-  acceptReport: (r: AcceptedReport) => AcceptResult;
+  /** judges and persists an authenticated, valid report inside `tx` */
+  acceptReport: (r: AcceptedReport, tx: Transaction) => Promise<AcceptResult>;
+  /** the DNS leak oracle (--dns-zone): labels in the 202 answer and whoami, sightings on reports */
+  dnsOracle?: DnsOracle;
   /** the address a request came from (honours trusted proxies); null when unknown */
   sourceIpOf?: (request: Request) => string | null;
   limits?: { reportsPerClientPerS?: number; reportBurst?: number; whoamiPerS?: number };
@@ -47,19 +45,21 @@ export interface AppDeps {
   broker: Broker;
   /** Telegram webhook mode: the bot's handler (it checks Telegram's secret token header) */
   telegramWebhook?: () => ((req: Request) => Promise<Response>) | null;
-  /** group commit for report writes (see WriteBatcher) */
-  writes?: GroupCommit;
-  /** used nonces; absent = loaded from the store here */
-  replays?: ReplayGuard;
+  /** storage errors: throttled logging, and a damaged database turns /readyz red */
+  storage?: StorageHealth;
   /** the report route, when the caller also serves it outside the app (see createReportRoute) */
   reports?: ReportRoute;
   /** the report path's client cache */
   clientCache?: ClientCache;
-  monitor: Pick<ClientMonitor, "settingsChanged" | "acceptServerBuiltReport">;
+  monitor: Pick<ClientMonitor, "settingsChanged" | "acceptServerBuiltReport" | "learnedNetworks">;
   /** the predecessor's keepalive endpoint; absent = not mounted */
   legacy?: { apiKey: string; intervalS: number };
+  /** the keepalive route, when the caller also serves it outside the app (see createKeepaliveRoute) */
+  keepalive?: PlainRoute;
   /** GET /metrics; absent = not mounted. `token` (--metrics-token) makes it need a bearer token. */
   metrics?: { metrics: ServerMetrics; token?: string | undefined };
+  /** server-wide problems (home unknown, ...): dashboard banners and the client list's `warnings` */
+  warnings?: ServerWarnings;
   /** the dashboard: public URL (https makes cookies Secure), channel status, login limits */
   web?: Pick<WebDeps, "publicUrl" | "isHttps" | "channels" | "loginPolicy" | "rotateGraceMs" | "stream">;
 }
@@ -71,35 +71,64 @@ const limitsOf = (deps: AppDeps) => ({
   ...deps.limits,
 });
 
+/** In-process apps without one (tests) get their own, on first use. */
+const storageHealthOf = (deps: AppDeps): StorageHealth =>
+  (deps.storage ??= new StorageHealth({ logger: deps.logger, now: deps.now }));
+
 /** POST /api/v1/reports with its ingest; main.ts serves it directly, createApp mounts it. */
 export function createReportRoute(deps: AppDeps): ReportRoute {
   const { store, logger, now } = deps;
   const limits = limitsOf(deps);
-  const replays = deps.replays ?? new ReplayGuard(store.nonces);
-  if (!deps.replays) replays.load(now());
   const ingest = new ReportIngest({
     store,
     ...(deps.clientCache ? { clients: deps.clientCache } : {}),
-    ...(deps.writes ? { writes: deps.writes } : {}),
     keyring: deps.keyring,
-    replays,
     now,
     accept: deps.acceptReport,
-    clientLimiter: new RateLimiter(limits.reportsPerClientPerS, limits.reportBurst, now),
-    failureLimiter: new RateLimiter(5, 50, now),
+    ...(deps.dnsOracle ? { oracle: deps.dnsOracle } : {}),
+    limits: {
+      perClient: { ratePerS: limits.reportsPerClientPerS, burst: limits.reportBurst },
+      failures: AUTH_FAILURES,
+    },
     onAuthFailure: (reason) => {
       logger.debug(`report refused: ${reason}`);
       deps.metrics?.metrics.authFailure(reason);
     },
-    onStorageFailure: (reason, e) => logger.error(`report not stored (503): ${reason}: ${e.message}`),
+    onStorageFailure: (_reason, e) => storageHealthOf(deps).failed("report not stored (503)", e),
   });
   return reportRoute(ingest, deps.sourceIpOf ?? (() => null), logger);
+}
+
+/** Failed authentications are throttled per address, reports and keepalives alike: 5/s after a burst of 50. */
+const AUTH_FAILURES = { ratePerS: 5, burst: 50 };
+
+/** POST /api/v1/keepalive (with --legacy-api-key); main.ts serves it directly, createApp mounts it. */
+export function createKeepaliveRoute(deps: AppDeps): PlainRoute | null {
+  const { legacy, logger } = deps;
+  if (!legacy) return null;
+  const ingest = new LegacyKeepaliveIngest({
+    apiKey: legacy.apiKey,
+    intervalS: legacy.intervalS,
+    store: deps.store,
+    keyring: deps.keyring,
+    ...(deps.clientCache ? { clients: deps.clientCache } : {}),
+    now: deps.now,
+    accept: deps.acceptReport,
+    failures: AUTH_FAILURES,
+    onAuthFailure: (reason) => {
+      logger.debug(`keepalive refused: ${reason}`);
+      deps.metrics?.metrics.authFailure(reason);
+    },
+    onStorageFailure: (reason, e) => logger.error(`keepalive not stored (503): ${reason}: ${e.message}`),
+  });
+  return keepaliveRoute(ingest, deps.sourceIpOf ?? (() => null), logger);
 }
 
 export function createApp(deps: AppDeps) {
   const { store, logger, now } = deps;
   const sourceIpOf = deps.sourceIpOf ?? (() => null);
   const limits = limitsOf(deps);
+  const warnings = deps.warnings ?? (async () => []);
 
   return new Elysia({ name: "sentinel" })
     .onRequest(({ request, set }) => {
@@ -141,15 +170,18 @@ export function createApp(deps: AppDeps) {
         Response.json(errorBody("internal_error", "internal error; see the server log"), { status: 500 }),
       );
     })
-    .use(healthApi(store, deps.startedAt ?? now()))
-    .use(whoamiApi(new RateLimiter(limits.whoamiPerS, 20, now), sourceIpOf))
+    .use(healthApi(store, deps.startedAt ?? now(), () => storageHealthOf(deps).damage()))
+    .use(whoamiApi(new RateLimiter(limits.whoamiPerS, 20, now), sourceIpOf, deps.dnsOracle, now))
     .use(reportsApi(deps.reports ?? createReportRoute(deps)))
-    .use(clientsApi({ store, now, monitor: deps.monitor, broker: deps.broker }))
+    .use(clientsApi({ store, now, monitor: deps.monitor, broker: deps.broker, warnings, sourceIpOf }))
     .use(eventsApi({ store, now }))
-    .use(exportApi({ store, keyring: deps.keyring, now, broker: deps.broker }))
+    .use(exportApi({ store, keyring: deps.keyring, now, broker: deps.broker, sourceIpOf }))
     .use(
       deps.metrics
-        ? metricsApi({ render: () => deps.metrics?.metrics.render() ?? "", token: deps.metrics.token })
+        ? metricsApi({
+            render: async () => (await deps.metrics?.metrics.render()) ?? "",
+            token: deps.metrics.token,
+          })
         : new Elysia({ name: "api.metrics.off" }),
     )
     .use(
@@ -163,6 +195,7 @@ export function createApp(deps: AppDeps) {
         broker: deps.broker,
         monitor: deps.monitor,
         clientAddress: sourceIpOf,
+        warnings,
       }),
     )
     .get("/api/v1/openapi.json", () => openApiDocument())
@@ -177,31 +210,7 @@ export function createApp(deps: AppDeps) {
     )
     .use(
       deps.legacy
-        ? legacyApi({
-            apiKey: deps.legacy.apiKey,
-            now,
-            sourceIpOf,
-            accept: (k, sourceIp) => {
-              // Legacy clients are named by their client_id and enrolled on first contact; they
-              // never sign, so their stored secret is random and unused.
-              let client = store.clients.getByName(k.clientId);
-              if (!client) {
-                store.clients.create({
-                  id: newId("c_"),
-                  name: k.clientId,
-                  createdAt: now(),
-                  secretEnc: deps.keyring.encrypt(newId("unused_")),
-                });
-                client = store.clients.getByName(k.clientId);
-              }
-              if (client)
-                deps.monitor.acceptServerBuiltReport(
-                  client,
-                  legacyToReport(k, deps.legacy?.intervalS ?? 300, now()),
-                  sourceIp,
-                );
-            },
-          })
+        ? legacyApi(deps.keepalive ?? (createKeepaliveRoute(deps) as PlainRoute))
         : new Elysia({ name: "api.legacy.off" }),
     );
 }

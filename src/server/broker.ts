@@ -1,24 +1,23 @@
 /**
- * In-process publish/subscribe for things that just happened (after their transaction
- * committed): the dispatcher wakes on new outbox rows, the dashboard pushes SSE fragments.
- * Delivery is best effort; the database stays the source of truth.
+ * Publish/subscribe for things that just happened (after their transaction committed): the
+ * dispatcher wakes on new outbox rows, the dashboard pushes SSE fragments, caches forget
+ * entries. With a change feed (the store's), what is published here also reaches the other
+ * processes that share the database, and what they publish arrives here. Delivery is best
+ * effort; the database stays the source of truth.
  */
-export interface BrokerMessages {
-  /** a report was accepted (state may or may not have changed) */
-  "client.updated": { clientId: string; changed: boolean };
-  /** a client was added, removed or its settings changed */
-  "client.changed": { clientId: string };
-  /** events were stored (ids ascending) */
-  /** one transaction's events: their ids and, in the same order, their kinds */
-  "events.created": { eventIds: number[]; kinds: string[] };
-  /** notification rows were queued */
-  "outbox.enqueued": { count: number };
-}
+import type { ChangeFeed, ChangeMessages } from "./store/index.ts";
+
+export type BrokerMessages = ChangeMessages;
 
 type Handler<K extends keyof BrokerMessages> = (msg: BrokerMessages[K]) => void;
 
 export class Broker {
   private readonly handlers = new Map<keyof BrokerMessages, Set<Handler<never>>>();
+  private readonly unsubscribeFeed: (() => void) | null;
+
+  constructor(private readonly feed: ChangeFeed | null = null) {
+    this.unsubscribeFeed = feed?.subscribe((topic, message) => this.deliver(topic, message)) ?? null;
+  }
 
   subscribe<K extends keyof BrokerMessages>(topic: K, handler: Handler<K>): () => void {
     let set = this.handlers.get(topic);
@@ -31,6 +30,20 @@ export class Broker {
   }
 
   publish<K extends keyof BrokerMessages>(topic: K, msg: BrokerMessages[K]): void {
+    this.deliver(topic, msg);
+    this.feed?.publish(topic, msg);
+  }
+
+  subscriberCount(topic: keyof BrokerMessages): number {
+    return this.handlers.get(topic)?.size ?? 0;
+  }
+
+  /** Stops listening to the change feed. */
+  close(): void {
+    this.unsubscribeFeed?.();
+  }
+
+  private deliver<K extends keyof BrokerMessages>(topic: K, msg: BrokerMessages[K]): void {
     for (const h of this.handlers.get(topic) ?? []) {
       try {
         (h as Handler<K>)(msg);
@@ -38,9 +51,5 @@ export class Broker {
         // one broken subscriber must not stop the others or the publisher
       }
     }
-  }
-
-  subscriberCount(topic: keyof BrokerMessages): number {
-    return this.handlers.get(topic)?.size ?? 0;
   }
 }

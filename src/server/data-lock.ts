@@ -10,6 +10,7 @@
 import { linkSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import { PRIVATE_FILE_MODE } from "./private-files.ts";
 
 export const LOCK_FILE = "server.pid";
 
@@ -84,7 +85,7 @@ export function acquireDataLock(dataDir: string): { owner: LockOwner; release():
     token: crypto.randomUUID(),
   };
   const tmp = `${file}.${owner.token}`;
-  writeFileSync(tmp, `${JSON.stringify(owner)}\n`, { mode: 0o644 });
+  writeFileSync(tmp, `${JSON.stringify(owner)}\n`, { mode: PRIVATE_FILE_MODE });
   try {
     for (let attempt = 0; ; attempt++) {
       try {

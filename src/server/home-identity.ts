@@ -4,7 +4,7 @@
  * user configured with --home-ip / --home-asn. Refreshed every 10 minutes and kept in the
  * database, so the first report after a restart is judged against a known home.
  */
-import type { Logger } from "../cli/common.ts";
+import type { Logger } from "../logger.ts";
 import { ProviderPool } from "../probe/backoff.ts";
 import { probePublicIp } from "../probe/public-ip.ts";
 import type { GeoLookup } from "./geo/types.ts";
@@ -51,7 +51,7 @@ export function combineHome(
     for (const ip of [learned.ipv4, learned.ipv6]) if (ip && !addresses.includes(ip)) addresses.push(ip);
     for (const asn of learned.asns) if (!asns.includes(asn)) asns.push(asn);
   }
-  return { addresses, asns };
+  return { addresses, asns, learn: config.learn };
 }
 
 export class HomeIdentityService {
@@ -72,8 +72,17 @@ export class HomeIdentityService {
     },
     private readonly events: HomeIdentityEvents = {},
   ) {
-    const saved = deps.store.meta.get(META_KEY);
-    this.learned = saved ? (JSON.parse(saved) as LearnedHome) : null;
+    this.learned = null;
+  }
+
+  /**
+   * Reads what was learned before (at start), or what the leading replica learned since (on
+   * the others, which judge reports against it too).
+   */
+  async load(): Promise<void> {
+    const saved = await this.deps.store.meta.get(META_KEY);
+    const learned = saved ? (JSON.parse(saved) as LearnedHome) : null;
+    if (learned?.at !== this.learned?.at) this.learned = learned;
   }
 
   /** The same object until something is learned, so per-report callers can key on it. */
@@ -122,7 +131,7 @@ export class HomeIdentityService {
     const next: LearnedHome = { ipv4, ipv6, asns, at };
     const before = this.learned;
     this.learned = next;
-    this.deps.store.meta.set(META_KEY, JSON.stringify(next));
+    await this.deps.store.meta.set(META_KEY, JSON.stringify(next));
     if (!before || before.ipv4 !== ipv4 || before.ipv6 !== ipv6) {
       this.deps.logger.info(
         `home identity: IPv4 ${ipv4 ?? "none"}, IPv6 ${ipv6 ?? "none"}, AS ${asns.join(", ") || "unknown"}`,
@@ -131,8 +140,9 @@ export class HomeIdentityService {
     }
   }
 
+  /** Learns now and then every refresh interval (in the process that leads). */
   start(): void {
-    if (!this.config.learn) return;
+    if (!this.config.learn || this.timer) return;
     const tick = () =>
       this.refresh().catch((e) =>
         this.deps.logger.warn(`home identity refresh failed: ${(e as Error).message}`),
@@ -141,7 +151,8 @@ export class HomeIdentityService {
     this.timer = setInterval(tick, this.config.refreshMs);
   }
 
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
   }
 }

@@ -2,38 +2,50 @@
  * Wires the real server together: store, keyring, geo, home identity, monitor, HTTP. Used by
  * `sentinel server` and by integration tests (which start it on port 0 with a temp data dir).
  */
-import { mkdirSync } from "node:fs";
-import type { Logger } from "../cli/common.ts";
+import { join } from "node:path";
 import { resolveOptions } from "../config/options.ts";
+import type { Logger } from "../logger.ts";
 import { DEFAULT_IPV4_PROVIDERS, DEFAULT_IPV6_PROVIDERS } from "../probe/options.ts";
+import { KEEPALIVE_PATH } from "./api/legacy/index.ts";
+import { ClientCache } from "./api/reports/client-cache.ts";
 import { REPORTS_PATH } from "./api/reports/index.ts";
-import { ReplayGuard } from "./api/reports/replay-guard.ts";
-import type { AcceptedReport } from "./api/reports/service.ts";
-import { type AppDeps, createApp, createReportRoute } from "./app.ts";
+import { type AppDeps, createApp, createKeepaliveRoute, createReportRoute } from "./app.ts";
 import { clientAddress, isHttpsRequest, parseTrustedProxies } from "./auth/client-address.ts";
 import { loadKeyring } from "./auth/keyring.ts";
 import { ensureSetupToken } from "./auth/users.ts";
 import { Broker } from "./broker.ts";
-import { ClientCache } from "./client-cache.ts";
 import { acquireDataLock } from "./data-lock.ts";
+import { OracleLabels } from "./dns/labels.ts";
+import { type DnsListener, startDnsListener } from "./dns/listener.ts";
+import { type DnsOracleOptions, dnsOracleConfig } from "./dns/options.ts";
+import { DnsOracle } from "./dns/oracle.ts";
+import { rememberPublicUrl } from "./enrollment.ts";
 import { loadGeo } from "./geo/index.ts";
 import type { GeoLookup } from "./geo/types.ts";
 import { HomeIdentityService } from "./home-identity.ts";
+import type { PlainRoute } from "./http.ts";
+import { BUN_BODY_CEILING, envelope, receivedRequest } from "./http-envelope.ts";
 import { instrumentFetch } from "./metrics/http.ts";
 import { ServerMetrics } from "./metrics/server-metrics.ts";
 import { DEFAULT_DNS_ALLOW_ASNS } from "./monitor/evaluate.ts";
-import { ClientMonitor } from "./monitor/service.ts";
+import { homeWarning } from "./monitor/home.ts";
+import { type AcceptedReport, ClientMonitor } from "./monitor/service.ts";
 import { createNotifications, type Notifications } from "./notify/index.ts";
 import { type NotifyOptions, notifySpecs } from "./notify/options.ts";
 import { channelStatusProvider } from "./notify/status.ts";
-import { openStore } from "./store/index.ts";
-import { WriteBatcher } from "./write-batcher.ts";
+import { ensurePrivateDir } from "./private-files.ts";
+import { periodic, ServiceList } from "./services.ts";
+import { StorageHealth } from "./storage-health.ts";
+import { DATABASE_FILE, openStore, reportCommit } from "./store/index.ts";
+import { channelWarnings } from "./web/channels.ts";
 
 /** Notification options come flat, like every server option; missing ones take their defaults. */
-export interface ServerOptions extends Partial<NotifyOptions> {
+export interface ServerOptions extends Partial<NotifyOptions>, DnsOracleOptions {
   listen: { hostname: string; port: number };
   dataDir: string;
   publicUrl: string;
+  /** true when publicUrl is the default guess, not configured (kept with it for `clients add`) */
+  publicUrlGuessed?: boolean;
   logger: Logger;
   homeIp?: string[];
   homeAsn?: number[];
@@ -61,6 +73,8 @@ export interface ServerOptions extends Partial<NotifyOptions> {
   tlsKey?: string | undefined;
 }
 
+const hostPort = (host: string, port: number) => `${host.includes(":") ? `[${host}]` : host}:${port}`;
+
 export interface RunningServer {
   url: string;
   port: number;
@@ -68,22 +82,28 @@ export interface RunningServer {
   home: HomeIdentityService;
   broker: Broker;
   notifications: Notifications;
+  /** where the DNS oracle listens (--dns-zone); null without one */
+  dns: { host: string; port: number } | null;
   /** for the systemd watchdog: the database answers and the sweeper is alive */
-  healthy(): boolean;
+  healthy(): Promise<boolean>;
   stop(): Promise<void>;
 }
 
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const now = o.now ?? Date.now;
   const { logger } = o;
-  mkdirSync(o.dataDir, { recursive: true, mode: 0o750 });
+  const openDataDir = ensurePrivateDir(o.dataDir);
+  if (openDataDir) logger.warn(openDataDir);
   if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new Error("--tls-cert and --tls-key go together");
+  const dnsConfig = dnsOracleConfig(o, now());
   // Held until stop(); a failed start leaves it to this process, whose exit makes it stale.
   const lock = acquireDataLock(o.dataDir);
-  const store = openStore(o.dataDir);
+  const store = await openStore({ dataDir: o.dataDir, quickCheck: true });
+  const storage = new StorageHealth({ logger, now, database: join(o.dataDir, DATABASE_FILE) });
+  await rememberPublicUrl(store, o.publicUrl, o.publicUrlGuessed ?? false);
   const keyring = loadKeyring(o.dataDir);
   const geo = o.geo ?? (await loadGeo({ overridesFile: o.geoOverrides }));
-  const broker = new Broker();
+  const broker = new Broker(store.changes);
   const trusted = parseTrustedProxies(o.trustedProxy ?? []);
   if ("error" in trusted) throw new Error(`--trusted-proxy: ${trusted.error}`);
   const startedAt = now();
@@ -101,7 +121,11 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     now,
     logger,
     options: { ...notifyOptions, publicUrl: o.publicUrl },
+    keyring,
   });
+  // every replica routes alerts (the notifier runs in the report's transaction), so every one
+  // knows the dashboard's channels
+  await notifications.load();
 
   let monitor: ClientMonitor | undefined;
   const home = new HomeIdentityService(
@@ -116,21 +140,30 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     },
     { store, geo, now, logger },
     {
-      onChange: (before, after) =>
-        monitor?.recordServerEvent({
-          kind: "home.changed",
-          from: before ? [before.ipv4, before.ipv6].filter(Boolean).join(", ") : null,
-          to: [after.ipv4, after.ipv6].filter(Boolean).join(", "),
-          evidence: { reason: "The home network's public address changed.", before, after },
-          at: after.at,
-          // the first learning is not news
-          suppressed: before === null,
-        }),
+      onChange: (before, after) => {
+        monitor
+          ?.recordServerEvent({
+            kind: "home.changed",
+            from: before ? [before.ipv4, before.ipv6].filter(Boolean).join(", ") : null,
+            to: [after.ipv4, after.ipv6].filter(Boolean).join(", "),
+            evidence: { reason: "The home network's public address changed.", before, after },
+            at: after.at,
+            // the first learning is not news
+            suppressed: before === null,
+          })
+          .catch((e) => logger.error(`home.changed not recorded: ${(e as Error).message}`));
+        // every client is judged against the new home now, not at its next report
+        void monitor?.rejudgeStale();
+      },
       // the notifier stores the uplink event itself and holds back the offline alerts it explains
-      onUplink: (up, at) => notifications.notifier.uplinkChanged({ down: !up, at }),
+      onUplink: (up, at) =>
+        void notifications.notifier
+          .uplinkChanged({ down: !up, at })
+          .catch((e) => logger.error(`uplink change not recorded: ${(e as Error).message}`)),
     },
   );
-  const clientCache = new ClientCache(store, broker);
+  await home.load();
+  const clientCache = new ClientCache(broker);
   monitor = new ClientMonitor({
     store,
     ...(o.retention ? { retentionMs: o.retention } : {}),
@@ -140,37 +173,102 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     geo,
     broker,
     home: () => home.current(),
-    onEvents: (events, client) => notifications.notifier.enqueue(events, { now: now(), client }),
+    onEvents: async (tx, events, client) => {
+      await notifications.notifier.enqueue(tx, events, { now: now(), client });
+    },
     defaults: {
       dnsAllowAsns: o.dnsAllowAsn ?? [...DEFAULT_DNS_ALLOW_ASNS],
       graceS: Math.round((o.grace ?? 60_000) / 1000),
     },
-    ...(o.sweepIntervalMs ? { sweepIntervalMs: o.sweepIntervalMs } : {}),
+    heartbeatsWriteBehind: store.engine === "sqlite",
   });
-  monitor.start(startedAt);
-  home.start();
-  await notifications.start();
-  notifications.notifier.serverStarted(startedAt);
+  const monitorRef = monitor;
+
+  // The time-driven work runs in the process that leads (always, on SQLite).
+  const leading = new ServiceList(logger).add(
+    {
+      name: "monitor",
+      start: () =>
+        monitorRef.start(now(), { restarted: store.engine === "sqlite", downtimeToleranceMs: 30_000 }),
+      stop: () => monitorRef.stop(),
+    },
+    periodic(
+      "sweeper",
+      o.sweepIntervalMs ?? 500,
+      async () => {
+        try {
+          await monitorRef.sweep();
+        } catch (e) {
+          // a storage error is logged once a minute, not every pass
+          if (storage.failed("sweeper pass failed (no late or offline alerts meanwhile)", e) === null)
+            throw e;
+        }
+      },
+      logger,
+    ),
+    { name: "home identity", start: () => home.start(), stop: () => home.stop() },
+    { name: "notifications", start: () => notifications.start(), stop: () => notifications.stop() },
+  );
+  const everywhere = new ServiceList(logger);
+  // The DNS oracle answers on every replica; the sightings it records meet their report in the store.
+  let dnsOracle: DnsOracle | undefined;
+  let listener: DnsListener | undefined;
+  if (dnsConfig) {
+    const labels = new OracleLabels(keyring.derive("dns oracle labels"));
+    dnsOracle = new DnsOracle(dnsConfig.zone.zone, labels);
+    const commit = reportCommit(store);
+    everywhere.add({
+      name: "DNS oracle",
+      start: async () => {
+        listener = await startDnsListener(dnsConfig.listen, {
+          zone: dnsConfig.zone,
+          labels,
+          record: (sighting, expiresAt) => commit((tx) => tx.oracle.record(sighting, expiresAt)),
+          now,
+          logger,
+        }).catch((e: Error & { code?: string }) => {
+          const where = hostPort(dnsConfig.listen.hostname, dnsConfig.listen.port);
+          const hint =
+            e.code === "EACCES"
+              ? ": ports below 1024 need root or CAP_NET_BIND_SERVICE (docs/operations.md, DNS leak oracle)"
+              : "";
+          throw new Error(`--dns-listen ${where}: ${e.message}${hint}`);
+        });
+        logger.info(
+          `DNS oracle for ${dnsConfig.zone.zone} listening on ${hostPort(listener.host, listener.port)} (UDP and TCP)`,
+        );
+      },
+      stop: async () => listener?.stop(),
+    });
+    leading.add(periodic("DNS oracle pruning", 60_000, () => store.oracle.prune(now()), logger));
+  }
+  // the other replicas judge reports against the home identity the leader learns
+  if (store.engine !== "sqlite")
+    everywhere.add(periodic("home identity reload", 5_000, () => home.load(), logger));
+  await everywhere.start();
+  let leadershipChange = Promise.resolve();
+  await store.leadership.start((lead) => {
+    leadershipChange = leadershipChange.then(() => (lead ? leading.start() : leading.stop()));
+  });
+  await leadershipChange;
+  if (store.leadership.isLeader()) await notifications.notifier.serverStarted(startedAt);
 
   let server: ReturnType<typeof Bun.serve> | undefined;
-  const peerOf = (request: Request) => server?.requestIP(request)?.address ?? null;
+  const peerOf = (request: Request) => server?.requestIP(receivedRequest(request))?.address ?? null;
   const sourceIpOf = (request: Request) => clientAddress(request.headers, peerOf(request), trusted.ranges);
   const metrics = new ServerMetrics({ store, broker, now });
-  const replays = new ReplayGuard(store.nonces);
-  replays.load(now());
-  const writes = new WriteBatcher(store, (error) => {
-    logger.error(`a batch of reports could not be committed: ${(error as Error).message}`);
-    clientCache.clear();
-    replays.load(now());
-    monitor?.forgetJudgements();
-  });
-  ensureSetupToken(store, logger, o.publicUrl);
+  await ensureSetupToken(store, logger, o.publicUrl);
+  const isHttps = (request: Request) =>
+    o.publicUrl.startsWith("https:") ||
+    request.url.startsWith("https:") ||
+    (trusted.ranges.length > 0 && isHttpsRequest(request, peerOf(request), trusted.ranges));
+  const channels = channelStatusProvider({ notifications, store, keyring, broker, now });
   const appDeps = {
     metrics: { metrics, token: o.metricsToken },
     web: {
       publicUrl: o.publicUrl,
-      isHttps: (request) => isHttpsRequest(request, peerOf(request), trusted.ranges),
-      channels: channelStatusProvider(notifications, store, now),
+      isHttps,
+      channels,
     },
     store,
     keyring,
@@ -179,11 +277,15 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     startedAt,
     broker,
     clientCache,
+    warnings: async () => [
+      ...[homeWarning(home.current())].filter((w) => w !== null),
+      ...channelWarnings(await channels.list(), now()),
+    ],
     telegramWebhook: () => notifications.webhook(),
-    writes,
-    replays,
+    storage,
     monitor,
-    acceptReport: (r: AcceptedReport) => (monitor as ClientMonitor).acceptReport(r),
+    acceptReport: (r: AcceptedReport, tx) => monitorRef.acceptReport(r, tx),
+    ...(dnsOracle ? { dnsOracle } : {}),
     sourceIpOf,
     limits: { reportsPerClientPerS: o.reportRate ?? 1 },
     ...(o.legacyApiKey
@@ -191,15 +293,33 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       : {}),
   } satisfies AppDeps;
   const reports = createReportRoute(appDeps);
-  const app = createApp({ ...appDeps, reports });
+  const keepalive = createKeepaliveRoute(appDeps);
+  const app = createApp({ ...appDeps, reports, ...(keepalive ? { keepalive } : {}) });
+  // The hot paths go straight to their handlers; every other request (and other methods on
+  // these paths) goes through the app.
+  const hotPaths: [string, PlainRoute][] = [[REPORTS_PATH, reports]];
+  if (keepalive) hotPaths.push([KEEPALIVE_PATH, keepalive]);
   server = Bun.serve({
     hostname: o.listen.hostname,
     port: o.listen.port,
-    // The hot path goes straight to its handler; every other request (and other methods on
-    // this path) goes through the app.
-    routes: { [REPORTS_PATH]: { POST: instrumentFetch(reports, { logger, metrics }) } },
-    fetch: instrumentFetch((req) => app.handle(req), { logger, metrics }),
-    maxRequestBodySize: 1 << 20,
+    // Every response passes the envelope (security headers, our 413, a JSON 500); the hot
+    // routes read their bodies with their own, smaller limits.
+    routes: Object.fromEntries(
+      hotPaths.map(([path, route]) => [
+        path,
+        {
+          POST: instrumentFetch(envelope(route, { logger, isHttps, bufferChunked: false }), {
+            logger,
+            metrics,
+          }),
+        },
+      ]),
+    ),
+    fetch: instrumentFetch(
+      envelope((req) => app.handle(req), { logger, isHttps, bufferChunked: true }),
+      { logger, metrics },
+    ),
+    maxRequestBodySize: BUN_BODY_CEILING,
     ...(o.tlsCert && o.tlsKey ? { tls: { cert: Bun.file(o.tlsCert), key: Bun.file(o.tlsKey) } } : {}),
   });
   const url = `${o.tlsCert ? "https" : "http"}://${o.listen.hostname.includes(":") ? `[${o.listen.hostname}]` : o.listen.hostname}:${server.port}`;
@@ -212,19 +332,27 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     home,
     broker,
     notifications,
-    healthy: () => store.readiness().ok,
+    dns: listener ? { host: listener.host, port: listener.port } : null,
+    healthy: async () => (await store.readiness()).ok,
     async stop() {
-      home.stop();
+      // The leader's services stop while the requests in flight drain: the notifications are
+      // bounded (about 2 s with a dead Bot API), and rows queued meanwhile wait in the outbox
+      // for the next start.
+      const stoppingServices = leadershipChange.then(() => leading.stop());
       // Stop accepting, let requests in flight finish (their writes commit), then close.
       const closed = server?.stop();
-      writes.flush();
+      await store.sqlite?.groupCommit.flush();
       await Promise.race([closed, Bun.sleep(2000)]);
       await server?.stop(true);
-      writes.flush();
-      monitor?.stop(); // last: it writes the heartbeats of the requests above
-      await notifications.stop();
+      await store.sqlite?.groupCommit.flush();
+      await stoppingServices;
+      await monitorRef.stop(); // last: it writes the heartbeats of the requests above
+      await everywhere.stop();
+      await store.leadership.stop();
+      notifications.close();
       metrics.close();
-      store.close();
+      broker.close();
+      await store.close();
       lock.release();
     },
   };

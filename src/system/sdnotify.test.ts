@@ -44,7 +44,7 @@ async function startReceiver(kind: "path" | "abstract"): Promise<Receiver> {
   const lines: string[] = [];
   let buffered = "";
   let waiter: (() => void) | undefined;
-  (async () => {
+  void (async () => {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) return;

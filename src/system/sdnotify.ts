@@ -91,7 +91,7 @@ export function notifyStopping(env: Env = process.env): boolean {
 
 export interface WatchdogOptions {
   /** Checked before every ping; returning false withholds it so systemd restarts a wedged service. */
-  healthy?: () => boolean;
+  healthy?: () => boolean | Promise<boolean>;
   env?: Env;
 }
 
@@ -104,11 +104,12 @@ export function startWatchdog(options: WatchdogOptions = {}): () => void {
   const env = options.env ?? process.env;
   const intervalMs = watchdogIntervalMs(env);
   if (intervalMs === null) return () => {};
-  const ping = () => {
-    if (!options.healthy || options.healthy()) sdNotify("WATCHDOG=1", env);
+  const ping = async () => {
+    if (!options.healthy || (await Promise.resolve(options.healthy()).catch(() => false)))
+      sdNotify("WATCHDOG=1", env);
   };
-  ping();
-  const timer = setInterval(ping, Math.max(1, Math.floor(intervalMs / 2)));
+  void ping();
+  const timer = setInterval(() => void ping(), Math.max(1, Math.floor(intervalMs / 2)));
   timer.unref(); // the watchdog alone must not keep a finished process alive
   return () => clearInterval(timer);
 }

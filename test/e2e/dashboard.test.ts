@@ -46,7 +46,7 @@ const report = async (name: string, spec: ReportSpec = {}) => {
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  const store = openStore(dir.path);
+  const store = await openStore({ dataDir: dir.path });
   const keyring = loadKeyring(dir.path);
   await createUser(store, { name: "alice", role: "admin", password: PASSWORD }, Date.now());
   for (const name of [
@@ -57,10 +57,10 @@ beforeAll(async () => {
     "parents-openvpn",
     XSS_NAME,
   ]) {
-    const e = enrollClient(store, keyring, name, "http://x", Date.now());
+    const e = await enrollClient(store, keyring, name, "http://x", Date.now());
     creds[name] = { id: e.id, secret: e.secret };
   }
-  store.close();
+  await store.close();
   server = await startTestServer({
     dataDir: dir.path,
     geo: testGeo,
@@ -195,7 +195,7 @@ test("when the event stream breaks, the page says so and keeps itself current by
   await ctx.close();
 }, 40_000);
 
-test("hostile names never execute and the CSP was never violated", () => {
+test("hostile names never execute and the CSP was never violated", async () => {
   expect(dialogs).toEqual([]);
   expect(cspErrors).toEqual([]);
 });

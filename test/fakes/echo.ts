@@ -69,3 +69,33 @@ export function startFakeEcho(opts: FakeEchoOptions = {}): FakeEcho {
   echo.stop = () => void echo.server.stop(true);
   return echo;
 }
+
+/**
+ * An IP echo provider on loopback that drops every connection until it is given an `answer`: a
+ * network failure, as when the server's own uplink is down (an HTTP error would make the prober
+ * back the provider off, and a test would wait minutes for the next attempt).
+ */
+export function startDroppingEcho() {
+  const echo = {
+    answer: null as string | null,
+    hits: 0,
+    url: "",
+    stop: () => listener.stop(true),
+  };
+  const listener = Bun.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      data(socket) {
+        echo.hits++;
+        if (echo.answer !== null)
+          socket.write(
+            `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${echo.answer.length + 1}\r\nConnection: close\r\n\r\n${echo.answer}\n`,
+          );
+        socket.end();
+      },
+    },
+  });
+  echo.url = `http://127.0.0.1:${listener.port}/`;
+  return echo;
+}

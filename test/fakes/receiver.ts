@@ -2,7 +2,7 @@
  * A fake report receiver that behaves like the real POST /api/v1/reports: it checks the
  * signature with src/protocol/signing.ts (freshness, one-time nonce, constant-time HMAC),
  * parses and validates the body with validateReport, and answers like the server:
- *   202 {"accepted":true,"server_time","next_report_in_s"} | 401 unauthorized | 400 invalid_json /
+ *   202 {"accepted":true,"server_time","next_report_in_s","status","reasons","features"} | 401 unauthorized | 400 invalid_json /
  *   validation_failed | 413 | 415 | 429 with Retry-After.
  * It also serves GET /api/v1/whoami → {"ip": caller}.
  *
@@ -35,6 +35,10 @@ export interface FakeReceiver {
   retryAfter: string | null;
   /** Value of next_report_in_s in 202 answers (null leaves it out). */
   nextReportInS: number | null;
+  /** status and reasons in 202 answers (null leaves them out, like a server before they existed) */
+  verdict: { status: string; reasons: string[] } | null;
+  /** `features` in 202 answers (null leaves it out, like a server before it existed) */
+  features: string[] | null;
   whoamiHits: number;
   /** Delay before answering a report (an upload in flight). */
   delayMs: number;
@@ -55,6 +59,8 @@ export function startFakeReceiver(opts: {
     failWith: null,
     retryAfter: null,
     nextReportInS: opts.nextReportInS === undefined ? 30 : opts.nextReportInS,
+    verdict: { status: "green", reasons: ["Protected (the fake receiver says so)."] },
+    features: null,
     whoamiHits: 0,
     delayMs: 0,
   } as unknown as FakeReceiver;
@@ -111,6 +117,8 @@ export function startFakeReceiver(opts: {
         accepted: true,
         server_time: new Date().toISOString(),
         ...(rx.nextReportInS !== null ? { next_report_in_s: rx.nextReportInS } : {}),
+        ...(rx.verdict ?? {}),
+        ...(rx.features !== null ? { features: rx.features } : {}),
       },
       { status: 202 },
     );

@@ -3,9 +3,21 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createConsola } from "consola";
+import { loadKeyring } from "../../src/server/auth/keyring.ts";
 import { type RunningServer, type ServerOptions, startServer } from "../../src/server/main.ts";
+import { openStore } from "../../src/server/store/index.ts";
 
 export const quietLogger = () => createConsola({ level: -999 });
+
+/**
+ * Makes `dir` a data dir as the server's first start does (database and server key), for tests
+ * that run data-dir commands before any server ran there: those refuse an empty directory.
+ */
+export async function initDataDir(dir: string): Promise<string> {
+  await (await openStore({ dataDir: dir })).close();
+  loadKeyring(dir);
+  return dir;
+}
 
 export function tempDir(prefix = "sentinel-test-"): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), prefix));

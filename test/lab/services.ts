@@ -4,9 +4,15 @@
  *   bun test/lab/services.ts echo HOST...            IP echo on port 80 and 8080 ("what is my address?")
  *   bun test/lab/services.ts dns HOST                authoritative "who is asking" DNS on port 53
  *   bun test/lab/services.ts telegram HOST LOGFILE   fake Telegram Bot API on port 80, one JSON line per sendMessage
+ *   bun test/lab/services.ts ntfy HOST LOGFILE       fake ntfy on port 80 (checks the JSON publish), one line per message
+ *   bun test/lab/services.ts webhook HOST SECRET LOGFILE   Standard Webhooks receiver on port 80 (verifies
+ *                                                    every signature with the reference library), one line per event
+ *   bun test/lab/services.ts mqtt-record URL LOGFILE  subscribes to everything on the lab's Mosquitto, one line per message
  */
 import { appendFileSync } from "node:fs";
+import mqtt from "mqtt";
 import { type DnsHandler, startFakeDns } from "../fakes/dns.ts";
+import { fakeNtfy, fakeWebhookReceiver, type Recorded } from "../fakes/notify-services.ts";
 
 const [mode, ...rest] = process.argv.slice(2);
 
@@ -65,11 +71,54 @@ function telegram(hostname: string, logFile: string) {
   });
 }
 
+/** Appends what a fake accepted (2xx) to `logFile`, as `line` makes it. */
+function logAccepted(logFile: string, line: (r: Recorded) => Record<string, unknown>) {
+  return (r: Recorded) => {
+    if (r.status >= 200 && r.status < 300)
+      appendFileSync(logFile, `${JSON.stringify({ at: r.at, ...line(r) })}\n`);
+  };
+}
+
+function ntfy(hostname: string, logFile: string) {
+  fakeNtfy({ listen: { hostname, port: 80 } }).onRecord = logAccepted(logFile, (r) => {
+    const b = r.body as { topic: string; title?: string; message?: string };
+    return { topic: b.topic, title: b.title, message: b.message };
+  });
+}
+
+function webhook(hostname: string, secret: string, logFile: string) {
+  fakeWebhookReceiver(secret, { hostname, port: 80 }).onRecord = logAccepted(logFile, (r) => {
+    const b = r.body as { type: string; data: { client?: { name: string } | null; title?: string } };
+    return {
+      id: r.headers.get("webhook-id"),
+      type: b.type,
+      client: b.data.client?.name ?? null,
+      title: b.data.title,
+    };
+  });
+}
+
+async function mqttRecord(url: string, logFile: string) {
+  const client = await mqtt.connectAsync(url, { clientId: "lab-recorder", reconnectPeriod: 500 });
+  client.on("message", (topic, payload, packet) =>
+    appendFileSync(
+      logFile,
+      `${JSON.stringify({ at: Date.now(), topic, payload: payload.toString(), retain: packet.retain })}\n`,
+    ),
+  );
+  await client.subscribeAsync("#", { qos: 1 });
+}
+
 if (mode === "echo") echo(rest);
 else if (mode === "dns") await startFakeDns({ host: rest[0] ?? "127.0.0.1", port: 53, handler: whoIsAsking });
 else if (mode === "telegram") telegram(rest[0] ?? "127.0.0.1", rest[1] ?? "/dev/null");
+else if (mode === "ntfy") ntfy(rest[0] ?? "127.0.0.1", rest[1] ?? "/dev/null");
+else if (mode === "webhook") webhook(rest[0] ?? "127.0.0.1", rest[1] ?? "", rest[2] ?? "/dev/null");
+else if (mode === "mqtt-record") await mqttRecord(rest[0] ?? "mqtt://127.0.0.1", rest[1] ?? "/dev/null");
 else {
-  console.error("usage: services.ts echo HOST... | dns HOST | telegram HOST LOGFILE");
+  console.error(
+    "usage: services.ts echo HOST... | dns HOST | telegram HOST LOGFILE | ntfy HOST LOGFILE | webhook HOST SECRET LOGFILE | mqtt-record URL LOGFILE",
+  );
   process.exit(2);
 }
 console.log(`${mode} ready`);

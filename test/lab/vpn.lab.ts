@@ -5,15 +5,18 @@
  *
  * Development knobs (CI uses none of them):
  *   LAB_HEALTHY_S=20    shorten scenario (a) from 120 s
- *   LAB_ONLY=b,d        run only these scenarios (a-i)
+ *   LAB_ONLY=b,d        run only these scenarios (a-j)
  *   LAB_FAST=0          skip the fast-settings pass
+ *
+ * DNS evidence: the default pass runs the server's DNS leak oracle (--dns-zone) with the
+ * third-party "who is asking" stand-ins switched off; the fast pass the other way round.
  *   SENTINEL_LAB_BIN=dist/sentinel-linux-x64   run the compiled binary instead of the source
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Lab, type LabEvent } from "./lab.ts";
+import { Lab, type LabEvent, MQTT_PREFIX } from "./lab.ts";
 import {
   ADDR,
   healthyRoutes,
@@ -34,6 +37,8 @@ const ONLY = Bun.env.LAB_ONLY ? new Set(Bun.env.LAB_ONLY.split(",").map((s) => s
 const wanted = (id: string) => !ONLY || ONLY.has(id);
 
 type Pass = "default" | "fast";
+/** Where each pass's DNS evidence comes from (see Lab.useDnsEvidence). */
+const DNS_SOURCE: Record<Pass, "oracle" | "probes"> = { default: "oracle", fast: "probes" };
 /** The fastest documented settings: client --interval 10s (server deadlines follow it), server --grace 15s. */
 const PASSES: Record<Pass, { client: string[]; server: string[] }> = {
   default: { client: [], server: [] },
@@ -49,21 +54,46 @@ interface Row {
   resolvedEvent?: string;
   resolvedMs?: number | null;
   targetMs?: number;
+  alertTargetMs?: number;
   note?: string;
 }
 const rows: Row[] = [];
+
+/** Scenario (j): per channel, when the one bypass alert arrived (from the fault) and how many copies. */
+interface Delivery {
+  channel: string;
+  ms: number | null;
+  copies: number;
+  note: string;
+}
+const deliveries: Delivery[] = [];
 
 const fmt = (ms: number | null | undefined) =>
   ms === null || ms === undefined ? "—" : `${(ms / 1000).toFixed(1)} s`;
 
 function table(): string {
   const lines = [
-    "| pass | scenario | alert (event) | fault → event | fault → Telegram | target | recovery (event) | recovery → event |",
+    "| pass | scenario | alert (event) | fault → event | fault → Telegram | target (event / Telegram) | recovery (event) | recovery → event |",
     "|---|---|---|---|---|---|---|---|",
   ];
   for (const r of rows)
     lines.push(
-      `| ${r.pass} | ${r.scenario} | ${r.event} | ${fmt(r.detectionMs)} | ${fmt(r.alertMs)} | ${r.targetMs ? `≤ ${r.targetMs / 1000} s` : ""} | ${r.resolvedEvent ?? ""} | ${fmt(r.resolvedMs)} |`,
+      `| ${r.pass} | ${r.scenario} | ${r.event} | ${fmt(r.detectionMs)} | ${fmt(r.alertMs)} | ${[
+        r.targetMs,
+        r.alertTargetMs,
+      ]
+        .filter(Boolean)
+        .map((t) => `≤ ${(t as number) / 1000} s`)
+        .join(" / ")} | ${r.resolvedEvent ?? ""} | ${fmt(r.resolvedMs)} |`,
+    );
+  if (deliveries.length)
+    lines.push(
+      "",
+      "Scenario (j): one bypass, four channels; ntfy down for the first 60 s, the server killed (-9) and restarted meanwhile",
+      "",
+      "| channel | fault → delivered | copies | note |",
+      "|---|---|---|---|",
+      ...deliveries.map((d) => `| ${d.channel} | ${fmt(d.ms)} | ${d.copies} | ${d.note} |`),
     );
   return lines.join("\n");
 }
@@ -88,8 +118,8 @@ describe.skipIf(unavailable !== null)("VPN lab", () => {
         "lab: `sentinel server` has no --telegram-token yet; alerts are asserted on GET /api/v1/events only",
       );
     await lab.startServices();
-    lab.createAdminToken();
     await lab.startServer();
+    lab.createAdminToken();
     // the server learns its home identity from the echo service, as it would from the real providers
     await lab.until("the server to learn its home address", 30_000, () =>
       lab.events({ kind: "home.changed" }).find((e) => String(e.to).includes(ADDR.homePublic)),
@@ -101,7 +131,7 @@ describe.skipIf(unavailable !== null)("VPN lab", () => {
     console.log(`\nVPN lab detection times (machine: ${navigator.hardwareConcurrency} cores)\n\n${out}\n`);
     mkdirSync("test-output", { recursive: true });
     writeFileSync("test-output/lab-results.md", `${out}\n`);
-    writeFileSync("test-output/lab-results.json", JSON.stringify(rows, null, 2));
+    writeFileSync("test-output/lab-results.json", JSON.stringify({ rows, deliveries }, null, 2));
     lab?.stopAll();
     teardownWorld();
     console.log(`lab logs kept in ${dir}`);
@@ -154,20 +184,25 @@ describe.skipIf(unavailable !== null)("VPN lab", () => {
     resolvedMessage?: RegExp;
     forbidden: string[];
     targetMs?: number;
+    /** fault → Telegram message, in the default pass */
+    alertTargetMs?: number;
     timeoutMs: number;
+    /** more about the alert's evidence */
+    check?: (ev: LabEvent, pass: Pass) => void;
   }
 
   async function faultScenario(pass: Pass, f: Fault): Promise<void> {
     const { name, clientId } = await freshClient(pass, f.id);
     const row: Row = {
       pass,
-      scenario: `(${f.id}) ${f.label}`,
+      scenario: `(${f.id}) ${f.label}${f.id === "d" ? ` (${DNS_SOURCE[pass]})` : ""}`,
       event: f.event,
       detectionMs: null,
       alertMs: null,
     };
     rows.push(row);
     if (f.targetMs && pass === "default") row.targetMs = f.targetMs;
+    if (f.alertTargetMs && pass === "default" && lab.telegram) row.alertTargetMs = f.alertTargetMs;
     let recovered = false;
     const t0 = Date.now();
     try {
@@ -175,6 +210,7 @@ describe.skipIf(unavailable !== null)("VPN lab", () => {
       const ev = await waitEvent(clientId, f.event, t0, f.timeoutMs);
       row.detectionMs = Date.parse(ev.at) - t0;
       expect(ev.evidence.reason ?? "").toMatch(f.reason);
+      f.check?.(ev, pass);
       const msg = await waitMessage(name, f.message, t0, 30_000);
       if (msg) row.alertMs = msg.at - t0;
       if (f.recover) {
@@ -194,6 +230,7 @@ describe.skipIf(unavailable !== null)("VPN lab", () => {
         .map((e) => e.kind);
       for (const bad of f.forbidden) expect(kinds).not.toContain(bad);
       if (f.targetMs && pass === "default") expect(row.detectionMs).toBeLessThanOrEqual(f.targetMs);
+      if (row.alertTargetMs) expect(row.alertMs).toBeLessThanOrEqual(row.alertTargetMs);
     } catch (e) {
       console.error(
         `(${f.id}) ${pass} failed; client log:\n${lab.log(`client-${name}`)}\nserver log:\n${lab.log("server")}`,
@@ -217,7 +254,9 @@ describe.skipIf(unavailable !== null)("VPN lab", () => {
       resolvedEvent: "bypass.ended",
       resolvedMessage: /bypass resolved/,
       forbidden: ["client.offline", "dns_leak.started"],
-      targetMs: 10_000,
+      // issue 14: the IP answers are reported without waiting for DNS probes of the dead resolver
+      targetMs: 1500,
+      alertTargetMs: 2000,
       timeoutMs: 60_000,
     },
     {
@@ -241,6 +280,13 @@ describe.skipIf(unavailable !== null)("VPN lab", () => {
       recover: () => setClientResolver(lab.files, ADDR.vpnTun),
       event: "dns_leak.started",
       reason: /DNS leaks: .*198\.51\.100\.53/,
+      // the default pass has the oracle alone, the fast pass the "who is asking" names alone
+      check: (ev, pass) => {
+        expect(ev.evidence.source).toBe(pass === "default" ? "oracle" : "probes");
+        expect(ev.evidence.reason ?? "").toContain(
+          pass === "default" ? "Seen by this server's DNS oracle." : "Named by the who-is-asking probes.",
+        );
+      },
       message: /DNS leak/,
       resolvedEvent: "dns_leak.ended",
       resolvedMessage: /DNS leak resolved/,
@@ -377,9 +423,106 @@ describe.skipIf(unavailable !== null)("VPN lab", () => {
     15 * 60_000,
   );
 
+  test.if(wanted("j") && !unavailable)(
+    "(j) one bypass reaches Telegram, ntfy, a webhook and MQTT exactly once: ntfy down 60 s, a kill -9 in between",
+    async () => {
+      if (!lab.telegram || !lab.urlChannels) {
+        console.warn("(j) skipped: `sentinel server` has no Telegram or --notify channels yet");
+        return;
+      }
+      const { name, clientId } = await freshClient("default", "j");
+      const row: Row = {
+        pass: "default",
+        scenario: "(j) four channels, ntfy down 60 s, server kill -9 meanwhile",
+        event: "bypass.started",
+        detectionMs: null,
+        alertMs: null,
+      };
+      rows.push(row);
+      const bypass = /traffic bypasses the VPN/;
+      const mqttEvent = (payload: string) => {
+        const e = JSON.parse(payload) as { type?: string; data?: { client?: { name?: string } | null } };
+        return e.type === "bypass.started" && e.data?.client?.name === name;
+      };
+      // what each channel received about this bypass, oldest first
+      const received: Record<string, (since: number) => { at: number }[]> = {
+        telegram: (since) =>
+          lab.telegramMessages(since).filter((m) => m.text.includes(name) && bypass.test(m.text)),
+        ntfy: (since) =>
+          lab.ntfyMessages(since).filter((m) => m.title.includes(name) && bypass.test(m.title)),
+        webhook: (since) =>
+          lab.webhookEvents(since).filter((e) => e.type === "bypass.started" && e.client === name),
+        mqtt: (since) =>
+          lab.mqttMessages(since).filter((m) => m.topic === `${MQTT_PREFIX}/events` && mqttEvent(m.payload)),
+      };
+      const status = (since: number, payload: string) =>
+        lab.mqttMessages(since).find((m) => m.topic === `${MQTT_PREFIX}/status` && m.payload === payload);
+      try {
+        await lab.stopNtfy();
+        const t0 = Date.now();
+        tunnelDown(false);
+        const ev = await waitEvent(clientId, "bypass.started", t0, 60_000);
+        row.detectionMs = Date.parse(ev.at) - t0;
+        for (const channel of ["telegram", "webhook", "mqtt"])
+          await lab.until(`the bypass alert on ${channel}`, 30_000, () => received[channel]?.(t0).length);
+        row.alertMs = (received.telegram?.(t0)[0]?.at ?? t0) - t0;
+        // their rows are marked delivered well before the crash
+        await Bun.sleep(2_000);
+        const killedAt = Date.now();
+        await lab.crashAndRestartServer();
+        const restartedAt = Date.now();
+        // the broker tells Home Assistant the server died (its last will), then that it is back
+        const will = await lab.until("the MQTT last will", 30_000, () => status(killedAt, "offline"));
+        const online = await lab.until("the server online again on MQTT", 60_000, () =>
+          status(will.at, "online"),
+        );
+        await Bun.sleep(Math.max(0, t0 + 60_000 - Date.now()));
+        lab.startNtfy();
+        const back = Date.now();
+        await lab.until("the bypass alert on ntfy", 11 * 60_000, () => received.ntfy?.(t0).length);
+        // a copy sent again (after the crash, or by a retry) would have arrived by now
+        await Bun.sleep(20_000);
+        const events = lab
+          .events({ client: clientId, since: t0 })
+          .filter((e) => e.kind === "bypass.started" && !e.suppressed);
+        expect(events).toHaveLength(1);
+        const notes: Record<string, string> = {
+          telegram: "before the crash",
+          webhook: "before the crash",
+          mqtt: `before the crash; after the kill -9: last will "offline" at ${fmt(will.at - killedAt)}, "online" at ${fmt(online.at - killedAt)} (the restarted server answered /healthz at ${fmt(restartedAt - killedAt)})`,
+          ntfy: `down for the first ${fmt(back - t0)}; delivered ${fmt((received.ntfy?.(t0)[0]?.at ?? back) - back)} after it came back (backoff), by the restarted server`,
+        };
+        for (const channel of ["telegram", "ntfy", "webhook", "mqtt"]) {
+          const got = received[channel]?.(t0) ?? [];
+          deliveries.push({
+            channel,
+            ms: got[0] ? got[0].at - t0 : null,
+            copies: got.length,
+            note: notes[channel] ?? "",
+          });
+        }
+        expect(deliveries.map((d) => [d.channel, d.copies])).toEqual([
+          ["telegram", 1],
+          ["ntfy", 1],
+          ["webhook", 1],
+          ["mqtt", 1],
+        ]);
+      } catch (e) {
+        console.error(`(j) failed; server log:\n${lab.log("server", 60)}`);
+        throw e;
+      } finally {
+        lab.startNtfy();
+        healthyRoutes();
+        await lab.removeClient(name, clientId);
+      }
+    },
+    20 * 60_000,
+  );
+
   test.if(FAST_PASS && faults.some((f) => wanted(f.id)))(
     "fastest documented settings: --interval 10s, --grace 15s, --watch-interval 250ms",
     async () => {
+      await lab.useDnsEvidence(DNS_SOURCE.fast);
       await lab.restartServer(PASSES.fast.server);
       const errors: string[] = [];
       for (const f of faults.filter((x) => wanted(x.id))) {
@@ -389,6 +532,7 @@ describe.skipIf(unavailable !== null)("VPN lab", () => {
           errors.push(`(${f.id}) ${(e as Error).message}`);
         }
       }
+      await lab.useDnsEvidence(DNS_SOURCE.default);
       await lab.restartServer([]);
       expect(errors).toEqual([]);
     },

@@ -4,8 +4,10 @@
  *
  *                         ┌──────────── sentinel-lab-internet ────────────┐
  *                         │ echo 192.0.2.200 :80 :8080, [2001:db8:ff::200] │
- *                         │ who-is-asking DNS 192.0.2.201 :53              │
+ *                         │ who-is-asking DNS 192.0.2.201 :53 (stand-in)   │
  *                         │ fake Telegram Bot API 192.0.2.202 :80          │
+ *                         │ fake ntfy 192.0.2.203 :80, webhook receiver    │
+ *                         │ 192.0.2.204 :80, Mosquitto 192.0.2.205 :1883   │
  *                         └──isp0 198.51.100.254────────vpn0 203.0.113.254─┘
  *                                  │                          │
  *   sentinel-lab-isp  wan0 198.51.100.1 (home public)  wan0 203.0.113.1 (VPN exit; .129 = 2nd exit)
@@ -15,7 +17,8 @@
  *           │                   │                          │
  *   client lan0 192.0.2.2   home lan0 192.0.2.10        client tun0 192.0.2.18
  *   (sentinel-lab-client: sentinel client, default route via tun0)
- *   (sentinel-lab-home: sentinel server on :8088, reached by the client at http://198.51.100.1:8088)
+ *   (sentinel-lab-home: sentinel server on :8088, reached by the client at http://198.51.100.1:8088,
+ *    and its DNS oracle for leak.lab.example on :53, forwarded from 198.51.100.1:53 by the router)
  *
  * Faults are route and resolv.conf changes in the client namespace and NAT changes in the VPN.
  */
@@ -54,9 +57,14 @@ export const ADDR = {
   echo6: "2001:db8:ff::200",
   authDns: "192.0.2.201",
   telegram: "192.0.2.202",
+  ntfy: "192.0.2.203",
+  webhook: "192.0.2.204",
+  mqtt: "192.0.2.205",
 } as const;
 
 export const SERVER_PORT = 8088;
+/** The server's DNS leak oracle zone; both resolvers reach it through a stub zone at the home's public address. */
+export const ORACLE_ZONE = "leak.lab.example";
 export const SERVER_URL = `http://${ADDR.homePublic}:${SERVER_PORT}`;
 
 /** Identities for the documentation ranges, as a user would give them with --geo-overrides. */
@@ -102,9 +110,9 @@ export function labUnavailable(): string | null {
     return "the lab needs root (network namespaces, veth, nftables): run it as root, e.g. sudo bun run test:lab";
   if (run(["ip", "netns", "list"], { allowFail: true }).code !== 0)
     return "`ip netns` is unavailable (install iproute2)";
-  for (const tool of ["nft", "unbound", "curl"]) {
+  for (const tool of ["nft", "unbound", "curl", "mosquitto", "mosquitto_passwd"]) {
     if (run(["sh", "-c", `command -v ${tool}`], { allowFail: true }).code !== 0)
-      return `${tool} is missing (apt-get install -y ${tool === "nft" ? "nftables" : tool})`;
+      return `${tool} is missing (apt-get install -y ${tool === "nft" ? "nftables" : tool.startsWith("mosquitto") ? "mosquitto" : tool})`;
   }
   return null;
 }
@@ -168,8 +176,24 @@ export function setVpnExit(exit: string): void {
   inNs("vpn", ["sh", "-c", "command -v conntrack >/dev/null && conntrack -F || true"], { allowFail: true });
 }
 
-function unboundConf(dir: string, name: string, listen: string, egress: string): string {
+/**
+ * A resolver's configuration. The oracle zone is always reachable (its authority is the
+ * sentinel server, through the router's port forward); the "who is asking" names only while
+ * their stand-in is on: without it they are refused, as if no third party could be reached.
+ */
+function unboundConf(dir: string, name: string, listen: string, egress: string, standIns: boolean): string {
   const path = join(dir, `unbound-${name}.conf`);
+  const whoami = standIns
+    ? `  local-zone: "akamai.net." transparent
+  local-zone: "l.google.com." transparent
+stub-zone:
+  name: "akamai.net."
+  stub-addr: ${ADDR.authDns}
+stub-zone:
+  name: "l.google.com."
+  stub-addr: ${ADDR.authDns}
+`
+    : "";
   writeFileSync(
     path,
     `server:
@@ -192,14 +216,10 @@ function unboundConf(dir: string, name: string, listen: string, egress: string):
   cache-max-negative-ttl: 0
   # nothing but the probe names is resolvable; the rest is refused (there is no Internet here)
   local-zone: "." refuse
-  local-zone: "akamai.net." transparent
-  local-zone: "l.google.com." transparent
-stub-zone:
-  name: "akamai.net."
-  stub-addr: ${ADDR.authDns}
-stub-zone:
-  name: "l.google.com."
-  stub-addr: ${ADDR.authDns}
+  local-zone: "${ORACLE_ZONE}." transparent
+${whoami}stub-zone:
+  name: "${ORACLE_ZONE}."
+  stub-addr: ${ADDR.homePublic}
 remote-control:
   control-enable: no
 `,
@@ -213,6 +233,17 @@ export interface WorldFiles {
   unboundIsp: string;
   unboundVpn: string;
   clientResolvConf: string;
+}
+
+/** (Re)writes both resolvers' configurations, with or without the "who is asking" stand-ins. */
+export function writeResolverConfs(
+  dir: string,
+  standIns: boolean,
+): Pick<WorldFiles, "unboundIsp" | "unboundVpn"> {
+  return {
+    unboundIsp: unboundConf(dir, "isp", ADDR.ispLan, ADDR.ispResolverEgress, standIns),
+    unboundVpn: unboundConf(dir, "vpn", ADDR.vpnTun, ADDR.vpnResolverEgress, standIns),
+  };
 }
 
 /** Builds the namespaces, links, addresses, routes and NAT (healthy: client routes via the VPN). */
@@ -263,7 +294,15 @@ export function buildWorld(dir: string): WorldFiles {
   addr("vpn", "wan0", "2001:db8:113::1/64");
   addr("internet", "vpn0", "203.0.113.254/24");
   addr("internet", "vpn0", "2001:db8:113::ffff/64");
-  for (const a of [`${ADDR.echo}/32`, `${ADDR.authDns}/32`, `${ADDR.telegram}/32`, `${ADDR.echo6}/128`])
+  for (const a of [
+    `${ADDR.echo}/32`,
+    `${ADDR.authDns}/32`,
+    `${ADDR.telegram}/32`,
+    `${ADDR.ntfy}/32`,
+    `${ADDR.webhook}/32`,
+    `${ADDR.mqtt}/32`,
+    `${ADDR.echo6}/128`,
+  ])
     addr("internet", "lo", a);
 
   // Every default route points inside the lab; `internet` has none at all.
@@ -278,7 +317,19 @@ export function buildWorld(dir: string): WorldFiles {
   nft(
     "isp",
     `table ip labnat {
-  chain pre { type nat hook prerouting priority -100; ip daddr ${ADDR.homePublic} tcp dport ${SERVER_PORT} dnat to ${ADDR.homeLan}:${SERVER_PORT}; }
+  chain pre {
+    type nat hook prerouting priority -100;
+    ip daddr ${ADDR.homePublic} tcp dport ${SERVER_PORT} dnat to ${ADDR.homeLan}:${SERVER_PORT};
+    # the DNS oracle: port 53, UDP and TCP, forwarded to the server like on a home router
+    ip daddr ${ADDR.homePublic} udp dport 53 dnat to ${ADDR.homeLan}:53;
+    ip daddr ${ADDR.homePublic} tcp dport 53 dnat to ${ADDR.homeLan}:53;
+  }
+  # the ISP's own resolver runs on the router here: its queries to the public address leave from it
+  chain out {
+    type nat hook output priority -100;
+    ip daddr ${ADDR.homePublic} udp dport 53 dnat to ${ADDR.homeLan}:53;
+    ip daddr ${ADDR.homePublic} tcp dport 53 dnat to ${ADDR.homeLan}:53;
+  }
   chain post {
     type nat hook postrouting priority 100;
     oifname "wan0" ip saddr 192.0.2.0/24 snat to ${ADDR.homePublic};
@@ -302,8 +353,7 @@ table ip6 labnat {
   return {
     dir,
     geoOverrides,
-    unboundIsp: unboundConf(dir, "isp", ADDR.ispLan, ADDR.ispResolverEgress),
-    unboundVpn: unboundConf(dir, "vpn", ADDR.vpnTun, ADDR.vpnResolverEgress),
+    ...writeResolverConfs(dir, false),
     clientResolvConf,
   };
 }

@@ -14,6 +14,16 @@ const errors = (...codes: number[]) =>
   Object.fromEntries(codes.map((c) => [String(c), json(ref("Error"), `error (see docs/api.md)`)]));
 const bearer = [{ bearer: [] }];
 const idParam = { name: "id", in: "path", required: true, schema: { type: "string" } };
+/** The DNS oracle's zone, and the labels a client resolves next (docs/protocol.md, "DNS oracle"). */
+const oracleGrant = {
+  type: "object",
+  properties: {
+    zone: { type: "string" },
+    labels: { type: "array", items: { type: "string" } },
+    expires_in_s: { type: "integer" },
+  },
+  required: ["zone"],
+};
 
 export function openApiDocument() {
   return {
@@ -74,6 +84,18 @@ export function openApiDocument() {
               description: "bypass, dns, ipv6, exit: {status, severity, reason, evidence}",
             },
             rotation_pending: { type: "boolean" },
+            tags: { type: "array", items: { type: "string" } },
+          },
+        },
+        ServerWarning: {
+          type: "object",
+          description:
+            "A server-wide problem that makes some verdicts impossible, e.g. home_unknown: no home address or AS is known, so every bypass verdict is unknown",
+          required: ["code", "title", "message"],
+          properties: {
+            code: { type: "string", examples: ["home_unknown"] },
+            title: { type: "string" },
+            message: { type: "string", description: "why, and how to fix it" },
           },
         },
         Settings: {
@@ -86,6 +108,24 @@ export function openApiDocument() {
             paused: { type: "boolean" },
             muted_until: { type: ["string", "null"], format: "date-time" },
             dns_allow_asns: { type: "array", items: { type: "integer" } },
+            exit_asns: {
+              type: ["array", "null"],
+              items: { type: "integer" },
+              description:
+                "locked exit networks; an exit in another AS is red (exit.unexpected); null = not locked",
+            },
+            exit_countries: {
+              type: ["array", "null"],
+              items: { type: "string" },
+              description: "locked exit countries (ISO codes); null = not locked",
+            },
+            tags: {
+              type: "array",
+              maxItems: 32,
+              items: { type: "string", pattern: "^[A-Za-z0-9_.-]{1,64}$" },
+              description:
+                "routes the client's alerts (a channel URL's ?tags=); stored in lower case, each once",
+            },
           },
         },
         Event: {
@@ -121,10 +161,15 @@ export function openApiDocument() {
       },
       "/api/v1/whoami": {
         get: {
-          summary: "The address the server sees",
+          summary:
+            "The address the server sees; with --dns-zone, the DNS oracle's zone (and labels for ?client=ID)",
+          parameters: [{ name: "client", in: "query", schema: { type: "string" } }],
           responses: {
-            200: json({ type: "object", properties: { ip: { type: ["string", "null"] } } }),
-            ...errors(429),
+            200: json({
+              type: "object",
+              properties: { ip: { type: ["string", "null"] }, dns_oracle: oracleGrant },
+            }),
+            ...errors(400, 429),
           },
         },
       },
@@ -140,6 +185,10 @@ export function openApiDocument() {
                 accepted: { const: true },
                 server_time: { type: "string" },
                 next_report_in_s: { type: "integer" },
+                status: { enum: ["green", "yellow", "red", "grey"] },
+                reasons: { type: "array", items: { type: "string" } },
+                dns_oracle: oracleGrant,
+                features: { type: "array", items: { type: "string" } },
               },
             }),
             ...errors(400, 401, 413, 415, 429, 503),
@@ -150,7 +199,7 @@ export function openApiDocument() {
         post: {
           summary: "The predecessor's keepalive (only with --legacy-api-key)",
           security: [{ legacyKey: [] }],
-          responses: { 200: json({ type: "object" }), ...errors(400, 401, 413, 415) },
+          responses: { 200: json({ type: "object" }), ...errors(400, 401, 413, 415, 429, 503) },
         },
       },
       "/api/v1/clients": {
@@ -171,6 +220,7 @@ export function openApiDocument() {
               properties: {
                 clients: { type: "array", items: ref("ClientSummary") },
                 next_cursor: { type: ["string", "null"] },
+                warnings: { type: "array", items: ref("ServerWarning") },
               },
             }),
             ...errors(400, 401),
@@ -214,6 +264,23 @@ export function openApiDocument() {
           responses: { 200: json({ type: "object" }), ...errors(400, 401, 404) },
         },
       },
+      "/api/v1/clients/{id}/networks": {
+        get: {
+          summary:
+            "The exit networks (AS) and countries the client used in the last 30 days, by share, and its lock",
+          security: bearer,
+          parameters: [idParam],
+          responses: { 200: json({ type: "object" }), ...errors(401, 404) },
+        },
+      },
+      "/api/v1/clients/{id}/lock": {
+        post: {
+          summary: "Lock the client to the exit networks and countries it used in the last 30 days (admin)",
+          security: bearer,
+          parameters: [idParam],
+          responses: { 200: json(ref("ClientSummary")), ...errors(401, 403, 404, 409) },
+        },
+      },
       "/api/v1/events": {
         get: {
           summary: "Events, newest first",
@@ -229,7 +296,7 @@ export function openApiDocument() {
       "/api/v1/export": {
         get: {
           summary:
-            "Clients (with policies and sealed secrets), API tokens (hashes) and users (password hashes); admin",
+            "Clients (with policies and sealed secrets), API tokens (hashes), users (password hashes) and dashboard alert channels (URLs sealed); admin",
           security: bearer,
           responses: { 200: json({ type: "object" }), ...errors(401, 403) },
         },

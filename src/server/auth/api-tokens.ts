@@ -4,17 +4,17 @@
  */
 import { randomBytes } from "node:crypto";
 import { ApiError } from "../errors.ts";
-import type { ApiRole, ApiTokenRecord, Store } from "../store/index.ts";
+import type { ApiRole, ApiTokenRecord, Repositories, Store } from "../store/index.ts";
 import { hashToken, newId } from "./keyring.ts";
 
 export const API_TOKEN_PREFIX = "sst_";
 
-export function createApiToken(
-  store: Store,
+export async function createApiToken(
+  store: Pick<Repositories, "tokens">,
   name: string,
   role: ApiRole,
   now: number,
-): { record: ApiTokenRecord; token: string } {
+): Promise<{ record: ApiTokenRecord; token: string }> {
   const token = API_TOKEN_PREFIX + randomBytes(24).toString("base64url");
   const record: ApiTokenRecord = {
     id: newId("t_"),
@@ -25,7 +25,7 @@ export function createApiToken(
     lastUsedAt: null,
     revokedAt: null,
   };
-  store.tokens.create(record);
+  await store.tokens.create(record);
   return { record, token };
 }
 
@@ -35,6 +35,9 @@ export interface Principal {
   name: string;
   role: ApiRole;
 }
+
+/** How an API token appears in the audit log. */
+export const auditActor = (p: Principal) => `token:${p.name}`;
 
 const missing = () =>
   new ApiError(
@@ -48,19 +51,20 @@ const missing = () =>
   );
 
 /** Resolves the Authorization header to a principal, or throws 401/403. */
-export function authenticateBearer(
+export async function authenticateBearer(
   store: Store,
   authorization: string | null,
   need: ApiRole,
   now: number,
-): Principal {
+): Promise<Principal> {
   const m = authorization ? /^Bearer\s+(\S+)$/i.exec(authorization) : null;
   if (!m?.[1]) throw missing();
-  const record = store.tokens.findActiveByHash(hashToken(m[1]));
+  const record = await store.tokens.findActiveByHash(hashToken(m[1]));
   if (!record) throw missing();
   if (need === "admin" && record.role !== "admin")
     throw new ApiError(403, "forbidden", "this action needs an admin token");
   // Touch at most once a minute: a read-heavy API must not turn every GET into a write.
-  if (record.lastUsedAt === null || now - record.lastUsedAt > 60_000) store.tokens.touch(record.id, now);
+  if (record.lastUsedAt === null || now - record.lastUsedAt > 60_000)
+    await store.tokens.touch(record.id, now);
   return { kind: "api_token", id: record.id, name: record.name, role: record.role };
 }

@@ -3,9 +3,10 @@
  * database: a 0600 file in the data dir, or SENTINEL_SERVER_KEY. A stolen database file alone
  * therefore cannot forge reports. Several keys can be loaded so a key rotation can re-encrypt.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { makePrivate } from "../private-files.ts";
 
 export const SERVER_KEY_FILE = "server.key";
 
@@ -20,6 +21,12 @@ export interface Keyring {
   decrypt(sealed: string): string;
   /** true when `sealed` was encrypted with the current key */
   isCurrent(sealed: string): boolean;
+  /**
+   * Keys for one purpose (e.g. signing DNS oracle labels), derived from every loaded server
+   * key, the current one first: what the current key signs, replicas sharing the key verify,
+   * and what the previous key signed still verifies during a rotation.
+   */
+  derive(purpose: string): Buffer[];
 }
 
 export const keyId = (key: Buffer) => createHash("sha256").update(key).digest("hex").slice(0, 8);
@@ -62,6 +69,9 @@ export function createKeyring(keys: Buffer[]): Keyring {
     isCurrent(sealed) {
       return sealed.split(":")[1] === currentId;
     },
+    derive(purpose) {
+      return keys.map((k) => createHmac("sha256", k).update(`vpn-sentinel derived key: ${purpose}`).digest());
+    },
   };
 }
 
@@ -74,8 +84,10 @@ export function loadKeyring(dataDir: string, env: Record<string, string | undefi
   const keys: Buffer[] = [];
   const file = join(dataDir, SERVER_KEY_FILE);
   if (env.SENTINEL_SERVER_KEY) keys.push(parseServerKey(env.SENTINEL_SERVER_KEY, "SENTINEL_SERVER_KEY"));
-  else if (existsSync(file)) keys.push(parseServerKey(readFileSync(file, "utf8"), file));
-  else {
+  else if (existsSync(file)) {
+    makePrivate(file);
+    keys.push(parseServerKey(readFileSync(file, "utf8"), file));
+  } else {
     const key = randomBytes(32);
     writeFileSync(file, `${key.toString("base64")}\n`, { mode: 0o600, flag: "wx" });
     chmodSync(file, 0o600);
@@ -84,7 +96,10 @@ export function loadKeyring(dataDir: string, env: Record<string, string | undefi
   if (env.SENTINEL_PREVIOUS_SERVER_KEY)
     keys.push(parseServerKey(env.SENTINEL_PREVIOUS_SERVER_KEY, "SENTINEL_PREVIOUS_SERVER_KEY"));
   const previousFile = `${file}.previous`;
-  if (existsSync(previousFile)) keys.push(parseServerKey(readFileSync(previousFile, "utf8"), previousFile));
+  if (existsSync(previousFile)) {
+    makePrivate(previousFile);
+    keys.push(parseServerKey(readFileSync(previousFile, "utf8"), previousFile));
+  }
   return createKeyring(keys);
 }
 

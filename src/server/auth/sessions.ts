@@ -3,8 +3,7 @@
  * copied database cannot be used to log in. Sessions slide (idle timeout) up to an absolute limit.
  */
 import { randomBytes } from "node:crypto";
-import type { SessionRecord, UserRecord } from "../store/auth.ts";
-import type { Store } from "../store/index.ts";
+import type { SessionRecord, Store, UserRecord } from "../store/index.ts";
 import { newCsrfToken } from "./csrf.ts";
 import { hashToken } from "./keyring.ts";
 
@@ -23,7 +22,7 @@ export interface ActiveSession {
   user: UserRecord;
 }
 
-export function startSession(store: Store, user: UserRecord, sourceIp: string | null, now: number) {
+export async function startSession(store: Store, user: UserRecord, sourceIp: string | null, now: number) {
   const cookieValue = randomBytes(32).toString("base64url");
   const session: SessionRecord = {
     idHash: hashToken(cookieValue),
@@ -34,39 +33,39 @@ export function startSession(store: Store, user: UserRecord, sourceIp: string | 
     lastSeenAt: now,
     sourceIp,
   };
-  store.auth.createSession(session);
+  await store.auth.createSession(session);
   // Old sessions would otherwise pile up in the table forever.
-  store.auth.pruneSessions(now);
+  await store.auth.pruneSessions(now);
   return { cookieValue, session };
 }
 
-export function loadSession(
+export async function loadSession(
   store: Store,
   cookieValue: string | undefined,
   now: number,
-): ActiveSession | null {
+): Promise<ActiveSession | null> {
   if (!cookieValue || cookieValue.length > 100) return null;
   const idHash = hashToken(cookieValue);
-  const session = store.auth.getSession(idHash);
+  const session = await store.auth.getSession(idHash);
   if (!session) return null;
   if (session.expiresAt <= now || now - session.createdAt >= SESSION_MAX_MS) {
-    store.auth.deleteSession(idHash);
+    await store.auth.deleteSession(idHash);
     return null;
   }
-  const user = store.auth.getUser(session.userId);
+  const user = await store.auth.getUser(session.userId);
   if (!user) {
-    store.auth.deleteSession(idHash);
+    await store.auth.deleteSession(idHash);
     return null;
   }
   if (now - session.lastSeenAt >= TOUCH_EVERY_MS) {
     const expiresAt = Math.min(now + SESSION_IDLE_MS, session.createdAt + SESSION_MAX_MS);
-    store.auth.touchSession(idHash, now, expiresAt);
+    await store.auth.touchSession(idHash, now, expiresAt);
     session.lastSeenAt = now;
     session.expiresAt = expiresAt;
   }
   return { session, user };
 }
 
-export function endSession(store: Store, cookieValue: string | undefined): void {
-  if (cookieValue) store.auth.deleteSession(hashToken(cookieValue));
+export async function endSession(store: Store, cookieValue: string | undefined): Promise<void> {
+  if (cookieValue) await store.auth.deleteSession(hashToken(cookieValue));
 }

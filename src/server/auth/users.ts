@@ -3,9 +3,8 @@
  * and the first-run setup token. Elysia-free, shared by the dashboard and `sentinel users`.
  */
 import { randomBytes } from "node:crypto";
-import type { Logger } from "../../cli/common.ts";
-import type { UserRecord } from "../store/auth.ts";
-import type { ApiRole, Store } from "../store/index.ts";
+import type { Logger } from "../../logger.ts";
+import type { ApiRole, Store, UserRecord } from "../store/index.ts";
 import { tokensEqual } from "./csrf.ts";
 import { hashToken, newId } from "./keyring.ts";
 import { RateLimiter } from "./rate-limit.ts";
@@ -44,7 +43,7 @@ export async function createUser(
 ): Promise<UserRecord> {
   const problem = checkUserName(input.name) ?? checkPassword(input.password);
   if (problem) throw new UserError(problem);
-  if (store.auth.getUserByName(input.name))
+  if (await store.auth.getUserByName(input.name))
     throw new UserError(`a user named ${JSON.stringify(input.name)} already exists`);
   const record = {
     id: newId("u_"),
@@ -53,8 +52,8 @@ export async function createUser(
     passwordHash: await hashPassword(input.password),
     createdAt: now,
   };
-  store.auth.createUser(record);
-  return store.auth.getUser(record.id) as UserRecord;
+  await store.auth.createUser(record);
+  return (await store.auth.getUser(record.id)) as UserRecord;
 }
 
 /** Sets a new password and ends the user's other sessions (a changed password must lock out a thief). */
@@ -67,13 +66,15 @@ export async function changePassword(
 ) {
   const problem = checkPassword(password);
   if (problem) throw new UserError(problem);
-  store.auth.setPassword(user.id, await hashPassword(password), now);
-  store.auth.deleteUserSessions(user.id, keepSessionHash);
+  await store.auth.setPassword(user.id, await hashPassword(password), now);
+  await store.auth.deleteUserSessions(user.id, keepSessionHash);
 }
 
 /** Refuses to remove or demote the last admin: nobody could manage the server afterwards. */
-export function isLastAdmin(store: Store, user: UserRecord): boolean {
-  return user.role === "admin" && store.auth.listUsers().filter((u) => u.role === "admin").length <= 1;
+export async function isLastAdmin(store: Store, user: UserRecord): Promise<boolean> {
+  return (
+    user.role === "admin" && (await store.auth.listUsers()).filter((u) => u.role === "admin").length <= 1
+  );
 }
 
 export interface LoginPolicy {
@@ -122,7 +123,7 @@ export class LoginGuard {
     if (waitUser > 0) return { ok: false, reason: "rate_limited", retryAfterS: Math.ceil(waitUser) };
 
     const t = this.now();
-    const user = name.length <= 64 ? this.store.auth.getUserByName(name) : null;
+    const user = name.length <= 64 ? await this.store.auth.getUserByName(name) : null;
     if (!user) {
       this.dummyHash ??= hashPassword(randomBytes(16).toString("hex"));
       await Bun.password.verify(password.slice(0, MAX_PASSWORD_LENGTH), await this.dummyHash);
@@ -133,12 +134,16 @@ export class LoginGuard {
     const good =
       password.length <= MAX_PASSWORD_LENGTH && (await Bun.password.verify(password, user.passwordHash));
     if (!good) {
-      const count = this.store.auth.recordFailedLogin(user.id, this.policy.lockAfter, t + this.policy.lockMs);
+      const count = await this.store.auth.recordFailedLogin(
+        user.id,
+        this.policy.lockAfter,
+        t + this.policy.lockMs,
+      );
       if (count >= this.policy.lockAfter)
         return { ok: false, reason: "locked", retryAfterS: Math.ceil(this.policy.lockMs / 1000) };
       return { ok: false, reason: "invalid" };
     }
-    this.store.auth.recordLogin(user.id, t);
+    await this.store.auth.recordLogin(user.id, t);
     return { ok: true, user: { ...user, lastLoginAt: t, failedLogins: 0, lockedUntil: null } };
   }
 }
@@ -150,13 +155,17 @@ const SETUP_META_KEY = "setup_token_hash";
  * the token's hash is kept, so every start without users logs a fresh one. Returns the token
  * (null when users exist). Call it once at server start.
  */
-export function ensureSetupToken(store: Store, logger: Logger, publicUrl: string): string | null {
-  if (store.auth.countUsers() > 0) {
-    if (store.meta.get(SETUP_META_KEY)) store.meta.set(SETUP_META_KEY, "");
+export async function ensureSetupToken(
+  store: Store,
+  logger: Logger,
+  publicUrl: string,
+): Promise<string | null> {
+  if ((await store.auth.countUsers()) > 0) {
+    if (await store.meta.get(SETUP_META_KEY)) await store.meta.set(SETUP_META_KEY, "");
     return null;
   }
   const token = randomBytes(24).toString("base64url");
-  store.meta.set(SETUP_META_KEY, hashToken(token));
+  await store.meta.set(SETUP_META_KEY, hashToken(token));
   logger.warn(
     `No dashboard users yet. Create the first admin at ${publicUrl.replace(/\/+$/, "")}/setup?token=${token} ` +
       "(one-time link), or run: sentinel users add NAME --role admin",
@@ -165,11 +174,11 @@ export function ensureSetupToken(store: Store, logger: Logger, publicUrl: string
 }
 
 /** True while there are no users and `token` is the current setup token. */
-export function setupTokenValid(store: Store, token: string | null | undefined): boolean {
-  if (!token || store.auth.countUsers() > 0) return false;
-  return tokensEqual(store.meta.get(SETUP_META_KEY), hashToken(token));
+export async function setupTokenValid(store: Store, token: string | null | undefined): Promise<boolean> {
+  if (!token || (await store.auth.countUsers()) > 0) return false;
+  return tokensEqual(await store.meta.get(SETUP_META_KEY), hashToken(token));
 }
 
-export function consumeSetupToken(store: Store): void {
-  store.meta.set(SETUP_META_KEY, "");
+export async function consumeSetupToken(store: Store): Promise<void> {
+  await store.meta.set(SETUP_META_KEY, "");
 }

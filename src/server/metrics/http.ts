@@ -1,9 +1,11 @@
 /**
  * Wraps the app's fetch handler: logs every request at debug and every server error at error,
- * each with its request id, and feeds the report metrics. Only the method, the path (never the
- * query string or headers, where tokens travel) and the status are logged.
+ * each with its request id, and feeds the report metrics. A 503 is no error of the server's
+ * but a "try later" whose cause its maker logs (once a minute, not once per request). Only the
+ * method, the path (never the query string or headers, where tokens travel) and the status are
+ * logged.
  */
-import type { Logger } from "../../cli/common.ts";
+import type { Logger } from "../../logger.ts";
 import { REPORTS_PATH } from "../api/reports/index.ts";
 import type { ServerMetrics } from "./server-metrics.ts";
 
@@ -28,15 +30,17 @@ export function instrumentFetch(
     const response = await handle(request);
     const ms = clock() - started;
     const path = pathOf(request.url);
-    // The line is built only to be written: at the default level that is server errors only.
-    if (response.status >= 500 || deps.logger.level >= DEBUG) {
+    // The line is built only to be written: at the default level that is server errors only
+    // (a 503 is the server saying it is busy or not ready, not an error of its own).
+    const isError = response.status >= 500 && response.status !== 503;
+    if (isError || deps.logger.level >= DEBUG) {
       const fields = {
         request_id: response.headers.get("x-request-id") ?? "",
         status: response.status,
         ms: Math.round(ms * 10) / 10,
       };
       const line = `${request.method} ${path} ${response.status} ${fields.ms} ms [${fields.request_id}]`;
-      if (response.status >= 500) deps.logger.error(line, fields);
+      if (isError) deps.logger.error(line, fields);
       else deps.logger.debug(line, fields);
     }
     if (deps.metrics && request.method === "POST" && path === REPORTS_PATH)

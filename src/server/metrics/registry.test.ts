@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { MetricsRegistry } from "./registry.ts";
 
 describe("MetricsRegistry", () => {
-  test("renders counters, gauges and histograms in the text format with escaped labels", () => {
+  test("renders counters, gauges and histograms in the text format with escaped labels", async () => {
     const r = new MetricsRegistry();
     const c = r.counter("x_total", "Things\nhappened");
     c.inc({ kind: 'a"b\\c' });
@@ -13,7 +13,7 @@ describe("MetricsRegistry", () => {
     h.observe(0.05);
     h.observe(0.5);
     h.observe(3);
-    expect(r.render()).toBe(
+    expect(await r.render()).toBe(
       [
         "# HELP x_total Things\\nhappened",
         "# TYPE x_total counter",
@@ -33,7 +33,7 @@ describe("MetricsRegistry", () => {
     );
   });
 
-  test("label order does not split a series; gauges forget label sets on reset", () => {
+  test("label order does not split a series; gauges forget label sets on reset", async () => {
     const r = new MetricsRegistry();
     const c = r.counter("c_total", "c");
     c.inc({ a: "1", b: "2" });
@@ -43,10 +43,10 @@ describe("MetricsRegistry", () => {
     g.set({ s: "red" }, 1);
     g.reset();
     g.set({ s: "green" }, 2);
-    expect(r.render()).not.toContain('s="red"');
+    expect(await r.render()).not.toContain('s="red"');
   });
 
-  test("refuses bad names, duplicates, falling counters and unsorted buckets", () => {
+  test("refuses bad names, duplicates, falling counters and unsorted buckets", async () => {
     const r = new MetricsRegistry();
     expect(() => r.counter("bad-name", "x")).toThrow();
     r.counter("ok_total", "x");

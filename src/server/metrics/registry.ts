@@ -160,12 +160,12 @@ export class MetricsRegistry {
   }
 
   /** Runs before every render: gauges that mirror the database are refreshed here. */
-  onCollect(fn: () => void): void {
+  onCollect(fn: () => void | Promise<void>): void {
     this.collectors.push(fn);
   }
 
-  render(): string {
-    for (const c of this.collectors) c();
+  async render(): Promise<string> {
+    for (const c of this.collectors) await c();
     const blocks = this.metrics.map((m) =>
       [`# HELP ${m.name} ${escapeHelp(m.help)}`, `# TYPE ${m.name} ${m.type}`, ...m.samples()].join("\n"),
     );

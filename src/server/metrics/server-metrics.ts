@@ -14,7 +14,7 @@ import { type Counter, type Histogram, MetricsRegistry } from "./registry.ts";
  */
 export interface OutboxMetricsSource {
   /** rows per channel and status (pending, sending, delivered, failed, suppressed) */
-  byChannel(): { channel: string; status: string; count: number }[];
+  byChannel(): Promise<{ channel: string; status: string; count: number }[]>;
 }
 
 export const storeOutboxSource = (store: Store): OutboxMetricsSource => ({
@@ -65,7 +65,7 @@ export class ServerMetrics {
     );
     this.authFailures = r.counter(
       "sentinel_report_auth_failures_total",
-      "Refused report authentications by reason (bad_signature, unknown_client, stale_timestamp, replayed_nonce, missing_or_malformed_headers)",
+      "Refused report and keepalive authentications by reason (bad_signature, unknown_client, stale_timestamp, replayed_nonce, missing_or_malformed_headers; bad_legacy_key, not_a_legacy_client)",
     );
     this.flips = r.counter("sentinel_flips_total", "State changes (events) stored, by kind");
     const clients = r.gauge("sentinel_clients", "Clients by status (green, yellow, red, grey) and liveness");
@@ -83,20 +83,20 @@ export class ServerMetrics {
     );
     const scrape = r.gauge("sentinel_scrape_errors", "1 when the last scrape could not read the database");
 
-    r.onCollect(() => {
+    r.onCollect(async () => {
       clients.reset();
       outboxRows.reset();
       try {
-        for (const c of store.stats.clientsByStatus())
+        for (const c of await store.stats.clientsByStatus())
           clients.set({ status: c.status, liveness: c.liveness }, c.count);
         let open = 0;
-        for (const o of outbox.byChannel()) {
+        for (const o of await outbox.byChannel()) {
           outboxRows.set({ channel: o.channel, status: o.status }, o.count);
           if (o.status === "pending" || o.status === "sending") open += o.count;
         }
         depth.set({}, open);
         const t = now();
-        const due = store.stats.oldestDueCheck(t);
+        const due = await store.stats.oldestDueCheck(t);
         lag.set({}, due === null ? 0 : Math.max(0, (t - due) / 1000));
         scrape.set({}, 0);
       } catch {
@@ -121,7 +121,7 @@ export class ServerMetrics {
     this.authFailures.inc({ reason });
   }
 
-  render(): string {
+  render(): Promise<string> {
     return this.registry.render();
   }
 

@@ -1,5 +1,13 @@
 import { describe, expect, test } from "bun:test";
-import { DEFAULT_CLIENT_POLICY, type Evaluation, evaluateReport, initialClientState } from "./evaluate.ts";
+import {
+  DEFAULT_CLIENT_POLICY,
+  type Evaluation,
+  evaluateReport,
+  initialClientState,
+  judgedAgainst,
+  rejudgeState,
+} from "./evaluate.ts";
+import { learnNetworks } from "./networks.ts";
 import { buildReport, CLOUDFLARE_RESOLVER, HOME, type ReportSpec, testGeo, VPN_EXIT } from "./testing.ts";
 import type { ClientPolicy, ClientState, HomeIdentity, VerdictStatus } from "./types.ts";
 
@@ -62,6 +70,8 @@ const run = (c: Case): Evaluation => {
 };
 
 const ok = { bypass: "ok", dns: "ok", exit: "ok" } as const;
+const NO_HOME_CONFIGURED: HomeIdentity = { addresses: [], asns: [], learn: false };
+const NOT_LEARNED_YET: HomeIdentity = { addresses: [], asns: [], learn: true };
 
 const CASES: Case[] = [
   // --- bypass ---
@@ -90,6 +100,20 @@ const CASES: Case[] = [
     name: "exit IPv4 in the home ASN is a bypass",
     report: { v4: "203.0.113.50" },
     expect: { bypass: "leak", status: "red", reasons: { bypass: ["home network's AS64500"] } },
+  },
+  {
+    name: "an exit that is the home address is no ok exit",
+    report: { v4: "203.0.113.7" },
+    expect: {
+      bypass: "leak",
+      exit: "leak",
+      reasons: { exit: ["home line", "203.0.113.7", "a home address"] },
+    },
+  },
+  {
+    name: "an IPv6 exit through home makes the exit a leak too, even with a VPN IPv4 exit",
+    report: { v6: "2001:db8:1::5" },
+    expect: { exit: "leak", reasons: { exit: ["IPv6 exit 2001:db8:1::5"] } },
   },
   {
     name: "one provider of three seeing the home address is a bypass even when the consensus is the VPN",
@@ -151,7 +175,7 @@ const CASES: Case[] = [
     name: "a private source inside a (mis)configured private home range still never counts",
     report: {},
     sourceIp: "192.168.1.10",
-    home: { addresses: ["192.168.1.0/24", "203.0.113.7"], asns: [64500] },
+    home: { addresses: ["192.168.1.0/24", "203.0.113.7"], asns: [64500], learn: false },
     expect: { bypass: "ok" },
   },
   {
@@ -169,7 +193,7 @@ const CASES: Case[] = [
   {
     name: "a home CIDR entry matches an exit the database knows nothing about",
     report: { v4: "203.0.113.200" },
-    home: { addresses: ["203.0.113.0/24"], asns: [] },
+    home: { addresses: ["203.0.113.0/24"], asns: [], learn: false },
     expect: { bypass: "leak", reasons: { bypass: ["in the home range 203.0.113.0/24"] } },
   },
   {
@@ -182,6 +206,142 @@ const CASES: Case[] = [
       ],
     },
     expect: { bypass: "unknown", exit: "unknown", status: "yellow", flips: ["client.first_seen"] },
+  },
+  // --- no home identity: nothing can be home, so nothing can be judged not home ---
+  {
+    name: "no home identity with learning off: bypass unknown, never green, and the reason says how to fix it",
+    report: {},
+    home: NO_HOME_CONFIGURED,
+    expect: {
+      bypass: "unknown",
+      dns: "ok",
+      status: "yellow",
+      flips: ["client.first_seen"],
+      reasons: { bypass: ["home address is unknown", "--no-home-learn", "--home-ip"], status: ["bypass"] },
+    },
+  },
+  {
+    name: "no home identity while learning has not succeeded: bypass unknown, and the reason says so",
+    report: {},
+    home: NOT_LEARNED_YET,
+    expect: {
+      bypass: "unknown",
+      status: "yellow",
+      reasons: { bypass: ["no IP provider has answered", "--home-ip"] },
+    },
+  },
+  {
+    name: "no home identity: an IPv6 exit is not known to stay off the home line",
+    report: { v6: "2001:db8:1::5" },
+    home: NO_HOME_CONFIGURED,
+    expect: { bypass: "unknown", ipv6: "unknown", exit: "ok", status: "yellow" },
+  },
+  {
+    name: "no home identity: the exit's network cannot vouch for a resolver",
+    report: { resolvers: ["198.51.100.53"] },
+    home: NO_HOME_CONFIGURED,
+    expect: { dns: "unknown", reasons: { dns: ["home address is unknown"] } },
+  },
+  {
+    name: "an ASN alone is a home identity",
+    report: {},
+    home: { addresses: [], asns: [64500], learn: false },
+    expect: { ...ok, status: "green" },
+  },
+  // --- private witnesses: reached over a LAN, veth or loopback, never a vote ---
+  {
+    name: "the server's whoami over a LAN is evidence, not a disagreeing provider (as an older client sent it)",
+    report: {
+      v4: VPN_EXIT,
+      v4Consistent: false,
+      v4Answers: [
+        ["ipify", VPN_EXIT],
+        ["icanhazip", VPN_EXIT],
+        ["whoami", "192.168.1.20"],
+      ],
+    },
+    expect: {
+      ...ok,
+      status: "green",
+      flips: ["client.first_seen"],
+      check: (r) => {
+        const exit = r.state.verdicts?.exit.evidence;
+        expect(exit?.private_answers).toEqual([{ family: 4, provider: "whoami", ip: "192.168.1.20" }]);
+        expect(exit?.consistent.ipv4).toBe(true);
+        expect(exit?.answers.ipv4).toHaveLength(3); // every answer is kept
+        expect(r.state.verdicts?.bypass.evidence.exits.map((e) => e.ip)).toEqual([VPN_EXIT]);
+      },
+    },
+  },
+  ...(
+    [
+      ["10.200.0.2", "veth"],
+      ["172.17.0.1", "docker bridge"],
+      ["100.64.1.2", "CGNAT"],
+      ["169.254.3.4", "link-local"],
+      ["127.0.0.1", "loopback"],
+    ] as const
+  ).map(
+    ([ip, what]): Case => ({
+      name: `a whoami answer from a ${what} address (${ip}) never makes the exit inconsistent`,
+      report: {
+        v4: null,
+        v4Consistent: false,
+        v4Answers: [
+          ["ipify", VPN_EXIT],
+          ["whoami", ip],
+        ],
+      },
+      expect: { ...ok, status: "green", check: (r) => expect(r.state.exit.ipv4?.ip).toBe(VPN_EXIT) },
+    }),
+  ),
+  {
+    name: "an IPv6 whoami answer from a ULA or link-local address is not counted either",
+    report: {
+      v6: null,
+      v6Consistent: false,
+      v6Answers: [
+        ["ipify6", "2001:db8:2::7"],
+        ["whoami", "fd00::2"],
+        ["other", "fe80::9"],
+      ],
+    },
+    expect: {
+      ...ok,
+      ipv6: "ok",
+      status: "green",
+      check: (r) => expect(r.state.exit.ipv6?.ip).toBe("2001:db8:2::7"),
+    },
+  },
+  {
+    name: "a private address alone names no exit: unknown, never green",
+    report: { v4: "10.0.0.5", v4Answers: [["whoami", "10.0.0.5"]] },
+    expect: {
+      bypass: "unknown",
+      exit: "unknown",
+      status: "yellow",
+      check: (r) => {
+        expect(r.state.exit.ipv4).toBeNull();
+        expect(r.state.verdicts?.exit.evidence.private_answers).toHaveLength(1);
+      },
+    },
+  },
+  {
+    name: "public providers that really disagree are still inconsistent beside a private whoami",
+    report: {
+      v4: null,
+      v4Consistent: false,
+      v4Answers: [
+        ["ipify", VPN_EXIT],
+        ["icanhazip", "198.51.100.200"],
+        ["whoami", "192.168.1.20"],
+      ],
+    },
+    expect: {
+      exit: "inconsistent",
+      reasons: { exit: ["icanhazip said 198.51.100.200"] },
+      check: (r) => expect(r.state.verdicts?.exit.reason).not.toContain("192.168.1.20"),
+    },
   },
   // --- dns ---
   {
@@ -296,7 +456,7 @@ const CASES: Case[] = [
   {
     name: "the exit's network does not vouch for a resolver when the exit itself is home",
     report: { v4: "203.0.113.7", resolvers: ["203.0.113.53"] },
-    home: { addresses: ["203.0.113.7"], asns: [] },
+    home: { addresses: ["203.0.113.7"], asns: [], learn: false },
     expect: { bypass: "leak", dns: "suspect" },
   },
   {
@@ -403,6 +563,75 @@ const CASES: Case[] = [
     report: {},
     policy: { expected_asn: 64504 },
     expect: { exit: "violated", reasons: { exit: ["AS64501 VPN Co São Paulo, expected AS64504"] } },
+  },
+  // --- locked exit networks and countries ---
+  {
+    name: "locked: an exit in a locked network and country is ok",
+    report: {},
+    policy: { exit_asns: [64504, 64501], exit_countries: ["SE", "BR"] },
+    expect: { ...ok, status: "green", flips: ["client.first_seen"] },
+  },
+  {
+    name: "locked: an exit in another AS is red, exit.unexpected with the lock as evidence",
+    report: {},
+    policy: { exit_asns: [64504] },
+    expect: {
+      exit: "unexpected",
+      status: "red",
+      flips: ["client.first_seen", "exit.unexpected"],
+      reasons: {
+        exit: [
+          "outside the networks this client is locked to: AS64501 VPN Co São Paulo is not one of AS64504",
+        ],
+      },
+      check: (r) => {
+        const flip = r.flips.find((f) => f.kind === "exit.unexpected");
+        expect(flip?.evidence).toMatchObject({
+          locked: { asns: [64504], countries: null },
+          outside: ["asn"],
+          ipv4: { ip: VPN_EXIT, asn: 64501 },
+        });
+      },
+    },
+  },
+  {
+    name: "locked: an exit in another country is red",
+    report: {},
+    policy: { exit_countries: ["SE"] },
+    expect: { exit: "unexpected", status: "red", reasons: { exit: ["BR is not one of SE"] } },
+  },
+  {
+    name: "locked: an exit the database knows no AS for cannot be checked: unknown, not red",
+    report: { v4: "203.0.113.200" },
+    policy: { exit_asns: [64501] },
+    expect: { exit: "unknown", status: "yellow", reasons: { exit: ["locked networks cannot be checked"] } },
+  },
+  {
+    name: "locked: still outside in the same network raises nothing new",
+    before: {},
+    report: {},
+    policy: { exit_asns: [64502] },
+    expect: { exit: "unexpected", flips: [] },
+  },
+  {
+    name: "locked: moving from one network outside the lock to another is a new exit.unexpected",
+    before: {},
+    report: { v4: "198.51.100.200" },
+    policy: { exit_asns: [64502] },
+    expect: { exit: "unexpected", flips: ["exit.unexpected", "exit.changed"] },
+  },
+  {
+    name: "locked: back inside the lock is green again",
+    before: { v4: "198.51.100.200" },
+    report: {},
+    policy: { exit_asns: [64501] },
+    expect: { exit: "ok", status: "green", flips: ["exit.changed"] },
+  },
+  {
+    name: "locked: an exit through home is the bypass (leak), not an unexpected network",
+    report: { v4: "203.0.113.7" },
+    policy: { exit_asns: [64501] },
+    expect: { bypass: "leak", exit: "leak", flips: ["client.first_seen", "bypass.started"] },
   },
   {
     name: "a missing country never makes a leak",
@@ -657,6 +886,7 @@ describe("evaluateReport invariants", () => {
       unknown: "yellow",
       inconsistent: "yellow",
       violated: "yellow",
+      unexpected: "red",
     };
     for (const c of CASES) {
       const verdicts = run(c).state.verdicts;
@@ -676,5 +906,256 @@ describe("evaluateReport invariants", () => {
   test("a never-seen state is grey with nothing pending", () => {
     const state = initialClientState(DEFAULT_CLIENT_POLICY);
     expect(state).toMatchObject({ status: "grey", liveness: "never", late_at: null, offline_at: null });
+  });
+});
+
+describe("judging the last report again when home changes", () => {
+  const report = buildReport({ v4: "203.0.113.7" }, NOW - 5_000);
+  const judgedBlind = evaluateReport({
+    report,
+    sourceIp: null,
+    policy: DEFAULT_CLIENT_POLICY,
+    home: NO_HOME_CONFIGURED,
+    previous: null,
+    geo: testGeo,
+    now: NOW,
+  }).state;
+
+  test("a state judged against no home is stale once home is known, and fresh against the same home", () => {
+    expect(judgedAgainst(judgedBlind, NO_HOME_CONFIGURED)).toBe(true);
+    expect(judgedAgainst(judgedBlind, HOME)).toBe(false);
+    // learning switched on without an answer yet: the reason changes, so it is stale too
+    expect(judgedAgainst(judgedBlind, NOT_LEARNED_YET)).toBe(false);
+    expect(judgedAgainst(initialClientState(DEFAULT_CLIENT_POLICY), HOME)).toBe(false);
+  });
+
+  test("the exposed client turns red with its flips; liveness and deadlines stay as they were", () => {
+    const later = NOW + 600_000;
+    const { state, flips } = rejudgeState({
+      state: judgedBlind,
+      report,
+      sourceIp: null,
+      policy: DEFAULT_CLIENT_POLICY,
+      home: HOME,
+      geo: testGeo,
+      now: later,
+    });
+    expect(judgedBlind.status).toBe("yellow");
+    expect(state.status).toBe("red");
+    expect(state.verdicts?.bypass.status).toBe("leak");
+    expect(flips.map((f) => [f.kind, f.at, f.suppressed])).toEqual([["bypass.started", later, false]]);
+    expect(state).toMatchObject({
+      liveness: judgedBlind.liveness,
+      last_report_at: judgedBlind.last_report_at,
+      late_at: judgedBlind.late_at,
+      offline_at: judgedBlind.offline_at,
+    });
+    expect(judgedAgainst(state, HOME)).toBe(true);
+  });
+
+  test("a paused client is judged again too, but alerts nothing", () => {
+    const paused = { ...judgedBlind, paused: true };
+    const { flips } = rejudgeState({
+      state: paused,
+      report,
+      sourceIp: null,
+      policy: { ...DEFAULT_CLIENT_POLICY, paused: true },
+      home: HOME,
+      geo: testGeo,
+      now: NOW,
+    });
+    expect(flips.map((f) => f.suppressed)).toEqual([true]);
+  });
+});
+
+describe("a report sent before its DNS probes finished (dns_pending)", () => {
+  const policy = DEFAULT_CLIENT_POLICY;
+  const HOME_RESOLVER = "203.0.113.53";
+  const OTHER_RESOLVER = "192.0.2.130";
+  /** Evaluates the reports in order, 10 s apart; returns every evaluation. */
+  const chain = (...specs: ReportSpec[]): Evaluation[] => {
+    const out: Evaluation[] = [];
+    let previous: ClientState | null = null;
+    specs.forEach((spec, i) => {
+      const at = T0 + i * 10_000;
+      const e = evaluateReport({
+        report: buildReport(spec, at - 1000),
+        sourceIp: null,
+        policy,
+        home: HOME,
+        previous,
+        geo: testGeo,
+        now: at,
+      });
+      out.push(e);
+      previous = e.state;
+    });
+    return out;
+  };
+  const kinds = (e: Evaluation | undefined) => e?.flips.map((f) => f.kind);
+
+  test("a DNS leak stays a leak: no false dns_leak.ended, and it ends when the DNS part says so", () => {
+    const [, pending, again, full] = chain(
+      { resolvers: [HOME_RESOLVER] },
+      { dnsPending: true },
+      { dnsPending: true },
+      {},
+    );
+    expect(pending?.state.verdicts?.dns.status).toBe("leak");
+    expect(pending?.state.verdicts?.dns.evidence.pending).toBe(true);
+    expect(pending?.state.verdicts?.dns.reason).toContain("DNS is being checked again");
+    expect(pending?.state.status).toBe("red");
+    expect(kinds(pending)).toEqual([]);
+    expect(again?.state.verdicts?.dns).toEqual(pending?.state.verdicts?.dns); // not re-wrapped
+    expect(kinds(again)).toEqual([]);
+    expect(kinds(full)).toEqual(["dns_leak.ended"]);
+  });
+
+  test("a suspect resolver stays suspect: no second dns.suspect", () => {
+    const [first, pending, full] = chain(
+      { resolvers: [OTHER_RESOLVER] },
+      { dnsPending: true },
+      {
+        resolvers: [OTHER_RESOLVER],
+      },
+    );
+    expect(kinds(first)).toContain("dns.suspect");
+    expect(pending?.state.verdicts?.dns.status).toBe("suspect");
+    expect(kinds(pending)).toEqual([]);
+    expect(kinds(full)).toEqual([]);
+  });
+
+  test("an ok DNS becomes unknown, never green, and raises nothing either way", () => {
+    const [, pending, full] = chain({}, { dnsPending: true }, {});
+    expect(pending?.state.verdicts?.dns.status).toBe("unknown");
+    expect(pending?.state.status).toBe("yellow");
+    expect(pending?.state.verdicts?.dns.reason).toContain("cannot be ruled out yet");
+    // the resolvers stay as last seen: history records no change of resolver
+    expect(pending?.state.resolvers.map((r) => r.ip)).toEqual([CLOUDFLARE_RESOLVER]);
+    expect(kinds(pending)).toEqual([]);
+    expect(full?.state.status).toBe("green");
+    expect(kinds(full)).toEqual([]);
+  });
+
+  test("the bypass it carries fires at once; the DNS part that follows judges DNS afresh", () => {
+    const [, pending, full] = chain(
+      {},
+      { v4: "203.0.113.7", dnsPending: true },
+      {
+        v4: "203.0.113.7",
+        resolvers: [HOME_RESOLVER],
+      },
+    );
+    expect(kinds(pending)).toEqual(["bypass.started", "exit.changed"]);
+    expect(pending?.state.verdicts?.dns.status).toBe("unknown");
+    expect(kinds(full)).toEqual(["dns_leak.started"]);
+  });
+
+  test("a first report without its DNS part: DNS unknown", () => {
+    const [first] = chain({ dnsPending: true });
+    expect(first?.state.verdicts?.dns.status).toBe("unknown");
+    expect(kinds(first)).toEqual(["client.first_seen"]);
+  });
+
+  test("judged again after a home change, it keeps the DNS verdict it carried", () => {
+    const [, pending] = chain({ resolvers: [HOME_RESOLVER] }, { dnsPending: true });
+    const state = pending?.state as ClientState;
+    const { state: next, flips } = rejudgeState({
+      state,
+      report: buildReport({ dnsPending: true }, T0),
+      sourceIp: null,
+      policy,
+      home: { ...HOME, addresses: [...HOME.addresses, "198.51.100.200"] },
+      geo: testGeo,
+      now: T0 + 60_000,
+    });
+    expect(next.verdicts?.dns).toEqual(state.verdicts?.dns);
+    expect(flips).toEqual([]);
+  });
+});
+
+describe("exit.new_network: an exit in an AS the client has not used in 30 days", () => {
+  const H = 3_600_000;
+  // the client's last 30 days: 96 % in AS64501, 4 % in AS64504 (no org known: shown bare)
+  const networks = learnNetworks(
+    [
+      { ip: "198.51.100.7", ms: 96 * H },
+      { ip: "198.51.100.200", ms: 4 * H },
+    ],
+    {
+      lookup: (ip) =>
+        ip === "198.51.100.200"
+          ? { ip, asn: 64504, org: null, country: "SE", source: "override" }
+          : testGeo.lookup(ip),
+    },
+    HOME,
+  );
+  const judge = (spec: ReportSpec, before: ReportSpec, profile = networks) => {
+    const previous = evaluateReport({
+      report: buildReport(before, NOW - 35_000),
+      sourceIp: null,
+      policy: DEFAULT_CLIENT_POLICY,
+      home: HOME,
+      previous: null,
+      geo: testGeo,
+      now: NOW - 30_000,
+    }).state;
+    return evaluateReport({
+      report: buildReport(spec, NOW - 5_000),
+      sourceIp: null,
+      policy: DEFAULT_CLIENT_POLICY,
+      home: HOME,
+      previous,
+      geo: testGeo,
+      now: NOW,
+      networks: profile,
+    });
+  };
+
+  test("yellow event with what is normal for this client, the status untouched", () => {
+    // 192.0.2.140: AS64502 Other Net, DE
+    const { flips, state } = judge({ v4: "192.0.2.140" }, {});
+    const flip = flips.find((f) => f.kind === "exit.new_network");
+    expect(flip?.evidence.reason).toBe(
+      "AS64502 Other Net first seen; last 30 days: AS64501 VPN Co São Paulo 96 %, AS64504 4 %.",
+    );
+    expect(flip).toMatchObject({ from: "AS64501", to: "AS64502", suppressed: false });
+    expect(flip?.evidence).toMatchObject({ exit: { ip: "192.0.2.140", asn: 64502 }, networks });
+    expect(flips.map((f) => f.kind)).toEqual(["exit.changed", "exit.new_network"]);
+    expect(state.status).toBe("green");
+  });
+
+  test("nothing for a network of the last 30 days, for the home line, or without history", () => {
+    expect(judge({ v4: "198.51.100.200" }, {}).flips.map((f) => f.kind)).toEqual(["exit.changed"]);
+    expect(judge({ v4: "203.0.113.7" }, {}).flips.map((f) => f.kind)).toEqual([
+      "bypass.started",
+      "exit.changed",
+    ]);
+    const none = learnNetworks([], testGeo, HOME);
+    expect(judge({ v4: "192.0.2.140" }, {}, none).flips.map((f) => f.kind)).toEqual(["exit.changed"]);
+  });
+
+  test("a replayed report's new network is stored but not alerted", () => {
+    const previous = evaluateReport({
+      report: buildReport({}, NOW - 35_000),
+      sourceIp: null,
+      policy: DEFAULT_CLIENT_POLICY,
+      home: HOME,
+      previous: null,
+      geo: testGeo,
+      now: NOW - 30_000,
+    }).state;
+    const { flips } = evaluateReport({
+      report: buildReport({ v4: "192.0.2.140" }, NOW - 5_000),
+      sourceIp: null,
+      policy: DEFAULT_CLIENT_POLICY,
+      home: HOME,
+      previous,
+      geo: testGeo,
+      now: NOW,
+      replayed: true,
+      networks,
+    });
+    expect(flips.find((f) => f.kind === "exit.new_network")?.suppressed).toBe(true);
   });
 });

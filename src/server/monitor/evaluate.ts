@@ -4,18 +4,22 @@
  * version of these rules; keep the two in step.
  */
 import { formatDuration } from "../../config/duration.ts";
+import { consensus } from "../../probe/consensus.ts";
+import { isPublicAddress } from "../../protocol/public-address.ts";
 import type { IpFamilyResult, ReportV1 } from "../../protocol/report.ts";
 import type { GeoLookup, IpInfo } from "../geo/types.ts";
 import { type Cidr, canonicalIp, cidrOverlaps, formatCidr, parseCidr } from "./cidr.ts";
 import { controlFlapping, STABLE } from "./flapping.ts";
-import { isPublicAddress, matchHome, matchHomeAddress } from "./home.ts";
+import { homeUnknownReason, isHomeKnown, matchHome, matchHomeAddress } from "./home.ts";
 import { DEFAULT_GRACE_S, DEFAULT_INTERVAL_S, pendingDeadlines } from "./liveness.ts";
+import { describeNetworks, type NetworkProfile, networkName } from "./networks.ts";
 import { overallStatus } from "./status.ts";
 import type {
   BypassEvidence,
   ClientPolicy,
   ClientState,
   DnsEvidence,
+  DnsSource,
   ExitEvidence,
   Flip,
   HomeIdentity,
@@ -24,6 +28,7 @@ import type {
   ObservedAddress,
   ObservedClientSubnet,
   ObservedResolver,
+  PrivateAnswer,
   Verdict,
   Verdicts,
 } from "./types.ts";
@@ -57,6 +62,11 @@ export interface EvaluateInput {
    * suppressed (see docs/verdicts.md). Do not guess it from observed_at: client clocks drift.
    */
   replayed?: boolean;
+  /**
+   * the networks the client used in the last 30 days (its history), given when the exit moved
+   * to another network than the previous state's: an AS not among them is exit.new_network
+   */
+  networks?: NetworkProfile | null;
 }
 
 export interface Evaluation {
@@ -101,7 +111,7 @@ export function evaluateReport(input: EvaluateInput): Evaluation {
     previous !== null &&
     previous.observed_at !== null &&
     observedAt < previous.observed_at;
-  const judged = outOfOrder ? null : judgeReport(input);
+  const judged = outOfOrder ? null : judgeReport({ ...input, previousDns: previous?.verdicts?.dns ?? null });
 
   const intervalS = policy.interval_s ?? report.interval_s;
   const graceS = policy.grace_s ?? DEFAULT_GRACE_S;
@@ -139,6 +149,7 @@ export function evaluateReport(input: EvaluateInput): Evaluation {
   const flips: Flip[] = [
     ...livenessFlips(previous, draft, now),
     ...(judged === null ? [] : verdictFlips(previous, draft, verdictFlipsAt)),
+    ...(judged === null ? [] : newNetworkFlips(previous, draft, input.networks ?? null, verdictFlipsAt)),
   ].map((flip) => ({
     ...flip,
     // A replayed report tells the past: store its findings, alert none of them. Hearing from
@@ -149,6 +160,47 @@ export function evaluateReport(input: EvaluateInput): Evaluation {
   return { state: { ...draft, flap: controlled.flap }, flips: controlled.flips };
 }
 
+export interface RejudgeInput {
+  state: ClientState;
+  /** the last report the state was judged from */
+  report: ReportV1;
+  sourceIp: string | null;
+  policy: ClientPolicy;
+  home: HomeIdentity;
+  geo: GeoLookup;
+  now: number;
+}
+
+/**
+ * The last report judged again without a new one, after something it does not carry changed
+ * (the home identity was learned or changed). Verdicts, status and verdict flips follow the new
+ * judgment; liveness and deadlines stay as they are, since the client said nothing new.
+ */
+export function rejudgeState(input: RejudgeInput): Evaluation {
+  const { state, now } = input;
+  const judged = judgeReport({ ...input, previousDns: state.verdicts?.dns ?? null });
+  const base = { ...state, verdicts: judged.verdicts, exit: judged.exit, resolvers: judged.resolvers };
+  const summary = overallStatus(base);
+  const draft: ClientState = { ...base, ...summary };
+  const flips = verdictFlips(state, draft, now).map((flip) => ({ ...flip, suppressed: state.paused }));
+  const controlled = controlFlapping(draft.flap, flips, now, summary);
+  return { state: { ...draft, flap: controlled.flap }, flips: controlled.flips };
+}
+
+/** True when the state's verdicts were judged against this home identity (false when never judged). */
+export function judgedAgainst(state: ClientState, home: HomeIdentity): boolean {
+  const judgedHome = state.verdicts?.bypass.evidence.home;
+  if (judgedHome === undefined) return false;
+  const same = (a: readonly unknown[], b: readonly unknown[]) =>
+    a.length === b.length && a.every((x, i) => x === b[i]);
+  return (
+    same(judgedHome.addresses, home.addresses) &&
+    same(judgedHome.asns, home.asns) &&
+    // an unknown home's reason says whether learning is on
+    (isHomeKnown(home) || judgedHome.learn === home.learn)
+  );
+}
+
 interface Judgement {
   verdicts: Verdicts;
   exit: ClientState["exit"];
@@ -157,7 +209,10 @@ interface Judgement {
 
 /** The four verdicts on one report, with the exit and resolver identities they rest on. */
 export function judgeReport(
-  input: Pick<EvaluateInput, "report" | "sourceIp" | "policy" | "home" | "geo">,
+  input: Pick<EvaluateInput, "report" | "sourceIp" | "policy" | "home" | "geo"> & {
+    /** the DNS verdict before this report: what a report without its DNS part (dns_pending) keeps */
+    previousDns?: Verdict<DnsEvidence> | null;
+  },
 ): Judgement {
   const cache = new Map<string, IpInfo>();
   const lookup = (ip: string): IpInfo => {
@@ -169,26 +224,52 @@ export function judgeReport(
     return info;
   };
   const { report, home } = input;
+  const ipv4 = publicView(report.ipv4);
+  const ipv6 = report.ipv6 ? publicView(report.ipv6) : undefined;
   const exits = [
-    ...observedAddresses(report.ipv4, 4, lookup, home),
-    ...(report.ipv6 ? observedAddresses(report.ipv6, 6, lookup, home) : []),
+    ...observedAddresses(ipv4, 4, lookup, home),
+    ...(ipv6 ? observedAddresses(ipv6, 6, lookup, home) : []),
   ];
   const consensusV4 = exits.find((e) => e.family === 4 && e.consensus)?.info ?? null;
   const consensusV6 = exits.find((e) => e.family === 6 && e.consensus)?.info ?? null;
-  const dns = judgeDns(report, exits, input.policy, home, lookup);
+  const dns = report.dns_pending
+    ? pendingDns(input.previousDns ?? null, input.policy)
+    : judgeDns(report, exits, input.policy, home, lookup);
   return {
     verdicts: {
       bypass: judgeBypass(exits, input.sourceIp, home),
       dns,
-      ipv6: judgeIpv6(exits.filter((e) => e.family === 6)),
-      exit: judgeExit(report, consensusV4, consensusV6, input.policy),
+      ipv6: judgeIpv6(
+        exits.filter((e) => e.family === 6),
+        home,
+      ),
+      exit: judgeExit({ ipv4, ipv6 }, exits, consensusV4, consensusV6, input.policy),
     },
     exit: { ipv4: consensusV4, ipv6: consensusV6 },
     resolvers: dns.evidence.resolvers,
   };
 }
 
-/** Every address of one family that anyone named: the consensus and each provider's answer. */
+const isPrivateAnswer = (a: { ip: string | null }) => a.ip !== null && !isPublicAddress(a.ip);
+
+/** The answers that only show a private path to their provider: evidence, never a vote. */
+const privateAnswers = (result: IpFamilyResult, family: 4 | 6): PrivateAnswer[] =>
+  result.answers.flatMap((a) =>
+    isPrivateAnswer(a) ? [{ family, provider: a.provider, ip: a.ip as string }] : [],
+  );
+
+/**
+ * A family as the server judges it: answers naming a private, loopback, CGNAT, link-local or
+ * ULA address set aside, by the client's own consensus rule (a client older than that rule, or
+ * a legacy keepalive, may have counted them). A report without such answers is taken as sent.
+ */
+function publicView(result: IpFamilyResult): IpFamilyResult {
+  if (!result.answers.some(isPrivateAnswer) && (result.ip === null || isPublicAddress(result.ip)))
+    return result;
+  return consensus(result.answers);
+}
+
+/** Every public address of one family that anyone named: the consensus and each provider's answer. */
 function observedAddresses(
   result: IpFamilyResult,
   family: 4 | 6,
@@ -198,7 +279,7 @@ function observedAddresses(
   const byIp = new Map<string, ObservedAddress>();
   const add = (text: string, provider: string | null, consensus: boolean) => {
     const ip = canonicalIp(text);
-    if (ip === null) return;
+    if (ip === null || !isPublicAddress(ip)) return;
     let entry = byIp.get(ip);
     if (entry === undefined) {
       const info = lookup(ip);
@@ -270,6 +351,14 @@ function judgeBypass(
     );
   if (causes.length > 0)
     return verdict("leak", "red", `Traffic bypasses the VPN: ${causes.join("; ")}.`, evidence);
+  const homeUnknown = homeUnknownReason(home);
+  if (homeUnknown !== null)
+    return verdict(
+      "unknown",
+      "yellow",
+      `The home address is unknown, so a bypass cannot be checked: ${homeUnknown}`,
+      evidence,
+    );
   const v4 = exits.find((e) => e.family === 4 && e.consensus) ?? exits.find((e) => e.family === 4);
   if (v4 === undefined) {
     return verdict(
@@ -287,7 +376,7 @@ function judgeBypass(
   );
 }
 
-function judgeIpv6(exits: ObservedAddress[]): Verdict<Ipv6Evidence> {
+function judgeIpv6(exits: ObservedAddress[], home: HomeIdentity): Verdict<Ipv6Evidence> {
   const evidence: Ipv6Evidence = { exits };
   if (exits.length === 0)
     return verdict("na", "grey", "No public IPv6 address was observed: IPv6 cannot leak.", evidence);
@@ -299,6 +388,13 @@ function judgeIpv6(exits: ObservedAddress[]): Verdict<Ipv6Evidence> {
     return verdict("leak", "red", `IPv6 bypasses the VPN: ${causes.join("; ")}.`, evidence);
   }
   const main = exits.find((e) => e.consensus) ?? (exits[0] as ObservedAddress);
+  if (homeUnknownReason(home) !== null)
+    return verdict(
+      "unknown",
+      "yellow",
+      `IPv6 leaves through ${describeIp(main.info)}, but the home address is unknown, so an IPv6 leak cannot be checked.`,
+      evidence,
+    );
   return verdict(
     "ok",
     "green",
@@ -330,44 +426,69 @@ function judgeDns(
   const subnets: ObservedClientSubnet[] = [];
   const probeErrors: DnsEvidence["probe_errors"] = [];
 
-  for (const observation of report.dns ?? []) {
-    if (observation.error !== null) probeErrors.push({ probe: observation.probe, error: observation.error });
-    for (const raw of observation.answers) {
-      const answer = unquote(raw);
-      const subnetText = /^edns0-client-subnet\s+(\S+)$/i.exec(answer)?.[1];
-      if (subnetText !== undefined) {
-        const subnet = parseCidr(subnetText);
-        if (subnet === null) continue;
-        const info = lookup(canonicalIp(subnetText.split("/")[0] as string) ?? subnetText);
-        subnets.push({
-          subnet: formatCidr(subnet),
-          probe: observation.probe,
-          info,
-          home_match: subnetHomeMatch(subnet, info, home),
-        });
-        continue;
-      }
-      const ip = canonicalIp(answer);
-      if (ip === null) continue;
-      let resolver = resolvers.get(ip);
-      if (resolver === undefined) {
-        const info = lookup(ip);
-        const homeMatch = matchHome(info, home);
-        const judgement =
-          homeMatch !== null
-            ? "home"
-            : exitIps.has(ip) || (info.asn !== null && exitAsns.includes(info.asn))
-              ? "exit_network"
-              : info.asn !== null && allowAsns.includes(info.asn)
-                ? "allowed"
-                : "other";
-        resolver = { ip, info, probes: [], via: [], judgement, home_match: homeMatch };
-        resolvers.set(ip, resolver);
-      }
-      if (!resolver.probes.includes(observation.probe)) resolver.probes.push(observation.probe);
-      if (observation.via !== null && !resolver.via.includes(observation.via))
-        resolver.via.push(observation.via);
+  const addResolver = (text: string, probe: string, via: string | null, source: DnsSource) => {
+    const ip = canonicalIp(text);
+    if (ip === null) return null;
+    let resolver = resolvers.get(ip);
+    if (resolver === undefined) {
+      const info = lookup(ip);
+      const homeMatch = matchHome(info, home);
+      const judgement =
+        homeMatch !== null
+          ? "home"
+          : exitIps.has(ip) || (info.asn !== null && exitAsns.includes(info.asn))
+            ? "exit_network"
+            : info.asn !== null && allowAsns.includes(info.asn)
+              ? "allowed"
+              : "other";
+      resolver = { ip, info, probes: [], via: [], judgement, home_match: homeMatch, source };
+      resolvers.set(ip, resolver);
     }
+    if (!resolver.probes.includes(probe)) resolver.probes.push(probe);
+    if (via !== null && !resolver.via.includes(via)) resolver.via.push(via);
+    return resolver;
+  };
+  const addSubnet = (text: string, probe: string) => {
+    const subnet = parseCidr(text);
+    if (subnet === null) return;
+    if (subnets.some((s) => s.probe === probe && s.subnet === formatCidr(subnet))) return;
+    const info = lookup(canonicalIp(text.split("/")[0] as string) ?? text);
+    subnets.push({
+      subnet: formatCidr(subnet),
+      probe,
+      info,
+      home_match: subnetHomeMatch(subnet, info, home),
+    });
+  };
+
+  // The oracle first: the server itself saw these resolvers ask for this report's fresh names.
+  const lookups = report.dns_oracle ?? [];
+  const sightings = report.oracle_seen ?? [];
+  const source: DnsSource = sightings.length > 0 ? "oracle" : "probes";
+  const lookupErrors = lookups.flatMap((l) =>
+    l.error === null ? [] : [{ probe: `oracle ${l.type} ${l.name}`, error: l.error }],
+  );
+  if (source === "oracle") {
+    const viaOf = new Map(lookups.map((l) => [l.name, l.via]));
+    for (const s of sightings) {
+      const resolver = addResolver(s.resolver, `oracle ${s.qtype}`, viaOf.get(s.name) ?? null, "oracle");
+      if (resolver !== null && !resolver.transports?.includes(s.transport))
+        resolver.transports = [...(resolver.transports ?? []), s.transport];
+      if (s.client_subnet !== null) addSubnet(s.client_subnet, "oracle");
+    }
+    probeErrors.push(...lookupErrors);
+  } else {
+    for (const observation of report.dns ?? []) {
+      if (observation.error !== null)
+        probeErrors.push({ probe: observation.probe, error: observation.error });
+      for (const raw of observation.answers) {
+        const answer = unquote(raw);
+        const subnetText = /^edns0-client-subnet\s+(\S+)$/i.exec(answer)?.[1];
+        if (subnetText !== undefined) addSubnet(subnetText, observation.probe);
+        else addResolver(answer, observation.probe, observation.via, "probes");
+      }
+    }
+    probeErrors.push(...lookupErrors);
   }
 
   const all = [...resolvers.values()];
@@ -377,7 +498,11 @@ function judgeDns(
     exit_asns: exitAsns,
     allow_asns: allowAsns,
     probe_errors: probeErrors,
+    source,
+    ...(lookups.length > 0 ? { oracle: { lookups: lookups.length, sightings: sightings.length } } : {}),
   };
+  const seenBy =
+    source === "oracle" ? " Seen by this server's DNS oracle." : " Named by the who-is-asking probes.";
   const leaks = [
     ...all
       .filter((r) => r.judgement === "home")
@@ -389,13 +514,16 @@ function judgeDns(
           `a resolver saw the query come from ${s.subnet}, ${s.home_match?.kind === "address" ? `which overlaps the home entry ${s.home_match.entry}` : describeMatch(s.home_match as HomeMatch, s.subnet)}`,
       ),
   ];
-  if (leaks.length > 0) return verdict("leak", "red", `DNS leaks: ${leaks.join("; ")}.`, evidence);
+  if (leaks.length > 0) return verdict("leak", "red", `DNS leaks: ${leaks.join("; ")}.${seenBy}`, evidence);
   if (all.length === 0) {
-    const why = probeErrors.length > 0 ? ` (${probeErrors[0]?.probe}: ${probeErrors[0]?.error})` : "";
+    const why = [
+      ...(lookups.length > 0 ? ["this server's DNS oracle saw none of this report's lookups"] : []),
+      ...probeErrors.slice(0, 1).map((e) => `${e.probe}: ${e.error}`),
+    ];
     return verdict(
       "unknown",
       "yellow",
-      `No resolver was observed${why}, so a DNS leak cannot be ruled out.`,
+      `No resolver was observed${why.length > 0 ? ` (${why.join("; ")})` : ""}, so a DNS leak cannot be ruled out.`,
       evidence,
     );
   }
@@ -408,15 +536,62 @@ function judgeDns(
     return verdict(
       "suspect",
       "yellow",
-      `DNS goes through ${others.map((r) => describeIp(r.info)).join(", ")}, neither ${vpn} nor an allowed resolver.`,
+      `DNS goes through ${others.map((r) => describeIp(r.info)).join(", ")}, neither ${vpn} nor an allowed resolver.${seenBy}`,
       evidence,
     );
   }
+  // The exit's network vouches for a resolver only when that exit is known not to be home.
+  const unvouched = homeUnknownReason(home) === null ? [] : all.filter((r) => r.judgement === "exit_network");
+  if (unvouched.length > 0)
+    return verdict(
+      "unknown",
+      "yellow",
+      `DNS goes through ${unvouched.map((r) => describeIp(r.info)).join(", ")} in the exit's network, but the home address is unknown, so this cannot be told apart from the home ISP's resolver.${seenBy}`,
+      evidence,
+    );
   const described = all.map(
     (r) =>
       `${describeIp(r.info)}${r.judgement === "exit_network" ? ", the VPN's network" : ", an allowed resolver"}`,
   );
-  return verdict("ok", "green", `DNS goes through ${described.join("; ")}.`, evidence);
+  return verdict("ok", "green", `DNS goes through ${described.join("; ")}.${seenBy}`, evidence);
+}
+
+/**
+ * The DNS verdict of a report sent before its DNS probes finished (dns_pending: a network change
+ * made the IP answers urgent). It has no DNS evidence of its own, so it must neither raise a DNS
+ * alert nor end one: a leak or a suspect resolver stays as the last check found it, and an ok
+ * becomes unknown (unknown is never green) until the next report, which carries the DNS part.
+ * No DNS event fires on either change, so a missing part never alerts.
+ */
+function pendingDns(previous: Verdict<DnsEvidence> | null, policy: ClientPolicy): Verdict<DnsEvidence> {
+  if (previous?.evidence.pending) return previous; // a second such report in a row
+  if (previous === null)
+    return verdict(
+      "unknown",
+      "yellow",
+      "This report was sent before its DNS probes finished, so a DNS leak cannot be ruled out yet.",
+      {
+        resolvers: [],
+        client_subnets: [],
+        exit_asns: [],
+        allow_asns: policy.dns_allow_asns,
+        probe_errors: [],
+        pending: true,
+      },
+    );
+  const evidence = { ...previous.evidence, pending: true };
+  if (previous.status === "ok")
+    return verdict(
+      "unknown",
+      "yellow",
+      `DNS is being checked again after a network change, so a DNS leak cannot be ruled out yet (the last check said: ${previous.reason})`,
+      evidence,
+    );
+  return {
+    ...previous,
+    reason: `${previous.reason} (The last check: DNS is being checked again after a network change.)`,
+    evidence,
+  };
 }
 
 /** A forwarded client subnet is home when it overlaps a home range or lies in a home ASN. */
@@ -430,12 +605,15 @@ function subnetHomeMatch(subnet: Cidr, info: IpInfo, home: HomeIdentity): HomeMa
 
 function disagreement(result: IpFamilyResult | undefined, label: string): string | null {
   if (result === undefined || result.consistent) return null;
-  const said = result.answers.filter((a) => a.ip !== null).map((a) => `${a.provider} said ${a.ip}`);
+  const said = result.answers
+    .filter((a) => a.ip !== null && !isPrivateAnswer(a))
+    .map((a) => `${a.provider} said ${a.ip}`);
   return `${label}: ${said.length > 0 ? said.join(", ") : "no agreement"}`;
 }
 
 function judgeExit(
-  report: ReportV1,
+  families: { ipv4: IpFamilyResult; ipv6: IpFamilyResult | undefined },
+  exits: ObservedAddress[],
   v4: IpInfo | null,
   v6: IpInfo | null,
   policy: ClientPolicy,
@@ -462,19 +640,62 @@ function judgeExit(
       );
     }
   }
-  const disagreements = [disagreement(report.ipv4, "IPv4"), disagreement(report.ipv6, "IPv6")].filter(
-    (d) => d !== null,
-  );
+  const locked = { asns: policy.exit_asns ?? null, countries: policy.exit_countries ?? null };
+  const outside: ("asn" | "country")[] = [];
+  const outsideWhy: string[] = [];
+  if (primary !== null && locked.asns !== null) {
+    if (primary.asn === null) unverifiable.push("locked_asn");
+    else if (!locked.asns.includes(primary.asn)) {
+      outside.push("asn");
+      outsideWhy.push(
+        `${networkName(primary.asn, primary.org)} is not one of ${locked.asns.map((a) => `AS${a}`).join(", ") || "no network"}`,
+      );
+    }
+  }
+  if (primary !== null && locked.countries !== null) {
+    if (primary.country === null) unverifiable.push("locked_country");
+    else if (!locked.countries.includes(primary.country.toUpperCase())) {
+      outside.push("country");
+      outsideWhy.push(`${primary.country} is not one of ${locked.countries.join(", ") || "no country"}`);
+    }
+  }
+  const { ipv4, ipv6 } = families;
+  const disagreements = [disagreement(ipv4, "IPv4"), disagreement(ipv6, "IPv6")].filter((d) => d !== null);
   const evidence: ExitEvidence = {
     ipv4: v4,
     ipv6: v6,
-    answers: { ipv4: report.ipv4.answers, ipv6: report.ipv6?.answers ?? [] },
-    consistent: { ipv4: report.ipv4.consistent, ipv6: report.ipv6 ? report.ipv6.consistent : null },
+    answers: { ipv4: ipv4.answers, ipv6: ipv6?.answers ?? [] },
+    consistent: { ipv4: ipv4.consistent, ipv6: ipv6 ? ipv6.consistent : null },
     inconsistent: disagreements.length > 0,
     expected: { country: expectedCountry, asn: expectedAsn },
     violations,
     unverifiable,
+    locked,
+    outside,
+    private_answers: [...privateAnswers(ipv4, 4), ...(ipv6 ? privateAnswers(ipv6, 6) : [])],
   };
+  // The exit is where traffic leaves: through home it is not ok, whatever else holds.
+  const homeExits = exits.filter((e) => e.consensus && e.home_match !== null);
+  if (homeExits.length > 0) {
+    const which = homeExits.map(
+      (e) =>
+        `the ${family(e)} exit ${describeIp(e.info)} is ${describeMatch(e.home_match as HomeMatch, e.ip)}`,
+    );
+    return verdict(
+      "leak",
+      "red",
+      `Traffic leaves through the home line, not the VPN: ${which.join("; ")}.`,
+      evidence,
+    );
+  }
+  if (primary !== null && outside.length > 0) {
+    return verdict(
+      "unexpected",
+      "red",
+      `Exit ${describeIp(primary)} is outside the networks this client is locked to: ${outsideWhy.join("; ")}.`,
+      evidence,
+    );
+  }
   if (primary !== null && violations.length > 0) {
     return verdict(
       "violated",
@@ -494,9 +715,13 @@ function judgeExit(
   if (v4 === null)
     return verdict("unknown", "yellow", "No provider returned a public IPv4 exit address.", evidence);
   if (unverifiable.length > 0) {
-    const what = unverifiable
-      .map((u) => (u === "country" ? `country ${expectedCountry}` : `AS${expectedAsn}`))
-      .join(" and ");
+    const expectation: Record<ExitEvidence["unverifiable"][number], string> = {
+      country: `country ${expectedCountry}`,
+      asn: `AS${expectedAsn}`,
+      locked_asn: "locked networks",
+      locked_country: "locked countries",
+    };
+    const what = unverifiable.map((u) => expectation[u]).join(" and ");
     return verdict(
       "unknown",
       "yellow",
@@ -615,6 +840,21 @@ function verdictFlips(previous: ClientState | null, next: ClientState, at: numbe
       at,
     });
   }
+  const unexpected = (v: Verdict<ExitEvidence> | undefined) =>
+    v?.status === "unexpected"
+      ? `${v.evidence.ipv4?.asn ?? v.evidence.ipv6?.asn}:${primaryOf(v)?.country}`
+      : null;
+  const nowOutside = unexpected(after.exit);
+  // entering, or moving from one network outside the lock to another
+  if (nowOutside !== null && nowOutside !== unexpected(before?.exit)) {
+    flips.push({
+      kind: "exit.unexpected",
+      from: before?.exit.status ?? null,
+      to: "unexpected",
+      evidence: withReason(after.exit.reason, exitAfter),
+      at,
+    });
+  }
   const oldExit = previous?.exit.ipv4 ?? null;
   const newExit = next.exit.ipv4;
   if (oldExit !== null && newExit !== null && canonicalIp(oldExit.ip) !== canonicalIp(newExit.ip)) {
@@ -631,6 +871,41 @@ function verdictFlips(previous: ClientState | null, next: ClientState, at: numbe
     });
   }
   return flips;
+}
+
+const primaryOf = (v: Verdict<ExitEvidence>) => v.evidence.ipv4 ?? v.evidence.ipv6;
+
+/**
+ * exit.new_network: the exit (IPv4, else IPv6) is in an AS the client has not used in the last
+ * 30 days. Only judged when the caller looked the history up (`networks`), and only when the
+ * client has a history to compare with; an exit through home is the bypass, not a new network.
+ */
+function newNetworkFlips(
+  previous: ClientState | null,
+  next: ClientState,
+  networks: NetworkProfile | null,
+  at: number,
+): Flip[] {
+  if (networks === null || networks.asns.length === 0 || next.verdicts === null) return [];
+  const exit = next.exit.ipv4 ?? next.exit.ipv6;
+  if (exit === null || exit.asn === null) return [];
+  const before = previous?.exit.ipv4 ?? previous?.exit.ipv6 ?? null;
+  if (before?.asn === exit.asn || networks.asns.some((n) => n.asn === exit.asn)) return [];
+  const home = next.verdicts.bypass.evidence.exits.some((e) => e.ip === exit.ip && e.home_match !== null);
+  if (home) return [];
+  return [
+    {
+      kind: "exit.new_network",
+      from: before?.asn == null ? null : `AS${before.asn}`,
+      to: `AS${exit.asn}`,
+      evidence: {
+        reason: `${networkName(exit.asn, exit.org)} first seen; last 30 days: ${describeNetworks(networks)}.`,
+        exit,
+        networks,
+      },
+      at,
+    },
+  ];
 }
 
 /**

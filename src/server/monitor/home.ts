@@ -1,10 +1,42 @@
 /**
- * Pure questions about addresses: does it belong to home, and could it be a public Internet
- * source at all. Learning the home identity (probing, refreshing) lives elsewhere.
+ * Pure questions about home: is it known at all, and does an address belong to it. Learning the
+ * home identity (probing, refreshing) lives in server/home-identity.ts; whether an address could
+ * be public at all, in protocol/public-address.ts (the client asks that too).
  */
 import type { IpInfo } from "../geo/types.ts";
-import { type Cidr, cidrContains, parseCidr, parseIp } from "./cidr.ts";
+import type { ServerWarning } from "../warnings.ts";
+import { cidrContains, parseCidr, parseIp } from "./cidr.ts";
 import type { HomeIdentity, HomeMatch } from "./types.ts";
+
+/** True when the server knows some home address, range or ASN: without one, nothing can be home. */
+export function isHomeKnown(home: HomeIdentity): boolean {
+  return home.addresses.length > 0 || home.asns.length > 0;
+}
+
+/** The title of every notice that says home is unknown (dashboard banner, API warning). */
+const HOME_UNKNOWN_TITLE = "Home address unknown: bypass cannot be checked";
+
+/**
+ * Why home is unknown and how to fix it, for verdict reasons, the dashboard banner and the API;
+ * null when home is known.
+ */
+export function homeUnknownReason(home: HomeIdentity): string | null {
+  if (isHomeKnown(home)) return null;
+  return home.learn
+    ? "learning it has not succeeded yet (no IP provider has answered the server). Check that the server itself reaches the Internet outside the VPN, or set --home-ip / --home-asn."
+    : "learning it is off (--no-home-learn) and neither --home-ip nor --home-asn is set. Set --home-ip / --home-asn, or drop --no-home-learn.";
+}
+
+/** The dashboard banner and API warning while home is unknown; null once it is known. */
+export function homeWarning(home: HomeIdentity): ServerWarning | null {
+  const reason = homeUnknownReason(home);
+  if (reason === null) return null;
+  return {
+    code: "home_unknown",
+    title: HOME_UNKNOWN_TITLE,
+    message: `Every client's bypass verdict stays unknown (yellow) until the server knows its home address: ${reason}`,
+  };
+}
 
 /**
  * The home entry ("203.0.113.0/24", "2001:db8:1::7") that contains `ip`, or null. Entries that
@@ -34,39 +66,4 @@ export function matchHome(info: IpInfo, home: HomeIdentity): HomeMatch | null {
   if (entry !== null) return { kind: "address", entry };
   if (info.asn !== null && home.asns.includes(info.asn)) return { kind: "asn", asn: info.asn };
   return null;
-}
-
-/**
- * Ranges that can never be the Internet-facing address of a client. Documentation ranges
- * (192.0.2.0/24, 2001:db8::/32, ...) are deliberately absent: labs and tests use them as
- * stand-ins for public addresses. 198.18.0.0/15 is here because proxy tools (Clash, sing-box)
- * hand out "fake IP" answers from it.
- */
-const NON_PUBLIC: readonly Cidr[] = [
-  "0.0.0.0/8", // "this network"
-  "10.0.0.0/8", // private
-  "100.64.0.0/10", // carrier-grade NAT
-  "127.0.0.0/8", // loopback
-  "169.254.0.0/16", // link-local
-  "172.16.0.0/12", // private
-  "192.168.0.0/16", // private
-  "198.18.0.0/15", // benchmarking, fake-IP DNS
-  "224.0.0.0/4", // multicast
-  "240.0.0.0/4", // reserved and broadcast
-  "::/128", // unspecified
-  "::1/128", // loopback
-  "fc00::/7", // unique local (ULA)
-  "fe80::/10", // link-local
-  "ff00::/8", // multicast
-].map((text) => parseCidr(text) as Cidr);
-
-/**
- * True when `ip` could be a public Internet address: not private, loopback, CGNAT, link-local,
- * ULA, multicast or reserved. IPv4-mapped IPv6 is judged as the IPv4 it carries. Not an address
- * at all is not public.
- */
-export function isPublicAddress(ip: string): boolean {
-  const address = parseIp(ip);
-  if (address === null) return false;
-  return !NON_PUBLIC.some((range) => cidrContains(range, address));
 }

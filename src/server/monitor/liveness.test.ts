@@ -94,6 +94,11 @@ describe("late, offline, online", () => {
       offline_at: null,
     });
     expect(client.current.reason).toContain("Offline");
+    // a time people read, not a raw ISO string
+    expect(client.current.reason).toContain(
+      `since ${new Date(T0).toISOString().slice(0, 19).replace("T", " ")} UTC`,
+    );
+    expect(client.current.reason).not.toMatch(/\d{2}T\d{2}:\d{2}/);
     expect(nextDeadline(client.current)).toBeNull();
     expect(client.sweep(T0 + 3600 * S)).toEqual([]);
 

@@ -4,11 +4,10 @@
  * a sweeper acts on deadlines stored in the database, with compare-and-set, so restarts and
  * concurrent sweepers never invent or double an alert.
  */
-import type { Logger } from "../../cli/common.ts";
+import type { Logger } from "../../logger.ts";
 import type { ReportV1 } from "../../protocol/report.ts";
-import type { AcceptedReport, AcceptResult } from "../api/reports/service.ts";
+import type { ClientCache } from "../api/reports/client-cache.ts";
 import type { Broker } from "../broker.ts";
-import type { ClientCache } from "../client-cache.ts";
 import type { GeoLookup } from "../geo/types.ts";
 import type {
   ClientRecord,
@@ -17,18 +16,34 @@ import type {
   Heartbeat,
   HistoryRow,
   NewEvent,
+  Repositories,
   Store,
+  Transaction,
 } from "../store/index.ts";
-import { applyPolicy, DEFAULT_CLIENT_POLICY, evaluateReport, initialClientState } from "./evaluate.ts";
-import {
-  afterServerStart,
-  DEFAULT_GRACE_S,
-  nextDeadline,
-  pendingDeadlines,
-  serverDowntime,
-  sweepClient,
-} from "./liveness.ts";
-import type { ClientPolicy, ClientState, Flip, HomeIdentity } from "./types.ts";
+import { applyPolicy, evaluateReport, initialClientState, judgedAgainst, rejudgeState } from "./evaluate.ts";
+import { afterServerStart, nextDeadline, pendingDeadlines, serverDowntime, sweepClient } from "./liveness.ts";
+import { LEARN_WINDOW_MS, learnNetworks, type NetworkProfile } from "./networks.ts";
+import { type PolicyDefaults, policyFrom } from "./settings.ts";
+import { statusReasons } from "./status.ts";
+import type { ClientPolicy, ClientState, Flip, HomeIdentity, OverallStatus } from "./types.ts";
+
+/** An authenticated, valid report, handed to the monitor to judge and store. */
+export interface AcceptedReport {
+  client: ClientRecord;
+  report: ReportV1;
+  sourceIp: string | null;
+  receivedAt: number;
+}
+
+/** What the monitor answers for an accepted report: when the client should report next. */
+/** What the monitor answers for an accepted report: when to report next, and what it concluded. */
+export interface AcceptResult {
+  nextReportInS: number;
+  /** the client's overall status after this report */
+  status: OverallStatus;
+  /** why: the causes of the status, one sentence each (the "Protected" sentence when green) */
+  reasons: string[];
+}
 
 export interface MonitorDeps {
   store: Store;
@@ -39,71 +54,70 @@ export interface MonitorDeps {
   /** the home identity to judge against, always the current one */
   home: () => HomeIdentity;
   /** server-wide defaults for every client's policy */
-  defaults?: { dnsAllowAsns?: number[]; graceS?: number };
+  defaults?: PolicyDefaults;
   /**
    * Called inside the transaction that stores events, so notifications are queued atomically
    * with the flips that cause them (the outbox).
    */
-  onEvents?: (events: EventRecord[], client: ClientRecord | null) => number;
+  onEvents?: (tx: Transaction, events: EventRecord[], client: ClientRecord | null) => Promise<void>;
   /** history and events older than this are deleted (hourly); 0 or absent keeps everything */
   retentionMs?: number;
   /** the report path's client cache; absent = read the store every time */
   cache?: ClientCache;
   /** skip re-judging a report that says exactly what the last one said (default on) */
   fastPath?: boolean;
-  /** how often the sweeper looks for due deadlines */
-  sweepIntervalMs?: number;
-}
-
-/** The policy fields a user can set per client (PATCH /api/v1/clients/:id), stored as JSON. */
-export interface ClientSettings {
-  interval_s?: number | null;
-  grace_s?: number | null;
-  expected_country?: string | null;
-  expected_asn?: number | null;
-  paused?: boolean;
-  /** ms since the epoch; alerts are held until then */
-  muted_until?: number | null;
-  dns_allow_asns?: number[];
+  /**
+   * Keep unchanged reports' liveness in memory and write it every 2 s (SQLite: this process is
+   * the only judge of deadlines). Off: write it in the report's transaction and read the client
+   * locked there (PostgreSQL: the leader's sweeper, maybe on another replica, must see it).
+   */
+  heartbeatsWriteBehind?: boolean;
 }
 
 const ALIVE_KEY = "server.alive_at";
+/** Clients read and re-judged per step after a home change, between two turns of the event loop. */
+const REJUDGE_PAGE = 100;
 const ALIVE_EVERY_MS = 5_000;
 /** How often heartbeats held in memory are written (and announced to dashboards). */
 const HEARTBEATS_EVERY_MS = 2_000;
 
+/** How a client's last full judgment went: the report's material key and the revision it left. */
+interface Judged {
+  key: bigint;
+  revision: number;
+}
+
 export class ClientMonitor {
-  private timer: ReturnType<typeof setInterval> | undefined;
   private lastAliveWrite = 0;
   private lastBeatsWrite = 0;
   private lastPrune = 0;
-  /** notification rows queued by the transaction that just committed */
-  private queuedSinceCommit = 0;
-  /** what each client's last judged report said (see materialKey); memory only, so a restart re-judges once */
-  private readonly materialKeys = new Map<string, bigint>();
   /**
-   * Heartbeats not yet in the database. Unchanged reports only move liveness columns, so the
-   * sweeper writes them together every HEARTBEATS_EVERY_MS instead of one row per report (a
-   * client reporting every second is one write per 2 s); the report cache holds them meanwhile.
-   * A client whose stored deadline is due but has a heartbeat here is not silent: the sweeper
-   * writes the heartbeats before it judges anyone.
+   * What each client's last judged report said (see materialKey), and the revision that
+   * judgment wrote: a report with the same key at the same revision is unchanged. Memory only,
+   * so a restart re-judges once; a revision written by anyone else (another replica, the
+   * sweeper, a settings change) makes the entry stale by itself.
+   */
+  private readonly judged = new Map<string, Judged>();
+  /**
+   * Heartbeats not yet in the database (write-behind only). Unchanged reports only move liveness
+   * columns, so the sweeper writes them together every HEARTBEATS_EVERY_MS instead of one row
+   * per report (a client reporting every second is one write per 2 s); the report cache holds
+   * them meanwhile. A client whose stored deadline is due but has a heartbeat here is not
+   * silent: the sweeper writes the heartbeats before it judges anyone.
    */
   private readonly unwrittenBeats = new Map<string, Heartbeat>();
+  private readonly writeBehind: boolean;
+  /** the re-judging pass under way (see rejudgeStale), and whether another must follow it */
+  private rejudging: Promise<number> | undefined;
+  private rejudgeAgain = false;
+  private stopped = false;
 
-  constructor(private readonly deps: MonitorDeps) {}
+  constructor(private readonly deps: MonitorDeps) {
+    this.writeBehind = deps.heartbeatsWriteBehind ?? true;
+  }
 
   policyOf(client: ClientRecord): ClientPolicy {
-    const s = client.policy as ClientSettings;
-    return {
-      ...DEFAULT_CLIENT_POLICY,
-      dns_allow_asns: s.dns_allow_asns ??
-        this.deps.defaults?.dnsAllowAsns ?? [...DEFAULT_CLIENT_POLICY.dns_allow_asns],
-      paused: s.paused ?? false,
-      interval_s: s.interval_s ?? null,
-      grace_s: s.grace_s ?? this.deps.defaults?.graceS ?? DEFAULT_GRACE_S,
-      expected_country: s.expected_country ?? null,
-      expected_asn: s.expected_asn ?? null,
-    };
+    return policyFrom(client.settings, this.deps.defaults);
   }
 
   /**
@@ -111,7 +125,7 @@ export class ClientMonitor {
    * those are laid over the stored JSON, which is as of the last change.
    */
   stateOf(client: ClientRecord): ClientState | null {
-    const s = client.state as ClientState | null;
+    const s = client.state;
     if (s?.version !== 1) return null;
     return {
       ...s,
@@ -122,20 +136,20 @@ export class ClientMonitor {
     };
   }
 
-  acceptReport(r: AcceptedReport): AcceptResult {
-    const { store } = this.deps;
-    // Read again inside the write: with group commit, r.client was read before earlier
-    // reports of the same batch were applied.
-    const stored = (this.deps.cache ?? store.clients).get(r.client.id) ?? r.client;
+  /** Judges and stores one report inside the caller's transaction (`tx`). */
+  async acceptReport(r: AcceptedReport, tx: Transaction): Promise<AcceptResult> {
+    // Read again inside the write: with group commit, r.client was read before earlier reports
+    // of the same batch were applied; across replicas, another one may have judged it since.
+    const stored = (await this.current(r.client.id, tx)) ?? r.client;
     const beat = this.unwrittenBeats.get(stored.id);
     const client = beat ? { ...stored, ...beat } : stored;
     const previous = this.stateOf(client);
     const home = this.deps.home();
-    const key = materialKey(r.report, r.sourceIp, home, client.policy);
+    const key = materialKey(r.report, r.sourceIp, home, client.settings);
     if (previous && this.isUnchanged(client, previous, key, r.report))
-      return this.heartbeat(client, previous, r);
+      return this.heartbeat(client, previous, r, tx);
 
-    const judged = evaluateReport({
+    const input = {
       report: r.report,
       sourceIp: r.sourceIp,
       policy: this.policyOf(client),
@@ -144,7 +158,12 @@ export class ClientMonitor {
       geo: this.deps.geo,
       now: r.receivedAt,
       replayed: r.report.replayed === true,
-    });
+    };
+    let judged = evaluateReport(input);
+    // A new exit network is news only against what the client used before: its history is read
+    // (one summing query) only when the exit moved to another AS than the previous state's.
+    if (movedNetwork(previous, judged.state))
+      judged = evaluateReport({ ...input, networks: await this.networksOf(tx, client.id, r.receivedAt) });
     const state = judged.state;
     const update = {
       state,
@@ -155,39 +174,64 @@ export class ClientMonitor {
       lastObservedAt: state.observed_at ?? Date.parse(r.report.observed_at),
       ...columnsOf(state),
     };
-    const updated = { ...client, ...update };
-    const events = store.transaction(() => {
-      store.clients.applyReport(client.id, update);
-      this.unwrittenBeats.delete(client.id); // the update carries the liveness columns too
+    const updated: ClientRecord = { ...client, ...update, revision: client.revision + 1 };
+    const events = await tx.transaction(async (inner) => {
+      await inner.clients.applyReport(client.id, update);
       if (previous === null || historyDiffers(previous, state))
-        store.history.record(client.id, historyRowOf(state, update.lastReportAt));
-      return this.storeFlips(updated, judged.flips);
+        await inner.history.record(client.id, historyRowOf(state, update.lastReportAt));
+      return this.storeFlips(inner, updated, judged.flips);
     });
+    this.unwrittenBeats.delete(client.id); // the update carries the liveness columns too
     this.deps.cache?.set(updated);
-    if (r.report.replayed) this.materialKeys.delete(client.id);
-    else this.materialKeys.set(client.id, key);
-    this.published(client.id, events, true);
-    return { nextReportInS: state.interval_s };
+    if (r.report.replayed) this.judged.delete(client.id);
+    else this.judged.set(client.id, { key, revision: updated.revision });
+    this.announce(tx, client.id, events, true);
+    return { nextReportInS: state.interval_s, status: state.status, reasons: statusReasons(state) };
+  }
+
+  /** The exit networks and countries the client used in the last 30 days (its history). */
+  learnedNetworks(clientId: string): Promise<NetworkProfile> {
+    return this.networksOf(this.deps.store, clientId, this.deps.now());
+  }
+
+  private async networksOf(repos: Pick<Repositories, "history">, clientId: string, now: number) {
+    const times = await repos.history.exitTimes(clientId, now - LEARN_WINDOW_MS, now);
+    return learnNetworks(times, this.deps.geo, this.deps.home());
+  }
+
+  /** The client as it stands inside `tx`: cached (write-behind), or read and locked. */
+  private current(id: string, tx: Transaction): Promise<ClientRecord | null> {
+    if (!this.writeBehind) return tx.clients.getForUpdate(id);
+    return this.deps.cache ? this.deps.cache.get(id, tx.clients) : tx.clients.get(id);
   }
 
   /**
    * True when re-judging would change nothing: a live (not replayed) report saying exactly what
    * the previous one said, with home and settings unchanged, from a client that is online and
-   * not flapping. test/fast-path.test.ts checks the shortcut agrees with full evaluation.
+   * not flapping, and nobody judged it since. test/fast-path.test.ts checks the shortcut agrees
+   * with full evaluation.
    */
   private isUnchanged(client: ClientRecord, previous: ClientState, key: bigint, report: ReportV1): boolean {
+    const last = this.judged.get(client.id);
     return (
       this.deps.fastPath !== false &&
       !report.replayed &&
-      this.materialKeys.get(client.id) === key &&
+      last !== undefined &&
+      last.key === key &&
+      last.revision === client.revision &&
       previous.liveness === "online" &&
       !previous.paused &&
       previous.flap.flapping_since === null
     );
   }
 
-  /** An unchanged report: move the deadlines (written and announced by a later sweep), store no event. */
-  private heartbeat(client: ClientRecord, previous: ClientState, r: AcceptedReport): AcceptResult {
+  /** An unchanged report: move the deadlines, store no event. */
+  private async heartbeat(
+    client: ClientRecord,
+    previous: ClientState,
+    r: AcceptedReport,
+    tx: Transaction,
+  ): Promise<AcceptResult> {
     const observedAt = Date.parse(r.report.observed_at);
     const deadlines = pendingDeadlines({ ...previous, from: r.receivedAt });
     const next = { ...previous, last_report_at: r.receivedAt, observed_at: observedAt, ...deadlines };
@@ -199,168 +243,293 @@ export class ClientMonitor {
       offlineAt: deadlines.offline_at,
       nextCheckAt: nextDeadline(next),
     };
-    this.unwrittenBeats.set(client.id, beat);
+    if (this.writeBehind) this.unwrittenBeats.set(client.id, beat);
+    else {
+      await tx.clients.heartbeat(client.id, beat);
+      this.announce(tx, client.id, [], true);
+    }
     this.deps.cache?.set({ ...client, ...beat });
-    return { nextReportInS: previous.interval_s };
+    return { nextReportInS: previous.interval_s, status: previous.status, reasons: statusReasons(previous) };
   }
 
   /** A report built by the server itself (legacy keepalive) goes through the same path. */
-  acceptServerBuiltReport(client: ClientRecord, report: ReportV1, sourceIp: string | null): AcceptResult {
-    return this.acceptReport({ client, report, sourceIp, receivedAt: this.deps.now() });
-  }
-
-  /** After a failed commit: re-judge every client's next report in full. */
-  forgetJudgements(): void {
-    this.materialKeys.clear();
+  acceptServerBuiltReport(
+    client: ClientRecord,
+    report: ReportV1,
+    sourceIp: string | null,
+  ): Promise<AcceptResult> {
+    return this.deps.store.transaction((tx) =>
+      this.acceptReport({ client, report, sourceIp, receivedAt: this.deps.now() }, tx),
+    );
   }
 
   /** Applies changed settings (interval, grace, pause, expectations) to the stored state. */
-  settingsChanged(clientId: string): void {
+  async settingsChanged(clientId: string): Promise<void> {
     const { store, now } = this.deps;
-    this.writeHeartbeats();
-    const client = store.clients.get(clientId);
-    if (!client) return;
-    const policy = this.policyOf(client);
-    const state = applyPolicy(this.stateOf(client) ?? initialClientState(policy), policy, now());
-    store.clients.casState(
-      client.id,
-      { liveness: client.liveness, lastReportAt: client.lastReportAt },
-      { state, ...columnsOf(state) },
-    );
-    this.materialKeys.delete(clientId);
+    await this.writeHeartbeats();
+    await store.transaction(async (tx) => {
+      const client = await tx.clients.getForUpdate(clientId);
+      if (!client) return;
+      const policy = this.policyOf(client);
+      const state = applyPolicy(this.stateOf(client) ?? initialClientState(policy), policy, now());
+      await tx.clients.casState(
+        client.id,
+        { liveness: client.liveness, lastReportAt: client.lastReportAt },
+        { state, ...columnsOf(state) },
+      );
+    });
+    this.judged.delete(clientId);
     this.deps.broker.publish("client.changed", { clientId });
   }
 
+  /**
+   * Judges every client's last report again whose verdicts rest on another home identity than
+   * the current one: when home is first learned (or configured, found at start) or changes, a
+   * client exposed by it turns red now, not at its next report. Works through the clients a page
+   * at a time, yielding between pages, so reports keep flowing; a second call while one runs
+   * makes it go over the clients once more. Resolves to the number of clients re-judged.
+   */
+  async rejudgeStale(): Promise<number> {
+    if (this.rejudging) {
+      this.rejudgeAgain = true;
+      return this.rejudging;
+    }
+    const run = async () => {
+      let total = 0;
+      do {
+        this.rejudgeAgain = false;
+        let after: string | null = null;
+        for (;;) {
+          if (this.stopped) return total;
+          // the compare-and-set in rejudgePage expects the liveness columns as stored
+          await this.writeHeartbeats();
+          const page = await this.deps.store.clients.page(after, REJUDGE_PAGE);
+          total += await this.rejudgePage(page);
+          if (page.length < REJUDGE_PAGE) break;
+          after = (page.at(-1) as ClientRecord).name;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      } while (this.rejudgeAgain);
+      return total;
+    };
+    this.rejudging = run()
+      .then((total) => {
+        if (total)
+          this.deps.logger.info(`home identity changed: judged the last report of ${total} client(s) again`);
+        return total;
+      })
+      .catch((e) => {
+        this.deps.logger.error(`re-judging clients after a home change failed: ${(e as Error).message}`);
+        return 0;
+      })
+      .finally(() => {
+        this.rejudging = undefined;
+      });
+    return this.rejudging;
+  }
+
+  /** One page of clients: those judged against another home are judged again, in one transaction. */
+  private async rejudgePage(clients: ClientRecord[]): Promise<number> {
+    const { store, now, broker } = this.deps;
+    const home = this.deps.home();
+    const t = now();
+    const judged = clients.flatMap((client) => {
+      const state = this.stateOf(client);
+      if (state === null || state.verdicts === null || client.lastReport === null) return [];
+      if (judgedAgainst(state, home)) return [];
+      const { state: next, flips } = rejudgeState({
+        state,
+        report: client.lastReport,
+        sourceIp: client.lastSourceIp,
+        policy: this.policyOf(client),
+        home,
+        geo: this.deps.geo,
+        now: t,
+      });
+      return [{ client, state, next, flips }];
+    });
+    if (judged.length === 0) return 0;
+    const stored = await store.transaction(async (tx) => {
+      const done: { id: string; statusChanged: boolean }[] = [];
+      const events: EventRecord[] = [];
+      for (const { client, state, next, flips } of judged) {
+        const won = await tx.clients.casState(
+          client.id,
+          { liveness: client.liveness, lastReportAt: client.lastReportAt },
+          { state: next, ...columnsOf(next) },
+        );
+        if (!won) continue; // a report got there first, and was judged against this home
+        if (historyDiffers(state, next)) await tx.history.record(client.id, historyRowOf(next, t));
+        const updated = { ...client, state: next, ...columnsOf(next), revision: client.revision + 1 };
+        events.push(...(await this.storeFlips(tx, updated, flips)));
+        done.push({ id: client.id, statusChanged: next.status !== state.status });
+      }
+      this.announce(tx, null, events, false);
+      return done;
+    });
+    for (const { id, statusChanged } of stored) {
+      this.judged.delete(id);
+      this.deps.cache?.forget(id);
+      // a changed status can move the row (worst first) or out of a filter: the list refetches
+      broker.publish("client.updated", { clientId: id, changed: statusChanged });
+    }
+    return stored.length;
+  }
+
   /** Stores a server-wide event (home changed, uplink down/up, server started). */
-  recordServerEvent(flip: Flip): void {
-    const events = this.deps.store.transaction(() => this.storeFlips(null, [flip]));
-    this.published(null, events, false);
+  async recordServerEvent(flip: Flip): Promise<void> {
+    await this.deps.store.transaction(async (tx) => {
+      const events = await this.storeFlips(tx, null, [flip]);
+      this.announce(tx, null, events, false);
+    });
   }
 
   /**
-   * At start: give every client a full interval + grace counted from now (no false offline
-   * after a restart) and record our own downtime as unknown, not as client downtime.
+   * When this process starts leading. A server that (re)started gives every client a full
+   * interval + grace counted from now: no report could arrive while it was down, so no false
+   * offline after a restart. A replica that takes the lead over from another does so only when
+   * nobody led for longer than `downtimeToleranceMs` (every replica was down); otherwise the
+   * others kept accepting reports and the deadlines are true. Either way, a stretch without a
+   * leader is recorded as unknown, not as client downtime.
    */
-  start(startedAt: number): void {
+  async start(startedAt: number, how: { restarted: boolean; downtimeToleranceMs?: number }): Promise<void> {
     const { store, logger } = this.deps;
-    const lastAlive = Number(store.meta.get(ALIVE_KEY) ?? Number.NaN);
-    const downtime = serverDowntime(Number.isNaN(lastAlive) ? null : lastAlive, startedAt);
+    const lastAlive = Number((await store.meta.get(ALIVE_KEY)) ?? Number.NaN);
+    const downtime = serverDowntime(
+      Number.isNaN(lastAlive) ? null : lastAlive,
+      startedAt,
+      how.downtimeToleranceMs,
+    );
+    const home = this.deps.home();
     let adjusted = 0;
-    store.transaction(() => {
-      for (const client of store.clients.list()) {
+    let judgedAgainstOtherHome = false;
+    await store.transaction(async (tx) => {
+      for (const client of await tx.clients.list()) {
         const state = this.stateOf(client);
         if (!state) continue;
+        if (state.verdicts !== null && !judgedAgainst(state, home)) judgedAgainstOtherHome = true;
+        if (!how.restarted && !downtime) continue;
         const next = afterServerStart(state, startedAt);
         if (next.late_at === state.late_at && next.offline_at === state.offline_at) continue;
-        store.clients.casState(
+        await tx.clients.casState(
           client.id,
           { liveness: client.liveness, lastReportAt: client.lastReportAt },
           { state: next, ...columnsOf(next) },
         );
         adjusted++;
       }
-      store.meta.set(ALIVE_KEY, String(startedAt));
-      if (downtime) store.history.recordServerDowntime(downtime.from, downtime.to);
+      await tx.meta.set(ALIVE_KEY, String(startedAt));
+      if (downtime) await tx.history.recordServerDowntime(downtime.from, downtime.to);
     });
+    this.lastAliveWrite = startedAt;
     if (downtime)
       logger.info(
         `server was down for ${Math.round(downtime.duration_ms / 1000)} s; recorded as unknown, not as client downtime`,
       );
     if (adjusted) logger.debug(`extended the deadlines of ${adjusted} client(s) after start`);
-    this.timer = setInterval(() => this.sweep(), this.deps.sweepIntervalMs ?? 500);
+    // a new --home-ip (or a home learned since) makes stored verdicts rest on an old home
+    if (judgedAgainstOtherHome) void this.rejudgeStale();
   }
 
-  /** Stops the sweeper and writes the heartbeats it has not written yet (if the disk lets it). */
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+  /** Writes the heartbeats held in memory (at stop, if the disk lets it). */
+  async stop(): Promise<void> {
+    this.stopped = true;
     try {
-      this.writeHeartbeats();
+      await this.writeHeartbeats();
     } catch (e) {
       this.deps.logger.warn(`heartbeats not written at stop: ${(e as Error).message}`);
     }
   }
 
   /** Writes the heartbeats held in memory, in one transaction. */
-  writeHeartbeats(): void {
+  async writeHeartbeats(): Promise<void> {
     this.lastBeatsWrite = this.deps.now();
     if (this.unwrittenBeats.size === 0) return;
-    const { store, broker } = this.deps;
-    store.transaction(() => {
-      for (const [id, beat] of this.unwrittenBeats) store.clients.heartbeat(id, beat);
-    });
-    // dashboards re-read these rows now that the database has them
-    for (const clientId of this.unwrittenBeats.keys())
-      broker.publish("client.updated", { clientId, changed: false });
+    const beats = [...this.unwrittenBeats];
     this.unwrittenBeats.clear();
+    try {
+      await this.deps.store.transaction(async (tx) => {
+        for (const [id, beat] of beats) await tx.clients.heartbeat(id, beat);
+      });
+    } catch (e) {
+      // not written: keep the ones no newer report replaced, for the next try
+      for (const [id, beat] of beats) if (!this.unwrittenBeats.has(id)) this.unwrittenBeats.set(id, beat);
+      throw e;
+    }
+    // dashboards re-read these rows now that the database has them
+    for (const [clientId] of beats) this.deps.broker.publish("client.updated", { clientId, changed: false });
   }
 
-  /** One sweeper pass: every client whose next check is due. Returns the number of flips. */
-  sweep(): number {
+  /**
+   * One sweeper pass: every client whose next check is due, plus the periodic chores (heartbeats,
+   * the alive mark, nonce and retention pruning). Returns the number of flips.
+   */
+  async sweep(): Promise<number> {
     const { store, now, logger } = this.deps;
     const t = now();
     let flipped = 0;
-    try {
-      if (t - this.lastBeatsWrite >= HEARTBEATS_EVERY_MS) this.writeHeartbeats();
-      if (t - this.lastAliveWrite >= ALIVE_EVERY_MS) {
-        store.meta.set(ALIVE_KEY, String(t));
-        store.nonces.prune(t);
-        this.lastAliveWrite = t;
+    if (t - this.lastBeatsWrite >= HEARTBEATS_EVERY_MS) await this.writeHeartbeats();
+    if (t - this.lastAliveWrite >= ALIVE_EVERY_MS) {
+      await store.meta.set(ALIVE_KEY, String(t));
+      await store.nonces.prune(t);
+      this.lastAliveWrite = t;
+    }
+    if (this.deps.retentionMs && t - this.lastPrune >= 3_600_000) {
+      const removed = await store.history.prune(t - this.deps.retentionMs);
+      if (removed) logger.info(`retention: removed ${removed} history row(s) and event(s)`);
+      this.lastPrune = t;
+    }
+    let due = await store.clients.dueForSweep(t, 1000);
+    if (due.some((c) => this.unwrittenBeats.has(c.id))) {
+      await this.writeHeartbeats(); // their deadlines moved: read them again
+      due = await store.clients.dueForSweep(t, 1000);
+    }
+    for (const client of due) {
+      const state = this.stateOf(client);
+      const swept = state ? sweepClient(state, t) : null;
+      const next = swept?.state ?? state;
+      const expect = { liveness: client.liveness, lastReportAt: client.lastReportAt };
+      if (!next) {
+        // nothing to judge (never reported): stop looking at it until something changes
+        await store.transaction((tx) =>
+          tx.clients.casState(client.id, expect, {
+            state: client.state,
+            status: client.status,
+            liveness: client.liveness,
+            lateAt: null,
+            offlineAt: null,
+            nextCheckAt: null,
+          }),
+        );
+        continue;
       }
-      if (this.deps.retentionMs && t - this.lastPrune >= 3_600_000) {
-        const removed = store.history.prune(t - this.deps.retentionMs);
-        if (removed) logger.info(`retention: removed ${removed} history row(s) and event(s)`);
-        this.lastPrune = t;
-      }
-      let due = store.clients.dueForSweep(t, 1000);
-      if (due.some((c) => this.unwrittenBeats.has(c.id))) {
-        this.writeHeartbeats(); // their deadlines moved: read them again
-        due = store.clients.dueForSweep(t, 1000);
-      }
-      for (const client of due) {
-        const state = this.stateOf(client);
-        const swept = state ? sweepClient(state, t) : null;
-        const next = swept?.state ?? state;
-        if (!next) {
-          // nothing to judge (never reported): stop looking at it until something changes
-          store.clients.casState(
-            client.id,
-            { liveness: client.liveness, lastReportAt: client.lastReportAt },
-            {
-              state: client.state,
-              status: client.status,
-              liveness: client.liveness,
-              lateAt: null,
-              offlineAt: null,
-              nextCheckAt: null,
-            },
-          );
-          continue;
-        }
-        const events = store.transaction(() => {
-          const won = store.clients.casState(
-            client.id,
-            { liveness: client.liveness, lastReportAt: client.lastReportAt },
-            { state: next, ...columnsOf(next) },
-          );
-          // Losing the compare-and-set means a report or another sweeper got there first.
-          if (!won || !swept) return [];
-          store.history.record(client.id, historyRowOf(next, t));
-          return this.storeFlips({ ...client, state: next, ...columnsOf(next) }, swept.flips);
-        });
-        flipped += events.length;
-        this.deps.cache?.forget(client.id);
-        if (events.length) this.published(client.id, events, true);
-      }
-    } catch (e) {
-      logger.error(`sweeper pass failed: ${(e as Error).message}`);
+      const events = await store.transaction(async (tx) => {
+        const won = await tx.clients.casState(client.id, expect, { state: next, ...columnsOf(next) });
+        // Losing the compare-and-set means a report or another sweeper got there first.
+        if (!won || !swept) return [];
+        await tx.history.record(client.id, historyRowOf(next, t));
+        const flips = await this.storeFlips(
+          tx,
+          { ...client, state: next, ...columnsOf(next), revision: client.revision + 1 },
+          swept.flips,
+        );
+        this.announce(tx, client.id, flips, true);
+        return flips;
+      });
+      flipped += events.length;
+      this.deps.cache?.forget(client.id);
     }
     return flipped;
   }
 
   /** `client`: the record as this transaction leaves it (the notifier renders from it). */
-  private storeFlips(client: ClientRecord | null, flips: Flip[]): EventRecord[] {
-    const events: EventRecord[] = flips.map((f) => {
+  private async storeFlips(
+    tx: Transaction,
+    client: ClientRecord | null,
+    flips: Flip[],
+  ): Promise<EventRecord[]> {
+    const events: EventRecord[] = [];
+    for (const f of flips) {
       const e: NewEvent = {
         clientId: client?.id ?? null,
         kind: f.kind,
@@ -370,29 +539,30 @@ export class ClientMonitor {
         at: f.at,
         suppressed: f.suppressed ?? false,
       };
-      return { ...e, id: this.deps.store.events.append(e) };
-    });
-    if (events.length) this.queuedSinceCommit += this.deps.onEvents?.(events, client) ?? 0;
+      events.push({ ...e, id: await tx.events.append(e) });
+    }
+    if (events.length) await this.deps.onEvents?.(tx, events, client);
     return events;
   }
 
-  private published(clientId: string | null, events: EventRecord[], clientUpdated: boolean) {
+  /** Tells dashboards and metrics what changed, once `tx` has committed. */
+  private announce(tx: Transaction, clientId: string | null, events: EventRecord[], clientUpdated: boolean) {
     const { broker } = this.deps;
-    if (clientId && clientUpdated) broker.publish("client.updated", { clientId, changed: events.length > 0 });
-    if (events.length)
-      broker.publish("events.created", {
-        eventIds: events.map((e) => e.id),
-        kinds: events.map((e) => e.kind),
-      });
-    // after the commit, so the dispatcher finds the rows it is woken for
-    if (this.queuedSinceCommit > 0) broker.publish("outbox.enqueued", { count: this.queuedSinceCommit });
-    this.queuedSinceCommit = 0;
+    tx.afterCommit(() => {
+      if (clientId && clientUpdated)
+        broker.publish("client.updated", { clientId, changed: events.length > 0 });
+      if (events.length)
+        broker.publish("events.created", {
+          eventIds: events.map((e) => e.id),
+          kinds: events.map((e) => e.kind),
+        });
+    });
   }
 }
 
 /**
  * Everything a verdict can depend on: provider answers (not latencies), DNS answers and
- * errors, probe errors, the interval, the agent, the source address, home and settings. Two
+ * errors, the DNS oracle's sightings (not the names, which are new every time), probe errors, the interval, the agent, the source address, home and settings. Two
  * reports with the same key are judged the same. Kept as a 64-bit hash of that JSON (a
  * different report passing for unchanged has a chance of 2^-64), so the comparison is cheap
  * and 10,000 clients' keys take 80 KB instead of 10 MB.
@@ -401,7 +571,7 @@ function materialKey(
   report: ReportV1,
   sourceIp: string | null,
   home: HomeIdentity,
-  policy: Record<string, unknown>,
+  settings: ClientRecord["settings"],
 ): bigint {
   const family = (f: ReportV1["ipv4"] | undefined) =>
     f ? [f.ip, f.consistent, f.answers.map((a) => [a.provider, a.ip, a.error])] : null;
@@ -409,12 +579,20 @@ function materialKey(
     family(report.ipv4),
     family(report.ipv6),
     (report.dns ?? []).map((d) => [d.probe, d.type, d.via, d.answers, d.error]),
+    // oracle names are fresh every round: what counts is how they fared and who asked
+    (report.dns_oracle ?? []).map((l) => [l.type, l.via, l.error]),
+    [
+      ...new Set(
+        (report.oracle_seen ?? []).map((o) => `${o.resolver} ${o.qtype} ${o.transport} ${o.client_subnet}`),
+      ),
+    ].sort(),
     (report.errors ?? []).map((e) => [e.probe, e.message]),
     report.interval_s,
     report.agent,
+    report.dns_pending === true,
     sourceIp,
   ]);
-  return Bun.hash.wyhash(`${reported}\n${jsonOf(home)}\n${jsonOf(policy)}`);
+  return Bun.hash.wyhash(`${reported}\n${jsonOf(home)}\n${jsonOf(settings)}`);
 }
 
 /** Home and policy objects are replaced, never changed in place, so their JSON is made once. */
@@ -426,6 +604,14 @@ function jsonOf(value: object): string {
     jsonCache.set(value, json);
   }
   return json;
+}
+
+/** The exit (IPv4, else IPv6) is now in a known AS other than the previous state's. */
+function movedNetwork(previous: ClientState | null, next: ClientState): boolean {
+  const asn = (next.exit.ipv4 ?? next.exit.ipv6)?.asn ?? null;
+  return (
+    previous !== null && asn !== null && asn !== ((previous.exit.ipv4 ?? previous.exit.ipv6)?.asn ?? null)
+  );
 }
 
 function historyDiffers(a: ClientState, b: ClientState): boolean {

@@ -2,7 +2,7 @@
  * The overall colour of a client from its verdicts and liveness. Shared by the evaluator (after
  * a report) and the sweeper (after a deadline), so both say the same thing.
  */
-import { formatDuration } from "../../config/duration.ts";
+import { formatDuration, formatUtcTime } from "../../config/duration.ts";
 import type { Liveness, OverallStatus, Verdict, Verdicts } from "./types.ts";
 
 export interface StatusSummary {
@@ -11,6 +11,12 @@ export interface StatusSummary {
 }
 
 const SEVERITY_RANK = { grey: 0, green: 1, yellow: 2, red: 3 } as const;
+
+/** The verdicts that are causes, in order; an exit that is home is the bypass itself, said once. */
+function causeVerdicts({ bypass, dns, ipv6, exit }: Verdicts): Verdict<unknown>[] {
+  const exitIsTheBypass = exit.status === "leak" && bypass.status === "leak";
+  return exitIsTheBypass ? [bypass, dns, ipv6] : [bypass, dns, ipv6, exit];
+}
 
 /**
  * Grey when paused or never seen; red if any verdict is red or the client is offline; yellow if
@@ -31,12 +37,11 @@ export function overallStatus(input: {
   const silence =
     input.last_report_at === null
       ? ""
-      : ` since ${new Date(input.last_report_at).toISOString()} (expected every ${formatDuration(input.interval_s * 1000)})`;
+      : ` since ${formatUtcTime(input.last_report_at)} (expected every ${formatDuration(input.interval_s * 1000)})`;
   const causes: { severity: "yellow" | "red"; reason: string }[] = [];
   if (liveness === "offline") causes.push({ severity: "red", reason: `Offline: no report${silence}.` });
   if (liveness === "late") causes.push({ severity: "yellow", reason: `Late: no report${silence}.` });
-  const all: Verdict<unknown>[] = [verdicts.bypass, verdicts.dns, verdicts.ipv6, verdicts.exit];
-  for (const verdict of all) {
+  for (const verdict of causeVerdicts(verdicts)) {
     if (verdict.severity === "red" || verdict.severity === "yellow")
       causes.push({ severity: verdict.severity, reason: verdict.reason });
   }
@@ -61,4 +66,20 @@ export function overallStatus(input: {
     (verdicts.ipv6.status === "ok" || verdicts.ipv6.status === "na");
   if (!positive) return { status: "yellow", reason: "Not every check could be confirmed." };
   return { status: "green", reason: `Protected. ${verdicts.exit.reason}` };
+}
+
+/**
+ * The causes of a status as separate sentences, worst colour only (what a client prints after
+ * `--once`): the verdicts of that colour, else the status's own reason.
+ */
+export function statusReasons(s: {
+  status: OverallStatus;
+  reason: string;
+  verdicts: Verdicts | null;
+}): string[] {
+  if ((s.status !== "red" && s.status !== "yellow") || s.verdicts === null) return [s.reason];
+  const causes = causeVerdicts(s.verdicts)
+    .filter((v) => v.severity === s.status)
+    .map((v) => v.reason);
+  return causes.length ? causes : [s.reason];
 }

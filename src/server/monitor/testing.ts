@@ -41,7 +41,11 @@ export const testGeo: GeoLookup = {
   },
 };
 
-export const HOME: HomeIdentity = { addresses: ["203.0.113.7", "2001:db8:1::/48"], asns: [64500] };
+export const HOME: HomeIdentity = {
+  addresses: ["203.0.113.7", "2001:db8:1::/48"],
+  asns: [64500],
+  learn: false,
+};
 
 export const VPN_EXIT = "198.51.100.7";
 export const CLOUDFLARE_RESOLVER = "192.0.2.1";
@@ -62,6 +66,8 @@ export interface ReportSpec {
   dns?: DnsObservation[];
   /** no DNS probe at all */
   noDns?: boolean;
+  /** sent before the DNS probes finished (dns_pending, no observations) */
+  dnsPending?: boolean;
   observedAt?: number;
   intervalS?: number;
 }
@@ -76,19 +82,20 @@ export function buildReport(spec: ReportSpec = {}, defaultObservedAt = 0): Repor
     ["ipify", v4],
     ["icanhazip", v4],
   ];
-  const dns: DnsObservation[] = spec.noDns
-    ? []
-    : [
-        {
-          probe: "whoami.akamai.net",
-          type: "A",
-          via: "10.2.0.1",
-          answers: spec.resolvers ?? [CLOUDFLARE_RESOLVER],
-          latency_ms: 12,
-          error: null,
-        },
-        ...(spec.dns ?? []),
-      ];
+  const dns: DnsObservation[] =
+    spec.noDns || spec.dnsPending
+      ? []
+      : [
+          {
+            probe: "whoami.akamai.net",
+            type: "A",
+            via: "10.2.0.1",
+            answers: spec.resolvers ?? [CLOUDFLARE_RESOLVER],
+            latency_ms: 12,
+            error: null,
+          },
+          ...(spec.dns ?? []),
+        ];
   return {
     v: 1,
     agent: { version: "0.1.0", os: "linux", arch: "x64", hostname: "pi" },
@@ -106,5 +113,6 @@ export function buildReport(spec: ReportSpec = {}, defaultObservedAt = 0): Repor
         }),
     dns,
     errors: [],
+    ...(spec.dnsPending ? { dns_pending: true } : {}),
   };
 }

@@ -15,6 +15,11 @@ export interface HomeIdentity {
   addresses: string[];
   /** autonomous systems of the home line (the ISP) */
   asns: number[];
+  /**
+   * whether the server learns its own public address (--home-learn). With no address and no
+   * ASN it says why home is unknown: learning has not succeeded, or was turned off.
+   */
+  learn: boolean;
 }
 
 /** Per-client settings that change how a report is judged and when silence counts. */
@@ -23,6 +28,10 @@ export interface ClientPolicy {
   expected_country?: string | null;
   /** the exit must be in this AS */
   expected_asn?: number | null;
+  /** locked: the exit must be in one of these ASes (red when not) */
+  exit_asns?: number[] | null;
+  /** locked: the exit must be in one of these countries (red when not) */
+  exit_countries?: string[] | null;
   /**
    * Resolver ASNs that count as safe. The server passes its `--dns-allow-asn` list here
    * (DEFAULT_DNS_ALLOW_ASNS when unset); a per-client list replaces it.
@@ -36,7 +45,15 @@ export interface ClientPolicy {
   grace_s?: number | null;
 }
 
-export type VerdictStatus = "ok" | "leak" | "suspect" | "unknown" | "na" | "inconsistent" | "violated";
+export type VerdictStatus =
+  | "ok"
+  | "leak"
+  | "suspect"
+  | "unknown"
+  | "na"
+  | "inconsistent"
+  | "violated"
+  | "unexpected";
 export type VerdictSeverity = "green" | "yellow" | "red" | "grey";
 
 /** How an address belongs to home: by an address/range entry, or by the home ASN. */
@@ -68,16 +85,27 @@ export interface BypassEvidence {
 /** How a resolver was judged: in home, in the exit's network, an allowed public resolver, or other. */
 export type ResolverJudgement = "home" | "exit_network" | "allowed" | "other";
 
-/** A resolver egress address named by a "who is asking" probe. */
+/**
+ * Where a DNS verdict's resolvers come from: this server's DNS oracle (who asked it for the
+ * report's fresh names) or the "who is asking" probes (third-party names whose answers name
+ * the resolver).
+ */
+export type DnsSource = "oracle" | "probes";
+
+/** A resolver egress address: seen asking the DNS oracle, or named by a "who is asking" probe. */
 export interface ObservedResolver {
   ip: string;
   info: IpInfo;
-  /** the probes whose answers named this address */
+  /** the probes whose answers named this address ("oracle A", "oracle AAAA" for the oracle) */
   probes: string[];
   /** the resolvers the queries were sent to (from resolv.conf or --dns-resolver) */
   via: string[];
   judgement: ResolverJudgement;
   home_match: HomeMatch | null;
+  /** how it was seen (absent in states judged before the oracle: probes) */
+  source?: DnsSource;
+  /** oracle: the transports it asked over */
+  transports?: ("udp" | "tcp")[];
 }
 
 /** An EDNS client subnet a resolver forwarded: where the resolver saw the query come from. */
@@ -96,6 +124,15 @@ export interface DnsEvidence {
   allow_asns: number[];
   /** probes that failed, so "unknown" can say why */
   probe_errors: { probe: string; error: string }[];
+  /** where the resolvers come from (absent in states judged before the oracle: probes) */
+  source?: DnsSource;
+  /** the report's oracle lookups and the sightings the server attached; absent: none made */
+  oracle?: { lookups: number; sightings: number };
+  /**
+   * true when the report was sent before its DNS probes finished (dns_pending, after a network
+   * change): this is the previous check's evidence, kept until the next report brings new.
+   */
+  pending?: boolean;
 }
 
 export interface Ipv6Evidence {
@@ -112,8 +149,28 @@ export interface ExitEvidence {
   expected: { country: string | null; asn: number | null };
   /** expectations the exit breaks */
   violations: ("country" | "asn")[];
-  /** expectations that cannot be checked because the lookup has no answer */
-  unverifiable: ("country" | "asn")[];
+  /**
+   * expectations that cannot be checked because the lookup has no answer ("locked_*": the
+   * locked networks or countries)
+   */
+  unverifiable: ("country" | "asn" | "locked_asn" | "locked_country")[];
+  /** the locked exit networks and countries (absent in states judged before locking existed) */
+  locked?: { asns: number[] | null; countries: string[] | null };
+  /** what of the exit lies outside the lock: red */
+  outside?: ("asn" | "country")[];
+  /**
+   * answers naming a private, loopback, CGNAT, link-local or ULA address: the provider (usually
+   * the server's own whoami) was reached over a private path. Kept as evidence, never counted.
+   * Absent in states judged before this field existed.
+   */
+  private_answers?: PrivateAnswer[];
+}
+
+/** A provider answer that names a non-public address (see ExitEvidence.private_answers). */
+export interface PrivateAnswer {
+  family: 4 | 6;
+  provider: string;
+  ip: string;
 }
 
 export interface Verdict<E> {

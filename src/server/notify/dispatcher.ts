@@ -11,18 +11,22 @@
  *   part of a split message; the idempotency key makes enqueueing exactly-once and lets channels
  *   that support it (webhooks) deduplicate. See docs/alerts.md.
  */
-import type { Logger } from "../../cli/common.ts";
+import type { Logger } from "../../logger.ts";
 import type { Broker } from "../broker.ts";
-import type { OutboxRow, OutboxStatus } from "../store/outbox.ts";
-import type { Store } from "../store/types.ts";
+import { settlesWithin } from "../settles-within.ts";
+import type { OutboxRow, OutboxStatus, Store } from "../store/index.ts";
 import { GIVE_UP_AFTER_MS, pastGiveUp, retryDelayMs } from "./backoff.ts";
-import type { Channel } from "./channel.ts";
+import type { Channel, ChannelSource } from "./channel.ts";
+import { type ChannelHealth, channelHealth } from "./health.ts";
 import { Pacer } from "./pacing.ts";
 import type { Notification } from "./types.ts";
 
 export interface DispatcherDeps {
   store: Store;
-  channels: readonly Channel[];
+  /** asked at every round: dashboard channels come and go while the server runs */
+  channels: ChannelSource;
+  /** what a stopped channel's status tells to do (default: fix it and restart) */
+  howToFix?: (channel: string) => string;
   now: () => number;
   logger: Logger;
   /** wakes the dispatcher on "outbox.enqueued" */
@@ -36,24 +40,8 @@ export interface DispatcherDeps {
   unreachablePauseMs?: number;
   /** longest sleep between checks when nothing is due (default 30 s) */
   idleMs?: number;
-}
-
-export interface LaneStatus {
-  channel: string;
-  target: string;
-  lastDeliveredAt: number | null;
-  lastError: string | null;
-  lastErrorAt: number | null;
-  /** set while the target refuses delivery (e.g. the bot was blocked or removed from the chat) */
-  pausedUntil: number | null;
-}
-
-export interface ChannelStatus {
-  name: string;
-  /** false when the configuration is invalid or a target is refusing delivery */
-  ok: boolean;
-  problems: string[];
-  lanes: LaneStatus[];
+  /** stop(): how long deliveries in flight may take to finish before they are aborted (default 1 s) */
+  stopGraceMs?: number;
 }
 
 const laneKey = (channel: string, target: string) => `${channel}\u0000${target}`;
@@ -61,91 +49,148 @@ const laneKey = (channel: string, target: string) => `${channel}\u0000${target}`
 export class OutboxDispatcher {
   /** identifies this instance's claims */
   readonly owner = crypto.randomUUID();
-  private readonly channels: Map<string, Channel>;
   private readonly pacer: Pacer;
   private readonly inflight = new Map<string, Promise<void>>();
-  private readonly lanes = new Map<string, LaneStatus>();
+  /**
+   * lanes whose target refuses us (bot blocked or removed from the chat): not tried before this
+   * time. Kept with the channel it was said to: a channel rebuilt from a changed configuration
+   * starts afresh.
+   */
+  private readonly pausedUntil = new Map<string, { channel: Channel; until: number }>();
+  /**
+   * lanes the service said are misconfigured or gone (401/403/404/410, SMTP 5xx), with its
+   * answer: nothing more is sent there until the channel is fixed (a new start, or an edit of
+   * a dashboard channel, which builds a new channel object); their queued rows wait
+   */
+  private readonly disabled = new Map<string, { channel: Channel; why: string }>();
   private running = false;
+  /** set by stop(): deliveries still in flight then touch nothing */
+  private stopped = false;
+  /** aborts the channels' requests in flight when stop() runs out of patience */
+  private halt = new AbortController();
   private loopDone: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
+  /** set by wake(): something changed since the current round began */
+  private woken = false;
   private unsubscribe: (() => void) | null = null;
   private readonly leaseMs: number;
   private readonly maxAgeMs: number;
   private readonly pauseMs: number;
   private readonly idleMs: number;
+  private readonly howToFix: (channel: string) => string;
 
   constructor(private readonly deps: DispatcherDeps) {
-    this.channels = new Map(deps.channels.map((c) => [c.name, c]));
+    this.howToFix = deps.howToFix ?? (() => "fix the channel and restart");
     this.pacer = new Pacer((lane) => {
       const [name, target] = lane.split("\u0000") as [string, string];
-      return this.channels.get(name)?.pace(target) ?? { minIntervalMs: 0 };
+      return this.channel(name)?.pace(target) ?? { minIntervalMs: 0 };
     });
     this.leaseMs = deps.leaseMs ?? 120_000;
     this.maxAgeMs = deps.maxAgeMs ?? GIVE_UP_AFTER_MS;
     this.pauseMs = deps.unreachablePauseMs ?? 10 * 60_000;
     this.idleMs = deps.idleMs ?? 30_000;
-    for (const c of deps.channels)
-      for (const t of c.targets())
-        this.lanes.set(laneKey(c.name, t), {
-          channel: c.name,
-          target: t,
-          lastDeliveredAt: null,
-          lastError: null,
-          lastErrorAt: null,
-          pausedUntil: null,
-        });
   }
 
   /** Runs until stop(): delivers what is due, sleeps until the next due row or a wake-up. */
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.stopped = false;
+    if (this.halt.signal.aborted) this.halt = new AbortController();
     this.unsubscribe = this.deps.broker?.subscribe("outbox.enqueued", () => this.wake()) ?? null;
     this.loopDone = this.loop();
   }
 
+  /**
+   * Bounded whatever the channels do: deliveries in flight get stopGraceMs to finish, then
+   * their requests are aborted, and every row this dispatcher still holds goes back to the
+   * queue, due now, so the next start delivers it without waiting out the lease.
+   */
   async stop(): Promise<void> {
+    if (this.stopped) return;
     this.running = false;
     this.unsubscribe?.();
+    this.unsubscribe = null;
     this.wake();
     await this.loopDone;
-    await Promise.allSettled([...this.inflight.values()]);
+    const inflight = Promise.allSettled([...this.inflight.values()]);
+    if (!(await settlesWithin(inflight, this.deps.stopGraceMs ?? 1_000))) {
+      this.halt.abort();
+      await settlesWithin(inflight, 250);
+    }
+    this.stopped = true;
+    await this.deps.store.outbox.releaseClaims(this.owner, this.deps.now());
   }
 
   wake(): void {
+    // a round in progress reads the outbox before it sleeps: it must not sleep through this
+    this.woken = true;
     this.wakeUp?.();
   }
 
   /** One pass: claims every due lane head and waits for those deliveries (tests drive time with it). */
   async tick(): Promise<void> {
-    this.launch();
+    await this.launch();
     await Promise.allSettled([...this.inflight.values()]);
   }
 
-  status(): ChannelStatus[] {
-    const now = this.deps.now();
-    return [...this.channels.values()].map((c) => {
-      const lanes = [...this.lanes.values()].filter((l) => l.channel === c.name).map((l) => ({ ...l }));
-      const problems = [
-        ...c.validateConfig(),
-        ...lanes
-          .filter((l) => l.pausedUntil !== null && l.pausedUntil > now)
-          .map((l) => `${l.target}: ${l.lastError}`),
-      ];
-      return { name: c.name, ok: problems.length === 0, problems, lanes };
-    });
+  private channel(name: string): Channel | undefined {
+    return this.deps.channels.list().find((c) => c.name === name);
   }
 
-  queue(): Record<OutboxStatus, number> {
+  /** Why the lane is stopped, while the channel that stopped it is still the one configured. */
+  private stoppedBecause(channel: Channel, target: string): string | null {
+    const d = this.disabled.get(laneKey(channel.name, target));
+    return d && d.channel === channel ? d.why : null;
+  }
+
+  private pausedTill(channel: Channel | undefined, lane: string): number | null {
+    const p = this.pausedUntil.get(lane);
+    return p && p.channel === channel ? p.until : null;
+  }
+
+  /** Each channel's state from its stored lanes and queue (see health.ts). */
+  async status(): Promise<ChannelHealth[]> {
+    const { outbox } = this.deps.store;
+    const lanes = await outbox.lanes();
+    const queues = await outbox.queues();
+    return this.deps.channels.list().map((c) =>
+      channelHealth({
+        name: c.name,
+        problems: [
+          ...c.validateConfig(),
+          ...c.targets().flatMap((t) => {
+            const why = this.stoppedBecause(c, t);
+            return why ? [`${t}: stopped, ${why} (${this.howToFix(c.name)})`] : [];
+          }),
+        ],
+        targets: c.targets(),
+        lanes,
+        queue: queues.get(c.name),
+      }),
+    );
+  }
+
+  /**
+   * A message to the lane just got through outside the queue (a test message): what waits out
+   * a retry delay or a refusal pause goes now.
+   */
+  async retryNow(channel: string, target: string): Promise<void> {
+    this.pausedUntil.delete(laneKey(channel, target));
+    if ((await this.deps.store.outbox.retryNow(channel, target, this.deps.now())) > 0) this.wake();
+  }
+
+  queue(): Promise<Record<OutboxStatus, number>> {
     return this.deps.store.outbox.countByStatus();
   }
 
   private async loop(): Promise<void> {
     while (this.running) {
       let wait = this.idleMs;
+      this.woken = false;
       try {
         const now = this.deps.now();
-        const soonest = [this.launch(), this.deps.store.outbox.nextDueAt()].filter(
+        const soonest = [await this.launch(), await this.deps.store.outbox.nextDueAt(now)].filter(
           (t): t is number => t !== null && t > now,
         );
         if (soonest.length) wait = Math.min(wait, Math.min(...soonest) - now);
@@ -153,6 +198,7 @@ export class OutboxDispatcher {
         // a locked or broken database must not end the loop; the next round retries
         this.deps.logger.error(`outbox: dispatch round failed: ${(e as Error).message}`);
       }
+      if (this.woken) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.max(1, wait));
         this.wakeUp = () => {
@@ -165,17 +211,19 @@ export class OutboxDispatcher {
   }
 
   /** Claims and starts delivering due lane heads; returns the earliest time a skipped lane may go. */
-  private launch(): number | null {
+  private async launch(): Promise<number | null> {
     const { outbox } = this.deps.store;
     const now = this.deps.now();
     let next: number | null = null;
     const later = (t: number) => {
       next = next === null ? t : Math.min(next, t);
     };
-    for (const head of outbox.dueHeads(now, 200)) {
+    for (const head of await outbox.dueHeads(now, 200)) {
       const lane = laneKey(head.channel, head.target);
-      if (this.inflight.has(lane)) continue;
-      const paused = this.lanes.get(lane)?.pausedUntil ?? null;
+      const channel = this.channel(head.channel);
+      if (this.inflight.has(lane) || (channel && this.stoppedBecause(channel, head.target) !== null))
+        continue;
+      const paused = this.pausedTill(channel, lane);
       if (paused !== null && paused > now) {
         later(paused);
         continue;
@@ -185,7 +233,7 @@ export class OutboxDispatcher {
         later(now + delay);
         continue;
       }
-      if (!outbox.claim(head.id, this.owner, now, now + this.leaseMs)) continue;
+      if (!(await outbox.claim(head.id, this.owner, now, now + this.leaseMs))) continue;
       const delivery = this.deliver(head, lane)
         .catch((e) =>
           this.deps.logger.error(
@@ -203,21 +251,21 @@ export class OutboxDispatcher {
 
   private async deliver(row: OutboxRow, lane: string): Promise<void> {
     const { outbox } = this.deps.store;
-    const channel = this.channels.get(row.channel);
+    const channel = this.channel(row.channel);
     if (!channel) {
-      outbox.fail(row.id, this.owner, `channel ${row.channel} is not configured`);
+      await outbox.fail(row.id, this.owner, `channel ${row.channel} is not configured`);
       return;
     }
     let notification = row.payload as Notification;
     if (row.kind === "digest") {
-      const items = outbox.digestMembers(row.id).map((m) => m.payload as Notification);
+      const items = (await outbox.digestMembers(row.id)).map((m) => m.payload as Notification);
       notification = { ...notification, items };
     }
     let messages: unknown[];
     try {
-      messages = channel.render(notification, row.target);
+      messages = channel.render(notification, row.target, { key: row.idempotencyKey });
     } catch (e) {
-      outbox.fail(row.id, this.owner, `rendering failed: ${(e as Error).message}`);
+      await outbox.fail(row.id, this.owner, `rendering failed: ${(e as Error).message}`);
       return;
     }
     for (let part = row.partsSent; part < messages.length; part++) {
@@ -225,52 +273,59 @@ export class OutboxDispatcher {
       const delay = this.pacer.delay(lane, now);
       if (delay > 0) {
         // the rest of a split message waits its turn without holding the claim
-        outbox.release(row.id, this.owner, { at: now + delay, countAttempt: false, error: null });
+        await outbox.release(row.id, this.owner, { at: now + delay, countAttempt: false, error: null });
         return;
       }
       try {
-        await channel.send(row.target, messages[part]);
+        await channel.send(row.target, messages[part], this.halt.signal);
       } catch (err) {
-        this.failed(row, channel, err);
+        // aborted by stop(), which gives the row back: not the channel's failure
+        if (this.halt.signal.aborted || this.stopped) return;
+        await this.failed(row, channel, err);
         return;
       }
+      // a channel that ignored the abort answered after stop() released the row
+      if (this.stopped) return;
       this.pacer.record(lane, this.deps.now());
-      if (!outbox.progress(row.id, this.owner, part + 1, this.deps.now() + this.leaseMs)) {
+      if (!(await outbox.progress(row.id, this.owner, part + 1, this.deps.now() + this.leaseMs))) {
         this.deps.logger.warn(
           `outbox: lost the claim on #${row.id} while sending (lease expired); another dispatcher continues`,
         );
         return;
       }
     }
-    if (!outbox.complete(row.id, this.owner, this.deps.now())) {
+    if (!(await outbox.complete(row.id, this.owner, this.deps.now()))) {
       this.deps.logger.warn(`outbox: #${row.id} was taken over before it was marked delivered`);
       return;
     }
-    const status = this.laneStatus(row);
-    if (status.pausedUntil !== null)
+    if (this.pausedUntil.delete(lane))
       this.deps.logger.info(`outbox: ${row.channel} ${row.target} accepts messages again`);
-    Object.assign(status, {
-      lastDeliveredAt: this.deps.now(),
-      pausedUntil: null,
-      lastError: null,
-      lastErrorAt: null,
-    });
+    await outbox.recordAttempt(row.channel, row.target, this.deps.now(), null);
   }
 
-  private failed(row: OutboxRow, channel: Channel, err: unknown): void {
+  private async failed(row: OutboxRow, channel: Channel, err: unknown): Promise<void> {
     const { outbox } = this.deps.store;
     const now = this.deps.now();
     const cls = channel.classifyError(err);
     const message = channel.describeError(err);
-    const status = this.laneStatus(row);
-    Object.assign(status, { lastError: message, lastErrorAt: now });
+    const lane = laneKey(row.channel, row.target);
+    await outbox.recordAttempt(row.channel, row.target, now, message);
+    if (cls === "disabled") {
+      // the row waits (not lost): after the configuration is fixed, the next start sends it
+      await outbox.release(row.id, this.owner, { at: now, countAttempt: true, error: message });
+      this.disabled.set(lane, { channel, why: message });
+      this.deps.logger.error(
+        `outbox: ${row.channel} ${row.target} stopped: ${message}; its queued messages wait until the channel is fixed (${this.howToFix(row.channel)})`,
+      );
+      return;
+    }
     if (cls === "permanent" || cls === "unreachable") {
-      outbox.fail(row.id, this.owner, message);
+      await outbox.fail(row.id, this.owner, message);
       if (cls === "unreachable") {
         // One refused row pauses the lane instead of failing every queued row against it.
-        if (status.pausedUntil === null)
+        if (this.pausedTill(channel, lane) === null)
           this.deps.logger.error(`outbox: ${row.channel} ${row.target} refuses messages: ${message}`);
-        status.pausedUntil = now + this.pauseMs;
+        this.pausedUntil.set(lane, { channel, until: now + this.pauseMs });
       } else this.deps.logger.error(`outbox: #${row.id} (${row.kind}) failed for good: ${message}`);
       return;
     }
@@ -279,32 +334,15 @@ export class OutboxDispatcher {
       now +
       (typeof cls === "object" ? Math.max(0, cls.retryAfterMs) : retryDelayMs(attempts, this.deps.random));
     if (pastGiveUp(row.createdAt, at, this.maxAgeMs)) {
-      outbox.fail(row.id, this.owner, `gave up after ${attempts} attempts: ${message}`);
+      await outbox.fail(row.id, this.owner, `gave up after ${attempts} attempts: ${message}`);
       this.deps.logger.error(
         `outbox: gave up on #${row.id} (${row.kind}) after ${attempts} attempts: ${message}`,
       );
       return;
     }
-    outbox.release(row.id, this.owner, { at, countAttempt: true, error: message });
+    await outbox.release(row.id, this.owner, { at, countAttempt: true, error: message });
     this.deps.logger.warn(
       `outbox: #${row.id} to ${row.channel} ${row.target} failed (${message}); retry in ${Math.round((at - now) / 1000)} s`,
     );
-  }
-
-  private laneStatus(row: OutboxRow): LaneStatus {
-    const key = laneKey(row.channel, row.target);
-    let status = this.lanes.get(key);
-    if (!status) {
-      status = {
-        channel: row.channel,
-        target: row.target,
-        lastDeliveredAt: null,
-        lastError: null,
-        lastErrorAt: null,
-        pausedUntil: null,
-      };
-      this.lanes.set(key, status);
-    }
-    return status;
   }
 }

@@ -3,14 +3,23 @@
  * monitor's report or sweep transaction), so the flip and its notifications commit together:
  * an alert is never lost, and a rolled-back flip never alerts. The other entry points (uplink,
  * server start, the periodic sweep for reminders and held-back problems) open their own
- * transaction and wake the dispatcher after commit.
+ * transaction. Every one wakes the dispatcher once its transaction has committed.
  */
 import { EVENT_SEVERITY, type EventKind, isEventKind } from "../../protocol/events.ts";
 import type { Broker } from "../broker.ts";
-import type { OutboxRow } from "../store/outbox.ts";
-import type { ClientRecord, EventRecord, Store } from "../store/types.ts";
-import type { Channel } from "./channel.ts";
-import { decide, mutedUntil, type NoiseSettings, RESOLVES, UPLINK_EXPLAINS } from "./policy.ts";
+import { mutedUntil } from "../monitor/settings.ts";
+import type {
+  ClientRecord,
+  EventRecord,
+  OutboxRow,
+  Repositories,
+  Store,
+  Transaction,
+} from "../store/index.ts";
+import type { Channel, ChannelSource } from "./channel.ts";
+import type { RouteCandidate } from "./filter.ts";
+import type { ClientLimit } from "./limit.ts";
+import { decide, type NoiseSettings, RESOLVES, UPLINK_EXPLAINS } from "./policy.ts";
 import { activeWindow } from "./schedule.ts";
 import type { Notification, NotificationFacts } from "./types.ts";
 
@@ -22,14 +31,22 @@ export interface DigestSettings {
 
 export interface NotifierDeps {
   store: Store;
-  channels: readonly Pick<Channel, "name" | "targets">[];
+  /** asked at every decision: dashboard channels come and go while the server runs */
+  channels: ChannelSource;
   noise: NoiseSettings;
   digest: DigestSettings;
+  /** --notify-client-limit: beyond it a client's alerts on a lane fold into one digest per period */
+  clientLimit?: ClientLimit | null;
   /** remind while a client stays red; 0 = never */
   reminderIntervalMs: number;
   /** after the uplink returns, wait this long for clients to report before announcing held-back offline alerts */
   uplinkSettleMs?: number;
   broker?: Broker;
+  /**
+   * With no channel configured the log is the only alert: every event goes here as one line
+   * (kind, client, reason), once the transaction that stored the event has committed.
+   */
+  logEvent?: (line: string) => void;
 }
 
 export interface UplinkState {
@@ -58,6 +75,16 @@ function field(obj: unknown, ...path: string[]): unknown {
   return cur;
 }
 
+/** "event client.offline: laptop (online → offline): No report for 3 min." */
+function eventLine(event: EventRecord, client: ClientRecord | null): string {
+  const who = client?.name ?? (event.clientId ? `client ${event.clientId}` : "server");
+  const change =
+    event.from !== null || event.to !== null ? ` (${event.from ?? "-"} → ${event.to ?? "-"})` : "";
+  const reason = field(event.evidence, "reason");
+  const what = typeof reason === "string" ? reason : JSON.stringify(event.evidence).slice(0, 300);
+  return `event ${event.kind}: ${who}${change}: ${what}${event.suppressed ? " (no alert: suppressed)" : ""}`;
+}
+
 export class Notifier {
   private readonly settleMs: number;
 
@@ -67,27 +94,54 @@ export class Notifier {
 
   /**
    * Decides, per event and per channel target, whether to notify, and inserts outbox rows.
-   * Call it INSIDE the transaction that appended the events; publish "outbox.enqueued" after the
-   * commit when it returns more than 0. Returns the number of rows the dispatcher will deliver.
+   * Call it INSIDE the transaction that appended the events; the dispatcher is woken after the
+   * commit. Returns the number of rows the dispatcher will deliver.
    * `ctx.client`: the events' client as that transaction leaves it, when the caller has it.
    */
-  enqueue(events: readonly EventRecord[], ctx: { now: number; client?: ClientRecord | null }): number {
+  async enqueue(
+    tx: Transaction,
+    events: readonly EventRecord[],
+    ctx: { now: number; client?: ClientRecord | null },
+  ): Promise<number> {
     let queued = 0;
-    const uplink = this.uplinkState();
-    const clientOf = (id: string) => (ctx.client?.id === id ? ctx.client : this.deps.store.clients.get(id));
+    const uplink = await this.uplinkState(tx);
+    const clientOf = async (id: string) => (ctx.client?.id === id ? ctx.client : tx.clients.get(id));
+    const channels = this.deps.channels.list();
     for (const event of events) {
       if (!isEventKind(event.kind)) continue;
-      const client = event.clientId ? clientOf(event.clientId) : null;
+      const client = event.clientId ? await clientOf(event.clientId) : null;
+      const { logEvent } = this.deps;
+      if (channels.length === 0 && logEvent) {
+        const line = eventLine(event, client);
+        tx.afterCommit(() => logEvent(line));
+      }
       if (event.clientId && !client) continue;
-      for (const channel of this.deps.channels) {
+      const candidate: RouteCandidate = {
+        kind: event.kind,
+        severity: EVENT_SEVERITY[event.kind],
+        client: client ? { id: client.id, name: client.name, tags: client.settings.tags } : null,
+      };
+      for (const channel of channels) {
         for (const target of channel.targets())
-          queued += this.enqueueOne(event, event.kind, client, channel.name, target, ctx.now, uplink);
+          if (channel.accepts?.(target, candidate) ?? true)
+            queued += await this.enqueueOne(
+              tx,
+              event,
+              event.kind,
+              client,
+              channel.name,
+              target,
+              ctx.now,
+              uplink,
+            );
       }
     }
+    this.wake(tx, queued);
     return queued;
   }
 
-  private enqueueOne(
+  private async enqueueOne(
+    tx: Transaction,
     event: EventRecord,
     kind: EventKind,
     client: ClientRecord | null,
@@ -95,18 +149,18 @@ export class Notifier {
     target: string,
     now: number,
     uplink: UplinkState,
-  ): number {
-    const { outbox } = this.deps.store;
+  ): Promise<number> {
+    const { outbox } = tx;
     const pairs = RESOLVES[kind];
     const lastRelated = pairs
-      ? outbox.lastForClient(event.clientId, [...pairs, kind], channel, target)
+      ? await outbox.lastForClient(event.clientId, [...pairs, kind], channel, target)
       : null;
     const decision = decide(
       {
         kind,
         monitorSuppressed: event.suppressed,
         now,
-        policy: client?.policy ?? null,
+        settings: client?.settings ?? null,
         uplinkDown: uplink.down,
         lastRelated,
       },
@@ -114,7 +168,7 @@ export class Notifier {
     );
     if (decision.action === "skip") return 0;
 
-    const facts = this.factsFor(kind, client, event, lastRelated, channel, target, uplink);
+    const facts = await this.factsFor(tx, kind, client, event, lastRelated, channel, target, uplink);
     const notification = this.notification(event, kind, client, facts);
     const base = {
       eventId: event.id,
@@ -128,26 +182,76 @@ export class Notifier {
       nextAttemptAt: now,
     };
     if (decision.action === "suppress") {
-      outbox.insert({ ...base, status: "suppressed", lastError: decision.reason });
+      await outbox.insert({ ...base, status: "suppressed", lastError: decision.reason });
       return 0;
     }
-    const digestId = this.digestFor(kind, channel, target, now, event.id);
-    return outbox.insert({ ...base, status: "pending", digestId }) === null ? 0 : 1;
+    const digestId =
+      (await this.overLimitDigest(tx, kind, client, channel, target, now, event.id)) ??
+      (await this.digestFor(tx, kind, channel, target, now, event.id));
+    return (await outbox.insert({ ...base, status: "pending", digestId })) === null ? 0 : 1;
+  }
+
+  /**
+   * --notify-client-limit: once a client had N messages of its own on a lane within the period,
+   * its further alerts fold into one digest of that client, sent when the period that began
+   * with the oldest of those N ends. Other clients' alerts on the lane are not held back.
+   */
+  private async overLimitDigest(
+    tx: Transaction,
+    kind: string,
+    client: ClientRecord | null,
+    channel: string,
+    target: string,
+    now: number,
+    eventId: number,
+  ): Promise<number | null> {
+    const limit = this.deps.clientLimit;
+    if (!limit || !client || (NOT_DIGESTED as readonly string[]).includes(kind)) return null;
+    const { outbox } = tx;
+    const window = await outbox.clientWindow(channel, target, client.id, now - limit.periodMs);
+    if (window.count < limit.count) return null;
+    const open = await outbox.openDigest(channel, target, now, client.id);
+    if (open) return open.id;
+    const digest: Notification = {
+      kind: "digest",
+      severity: "info",
+      eventId: null,
+      client: { id: client.id, name: client.name },
+      from: null,
+      to: null,
+      at: now,
+      evidence: {},
+      facts: { limit: limit.text },
+    };
+    return outbox.insert({
+      eventId: null,
+      clientId: client.id,
+      kind: "digest",
+      channel,
+      target,
+      idempotencyKey: `${channel}:${target}:limit:${client.id}:${eventId}`,
+      payload: digest,
+      status: "pending",
+      createdAt: now,
+      nextAttemptAt: (window.oldestAt ?? now) + limit.periodMs,
+    });
   }
 
   /** The open digest this notification folds into, creating it when the lane just crossed the threshold. */
-  private digestFor(
+  private async digestFor(
+    tx: Transaction,
     kind: string,
     channel: string,
     target: string,
     now: number,
     eventId: number,
-  ): number | null {
+  ): Promise<number | null> {
     const { threshold, windowMs } = this.deps.digest;
     if (threshold <= 0 || (NOT_DIGESTED as readonly string[]).includes(kind)) return null;
-    const { outbox } = this.deps.store;
-    if (outbox.countRecent(channel, target, now - windowMs, NOT_DIGESTED) + 1 < threshold) return null;
-    const open = outbox.openDigest(channel, target, now);
+    const { outbox } = tx;
+    if ((await outbox.countRecent(channel, target, now - windowMs, NOT_DIGESTED)) + 1 < threshold)
+      return null;
+    const open = await outbox.openDigest(channel, target, now);
     if (open) return open.id;
     const digest: Notification = {
       kind: "digest",
@@ -175,7 +279,8 @@ export class Notifier {
     });
   }
 
-  private factsFor(
+  private async factsFor(
+    tx: Pick<Repositories, "outbox">,
     kind: EventKind,
     client: ClientRecord | null,
     event: EventRecord,
@@ -183,7 +288,7 @@ export class Notifier {
     channel: string,
     target: string,
     uplink: UplinkState,
-  ): NotificationFacts {
+  ): Promise<NotificationFacts> {
     const facts: NotificationFacts = {};
     if (client) {
       const status = field(client.state, "status");
@@ -201,15 +306,13 @@ export class Notifier {
       if (typeof began === "number") facts.downtimeMs = event.at - began;
     }
     if (kind === "uplink.up" && uplink.changedAt !== null) {
-      const held = this.deps.store.outbox
-        .list({ status: "suppressed", limit: 1000 })
-        .filter(
-          (r) =>
-            r.channel === channel &&
-            r.target === target &&
-            r.lastError === UPLINK_HELD &&
-            r.createdAt >= (uplink.changedAt ?? 0),
-        );
+      const held = (await tx.outbox.list({ status: "suppressed", limit: 1000 })).filter(
+        (r) =>
+          r.channel === channel &&
+          r.target === target &&
+          r.lastError === UPLINK_HELD &&
+          r.createdAt >= (uplink.changedAt ?? 0),
+      );
       facts.heldBack = [
         ...new Set(
           held.reverse().map((r) => (field(r.payload, "client", "name") as string | undefined) ?? "?"),
@@ -238,8 +341,8 @@ export class Notifier {
     };
   }
 
-  uplinkState(): UplinkState {
-    const raw = this.deps.store.meta.get(UPLINK_META_KEY);
+  async uplinkState(from: Pick<Repositories, "meta"> = this.deps.store): Promise<UplinkState> {
+    const raw = await from.meta.get(UPLINK_META_KEY);
     if (!raw) return { down: false, changedAt: null, downEventId: null };
     try {
       return JSON.parse(raw) as UplinkState;
@@ -253,10 +356,13 @@ export class Notifier {
    * Stores an uplink.down/uplink.up event and its notifications; while down, offline and late
    * alerts are held back. Repeated calls with the same state do nothing. Returns rows queued.
    */
-  uplinkChanged(change: { down: boolean; at: number; evidence?: Record<string, unknown> }): number {
-    const { store } = this.deps;
-    const queued = store.transaction(() => {
-      const current = this.uplinkState();
+  async uplinkChanged(change: {
+    down: boolean;
+    at: number;
+    evidence?: Record<string, unknown>;
+  }): Promise<number> {
+    return this.deps.store.transaction(async (tx) => {
+      const current = await this.uplinkState(tx);
       if (current.down === change.down) return 0;
       const kind: EventKind = change.down ? "uplink.down" : "uplink.up";
       const evidence = {
@@ -272,27 +378,24 @@ export class Notifier {
         at: change.at,
         suppressed: false,
       };
-      const id = store.events.append(event);
+      const id = await tx.events.append(event);
       // the state is written first so the up event's facts can find what the outage held back
       const next: UplinkState = {
         down: change.down,
         changedAt: change.down ? change.at : current.changedAt,
         downEventId: change.down ? id : current.downEventId,
       };
-      store.meta.set(UPLINK_META_KEY, JSON.stringify(next));
-      const n = this.enqueue([{ ...event, id }], { now: change.at });
-      store.meta.set(UPLINK_META_KEY, JSON.stringify({ ...next, changedAt: change.at }));
+      await tx.meta.set(UPLINK_META_KEY, JSON.stringify(next));
+      const n = await this.enqueue(tx, [{ ...event, id }], { now: change.at });
+      await tx.meta.set(UPLINK_META_KEY, JSON.stringify({ ...next, changedAt: change.at }));
       return n;
     });
-    this.wake(queued);
-    return queued;
   }
 
   /** Announces a server start with client counts (only when server-start alerts are on). */
-  serverStarted(at: number): number {
-    const { store } = this.deps;
-    const queued = store.transaction(() => {
-      const counts = store.clients.countByStatus();
+  async serverStarted(at: number): Promise<number> {
+    return this.deps.store.transaction(async (tx) => {
+      const counts = await tx.clients.countByStatus();
       const event = {
         clientId: null,
         kind: "server.started",
@@ -302,11 +405,9 @@ export class Notifier {
         at,
         suppressed: false,
       };
-      const id = store.events.append(event);
-      return this.enqueue([{ ...event, id }], { now: at });
+      const id = await tx.events.append(event);
+      return this.enqueue(tx, [{ ...event, id }], { now: at });
     });
-    this.wake(queued);
-    return queued;
   }
 
   /**
@@ -314,16 +415,15 @@ export class Notifier {
    * maintenance window or an uplink outage held back that are still going on when the
    * suppression ends, so a real outage is never hidden for good. Returns rows queued.
    */
-  sweep(now: number): number {
-    const { store } = this.deps;
-    const uplink = this.uplinkState();
-    const queued = store.transaction(() => {
+  async sweep(now: number): Promise<number> {
+    return this.deps.store.transaction(async (tx) => {
+      const uplink = await this.uplinkState(tx);
       let n = 0;
-      for (const client of store.clients.withStatus("red")) {
-        if (field(client.state, "flap", "flapping_since") != null) continue; // the flapping alert speaks for it
-        const event = store.events.query({ clientId: client.id, kinds: RED_KINDS, limit: 1 })[0];
+      for (const client of await tx.clients.withStatus("red")) {
+        if (client.state?.flap?.flapping_since != null) continue; // the flapping alert speaks for it
+        const [event] = await tx.events.query({ clientId: client.id, kinds: RED_KINDS, limit: 1 });
         if (!event || event.suppressed || !isEventKind(event.kind)) continue;
-        if (client.policy.paused === true || (mutedUntil(client.policy) ?? 0) > now) continue;
+        if (client.settings.paused || mutedUntil(client.settings, now) !== null) continue;
         if (activeWindow(this.deps.noise.maintenance, now, this.deps.noise.timeZone)) continue;
         const uplinkExplains = UPLINK_EXPLAINS.has(event.kind);
         if (
@@ -331,28 +431,36 @@ export class Notifier {
           (uplink.down || (uplink.changedAt !== null && now - uplink.changedAt < this.settleMs))
         )
           continue;
-        for (const channel of this.deps.channels)
+        for (const channel of this.deps.channels.list())
           for (const target of channel.targets())
-            n += this.remindOrCatchUp(event, event.kind, client, channel.name, target, now);
+            n += await this.remindOrCatchUp(tx, event, event.kind, client, channel, target, now, uplink);
       }
+      this.wake(tx, n);
       return n;
     });
-    this.wake(queued);
-    return queued;
   }
 
-  private remindOrCatchUp(
+  private async remindOrCatchUp(
+    tx: Transaction,
     event: EventRecord,
     kind: EventKind,
     client: ClientRecord,
-    channel: string,
+    route: Pick<Channel, "name" | "accepts">,
     target: string,
     now: number,
-  ): number {
-    const { outbox } = this.deps.store;
-    const rows = outbox.forEvent(event.id, channel, target);
+    uplink: UplinkState,
+  ): Promise<number> {
+    const { outbox } = tx;
+    const channel = route.name;
+    const rows = await outbox.forEvent(event.id, channel, target);
     const announced = rows.filter((r) => r.status !== "suppressed");
-    const facts = this.factsFor(kind, client, event, null, channel, target, this.uplinkState());
+    const who = { id: client.id, name: client.name, tags: client.settings.tags };
+    const wanted: RouteCandidate =
+      announced.length === 0
+        ? { kind, severity: EVENT_SEVERITY[kind], client: who }
+        : { kind: "reminder", about: kind, severity: "red", client: who };
+    if (!(route.accepts?.(target, wanted) ?? true)) return 0;
+    const facts = await this.factsFor(tx, kind, client, event, null, channel, target, uplink);
     const base = {
       eventId: event.id,
       clientId: client.id,
@@ -365,12 +473,12 @@ export class Notifier {
     if (announced.length === 0) {
       facts.heldBackBy = rows[0]?.lastError ?? "not announced before";
       const payload = this.notification(event, kind, client, facts);
-      return outbox.insert({
+      return (await outbox.insert({
         ...base,
         kind,
         payload,
         idempotencyKey: `${channel}:${target}:catchup:${event.id}`,
-      }) === null
+      })) === null
         ? 0
         : 1;
     }
@@ -383,17 +491,18 @@ export class Notifier {
       kind: "reminder",
       at: now,
     };
-    return outbox.insert({
+    return (await outbox.insert({
       ...base,
       kind: "reminder",
       payload,
       idempotencyKey: `${channel}:${target}:reminder:${event.id}:${nth}`,
-    }) === null
+    })) === null
       ? 0
       : 1;
   }
 
-  private wake(count: number) {
-    if (count > 0) this.deps.broker?.publish("outbox.enqueued", { count });
+  /** Wakes the dispatcher (on every replica) once `tx` has committed the rows. */
+  private wake(tx: Transaction, count: number) {
+    if (count > 0) tx.afterCommit(() => this.deps.broker?.publish("outbox.enqueued", { count }));
   }
 }

@@ -4,9 +4,37 @@
  */
 import type { OptionSpecs, Options } from "../../config/options.ts";
 import { parseTelegramTarget } from "./channels/telegram/chat.ts";
+import { notifyUrlsProblem } from "./channels/urls.ts";
+import { parseClientLimit } from "./limit.ts";
 import { isTimeZone, parseMaintenanceWindow } from "./schedule.ts";
+import { URL_LIST_SEPARATOR } from "./url.ts";
 
 export const notifySpecs = {
+  notify: {
+    kind: "list",
+    description:
+      "Alert channel as a URL (repeatable): ntfy(s)://, gotify(s)://, discord+https://, slack+https://, smtp(s)://, webhook+https://, mqtt(s)://, apprise+https://, tgram:// (see docs/alerts.md); secrets in it are never shown",
+    valueHint: "URL",
+    secret: true,
+    listSeparator: URL_LIST_SEPARATOR,
+    check: (v: string[]) => notifyUrlsProblem(v),
+  },
+  notifyClientLimit: {
+    kind: "string",
+    description:
+      "At most N alerts per client and channel in PERIOD (e.g. 6/1h); the rest fold into one digest at the end of the period",
+    valueHint: "N/PERIOD",
+    check: (v: string) => {
+      const r = parseClientLimit(v);
+      return typeof r === "string" ? r : undefined;
+    },
+  },
+  messageTemplates: {
+    kind: "string",
+    description:
+      "Directory of message templates overriding the built-in ones (FORMAT.liquid, FORMAT/KIND.liquid; see docs/alerts.md)",
+    valueHint: "DIR",
+  },
   telegramToken: {
     kind: "string",
     description: "Telegram bot token from @BotFather (prefer the env var or --telegram-token-file)",

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { DEFAULT_SETTINGS } from "../monitor/settings.ts";
 import { type DecisionInput, decide, type NoiseSettings } from "./policy.ts";
 import { type MaintenanceWindow, parseMaintenanceWindow } from "./schedule.ts";
 
@@ -14,7 +15,7 @@ const input = (over: Partial<DecisionInput>): DecisionInput => ({
   kind: "client.offline",
   monitorSuppressed: false,
   now: NOW,
-  policy: {},
+  settings: DEFAULT_SETTINGS,
   uplinkDown: false,
   lastRelated: null,
   ...over,
@@ -26,11 +27,16 @@ describe("decide", () => {
     ["monitor-suppressed (flapping) is skipped", { monitorSuppressed: true }, {}, "skip"],
     ["late is off by default", { kind: "client.late" }, {}, "skip"],
     ["late when enabled", { kind: "client.late" }, { late: true }, "send"],
-    ["server start off by default", { kind: "server.started", policy: null }, {}, "skip"],
-    ["server start when enabled", { kind: "server.started", policy: null }, { serverStarted: true }, "send"],
-    ["muted client", { policy: { muted_until: NOW + 1 } }, {}, "suppress"],
-    ["mute expired", { policy: { muted_until: NOW - 1 } }, {}, "send"],
-    ["paused client", { policy: { paused: true } }, {}, "suppress"],
+    ["server start off by default", { kind: "server.started", settings: null }, {}, "skip"],
+    [
+      "server start when enabled",
+      { kind: "server.started", settings: null },
+      { serverStarted: true },
+      "send",
+    ],
+    ["muted client", { settings: { ...DEFAULT_SETTINGS, muted_until: NOW + 1 } }, {}, "suppress"],
+    ["mute expired", { settings: { ...DEFAULT_SETTINGS, muted_until: NOW - 1 } }, {}, "send"],
+    ["paused client", { settings: { ...DEFAULT_SETTINGS, paused: true } }, {}, "suppress"],
     ["offline while the uplink is down", { uplinkDown: true }, {}, "suppress"],
     [
       "a leak while the uplink is down still alerts",
@@ -71,10 +77,10 @@ describe("decide", () => {
     ],
   ];
   for (const [name, over, settings, want] of cases) {
-    test(name, () => expect(decide(input(over), { ...noise, ...settings }).action).toBe(want as never));
+    test(name, async () => expect(decide(input(over), { ...noise, ...settings }).action).toBe(want as never));
   }
 
-  test("maintenance window suppresses with the window in the reason", () => {
+  test("maintenance window suppresses with the window in the reason", async () => {
     const w = parseMaintenanceWindow("wed 11:30-12:30") as MaintenanceWindow;
     const d = decide(input({}), { ...noise, maintenance: [w] });
     expect(d).toEqual({ action: "suppress", reason: "maintenance window wed 11:30-12:30" });

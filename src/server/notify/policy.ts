@@ -4,7 +4,8 @@
  * configuration does not want that kind at all?
  */
 import type { EventKind } from "../../protocol/events.ts";
-import type { OutboxStatus } from "../store/outbox.ts";
+import { type ClientSettings, mutedUntil } from "../monitor/settings.ts";
+import type { OutboxStatus } from "../store/index.ts";
 import { activeWindow, type MaintenanceWindow } from "./schedule.ts";
 
 export interface NoiseSettings {
@@ -38,19 +39,14 @@ export interface DecisionInput {
   /** the monitor already suppressed it (flapping, paused, replayed) */
   monitorSuppressed: boolean;
   now: number;
-  /** the client's policy JSON; null for server-wide events */
-  policy: Record<string, unknown> | null;
+  /** the client's settings; null for server-wide events */
+  settings: ClientSettings | null;
   uplinkDown: boolean;
   /**
    * For resolved kinds: the newest row of this lane for the client among the problem kinds and
    * the resolved kind itself (null when there is none). Ignored for other kinds.
    */
   lastRelated: { kind: string; status: OutboxStatus } | null;
-}
-
-export function mutedUntil(policy: Record<string, unknown> | null): number | null {
-  const v = policy?.muted_until;
-  return typeof v === "number" && Number.isFinite(v) ? v : null;
 }
 
 export function decide(input: DecisionInput, noise: NoiseSettings): Decision {
@@ -64,10 +60,9 @@ export function decide(input: DecisionInput, noise: NoiseSettings): Decision {
   const pairs = RESOLVES[kind];
   if (pairs && !noise.resolved) return { action: "skip", reason: "resolved alerts are off" };
 
-  if (input.policy?.paused === true) return { action: "suppress", reason: "client paused" };
-  const muted = mutedUntil(input.policy);
-  if (muted !== null && muted > input.now)
-    return { action: "suppress", reason: `muted until ${new Date(muted).toISOString()}` };
+  if (input.settings?.paused) return { action: "suppress", reason: "client paused" };
+  const muted = input.settings ? mutedUntil(input.settings, input.now) : null;
+  if (muted !== null) return { action: "suppress", reason: `muted until ${new Date(muted).toISOString()}` };
   const window = activeWindow(noise.maintenance, input.now, noise.timeZone);
   if (window) return { action: "suppress", reason: `maintenance window ${window.text}` };
   if (input.uplinkDown && UPLINK_EXPLAINS.has(kind))

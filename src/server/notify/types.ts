@@ -3,12 +3,15 @@
  * outbox row (payload_json) when the event happens, so a message rendered minutes later (after
  * a retry or a restart) still tells what was true then. Plain JSON only.
  */
-import type { EventKind, EventSeverity } from "../../protocol/events.ts";
+import type { EventKind, EventSeverity, NotificationKind } from "../../protocol/events.ts";
 import type { IpInfo } from "../geo/types.ts";
 
-/** Event kinds, plus the kinds the notifier makes itself. */
-/** "test" is the dashboard's "send test message"; it never goes through the outbox. */
-export type NotificationKind = EventKind | "reminder" | "digest" | "test";
+/**
+ * Event kinds, plus the kinds the notifier makes itself ("test" is the dashboard's "send test
+ * message"; it never goes through the outbox). Defined beside the event kinds, so the wording
+ * table the dashboard shares (protocol/event-text.ts) can name them.
+ */
+export type { NotificationKind };
 
 export interface NotificationClient {
   id: string;
@@ -34,6 +37,8 @@ export interface NotificationFacts {
   heldBack?: string[];
   /** server.started: client counts by status */
   counts?: Record<string, number>;
+  /** a digest of one client's alerts beyond --notify-client-limit: the limit, e.g. "6/1h" */
+  limit?: string;
 }
 
 export interface Notification {

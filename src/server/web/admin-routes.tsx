@@ -1,11 +1,14 @@
 /** @jsxImportSource @kitajs/html */
-/** Admin-only pages: users, API tokens, audit log; and the alert channels page (viewers may look). */
+/**
+ * Admin-only pages: users, API tokens, audit log; and the alert channels page (viewers may
+ * look; admins test, add, edit and delete, each change audited).
+ */
 import { Elysia } from "elysia";
 import { AuditPage, type Flash, TokensPage, UsersPage } from "../../../templates/admin.tsx";
-import { ChannelsPage } from "../../../templates/channels.tsx";
+import { type ChannelNotice, ChannelsPage, EditChannelPage } from "../../../templates/channels.tsx";
 import { createApiToken } from "../auth/api-tokens.ts";
 import { createUser, isLastAdmin, isRole, UserError } from "../auth/users.ts";
-import { noChannels } from "./channels.ts";
+import { type ChannelActor, ChannelChangeError, noChannels } from "./channels.ts";
 import { type Auth, type Form, formText, type Web } from "./guard.ts";
 
 const AUDIT_PAGE = 100;
@@ -13,55 +16,140 @@ const AUDIT_PAGE = 100;
 export function adminRoutes(web: Web) {
   const store = web.store;
   const channels = web.deps.channels ?? noChannels;
-  const usersPage = (auth: Auth, request: Request, flash?: Flash, status = 200) =>
+  const usersPage = async (auth: Auth, request: Request, flash?: Flash, status = 200) =>
     web.html(
       <UsersPage
         ctx={web.pageContext(auth, request)}
-        users={store.auth.listUsers()}
+        users={await store.auth.listUsers()}
         flash={flash}
         now={web.now()}
       />,
       status,
     );
-  const tokensPage = (
+  const channelsPage = async (
+    auth: Auth,
+    request: Request,
+    o: { notice?: ChannelNotice; addError?: string } = {},
+    status = 200,
+  ) =>
+    web.html(
+      <ChannelsPage
+        ctx={web.pageContext(auth, request)}
+        channels={await channels.list()}
+        now={web.now()}
+        {...o}
+      />,
+      status,
+    );
+  const actor = (auth: Auth, request: Request): ChannelActor => ({
+    actor: auth.user.name,
+    sourceIp: web.address(request),
+  });
+  /** The channel a route names, or the 404 page. */
+  const channelNamed = async (auth: Auth, request: Request, name: string) =>
+    (await channels.list()).find((c) => c.name === name) ?? web.notFound(auth, request, "channel");
+  const tokensPage = async (
     auth: Auth,
     request: Request,
     o: { flash?: Flash; created?: { name: string; token: string } } = {},
     status = 200,
   ) =>
-    web.html(<TokensPage ctx={web.pageContext(auth, request)} tokens={store.tokens.list()} {...o} />, status);
+    web.html(
+      <TokensPage ctx={web.pageContext(auth, request)} tokens={await store.tokens.list()} {...o} />,
+      status,
+    );
 
   return new Elysia({ name: "web.admin" })
-    .get("/channels", ({ request }) => {
-      const auth = web.guard(request, "viewer");
+    .get("/channels", async ({ request }) => {
+      const auth = await web.guard(request, "viewer");
       if (auth instanceof Response) return auth;
-      return web.html(<ChannelsPage ctx={web.pageContext(auth, request)} channels={channels.list()} />);
+      return channelsPage(auth, request);
+    })
+    .post("/channels", async ({ request, body }) => {
+      const form = (body ?? {}) as Form;
+      const auth = await web.guard(request, "admin", form);
+      if (auth instanceof Response) return auth;
+      try {
+        const name = await channels.add(formText(form, "url"), actor(auth, request));
+        return channelsPage(auth, request, { notice: { kind: "ok", text: `Added ${name}.` } }, 201);
+      } catch (e) {
+        if (!(e instanceof ChannelChangeError)) throw e;
+        return channelsPage(auth, request, { addError: e.message }, e.status);
+      }
     })
     .post("/channels/:name/test", async ({ request, params, body }) => {
-      const auth = web.guard(request, "admin", (body ?? {}) as Form);
+      const auth = await web.guard(request, "admin", (body ?? {}) as Form);
       if (auth instanceof Response) return auth;
-      const name = params.name;
-      if (!channels.list().some((c) => c.name === name)) return web.notFound(auth, request, "channel");
-      let notice: { kind: "ok" | "error"; text: string };
+      const channel = await channelNamed(auth, request, params.name);
+      if (channel instanceof Response) return channel;
+      const { name } = channel;
+      let notice: ChannelNotice;
       try {
         await channels.sendTest(name);
         notice = { kind: "ok", text: `Test message sent through ${name}.` };
       } catch (e) {
         notice = { kind: "error", text: `${name} refused the test message: ${(e as Error).message}` };
       }
-      web.audit(auth.user.name, request, "channel.test", name, { ok: notice.kind === "ok" });
-      return web.html(
-        <ChannelsPage ctx={web.pageContext(auth, request)} channels={channels.list()} notice={notice} />,
-      );
+      await web.audit(auth.user.name, request, "channel.test", name, { ok: notice.kind === "ok" });
+      return channelsPage(auth, request, { notice });
     })
-    .get("/users", ({ request }) => {
-      const auth = web.guard(request, "admin");
+    .get("/channels/:name/edit", async ({ request, params }) => {
+      const auth = await web.guard(request, "admin");
+      if (auth instanceof Response) return auth;
+      const channel = await channelNamed(auth, request, params.name);
+      if (channel instanceof Response) return channel;
+      if (channel.origin !== "dashboard")
+        return channelsPage(
+          auth,
+          request,
+          {
+            notice: {
+              kind: "error",
+              text: `${channel.name} comes from the server's options: change it there.`,
+            },
+          },
+          400,
+        );
+      return web.html(<EditChannelPage ctx={web.pageContext(auth, request)} channel={channel} />);
+    })
+    .post("/channels/:name/edit", async ({ request, params, body }) => {
+      const form = (body ?? {}) as Form;
+      const auth = await web.guard(request, "admin", form);
+      if (auth instanceof Response) return auth;
+      const channel = await channelNamed(auth, request, params.name);
+      if (channel instanceof Response) return channel;
+      try {
+        const name = await channels.edit(channel.name, formText(form, "url"), actor(auth, request));
+        return channelsPage(auth, request, { notice: { kind: "ok", text: `Saved ${name}.` } });
+      } catch (e) {
+        if (!(e instanceof ChannelChangeError)) throw e;
+        return web.html(
+          <EditChannelPage ctx={web.pageContext(auth, request)} channel={channel} error={e.message} />,
+          e.status,
+        );
+      }
+    })
+    .post("/channels/:name/delete", async ({ request, params, body }) => {
+      const auth = await web.guard(request, "admin", (body ?? {}) as Form);
+      if (auth instanceof Response) return auth;
+      const channel = await channelNamed(auth, request, params.name);
+      if (channel instanceof Response) return channel;
+      try {
+        await channels.remove(channel.name, actor(auth, request));
+        return channelsPage(auth, request, { notice: { kind: "ok", text: `Deleted ${channel.name}.` } });
+      } catch (e) {
+        if (!(e instanceof ChannelChangeError)) throw e;
+        return channelsPage(auth, request, { notice: { kind: "error", text: e.message } }, e.status);
+      }
+    })
+    .get("/users", async ({ request }) => {
+      const auth = await web.guard(request, "admin");
       if (auth instanceof Response) return auth;
       return usersPage(auth, request);
     })
     .post("/users", async ({ request, body }) => {
       const form = (body ?? {}) as Form;
-      const auth = web.guard(request, "admin", form);
+      const auth = await web.guard(request, "admin", form);
       if (auth instanceof Response) return auth;
       const role = formText(form, "role");
       if (!isRole(role))
@@ -72,34 +160,34 @@ export function adminRoutes(web: Web) {
           { name: formText(form, "name").trim(), role, password: formText(form, "password") },
           web.now(),
         );
-        web.audit(auth.user.name, request, "user.add", user.name, { role });
+        await web.audit(auth.user.name, request, "user.add", user.name, { role });
         return usersPage(auth, request, { kind: "ok", text: `Added ${role} ${user.name}.` }, 201);
       } catch (e) {
         if (e instanceof UserError) return usersPage(auth, request, { kind: "error", text: e.message }, 400);
         throw e;
       }
     })
-    .post("/users/:id/delete", ({ request, params, body }) => {
-      const auth = web.guard(request, "admin", (body ?? {}) as Form);
+    .post("/users/:id/delete", async ({ request, params, body }) => {
+      const auth = await web.guard(request, "admin", (body ?? {}) as Form);
       if (auth instanceof Response) return auth;
-      const user = store.auth.getUser(params.id);
+      const user = await store.auth.getUser(params.id);
       if (!user) return web.notFound(auth, request, "user");
       if (user.id === auth.user.id)
         return usersPage(auth, request, { kind: "error", text: "You cannot remove yourself." }, 400);
-      if (isLastAdmin(store, user))
+      if (await isLastAdmin(store, user))
         return usersPage(auth, request, { kind: "error", text: "The last admin cannot be removed." }, 400);
-      store.auth.removeUser(user.id);
-      web.audit(auth.user.name, request, "user.remove", user.name);
+      await store.auth.removeUser(user.id);
+      await web.audit(auth.user.name, request, "user.remove", user.name);
       return usersPage(auth, request, { kind: "ok", text: `Removed ${user.name}; their sessions ended.` });
     })
-    .get("/tokens", ({ request }) => {
-      const auth = web.guard(request, "admin");
+    .get("/tokens", async ({ request }) => {
+      const auth = await web.guard(request, "admin");
       if (auth instanceof Response) return auth;
       return tokensPage(auth, request);
     })
-    .post("/tokens", ({ request, body }) => {
+    .post("/tokens", async ({ request, body }) => {
       const form = (body ?? {}) as Form;
-      const auth = web.guard(request, "admin", form);
+      const auth = await web.guard(request, "admin", form);
       if (auth instanceof Response) return auth;
       const name = formText(form, "name").trim();
       const role = formText(form, "role");
@@ -117,31 +205,31 @@ export function adminRoutes(web: Web) {
           },
           400,
         );
-      if (store.tokens.list().some((t) => t.name.toLowerCase() === name.toLowerCase()))
+      if ((await store.tokens.list()).some((t) => t.name.toLowerCase() === name.toLowerCase()))
         return tokensPage(
           auth,
           request,
           { flash: { kind: "error", text: "A token with this name exists already." } },
           409,
         );
-      const { record, token } = createApiToken(store, name, role, web.now());
-      web.audit(auth.user.name, request, "token.add", record.name, { role, token_id: record.id });
+      const { record, token } = await createApiToken(store, name, role, web.now());
+      await web.audit(auth.user.name, request, "token.add", record.name, { role, token_id: record.id });
       return tokensPage(auth, request, { created: { name: record.name, token } }, 201);
     })
-    .post("/tokens/:id/revoke", ({ request, params, body }) => {
-      const auth = web.guard(request, "admin", (body ?? {}) as Form);
+    .post("/tokens/:id/revoke", async ({ request, params, body }) => {
+      const auth = await web.guard(request, "admin", (body ?? {}) as Form);
       if (auth instanceof Response) return auth;
-      const token = store.tokens.list().find((t) => t.id === params.id);
+      const token = (await store.tokens.list()).find((t) => t.id === params.id);
       if (!token) return web.notFound(auth, request, "token");
-      store.tokens.revoke(token.id, web.now());
-      web.audit(auth.user.name, request, "token.revoke", token.name, { token_id: token.id });
+      await store.tokens.revoke(token.id, web.now());
+      await web.audit(auth.user.name, request, "token.revoke", token.name, { token_id: token.id });
       return tokensPage(auth, request, { flash: { kind: "ok", text: `Revoked ${token.name}.` } });
     })
-    .get("/audit", ({ request, query }) => {
-      const auth = web.guard(request, "admin");
+    .get("/audit", async ({ request, query }) => {
+      const auth = await web.guard(request, "admin");
       if (auth instanceof Response) return auth;
       const before = Number(query.before);
-      const rows = store.auth.listAudit({
+      const rows = await store.auth.listAudit({
         limit: AUDIT_PAGE + 1,
         ...(Number.isSafeInteger(before) && before > 0 ? { before } : {}),
       });

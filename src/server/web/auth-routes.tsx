@@ -20,15 +20,15 @@ import {
   setupTokenValid,
   UserError,
 } from "../auth/users.ts";
-import type { UserRecord } from "../store/auth.ts";
+import type { UserRecord } from "../store/index.ts";
 import { ASSET_URLS } from "./assets.ts";
 import { cookieHeader, type Form, formText, parseCookies, safeNext, type Web } from "./guard.ts";
 
 export function authRoutes(web: Web) {
   const logins = new LoginGuard(web.store, () => web.now(), web.deps.loginPolicy ?? DEFAULT_LOGIN_POLICY);
 
-  const sessionCookie = (request: Request, user: UserRecord) => {
-    const { cookieValue } = startSession(web.store, user, web.address(request), web.now());
+  const sessionCookie = async (request: Request, user: UserRecord) => {
+    const { cookieValue } = await startSession(web.store, user, web.address(request), web.now());
     const secure = web.secure(request);
     return cookieHeader(sessionCookieName(secure), cookieValue, {
       secure,
@@ -66,7 +66,9 @@ export function authRoutes(web: Web) {
   };
 
   return new Elysia({ name: "web.auth" })
-    .get("/login", ({ request }) => (web.session(request) ? web.redirect("/") : loginForm(request)))
+    .get("/login", async ({ request }) =>
+      (await web.session(request)) ? web.redirect("/") : loginForm(request),
+    )
     .post("/login", async ({ request, body }) => {
       const form = (body ?? {}) as Form;
       const name = formText(form, "name").trim().slice(0, 64);
@@ -84,7 +86,7 @@ export function authRoutes(web: Web) {
         });
       const result = await logins.attempt(name, formText(form, "password"), web.address(request));
       if (!result.ok) {
-        web.audit(name || "(empty)", request, "login.failed", null, { reason: result.reason });
+        await web.audit(name || "(empty)", request, "login.failed", null, { reason: result.reason });
         if (result.reason === "invalid")
           return loginForm(request, { status: 401, error: "Wrong user name or password.", name, next });
         const minutes = Math.max(1, Math.ceil((result.retryAfterS ?? 60) / 60));
@@ -96,23 +98,23 @@ export function authRoutes(web: Web) {
           headers: { "retry-after": String(result.retryAfterS ?? 60) },
         });
       }
-      web.audit(result.user.name, request, "login", null);
-      return web.redirect(safeNext(next), { "set-cookie": sessionCookie(request, result.user) });
+      await web.audit(result.user.name, request, "login", null);
+      return web.redirect(safeNext(next), { "set-cookie": await sessionCookie(request, result.user) });
     })
-    .post("/logout", ({ request, body }) => {
-      const auth = web.guard(request, "viewer", (body ?? {}) as Form);
+    .post("/logout", async ({ request, body }) => {
+      const auth = await web.guard(request, "viewer", (body ?? {}) as Form);
       if (auth instanceof Response) return auth;
       const secure = web.secure(request);
-      endSession(web.store, parseCookies(request.headers.get("cookie"))[sessionCookieName(secure)]);
-      web.audit(auth.user.name, request, "logout", null);
+      await endSession(web.store, parseCookies(request.headers.get("cookie"))[sessionCookieName(secure)]);
+      await web.audit(auth.user.name, request, "logout", null);
       return web.redirect("/login", {
         "set-cookie": cookieHeader(sessionCookieName(secure), "", { secure, maxAgeS: 0, sameSite: "Lax" }),
       });
     })
-    .get("/setup", ({ request, query }) => {
-      if (web.store.auth.countUsers() > 0) return web.redirect("/login");
+    .get("/setup", async ({ request, query }) => {
+      if ((await web.store.auth.countUsers()) > 0) return web.redirect("/login");
       const token = typeof query.token === "string" ? query.token : "";
-      if (!setupTokenValid(web.store, token))
+      if (!(await setupTokenValid(web.store, token)))
         return web.errorPage(
           null,
           request,
@@ -125,7 +127,7 @@ export function authRoutes(web: Web) {
     .post("/setup", async ({ request, body }) => {
       const form = (body ?? {}) as Form;
       const token = formText(form, "token");
-      if (!setupTokenValid(web.store, token))
+      if (!(await setupTokenValid(web.store, token)))
         return web.errorPage(
           null,
           request,
@@ -145,18 +147,18 @@ export function authRoutes(web: Web) {
         if (e instanceof UserError) return again(e.message);
         throw e;
       }
-      consumeSetupToken(web.store);
-      web.audit("setup", request, "user.add", user.name, { role: "admin" });
-      return web.redirect("/", { "set-cookie": sessionCookie(request, user) });
+      await consumeSetupToken(web.store);
+      await web.audit("setup", request, "user.add", user.name, { role: "admin" });
+      return web.redirect("/", { "set-cookie": await sessionCookie(request, user) });
     })
-    .get("/account", ({ request }) => {
-      const auth = web.guard(request, "viewer");
+    .get("/account", async ({ request }) => {
+      const auth = await web.guard(request, "viewer");
       if (auth instanceof Response) return auth;
       return web.html(<AccountPage ctx={web.pageContext(auth, request)} />);
     })
     .post("/account/password", async ({ request, body }) => {
       const form = (body ?? {}) as Form;
-      const auth = web.guard(request, "viewer", form);
+      const auth = await web.guard(request, "viewer", form);
       if (auth instanceof Response) return auth;
       const ctx = web.pageContext(auth, request);
       if (!(await Bun.password.verify(formText(form, "current").slice(0, 1024), auth.user.passwordHash)))
@@ -177,7 +179,7 @@ export function authRoutes(web: Web) {
           return web.html(<AccountPage ctx={ctx} flash={{ kind: "error", text: e.message }} />, 400);
         throw e;
       }
-      web.audit(auth.user.name, request, "user.password", auth.user.name);
+      await web.audit(auth.user.name, request, "user.password", auth.user.name);
       return web.html(
         <AccountPage
           ctx={ctx}

@@ -30,8 +30,8 @@ const qs = (q: EventsQuery, before: number | null) => {
   return s ? `?${s}` : "";
 };
 
-export function eventsView(store: Store, q: EventsQuery, now: number): EventsView {
-  const clients = store.clients.summaries();
+export async function eventsView(store: Store, q: EventsQuery, now: number): Promise<EventsView> {
+  const clients = await store.clients.summaries();
   const names = new Map(clients.map((c) => [c.id, c.name]));
   const kinds = q.kind
     ? [q.kind]
@@ -39,7 +39,7 @@ export function eventsView(store: Store, q: EventsQuery, now: number): EventsVie
       ? EVENT_KINDS.filter((k) => EVENT_SEVERITY[k] === q.severity)
       : undefined;
   const sinceMs = q.since ? parseDuration(q.since) : null;
-  const rows = store.events.query({
+  const rows = await store.events.query({
     ...(q.client ? { clientId: q.client } : {}),
     ...(kinds ? { kinds } : {}),
     ...(sinceMs ? { since: now - sinceMs } : {}),
@@ -57,11 +57,11 @@ export function eventsView(store: Store, q: EventsQuery, now: number): EventsVie
 }
 
 export function eventRoutes(web: Web) {
-  return new Elysia({ name: "web.events" }).get("/events", ({ request, query }) => {
-    const auth = web.guard(request, "viewer");
+  return new Elysia({ name: "web.events" }).get("/events", async ({ request, query }) => {
+    const auth = await web.guard(request, "viewer");
     if (auth instanceof Response) return auth;
     const now = web.now();
-    const view = eventsView(web.store, parseEventsQuery(query), now);
+    const view = await eventsView(web.store, parseEventsQuery(query), now);
     if (request.headers.get("hx-target") === "event-list")
       return web.html(<EventList view={view} now={now} />);
     return web.html(<EventsPage ctx={web.pageContext(auth, request)} view={view} now={now} />);

@@ -1,4 +1,5 @@
 /** Small, pure formatting helpers for the dashboard (times, durations, countries). */
+import { formatUtcTime } from "../../config/duration.ts";
 
 /** "just now", "12 s ago", "5 min ago", "3 h ago", "2 d ago". */
 export function ago(at: number | null, now: number): string {
@@ -26,8 +27,16 @@ export function span(ms: number): string {
 /** ISO time without milliseconds, for datetime attributes and tooltips. */
 export const isoTime = (at: number) => new Date(at).toISOString().replace(/\.\d{3}Z$/, "Z");
 
-/** "2026-11-03 14:05:09 UTC": unambiguous for people in any time zone. */
-export const utcTime = (at: number) => `${new Date(at).toISOString().slice(0, 19).replace("T", " ")} UTC`;
+/** "2026-11-03 14:05:09 UTC": the same words the monitor's reasons use. */
+export const utcTime = formatUtcTime;
+
+/** "14:05 UTC" on the same UTC day as `now`, else "2026-11-03 14:05 UTC": short enough for a table row. */
+export function shortUtcTime(at: number, now: number): string {
+  const full = utcTime(at);
+  return full.slice(0, 10) === utcTime(now).slice(0, 10)
+    ? `${full.slice(11, 16)} UTC`
+    : `${full.slice(0, 16)} UTC`;
+}
 
 const regionNames = new Intl.DisplayNames(["en"], { type: "region" });
 

@@ -5,7 +5,7 @@
  */
 
 import type { PageContext } from "../../../templates/context.ts";
-import type { Logger } from "../../cli/common.ts";
+import type { Logger } from "../../logger.ts";
 import { isStateChanging, presentedCsrfToken, tokensEqual } from "../auth/csrf.ts";
 import type { Keyring } from "../auth/keyring.ts";
 import { type ActiveSession, loadSession, sessionCookieName } from "../auth/sessions.ts";
@@ -13,6 +13,7 @@ import type { LoginPolicy } from "../auth/users.ts";
 import type { Broker } from "../broker.ts";
 import type { ClientMonitor } from "../monitor/service.ts";
 import type { ApiRole, Store } from "../store/index.ts";
+import type { ServerWarnings } from "../warnings.ts";
 import { ASSET_URLS } from "./assets.ts";
 import type { ChannelStatusProvider } from "./channels.ts";
 
@@ -29,15 +30,18 @@ export interface WebDeps {
   /** true when the request came over HTTPS, directly or through a trusted proxy */
   isHttps?: (request: Request) => boolean;
   /** re-judges a client after its settings changed (and publishes client.changed) */
-  monitor?: Pick<ClientMonitor, "settingsChanged">;
+  monitor?: Pick<ClientMonitor, "settingsChanged" | "learnedNetworks">;
   channels?: ChannelStatusProvider;
   loginPolicy?: LoginPolicy;
   /** how long a rotated-out client secret keeps working */
   rotateGraceMs?: number;
   stream?: { heartbeatMs?: number; coalesceMs?: number; refetchEveryMs?: number };
+  /** server-wide problems, shown as banners on every page */
+  warnings?: ServerWarnings;
 }
 
-export type Auth = ActiveSession;
+/** A signed-in request: its session, and the server-wide warnings its page shows (read once per request). */
+export type Auth = ActiveSession & { banners: PageContext["banners"] };
 export type Form = Record<string, unknown>;
 
 export function parseCookies(header: string | null): Record<string, string> {
@@ -65,11 +69,15 @@ export function cookieHeader(
   return `${name}=${value}; Path=/; HttpOnly; SameSite=${o.sameSite}; Max-Age=${o.maxAgeS}${o.secure ? "; Secure" : ""}`;
 }
 
-/** Only same-site paths are allowed as a post-login target, so /login cannot bounce people elsewhere. */
+/**
+ * A post-login target survives only as a same-origin path of plain URL characters (RFC 3986
+ * path and query characters, percent escapes kept as they are): control characters, non-ASCII
+ * and whitespace could end up in the Location header as something a browser reads differently
+ * (or as a header Bun refuses to send). Anything else, and /login itself, becomes "/".
+ */
+const SAFE_NEXT = /^\/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@/?%#]{0,2047}$/;
 export function safeNext(next: unknown): string {
-  return typeof next === "string" && /^\/(?![/\\])[^\s]*$/.test(next) && !next.startsWith("/login")
-    ? next
-    : "/";
+  return typeof next === "string" && SAFE_NEXT.test(next) && !next.startsWith("/login") ? next : "/";
 }
 
 export const formText = (form: Form | null, key: string): string => {
@@ -104,9 +112,14 @@ export class Web {
     return this.deps.clientAddress(request);
   }
 
-  session(request: Request): Auth | null {
+  async session(request: Request): Promise<Auth | null> {
     const cookies = parseCookies(request.headers.get("cookie"));
-    return loadSession(this.store, cookies[sessionCookieName(this.secure(request))], this.now());
+    const active = await loadSession(
+      this.store,
+      cookies[sessionCookieName(this.secure(request))],
+      this.now(),
+    );
+    return active ? { ...active, banners: await this.banners() } : null;
   }
 
   /**
@@ -134,8 +147,8 @@ export class Web {
    * the session, or the response to send instead: 303 to /login for a browser without a
    * session, 401 for htmx and the event stream, 403 for a wrong role or a missing token.
    */
-  guard(request: Request, need: ApiRole, form: Form | null = null): Auth | Response {
-    const auth = this.session(request);
+  async guard(request: Request, need: ApiRole, form: Form | null = null): Promise<Auth | Response> {
+    const auth = await this.session(request);
     const url = new URL(request.url);
     if (!auth) {
       if (request.headers.get("hx-request") || request.headers.get("accept") === "text/event-stream")
@@ -164,7 +177,13 @@ export class Web {
       csrf: auth.session.csrfToken,
       path: new URL(request.url).pathname,
       assets: ASSET_URLS,
+      banners: auth.banners,
     };
+  }
+
+  /** The server-wide problems every page shows (see ServerWarning). */
+  async banners(): Promise<PageContext["banners"]> {
+    return (await this.deps.warnings?.()) ?? [];
   }
 
   html(element: JSX.Element, status = 200, headers: Record<string, string> = {}): Response {
@@ -202,8 +221,15 @@ export class Web {
     action: string,
     target: string | null,
     detail: Record<string, unknown> = {},
-  ) {
-    this.store.auth.audit({ at: this.now(), actor, action, target, detail, sourceIp: this.address(request) });
+  ): Promise<number> {
+    return this.store.auth.audit({
+      at: this.now(),
+      actor,
+      action,
+      target,
+      detail,
+      sourceIp: this.address(request),
+    });
   }
 
   get logger(): Logger {

@@ -42,7 +42,8 @@ export function webApp(deps: WebDeps) {
       })
       .get(
         "/assets/:name",
-        ({ request, params }) => serveAsset(params.name, request) ?? web.notFound(null, request, "file"),
+        async ({ request, params }) =>
+          serveAsset(params.name, request) ?? web.notFound(null, request, "file"),
       )
       .use(authRoutes(web))
       .use(clientRoutes(web))

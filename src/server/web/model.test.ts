@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { DEFAULT_SETTINGS } from "../monitor/settings.ts";
 import type { ClientRecord, HistoryRow } from "../store/index.ts";
 import { ago, percent, span } from "./format.ts";
 import {
@@ -13,14 +14,15 @@ import {
 
 const NOW = Date.parse("2026-11-26T12:00:00Z");
 
-function client(over: Partial<ClientRecord> & { name: string }): ClientRecord {
+function client(over: Record<string, unknown> & { name: string }): ClientRecord {
   return {
     id: `c_${over.name}`,
     createdAt: NOW - 86_400_000,
     secretEnc: "x",
     prevSecretEnc: null,
     prevSecretUntil: null,
-    policy: {},
+    settings: DEFAULT_SETTINGS,
+    revision: 0,
     state: null,
     lastReport: null,
     lastSourceIp: null,
@@ -47,7 +49,7 @@ const withExit = (ip: string, org: string, asn: number, country: string) => ({
 
 /** Full records stand in for summaries (a record is one) and `load` finds them. */
 const overviewOf = (clients: ClientRecord[], q: Record<string, string>) =>
-  overview(clients, NOW, parseOverviewQuery(q), (ids) => clients.filter((c) => ids.includes(c.id)));
+  overview(clients, NOW, parseOverviewQuery(q), async (ids) => clients.filter((c) => ids.includes(c.id)));
 
 const CLIENTS = [
   client({
@@ -70,33 +72,33 @@ const CLIENTS = [
     name: "e-paused",
     status: "grey",
     liveness: "online",
-    policy: { paused: true },
+    settings: { ...DEFAULT_SETTINGS, paused: true },
     lastReportAt: NOW - 1000,
   }),
 ];
 
 describe("overview view model", () => {
-  test("a large fleet shows the worst rows first, capped, and says how many matched", () => {
+  test("a large fleet shows the worst rows first, capped, and says how many matched", async () => {
     const many = Array.from({ length: OVERVIEW_MAX_ROWS + 50 }, (_, i) =>
       client({
         name: `n${String(i).padStart(4, "0")}`,
         status: i === OVERVIEW_MAX_ROWS + 40 ? "red" : "green",
       }),
     );
-    const v = overviewOf(many, {});
+    const v = await overviewOf(many, {});
     expect(v.rows).toHaveLength(OVERVIEW_MAX_ROWS);
     expect(v.matched).toBe(OVERVIEW_MAX_ROWS + 50);
     expect(v.rows[0]?.status).toBe("red");
     expect(v.counts.total).toBe(OVERVIEW_MAX_ROWS + 50);
   });
 
-  test("counts every status and sorts worst first, then by name", () => {
-    const v = overviewOf(CLIENTS, {});
+  test("counts every status and sorts worst first, then by name", async () => {
+    const v = await overviewOf(CLIENTS, {});
     expect(v.counts).toEqual({ red: 2, yellow: 0, green: 1, grey: 2, total: 5 });
     expect(v.rows.map((r) => r.name)).toEqual(["a-red", "c-offline", "d-never", "e-paused", "b-green"]);
   });
 
-  test("status words never rely on colour: Exposed, Offline, Waiting, Paused, Protected", () => {
+  test("status words never rely on colour: Exposed, Offline, Waiting, Paused, Protected", async () => {
     const words = Object.fromEntries(CLIENTS.map((c) => [c.name, clientRow(c, NOW).word]));
     expect(words).toEqual({
       "b-green": "Protected",
@@ -108,19 +110,19 @@ describe("overview view model", () => {
     expect(clientRow(CLIENTS[0] as ClientRecord, NOW).lastSeen).toBe("12 s ago");
   });
 
-  test("filters by status and searches name, address, organisation, country and ASN (with or without AS)", () => {
-    const names = (q: Record<string, string>) => overviewOf(CLIENTS, q).rows.map((r) => r.name);
-    expect(names({ status: "red" })).toEqual(["a-red", "c-offline"]);
-    expect(names({ q: "203.0.113" })).toEqual(["a-red"]);
-    expect(names({ q: "vpn co" })).toEqual(["b-green"]);
-    expect(names({ q: "AS64500" })).toEqual(["a-red"]);
-    expect(names({ q: "64501" })).toEqual(["b-green"]);
-    expect(names({ q: "br" })).toEqual(["b-green"]);
-    expect(names({ sort: "seen" })[0]).toBe("e-paused");
-    expect(names({ sort: "name" })).toEqual(["a-red", "b-green", "c-offline", "d-never", "e-paused"]);
+  test("filters by status and searches name, address, organisation, country and ASN (with or without AS)", async () => {
+    const names = async (q: Record<string, string>) => (await overviewOf(CLIENTS, q)).rows.map((r) => r.name);
+    expect(await names({ status: "red" })).toEqual(["a-red", "c-offline"]);
+    expect(await names({ q: "203.0.113" })).toEqual(["a-red"]);
+    expect(await names({ q: "vpn co" })).toEqual(["b-green"]);
+    expect(await names({ q: "AS64500" })).toEqual(["a-red"]);
+    expect(await names({ q: "64501" })).toEqual(["b-green"]);
+    expect(await names({ q: "br" })).toEqual(["b-green"]);
+    expect((await names({ sort: "seen" }))[0]).toBe("e-paused");
+    expect(await names({ sort: "name" })).toEqual(["a-red", "b-green", "c-offline", "d-never", "e-paused"]);
   });
 
-  test("unknown query values fall back to defaults, and the query string round-trips", () => {
+  test("unknown query values fall back to defaults, and the query string round-trips", async () => {
     const q = parseOverviewQuery({ status: "purple", sort: "random", q: "  x  " });
     expect(q).toEqual({ q: "x", status: "all", sort: "status" });
     expect(overviewQueryString(parseOverviewQuery({ status: "red", sort: "name", q: "a b" }))).toBe(
@@ -128,9 +130,9 @@ describe("overview view model", () => {
     );
   });
 
-  test("a mute counts only while it lasts", () => {
-    expect(readPolicy({ muted_until: NOW + 1 }, NOW).mutedUntil).toBe(NOW + 1);
-    expect(readPolicy({ muted_until: NOW - 1 }, NOW).mutedUntil).toBeNull();
+  test("a mute counts only while it lasts", async () => {
+    expect(readPolicy({ ...DEFAULT_SETTINGS, muted_until: NOW + 1 }, NOW).mutedUntil).toBe(NOW + 1);
+    expect(readPolicy({ ...DEFAULT_SETTINGS, muted_until: NOW - 1 }, NOW).mutedUntil).toBeNull();
   });
 });
 
@@ -144,7 +146,7 @@ describe("uptime bars from change-only history", () => {
     resolvers: null,
   });
 
-  test("half a day offline and an hour red show in the right buckets and totals", () => {
+  test("half a day offline and an hour red show in the right buckets and totals", async () => {
     const from = NOW - 86_400_000;
     const h = {
       rows: [
@@ -164,7 +166,7 @@ describe("uptime bars from change-only history", () => {
     expect(b.buckets[23]).toMatchObject({ up: 1, protected: 1 });
   });
 
-  test("before the first report and while the server was down nothing is known", () => {
+  test("before the first report and while the server was down nothing is known", async () => {
     const from = NOW - 86_400_000;
     const h = {
       rows: [row(NOW - 3_600_000, "online", "green")],
@@ -177,7 +179,7 @@ describe("uptime bars from change-only history", () => {
 });
 
 describe("formatting", () => {
-  test("relative times, spans and percentages read naturally", () => {
+  test("relative times, spans and percentages read naturally", async () => {
     expect(ago(null, NOW)).toBe("never");
     expect(ago(NOW - 500, NOW)).toBe("just now");
     expect(ago(NOW - 12_000, NOW)).toBe("12 s ago");

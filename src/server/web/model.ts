@@ -2,13 +2,16 @@
  * Pure view models: store records in, plain data the templates render out. No I/O here, so the
  * numbers on the dashboard (counts, bars, durations) are unit-testable without a browser.
  */
+import { kindTitle } from "../../protocol/event-text.ts";
 import { EVENT_SEVERITY, type EventSeverity, isEventKind } from "../../protocol/events.ts";
 import type { ReportV1 } from "../../protocol/report.ts";
 import type { IpInfo } from "../geo/types.ts";
 import { stretches, summariseUptime } from "../history/uptime.ts";
+import { formatShare, type NetworkProfile, networkName } from "../monitor/networks.ts";
+import { type ClientSettings, mutedUntil } from "../monitor/settings.ts";
 import type { ClientState, Verdict, Verdicts } from "../monitor/types.ts";
 import type { ClientRecord, ClientSummary, EventRecord, ExitSummary, HistoryRow } from "../store/index.ts";
-import { ago, countryName } from "./format.ts";
+import { ago, countryName, shortUtcTime } from "./format.ts";
 
 export type Status = "green" | "yellow" | "red" | "grey";
 export const STATUSES: readonly Status[] = ["red", "yellow", "green", "grey"];
@@ -34,18 +37,19 @@ export interface PolicyView {
   grace_s: number | null;
   expected_country: string | null;
   expected_asn: number | null;
+  /** labels that route its alerts (a channel URL's ?tags=) */
+  tags: readonly string[];
 }
 
-export function readPolicy(policy: Record<string, unknown>, now: number): PolicyView {
-  const n = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : null);
-  const mutedUntil = n(policy.muted_until);
+export function readPolicy(s: ClientSettings, now: number): PolicyView {
   return {
-    paused: policy.paused === true,
-    mutedUntil: mutedUntil !== null && mutedUntil > now ? mutedUntil : null,
-    interval_s: n(policy.interval_s),
-    grace_s: n(policy.grace_s),
-    expected_country: typeof policy.expected_country === "string" ? policy.expected_country : null,
-    expected_asn: n(policy.expected_asn),
+    paused: s.paused,
+    mutedUntil: mutedUntil(s, now),
+    interval_s: s.interval_s,
+    grace_s: s.grace_s,
+    expected_country: s.expected_country,
+    expected_asn: s.expected_asn,
+    tags: s.tags,
   };
 }
 
@@ -70,6 +74,7 @@ const VERDICT_WORD: Record<string, string> = {
   na: "n/a",
   inconsistent: "inconsistent",
   violated: "unexpected",
+  unexpected: "not allowed",
 };
 
 export interface ChipView {
@@ -93,7 +98,33 @@ export function chipsOf(verdicts: Verdicts | null | undefined): ChipView[] {
   });
 }
 
-export type ExitView = ExitSummary;
+/** One exit address as lists show it: which family, and whether it is the home line. */
+export interface ExitView extends ExitSummary {
+  family: 4 | 6;
+  /** the bypass verdict found this exit to be home */
+  home: boolean;
+}
+
+/**
+ * The judged exits of both families (the leaking IPv6 one too), each marked when the bypass
+ * verdict found it home; before any judgment, the address the store's summary holds.
+ */
+export function exitsOf(c: ClientRecord): ExitView[] {
+  const state = readState(c);
+  const judged = [state.exit?.ipv4, state.exit?.ipv6].filter((e): e is IpInfo => Boolean(e));
+  const observed = state.verdicts?.bypass?.evidence?.exits ?? [];
+  const isHome = (ip: string) => observed.some((o) => o.ip === ip && o.home_match !== null);
+  if (judged.length === 0)
+    return c.exit ? [{ ...c.exit, family: c.exit.ip.includes(":") ? 6 : 4, home: isHome(c.exit.ip) }] : [];
+  return judged.map((e) => ({
+    ip: e.ip,
+    country: e.country,
+    asn: e.asn,
+    org: e.org,
+    family: e.ip.includes(":") ? 6 : 4,
+    home: isHome(e.ip),
+  }));
+}
 
 /** The status word shown next to the icon: colour is never the only signal. */
 export function statusWord(status: Status, liveness: string, paused: boolean): string {
@@ -101,6 +132,12 @@ export function statusWord(status: Status, liveness: string, paused: boolean): s
   if (liveness === "offline") return "Offline";
   if (liveness === "never") return "Waiting";
   return { green: "Protected", yellow: "Warning", red: "Exposed", grey: "Unknown" }[status];
+}
+
+/** When something shown was last true: "as of 14:05 UTC". */
+export interface AsOf {
+  at: number;
+  text: string;
 }
 
 export interface ClientRowView {
@@ -113,14 +150,19 @@ export interface ClientRowView {
   paused: boolean;
   muted: boolean;
   chips: ChipView[];
-  exit: ExitView | null;
+  /**
+   * set when the chips are the last known verdicts of a client that went silent (offline): when
+   * the report they come from arrived, so they read "as of 14:05 UTC", greyed
+   */
+  chipsAsOf: AsOf | null;
+  exits: ExitView[];
   lastSeenAt: number | null;
   lastSeen: string;
 }
 
 export function clientRow(c: ClientRecord, now: number): ClientRowView {
   const state = readState(c);
-  const policy = readPolicy(c.policy, now);
+  const policy = readPolicy(c.settings, now);
   const status: Status = isStatus(c.status) ? c.status : "grey";
   const paused = policy.paused || state.paused === true;
   return {
@@ -133,7 +175,11 @@ export function clientRow(c: ClientRecord, now: number): ClientRowView {
     paused,
     muted: policy.mutedUntil !== null,
     chips: chipsOf(state.verdicts),
-    exit: c.exit,
+    chipsAsOf:
+      c.liveness === "offline" && state.verdicts && c.lastReportAt !== null
+        ? { at: c.lastReportAt, text: `as of ${shortUtcTime(c.lastReportAt, now)}` }
+        : null,
+    exits: exitsOf(c),
     lastSeenAt: c.lastReportAt,
     lastSeen: ago(c.lastReportAt, now),
   };
@@ -204,12 +250,12 @@ const statusOf = (c: ClientSummary): Status => (isStatus(c.status) ? c.status : 
  * ones shown, from the full records `load` returns (with 10,000 clients, parsing every
  * client's state for a page that shows 300 was most of the time).
  */
-export function overview(
+export async function overview(
   clients: readonly ClientSummary[],
   now: number,
   query: OverviewQuery,
-  load: (ids: string[]) => ClientRecord[],
-): OverviewView {
+  load: (ids: string[]) => Promise<ClientRecord[]>,
+): Promise<OverviewView> {
   const matched = clients.filter(
     (c) => (query.status === "all" || statusOf(c) === query.status) && matches(c, query.q),
   );
@@ -219,7 +265,7 @@ export function overview(
     matched.sort((a, b) => (b.lastReportAt ?? -1) - (a.lastReportAt ?? -1) || byName(a, b));
   else matched.sort((a, b) => STATUS_RANK[statusOf(a)] - STATUS_RANK[statusOf(b)] || byName(a, b));
   const shown = matched.slice(0, OVERVIEW_MAX_ROWS);
-  const records = new Map(load(shown.map((c) => c.id)).map((r) => [r.id, r]));
+  const records = new Map((await load(shown.map((c) => c.id))).map((r) => [r.id, r]));
   return {
     query,
     counts: countStatuses(clients.map((c) => ({ status: statusOf(c) }))),
@@ -249,25 +295,6 @@ export interface EventView {
   evidence: Record<string, unknown>;
 }
 
-const KIND_TITLE: Record<string, string> = {
-  "client.first_seen": "First report",
-  "client.late": "Late",
-  "client.offline": "Offline",
-  "client.online": "Back online",
-  "exit.changed": "Exit changed",
-  "exit.inconsistent": "Exit providers disagree",
-  "bypass.started": "Bypass: traffic leaves through home",
-  "bypass.ended": "Bypass ended",
-  "dns_leak.started": "DNS leak",
-  "dns_leak.ended": "DNS leak ended",
-  "dns.suspect": "DNS suspect",
-  "ipv6_leak.started": "IPv6 leak",
-  "ipv6_leak.ended": "IPv6 leak ended",
-  "expectation.violated": "Unexpected exit",
-  "home.changed": "Home identity changed",
-  "client.flapping": "Flapping",
-};
-
 export function eventView(e: EventRecord, names: ReadonlyMap<string, string>): EventView {
   const reason = typeof e.evidence.reason === "string" ? e.evidence.reason : null;
   return {
@@ -275,7 +302,7 @@ export function eventView(e: EventRecord, names: ReadonlyMap<string, string>): E
     clientId: e.clientId,
     clientName: e.clientId ? (names.get(e.clientId) ?? null) : null,
     kind: e.kind,
-    title: KIND_TITLE[e.kind] ?? e.kind,
+    title: kindTitle(e.kind),
     severity: isEventKind(e.kind) ? EVENT_SEVERITY[e.kind] : "info",
     from: e.from,
     to: e.to,
@@ -286,7 +313,7 @@ export function eventView(e: EventRecord, names: ReadonlyMap<string, string>): E
   };
 }
 
-export const eventKindTitle = (kind: string) => KIND_TITLE[kind] ?? kind;
+export const eventKindTitle = kindTitle;
 
 // ---- availability bars and history -------------------------------------------------------
 
@@ -384,6 +411,33 @@ export interface ClientDetailView {
   intervalS: number | null;
   graceS: number | null;
   rotationPendingUntil: number | null;
+  /** the exit networks of the last 30 days and the lock (absent without a monitor) */
+  networks?: NetworksView;
+}
+
+export interface NetworksView {
+  networks: { label: string; share: string }[];
+  countries: { label: string; share: string }[];
+  /** "AS39351, AS212238; countries SE" or null when not locked */
+  locked: string | null;
+  /** Lock would lock to something */
+  canLock: boolean;
+}
+
+export function networksView(profile: NetworkProfile, s: ClientSettings): NetworksView {
+  const parts = [
+    s.exit_asns === null ? null : `networks ${s.exit_asns.map((a) => `AS${a}`).join(", ") || "none"}`,
+    s.exit_countries === null ? null : `countries ${s.exit_countries.join(", ") || "none"}`,
+  ].filter((p) => p !== null);
+  return {
+    networks: profile.asns.map((n) => ({ label: networkName(n.asn, n.org), share: formatShare(n.share) })),
+    countries: profile.countries.map((c) => ({
+      label: countryName(c.country) ?? c.country,
+      share: formatShare(c.share),
+    })),
+    locked: parts.length ? parts.join("; ") : null,
+    canLock: profile.asns.length > 0,
+  };
 }
 
 /** `eventsDesc`: the client's recent events, newest first, as the store returns them. */
@@ -395,20 +449,28 @@ export function clientDetail(
 ): ClientDetailView {
   const state = readState(c);
   const names = new Map([[c.id, c.name]]);
-  const { exit } = c;
+  const exitInfo = new Map(
+    [state.exit?.ipv4, state.exit?.ipv6].flatMap((e) => (e ? [[e.ip, e] as const] : [])),
+  );
   const resolverInfo = new Map((state.resolvers ?? []).map((r) => [r.ip, r]));
   const report = c.lastReport as Partial<ReportV1> | null;
   return {
     row: clientRow(c, now),
-    policy: readPolicy(c.policy, now),
+    policy: readPolicy(c.settings, now),
     verdicts: state.verdicts ?? null,
     timeline: eventsDesc.slice(0, 50).map((e) => eventView(e, names)),
     bars: BAR_WINDOWS.map((w) => bars(w.label, h, { from: now - w.ms, to: now }, w.buckets)),
+    // both families: an IPv6 exit through home is the leak people look for here
     exits: history(
       h.rows,
-      (r) => r.exitIpv4 ?? r.exitIpv6,
+      (r) => [r.exitIpv4, r.exitIpv6].filter(Boolean).join(",") || null,
       now,
-      (ip) => (exit && ip === exit.ip ? infoDetail(exit) : null),
+      (ips) =>
+        ips
+          .split(",")
+          .map((ip) => infoDetail(exitInfo.get(ip)))
+          .filter(Boolean)
+          .join("; ") || null,
     ),
     resolvers: history(
       h.rows,

@@ -10,6 +10,7 @@
  * proxies and Bun's idle timeout from closing a quiet stream, and ends it once the session is gone.
  */
 import { Elysia } from "elysia";
+import { Banners } from "../../../templates/layout.tsx";
 import { ClientRowDeleteOob, ClientRowOob, StatusCountsView } from "../../../templates/overview.tsx";
 import { type Auth, renderSync, type Web } from "./guard.ts";
 import { clientRow, isStatus, type StatusCounts } from "./model.ts";
@@ -20,11 +21,13 @@ type View = { kind: "overview" } | { kind: "client"; id: string } | { kind: "eve
 export const sseMessage = (event: string, data: string) =>
   `event: ${event}\ndata: ${data.split(/\r\n|\r|\n/).join("\ndata: ")}\n\n`;
 
-export function overviewUpdate(web: Web, ids: Iterable<string>): string {
+export async function overviewUpdate(web: Web, ids: Iterable<string>): Promise<string> {
   const now = web.now();
   const parts: string[] = [];
-  for (const id of ids) parts.push(rowFragment(web, id, now));
-  parts.push(countsFragment(web, now));
+  for (const id of ids) parts.push(await rowFragment(web, id, now));
+  parts.push(await countsFragment(web, now));
+  // a report judged after home was learned is the moment the "home unknown" banner goes
+  parts.push(renderSync(<Banners banners={await web.banners()} oob />));
   return parts.join("");
 }
 
@@ -51,12 +54,12 @@ const fragmentCache = (web: Web) => {
   return cache;
 };
 
-function rowFragment(web: Web, id: string, now: number): string {
+async function rowFragment(web: Web, id: string, now: number): Promise<string> {
   const { rows } = fragmentCache(web);
   const second = Math.floor(now / 1000);
   const hit = rows.get(id);
   if (hit?.second === second) return hit.html;
-  const c = web.store.clients.get(id);
+  const c = await web.store.clients.get(id);
   if (!c) return renderSync(<ClientRowDeleteOob id={id} />);
   const html = renderSync(<ClientRowOob row={clientRow(c, now)} />);
   if (rows.size > 20_000) rows.clear();
@@ -64,10 +67,10 @@ function rowFragment(web: Web, id: string, now: number): string {
   return html;
 }
 
-function countsFragment(web: Web, now: number): string {
+async function countsFragment(web: Web, now: number): Promise<string> {
   const cache = fragmentCache(web);
   if (cache.counts && now - cache.counts.at < 100) return cache.counts.html;
-  const byStatus = web.store.clients.countByStatus();
+  const byStatus = await web.store.clients.countByStatus();
   const counts: StatusCounts = { red: 0, yellow: 0, green: 0, grey: 0, total: 0 };
   for (const [status, n] of Object.entries(byStatus)) {
     counts[isStatus(status) ? status : "grey"] += n;
@@ -115,26 +118,33 @@ function openStream(web: Web, auth: Auth, request: Request, view: View): Respons
       close();
     }
   };
-  const sessionAlive = () => {
-    const s = web.store.auth.getSession(auth.session.idHash);
+  const sessionAlive = async () => {
+    const s = await web.store.auth.getSession(auth.session.idHash);
     return s !== null && s.expiresAt > web.now();
   };
 
-  const flush = () => {
+  const flush = async () => {
     flushTimer = undefined;
     if (closed) return;
-    if (!sessionAlive()) return close();
+    // what arrived until now; what arrives while this flush reads the database waits for the next
+    const ids = [...updated];
+    const wasChanged = changed;
+    const hadEvents = eventsCreated;
+    updated.clear();
+    changed = false;
+    eventsCreated = false;
+    if (!(await sessionAlive())) return close();
     let refetchLater = false;
     try {
       if (view.kind === "overview") {
-        if (updated.size) write(sseMessage("update", overviewUpdate(web, updated)));
+        if (ids.length) write(sseMessage("update", await overviewUpdate(web, ids)));
         // Rows already changed in place above; the full list refetch (order, filters) is the
         // costly part, so each viewer asks for it at most every refetchEveryMs: a burst of flips
         // (a VPN provider rotating its servers) cannot make every open dashboard re-render
         // every client ten times a second.
         const wait = lastRefetchAt + refetchEveryMs - web.now();
-        if (changed && wait > 0) refetchLater = true;
-        else if (changed) {
+        if (wasChanged && wait > 0) refetchLater = true;
+        else if (wasChanged) {
           write(sseMessage("clients", "1"));
           lastRefetchAt = web.now();
         }
@@ -145,19 +155,17 @@ function openStream(web: Web, auth: Auth, request: Request, view: View): Respons
             schedule();
           }, wait);
       } else if (view.kind === "client") {
-        if (updated.has(view.id) || changed || eventsCreated) write(sseMessage("client", "1"));
-      } else if (eventsCreated) {
+        if (ids.includes(view.id) || wasChanged || hadEvents) write(sseMessage("client", "1"));
+      } else if (hadEvents) {
         write(sseMessage("events", "1"));
       }
     } catch (e) {
       web.logger.error("event stream render failed", e);
     }
-    updated.clear();
-    changed = refetchLater;
-    eventsCreated = false;
+    if (refetchLater) changed = true;
   };
   const schedule = () => {
-    flushTimer ??= setTimeout(flush, coalesceMs);
+    flushTimer ??= setTimeout(() => void flush(), coalesceMs);
   };
 
   const stream = new ReadableStream<Uint8Array>({
@@ -183,14 +191,21 @@ function openStream(web: Web, auth: Auth, request: Request, view: View): Respons
           if (view.kind === "overview") return;
           if (view.kind === "client") {
             // the message names event ids, not clients: is the newest event of this client among them?
-            const latest = web.store.events.query({ clientId: view.id, limit: 1 })[0];
-            if (!latest || !m.eventIds.includes(latest.id)) return;
+            void web.store.events.query({ clientId: view.id, limit: 1 }).then(([latest]) => {
+              if (!latest || !m.eventIds.includes(latest.id)) return;
+              eventsCreated = true;
+              schedule();
+            });
+            return;
           }
           eventsCreated = true;
           schedule();
         }),
       );
-      heartbeat = setInterval(() => (sessionAlive() ? write(": ping\n\n") : close()), heartbeatMs);
+      heartbeat = setInterval(
+        () => void sessionAlive().then((alive) => (alive ? write(": ping\n\n") : close())),
+        heartbeatMs,
+      );
     },
     cancel: close,
   });
@@ -206,8 +221,8 @@ function openStream(web: Web, auth: Auth, request: Request, view: View): Respons
 }
 
 export function streamRoutes(web: Web) {
-  return new Elysia({ name: "web.stream" }).get("/events/stream", ({ request, query }) => {
-    const auth = web.guard(request, "viewer");
+  return new Elysia({ name: "web.stream" }).get("/events/stream", async ({ request, query }) => {
+    const auth = await web.guard(request, "viewer");
     if (auth instanceof Response)
       return auth.status === 303 ? new Response("sign in first", { status: 401 }) : auth;
     const kind = query.view;

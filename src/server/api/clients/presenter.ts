@@ -1,5 +1,6 @@
 /** The JSON the API shows for a client. Secrets never leave the server. */
-import type { ClientSettings } from "../../monitor/service.ts";
+import type { NetworkProfile } from "../../monitor/networks.ts";
+import type { ClientSettings } from "../../monitor/settings.ts";
 import type { ClientRecord } from "../../store/index.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -16,6 +17,7 @@ export function presentClientSummary(c: ClientRecord, now: number) {
     exit: state.exit ?? null,
     verdicts: state.verdicts ?? null,
     rotation_pending: c.prevSecretUntil !== null && c.prevSecretUntil > now,
+    tags: c.settings.tags,
   };
 }
 
@@ -23,7 +25,7 @@ export function presentClient(c: ClientRecord, now: number) {
   return {
     ...presentClientSummary(c, now),
     created_at: iso(c.createdAt),
-    settings: presentSettings(c.policy),
+    settings: presentSettings(c.settings),
     late_at: iso(c.lateAt),
     offline_at: iso(c.offlineAt),
     last_source_ip: c.lastSourceIp,
@@ -33,15 +35,37 @@ export function presentClient(c: ClientRecord, now: number) {
 }
 
 /** The per-client settings as the API takes them (PATCH) and shows them. */
-export function presentSettings(policy: Record<string, unknown>) {
-  const p = policy as ClientSettings;
+export function presentSettings(s: ClientSettings) {
   return {
-    interval: p.interval_s ?? null,
-    grace: p.grace_s ?? null,
-    expected_country: p.expected_country ?? null,
-    expected_asn: p.expected_asn ?? null,
-    paused: p.paused ?? false,
-    muted_until: p.muted_until ? new Date(p.muted_until).toISOString() : null,
-    dns_allow_asns: p.dns_allow_asns ?? null,
+    interval: s.interval_s,
+    grace: s.grace_s,
+    expected_country: s.expected_country,
+    expected_asn: s.expected_asn,
+    paused: s.paused,
+    muted_until: s.muted_until === null ? null : new Date(s.muted_until).toISOString(),
+    dns_allow_asns: s.dns_allow_asns,
+    exit_asns: s.exit_asns,
+    exit_countries: s.exit_countries,
+    tags: s.tags,
+  };
+}
+
+/** GET /api/v1/clients/:id/networks: what the client used in the window, and its lock. */
+export function presentNetworks(profile: NetworkProfile, s: ClientSettings) {
+  const pct = (share: number) => Math.round(share * 1000) / 10;
+  return {
+    window: `${Math.round(profile.window_ms / 86_400_000)}d`,
+    networks: profile.asns.map((n) => ({
+      asn: n.asn,
+      org: n.org,
+      share_percent: pct(n.share),
+      seconds: Math.round(n.ms / 1000),
+    })),
+    countries: profile.countries.map((c) => ({
+      country: c.country,
+      share_percent: pct(c.share),
+      seconds: Math.round(c.ms / 1000),
+    })),
+    locked: { exit_asns: s.exit_asns, exit_countries: s.exit_countries },
   };
 }

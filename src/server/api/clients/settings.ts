@@ -1,8 +1,15 @@
-/** Validation of PATCH /api/v1/clients/:id bodies: pure, with field paths like every 400. */
+/**
+ * PATCH /api/v1/clients/:id bodies: the API's names and forms (`interval`, `grace`, ISO times)
+ * translated to the stored settings, then checked by the one validator
+ * (src/server/monitor/settings.ts), with field paths in the API's names.
+ */
 import type { FieldError } from "../../../protocol/report.ts";
-import type { ClientSettings } from "../../monitor/service.ts";
+import { type ClientSettings, normalizeTags, validateSettingsChange } from "../../monitor/settings.ts";
 
-const KEYS = [
+/** API field → stored setting, where the names differ. */
+const STORED_NAME: Record<string, keyof ClientSettings> = { interval: "interval_s", grace: "grace_s" };
+const API_NAME: Record<string, string> = { interval_s: "interval", grace_s: "grace" };
+const API_KEYS = [
   "interval",
   "grace",
   "expected_country",
@@ -10,71 +17,38 @@ const KEYS = [
   "paused",
   "muted_until",
   "dns_allow_asns",
-] as const;
+  "exit_asns",
+  "exit_countries",
+  "tags",
+];
 
 export function parseSettingsPatch(
   body: unknown,
-): { ok: true; patch: ClientSettings } | { ok: false; errors: FieldError[] } {
+): { ok: true; patch: Partial<ClientSettings> } | { ok: false; errors: FieldError[] } {
   if (typeof body !== "object" || body === null || Array.isArray(body))
     return { ok: false, errors: [{ path: "", message: "must be a JSON object" }] };
-  const b = body as Record<string, unknown>;
   const errors: FieldError[] = [];
-  const patch: ClientSettings = {};
-  const unknown = Object.keys(b).filter((k) => !(KEYS as readonly string[]).includes(k));
-  for (const k of unknown)
-    errors.push({ path: `/${k}`, message: `unknown setting; use one of ${KEYS.join(", ")}` });
-  const secondsOrNull = (key: "interval" | "grace", min: number, max: number) => {
-    const v = b[key];
-    if (v === undefined) return undefined;
-    if (v === null) return null;
-    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-      errors.push({
-        path: `/${key}`,
-        message: `must be whole seconds from ${min} to ${max}, or null for the default`,
-      });
-      return undefined;
+  const change: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(body)) {
+    if (!API_KEYS.includes(key)) {
+      errors.push({ path: `/${key}`, message: `unknown setting; use one of ${API_KEYS.join(", ")}` });
+      continue;
     }
-    return v;
-  };
-  const interval = secondsOrNull("interval", 1, 86_400);
-  if (interval !== undefined) patch.interval_s = interval;
-  const grace = secondsOrNull("grace", 1, 86_400);
-  if (grace !== undefined) patch.grace_s = grace;
-  if (b.expected_country !== undefined) {
-    if (b.expected_country === null) patch.expected_country = null;
-    else if (typeof b.expected_country === "string" && /^[A-Za-z]{2}$/.test(b.expected_country))
-      patch.expected_country = b.expected_country.toUpperCase();
-    else errors.push({ path: "/expected_country", message: "must be a two-letter country code or null" });
+    if (key === "muted_until" && typeof value === "string") {
+      const at = Date.parse(value);
+      if (Number.isNaN(at))
+        errors.push({ path: "/muted_until", message: "must be an ISO 8601 date-time or null" });
+      else change.muted_until = at;
+    } else if (key === "expected_country" && typeof value === "string") change[key] = value.toUpperCase();
+    else if (key === "exit_countries" && Array.isArray(value))
+      change[key] = value.map((c) => (typeof c === "string" ? c.toUpperCase() : c));
+    else if (key === "tags" && Array.isArray(value)) change.tags = normalizeTags(value);
+    else change[STORED_NAME[key] ?? key] = value;
   }
-  if (b.expected_asn !== undefined) {
-    if (b.expected_asn === null) patch.expected_asn = null;
-    else if (
-      typeof b.expected_asn === "number" &&
-      Number.isInteger(b.expected_asn) &&
-      b.expected_asn > 0 &&
-      b.expected_asn < 2 ** 32
-    )
-      patch.expected_asn = b.expected_asn;
-    else errors.push({ path: "/expected_asn", message: "must be an AS number or null" });
-  }
-  if (b.paused !== undefined) {
-    if (typeof b.paused === "boolean") patch.paused = b.paused;
-    else errors.push({ path: "/paused", message: "must be true or false" });
-  }
-  if (b.muted_until !== undefined) {
-    if (b.muted_until === null) patch.muted_until = null;
-    else if (typeof b.muted_until === "string" && !Number.isNaN(Date.parse(b.muted_until)))
-      patch.muted_until = Date.parse(b.muted_until);
-    else errors.push({ path: "/muted_until", message: "must be an ISO 8601 date-time or null" });
-  }
-  if (b.dns_allow_asns !== undefined) {
-    if (
-      Array.isArray(b.dns_allow_asns) &&
-      b.dns_allow_asns.length <= 64 &&
-      b.dns_allow_asns.every((n) => Number.isInteger(n) && n > 0)
-    )
-      patch.dns_allow_asns = b.dns_allow_asns as number[];
-    else errors.push({ path: "/dns_allow_asns", message: "must be a list of at most 64 AS numbers" });
-  }
-  return errors.length ? { ok: false, errors } : { ok: true, patch };
+  const checked = validateSettingsChange(change);
+  if (!checked.ok)
+    errors.push(
+      ...checked.errors.map((e) => ({ ...e, path: `/${API_NAME[e.path.slice(1)] ?? e.path.slice(1)}` })),
+    );
+  return errors.length || !checked.ok ? { ok: false, errors } : { ok: true, patch: checked.change };
 }

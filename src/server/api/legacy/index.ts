@@ -1,40 +1,33 @@
-import { timingSafeEqual } from "node:crypto";
+/**
+ * POST /api/v1/keepalive as a plain fetch handler, only when --legacy-api-key is set. Like the
+ * report route, Bun.serve routes this path straight to it (src/server/main.ts) and the Elysia
+ * app mounts the same handler, so in-process callers see the same behaviour.
+ */
 import { Elysia } from "elysia";
+import type { Logger } from "../../../cli/common.ts";
 import { MAX_REPORT_BYTES } from "../../../protocol/report.ts";
-import { hashToken } from "../../auth/keyring.ts";
-import { ApiError } from "../../errors.ts";
-import { readBodyLimited, requireJsonContentType } from "../../http.ts";
-import { parseLegacyKeepalive } from "./service.ts";
+import { jsonRoute, type PlainRoute, readBodyLimited, requireJsonContentType } from "../../http.ts";
+import type { LegacyKeepaliveIngest } from "./service.ts";
 
-export interface LegacyDeps {
-  apiKey: string;
-  /** stores the keepalive as a report of the client named by client_id (created on first use) */
-  accept: (k: ReturnType<typeof parseLegacyKeepalive>, sourceIp: string | null) => void;
-  now: () => number;
-  sourceIpOf: (request: Request) => string | null;
+export const KEEPALIVE_PATH = "/api/v1/keepalive";
+
+export function keepaliveRoute(
+  ingest: LegacyKeepaliveIngest,
+  sourceIpOf: (request: Request) => string | null,
+  logger: Logger,
+): PlainRoute {
+  return jsonRoute(`POST ${KEEPALIVE_PATH}`, logger, async (request) => {
+    const sourceIp = sourceIpOf(request);
+    // the key first: a caller without it learns nothing about the body rules
+    await ingest.authenticate(request.headers.get("x-api-key"), sourceIp);
+    requireJsonContentType(request);
+    const result = await ingest.accept(await readBodyLimited(request, MAX_REPORT_BYTES), sourceIp);
+    return {
+      status: 200,
+      body: { status: "ok", message: "Keepalive received", server_time: result.serverTime },
+    };
+  });
 }
 
-const keyMatches = (given: string | null, expected: string) =>
-  given !== null &&
-  timingSafeEqual(Buffer.from(hashToken(given), "hex"), Buffer.from(hashToken(expected), "hex"));
-
-/** POST /api/v1/keepalive: only mounted when --legacy-api-key is set. */
-export const legacyApi = (deps: LegacyDeps) =>
-  new Elysia({ name: "api.legacy" }).post(
-    "/api/v1/keepalive",
-    async ({ request }) => {
-      if (!keyMatches(request.headers.get("x-api-key"), deps.apiKey))
-        throw new ApiError(401, "unauthorized", "send the legacy API key in the X-API-Key header");
-      requireJsonContentType(request);
-      const text = await readBodyLimited(request, MAX_REPORT_BYTES);
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        throw new ApiError(400, "invalid_json", "the request body is not valid JSON");
-      }
-      deps.accept(parseLegacyKeepalive(body), deps.sourceIpOf(request));
-      return { status: "ok", message: "Keepalive received", server_time: new Date(deps.now()).toISOString() };
-    },
-    { parse: "none" },
-  );
+export const legacyApi = (route: PlainRoute) =>
+  new Elysia({ name: "api.legacy" }).post(KEEPALIVE_PATH, ({ request }) => route(request), { parse: "none" });

@@ -4,7 +4,7 @@ import { Elysia } from "elysia";
 import { ApiError } from "../../errors.ts";
 
 export interface MetricsEndpoint {
-  render(): string;
+  render(): Promise<string>;
   /** when set, scrapers must send Authorization: Bearer <token> */
   token?: string | undefined;
 }
@@ -18,7 +18,7 @@ export function bearerMatches(authorization: string | null, token: string): bool
 }
 
 export const metricsApi = (m: MetricsEndpoint) =>
-  new Elysia({ name: "api.metrics" }).get("/metrics", ({ request }) => {
+  new Elysia({ name: "api.metrics" }).get("/metrics", async ({ request }) => {
     if (m.token && !bearerMatches(request.headers.get("authorization"), m.token))
       throw new ApiError(
         401,
@@ -29,7 +29,7 @@ export const metricsApi = (m: MetricsEndpoint) =>
           "WWW-Authenticate": 'Bearer realm="metrics"',
         },
       );
-    return new Response(m.render(), {
+    return new Response(await m.render(), {
       headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8", "Cache-Control": "no-store" },
     });
   });

@@ -5,52 +5,47 @@
  * same handler, so in-process callers (tests, app.handle) see exactly the same behaviour.
  */
 import { Elysia } from "elysia";
-import type { Logger } from "../../../cli/common.ts";
+import type { Logger } from "../../../logger.ts";
 import { MAX_REPORT_BYTES } from "../../../protocol/report.ts";
-import { ApiError, errorBody, errorResponse } from "../../errors.ts";
-import { readBodyLimited, requestIdOf, requireJsonContentType } from "../../http.ts";
+import { jsonRoute, type PlainRoute, readBodyBytesLimited, requireJsonContentType } from "../../http.ts";
 import type { ReportIngest } from "./service.ts";
 
 export const REPORTS_PATH = "/api/v1/reports";
 
-export type ReportRoute = (request: Request) => Promise<Response>;
+/**
+ * Report fields beyond protocol v1's first version that this server understands, so a client
+ * uses them only with a server that does (docs/protocol.md): `dns_pending`, a report sent before
+ * its DNS probes finished, whose DNS verdict stays as it was.
+ */
+export const REPORT_FEATURES: readonly string[] = ["dns_pending"];
+
+export type ReportRoute = PlainRoute;
 
 export function reportRoute(
   ingest: ReportIngest,
   sourceIpOf: (request: Request) => string | null,
   logger: Logger,
 ): ReportRoute {
-  return async (request) => {
-    const requestId = requestIdOf(request);
-    try {
-      requireJsonContentType(request);
-      const result = await ingest.handle({
-        body: await readBodyLimited(request, MAX_REPORT_BYTES),
-        header: (n) => request.headers.get(n),
-        sourceIp: sourceIpOf(request),
-      });
-      const accepted = {
+  return jsonRoute(`POST ${REPORTS_PATH}`, logger, async (request) => {
+    requireJsonContentType(request);
+    const result = await ingest.handle({
+      body: await readBodyBytesLimited(request, MAX_REPORT_BYTES),
+      header: (n) => request.headers.get(n),
+      sourceIp: sourceIpOf(request),
+    });
+    return {
+      status: 202,
+      body: {
         accepted: true,
         server_time: result.serverTime,
         next_report_in_s: result.nextReportInS,
-      };
-      return new Response(JSON.stringify(accepted), {
-        status: 202,
-        headers: { "content-type": "application/json", "x-request-id": requestId },
-      });
-    } catch (e) {
-      let response: Response;
-      if (e instanceof ApiError) response = errorResponse(e);
-      else {
-        logger.error(`unhandled error on POST ${REPORTS_PATH} [${requestId}]`, e);
-        response = Response.json(errorBody("internal_error", "internal error; see the server log"), {
-          status: 500,
-        });
-      }
-      response.headers.set("x-request-id", requestId);
-      return response;
-    }
-  };
+        status: result.status,
+        reasons: result.reasons,
+        features: REPORT_FEATURES,
+        ...(result.oracle ? { dns_oracle: result.oracle } : {}),
+      },
+    };
+  });
 }
 
 export const reportsApi = (route: ReportRoute) =>

@@ -2,7 +2,7 @@
  * Report ingestion without HTTP: signature, freshness, replay, JSON, schema, then hand the
  * report to the monitor. Elysia-free so it is testable and reusable (legacy keepalive, benches).
  */
-import { type ReportV1, validateReport } from "../../../protocol/report.ts";
+import { validateReport } from "../../../protocol/report.ts";
 import {
   isTimestampFresh,
   MAX_CLOCK_SKEW_S,
@@ -10,69 +10,69 @@ import {
   signatureMatches,
 } from "../../../protocol/signing.ts";
 import type { Keyring } from "../../auth/keyring.ts";
-import type { RateLimiter } from "../../auth/rate-limit.ts";
+import type { DnsOracle, OracleGrant } from "../../dns/oracle.ts";
 import { ApiError, tooManyRequests, unauthorized } from "../../errors.ts";
-import { type ClientRecord, type Store, storageFailure } from "../../store/index.ts";
-import type { ReplayGuard } from "./replay-guard.ts";
+import type { AcceptedReport, AcceptResult } from "../../monitor/service.ts";
+import {
+  type ClientRecord,
+  reportCommit,
+  type Store,
+  storageFailure,
+  type Transaction,
+} from "../../store/index.ts";
+import type { ClientCache } from "./client-cache.ts";
 
-export interface AcceptedReport {
-  client: ClientRecord;
-  report: ReportV1;
-  sourceIp: string | null;
-  receivedAt: number;
-}
-
-/** What the monitor answers for an accepted report: when the client should report next. */
-export interface AcceptResult {
-  nextReportInS: number;
+export interface ReportLimits {
+  /** reports accepted per client per second (sustained) and at once */
+  perClient: { ratePerS: number; burst: number };
+  /** failed authentications per source address per second and at once */
+  failures: { ratePerS: number; burst: number };
 }
 
 export interface ReportIngestDeps {
   store: Store;
-  /** where clients are looked up (the report path's cache); default: the store */
-  clients?: { get(id: string): ClientRecord | null; reload(id: string): ClientRecord | null };
+  /** the report path's cache of clients; absent = read the store every time */
+  clients?: ClientCache;
   keyring: Keyring;
-  /** remembers used nonces (loaded from the store's log) */
-  replays: ReplayGuard;
   now: () => number;
-  /** Runs the write with others in one transaction (group commit); absent = one transaction per report. */
-  writes?: GroupCommit;
-  /** Judges and persists the report (one transaction). */
-  accept: (r: AcceptedReport) => AcceptResult;
-  /** per client id, after authentication */
-  clientLimiter: RateLimiter;
-  /** per source address, counts failed authentications only */
-  failureLimiter: RateLimiter;
+  /** Judges and persists the report inside the caller's transaction. */
+  accept: (r: AcceptedReport, tx: Transaction) => Promise<AcceptResult>;
+  /** the DNS oracle: its sightings attach to reports, and each 202 grants the next round's labels */
+  oracle?: DnsOracle;
+  limits: ReportLimits;
   onAuthFailure?: (reason: string) => void;
   /** a storage error turned into 503 (for the log) */
   onStorageFailure?: (reason: string, error: Error) => void;
 }
 
-export interface GroupCommit {
-  run<T>(work: () => T): Promise<T>;
-  onBeforeCommit(fn: () => void): void;
-}
+/** What the report path answers: the monitor's result, the server's time, the next oracle labels. */
+export type IngestResult = AcceptResult & { serverTime: string; oracle?: OracleGrant };
 
 export interface IncomingReport {
-  body: string;
+  /** the body as sent (a string stands for its UTF-8 bytes): the signature covers exactly these */
+  body: Uint8Array | string;
   header: (name: string) => string | null;
   sourceIp: string | null;
 }
 
+/** Invalid UTF-8 is refused, not replaced; a leading byte-order mark (signed with the rest) is dropped. */
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
 export class ReportIngest {
   /** sealed secret -> plain secret; sealed values change on rotation so entries never go stale */
   private readonly secretCache = new Map<string, string>();
+  /** SQLite: one transaction (and fsync) per event-loop turn; PostgreSQL: one per report */
+  private readonly commit: <T>(work: (tx: Transaction) => Promise<T>) => Promise<T>;
 
   constructor(private readonly deps: ReportIngestDeps) {
-    // the nonces a batch accepted are logged in the batch's own transaction
-    deps.writes?.onBeforeCommit(() => deps.replays.persist());
+    this.commit = reportCommit(deps.store);
   }
 
   /**
-   * A full, read-only or failing disk answers 503 + Retry-After: the client keeps the report
-   * and sends it again, and nothing was acknowledged that is not stored.
+   * A full, read-only or failing disk (or an unreachable database) answers 503 + Retry-After:
+   * the client keeps the report and sends it again, and nothing was acknowledged that is not stored.
    */
-  async handle(req: IncomingReport): Promise<AcceptResult & { serverTime: string }> {
+  async handle(req: IncomingReport): Promise<IngestResult> {
     try {
       return await this.verifyAndAccept(req);
     } catch (e) {
@@ -84,19 +84,23 @@ export class ReportIngest {
         "storage_unavailable",
         `the server cannot store reports right now: ${reason}`,
         undefined,
-        {
-          "Retry-After": "30",
-        },
+        { "Retry-After": "30" },
       );
     }
   }
 
-  private async verifyAndAccept(req: IncomingReport): Promise<AcceptResult & { serverTime: string }> {
-    const { store, now } = this.deps;
-    const failKey = req.sourceIp ?? "unknown";
-    const fail = (reason: string): never => {
+  private async verifyAndAccept(req: IncomingReport): Promise<IngestResult> {
+    const { store, now, limits } = this.deps;
+    const fail = async (reason: string): Promise<never> => {
       this.deps.onAuthFailure?.(reason);
-      const wait = this.deps.failureLimiter.take(failKey);
+      const { ratePerS, burst } = limits.failures;
+      const wait = await store.limits.take(
+        "report-auth-failure",
+        req.sourceIp ?? "unknown",
+        ratePerS,
+        burst,
+        now(),
+      );
       if (wait > 0) throw tooManyRequests(wait);
       throw unauthorized();
     };
@@ -105,51 +109,54 @@ export class ReportIngest {
     if (!headers) return fail("missing_or_malformed_headers");
     const t = now();
     if (!isTimestampFresh(headers.timestamp, Math.floor(t / 1000))) return fail("stale_timestamp");
-    let client = (this.deps.clients ?? store.clients).get(headers.clientId);
+    const cache = this.deps.clients;
+    let client = await (cache
+      ? cache.get(headers.clientId, store.clients)
+      : store.clients.get(headers.clientId));
     if (!client) return fail("unknown_client");
     const signedBy = (c: ClientRecord) =>
       this.secretsOf(c, t).some((s) => signatureMatches(s, headers, req.body));
     if (!signedBy(client)) {
       // The cache may predate a rotation the CLI made a moment ago: look once more.
-      client = this.deps.clients?.reload(headers.clientId) ?? null;
+      client = cache ? await cache.reload(headers.clientId, store.clients) : null;
       if (!client || !signedBy(client)) return fail("bad_signature");
     }
 
-    const wait = this.deps.clientLimiter.take(client.id);
+    const { ratePerS, burst } = limits.perClient;
+    const wait = await store.limits.take("report", client.id, ratePerS, burst, t);
     if (wait > 0) throw tooManyRequests(wait);
 
     let parsed: unknown;
     try {
-      parsed = JSON.parse(req.body);
+      parsed = JSON.parse(typeof req.body === "string" ? req.body : strictUtf8.decode(req.body));
     } catch {
-      throw new ApiError(400, "invalid_json", "the request body is not valid JSON");
+      throw new ApiError(400, "invalid_json", "the request body is not valid UTF-8 JSON");
     }
     const result = validateReport(parsed);
     if (!result.ok)
       throw new ApiError(400, "validation_failed", "the report does not match protocol v1", result.errors);
 
     // The nonce is burnt in the same transaction that stores the report, so a replay can never
-    // slip between the check and the write; the answer waits for the commit.
-    const { replays } = this.deps;
-    const write = () => {
-      if (!replays.use(client.id, headers.nonce, (headers.timestamp + MAX_CLOCK_SKEW_S + 1) * 1000, t))
-        return null;
-      try {
-        return this.deps.accept({ client, report: result.report, sourceIp: req.sourceIp, receivedAt: t });
-      } catch (e) {
-        replays.forget(client.id, headers.nonce);
-        throw e;
-      }
-    };
-    const accepted = await (this.deps.writes
-      ? this.deps.writes.run(write)
-      : store.transaction(() => {
-          const outcome = write();
-          replays.persist();
-          return outcome;
-        }));
+    // slip between the check and the write, and a report that is not stored does not burn it;
+    // the answer waits for the commit.
+    const expiresAt = (headers.timestamp + MAX_CLOCK_SKEW_S + 1) * 1000;
+    const { oracle } = this.deps;
+    const accepted = await this.commit(async (tx) => {
+      if (!(await tx.nonces.use(client.id, headers.nonce, expiresAt, t))) return null;
+      const accept = (report: typeof result.report, inTx: Transaction) =>
+        this.deps.accept({ client, report, sourceIp: req.sourceIp, receivedAt: t }, inTx);
+      if (!oracle?.carries(result.report)) return accept(result.report, tx);
+      // the sightings a report takes are gone only if the report is stored: one unit for both
+      return tx.transaction(async (inner) =>
+        accept(await oracle.attach(result.report, client.id, inner, t), inner),
+      );
+    });
     if (accepted === null) return fail("replayed_nonce");
-    return { ...accepted, serverTime: new Date(t).toISOString() };
+    return {
+      ...accepted,
+      serverTime: new Date(t).toISOString(),
+      ...(oracle ? { oracle: oracle.grant(client.id, t, accepted.nextReportInS) } : {}),
+    };
   }
 
   private secretsOf(client: ClientRecord, now: number): string[] {

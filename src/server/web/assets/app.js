@@ -140,7 +140,7 @@
     const toggle = target?.closest("[data-theme-toggle]");
     if (toggle) return toggleTheme(toggle);
     const copy = target?.closest("[data-copy]");
-    if (copy) copyFrom(copy);
+    if (copy) void copyFrom(copy);
   });
 
   // Escape closes the user menu, as people expect of a popup.

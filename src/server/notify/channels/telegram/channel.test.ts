@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { GrammyError, HttpError } from "grammy";
+import { quietLogger } from "../../../../../test/helpers/server.ts";
+import { MessageTemplates } from "../../templates.ts";
 import type { Notification } from "../../types.ts";
 import { TELEGRAM_PACE, TelegramChannel } from "./channel.ts";
 import { parseTelegramTarget } from "./chat.ts";
@@ -7,8 +9,7 @@ import { parseTelegramTarget } from "./chat.ts";
 const channel = new TelegramChannel({
   token: "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ",
   chats: ["111", "-1002:7", "@alerts", "nonsense"],
-  publicUrl: "https://s.example/",
-  timeZone: "UTC",
+  templates: MessageTemplates.load({ publicUrl: "https://s.example/", timeZone: "UTC" }, quietLogger()),
 });
 const apiError = (code: number, description: string, retry_after?: number) =>
   new GrammyError(

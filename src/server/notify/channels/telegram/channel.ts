@@ -1,14 +1,18 @@
 /**
- * The Telegram channel: renders a notification as HTML messages (split at 4096 characters) with
- * mute buttons, sends them with grammy's Api, and classifies Bot API errors for the outbox.
- * Retries and 429 waits are the outbox's job (per chat), so no auto-retry plugin here.
+ * The Telegram channel: renders a notification with the `telegram` message template (HTML parse
+ * mode, templates/messages/telegram.liquid), split at 4096 characters, with mute buttons; sends
+ * it with grammy's Api, and classifies Bot API errors for the outbox. Retries and 429 waits are
+ * the outbox's job (per chat), so no auto-retry plugin here.
  */
 import { Api, GrammyError, HttpError } from "grammy";
 import type { InlineKeyboardMarkup } from "grammy/types";
-import { type RenderContext, renderTelegramAlert } from "../../../../../templates/messages/telegram.ts";
+import { redactText } from "../../../../cli/redact.ts";
 import type { Channel, ErrorClass, PaceRule, SendResult } from "../../channel.ts";
+import { type RouteCandidate, type RouteFilter, routeMatches } from "../../filter.ts";
+import type { MessageTemplates } from "../../templates.ts";
 import type { Notification } from "../../types.ts";
 import { isGroupChat, parseTelegramTarget, type TelegramTarget } from "./chat.ts";
+import { sanitizedTelegramError } from "./errors.ts";
 import { splitHtml, TELEGRAM_MAX_CHARS } from "./html.ts";
 
 export interface TelegramMessage {
@@ -17,17 +21,25 @@ export interface TelegramMessage {
 }
 
 export interface TelegramChannelConfig {
+  /** default "telegram" (the bot's chats); a tgram:// channel added in the dashboard has its masked URL */
+  name?: string;
   token: string;
   /** "CHAT_ID" or "CHAT_ID:THREAD_ID" */
   chats: string[];
   apiRoot?: string;
-  publicUrl: string | null;
-  timeZone: string;
+  templates: MessageTemplates;
+  /**
+   * mute buttons under problem alerts (default true): only where the bot answers them, i.e. the
+   * chats of --telegram-chat and tgram:// options
+   */
+  buttons?: boolean;
   /** give up on one HTTP call after this long (a hung Bot API must not hold a lane forever) */
   requestTimeoutMs?: number;
   /** Telegram's limits by default; tests shorten them */
   pace?: { privateChat: PaceRule; groupChat: PaceRule };
   maxChars?: number;
+  /** per chat: the ?only/?min/?clients/?tags of its tgram:// URL (chats from --telegram-chat get everything) */
+  filters?: ReadonlyMap<string, RouteFilter>;
 }
 
 export const TELEGRAM_PACE = {
@@ -48,22 +60,26 @@ const UNREACHABLE =
   /bot was blocked|bot was kicked|not a member|chat not found|user is deactivated|have no rights to send/i;
 
 export class TelegramChannel implements Channel<TelegramMessage> {
-  readonly name = "telegram";
+  readonly name: string;
   readonly api: Api;
   private readonly parsed = new Map<string, TelegramTarget | null>();
-  private readonly ctx: RenderContext;
 
   constructor(private readonly config: TelegramChannelConfig) {
+    this.name = config.name ?? "telegram";
     this.api = new Api(config.token, {
       ...(config.apiRoot ? { apiRoot: config.apiRoot.replace(/\/+$/, "") } : {}),
       timeoutSeconds: Math.max(1, Math.ceil((config.requestTimeoutMs ?? 30_000) / 1000)),
     });
     for (const chat of config.chats) this.parsed.set(chat, parseTelegramTarget(chat));
-    this.ctx = { publicUrl: config.publicUrl, timeZone: config.timeZone };
   }
 
   targets(): string[] {
     return [...this.parsed.entries()].filter(([, t]) => t !== null).map(([s]) => s);
+  }
+
+  accepts(target: string, c: RouteCandidate): boolean {
+    const filter = this.config.filters?.get(target);
+    return filter ? routeMatches(filter, c) : true;
   }
 
   validateConfig(): string[] {
@@ -78,7 +94,7 @@ export class TelegramChannel implements Channel<TelegramMessage> {
 
   render(notification: Notification, _target: string): TelegramMessage[] {
     const chunks = splitHtml(
-      renderTelegramAlert(notification, this.ctx),
+      this.config.templates.render("telegram", notification),
       this.config.maxChars ?? TELEGRAM_MAX_CHARS,
     );
     const messages: TelegramMessage[] = chunks.map((text) => ({ text }));
@@ -87,7 +103,7 @@ export class TelegramChannel implements Channel<TelegramMessage> {
       notification.severity === "red" ||
       notification.severity === "yellow" ||
       notification.kind === "reminder";
-    if (last && notification.client && problem) {
+    if (last && notification.client && problem && this.config.buttons !== false) {
       const clientId = notification.client.id;
       last.buttons = {
         inline_keyboard: [
@@ -98,15 +114,21 @@ export class TelegramChannel implements Channel<TelegramMessage> {
     return messages;
   }
 
-  async send(target: string, message: TelegramMessage): Promise<SendResult> {
+  async send(target: string, message: TelegramMessage, signal?: AbortSignal): Promise<SendResult> {
     const t = this.parsed.get(target) ?? parseTelegramTarget(target);
     if (!t) throw new Error(`bad telegram target ${JSON.stringify(target)}`);
-    const sent = await this.api.sendMessage(t.chatId, message.text, {
-      parse_mode: "HTML",
-      link_preview_options: { is_disabled: true },
-      ...(t.threadId !== undefined ? { message_thread_id: t.threadId } : {}),
-      ...(message.buttons ? { reply_markup: message.buttons } : {}),
-    });
+    const sent = await this.api.sendMessage(
+      t.chatId,
+      message.text,
+      {
+        parse_mode: "HTML",
+        link_preview_options: { is_disabled: true },
+        ...(t.threadId !== undefined ? { message_thread_id: t.threadId } : {}),
+        ...(message.buttons ? { reply_markup: message.buttons } : {}),
+      },
+      // grammy declares the abort-controller polyfill's type; it takes the platform's signal
+      signal as Parameters<Api["sendMessage"]>[3],
+    );
     return { messageId: String(sent.message_id) };
   }
 
@@ -130,8 +152,10 @@ export class TelegramChannel implements Channel<TelegramMessage> {
   }
 
   describeError(err: unknown): string {
-    if (err instanceof GrammyError) return `telegram ${err.error_code}: ${err.description}`;
-    if (err instanceof HttpError) return `telegram unreachable: ${err.message}`;
-    return (err as Error)?.message ?? String(err);
+    const clean = sanitizedTelegramError(err, this.config.token).message;
+    if (err instanceof GrammyError)
+      return `telegram ${err.error_code}: ${redactText(err.description, [this.config.token])}`;
+    if (err instanceof HttpError) return `telegram unreachable: ${clean}`;
+    return clean;
   }
 }

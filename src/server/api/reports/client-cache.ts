@@ -1,0 +1,52 @@
+/**
+ * Clients in memory for the report path, so an unchanged heartbeat costs no database read.
+ * The database stays the truth: our own writers update or forget entries (broker
+ * "client.changed"), and changes made elsewhere (the CLI, another replica, a rolled-back
+ * transaction) arrive as "store.external" or "client.changed" from the store's change feed.
+ */
+import type { Broker } from "../../broker.ts";
+import type { ClientRecord, ClientRepository } from "../../store/index.ts";
+
+const MAX_ENTRIES = 100_000;
+
+export class ClientCache {
+  private readonly records = new Map<string, ClientRecord>();
+
+  constructor(broker: Broker) {
+    broker.subscribe("client.changed", ({ clientId }) => this.forget(clientId));
+    broker.subscribe("store.external", () => this.clear());
+  }
+
+  /** The cached client, or the one `clients` has (then cached). */
+  async get(id: string, clients: Pick<ClientRepository, "get">): Promise<ClientRecord | null> {
+    const cached = this.records.get(id);
+    if (cached) return cached;
+    return this.reload(id, clients);
+  }
+
+  /** Reads the client from the store again (e.g. its secret failed: the CLI may have rotated it). */
+  async reload(id: string, clients: Pick<ClientRepository, "get">): Promise<ClientRecord | null> {
+    const loaded = await clients.get(id);
+    if (loaded) this.set(loaded);
+    else this.forget(id);
+    return loaded;
+  }
+
+  /**
+   * Replaces the entry after a committed write. The report path never reads a client's last
+   * report, so the cache does not keep it (10,000 of them are ~6 MB).
+   */
+  set(record: ClientRecord): void {
+    if (this.records.size >= MAX_ENTRIES && !this.records.has(record.id)) this.records.clear();
+    this.records.set(record.id, record.lastReport === null ? record : { ...record, lastReport: null });
+  }
+
+  forget(id: string): void {
+    this.records.delete(id);
+  }
+
+  /** What the cache holds may differ from the database. */
+  clear(): void {
+    this.records.clear();
+  }
+}
