@@ -96,7 +96,7 @@ export class Lab {
   readonly urlChannels: boolean;
   private serverArgs: string[] = [];
   /** whether the server runs its DNS oracle (--dns-zone) */
-  private oracle = true;
+  oracle = true;
   /** whether the "who is asking" stand-ins (whoami.akamai.net, o-o.myaddr.l.google.com) answer */
   private standIns = false;
 
@@ -226,7 +226,20 @@ export class Lab {
   }
 
   /** The oracle answers through the VPN's resolver: its TXT names the resolver that asked. */
-  private async oracleAnswers(): Promise<void> {
+  /** The server's DNS listener answers for the oracle zone (asked directly, from its own namespace). */
+  private async oracleListens(): Promise<void> {
+    await this.until("the DNS oracle to answer on the server's listener", 20_000, () =>
+      inNs("home", ["dig", "+short", "+time=1", "+tries=1", "@127.0.0.1", `ready.${ORACLE_ZONE}`, "TXT"], {
+        allowFail: true,
+      }).stdout.trim(),
+    );
+  }
+
+  /**
+   * The VPN's resolver reaches the oracle (the stub zone works). Checked once with the tunnel up:
+   * a restart during a scenario may find the tunnel down on purpose.
+   */
+  async oracleAnswersThroughVpn(): Promise<void> {
     await this.until("the DNS oracle to answer through the VPN's resolver", 20_000, () => {
       const txt = inNs("client", ["dig", "+short", "+time=1", "+tries=1", `ready.${ORACLE_ZONE}`, "TXT"], {
         allowFail: true,
@@ -360,7 +373,7 @@ export class Lab {
       ...extra,
     ]);
     await this.until("the server answers /healthz", 20_000, () => this.curl("/healthz").code === 0);
-    if (this.oracle) await this.oracleAnswers();
+    if (this.oracle) await this.oracleListens();
   }
 
   /** kill -9 the server, then start it again with the same options. */

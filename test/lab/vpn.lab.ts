@@ -119,6 +119,7 @@ describe.skipIf(unavailable !== null)("VPN lab", () => {
       );
     await lab.startServices();
     await lab.startServer();
+    if (lab.oracle) await lab.oracleAnswersThroughVpn();
     lab.createAdminToken();
     // the server learns its home identity from the echo service, as it would from the real providers
     await lab.until("the server to learn its home address", 30_000, () =>
