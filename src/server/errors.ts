@@ -17,6 +17,21 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * A full, read-only or failing disk (or an unreachable database): 503 + Retry-After, so the
+ * sender keeps what it sent and sends it again; nothing was acknowledged that is not stored.
+ */
+export const storageUnavailable = (reason: string) =>
+  new ApiError(
+    503,
+    "storage_unavailable",
+    `the server cannot store reports right now: ${reason}`,
+    undefined,
+    {
+      "Retry-After": "30",
+    },
+  );
+
 export function errorBody(code: string, message: string, fields?: FieldError[]) {
   return { error: { code, message, ...(fields ? { fields } : {}) } };
 }

@@ -11,7 +11,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { isIPv4, isIPv6, type ReportV1 } from "../../../protocol/report.ts";
 import { hashToken, type Keyring, newId } from "../../auth/keyring.ts";
-import { ApiError, tooManyRequests, unauthorized } from "../../errors.ts";
+import { ApiError, storageUnavailable, tooManyRequests, unauthorized } from "../../errors.ts";
 import type { AcceptResult } from "../../monitor/service.ts";
 import {
   type ClientRecord,
@@ -172,15 +172,7 @@ export class LegacyKeepaliveIngest {
       const reason = storageFailure(e);
       if (reason === null) throw e;
       this.deps.onStorageFailure?.(reason, e as Error);
-      throw new ApiError(
-        503,
-        "storage_unavailable",
-        `the server cannot store data right now: ${reason}`,
-        undefined,
-        {
-          "Retry-After": "30",
-        },
-      );
+      throw storageUnavailable(reason);
     }
   }
 

@@ -11,7 +11,7 @@ import {
 } from "../../../protocol/signing.ts";
 import type { Keyring } from "../../auth/keyring.ts";
 import type { DnsOracle, OracleGrant } from "../../dns/oracle.ts";
-import { ApiError, tooManyRequests, unauthorized } from "../../errors.ts";
+import { ApiError, storageUnavailable, tooManyRequests, unauthorized } from "../../errors.ts";
 import type { AcceptedReport, AcceptResult } from "../../monitor/service.ts";
 import {
   type ClientRecord,
@@ -68,10 +68,6 @@ export class ReportIngest {
     this.commit = reportCommit(deps.store);
   }
 
-  /**
-   * A full, read-only or failing disk (or an unreachable database) answers 503 + Retry-After:
-   * the client keeps the report and sends it again, and nothing was acknowledged that is not stored.
-   */
   async handle(req: IncomingReport): Promise<IngestResult> {
     try {
       return await this.verifyAndAccept(req);
@@ -79,13 +75,7 @@ export class ReportIngest {
       const reason = storageFailure(e);
       if (reason === null) throw e;
       this.deps.onStorageFailure?.(reason, e as Error);
-      throw new ApiError(
-        503,
-        "storage_unavailable",
-        `the server cannot store reports right now: ${reason}`,
-        undefined,
-        { "Retry-After": "30" },
-      );
+      throw storageUnavailable(reason);
     }
   }
 
