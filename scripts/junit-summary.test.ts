@@ -7,7 +7,7 @@ const REPORT = `<?xml version="1.0" encoding="UTF-8"?>
     <testsuite name="group &gt; nested" file="a.test.ts">
       <testcase name="passes" classname="group" time="0.1" />
       <testcase name="has a > in its name" classname="group" time="0.1"/>
-      <testcase name="fails" classname="group" time="0.1">
+      <testcase name="fails &gt; loudly" classname="group" file="a.test.ts" time="0.1">
         <failure type="AssertionError" message="expected 1 &lt; 0" />
       </testcase>
       <testcase name="errors" classname="group"><error message="boom"></error></testcase>
@@ -18,12 +18,19 @@ const REPORT = `<?xml version="1.0" encoding="UTF-8"?>
 </testsuites>`;
 
 test("testcases are counted by their failure, error and skipped children", () => {
-  expect(summarizeJUnit(REPORT)).toEqual({ passed: 3, failed: 2, skipped: 1 });
+  expect(summarizeJUnit(REPORT)).toEqual({
+    passed: 3,
+    failed: 2,
+    skipped: 1,
+    failures: ["a.test.ts > group > fails > loudly", "group > errors"],
+  });
 });
 
 test("the closing line mentions skipped tests only when there are some", () => {
-  expect(formatSummary({ passed: 3, failed: 2, skipped: 1 })).toBe("3 passed, 2 failed, 1 skipped");
-  expect(formatSummary({ passed: 7, failed: 0, skipped: 0 })).toBe("7 passed, 0 failed");
+  expect(formatSummary({ passed: 3, failed: 2, skipped: 1, failures: [] })).toBe(
+    "3 passed, 2 failed, 1 skipped",
+  );
+  expect(formatSummary({ passed: 7, failed: 0, skipped: 0, failures: [] })).toBe("7 passed, 0 failed");
 });
 
 test("an empty report counts nothing", () => {
@@ -31,5 +38,6 @@ test("an empty report counts nothing", () => {
     passed: 0,
     failed: 0,
     skipped: 0,
+    failures: [],
   });
 });

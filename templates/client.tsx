@@ -15,18 +15,19 @@ import type {
   Verdicts,
 } from "../src/server/monitor/types.ts";
 import { countryName, percent, span, utcTime } from "../src/server/web/format.ts";
+import type { IncidentView, StripView } from "../src/server/web/history-model.ts";
 import {
   type AsOf,
   type BarsView,
   type ClientDetailView,
   chipsOf,
-  type EventView,
   type HistoryEntry,
   MUTE_CHOICES,
   VERDICT_KEYS,
   VERDICT_LABEL,
 } from "../src/server/web/model.ts";
-import { Chips, CsrfField, Empty, ExitCell, RelTime, StatusBadge } from "./components.tsx";
+import { BadgesPanel, type BadgeView } from "./badges.tsx";
+import { Chips, CsrfField, Empty, ExitCell, RelTime, Since, StatusBadge } from "./components.tsx";
 import { isAdmin, type PageContext } from "./context.ts";
 import { Layout, LiveIndicator, Notice } from "./layout.tsx";
 
@@ -52,6 +53,7 @@ function ClientSummary({ d, now }: { d: ClientDetailView; now: number }) {
     <section class={`card summary summary-${r.status}`} aria-labelledby="summary-title">
       <div class="summary-head">
         <StatusBadge status={r.status} word={r.word} />
+        <Since since={r.since} />
         <h2 id="summary-title" class="summary-reason" safe>
           {r.reason || "No verdict yet."}
         </h2>
@@ -319,18 +321,23 @@ function BarRow({ label, b, pick }: { label: string; b: BarsView; pick: "up" | "
   );
 }
 
+const observedWords = (ms: number) => (ms > 0 ? `· ${span(ms)} observed` : "· nothing observed yet");
+
 function AvailabilityPanel({ bars }: { bars: BarsView[] }) {
   return (
     <section class="card" aria-labelledby="avail-title">
       <h2 id="avail-title">Uptime and protection</h2>
       <p class="muted small">
-        Uptime: the client kept reporting. Protected: every check was ok (green). Time the server was down
-        counts as unknown.
+        Shares of the time observed: after the first report, while the server was up (the rest is unknown, not
+        down). Uptime: the client kept reporting. Protected: every check was ok (green).
       </p>
       {bars.map((b) => (
         <div class="bars">
-          <h3 class="bars-title" safe>
-            {`Last ${b.label}`}
+          <h3 class="bars-title">
+            <span safe>{`Last ${b.label}`}</span>{" "}
+            <span class="bars-observed" safe>
+              {observedWords(b.observedMs)}
+            </span>
           </h3>
           <BarRow label="Uptime" b={b} pick="up" />
           <BarRow label="Protected" b={b} pick="protected" />
@@ -340,26 +347,62 @@ function AvailabilityPanel({ bars }: { bars: BarsView[] }) {
   );
 }
 
-export function Timeline({ events, now }: { events: EventView[]; now: number }) {
-  if (!events.length) return <p class="muted">No events yet.</p>;
+/**
+ * The last 7 days as segments; each problem stretch is its own tab stop linking to the incident
+ * that began it on the events page.
+ */
+export function WeekStrip({ strip }: { strip: StripView }) {
+  return (
+    <figure class="week">
+      <svg class="week-svg" viewBox="0 0 1000 24" preserveAspectRatio="none">
+        <title safe>{strip.summary}</title>
+        {strip.segments.map((s) =>
+          s.href ? (
+            <a href={s.href} aria-label={s.text} class="week-link">
+              <rect x={String(s.x)} y="0" width={String(s.width)} height="24" class={`seg seg-${s.status}`}>
+                <title safe>{s.text}</title>
+              </rect>
+            </a>
+          ) : (
+            <rect x={String(s.x)} y="0" width={String(s.width)} height="24" class={`seg seg-${s.status}`}>
+              <title safe>{s.text}</title>
+            </rect>
+          ),
+        )}
+      </svg>
+      <figcaption class="week-axis">
+        <span>7 days ago</span>
+        <span>now</span>
+      </figcaption>
+    </figure>
+  );
+}
+
+/** The client's incidents, newest first, each linking to its place on the events page. */
+export function Timeline({ incidents, clientId }: { incidents: IncidentView[]; clientId: string }) {
+  if (!incidents.length) return <p class="muted">No events yet.</p>;
+  const events = `/events?client=${encodeURIComponent(clientId)}`;
   return (
     <ol class="timeline">
-      {events.map((e) => (
-        <li class={`tl tl-${e.severity}`}>
+      {incidents.map((i) => (
+        <li class={`tl tl-${i.severity}`}>
           <span class="tl-dot" aria-hidden="true" />
           <div class="tl-body">
             <p class="tl-title">
-              <span safe>{e.title}</span>
-              {e.suppressed ? <span class="tag">no alert</span> : null}
+              <a href={`${events}#incident-${i.id}`} safe>
+                {i.title}
+              </a>
+              {i.suppressed ? <span class="tag">no alert</span> : null}
             </p>
-            {e.reason ? (
-              <p class="tl-reason" safe>
-                {e.reason}
-              </p>
-            ) : null}
+            {i.events
+              .flatMap((e) => (e.reason ? [e.reason] : []))
+              .map((reason) => (
+                <p class="tl-reason" safe>
+                  {reason}
+                </p>
+              ))}
             <p class="tl-time">
-              <RelTime at={e.at} text={utcTime(e.at)} absolute />
-              <span class="sr-only" safe>{` (${Math.round((now - e.at) / 1000)} seconds ago)`}</span>
+              <RelTime at={i.at} text={i.ago} />
             </p>
           </div>
         </li>
@@ -422,11 +465,15 @@ export function ClientLive({ d, now }: { d: ClientDetailView; now: number }) {
     >
       <ClientSummary d={d} now={now} />
       <VerdictsPanel verdicts={d.verdicts} asOf={d.row.chipsAsOf} />
+      <section class="card" id="timeline" aria-labelledby="week-title">
+        <h2 id="week-title">Last 7 days</h2>
+        <WeekStrip strip={d.week} />
+      </section>
       <div class="grid-2">
         <AvailabilityPanel bars={d.bars} />
         <section class="card" aria-labelledby="timeline-title">
-          <h2 id="timeline-title">Timeline</h2>
-          <Timeline events={d.timeline} now={now} />
+          <h2 id="timeline-title">Incidents</h2>
+          <Timeline incidents={d.timeline} clientId={d.row.id} />
         </section>
       </div>
       <section class="card" aria-labelledby="history-title">
@@ -711,6 +758,7 @@ const NOTICES: Record<string, string> = {
   unmuted: "Alerts for this client are on again.",
   paused: "Monitoring is paused.",
   resumed: "Monitoring resumed.",
+  "badge-revoked": "The badge link is revoked: it shows nothing any more.",
 };
 
 export function ClientPage({
@@ -718,11 +766,14 @@ export function ClientPage({
   d,
   now,
   notice,
+  badges = [],
 }: {
   ctx: PageContext;
   d: ClientDetailView;
   now: number;
   notice?: string;
+  /** the client's badge links (admins only) */
+  badges?: BadgeView[];
 }) {
   const id = encodeURIComponent(d.row.id);
   const text = notice ? NOTICES[notice] : undefined;
@@ -774,6 +825,7 @@ export function ClientPage({
         <ClientLive d={d} now={now} />
         <NetworksPanel ctx={ctx} d={d} />
         <SettingsPanel ctx={ctx} d={d} />
+        {isAdmin(ctx) ? <BadgesPanel ctx={ctx} clientId={d.row.id} badges={badges} /> : null}
         {isAdmin(ctx) ? <DangerZone ctx={ctx} d={d} /> : null}
       </div>
     </Layout>

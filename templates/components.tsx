@@ -2,6 +2,7 @@
 /** Small shared pieces: status badge, verdict chips, exit cell, relative time, icons, CSRF field. */
 import type { Children } from "@kitajs/html";
 import { countryName, isoTime, utcTime } from "../src/server/web/format.ts";
+import type { StripView } from "../src/server/web/history-model.ts";
 import type { AsOf, ChipView, ExitView, Status } from "../src/server/web/model.ts";
 
 /** Icons are decorative (aria-hidden): the word next to them carries the meaning. */
@@ -131,5 +132,43 @@ export function Empty({ title, children }: { title: string; children?: Children 
       </p>
       {children}
     </div>
+  );
+}
+
+/**
+ * A status strip: the real segments of a stretch of time (true start and end, not buckets),
+ * one tab stop whose label says what happened (also shown as a tooltip on focus), with each
+ * segment's own words as a hover tooltip. `id` lets live updates give focus back.
+ */
+export function StatusStrip({ strip, id, href }: { strip: StripView; id: string; href: string }) {
+  return (
+    <a class="strip" id={id} href={href} data-tip={strip.summary}>
+      <span class="sr-only" safe>
+        {strip.summary}
+      </span>
+      <svg
+        class="strip-svg"
+        viewBox="0 0 1000 12"
+        preserveAspectRatio="none"
+        aria-hidden="true"
+        focusable="false"
+      >
+        {strip.segments.map((s) => (
+          <rect x={String(s.x)} y="0" width={String(s.width)} height="12" class={`seg seg-${s.status}`}>
+            <title safe>{s.text}</title>
+          </rect>
+        ))}
+      </svg>
+    </a>
+  );
+}
+
+/** "for 14 min": how long a status has held; app.js keeps it current between updates. */
+export function Since({ since }: { since: AsOf | null }) {
+  if (!since) return null;
+  return (
+    <time class="since" datetime={isoTime(since.at)} title={`since ${utcTime(since.at)}`} data-for="">
+      <span safe>{since.text}</span>
+    </time>
   );
 }

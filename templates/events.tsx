@@ -2,7 +2,8 @@
 /** Events page: filters, and #event-list, which refreshes on `sse:events` or the polling fallback. */
 import { EVENT_KINDS } from "../src/protocol/events.ts";
 import { utcTime } from "../src/server/web/format.ts";
-import { type EventView, eventKindTitle } from "../src/server/web/model.ts";
+import type { IncidentView } from "../src/server/web/history-model.ts";
+import { eventKindTitle } from "../src/server/web/model.ts";
 import { Empty, RelTime } from "./components.tsx";
 import type { PageContext } from "./context.ts";
 import { Layout, LiveIndicator, PageHeader } from "./layout.tsx";
@@ -12,12 +13,14 @@ export interface EventsQuery {
   kind: string;
   severity: string;
   since: string;
+  /** text: in the reason, the client's name or the event's title */
+  q: string;
   before: number | null;
 }
 
 export interface EventsView {
   query: EventsQuery;
-  events: EventView[];
+  incidents: IncidentView[];
   clients: { id: string; name: string }[];
   /** query string of the next (older) page, null on the last page */
   older: string | null;
@@ -25,67 +28,66 @@ export interface EventsView {
   self: string;
 }
 
+/**
+ * One incident as a card: what happened (the titles of its events, worst first), to whom, when
+ * (relative; absolute on hover), and each event's reason. `#incident-<id>` links here.
+ */
+export function IncidentCard({ i }: { i: IncidentView }) {
+  return (
+    <li class={`incident inc-${i.severity}`} id={`incident-${i.id}`}>
+      <p class="inc-head">
+        <span class={`sev sev-${i.severity}`}>
+          <span class="sev-dot" aria-hidden="true"></span>
+          <span safe>{i.title}</span>
+        </span>
+        {i.suppressed ? <span class="tag">no alert</span> : null}
+      </p>
+      <p class="inc-meta">
+        {i.clientId ? (
+          <a href={`/clients/${encodeURIComponent(i.clientId)}`} safe>
+            {i.clientName ?? i.clientId}
+          </a>
+        ) : (
+          <span class="muted">server</span>
+        )}
+        <RelTime at={i.at} text={i.ago} />
+      </p>
+      <ul class="inc-events">
+        {i.events.map((e) => (
+          <li>
+            {i.events.length > 1 ? <b class="inc-kind" safe>{`${e.title}: `}</b> : null}
+            <span safe>{e.reason ?? (e.from || e.to ? `${e.from ?? "—"} → ${e.to ?? "—"}` : "")}</span>
+          </li>
+        ))}
+      </ul>
+    </li>
+  );
+}
+
 export function EventList({ view, now }: { view: EventsView; now: number }) {
   return (
     <section
       id="event-list"
-      aria-label="Events"
+      aria-label="Incidents"
       hx-get={`/events${view.self}`}
       hx-trigger={view.query.before === null ? "sse:events, poll" : "poll"}
       hx-swap="outerHTML"
       data-live
     >
-      {view.events.length === 0 ? (
+      {view.incidents.length === 0 ? (
         <Empty title="No events match" />
       ) : (
-        <div class="table-wrap">
-          <table class="events">
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">Client</th>
-                <th scope="col">Event</th>
-                <th scope="col">Details</th>
-              </tr>
-            </thead>
-            <tbody>
-              {view.events.map((e) => (
-                <tr class={`ev ev-${e.severity}`}>
-                  <td class="nowrap">
-                    <RelTime at={e.at} text={utcTime(e.at)} absolute />
-                  </td>
-                  <td>
-                    {e.clientId ? (
-                      <a href={`/clients/${encodeURIComponent(e.clientId)}`} safe>
-                        {e.clientName ?? e.clientId}
-                      </a>
-                    ) : (
-                      <span class="muted">server</span>
-                    )}
-                  </td>
-                  <td>
-                    <span class={`sev sev-${e.severity}`}>
-                      <span class="sev-dot" aria-hidden="true" />
-                      <span safe>{e.title}</span>
-                    </span>
-                    {e.suppressed ? <span class="tag">no alert</span> : null}
-                  </td>
-                  <td class="ev-reason">
-                    <span safe>
-                      {e.reason ?? (e.from || e.to ? `${e.from ?? "—"} → ${e.to ?? "—"}` : "")}
-                    </span>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <ol class="incidents">
+          {view.incidents.map((i) => (
+            <IncidentCard i={i} />
+          ))}
+        </ol>
       )}
       <p class="pager">
         {view.query.before !== null ? <a href={`/events${view.self}`}>Newest</a> : null}
         {view.older ? <a href={`/events${view.older}`}>Older events</a> : null}
       </p>
-      <p class="sr-only" safe>{`${view.events.length} events listed at ${utcTime(now)}.`}</p>
+      <p class="sr-only" safe>{`${view.incidents.length} incidents listed at ${utcTime(now)}.`}</p>
     </section>
   );
 }
@@ -100,7 +102,10 @@ export function EventsPage({ ctx, view, now }: { ctx: PageContext; view: EventsV
   return (
     <Layout ctx={ctx} title="Events">
       <div hx-ext="sse" sse-connect="/events/stream?view=events" data-live-root>
-        <PageHeader title="Events" sub="Every change of state, newest first.">
+        <PageHeader
+          title="Events"
+          sub="Every change of state, newest first; the events of one report or check are one incident."
+        >
           <LiveIndicator />
         </PageHeader>
         <form
@@ -111,8 +116,19 @@ export function EventsPage({ ctx, view, now }: { ctx: PageContext; view: EventsV
           hx-target="#event-list"
           hx-swap="outerHTML"
           hx-push-url="true"
-          hx-trigger="submit, change"
+          hx-trigger="submit, change, input delay:300ms"
         >
+          <div class="field grow">
+            <label for="e-q">Search</label>
+            <input
+              id="e-q"
+              type="search"
+              name="q"
+              value={q.q}
+              placeholder="Client, event or reason, e.g. dns leak"
+              autocomplete="off"
+            />
+          </div>
           <div class="field">
             <label for="e-client">Client</label>
             <select id="e-client" name="client">

@@ -35,6 +35,7 @@ export function Head({ title, assets }: { title: string; assets: PageContext["as
 const NAV: { href: string; label: string; admin?: boolean }[] = [
   { href: "/", label: "Overview" },
   { href: "/events", label: "Events" },
+  { href: "/analytics", label: "Analytics" },
   { href: "/channels", label: "Alerts" },
   { href: "/users", label: "Users", admin: true },
   { href: "/tokens", label: "API tokens", admin: true },

@@ -4,13 +4,23 @@
  * the same markup: #status-counts, #client-list (filters, polling fallback) and #row-<id> (live).
  */
 import {
+  CHECK_FILTERS,
   type ClientRowView,
   type OverviewQuery,
   type OverviewView,
   overviewQueryString,
   type StatusCounts,
 } from "../src/server/web/model.ts";
-import { Chips, Empty, ExitCell, RelTime, StatusBadge, StatusIcon } from "./components.tsx";
+import {
+  Chips,
+  Empty,
+  ExitCell,
+  RelTime,
+  Since,
+  StatusBadge,
+  StatusIcon,
+  StatusStrip,
+} from "./components.tsx";
 import { isAdmin, type PageContext } from "./context.ts";
 import { Layout, LiveIndicator, PageHeader } from "./layout.tsx";
 
@@ -27,6 +37,7 @@ export function StatusCountsView({ counts, oob }: { counts: StatusCounts; oob?: 
       id="status-counts"
       class="counts"
       aria-label="Clients by status"
+      data-red={String(counts.red)}
       hx-swap-oob={oob ? "true" : undefined}
     >
       {COUNT_CARDS.map((c) => (
@@ -46,13 +57,20 @@ export function StatusCountsView({ counts, oob }: { counts: StatusCounts; oob?: 
 }
 
 export function ClientRow({ row, oob }: { row: ClientRowView; oob?: boolean }) {
+  const href = `/clients/${encodeURIComponent(row.id)}`;
   return (
-    <tr id={`row-${row.id}`} class={`client-row row-${row.status}`} hx-swap-oob={oob ? "true" : undefined}>
+    <tr
+      id={`row-${row.id}`}
+      class={`client-row row-${row.status}`}
+      data-sig={row.sig}
+      hx-swap-oob={oob ? "true" : undefined}
+    >
       <td class="cell-status">
         <StatusBadge status={row.status} word={row.word} />
+        <Since since={row.since} />
       </td>
       <td class="cell-name">
-        <a href={`/clients/${encodeURIComponent(row.id)}`} class="client-link" safe>
+        <a href={href} class="client-link" id={`link-${row.id}`} safe>
           {row.name}
         </a>
         {row.paused ? <span class="tag">paused</span> : null}
@@ -62,6 +80,11 @@ export function ClientRow({ row, oob }: { row: ClientRowView; oob?: boolean }) {
           <span class="reason" safe>
             {row.reason}
           </span>
+        ) : null}
+      </td>
+      <td class="cell-strip">
+        {row.strip ? (
+          <StatusStrip strip={row.strip} id={`strip-${row.id}`} href={`${href}#timeline`} />
         ) : null}
       </td>
       <td class="cell-checks">
@@ -131,6 +154,7 @@ export function ClientList({ view, ctx }: { view: OverviewView; ctx: PageContext
               <tr>
                 <th scope="col">Status</th>
                 <th scope="col">Client</th>
+                <th scope="col">Last 24 h</th>
                 <th scope="col">Checks</th>
                 <th scope="col">Exit</th>
                 <th scope="col">Last seen</th>
@@ -180,7 +204,7 @@ function FilterForm({ query }: { query: OverviewQuery }) {
             type="search"
             name="q"
             value={query.q}
-            placeholder="Name, address, country or ASN"
+            placeholder="Name, address, country, ASN or check"
             autocomplete="off"
           />
         </div>
@@ -192,6 +216,21 @@ function FilterForm({ query }: { query: OverviewQuery }) {
             {opt("yellow", "Warning", query.status)}
             {opt("green", "Protected", query.status)}
             {opt("grey", "Unknown or paused", query.status)}
+          </select>
+        </div>
+        <div class="field">
+          <label for="f-check">Check</label>
+          <select id="f-check" name="check">
+            {opt("", "Any", query.check)}
+            {CHECK_FILTERS.map((c) => opt(c.code, c.label, query.check))}
+          </select>
+        </div>
+        <div class="field">
+          <label for="f-flag">Alerts</label>
+          <select id="f-flag" name="flag">
+            {opt("", "Any", query.flag)}
+            {opt("muted", "Muted", query.flag)}
+            {opt("paused", "Paused", query.flag)}
           </select>
         </div>
         <div class="field">
@@ -210,9 +249,12 @@ function FilterForm({ query }: { query: OverviewQuery }) {
   );
 }
 
+/** "(2 exposed) Overview": the tab says when something is red; app.js keeps it current. */
+export const overviewTitle = (red: number) => (red > 0 ? `(${red} exposed) Overview` : "Overview");
+
 export function OverviewPage({ ctx, view }: { ctx: PageContext; view: OverviewView }) {
   return (
-    <Layout ctx={ctx} title="Overview">
+    <Layout ctx={ctx} title={overviewTitle(view.counts.red)}>
       <div hx-ext="sse" sse-connect="/events/stream?view=overview" data-live-root>
         <PageHeader title="Overview">
           <LiveIndicator />

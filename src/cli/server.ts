@@ -7,6 +7,7 @@ import { dnsOracleSpecs } from "../server/dns/options.ts";
 import { parseCidr } from "../server/monitor/cidr.ts";
 import { DEFAULT_DNS_ALLOW_ASNS } from "../server/monitor/evaluate.ts";
 import { notifySpecs } from "../server/notify/options.ts";
+import { reportSpecs } from "../server/reports/options.ts";
 import { commonSpecs, createLogger, loadOptions, secretValues } from "./common.ts";
 import { checkServerDataDir } from "./data-dir.ts";
 import { geoSpecs } from "./geo.ts";
@@ -98,6 +99,7 @@ export const serverSpecs = {
     check: (v: number) => (v >= 1000 && v <= 86_400_000 ? undefined : "must be between 1s and 24h"),
   },
   ...notifySpecs,
+  ...reportSpecs,
   reportRate: {
     kind: "int",
     description: "Reports accepted per client per second (sustained; bursts of 30 are fine); beyond it 429",
@@ -106,7 +108,8 @@ export const serverSpecs = {
   },
   retention: {
     kind: "duration",
-    description: "Keep history and events this long, then prune them; 0 keeps everything",
+    description:
+      "Keep history and events this long, then prune them; 0 keeps everything. Daily rollups (summaries, reports) are kept at least 93 days",
     default: "180d",
     check: (v: number) => (v === 0 || v >= 86_400_000 ? undefined : "must be 0 or at least 1d"),
   },

@@ -34,12 +34,19 @@ export const KIND_TEXT: Readonly<Record<NotificationKind, KindText>> = {
   "exit.unexpected": { title: "Exit outside the lock", headline: "exit is outside its locked networks" },
   "home.changed": { title: "Home identity changed", headline: "home address changed" },
   "client.flapping": { title: "Flapping", headline: "is flapping" },
+  "anomaly.leak_rate": { title: "Unusual leak rate", headline: "leaks more often than usual" },
+  "anomaly.flap_rate": { title: "Unusual flap rate", headline: "changes state more often than usual" },
+  "anomaly.report_gaps": {
+    title: "Report gaps drifting",
+    headline: "reports arrive later than their interval",
+  },
   "uplink.down": { title: "Server uplink down", headline: "Server uplink down" },
   "uplink.up": { title: "Server uplink back", headline: "Server uplink back" },
   "server.started": { title: "Server started", headline: "Sentinel server started" },
   reminder: { title: "Reminder", headline: "is still" },
   digest: { title: "Digest", headline: "alerts" },
   test: { title: "Test message", headline: "Test message: VPN Sentinel alerts reach this chat" },
+  report: { title: "Report", headline: "VPN Sentinel report" },
 };
 
 /** The mark every alert starts with, by severity (a resolved problem is green). */

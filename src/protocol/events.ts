@@ -23,6 +23,10 @@ export const EVENT_KINDS = [
   "exit.unexpected",
   "home.changed",
   "client.flapping",
+  // trends a client's own past says are unusual (off for alerts unless --notify-anomalies)
+  "anomaly.leak_rate",
+  "anomaly.flap_rate",
+  "anomaly.report_gaps",
   // server-wide (client id null): the server's own uplink, raised by the home-identity check
   "uplink.down",
   "uplink.up",
@@ -31,8 +35,14 @@ export const EVENT_KINDS = [
 
 export type EventKind = (typeof EVENT_KINDS)[number];
 
-/** What the notifier sends besides events: reminders, digests, and the dashboard's test message. */
-export type NotifierKind = "reminder" | "digest" | "test";
+/** The anomaly flags, for the pages and reports that list them. */
+export const ANOMALY_KINDS: EventKind[] = EVENT_KINDS.filter((k) => k.startsWith("anomaly."));
+
+/**
+ * What the notifier sends besides events: reminders, digests, the dashboard's test message, and
+ * scheduled reports (--report-schedule).
+ */
+export type NotifierKind = "reminder" | "digest" | "test" | "report";
 
 /** Everything an alert can be about. */
 export type NotificationKind = EventKind | NotifierKind;
@@ -59,6 +69,9 @@ export const EVENT_SEVERITY: Readonly<Record<EventKind, EventSeverity>> = {
   "exit.unexpected": "red",
   "home.changed": "info",
   "client.flapping": "yellow",
+  "anomaly.leak_rate": "yellow",
+  "anomaly.flap_rate": "yellow",
+  "anomaly.report_gaps": "yellow",
   "uplink.down": "red",
   "uplink.up": "green",
   "server.started": "info",

@@ -8,6 +8,7 @@ import { clientsApi } from "./api/clients/index.ts";
 import { eventsApi } from "./api/events/index.ts";
 import { exportApi } from "./api/export/index.ts";
 import { healthApi } from "./api/health/index.ts";
+import { historyApi } from "./api/history/index.ts";
 import { keepaliveRoute, legacyApi } from "./api/legacy/index.ts";
 import { LegacyKeepaliveIngest } from "./api/legacy/service.ts";
 import { metricsApi } from "./api/metrics/index.ts";
@@ -18,6 +19,7 @@ import { ReportIngest } from "./api/reports/service.ts";
 import { whoamiApi } from "./api/whoami/index.ts";
 import type { Keyring } from "./auth/keyring.ts";
 import { RateLimiter } from "./auth/rate-limit.ts";
+import { badgeRoutes } from "./badges/routes.ts";
 import type { Broker } from "./broker.ts";
 import type { DnsOracle } from "./dns/oracle.ts";
 import { ApiError, errorBody, errorResponse } from "./errors.ts";
@@ -175,6 +177,8 @@ export function createApp(deps: AppDeps) {
     .use(reportsApi(deps.reports ?? createReportRoute(deps)))
     .use(clientsApi({ store, now, monitor: deps.monitor, broker: deps.broker, warnings, sourceIpOf }))
     .use(eventsApi({ store, now }))
+    .use(historyApi({ store, now }))
+    .use(badgeRoutes({ store, now }))
     .use(exportApi({ store, keyring: deps.keyring, now, broker: deps.broker, sourceIpOf }))
     .use(
       deps.metrics

@@ -34,6 +34,7 @@ import { createNotifications, type Notifications } from "./notify/index.ts";
 import { type NotifyOptions, notifySpecs } from "./notify/options.ts";
 import { channelStatusProvider } from "./notify/status.ts";
 import { ensurePrivateDir } from "./private-files.ts";
+import { historyService } from "./reports/index.ts";
 import { periodic, ServiceList } from "./services.ts";
 import { StorageHealth } from "./storage-health.ts";
 import { DATABASE_FILE, openStore, reportCommit } from "./store/index.ts";
@@ -66,6 +67,12 @@ export interface ServerOptions extends Partial<NotifyOptions>, DnsOracleOptions 
   sweepIntervalMs?: number;
   /** history and events older than this are pruned; 0 or absent keeps everything */
   retention?: number;
+  /** --report-schedule: when summary reports go to the alert channels */
+  reportSchedule?: string[];
+  /** --notify-anomalies: anomaly events alert */
+  notifyAnomalies?: boolean;
+  /** how often rollups and due reports are looked at (tests shorten it) */
+  historyEveryMs?: number;
   /** GET /metrics needs Authorization: Bearer <token> when set */
   metricsToken?: string | undefined;
   /** PEM files: serve HTTPS directly instead of behind a reverse proxy */
@@ -181,6 +188,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       graceS: Math.round((o.grace ?? 60_000) / 1000),
     },
     heartbeatsWriteBehind: store.engine === "sqlite",
+    anomalyAlerts: o.notifyAnomalies ?? false,
   });
   const monitorRef = monitor;
 
@@ -208,6 +216,19 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     ),
     { name: "home identity", start: () => home.start(), stop: () => home.stop() },
     { name: "notifications", start: () => notifications.start(), stop: () => notifications.stop() },
+    historyService({
+      store,
+      monitor,
+      channels: notifications.directory,
+      now,
+      logger,
+      broker,
+      reportSchedule: o.reportSchedule ?? [],
+      timeZone: notifyOptions.notifyTimezone,
+      notifyAnomalies: o.notifyAnomalies ?? false,
+      retentionMs: o.retention ?? 0,
+      ...(o.historyEveryMs ? { everyMs: o.historyEveryMs } : {}),
+    }),
   );
   const everywhere = new ServiceList(logger);
   // The DNS oracle answers on every replica; the sightings it records meet their report in the store.

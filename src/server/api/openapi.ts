@@ -142,6 +142,51 @@ export function openApiDocument() {
             evidence: { type: "object" },
           },
         },
+        TimelineSegment: {
+          type: "object",
+          properties: {
+            from: { type: "string", format: "date-time" },
+            to: { type: "string", format: "date-time" },
+            duration_s: { type: "integer" },
+            status: { enum: ["green", "yellow", "red", "grey", "unknown"] },
+            reasons: { type: "array", items: { type: "string" }, examples: [["Bypass", "DNS leak"]] },
+            causes: {
+              type: "array",
+              items: { type: "string" },
+              description:
+                "cause codes: bypass:leak, dns:suspect, offline, paused, not_seen, server_down, ...",
+            },
+          },
+        },
+        IncidentStat: {
+          type: "object",
+          properties: {
+            count: { type: "integer", description: "incidents that began in the period" },
+            duration_s: { type: "integer", description: "observed time in the period spent in it" },
+          },
+        },
+        ClientPeriodSummary: {
+          type: "object",
+          properties: {
+            id: { type: "string" },
+            name: { type: "string" },
+            status: { enum: ["green", "yellow", "red", "grey"] },
+            observed_s: { type: "integer", description: "time the client was seen and the server up" },
+            uptime: { type: ["number", "null"], description: "online or late, over observed time" },
+            protected: { type: ["number", "null"], description: "green, over observed time" },
+            status_s: { type: "object" },
+            incidents: {
+              type: "object",
+              properties: Object.fromEntries(
+                ["bypass", "dns", "ipv6", "exit", "offline"].map((k) => [k, ref("IncidentStat")]),
+              ),
+            },
+            mttr_s: { type: ["integer", "null"], description: "mean time from turning red to recovering" },
+            recoveries: { type: "integer" },
+            dns_leaks_per_week: { type: ["number", "null"] },
+            status_changes: { type: "integer" },
+          },
+        },
         EventPage: {
           type: "object",
           properties: {
@@ -262,6 +307,51 @@ export function openApiDocument() {
           security: bearer,
           parameters: [idParam, { name: "window", in: "query", schema: { type: "string", default: "24h" } }],
           responses: { 200: json({ type: "object" }), ...errors(400, 401, 404) },
+        },
+      },
+      "/api/v1/clients/{id}/timeline": {
+        get: {
+          summary: "Status segments (merged, gap-free; unknown where nothing is known)",
+          security: bearer,
+          parameters: [
+            idParam,
+            { name: "from", in: "query", schema: { type: "string" }, description: "default: to - 24 h" },
+            { name: "to", in: "query", schema: { type: "string" }, description: "default: now" },
+          ],
+          responses: {
+            200: json({
+              type: "object",
+              properties: {
+                client_id: { type: "string" },
+                from: { type: "string", format: "date-time" },
+                to: { type: "string", format: "date-time" },
+                segments: { type: "array", items: ref("TimelineSegment") },
+              },
+            }),
+            ...errors(400, 401, 404),
+          },
+        },
+      },
+      "/api/v1/summary": {
+        get: {
+          summary: "Per client over a period: uptime, protected time, incidents by kind, MTTR; worst first",
+          security: bearer,
+          parameters: [
+            { name: "period", in: "query", schema: { enum: ["24h", "7d", "30d", "90d"], default: "7d" } },
+          ],
+          responses: {
+            200: json({
+              type: "object",
+              properties: {
+                period: { type: "string" },
+                from: { type: "string", format: "date-time" },
+                to: { type: "string", format: "date-time" },
+                fleet: { type: "object" },
+                clients: { type: "array", items: ref("ClientPeriodSummary") },
+              },
+            }),
+            ...errors(400, 401),
+          },
         },
       },
       "/api/v1/clients/{id}/networks": {

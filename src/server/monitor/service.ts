@@ -9,6 +9,7 @@ import type { ReportV1 } from "../../protocol/report.ts";
 import type { ClientCache } from "../api/reports/client-cache.ts";
 import type { Broker } from "../broker.ts";
 import type { GeoLookup } from "../geo/types.ts";
+import { GAP_ALPHA, type GapState, NO_GAPS, observeGap } from "../reports/anomalies.ts";
 import type {
   ClientRecord,
   EventRecord,
@@ -20,6 +21,7 @@ import type {
   Store,
   Transaction,
 } from "../store/index.ts";
+import { causesOf } from "./causes.ts";
 import { applyPolicy, evaluateReport, initialClientState, judgedAgainst, rejudgeState } from "./evaluate.ts";
 import { afterServerStart, nextDeadline, pendingDeadlines, serverDowntime, sweepClient } from "./liveness.ts";
 import { LEARN_WINDOW_MS, learnNetworks, type NetworkProfile } from "./networks.ts";
@@ -72,6 +74,8 @@ export interface MonitorDeps {
    * locked there (PostgreSQL: the leader's sweeper, maybe on another replica, must see it).
    */
   heartbeatsWriteBehind?: boolean;
+  /** --notify-anomalies: anomaly events alert (otherwise they are stored, suppressed) */
+  anomalyAlerts?: boolean;
 }
 
 const ALIVE_KEY = "server.alive_at";
@@ -111,6 +115,8 @@ export class ClientMonitor {
   private rejudging: Promise<number> | undefined;
   private rejudgeAgain = false;
   private stopped = false;
+  /** each client's moving average of report gaps (reports/anomalies.ts); memory only, relearned after a restart */
+  private readonly gaps = new Map<string, GapState>();
 
   constructor(private readonly deps: MonitorDeps) {
     this.writeBehind = deps.heartbeatsWriteBehind ?? true;
@@ -146,8 +152,9 @@ export class ClientMonitor {
     const previous = this.stateOf(client);
     const home = this.deps.home();
     const key = materialKey(r.report, r.sourceIp, home, client.settings);
+    const gapFlip = this.watchGaps(client, previous, r, tx);
     if (previous && this.isUnchanged(client, previous, key, r.report))
-      return this.heartbeat(client, previous, r, tx);
+      return this.heartbeat(client, previous, r, tx, gapFlip);
 
     const input = {
       report: r.report,
@@ -179,7 +186,7 @@ export class ClientMonitor {
       await inner.clients.applyReport(client.id, update);
       if (previous === null || historyDiffers(previous, state))
         await inner.history.record(client.id, historyRowOf(state, update.lastReportAt));
-      return this.storeFlips(inner, updated, judged.flips);
+      return this.storeFlips(inner, updated, gapFlip ? [...judged.flips, gapFlip] : judged.flips);
     });
     this.unwrittenBeats.delete(client.id); // the update carries the liveness columns too
     this.deps.cache?.set(updated);
@@ -225,13 +232,55 @@ export class ClientMonitor {
     );
   }
 
-  /** An unchanged report: move the deadlines, store no event. */
+  /**
+   * The gap since the client's previous report, into its moving average: a flip when its
+   * reports start or stop drifting late. The new average is kept once `tx` commits a flip
+   * (a flip rolled back is raised again by the next report).
+   */
+  private watchGaps(
+    client: ClientRecord,
+    previous: ClientState | null,
+    r: AcceptedReport,
+    tx: Transaction,
+  ): Flip | null {
+    if (
+      r.report.replayed ||
+      previous === null ||
+      previous.liveness === "never" ||
+      client.lastReportAt === null
+    )
+      return null;
+    const change = observeGap(
+      this.gaps.get(client.id) ?? NO_GAPS,
+      r.receivedAt - client.lastReportAt,
+      previous.interval_s * 1000,
+      previous.grace_s * 1000,
+    );
+    if (!change.flip) {
+      this.gaps.set(client.id, change.state);
+      return null;
+    }
+    tx.afterCommit(() => this.gaps.set(client.id, change.state));
+    const { to, reason, ewmaGapMs, intervalMs } = change.flip;
+    return {
+      kind: "anomaly.report_gaps",
+      from: to === "drifting" ? "normal" : "drifting",
+      to,
+      evidence: { reason, ewma_gap_s: ewmaGapMs / 1000, interval_s: intervalMs / 1000, alpha: GAP_ALPHA },
+      at: r.receivedAt,
+      suppressed: this.deps.anomalyAlerts !== true,
+    };
+  }
+
+  /** An unchanged report: move the deadlines, store no event (but a drift in report gaps). */
   private async heartbeat(
     client: ClientRecord,
     previous: ClientState,
     r: AcceptedReport,
     tx: Transaction,
+    gapFlip: Flip | null,
   ): Promise<AcceptResult> {
+    if (gapFlip) this.announce(tx, null, await this.storeFlips(tx, client, [gapFlip]), false);
     const observedAt = Date.parse(r.report.observed_at);
     const deadlines = pendingDeadlines({ ...previous, from: r.receivedAt });
     const next = { ...previous, last_report_at: r.receivedAt, observed_at: observedAt, ...deadlines };
@@ -271,11 +320,12 @@ export class ClientMonitor {
       const client = await tx.clients.getForUpdate(clientId);
       if (!client) return;
       const policy = this.policyOf(client);
-      const state = applyPolicy(this.stateOf(client) ?? initialClientState(policy), policy, now());
+      const t = now();
+      const state = applyPolicy(this.stateOf(client) ?? initialClientState(policy), policy, t);
       await tx.clients.casState(
         client.id,
         { liveness: client.liveness, lastReportAt: client.lastReportAt },
-        { state, ...columnsOf(state) },
+        { state, ...columnsOf(state), at: t },
       );
     });
     this.judged.delete(clientId);
@@ -356,7 +406,7 @@ export class ClientMonitor {
         const won = await tx.clients.casState(
           client.id,
           { liveness: client.liveness, lastReportAt: client.lastReportAt },
-          { state: next, ...columnsOf(next) },
+          { state: next, ...columnsOf(next), at: t },
         );
         if (!won) continue; // a report got there first, and was judged against this home
         if (historyDiffers(state, next)) await tx.history.record(client.id, historyRowOf(next, t));
@@ -374,6 +424,19 @@ export class ClientMonitor {
       broker.publish("client.updated", { clientId: id, changed: statusChanged });
     }
     return stored.length;
+  }
+
+  /**
+   * Stores flips about one client that no report or sweep made (the daily anomaly check), with
+   * their notifications, like every other flip.
+   */
+  async recordClientEvents(clientId: string, flips: Flip[]): Promise<void> {
+    await this.deps.store.transaction(async (tx) => {
+      const client = await tx.clients.get(clientId);
+      if (!client) return;
+      const events = await this.storeFlips(tx, client, flips);
+      this.announce(tx, null, events, false);
+    });
   }
 
   /** Stores a server-wide event (home changed, uplink down/up, server started). */
@@ -414,7 +477,7 @@ export class ClientMonitor {
         await tx.clients.casState(
           client.id,
           { liveness: client.liveness, lastReportAt: client.lastReportAt },
-          { state: next, ...columnsOf(next) },
+          { state: next, ...columnsOf(next), at: startedAt },
         );
         adjusted++;
       }
@@ -499,12 +562,14 @@ export class ClientMonitor {
             lateAt: null,
             offlineAt: null,
             nextCheckAt: null,
+            causes: client.causes,
+            at: t,
           }),
         );
         continue;
       }
       const events = await store.transaction(async (tx) => {
-        const won = await tx.clients.casState(client.id, expect, { state: next, ...columnsOf(next) });
+        const won = await tx.clients.casState(client.id, expect, { state: next, ...columnsOf(next), at: t });
         // Losing the compare-and-set means a report or another sweeper got there first.
         if (!won || !swept) return [];
         await tx.history.record(client.id, historyRowOf(next, t));
@@ -622,12 +687,24 @@ function historyDiffers(a: ClientState, b: ClientState): boolean {
     x.liveness !== y.liveness ||
     x.exitIpv4 !== y.exitIpv4 ||
     x.exitIpv6 !== y.exitIpv6 ||
-    x.resolvers !== y.resolvers
+    x.resolvers !== y.resolvers ||
+    x.causes !== y.causes
   );
 }
 
-/** What the history keeps of a state: a new row only when one of these changes. */
-function historyRowOf(state: ClientState, at: number): HistoryRow {
+const addressInfo = (i: { ip: string; country: string | null; asn: number | null; org: string | null }) => ({
+  ip: i.ip,
+  country: i.country,
+  asn: i.asn,
+  org: i.org,
+});
+
+/**
+ * What the history keeps of a state: a new row only when status, liveness, exits, resolvers or
+ * causes change. The country and AS of the addresses go along (as the IP database knew them),
+ * so old exits keep their place on the map after the database is updated.
+ */
+export function historyRowOf(state: ClientState, at: number): HistoryRow {
   return {
     at,
     status: state.status,
@@ -640,6 +717,11 @@ function historyRowOf(state: ClientState, at: number): HistoryRow {
           .sort()
           .join(",")
       : null,
+    causes: causesOf(state).sort().join(","),
+    detail: {
+      exits: [state.exit.ipv4, state.exit.ipv6].flatMap((e) => (e ? [addressInfo(e)] : [])),
+      resolvers: state.resolvers.map((r) => addressInfo({ ...r.info, ip: r.ip })),
+    },
   };
 }
 
@@ -651,7 +733,10 @@ function exitSummary(state: ClientState, report: ReportV1): ExitSummary | null {
   return ip ? { ip, country: null, asn: null, org: null } : null;
 }
 
-/** The store's indexed columns mirror the state, so the sweeper finds due clients by index. */
+/**
+ * The store's columns mirror the state: the sweeper finds due clients by index, lists filter
+ * by status and causes without parsing it.
+ */
 function columnsOf(state: ClientState) {
   return {
     status: state.status,
@@ -659,5 +744,6 @@ function columnsOf(state: ClientState) {
     lateAt: state.late_at,
     offlineAt: state.offline_at,
     nextCheckAt: nextDeadline(state),
+    causes: causesOf(state),
   };
 }

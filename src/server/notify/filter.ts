@@ -35,7 +35,7 @@ export interface RouteCandidate {
   client: { id: string; name: string; tags: readonly string[] } | null;
 }
 
-const ROUTABLE_KINDS: readonly string[] = [...EVENT_KINDS, "reminder", "digest", "test"];
+const ROUTABLE_KINDS: readonly string[] = [...EVENT_KINDS, "reminder", "digest", "test", "report"];
 const LEVEL_RANK: Record<EventSeverity, number> = { info: 0, green: 0, yellow: 1, red: 2 };
 
 function globToRegExp(pattern: string): RegExp {

@@ -5,6 +5,7 @@
  */
 import { formatDuration } from "../../config/duration.ts";
 import { KIND_TEXT, SEVERITY_EMOJI } from "../../protocol/event-text.ts";
+import { type ReportView, reportLines, reportView } from "../reports/digest.ts";
 import type { Notification } from "./types.ts";
 
 export interface RenderContext {
@@ -55,6 +56,8 @@ export interface MessageView extends DigestItemView {
   color_hex: string;
   public_url: string | null;
   time_zone: string;
+  /** a scheduled report, in words (its lines are also the fact_lines) */
+  report: ReportView | null;
 }
 
 /** "2026-11-20 14:03 UTC" in the configured zone. */
@@ -151,6 +154,7 @@ function factLines(n: Notification, timeZone: string): string[] {
     );
   if (f.limit) lines.push(`More than ${f.limit} alerts about this client: the rest came together here.`);
   if (f.heldBackBy) lines.push(`Announced late: held back by ${f.heldBackBy}.`);
+  if (f.report) lines.push(...reportLines(f.report));
   return lines;
 }
 
@@ -226,5 +230,6 @@ export function messageView(n: Notification, ctx: RenderContext): MessageView {
     color_hex: `#${(color as number).toString(16).padStart(6, "0")}`,
     public_url: ctx.publicUrl,
     time_zone: ctx.timeZone,
+    report: n.facts.report ? reportView(n.facts.report) : null,
   };
 }

@@ -38,7 +38,7 @@ export const BUILT_IN: Record<MessageFormat, string> = {
   discord,
   telegram,
 };
-export const TEMPLATE_KINDS: readonly string[] = [...EVENT_KINDS, "reminder", "digest", "test"];
+export const TEMPLATE_KINDS: readonly string[] = [...EVENT_KINDS, "reminder", "digest", "test", "report"];
 
 const HTML_ESCAPES: Record<string, string> = {
   "&": "&amp;",

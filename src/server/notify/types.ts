@@ -5,6 +5,7 @@
  */
 import type { EventKind, EventSeverity, NotificationKind } from "../../protocol/events.ts";
 import type { IpInfo } from "../geo/types.ts";
+import type { ReportDigest } from "../reports/digest.ts";
 
 /**
  * Event kinds, plus the kinds the notifier makes itself ("test" is the dashboard's "send test
@@ -39,6 +40,8 @@ export interface NotificationFacts {
   counts?: Record<string, number>;
   /** a digest of one client's alerts beyond --notify-client-limit: the limit, e.g. "6/1h" */
   limit?: string;
+  /** a scheduled report (--report-schedule): what it says (reports/digest.ts) */
+  report?: ReportDigest;
 }
 
 export interface Notification {

@@ -37,6 +37,10 @@ export interface ClientSummary {
   liveness: string;
   lastReportAt: number | null;
   exit: ExitSummary | null;
+  /** when the overall status last changed ("red for 14 min"); null until first judged */
+  statusSince: number | null;
+  /** why the status is what it is, as cause codes ("bypass:leak", "offline"; monitor/causes.ts) */
+  causes: string[];
 }
 
 /**
@@ -88,6 +92,10 @@ export interface StateChange {
   lateAt: number | null;
   offlineAt: number | null;
   nextCheckAt: number | null;
+  /** cause codes of the status (see ClientSummary.causes) */
+  causes: string[];
+  /** when the change happened: becomes statusSince when the status changes */
+  at: number;
 }
 
 /** An unchanged report: only the liveness columns move. */
@@ -113,6 +121,8 @@ export interface ClientUpdate {
   lateAt: number | null;
   offlineAt: number | null;
   nextCheckAt: number | null;
+  /** cause codes of the status (absent: none); lastReportAt becomes statusSince when the status changes */
+  causes?: string[];
 }
 
 export interface ClientRepository {
@@ -135,6 +145,8 @@ export interface ClientRepository {
   getMany(ids: readonly string[]): Promise<ClientRecord[]>;
   /** How many clients have each overall status (one indexed count, no rows read). */
   countByStatus(): Promise<Record<string, number>>;
+  /** The ids of the clients whose settings say paused, or muted at `now` (a list filter). */
+  withFlag(flag: "paused" | "muted", now: number): Promise<string[]>;
   remove(id: string): Promise<boolean>;
   updateSettings(id: string, settings: ClientSettings): Promise<void>;
   /** Installs a new secret; the previous one stays valid until `prevUntil` (ms). */
@@ -218,6 +230,11 @@ export interface EventQuery {
   since?: number;
   /** return events with id < before (cursor pagination, newest first) */
   before?: number;
+  /**
+   * text search: events whose reason contains `text` (case-insensitive), or whose client or
+   * kind is one of those the caller found by name or title
+   */
+  search?: { text: string; clientIds: readonly string[]; kinds: readonly string[] };
   limit: number;
 }
 
@@ -225,6 +242,14 @@ export interface EventRepository {
   append(e: NewEvent): Promise<number>;
   query(q: EventQuery): Promise<EventRecord[]>;
   count(): Promise<number>;
+}
+
+/** What the IP database said about an address when a history row was written. */
+export interface AddressInfo {
+  ip: string;
+  country: string | null;
+  asn: number | null;
+  org: string | null;
 }
 
 /** One stretch of a client's history: from `at` until the next row, it looked like this. */
@@ -236,6 +261,17 @@ export interface HistoryRow {
   exitIpv6: string | null;
   /** resolver egress addresses, comma-separated, sorted */
   resolvers: string | null;
+  /**
+   * cause codes of the status, comma-separated, sorted ("bypass:leak,offline"); null on rows
+   * written before causes were kept (their causes are unknown)
+   */
+  causes?: string | null;
+  /** country and AS of the exits and resolvers as known then; not compared by record() */
+  detail?: { exits: AddressInfo[]; resolvers: AddressInfo[] } | null;
+}
+
+export interface ClientHistoryRow extends HistoryRow {
+  clientId: string;
 }
 
 /** How long one address was a client's exit within a window (see HistoryRepository.exitTimes). */
@@ -250,6 +286,21 @@ export interface HistoryRepository {
   /** Rows in [from, to], plus the last row before `from` (what was true when the window opened). */
   range(clientId: string, from: number, to: number): Promise<HistoryRow[]>;
   /**
+   * range() for many clients at once (`clientIds` null: every client that exists), ordered by
+   * client, then time: one indexed look-up per client for the row in force, then the rows.
+   * `inForce: false` leaves out the rows in force (the caller knows them: a rollup's carry);
+   * `statusOnly` reads time, status, liveness and causes only (exits and detail come back null):
+   * what summaries fold, at a fraction of the cost for 10,000 clients.
+   */
+  rangeMany(
+    clientIds: readonly string[] | null,
+    from: number,
+    to: number,
+    opts?: { inForce?: boolean; statusOnly?: boolean },
+  ): Promise<ClientHistoryRow[]>;
+  /** The time of the oldest history row, or null when there is none. */
+  firstAt(): Promise<number | null>;
+  /**
    * How long each address was the client's exit within [from, to], from the history rows: each
    * row's stretch (until the next row, or `to`) counts for its IPv4 exit, else its IPv6 one,
    * while the client was reporting (online or late; offline stretches say nothing about the
@@ -260,6 +311,140 @@ export interface HistoryRepository {
   serverDowntimes(from: number, to: number): Promise<{ from: number; to: number }[]>;
   /** Deletes history and events older than `before`; returns rows removed. */
   prune(before: number): Promise<number>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// daily rollups: what summaries and reports need, kept beyond --retention of raw history
+
+/** The incident kinds counted in summaries: the five ways a VPN stops protecting. */
+export type IncidentKind = "bypass" | "dns" | "ipv6" | "exit" | "offline";
+
+/**
+ * Sums over a stretch of time (a day, or a client's running total since its first day). Time is
+ * counted only while known: not before the client was first seen, not while the server was down.
+ */
+export interface Totals {
+  knownMs: number;
+  /** online or late */
+  upMs: number;
+  greenMs: number;
+  yellowMs: number;
+  redMs: number;
+  greyMs: number;
+  /** status changes */
+  changes: number;
+  /** per incident kind: how many began, and the known time spent in it */
+  bypassN: number;
+  bypassMs: number;
+  dnsN: number;
+  dnsMs: number;
+  ipv6N: number;
+  ipv6Ms: number;
+  exitN: number;
+  exitMs: number;
+  offlineN: number;
+  offlineMs: number;
+  /** red stretches that ended, and their whole length (wall clock, from turning red) */
+  recoveredN: number;
+  recoveredMs: number;
+}
+
+/** What is still going on at the end of a rolled-up day, so the next day counts it right. */
+export interface RollupCarry {
+  /** since when the client has been red, if it is */
+  redSince: number | null;
+  /** incidents under way, with their start */
+  open: Partial<Record<IncidentKind, number>>;
+  /** the status at the end of the day, so a change right at midnight is counted */
+  status?: string | null;
+  /**
+   * the history row in force at the end of the day (what the next day starts with), so the
+   * next day is folded from its own rows without looking up each client's older row
+   */
+  last?: Pick<HistoryRow, "at" | "status" | "liveness" | "causes"> | null;
+}
+
+/** One client's row for one UTC day: running totals since its first rolled-up day. */
+export interface ClientDay {
+  clientId: string;
+  /** UTC day number: floor(ms / 86,400,000) */
+  day: number;
+  running: Totals;
+  carry: RollupCarry;
+}
+
+/** The whole fleet's sums for one UTC day (the analytics page's bars). */
+export interface FleetDay {
+  day: number;
+  /** clients with known time that day */
+  clients: number;
+  totals: Totals;
+}
+
+export interface RollupRepository {
+  /** Writes one day: every client's running totals and the fleet's sums (replacing that day). */
+  writeDay(day: number, clients: readonly ClientDay[], fleet: FleetDay): Promise<void>;
+  /**
+   * Each client's latest row at or before `day` (clientIds null: every client that exists);
+   * the difference of two such rows is what happened between them.
+   */
+  latest(day: number, clientIds?: readonly string[] | null): Promise<ClientDay[]>;
+  /** One client's rows in [fromDay, toDay], oldest first. */
+  clientDays(clientId: string, fromDay: number, toDay: number): Promise<ClientDay[]>;
+  /** The fleet's days in [fromDay, toDay], oldest first. */
+  fleetDays(fromDay: number, toDay: number): Promise<FleetDay[]>;
+  /** Deletes client and fleet rows of days before `beforeDay`; returns rows removed. */
+  prune(beforeDay: number): Promise<number>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// badges and scheduled reports
+
+export type BadgeKind = "status" | "uptime";
+
+/** A badge link: readable with its own token, for one client and one badge, until revoked. */
+export interface BadgeRecord {
+  id: string;
+  clientId: string;
+  kind: BadgeKind;
+  /** SHA-256 of the token (the token itself is shown once) */
+  tokenHash: string;
+  label: string | null;
+  createdAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
+
+export interface BadgeRepository {
+  create(b: BadgeRecord): Promise<void>;
+  /** A client's badges, revoked ones too, newest first. */
+  list(clientId: string): Promise<BadgeRecord[]>;
+  findActiveByHash(hash: string): Promise<BadgeRecord | null>;
+  touch(id: string, at: number): Promise<void>;
+  revoke(id: string, at: number): Promise<boolean>;
+}
+
+/** One period of one report schedule: sent (its messages queued) or skipped, exactly once. */
+export interface ReportRun {
+  /** the schedule as configured, e.g. "mon 08:00 Europe/Berlin" */
+  schedule: string;
+  periodStart: number;
+  /** the scheduled time the period ends at */
+  periodEnd: number;
+  status: "sent" | "skipped";
+  /** messages queued (one per channel target) */
+  queued: number;
+  createdAt: number;
+  note: string | null;
+}
+
+export interface ReportRunRepository {
+  /** Records the run; false when this schedule's period was run before (by anyone). */
+  claim(run: ReportRun): Promise<boolean>;
+  /** The schedule's latest run, or null. */
+  last(schedule: string): Promise<ReportRun | null>;
+  /** Newest first. */
+  list(limit: number): Promise<ReportRun[]>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -568,6 +753,9 @@ export interface Repositories {
   readonly outbox: OutboxRepository;
   readonly channels: ChannelRepository;
   readonly stats: StatsRepository;
+  readonly rollups: RollupRepository;
+  readonly badges: BadgeRepository;
+  readonly reportRuns: ReportRunRepository;
   readonly oracle: OracleRepository;
 }
 

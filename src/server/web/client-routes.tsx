@@ -1,9 +1,11 @@
 /** @jsxImportSource @kitajs/html */
 /** Overview, client detail and everything an admin does to a client. */
 import { Elysia } from "elysia";
+import { BadgeCreatedPage } from "../../../templates/badges.tsx";
 import { ClientLive, ClientPage, DeleteClientPage, SettingsPanel } from "../../../templates/client.tsx";
 import { AddClientPage, EnrolledPage } from "../../../templates/enroll.tsx";
 import { ClientList, OverviewPage } from "../../../templates/overview.tsx";
+import { badgePath, createBadge, isBadgeKind } from "../badges/service.ts";
 import { enrollClient, findClient, rotateClientSecret } from "../enrollment.ts";
 import { ApiError } from "../errors.ts";
 import { lockOf } from "../monitor/networks.ts";
@@ -24,15 +26,22 @@ import {
   overviewQueryString,
   parseOverviewQuery,
   readPolicy,
+  type StripSource,
 } from "./model.ts";
 
 const DAY_MS = 86_400_000;
+
+/** Where the overview's 24-hour strips come from: the shown clients' change-only history. */
+export const stripSource = (web: Web): StripSource => ({
+  rows: (ids, from, to) => web.store.history.rangeMany(ids, from, to),
+  downtimes: (from, to) => web.store.history.serverDowntimes(from, to),
+});
 
 /** The detail page's data: recent events and 30 days of change-only history. */
 export async function loadDetail(web: Web, c: ClientRecord) {
   const now = web.now();
   const from = now - 30 * DAY_MS;
-  const events = await web.store.events.query({ clientId: c.id, limit: 50 });
+  const events = await web.store.events.query({ clientId: c.id, limit: 200 });
   const history = {
     rows: await web.store.history.range(c.id, from, now),
     downtimes: await web.store.history.serverDowntimes(from, now),
@@ -117,7 +126,11 @@ export function clientRoutes(web: Web) {
     return html;
   };
   const overviewOf = async (query: OverviewQuery) =>
-    overview(await store.clients.summaries(), web.now(), query, (ids) => store.clients.getMany(ids));
+    overview(await store.clients.summaries(), web.now(), query, {
+      load: (ids) => store.clients.getMany(ids),
+      flagged: (flag) => store.clients.withFlag(flag, web.now()),
+      history: stripSource(web),
+    });
 
   /** Loads the client for a route, or the 404 page. */
   const client = async (auth: Auth, request: Request, id: string): Promise<ClientRecord | Response> =>
@@ -185,9 +198,57 @@ export function clientRoutes(web: Web) {
         if (request.headers.get("hx-target") === "client-live")
           return web.html(<ClientLive d={d} now={web.now()} />);
         const notice = typeof query.notice === "string" ? query.notice : undefined;
+        const badges = auth.user.role === "admin" ? await store.badges.list(c.id) : [];
         return web.html(
-          <ClientPage ctx={web.pageContext(auth, request)} d={d} now={web.now()} notice={notice} />,
+          <ClientPage
+            ctx={web.pageContext(auth, request)}
+            d={d}
+            now={web.now()}
+            notice={notice}
+            badges={badges}
+          />,
         );
+      })
+      .post("/clients/:id/badges", async ({ request, params, body }) => {
+        const form = (body ?? {}) as Form;
+        const auth = await web.guard(request, "admin", form);
+        if (auth instanceof Response) return auth;
+        const c = await client(auth, request, params.id);
+        if (c instanceof Response) return c;
+        const kind = formText(form, "kind");
+        if (!isBadgeKind(kind)) return web.redirect(`/clients/${encodeURIComponent(c.id)}#badges`);
+        const { record, token } = await createBadge(store, c, kind, formText(form, "label"), web.now());
+        await web.audit(auth.user.name, request, "badge.create", c.name, {
+          client_id: c.id,
+          badge_id: record.id,
+          kind,
+        });
+        const url = `${web.deps.publicUrl.replace(/\/+$/, "")}${badgePath(c.id, kind)}?token=${token}`;
+        return web.html(
+          <BadgeCreatedPage
+            ctx={web.pageContext(auth, request)}
+            clientId={c.id}
+            clientName={c.name}
+            url={url}
+            kind={kind}
+          />,
+          201,
+        );
+      })
+      .post("/clients/:id/badges/:badge/revoke", async ({ request, params, body }) => {
+        const form = (body ?? {}) as Form;
+        const auth = await web.guard(request, "admin", form);
+        if (auth instanceof Response) return auth;
+        const c = await client(auth, request, params.id);
+        if (c instanceof Response) return c;
+        const badge = (await store.badges.list(c.id)).find((b) => b.id === params.badge);
+        if (!badge) return web.notFound(auth, request, "badge");
+        if (await store.badges.revoke(badge.id, web.now()))
+          await web.audit(auth.user.name, request, "badge.revoke", c.name, {
+            client_id: c.id,
+            badge_id: badge.id,
+          });
+        return web.redirect(`/clients/${encodeURIComponent(c.id)}?notice=badge-revoked#badges`);
       })
       .post("/clients/:id/settings", async ({ request, params, body }) => {
         const form = (body ?? {}) as Form;

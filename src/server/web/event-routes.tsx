@@ -1,12 +1,15 @@
 /** @jsxImportSource @kitajs/html */
-/** The events page: filters by client, kind, severity and period, newest first, with a cursor. */
+/**
+ * The events page: incidents (the events of one change grouped), newest first, filtered by
+ * client, kind, severity, period and text, with a cursor.
+ */
 import { Elysia } from "elysia";
 import { EventList, EventsPage, type EventsQuery, type EventsView } from "../../../templates/events.tsx";
 import { parseDuration } from "../../config/duration.ts";
 import { EVENT_KINDS, EVENT_SEVERITY, isEventKind } from "../../protocol/events.ts";
-import type { Store } from "../store/index.ts";
+import type { EventQuery, Store } from "../store/index.ts";
 import type { Web } from "./guard.ts";
-import { eventView } from "./model.ts";
+import { incidents, kindsTitled } from "./history-model.ts";
 
 const PAGE = 100;
 const SINCE = new Set(["1h", "24h", "7d", "30d"]);
@@ -18,13 +21,14 @@ export function parseEventsQuery(q: Record<string, string | undefined>): EventsQ
     kind: q.kind && isEventKind(q.kind) ? q.kind : "",
     severity: q.severity && ["red", "yellow", "green", "info"].includes(q.severity) ? q.severity : "",
     since: q.since && SINCE.has(q.since) ? q.since : "",
+    q: (q.q ?? "").trim().slice(0, 100),
     before: Number.isSafeInteger(before) && before > 0 ? before : null,
   };
 }
 
 const qs = (q: EventsQuery, before: number | null) => {
   const p = new URLSearchParams();
-  for (const k of ["client", "severity", "kind", "since"] as const) if (q[k]) p.set(k, q[k]);
+  for (const k of ["q", "client", "severity", "kind", "since"] as const) if (q[k]) p.set(k, q[k]);
   if (before !== null) p.set("before", String(before));
   const s = p.toString();
   return s ? `?${s}` : "";
@@ -39,19 +43,35 @@ export async function eventsView(store: Store, q: EventsQuery, now: number): Pro
       ? EVENT_KINDS.filter((k) => EVENT_SEVERITY[k] === q.severity)
       : undefined;
   const sinceMs = q.since ? parseDuration(q.since) : null;
-  const rows = await store.events.query({
+  const text = q.q.toLowerCase();
+  const query: EventQuery = {
     ...(q.client ? { clientId: q.client } : {}),
     ...(kinds ? { kinds } : {}),
     ...(sinceMs ? { since: now - sinceMs } : {}),
     ...(q.before !== null ? { before: q.before } : {}),
+    // text: the reason, a client's name, or an event's title
+    ...(text
+      ? {
+          search: {
+            text,
+            clientIds: clients.filter((c) => c.name.toLowerCase().includes(text)).map((c) => c.id),
+            kinds: kindsTitled(text, EVENT_KINDS),
+          },
+        }
+      : {}),
     limit: PAGE + 1,
-  });
-  const page = rows.slice(0, PAGE);
+  };
+  const rows = await store.events.query(query);
+  let groups = incidents(rows.slice(0, PAGE + 1), names, now);
+  const more = rows.length > PAGE;
+  // the last incident may go on past the page: it opens the next one instead
+  if (more && groups.length > 1) groups = groups.slice(0, -1);
+  const oldest = Math.min(...groups.map((g) => g.id));
   return {
     query: q,
-    events: page.map((e) => eventView(e, names)),
+    incidents: groups,
     clients: clients.map((c) => ({ id: c.id, name: c.name })),
-    older: rows.length > PAGE && page.length ? qs(q, (page.at(-1) as { id: number }).id) : null,
+    older: more && groups.length ? qs(q, oldest) : null,
     self: qs(q, null),
   };
 }

@@ -9,6 +9,7 @@ import { Elysia } from "elysia";
 import { ErrorPage } from "../../../templates/login.tsx";
 import { securityHeaders } from "../auth/headers.ts";
 import { adminRoutes } from "./admin-routes.tsx";
+import { analyticsRoutes } from "./analytics-routes.tsx";
 import { ASSET_URLS, serveAsset } from "./assets.ts";
 import { authRoutes } from "./auth-routes.tsx";
 import { clientRoutes } from "./client-routes.tsx";
@@ -48,6 +49,7 @@ export function webApp(deps: WebDeps) {
       .use(authRoutes(web))
       .use(clientRoutes(web))
       .use(eventRoutes(web))
+      .use(analyticsRoutes(web))
       .use(adminRoutes(web))
       .use(streamRoutes(web))
   );

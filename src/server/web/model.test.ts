@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { DEFAULT_SETTINGS } from "../monitor/settings.ts";
+import { DEFAULT_SETTINGS, mutedUntil } from "../monitor/settings.ts";
 import type { ClientRecord, HistoryRow } from "../store/index.ts";
 import { ago, percent, span } from "./format.ts";
 import {
@@ -47,9 +47,15 @@ const withExit = (ip: string, org: string, asn: number, country: string) => ({
   exit: { ip, org, asn, country },
 });
 
-/** Full records stand in for summaries (a record is one) and `load` finds them. */
+/** Full records stand in for summaries (a record is one); `load` and `flagged` find them. */
 const overviewOf = (clients: ClientRecord[], q: Record<string, string>) =>
-  overview(clients, NOW, parseOverviewQuery(q), async (ids) => clients.filter((c) => ids.includes(c.id)));
+  overview(clients, NOW, parseOverviewQuery(q), {
+    load: async (ids) => clients.filter((c) => ids.includes(c.id)),
+    flagged: async (flag) =>
+      clients
+        .filter((c) => (flag === "paused" ? c.settings.paused : mutedUntil(c.settings, NOW) !== null))
+        .map((c) => c.id),
+  });
 
 const CLIENTS = [
   client({
@@ -124,7 +130,7 @@ describe("overview view model", () => {
 
   test("unknown query values fall back to defaults, and the query string round-trips", async () => {
     const q = parseOverviewQuery({ status: "purple", sort: "random", q: "  x  " });
-    expect(q).toEqual({ q: "x", status: "all", sort: "status" });
+    expect(q).toEqual({ q: "x", status: "all", sort: "status", check: "", flag: "" });
     expect(overviewQueryString(parseOverviewQuery({ status: "red", sort: "name", q: "a b" }))).toBe(
       "?q=a+b&status=red&sort=name",
     );

@@ -2,16 +2,24 @@
  * Pure view models: store records in, plain data the templates render out. No I/O here, so the
  * numbers on the dashboard (counts, bars, durations) are unit-testable without a browser.
  */
-import { kindTitle } from "../../protocol/event-text.ts";
-import { EVENT_SEVERITY, type EventSeverity, isEventKind } from "../../protocol/events.ts";
 import type { ReportV1 } from "../../protocol/report.ts";
 import type { IpInfo } from "../geo/types.ts";
 import { stretches, summariseUptime } from "../history/uptime.ts";
+import { CHECK_FILTERS, causeLabel } from "../monitor/causes.ts";
 import { formatShare, type NetworkProfile, networkName } from "../monitor/networks.ts";
 import { type ClientSettings, mutedUntil } from "../monitor/settings.ts";
 import type { ClientState, Verdict, Verdicts } from "../monitor/types.ts";
-import type { ClientRecord, ClientSummary, EventRecord, ExitSummary, HistoryRow } from "../store/index.ts";
-import { ago, countryName, shortUtcTime } from "./format.ts";
+import type {
+  AddressInfo,
+  ClientHistoryRow,
+  ClientRecord,
+  ClientSummary,
+  EventRecord,
+  ExitSummary,
+  HistoryRow,
+} from "../store/index.ts";
+import { ago, countryName, shortUtcTime, span } from "./format.ts";
+import { type IncidentView, incidents, type StripView, strip } from "./history-model.ts";
 
 export type Status = "green" | "yellow" | "red" | "grey";
 export const STATUSES: readonly Status[] = ["red", "yellow", "green", "grey"];
@@ -158,9 +166,18 @@ export interface ClientRowView {
   exits: ExitView[];
   lastSeenAt: number | null;
   lastSeen: string;
+  /** since when the status holds: "for 14 min" */
+  since: AsOf | null;
+  /** the last 24 hours, when the caller loaded the history */
+  strip: StripView | null;
+  /** what a live update compares to tell a changed row (status and causes, not "last seen") */
+  sig: string;
 }
 
-export function clientRow(c: ClientRecord, now: number): ClientRowView {
+/** "for 14 min": how long the status has held. */
+export const sinceText = (at: number, now: number) => `for ${span(now - at)}`;
+
+export function clientRow(c: ClientRecord, now: number, last24h: StripView | null = null): ClientRowView {
   const state = readState(c);
   const policy = readPolicy(c.settings, now);
   const status: Status = isStatus(c.status) ? c.status : "grey";
@@ -182,23 +199,36 @@ export function clientRow(c: ClientRecord, now: number): ClientRowView {
     exits: exitsOf(c),
     lastSeenAt: c.lastReportAt,
     lastSeen: ago(c.lastReportAt, now),
+    since:
+      c.statusSince != null && c.liveness !== "never"
+        ? { at: c.statusSince, text: sinceText(c.statusSince, now) }
+        : null,
+    strip: last24h,
+    sig: `${status}|${(c.causes ?? []).join(",")}`,
   };
 }
 
 export type SortKey = "status" | "name" | "seen";
+export type FlagFilter = "" | "muted" | "paused";
 export interface OverviewQuery {
   q: string;
   status: Status | "all";
   sort: SortKey;
+  /** a cause code (CHECK_FILTERS), or "" for any */
+  check: string;
+  flag: FlagFilter;
 }
 
 export function parseOverviewQuery(query: Record<string, string | undefined>): OverviewQuery {
   const status = query.status;
   const sort = query.sort;
+  const check = query.check ?? "";
   return {
     q: (query.q ?? "").trim().slice(0, 100),
     status: isStatus(status) ? status : "all",
     sort: sort === "name" || sort === "seen" ? sort : "status",
+    check: CHECK_FILTERS.some((c) => c.code === check) ? check : "",
+    flag: query.flag === "muted" || query.flag === "paused" ? query.flag : "",
   };
 }
 
@@ -206,6 +236,8 @@ export const overviewQueryString = (q: OverviewQuery) => {
   const p = new URLSearchParams();
   if (q.q) p.set("q", q.q);
   if (q.status !== "all") p.set("status", q.status);
+  if (q.check) p.set("check", q.check);
+  if (q.flag) p.set("flag", q.flag);
   if (q.sort !== "status") p.set("sort", q.sort);
   const s = p.toString();
   return s ? `?${s}` : "";
@@ -219,10 +251,34 @@ export function countStatuses(rows: { status: Status }[]): StatusCounts {
   return counts;
 }
 
+const countryNames = new Map<string, string>();
+/** "sweden" for "SE", looked up once per code: a search over 10,000 clients asks for few codes. */
+function countryWords(code: string | null | undefined): string | null {
+  if (!code) return null;
+  let name = countryNames.get(code);
+  if (name === undefined) {
+    name = (countryName(code) ?? code).toLowerCase();
+    countryNames.set(code, name);
+  }
+  return name;
+}
+
+/**
+ * Search: name, exit address, organisation, country code and name ("Sweden"), AS number, and
+ * the checks that are not ok, by their words ("dns leak", "offline", "unexpected exit").
+ */
 function matches(c: ClientSummary, needle: string): boolean {
   if (!needle) return true;
   const n = needle.toLowerCase().replace(/^as(?=\d)/, "");
-  const hay = [c.name, c.exit?.ip, c.exit?.org, c.exit?.country, c.exit?.asn?.toString()];
+  const hay = [
+    c.name,
+    c.exit?.ip,
+    c.exit?.org,
+    c.exit?.country,
+    countryWords(c.exit?.country),
+    c.exit?.asn?.toString(),
+    ...(c.causes ?? []).map(causeLabel),
+  ];
   return hay.some((h) => h?.toLowerCase().includes(n));
 }
 
@@ -245,19 +301,61 @@ export interface OverviewView {
 const collator = new Intl.Collator();
 const statusOf = (c: ClientSummary): Status => (isStatus(c.status) ? c.status : "grey");
 
+/** The history the overview's strips are drawn from: the shown clients' rows over the last 24 h. */
+export interface StripSource {
+  rows: (ids: string[], from: number, to: number) => Promise<ClientHistoryRow[]>;
+  downtimes: (from: number, to: number) => Promise<{ from: number; to: number }[]>;
+}
+
+export const STRIP_MS = 86_400_000;
+
+/** Each client's 24-hour strip, from one read of the shown clients' history (not one per row). */
+export async function strips(
+  ids: string[],
+  source: StripSource,
+  now: number,
+): Promise<Map<string, StripView>> {
+  const from = now - STRIP_MS;
+  const [rows, downtimes] = await Promise.all([source.rows(ids, from, now), source.downtimes(from, now)]);
+  const byClient = new Map<string, HistoryRow[]>();
+  for (const r of rows) {
+    const list = byClient.get(r.clientId);
+    if (list) list.push(r);
+    else byClient.set(r.clientId, [r]);
+  }
+  return new Map(ids.map((id) => [id, strip(byClient.get(id) ?? [], downtimes, from, now, "Last 24 h")]));
+}
+
+/** Where the overview reads what the light summaries leave out. */
+export interface OverviewSources {
+  /** the full records of the clients shown */
+  load: (ids: string[]) => Promise<ClientRecord[]>;
+  /** the clients paused, or muted at the time, asked only when the list is filtered by that */
+  flagged: (flag: Exclude<FlagFilter, "">) => Promise<string[]>;
+  /** the 24-hour strips' history; without it rows have no strip */
+  history?: StripSource;
+}
+
 /**
  * Counts, filters and sorts the light summaries of every client, then builds rows only for the
  * ones shown, from the full records `load` returns (with 10,000 clients, parsing every
- * client's state for a page that shows 300 was most of the time).
+ * client's state for a page that shows 300 was most of the time), with their 24-hour strips
+ * from one read of those rows' history. Pause and mute live in the settings, which summaries do
+ * not read: a list filtered by them asks the store for those ids.
  */
 export async function overview(
   clients: readonly ClientSummary[],
   now: number,
   query: OverviewQuery,
-  load: (ids: string[]) => Promise<ClientRecord[]>,
+  { load, flagged, history }: OverviewSources,
 ): Promise<OverviewView> {
+  const withFlag = query.flag ? new Set(await flagged(query.flag)) : null;
   const matched = clients.filter(
-    (c) => (query.status === "all" || statusOf(c) === query.status) && matches(c, query.q),
+    (c) =>
+      (query.status === "all" || statusOf(c) === query.status) &&
+      (query.check === "" || (c.causes ?? []).includes(query.check)) &&
+      (withFlag === null || withFlag.has(c.id)) &&
+      matches(c, query.q),
   );
   const byName = (a: ClientSummary, b: ClientSummary) => collator.compare(a.name, b.name);
   if (query.sort === "name") matched.sort(byName);
@@ -265,55 +363,29 @@ export async function overview(
     matched.sort((a, b) => (b.lastReportAt ?? -1) - (a.lastReportAt ?? -1) || byName(a, b));
   else matched.sort((a, b) => STATUS_RANK[statusOf(a)] - STATUS_RANK[statusOf(b)] || byName(a, b));
   const shown = matched.slice(0, OVERVIEW_MAX_ROWS);
-  const records = new Map((await load(shown.map((c) => c.id))).map((r) => [r.id, r]));
+  const ids = shown.map((c) => c.id);
+  const [loaded, last24h] = await Promise.all([
+    load(ids),
+    history ? strips(ids, history, now) : Promise.resolve(new Map<string, StripView>()),
+  ]);
+  const records = new Map(loaded.map((r) => [r.id, r]));
   return {
     query,
     counts: countStatuses(clients.map((c) => ({ status: statusOf(c) }))),
     rows: shown.flatMap((c) => {
       const record = records.get(c.id);
-      return record ? [clientRow(record, now)] : [];
+      return record ? [clientRow(record, now, last24h.get(c.id) ?? null)] : [];
     }),
     matched: matched.length,
     total: clients.length,
   };
 }
 
-// ---- events ----------------------------------------------------------------------------------
+export { CHECK_FILTERS } from "../monitor/causes.ts";
 
-export interface EventView {
-  id: number;
-  clientId: string | null;
-  clientName: string | null;
-  kind: string;
-  title: string;
-  severity: EventSeverity;
-  from: string | null;
-  to: string | null;
-  reason: string | null;
-  at: number;
-  suppressed: boolean;
-  evidence: Record<string, unknown>;
-}
+// ---- events (see history-model.ts) -----------------------------------------------------------
 
-export function eventView(e: EventRecord, names: ReadonlyMap<string, string>): EventView {
-  const reason = typeof e.evidence.reason === "string" ? e.evidence.reason : null;
-  return {
-    id: e.id,
-    clientId: e.clientId,
-    clientName: e.clientId ? (names.get(e.clientId) ?? null) : null,
-    kind: e.kind,
-    title: kindTitle(e.kind),
-    severity: isEventKind(e.kind) ? EVENT_SEVERITY[e.kind] : "info",
-    from: e.from,
-    to: e.to,
-    reason,
-    at: e.at,
-    suppressed: e.suppressed,
-    evidence: e.evidence,
-  };
-}
-
-export const eventKindTitle = kindTitle;
+export { type EventView, eventKindTitle, eventView } from "./history-model.ts";
 
 // ---- availability bars and history -------------------------------------------------------
 
@@ -331,6 +403,8 @@ export interface BarsView {
   buckets: Bucket[];
   up: number | null;
   protected: number | null;
+  /** the time the shares are over: the client seen, the server up */
+  observedMs: number;
 }
 
 export interface HistoryInput {
@@ -361,7 +435,7 @@ export function bars(
     buckets.push({ start, end: start + size, up: s.uptime, protected: s.protected });
   }
   const total = summariseUptime(h.rows, h.downtimes, window.from, window.to);
-  return { label, buckets, up: total.uptime, protected: total.protected };
+  return { label, buckets, up: total.uptime, protected: total.protected, observedMs: total.known_ms };
 }
 
 export interface HistoryEntry {
@@ -376,6 +450,16 @@ const infoDetail = (info: Partial<IpInfo> | null | undefined) =>
     ? [countryName(info.country), info.asn ? `AS${info.asn}` : null, info.org].filter(Boolean).join(" · ") ||
       null
     : null;
+
+/** What the rows' detail says about each address, the newest row's word winning. */
+function addressBook(
+  rows: readonly HistoryRow[],
+  pick: (d: NonNullable<HistoryRow["detail"]>) => AddressInfo[],
+) {
+  const book = new Map<string, AddressInfo>();
+  for (const r of rows) for (const a of r.detail ? pick(r.detail) : []) book.set(a.ip, a);
+  return book;
+}
 
 /** Stretches of one value, newest first; the newest is "current" (until = null). */
 function history(
@@ -400,7 +484,10 @@ export interface ClientDetailView {
   row: ClientRowView;
   policy: PolicyView;
   verdicts: Verdicts | null;
-  timeline: EventView[];
+  /** the client's recent incidents (events of one change grouped), newest first */
+  timeline: IncidentView[];
+  /** the last 7 days as a strip whose problem stretches link to their incidents */
+  week: StripView;
   bars: BarsView[];
   exits: HistoryEntry[];
   resolvers: HistoryEntry[];
@@ -449,16 +536,27 @@ export function clientDetail(
 ): ClientDetailView {
   const state = readState(c);
   const names = new Map([[c.id, c.name]]);
-  const exitInfo = new Map(
-    [state.exit?.ipv4, state.exit?.ipv6].flatMap((e) => (e ? [[e.ip, e] as const] : [])),
-  );
-  const resolverInfo = new Map((state.resolvers ?? []).map((r) => [r.ip, r]));
+  // country and AS as each history row recorded them, then as the current state says
+  const exitInfo = new Map<string, Partial<IpInfo>>(addressBook(h.rows, (d) => d.exits));
+  for (const e of [state.exit?.ipv4, state.exit?.ipv6]) if (e && !exitInfo.has(e.ip)) exitInfo.set(e.ip, e);
+  const resolverInfo = new Map<string, Partial<IpInfo>>(addressBook(h.rows, (d) => d.resolvers));
+  for (const r of state.resolvers ?? []) if (!resolverInfo.has(r.ip)) resolverInfo.set(r.ip, r.info);
   const report = c.lastReport as Partial<ReportV1> | null;
+  const timeline = incidents(eventsDesc, names, now);
+  const week = strip(h.rows, h.downtimes, now - 7 * 86_400_000, now, "Last 7 days");
+  // a problem stretch links to the incident that began it (its events share the change's time)
+  const events = `/events?client=${encodeURIComponent(c.id)}`;
+  for (const s of week.segments) {
+    if (s.status !== "red" && s.status !== "yellow") continue;
+    const began = timeline.find((i) => Math.abs(i.at - s.from) <= 1000);
+    s.href = began ? `${events}#incident-${began.id}` : events;
+  }
   return {
-    row: clientRow(c, now),
+    row: clientRow(c, now, strip(h.rows, h.downtimes, now - STRIP_MS, now, "Last 24 h")),
     policy: readPolicy(c.settings, now),
     verdicts: state.verdicts ?? null,
-    timeline: eventsDesc.slice(0, 50).map((e) => eventView(e, names)),
+    timeline: timeline.slice(0, 30),
+    week,
     bars: BAR_WINDOWS.map((w) => bars(w.label, h, { from: now - w.ms, to: now }, w.buckets)),
     // both families: an IPv6 exit through home is the leak people look for here
     exits: history(
@@ -479,7 +577,7 @@ export function clientDetail(
       (ips) =>
         ips
           .split(",")
-          .map((ip) => infoDetail(resolverInfo.get(ip)?.info))
+          .map((ip) => infoDetail(resolverInfo.get(ip)))
           .filter(Boolean)
           .join("; ") || null,
     ),

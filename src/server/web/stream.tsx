@@ -12,8 +12,9 @@
 import { Elysia } from "elysia";
 import { Banners } from "../../../templates/layout.tsx";
 import { ClientRowDeleteOob, ClientRowOob, StatusCountsView } from "../../../templates/overview.tsx";
+import { stripSource } from "./client-routes.tsx";
 import { type Auth, renderSync, type Web } from "./guard.ts";
-import { clientRow, isStatus, type StatusCounts } from "./model.ts";
+import { clientRow, isStatus, type StatusCounts, strips } from "./model.ts";
 
 type View = { kind: "overview" } | { kind: "client"; id: string } | { kind: "events" };
 
@@ -23,8 +24,7 @@ export const sseMessage = (event: string, data: string) =>
 
 export async function overviewUpdate(web: Web, ids: Iterable<string>): Promise<string> {
   const now = web.now();
-  const parts: string[] = [];
-  for (const id of ids) parts.push(await rowFragment(web, id, now));
+  const parts = await rowFragments(web, [...ids], now);
   parts.push(await countsFragment(web, now));
   // a report judged after home was learned is the moment the "home unknown" banner goes
   parts.push(renderSync(<Banners banners={await web.banners()} oob />));
@@ -54,17 +54,27 @@ const fragmentCache = (web: Web) => {
   return cache;
 };
 
-async function rowFragment(web: Web, id: string, now: number): Promise<string> {
+/** The rows' fragments: those not rendered this second are read (records and strips) in one go. */
+async function rowFragments(web: Web, ids: string[], now: number): Promise<string[]> {
   const { rows } = fragmentCache(web);
   const second = Math.floor(now / 1000);
-  const hit = rows.get(id);
-  if (hit?.second === second) return hit.html;
-  const c = await web.store.clients.get(id);
-  if (!c) return renderSync(<ClientRowDeleteOob id={id} />);
-  const html = renderSync(<ClientRowOob row={clientRow(c, now)} />);
-  if (rows.size > 20_000) rows.clear();
-  rows.set(id, { second, html });
-  return html;
+  const missing = ids.filter((id) => rows.get(id)?.second !== second);
+  if (missing.length) {
+    const [records, last24h] = await Promise.all([
+      web.store.clients.getMany(missing),
+      strips(missing, stripSource(web), now),
+    ]);
+    const byId = new Map(records.map((c) => [c.id, c]));
+    if (rows.size > 20_000) rows.clear();
+    for (const id of missing) {
+      const c = byId.get(id);
+      const html = c
+        ? renderSync(<ClientRowOob row={clientRow(c, now, last24h.get(id) ?? null)} />)
+        : renderSync(<ClientRowDeleteOob id={id} />);
+      rows.set(id, { second, html });
+    }
+  }
+  return ids.map((id) => rows.get(id)?.html ?? "");
 }
 
 async function countsFragment(web: Web, now: number): Promise<string> {

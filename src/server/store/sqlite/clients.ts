@@ -24,6 +24,9 @@ function exitOf(r: Row): ExitSummary | null {
     : null;
 }
 
+/** Cause codes are stored comma-separated ("" for none). */
+export const causesOf = (v: Cell): string[] => (typeof v === "string" && v !== "" ? v.split(",") : []);
+
 function toSummary(r: Row): ClientSummary {
   return {
     id: r.id as string,
@@ -32,10 +35,13 @@ function toSummary(r: Row): ClientSummary {
     liveness: r.liveness as string,
     lastReportAt: num(r.last_report_at),
     exit: exitOf(r),
+    statusSince: num(r.status_since),
+    causes: causesOf(r.causes),
   };
 }
 
 function toClient(r: Row): ClientRecord {
+  const settings = readSettings(parse(r.policy_json));
   return {
     ...toSummary(r),
     createdAt: r.created_at as number,
@@ -43,7 +49,7 @@ function toClient(r: Row): ClientRecord {
     secretEnc: r.secret_enc as string,
     prevSecretEnc: (r.prev_secret_enc as string | null) ?? null,
     prevSecretUntil: num(r.prev_secret_until),
-    settings: readSettings(parse(r.policy_json)),
+    settings,
     state: parse(r.state_json) as ClientState | null,
     lastReport: parse(r.last_report_json) as ReportV1 | null,
     lastSourceIp: (r.last_source_ip as string | null) ?? null,
@@ -55,10 +61,13 @@ function toClient(r: Row): ClientRecord {
   };
 }
 
+/** An UPDATE's status_since: kept while the status stays, `$at` when it changes (SET sees the old row). */
+const STATUS_SINCE = "status_since = iif(status = $status AND status_since IS NOT NULL, status_since, $at)";
+
 const CLIENT_SELECT = `SELECT c.*, s.state_json, s.last_report_json FROM clients c LEFT JOIN client_state s ON s.client_id = c.id`;
 
-const SUMMARY_SELECT = `SELECT id, name, status, liveness, last_report_at, exit_ip, exit_country, exit_asn, exit_org
-  FROM clients ORDER BY name`;
+const SUMMARY_SELECT = `SELECT id, name, status, liveness, last_report_at, exit_ip, exit_country, exit_asn, exit_org,
+  status_since, causes FROM clients ORDER BY name`;
 
 export function sqliteClients(db: Database): Sync<ClientRepository> {
   // biome-ignore lint/suspicious/noExplicitAny: bun:sqlite binding objects are loosely typed
@@ -101,6 +110,16 @@ export function sqliteClients(db: Database): Sync<ClientRepository> {
         .all();
       return Object.fromEntries(rows.map((r) => [r.status, r.n]));
     },
+    // read only for a list filtered by them, so the overview's summaries parse no settings
+    withFlag: (flag, now) =>
+      (flag === "paused"
+        ? db.query<{ id: string }, []>("SELECT id FROM clients WHERE policy_json ->> '$.paused'").all()
+        : db
+            .query<{ id: string }, [number]>(
+              "SELECT id FROM clients WHERE policy_json ->> '$.muted_until' > ?",
+            )
+            .all(now)
+      ).map((r) => r.id),
     remove: (id) =>
       db.transaction(() => {
         db.query("DELETE FROM client_state WHERE client_id = ?").run(id);
@@ -136,9 +155,10 @@ export function sqliteClients(db: Database): Sync<ClientRepository> {
         `UPDATE clients SET last_source_ip = $ip, last_report_at = $at, last_observed_at = $observed, status = $status,
          liveness = $liveness, late_at = $lateAt, offline_at = $offlineAt, next_check_at = $nextCheckAt,
          exit_ip = $exitIp, exit_country = $exitCountry, exit_asn = $exitAsn, exit_org = $exitOrg,
-         revision = revision + 1 WHERE id = $id`,
+         ${STATUS_SINCE}, causes = $causes, revision = revision + 1 WHERE id = $id`,
         {
           id,
+          causes: (u.causes ?? []).join(","),
           exitIp: u.exit?.ip ?? null,
           exitCountry: u.exit?.country ?? null,
           exitAsn: u.exit?.asn ?? null,
@@ -165,10 +185,13 @@ export function sqliteClients(db: Database): Sync<ClientRepository> {
     casState(id, expect, next) {
       const res = run(
         `UPDATE clients SET liveness = $liveness, status = $status, late_at = $lateAt,
-         offline_at = $offlineAt, next_check_at = $nextCheckAt, revision = revision + 1
+         offline_at = $offlineAt, next_check_at = $nextCheckAt, ${STATUS_SINCE}, causes = $causes,
+         revision = revision + 1
          WHERE id = $id AND liveness = $expLiveness AND last_report_at IS $expAt`,
         {
           id,
+          at: next.at,
+          causes: next.causes.join(","),
           liveness: next.liveness,
           status: next.status,
           lateAt: next.lateAt,

@@ -4,9 +4,11 @@ import type {
   ApiRole,
   ApiTokenRecord,
   ApiTokenRepository,
+  ClientHistoryRow,
   EventRecord,
   EventRepository,
   HistoryRepository,
+  HistoryRow,
   MetaRepository,
 } from "../types.ts";
 import { json, num, parse } from "./clients.ts";
@@ -72,12 +74,36 @@ export function sqliteEvents(db: Database): Sync<EventRepository> {
           params[`k${i}`] = k;
         });
       }
+      if (q.search) {
+        // instr on lower(): LIKE would read % and _ in the text as wildcards
+        where.push(`(instr(lower(evidence_json ->> '$.reason'), $text) > 0
+          OR client_id IN (SELECT value FROM json_each($searchClients))
+          OR kind IN (SELECT value FROM json_each($searchKinds)))`);
+        params.text = q.search.text.toLowerCase();
+        params.searchClients = JSON.stringify(q.search.clientIds);
+        params.searchKinds = JSON.stringify(q.search.kinds);
+      }
       const sql = `SELECT * FROM events ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT $limit`;
       return db.query<Row, [Record<string, string | number>]>(sql).all(params).map(toEvent);
     },
     count: () => (db.query<{ n: number }, []>("SELECT count(*) AS n FROM events").get() as { n: number }).n,
   };
 }
+
+function toHistoryRow(r: Row): HistoryRow {
+  return {
+    at: r.at as number,
+    status: r.status as string,
+    liveness: r.liveness as string,
+    exitIpv4: (r.exit_ipv4 as string | null) ?? null,
+    exitIpv6: (r.exit_ipv6 as string | null) ?? null,
+    resolvers: (r.resolvers as string | null) ?? null,
+    causes: (r.causes as string | null) ?? null,
+    detail: (parse(r.detail_json) as HistoryRow["detail"]) ?? null,
+  };
+}
+
+const STATUS_COLUMNS = "h.id, h.client_id, h.at, h.status, h.liveness, h.causes";
 
 export function sqliteHistory(db: Database): Sync<HistoryRepository> {
   return {
@@ -87,18 +113,31 @@ export function sqliteHistory(db: Database): Sync<HistoryRepository> {
           "SELECT * FROM client_history WHERE client_id = ? ORDER BY at DESC, id DESC LIMIT 1",
         )
         .get(clientId);
+      const causes = row.causes ?? null;
       if (
         last &&
         last.status === row.status &&
         last.liveness === row.liveness &&
         last.exit_ipv4 === row.exitIpv4 &&
         last.exit_ipv6 === row.exitIpv6 &&
-        last.resolvers === row.resolvers
+        last.resolvers === row.resolvers &&
+        (last.causes ?? null) === causes
       )
         return false;
       db.query(
-        "INSERT INTO client_history (client_id, at, status, liveness, exit_ipv4, exit_ipv6, resolvers) VALUES (?, ?, ?, ?, ?, ?, ?)",
-      ).run(clientId, row.at, row.status, row.liveness, row.exitIpv4, row.exitIpv6, row.resolvers);
+        `INSERT INTO client_history (client_id, at, status, liveness, exit_ipv4, exit_ipv6, resolvers, causes, detail_json)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        clientId,
+        row.at,
+        row.status,
+        row.liveness,
+        row.exitIpv4,
+        row.exitIpv6,
+        row.resolvers,
+        causes,
+        row.detail ? json(row.detail) : null,
+      );
       return true;
     },
     range(clientId, from, to) {
@@ -112,15 +151,46 @@ export function sqliteHistory(db: Database): Sync<HistoryRepository> {
           "SELECT * FROM client_history WHERE client_id = ? AND at >= ? AND at <= ? ORDER BY at, id",
         )
         .all(clientId, from, to);
-      return [...before, ...within].map((r) => ({
-        at: r.at as number,
-        status: r.status as string,
-        liveness: r.liveness as string,
-        exitIpv4: (r.exit_ipv4 as string | null) ?? null,
-        exitIpv6: (r.exit_ipv6 as string | null) ?? null,
-        resolvers: (r.resolvers as string | null) ?? null,
-      }));
+      return [...before, ...within].map(toHistoryRow);
     },
+    rangeMany(clientIds, from, to, opts) {
+      // the row in force at `from`: one index seek per client (a GROUP BY over every older row
+      // would read all of history); then the rows inside the window
+      const ids = clientIds === null ? null : JSON.stringify(clientIds);
+      const who =
+        ids === null
+          ? "SELECT id AS client_id FROM clients"
+          : "SELECT value AS client_id FROM json_each($ids)";
+      const columns = opts?.statusOnly ? STATUS_COLUMNS : "h.*";
+      const inForce = `SELECT ${columns} FROM (${who}) c CROSS JOIN client_history h ON h.id =
+             (SELECT x.id FROM client_history x WHERE x.client_id = c.client_id AND x.at < $from
+              ORDER BY x.at DESC, x.id DESC LIMIT 1)
+           UNION ALL`;
+      const rows = db
+        .query<Row, Record<string, string | number>>(
+          `${opts?.inForce === false ? "" : inForce}
+           SELECT ${columns} FROM client_history h WHERE h.at >= $from AND h.at <= $to
+             AND ${ids === null ? "h.client_id IN (SELECT id FROM clients)" : "h.client_id IN (SELECT value FROM json_each($ids))"}
+           ORDER BY client_id, at, id`,
+        )
+        .all(ids === null ? { from, to } : { from, to, ids });
+      if (opts?.statusOnly)
+        return rows.map(
+          (r): ClientHistoryRow => ({
+            clientId: r.client_id as string,
+            at: r.at as number,
+            status: r.status as string,
+            liveness: r.liveness as string,
+            causes: (r.causes as string | null) ?? null,
+            exitIpv4: null,
+            exitIpv6: null,
+            resolvers: null,
+          }),
+        );
+      return rows.map((r): ClientHistoryRow => ({ clientId: r.client_id as string, ...toHistoryRow(r) }));
+    },
+    firstAt: () =>
+      db.query<{ t: number | null }, []>("SELECT min(at) AS t FROM client_history").get()?.t ?? null,
     exitTimes: (clientId, from, to) =>
       db
         .query<{ ip: string; ms: number }, [Record<string, string | number>]>(

@@ -5,6 +5,7 @@ import { dirname } from "node:path";
 import { ensurePrivateDir, makePrivate } from "../../private-files.ts";
 import type { Leadership, Readiness, Repositories, Store, Transaction } from "../types.ts";
 import { sqliteAuth } from "./auth.ts";
+import { sqliteBadges, sqliteReportRuns } from "./badges.ts";
 import { SqliteChangeFeed } from "./change-feed.ts";
 import { sqliteChannels } from "./channels.ts";
 import { sqliteClients } from "./clients.ts";
@@ -17,6 +18,7 @@ import { SqliteNonces } from "./nonces.ts";
 import { sqliteOracle } from "./oracle.ts";
 import { sqliteOutbox } from "./outbox.ts";
 import { memoryRateLimits } from "./rate-limits.ts";
+import { sqliteRollups } from "./rollups.ts";
 import { sqliteStats } from "./stats.ts";
 import { type Runner, settle, wrap } from "./sync.ts";
 
@@ -91,6 +93,9 @@ export function openSqliteStore(path: string, opts: { quickCheck?: boolean } = {
     outbox: sqliteOutbox(db),
     channels: sqliteChannels(db),
     stats: sqliteStats(db),
+    rollups: sqliteRollups(db),
+    badges: sqliteBadges(db),
+    reportRuns: sqliteReportRuns(db),
     oracle: sqliteOracle(db),
   };
   const repositories = (run: Runner, nonceRepo: SqliteNonces["autocommit"]): Repositories => ({
@@ -106,6 +111,9 @@ export function openSqliteStore(path: string, opts: { quickCheck?: boolean } = {
     outbox: wrap(sync.outbox, run),
     channels: wrap(sync.channels, run),
     stats: wrap(sync.stats, run),
+    rollups: wrap(sync.rollups, run),
+    badges: wrap(sync.badges, run),
+    reportRuns: wrap(sync.reportRuns, run),
     oracle: wrap(sync.oracle, run),
   });
   // one Transaction object serves every transaction: the mutex lets only one be open at a time

@@ -71,3 +71,52 @@ test("a database from a newer sentinel is refused", async () => {
   db.exec(`PRAGMA user_version = ${MIGRATIONS.length + 1}`);
   expect(() => migrate(db)).toThrow(/newer than this sentinel/);
 });
+
+test("migration 12 fills status_since from history and causes from the stored verdicts", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sentinel-migrate-"));
+  const file = join(dir, "sentinel.db");
+  const old = new Database(file, { create: true, strict: true });
+  for (const [v, m] of MIGRATIONS.slice(0, 11).entries()) {
+    if (typeof m === "string") old.exec(m);
+    else m(old);
+    old.exec(`PRAGMA user_version = ${v + 1}`);
+  }
+  const client = old.query(
+    "INSERT INTO clients (id, name, created_at, secret_enc, status, liveness, last_report_at) VALUES (?, ?, 0, 'x', ?, ?, ?)",
+  );
+  const state = old.query(
+    "INSERT INTO client_state (client_id, state_json, last_report_json) VALUES (?, ?, '{}')",
+  );
+  const history = old.query(
+    "INSERT INTO client_history (client_id, at, status, liveness) VALUES (?, ?, ?, ?)",
+  );
+  const v = (status: string) => ({ status });
+  client.run("red", "leaky", "red", "offline", 500);
+  state.run(
+    "red",
+    JSON.stringify({
+      paused: false,
+      verdicts: { bypass: v("leak"), dns: v("suspect"), ipv6: v("na"), exit: v("leak") },
+    }),
+  );
+  history.run("red", 100, "red", "online");
+  history.run("red", 200, "green", "online");
+  history.run("red", 300, "red", "online");
+  history.run("red", 400, "red", "offline");
+  client.run("paused", "paused", "grey", "online", 50);
+  state.run("paused", JSON.stringify({ paused: true, verdicts: null }));
+  client.run("new", "never", "grey", "never", null);
+  old.close();
+
+  const store = openSqliteStore(file);
+  const byId = Object.fromEntries((await store.clients.summaries()).map((s) => [s.id, s]));
+  expect(byId.red?.statusSince).toBe(300);
+  // an exit through home is the bypass itself, said once
+  expect(byId.red?.causes).toEqual(["offline", "bypass:leak", "dns:suspect"]);
+  expect(byId.paused?.causes).toEqual(["paused"]);
+  expect(byId.paused?.statusSince).toBe(50);
+  expect(byId.new?.causes).toEqual([]);
+  expect(byId.new?.statusSince).toBeNull();
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});

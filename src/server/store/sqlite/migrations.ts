@@ -192,4 +192,90 @@ export const MIGRATIONS: readonly Migration[] = [
   CREATE INDEX dns_oracle_sightings_name ON dns_oracle_sightings(name);
   CREATE INDEX dns_oracle_sightings_expires_at ON dns_oracle_sightings(expires_at);
   `,
+  // 12: history that explains itself and outlives --retention (issue 15).
+  // - clients.status_since ("red for 14 min") and clients.causes (search and filter by check)
+  //   as columns, so a list of 10,000 clients reads them without parsing state; both filled
+  //   from what is stored (status_since: the start of the latest run of history rows with the
+  //   current status; causes: the stored verdicts, the same rule as monitor/causes.ts)
+  // - client_history.causes (incidents by kind) and .detail_json (country and AS as known then)
+  // - client_days / fleet_days: daily rollups (running totals per client, sums per day)
+  // - badge_tokens: revocable read tokens for one badge; report_runs: one row per report period
+  `
+  ALTER TABLE clients ADD COLUMN status_since INTEGER;
+  ALTER TABLE clients ADD COLUMN causes TEXT NOT NULL DEFAULT '';
+  ALTER TABLE client_history ADD COLUMN causes TEXT;
+  ALTER TABLE client_history ADD COLUMN detail_json TEXT;
+  CREATE INDEX client_history_at ON client_history(at);
+
+  UPDATE clients SET status_since = coalesce(
+    (SELECT min(h.at) FROM client_history h WHERE h.client_id = clients.id AND h.at >
+      coalesce((SELECT max(x.at) FROM client_history x WHERE x.client_id = clients.id AND x.status <> clients.status), -1)
+      AND h.status = clients.status),
+    last_report_at);
+
+  UPDATE clients SET causes = coalesce((
+    SELECT CASE
+      WHEN s.state_json ->> '$.paused' THEN 'paused'
+      WHEN s.state_json ->> '$.verdicts' IS NULL THEN ''
+      ELSE rtrim(
+        iif(clients.liveness IN ('late', 'offline'), clients.liveness || ',', '') ||
+        iif(s.state_json ->> '$.verdicts.bypass.status' NOT IN ('ok', 'na'), 'bypass:' || (s.state_json ->> '$.verdicts.bypass.status') || ',', '') ||
+        iif(s.state_json ->> '$.verdicts.dns.status' NOT IN ('ok', 'na'), 'dns:' || (s.state_json ->> '$.verdicts.dns.status') || ',', '') ||
+        iif(s.state_json ->> '$.verdicts.exit.status' NOT IN ('ok', 'na')
+            AND NOT (s.state_json ->> '$.verdicts.exit.status' = 'leak' AND s.state_json ->> '$.verdicts.bypass.status' = 'leak'),
+            'exit:' || (s.state_json ->> '$.verdicts.exit.status') || ',', '') ||
+        iif(s.state_json ->> '$.verdicts.ipv6.status' NOT IN ('ok', 'na'), 'ipv6:' || (s.state_json ->> '$.verdicts.ipv6.status') || ',', ''),
+        ',')
+    END
+    FROM client_state s WHERE s.client_id = clients.id), '');
+
+  CREATE TABLE client_days (
+    client_id TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    known_ms INTEGER NOT NULL, up_ms INTEGER NOT NULL,
+    green_ms INTEGER NOT NULL, yellow_ms INTEGER NOT NULL, red_ms INTEGER NOT NULL, grey_ms INTEGER NOT NULL,
+    changes INTEGER NOT NULL,
+    bypass_n INTEGER NOT NULL, bypass_ms INTEGER NOT NULL, dns_n INTEGER NOT NULL, dns_ms INTEGER NOT NULL,
+    ipv6_n INTEGER NOT NULL, ipv6_ms INTEGER NOT NULL, exit_n INTEGER NOT NULL, exit_ms INTEGER NOT NULL,
+    offline_n INTEGER NOT NULL, offline_ms INTEGER NOT NULL,
+    recovered_n INTEGER NOT NULL, recovered_ms INTEGER NOT NULL,
+    carry_json TEXT NOT NULL,
+    PRIMARY KEY (client_id, day)
+  ) WITHOUT ROWID;
+  CREATE INDEX client_days_day ON client_days(day);
+  CREATE TABLE fleet_days (
+    day INTEGER PRIMARY KEY,
+    clients INTEGER NOT NULL,
+    known_ms INTEGER NOT NULL, up_ms INTEGER NOT NULL,
+    green_ms INTEGER NOT NULL, yellow_ms INTEGER NOT NULL, red_ms INTEGER NOT NULL, grey_ms INTEGER NOT NULL,
+    changes INTEGER NOT NULL,
+    bypass_n INTEGER NOT NULL, bypass_ms INTEGER NOT NULL, dns_n INTEGER NOT NULL, dns_ms INTEGER NOT NULL,
+    ipv6_n INTEGER NOT NULL, ipv6_ms INTEGER NOT NULL, exit_n INTEGER NOT NULL, exit_ms INTEGER NOT NULL,
+    offline_n INTEGER NOT NULL, offline_ms INTEGER NOT NULL,
+    recovered_n INTEGER NOT NULL, recovered_ms INTEGER NOT NULL
+  );
+
+  CREATE TABLE badge_tokens (
+    id TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL CHECK (kind IN ('status', 'uptime')),
+    token_hash TEXT NOT NULL UNIQUE,
+    label TEXT,
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER,
+    revoked_at INTEGER
+  );
+  CREATE INDEX badge_tokens_client ON badge_tokens(client_id);
+
+  CREATE TABLE report_runs (
+    schedule TEXT NOT NULL,
+    period_end INTEGER NOT NULL,
+    period_start INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('sent', 'skipped')),
+    queued INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    note TEXT,
+    PRIMARY KEY (schedule, period_end)
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -81,12 +81,70 @@
     return `${Math.floor(s / 86400)} d ago`;
   }
 
+  // Same wording as the server's span(): "45 s", "12 min", "3 h 5 min", "2 d 4 h".
+  function span(ms) {
+    const s = Math.max(0, Math.round(ms / 1000));
+    if (s < 60) return `${s} s`;
+    const m = Math.floor(s / 60);
+    if (m < 60) return `${m} min`;
+    const h = Math.floor(m / 60);
+    if (h < 24) return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
+    const d = Math.floor(h / 24);
+    return h % 24 ? `${d} d ${h % 24} h` : `${d} d`;
+  }
+
   function refreshTimes() {
     const now = Date.now();
     for (const el of document.querySelectorAll("time[data-rel]")) {
       const at = Date.parse(el.getAttribute("datetime"));
       if (!Number.isNaN(at)) el.textContent = ago(now - at);
     }
+    for (const el of document.querySelectorAll("time[data-for]")) {
+      const at = Date.parse(el.getAttribute("datetime"));
+      if (!Number.isNaN(at)) el.textContent = `for ${span(now - at)}`;
+    }
+  }
+
+  // The tab's title carries the red count ("(2 exposed) Overview · VPN Sentinel"), kept current
+  // from the status counts that live updates swap in.
+  function updateTitle() {
+    const counts = document.getElementById("status-counts");
+    if (!counts) return;
+    const red = Number(counts.dataset.red || 0);
+    const base = document.title.replace(/^\(\d+ exposed\) /, "");
+    document.title = red > 0 ? `(${red} exposed) ${base}` : base;
+  }
+
+  // Rows whose status or checks changed since the page last looked are highlighted for a
+  // moment (live updates replace rows in place; a refetch replaces the whole list). A data
+  // attribute, not a class: htmx puts a swapped element's old classes back while it settles.
+  // The list refetch that follows a flip replaces the row again: the highlight is kept by id.
+  const HIGHLIGHT_MS = 2600;
+  const rowSigs = new Map();
+  const changedUntil = new Map();
+  function markChangedRows(highlight) {
+    const now = Date.now();
+    for (const row of document.querySelectorAll("tr[data-sig]")) {
+      const before = rowSigs.get(row.id);
+      const sig = row.dataset.sig;
+      rowSigs.set(row.id, sig);
+      if (highlight && before !== undefined && before !== sig) {
+        changedUntil.set(row.id, now + HIGHLIGHT_MS);
+        setTimeout(() => {
+          if ((changedUntil.get(row.id) ?? 0) > Date.now()) return;
+          changedUntil.delete(row.id);
+          const current = document.getElementById(row.id);
+          if (current) delete current.dataset.changed;
+        }, HIGHLIGHT_MS);
+      }
+      if ((changedUntil.get(row.id) ?? 0) > now && row.dataset.changed === undefined)
+        row.dataset.changed = "";
+    }
+  }
+
+  function afterUpdate() {
+    markChangedRows(true);
+    updateTitle();
   }
 
   // Live updates: the SSE extension reports open/error; while the stream is down, every
@@ -132,8 +190,13 @@
   document.addEventListener("DOMContentLoaded", () => {
     for (const b of document.querySelectorAll("[data-theme-toggle]")) labelToggle(b);
     if (document.querySelector("[data-live-root]")) setLive("connecting");
+    markChangedRows(false);
     setInterval(refreshTimes, 5000);
   });
+  // htmx gives focus back to the element with the same id after a swap (rows, links and strips
+  // carry ids for that); what is left is telling the eye what changed
+  document.addEventListener("htmx:afterSettle", afterUpdate);
+  document.addEventListener("htmx:oobAfterSwap", afterUpdate);
 
   document.addEventListener("click", (event) => {
     const target = event.target instanceof Element ? event.target : null;

@@ -107,7 +107,7 @@ test("STARTTLS with the test CA and AUTH: one plain-text + HTML mail per alert, 
   for (const kind of EVERY_KIND) await deliver(channel, sample(kind));
   expect(smtp.mails).toHaveLength(EVERY_KIND.length + 1);
   await channel.stop?.();
-});
+}, 30_000); // a STARTTLS handshake per mail, one mail per kind: seconds on a busy machine
 
 test("opportunistic STARTTLS upgrades when offered; implicit TLS (smtps) works", async () => {
   const plain = await startSmtp();
