@@ -70,7 +70,7 @@ const rows = {
   "IPv6, 1000 overrides": measure(withOverrides, v6Allocated),
 };
 console.log(
-  `load (index embedded data): ${loadMs.toFixed(0)} ms; ${LOOKUPS} random lookups per row, batches of ${BATCH}`,
+  `load (open the packed data): ${loadMs.toFixed(0)} ms; ${LOOKUPS} random lookups per row, batches of ${BATCH}`,
 );
 for (const [name, r] of Object.entries(rows)) {
   console.log(

@@ -6,6 +6,7 @@ import type { ReportV1 } from "../src/protocol/report.ts";
 
 export const REPO = join(import.meta.dir, "..");
 export const CLK_TCK = 100;
+export const INGEST_INTERVAL_S = 3600;
 
 export interface Credentials {
   id: string;
@@ -46,14 +47,19 @@ export function dirBytes(dir: string): number {
   return readdirSync(dir).reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
 }
 
-/** A healthy report as `sentinel client` sends it: three IPv4 providers, IPv6, two DNS probes. */
-export function healthyReport(exit = "203.0.113.7"): ReportV1 {
+/**
+ * A healthy report as `sentinel client` sends it: three IPv4 providers, IPv6, two DNS probes.
+ * The ingest benchmarks declare a one-hour interval (INGEST_INTERVAL_S): between their rounds a
+ * server gets no reports for a minute or more, and a 30 s interval would make all its clients
+ * late at once in the middle of the next round, which measures the sweeper, not ingest.
+ */
+export function healthyReport(exit = "203.0.113.7", intervalS = 30): ReportV1 {
   const answer = (provider: string, ip: string) => ({ provider, ip, latency_ms: 40, error: null });
   return {
     v: 1,
     agent: { version: "0.1.0", os: "linux", arch: "x64", hostname: "bench" },
     observed_at: new Date().toISOString(),
-    interval_s: 30,
+    interval_s: intervalS,
     ipv4: {
       ip: exit,
       consistent: true,
@@ -131,11 +137,11 @@ export async function waitHttp(url: string, timeoutMs = 20_000): Promise<void> {
  */
 export async function startSentinelServer(
   dataDir: string,
-  opts: { extraArgs?: string[]; cpuProfDir?: string } = {},
+  opts: { extraArgs?: string[]; cpuProfDir?: string; bin?: string } = {},
 ): Promise<{ proc: Subprocess; url: string; port: number }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const bin = Bun.env.SENTINEL_BENCH_BIN;
+  const bin = opts.bin ?? Bun.env.SENTINEL_BENCH_BIN;
   const cmd = bin
     ? [bin]
     : [

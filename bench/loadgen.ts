@@ -4,7 +4,8 @@
  *
  *   bun bench/loadgen.ts CONFIG.json   → prints one JSON line of results on stdout
  *
- * Config: { url, credentialsFile, mode: "max" | "paced" | "once", durationS, concurrency, intervalS }
+ * Config: { url, credentialsFile, mode: "max" | "paced" | "once", durationS, concurrency, intervalS,
+ *           reportIntervalS }
  *   max:   `concurrency` requests in flight, round-robin over the clients, as fast as answered
  *   once:  every client reports once (its first report, for new clients), `concurrency` in flight
  *   paced: every client reports once per intervalS, spread evenly (steady state)
@@ -20,6 +21,8 @@ interface Config {
   durationS: number;
   concurrency: number;
   intervalS?: number;
+  /** the interval the reports declare (default: intervalS, else 30) */
+  reportIntervalS?: number;
 }
 
 const config = JSON.parse(readFileSync(process.argv[2] as string, "utf8")) as Config;
@@ -39,7 +42,8 @@ function currentBody(): string {
   const now = new Date().toISOString().slice(0, 19);
   if (now !== bodyStamp) {
     bodyStamp = now;
-    body = JSON.stringify({ ...healthyReport(), observed_at: `${now}.000Z` });
+    const intervalS = config.reportIntervalS ?? config.intervalS ?? 30;
+    body = JSON.stringify({ ...healthyReport(undefined, intervalS), observed_at: `${now}.000Z` });
   }
   return body;
 }

@@ -1,13 +1,17 @@
 /**
  * `bun run bench`: the benchmarks of issue 7, printed as one markdown table.
  *
- *   bun bench/run.ts [--quick] [--only ingest,steady,dashboard,client,startup] [--profile]
+ *   bun bench/run.ts [--quick] [--only ingest,wrk,steady,memory,dashboard,client,startup] [--profile]
+ *                    [--memory-minutes M]
  *
  * --quick shortens every run for development (the numbers in docs/benchmarks.md come from the
- * full run). --profile also runs the server under `bun --cpu-prof-md` during a 10 s ingest and
+ * full run). --profile also runs the server under `bun --cpu-prof-md` during a 10 s ingest (wrk) and
  * prints where the time goes (--profile-clients N: over N clients, default 1,000).
- * Every load generator is its own process (bench/loadgen.ts); the server is `sentinel server`
- * from source (or SENTINEL_BENCH_BIN); everything stays on 127.0.0.1.
+ * Every load generator is its own process (bench/loadgen.ts, or wrk with bench/signed.lua); the
+ * server is `sentinel server` from source (or SENTINEL_BENCH_BIN); the memory benchmark runs the
+ * compiled binary (built here, or SENTINEL_BENCH_BIN) for --memory-minutes (default 30).
+ * SENTINEL_BENCH_BASELINE_BIN adds an older binary to the ingest rounds and the start-up timing.
+ * Everything stays on 127.0.0.1.
  */
 import {
   existsSync,
@@ -35,6 +39,7 @@ import {
   dirBytes,
   freePort,
   healthyReport,
+  INGEST_INTERVAL_S,
   loadAverage,
   memoryOf,
   percentile,
@@ -43,6 +48,7 @@ import {
   stopProcess,
   waitHttp,
 } from "./lib.ts";
+import { runWrk, signRequests, WRK_CONNECTIONS, WRK_THREADS, type WrkResult, wrkInstalled } from "./wrk.ts";
 
 const args = process.argv.slice(2);
 const QUICK = args.includes("--quick");
@@ -53,7 +59,12 @@ const onlyArg = args[args.indexOf("--only") + 1];
 const ONLY = args.includes("--only") && onlyArg ? new Set(onlyArg.split(",")) : null;
 const want = (s: string) => !ONLY || ONLY.has(s);
 
+/** --memory-minutes M: how long the memory benchmark drives its clients (the issue asks for 30) */
+const MEMORY_MINUTES = Number(args[args.indexOf("--memory-minutes") + 1] ?? Number.NaN) || (QUICK ? 1.5 : 30);
 const INGEST_S = QUICK ? 5 : 20;
+const WRK_S = QUICK ? 4 : 8;
+/** requests signed per wrk thread and second of a run: above what one thread reaches against bare Bun.serve here */
+const WRK_SIGNED_PER_THREAD_S = 80_000;
 const ROUNDS = QUICK ? 1 : 3;
 const STEADY_S = QUICK ? 45 : 300;
 const CONCURRENCY = 64;
@@ -102,7 +113,18 @@ interface LoadResult {
   p99: number;
 }
 
+/**
+ * SENTINEL_BENCH_BASELINE_BIN: an older binary whose servers take their turns in the same ingest
+ * rounds (and whose start-up is timed beside), so before and after share the machine's load.
+ */
+const BASELINE_BIN = Bun.env.SENTINEL_BENCH_BASELINE_BIN;
+const serversToCompare: { tag: string; bin?: string }[] = [
+  { tag: "" },
+  ...(BASELINE_BIN ? [{ tag: " (baseline binary)", bin: BASELINE_BIN }] : []),
+];
+
 const credentialFiles = new Map<Credentials[], string>();
+let loadRuns = 0;
 
 /** Runs bench/loadgen.ts as a child while sampling the server's memory every 250 ms. */
 async function load(
@@ -111,6 +133,7 @@ async function load(
   mode: "max" | "paced" | "once",
   durationS: number,
   serverPid: number,
+  reportIntervalS = mode === "paced" ? 30 : INGEST_INTERVAL_S,
 ): Promise<LoadResult & { peakRssMiB: number; cpuPct: number }> {
   let credentialsFile = credentialFiles.get(creds);
   if (!credentialsFile) {
@@ -118,10 +141,19 @@ async function load(
     writeFileSync(credentialsFile, JSON.stringify(creds));
     credentialFiles.set(creds, credentialsFile);
   }
-  const configFile = join(work, "loadgen.json");
+  // its own file: the memory benchmark runs two load generators at once
+  const configFile = join(work, `loadgen-${++loadRuns}.json`);
   writeFileSync(
     configFile,
-    JSON.stringify({ url, credentialsFile, mode, durationS, concurrency: CONCURRENCY, intervalS: 30 }),
+    JSON.stringify({
+      url,
+      credentialsFile,
+      mode,
+      durationS,
+      concurrency: CONCURRENCY,
+      intervalS: 30,
+      reportIntervalS,
+    }),
   );
   let peak = 0;
   const sampler = setInterval(() => {
@@ -161,8 +193,6 @@ async function benchIngest() {
   console.error(
     `\n[ingest] ${ROUNDS} rounds of ${INGEST_S} s per run, ${CONCURRENCY} requests in flight, load ${loadAverage()}`,
   );
-  const creds1k = await enrollMany(join(work, "ingest-1k", "data"), 1000);
-  const creds10k = await enrollMany(join(work, "ingest-10k", "data"), 10_000);
   // the bare baseline gets the very same signed requests
   const barePort = await freePort();
   const bare = Bun.spawn([process.execPath, join(import.meta.dir, "bare.ts"), String(barePort)], {
@@ -170,28 +200,34 @@ async function benchIngest() {
     stderr: "inherit",
   });
   await waitHttp(`http://127.0.0.1:${barePort}/`);
-  const targets = [
-    {
-      label: "ingest: bare Bun.serve",
-      url: `http://127.0.0.1:${barePort}`,
-      pid: bare.pid,
-      creds: creds1k,
-      first: null as Awaited<ReturnType<typeof load>> | null,
-    },
-  ];
+  const targets: {
+    label: string;
+    url: string;
+    pid: number;
+    creds: Credentials[];
+    first: Awaited<ReturnType<typeof load>> | null;
+  }[] = [];
   const servers = [];
-  for (const [n, creds] of [
-    [1000, creds1k],
-    [10_000, creds10k],
-  ] as const) {
-    const server = await startSentinelServer(join(work, n === 1000 ? "ingest-1k" : "ingest-10k", "data"));
-    servers.push(server);
-    const label = `ingest: ${n.toLocaleString("en")} clients`;
-    // Each new client's first report is judged in full and stored with a first_seen event:
-    // measured on its own, then the sustained rate the goal is about.
-    const first = await load(server.url, creds, "once", 0, server.proc.pid);
-    targets.push({ label, url: server.url, pid: server.proc.pid, creds, first });
-  }
+  for (const { tag, bin } of serversToCompare)
+    for (const n of [1000, 10_000]) {
+      const dataDir = join(work, `ingest-${n / 1000}k${bin ? "-baseline" : ""}`, "data");
+      const creds = await enrollMany(dataDir, n);
+      const server = await startSentinelServer(dataDir, bin ? { bin } : {});
+      servers.push(server);
+      const label = `ingest: ${n.toLocaleString("en")} clients${tag}`;
+      // Each new client's first report is judged in full and stored with a first_seen event:
+      // measured on its own, then the sustained rate the goal is about.
+      const first = await load(server.url, creds, "once", 0, server.proc.pid);
+      targets.push({ label, url: server.url, pid: server.proc.pid, creds, first });
+      if (n === 10_000 && !bin) tenK = { dataDir, creds };
+    }
+  targets.unshift({
+    label: "ingest: bare Bun.serve",
+    url: `http://127.0.0.1:${barePort}`,
+    pid: bare.pid,
+    creds: targets[0]?.creds ?? [],
+    first: null,
+  });
   const runs = targets.map(() => [] as Awaited<ReturnType<typeof load>>[]);
   for (let round = 0; round < ROUNDS; round++)
     for (const [i, t] of targets.entries()) runs[i]?.push(await load(t.url, t.creds, "max", INGEST_S, t.pid));
@@ -220,7 +256,178 @@ async function benchIngest() {
     add(t.label, "ratio to bare (medians)", (r.perS / bareMedian.perS).toFixed(2), "≥ 0.5");
     add(t.label, "answers", statusText(r.statuses));
   }
-  tenK = { dataDir: join(work, "ingest-10k", "data"), creds: creds10k };
+}
+
+/**
+ * The same comparison with wrk replaying pre-signed requests (bench/wrk.ts): bare, 1,000 and
+ * 10,000 clients take turns, ROUNDS times; medians. The goal is judged on these ratios.
+ */
+async function benchWrk() {
+  if (!wrkInstalled()) {
+    add("ingest (wrk)", "not measured", "wrk is not installed (apt-get install -y wrk)");
+    return;
+  }
+  console.error(
+    `\n[wrk] ${ROUNDS} rounds of ${WRK_S} s per target, ${WRK_THREADS} threads, ${WRK_CONNECTIONS} connections, load ${loadAverage()}`,
+  );
+  const barePort = await freePort();
+  const bare = Bun.spawn([process.execPath, join(import.meta.dir, "bare.ts"), String(barePort)], {
+    stdout: "inherit",
+    stderr: "inherit",
+  });
+  await waitHttp(`http://127.0.0.1:${barePort}/`);
+  const targets: { label: string; url: string; creds: Credentials[]; pid: number }[] = [];
+  const servers = [];
+  for (const { tag, bin } of serversToCompare)
+    for (const n of [1000, 10_000]) {
+      const dataDir = join(work, `wrk-${n / 1000}k${bin ? "-baseline" : ""}`, "data");
+      const creds = await enrollMany(dataDir, n);
+      const server = await startSentinelServer(dataDir, bin ? { bin } : {});
+      servers.push(server);
+      // every client's first report (judged in full) before the sustained rate, as with loadgen
+      await load(server.url, creds, "once", 0, server.proc.pid);
+      targets.push({
+        label: `ingest (wrk): ${n.toLocaleString("en")} clients${tag}`,
+        url: server.url,
+        creds,
+        pid: server.proc.pid,
+      });
+    }
+  targets.unshift({
+    label: "ingest (wrk): bare Bun.serve",
+    url: `http://127.0.0.1:${barePort}`,
+    creds: targets[0]?.creds ?? [],
+    pid: bare.pid,
+  });
+  const runs = targets.map(() => [] as (WrkResult & { cpuPct: number; cpuUsPerRequest: number })[]);
+  // ~100 MB per run: in memory (tmpfs) when there is one, or writing it back would stall the
+  // server's fsyncs on the same disk
+  const signed = existsSync("/dev/shm")
+    ? mkdtempSync("/dev/shm/sentinel-bench-wrk-")
+    : join(work, "wrk-signed");
+  for (let round = 0; round < ROUNDS; round++)
+    for (const [i, t] of targets.entries()) {
+      signRequests(signed, t.url, t.creds, WRK_SIGNED_PER_THREAD_S * WRK_S);
+      const cpu0 = cpuSecondsOf(t.pid);
+      const t0 = performance.now();
+      const r = await runWrk(t.url, signed, WRK_S);
+      const cpuS = cpuSecondsOf(t.pid) - cpu0;
+      const cpuPct = (cpuS / ((performance.now() - t0) / 1000)) * 100;
+      if (r.errors || r.wrapped) console.error(`  ${t.label}: ${r.errorText}; ${r.wrapped} replays`);
+      runs[i]?.push({ ...r, cpuPct, cpuUsPerRequest: (cpuS / r.requests) * 1e6 });
+    }
+  rmSync(signed, { recursive: true, force: true });
+  await stopProcess(bare);
+  for (const server of servers) await stopProcess(server.proc);
+
+  const medianRun = <T extends { perS: number }>(rs: T[]) =>
+    [...rs].sort((a, b) => a.perS - b.perS)[Math.floor(rs.length / 2)] as T;
+  const bareMedian = medianRun(runs[0] ?? []);
+  for (const [i, t] of targets.entries()) {
+    const rs = runs[i] ?? [];
+    const r = medianRun(rs);
+    add(
+      t.label,
+      "requests/s (median)",
+      `${r.perS.toFixed(0)} (of ${rs.map((x) => x.perS.toFixed(0)).join(", ")})`,
+    );
+    add(t.label, "p50 / p99", `${ms(r.p50)} / ${ms(r.p99)}`);
+    const bad = rs.reduce((sum, x) => sum + x.errors, 0);
+    const wrapped = rs.reduce((sum, x) => sum + x.wrapped, 0);
+    add(
+      t.label,
+      "errors (all rounds)",
+      bad || wrapped
+        ? `${rs.map((x) => x.errorText || "0").join("; ")}${wrapped ? `; ran out of signed requests ${wrapped}×: not valid` : ""}`
+        : "0",
+    );
+    add(
+      t.label,
+      "server CPU (one core = 100 %), per request",
+      `${r.cpuPct.toFixed(0)} %, ${r.cpuUsPerRequest.toFixed(1)} µs`,
+    );
+    if (i === 0) continue;
+    add(t.label, "ratio to bare (medians)", (r.perS / bareMedian.perS).toFixed(2), "≥ 0.5");
+  }
+}
+
+/** The compiled binary to measure: SENTINEL_BENCH_BIN, else dist/sentinel-linux-x64 (and arm64) built now. */
+function compiledBinary(): string | null {
+  if (Bun.env.SENTINEL_BENCH_BIN) return Bun.env.SENTINEL_BENCH_BIN;
+  const built = Bun.spawnSync([process.execPath, "run", "build", "--target", "x64", "--target", "arm64"], {
+    cwd: REPO,
+    stdout: "ignore",
+    stderr: "inherit",
+  });
+  return built.exitCode === 0 ? binary() : null;
+}
+
+/**
+ * Memory of the compiled server over time: N enrolled clients report every 30 s (the first
+ * reports are judged in full and stored with their first_seen events) for MEMORY_MINUTES;
+ * VmRSS/VmHWM at start (clients enrolled, none has reported), after every client's first report,
+ * and every few minutes of the steady state. 1,000 and 10,000 clients run side by side (two
+ * servers, 33 and 333 reports/s); then the compiled client, idle between two cycles.
+ */
+async function benchMemory() {
+  const bin = compiledBinary();
+  if (!bin) {
+    add("memory", "build", "failed: not measured");
+    return;
+  }
+  const durationS = MEMORY_MINUTES * 60;
+  console.error(
+    `\n[memory] ${bin}, 1,000 and 10,000 clients every 30 s for ${MEMORY_MINUTES} min, load ${loadAverage()}`,
+  );
+  const step = durationS >= 600 ? 300 : 60;
+  const fmt = (m: { rssMiB: number; peakMiB: number }) => `${mib(m.rssMiB)} / ${mib(m.peakMiB)}`;
+  const goals: Record<number, { idle: string; peak: string }> = {
+    1000: { idle: "VmRSS idle ≤ 96 MiB", peak: "≤ 128 MiB" },
+    10000: { idle: "", peak: "≤ 200 MiB" },
+  };
+  const runs = [1000, 10_000].map(async (n) => {
+    const label = `memory: ${n.toLocaleString("en")} clients / 30 s (compiled)`;
+    const dataDir = join(work, `memory-${n / 1000}k`, "data");
+    const creds = await enrollMany(dataDir, n);
+    const server = await startSentinelServer(dataDir, { bin });
+    const pid = server.proc.pid;
+    await Bun.sleep(5000);
+    const points: [string, string][] = [["start (idle, no report yet)", fmt(memoryOf(pid))]];
+    const started = performance.now();
+    const at = (s: number) => Bun.sleep(Math.max(0, started + s * 1000 - performance.now()));
+    const sampler = (async () => {
+      // every client has reported once 30 s after the start (paced: client i at i/n of the interval)
+      await at(35);
+      points.push(["after every client's first report", fmt(memoryOf(pid))]);
+      for (let s = step; s < durationS; s += step) {
+        await at(s);
+        points.push([`steady, ${s / 60} min`, fmt(memoryOf(pid))]);
+      }
+    })();
+    const r = await load(server.url, creds, "paced", durationS, pid);
+    await sampler;
+    const end = memoryOf(pid);
+    points.push([`end, ${MEMORY_MINUTES} min`, fmt(end)]);
+    await stopProcess(server.proc);
+    return { n, label, points, end, r };
+  });
+  for (const { n, label, points, end, r } of await Promise.all(runs)) {
+    for (const [i, [when, value]] of points.entries())
+      add(label, `VmRSS / VmHWM: ${when}`, value, i === 0 ? goals[n]?.idle : "");
+    add(
+      label,
+      "VmHWM from start through the run",
+      `${mib(end.peakMiB)} (${((end.peakMiB * 1048576) / 1e6).toFixed(0)} MB)`,
+      goals[n]?.peak,
+    );
+    add(
+      label,
+      "reports",
+      `${r.requests} answered (${statusText(r.statuses)}), p50 ${ms(r.p50)}, p99 ${ms(r.p99)}; ${r.errors} failed`,
+    );
+  }
+  const client = await idleClientMemory(bin);
+  add("memory: client (compiled), idle between cycles", "VmRSS / VmHWM", fmt(client), "VmRSS ≤ 48 MiB");
 }
 
 async function ensureTenK() {
@@ -229,7 +436,7 @@ async function ensureTenK() {
   const creds = await enrollMany(dataDir, 10_000);
   // a few reports each, so every client has a state like in production
   const server = await startSentinelServer(dataDir);
-  await load(server.url, creds, "max", QUICK ? 3 : 6, server.proc.pid).catch(() => null);
+  await load(server.url, creds, "max", QUICK ? 3 : 6, server.proc.pid, 30).catch(() => null);
   await stopProcess(server.proc);
   tenK = { dataDir, creds };
   return tenK;
@@ -243,7 +450,7 @@ async function benchSteady() {
   console.error(`\n[steady] 10,000 clients every 30 s for ${STEADY_S} s, load ${loadAverage()}`);
   // every client has reported once, then the server restarts: as on a Pi after an upgrade
   const first = await startSentinelServer(dataDir);
-  await load(first.url, creds, "once", 0, first.proc.pid);
+  await load(first.url, creds, "once", 0, first.proc.pid, 30);
   await stopProcess(first.proc);
   const server = await startSentinelServer(dataDir);
   await Bun.sleep(2000);
@@ -416,13 +623,15 @@ async function benchDashboard() {
   await stopProcess(server.proc);
 }
 
+/** The compiled binary the benchmarks run: SENTINEL_BENCH_BIN, else dist/sentinel-linux-x64 if built. */
 function binary(): string | null {
+  if (Bun.env.SENTINEL_BENCH_BIN) return Bun.env.SENTINEL_BENCH_BIN;
   const bin = join(REPO, "dist", "sentinel-linux-x64");
   return existsSync(bin) ? bin : null;
 }
 
-async function benchClient() {
-  console.error(`\n[client] against local fakes, load ${loadAverage()}`);
+/** `sentinel client` (compiled when built, else from source) against local fakes of everything it asks. */
+async function clientFixture(bin = binary()) {
   const echo4 = [
     startFakeEcho({ answer: "203.0.113.7" }),
     startFakeEcho({ answer: "203.0.113.7", format: "json" }),
@@ -432,7 +641,7 @@ async function benchClient() {
   const secret = "bench-secret-bench-secret-bench-secret-0000";
   const rx = startFakeReceiver({ clients: { c_bench: secret }, nextReportInS: null });
   const token = encodeToken({ server: rx.url, clientId: "c_bench", secret });
-  const cmd = binary() ? [binary() as string] : [process.execPath, join(REPO, "src", "main.ts")];
+  const cmd = bin ? [bin] : [process.execPath, join(REPO, "src", "main.ts")];
   const spool = join(work, "client-spool");
   const run = (interval: string) =>
     Bun.spawn(
@@ -455,6 +664,29 @@ async function benchClient() {
       ],
       { cwd: work, env: { PATH: process.env.PATH ?? "", HOME: work }, stdout: "ignore", stderr: "inherit" },
     );
+  const stop = async () => {
+    for (const e of [...echo4, echo6]) e.stop();
+    await dns.stop();
+    rx.stop();
+  };
+  return { run, rx, stop, compiled: Boolean(bin) };
+}
+
+/** VmRSS/VmHWM of a client that has sent its first report and waits for the next cycle. */
+async function idleClientMemory(bin: string) {
+  const { run, rx, stop } = await clientFixture(bin);
+  const idle = run("1h");
+  await waitFor(() => rx.reports.length > 0, 20_000);
+  await Bun.sleep(10_000);
+  const mem = memoryOf(idle.pid);
+  await stopProcess(idle);
+  await stop();
+  return mem;
+}
+
+async function benchClient() {
+  console.error(`\n[client] against local fakes, load ${loadAverage()}`);
+  const { run, rx, stop, compiled } = await clientFixture();
   // 1) probe cycles back to back (1 s interval): CPU per cycle
   const cycles = QUICK ? 10 : 30;
   const p = run("1s");
@@ -474,11 +706,9 @@ async function benchClient() {
   const watchPerS = (cpuSecondsOf(idle.pid) - i0) / idleS;
   const idleMem = memoryOf(idle.pid);
   await stopProcess(idle);
-  for (const e of [...echo4, echo6]) e.stop();
-  await dns.stop();
-  rx.stop();
+  await stop();
   const perCycle = ((c1 - c0) / (n1 - n0)) * 1000;
-  const which = binary() ? "compiled x64" : "from source";
+  const which = compiled ? "compiled x64" : "from source";
   add(`client (${which})`, "CPU per probe cycle (1 s interval, incl. 1 watch poll)", ms(perCycle));
   add(`client (${which})`, "CPU of the route watch alone", `${(watchPerS * 1000).toFixed(2)} ms/s`);
   add(
@@ -503,18 +733,24 @@ async function waitFor(pred: () => boolean, timeoutMs: number) {
 
 async function benchStartup() {
   console.error(`\n[startup] load ${loadAverage()}`);
-  const built = Bun.spawnSync([process.execPath, "run", "build", "--target", "x64"], {
-    cwd: REPO,
-    stdout: "inherit",
-    stderr: "inherit",
-  });
-  if (built.exitCode !== 0 || !binary()) {
+  const bin = compiledBinary();
+  if (!bin) {
     add("startup", "build", "failed: not measured");
     return;
   }
-  const bin = binary() as string;
-  add("startup", "binary size", `${(statSync(bin).size / 1048576).toFixed(0)} MiB`);
-  const commands = [`${bin} version`, `${process.execPath} ${join(REPO, "src", "main.ts")} version`];
+  const arm64 = join(REPO, "dist", "sentinel-linux-arm64");
+  const size = (f: string) => `${(statSync(f).size / 1048576).toFixed(1)} MiB`;
+  add(
+    "startup",
+    "binary size",
+    `x64 ${size(bin)}${!Bun.env.SENTINEL_BENCH_BIN && existsSync(arm64) ? `, arm64 ${size(arm64)}` : ""}${BASELINE_BIN ? `; baseline binary ${size(BASELINE_BIN)}` : ""}`,
+    "≤ 120 MiB",
+  );
+  const commands = [
+    `${bin} version`,
+    ...(BASELINE_BIN ? [`${BASELINE_BIN} version`] : []),
+    `${process.execPath} ${join(REPO, "src", "main.ts")} version`,
+  ];
   const hyperfine = Bun.spawnSync(["sh", "-c", "command -v hyperfine"]).exitCode === 0;
   for (const c of commands) {
     let median: number;
@@ -544,8 +780,9 @@ async function benchStartup() {
     }
     add(
       "startup",
-      `\`${c.startsWith(bin) ? "dist/sentinel-linux-x64 version" : "bun src/main.ts version"}\` median`,
+      `\`${c.startsWith(bin) ? "dist/sentinel-linux-x64 version" : BASELINE_BIN && c.startsWith(BASELINE_BIN) ? "baseline binary version" : "bun src/main.ts version"}\` median`,
       `${ms(median)}${spread}`,
+      c.startsWith(bin) ? "≤ 20 ms" : "",
     );
   }
 }
@@ -556,7 +793,15 @@ async function benchProfile() {
   const profDir = join(work, "profile", "cpu");
   mkdirSync(profDir, { recursive: true });
   const server = await startSentinelServer(dataDir, { cpuProfDir: profDir });
-  await load(server.url, creds, "max", 10, server.proc.pid);
+  await load(server.url, creds, "once", 0, server.proc.pid);
+  // wrk when there is one: it takes less of the machine from the server than signing in Bun
+  if (wrkInstalled()) {
+    const signed = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : work, "sentinel-bench-wrk-"));
+    signRequests(signed, server.url, creds, WRK_SIGNED_PER_THREAD_S * 10);
+    const r = await runWrk(server.url, signed, 10);
+    rmSync(signed, { recursive: true, force: true });
+    console.error(`  wrk: ${r.perS.toFixed(0)} reports/s${r.errors ? `, ${r.errorText}` : ""}`);
+  } else await load(server.url, creds, "max", 10, server.proc.pid);
   await stopProcess(server.proc, 20_000);
   const md = readdirSync(profDir).find((f) => f.endsWith(".md"));
   console.log(
@@ -571,7 +816,9 @@ const machine = `${cpus().length} × ${cpus()[0]?.model ?? "?"}, Bun ${Bun.versi
 console.error(`benchmarks${QUICK ? " (--quick)" : ""} on ${machine}; work dir ${work}`);
 try {
   if (want("ingest")) await benchIngest();
+  if (want("wrk")) await benchWrk();
   if (want("steady")) await benchSteady();
+  if (want("memory")) await benchMemory();
   if (want("dashboard")) await benchDashboard();
   // startup builds dist/sentinel-linux-x64, which the client benchmark then runs
   if (want("startup")) await benchStartup();

@@ -9,6 +9,9 @@
  * files from its working directory), `--env=disable` so NODE_ENV is read at run time (the JS API's
  * `env: "disable"` still inlines NODE_ENV on Bun 1.4.5, so we spawn the CLI), and bytecode, which
  * cuts `sentinel version` start-up by more than half (measured numbers in the build report).
+ * `--splitting` and a reluctant start-up JIT (JIT_POLICY) keep the idle client small.
+ * The IP data is packed and compressed first (src/server/geo/pack.ts, cached in node_modules/.cache)
+ * and embedded as a file, not as a module: nothing but the server ever reads it.
  *
  * Cross targets download the Bun runtime for that platform from the npm registry into Bun's
  * install cache on first use.
@@ -16,6 +19,7 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
+import { compressedLayoutFile } from "../src/server/geo/pack.ts";
 
 export const TARGETS = {
   x64: { bun: "bun-linux-x64", name: "linux-x64", arch: "x64" },
@@ -25,6 +29,13 @@ export const TARGETS = {
 export type TargetKey = keyof typeof TARGETS;
 
 const ROOT = resolve(import.meta.dir, "..");
+/**
+ * The binary starts with a JIT 1000 times more reluctant to compile (src/main.ts gives every
+ * command but the client the normal one back): the agent wakes for a moment once a second, and
+ * the optimizing tiers would buy it no useful speed for their compilers' code and output
+ * (~3 MiB of its RSS).
+ */
+export const JIT_POLICY = 1000;
 const ENTRY = join(ROOT, "src/main.ts");
 
 interface BuildArgs {
@@ -85,6 +96,7 @@ export function buildCommand(
   outfile: string,
   ident: { version: string; commit: string },
   bytecode: boolean,
+  ipData: string,
 ): string[] {
   const t = TARGETS[target];
   return [
@@ -99,6 +111,9 @@ export function buildCommand(
     "--no-compile-autoload-dotenv",
     "--no-compile-autoload-bunfig",
     ...(bytecode ? ["--bytecode", "--format=esm"] : []),
+    // chunks per lazily imported command: the client never maps the server's code
+    "--splitting",
+    `--compile-jit-policy=${JIT_POLICY}`,
     "--define",
     `SENTINEL_BUILD_VERSION=${JSON.stringify(ident.version)}`,
     "--define",
@@ -106,16 +121,23 @@ export function buildCommand(
     "--define",
     `SENTINEL_BUILD_TARGET=${JSON.stringify(t.name)}`,
     ENTRY,
+    // an extra entry point is embedded as a file (Bun.embeddedFiles); only the server reads it
+    ipData,
   ];
 }
 
-async function buildOne(target: TargetKey, args: BuildArgs, ident: { version: string; commit: string }) {
+async function buildOne(
+  target: TargetKey,
+  args: BuildArgs,
+  ident: { version: string; commit: string },
+  ipData: string,
+) {
   const final = join(args.outdir, `sentinel-${TARGETS[target].name}`);
   // Build beside the final name and rename, so a failed build never leaves a half-written binary.
   const tmp = `${final}.tmp`;
   rmSync(tmp, { force: true });
   const started = performance.now();
-  const proc = Bun.spawn(buildCommand(target, tmp, ident, args.bytecode), {
+  const proc = Bun.spawn(buildCommand(target, tmp, ident, args.bytecode, ipData), {
     cwd: ROOT,
     stdout: "pipe",
     stderr: "pipe",
@@ -162,8 +184,10 @@ async function main() {
     `building sentinel ${ident.version} (commit ${ident.commit}) for ${args.targets.join(", ")}` +
       `${args.bytecode ? " with bytecode" : ""} → ${args.outdir}`,
   );
+  const ipData = await compressedLayoutFile();
+  console.log(`  IP data: ${(statSync(ipData).size / 1048576).toFixed(1)} MiB compressed`);
   // Targets build in parallel: most of the time goes to bundling and writing ~100 MiB files.
-  const results = await Promise.allSettled(args.targets.map((t) => buildOne(t, args, ident)));
+  const results = await Promise.allSettled(args.targets.map((t) => buildOne(t, args, ident, ipData)));
   const failures = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
   // The same bundling error fails every target; print each distinct message once.
   for (const m of new Set(

@@ -84,6 +84,9 @@ export async function run(argv: string[]): Promise<number> {
       console.log(VERSION);
       return 0;
     }
+    // The binary starts with a reluctant JIT for the client (scripts/build.ts, JIT_POLICY);
+    // everything else, the server above all, gets the normal one.
+    if (rawArgs[0] !== "client") Bun.unsafe.setJITPolicy(1);
     await runCommand(main, { rawArgs });
     return 0;
   } catch (e) {

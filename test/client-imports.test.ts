@@ -1,6 +1,6 @@
 /**
- * The client half stays light: `sentinel client` and `sentinel check` never load Elysia, JSX
- * or grammy (a preload makes any such import throw), and they still work end to end.
+ * The client half stays light: `sentinel client` and `sentinel check` never load Elysia, JSX,
+ * grammy or the IP data (a preload makes any such import throw), and they still work end to end.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { loadKeyring } from "../src/server/auth/keyring.ts";
@@ -92,4 +92,14 @@ test("the guard itself works: loading the server fails under it", async () => {
   ]);
   expect(boom.exitCode).not.toBe(0);
   expect(boom.stderr.toString()).toContain("server-only module");
+  // the IP data is the server's too
+  const geo = Bun.spawnSync([
+    "bun",
+    "--preload",
+    `${import.meta.dir}/helpers/forbid-server-modules.ts`,
+    "-e",
+    `const { loadGeo } = await import("${import.meta.dir}/../src/server/geo/index.ts"); await loadGeo({});`,
+  ]);
+  expect(geo.exitCode).not.toBe(0);
+  expect(geo.stderr.toString()).toContain("server-only module");
 });

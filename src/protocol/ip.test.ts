@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import { formatIPv4, formatIPv6, maskIPv6, parseCidr, parseIPv4, parseIPv6, parseIp } from "./ip.ts";
 
 describe("parseIPv4", () => {
@@ -40,7 +41,69 @@ describe("parseIPv6", () => {
     "1:2:3:4:5:6:7:8::",
     "1.2.3.4::", // a dotted quad may only end the address
   ])("rejects %p", (text) => expect(parseIPv6(text)).toBeNull());
+
+  test("answers like the straightforward split-and-regex parser, for any text of address characters", () => {
+    const part = fc.oneof(
+      fc.constantFrom("", ":", "::", ".", "%", "%eth0", "0", "ffff", "FFFF", "12345", "1.2.3.4", "010.1.1.1"),
+      fc.stringMatching(/^[0-9a-fA-F]{1,5}$/),
+      fc.stringMatching(/^[0-9a-g:.%]{1,8}$/),
+    );
+    const junk = fc.array(part, { maxLength: 14 }).map((parts) => parts.join(""));
+    // near-valid addresses: up to 9 groups, "::" anywhere or nowhere, maybe a dotted quad
+    const group = fc.stringMatching(/^[0-9a-fA-F]{1,4}$/);
+    const quad = fc.option(fc.constantFrom("192.0.2.1", "1.2.3", "256.1.1.1", "01.2.3.4"), {
+      nil: undefined,
+    });
+    const nearValid = fc
+      .tuple(fc.array(group, { maxLength: 9 }), quad, fc.integer({ min: -1, max: 10 }))
+      .map(([groups, dotted, gapAt]) => {
+        const parts = dotted ? [...groups, dotted] : groups;
+        return gapAt < 0 || gapAt > parts.length
+          ? parts.join(":")
+          : `${parts.slice(0, gapAt).join(":")}::${parts.slice(gapAt).join(":")}`;
+      });
+    const text = fc.oneof(junk, nearValid);
+    fc.assert(
+      fc.property(text, (t) => {
+        expect(parseIPv6(t) as number[] | null).toEqual(referenceParseIPv6(t));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
 });
+
+/** The previous parseIPv6: obviously right and slower (split, a regex per group). */
+function referenceParseIPv6(text: string): number[] | null {
+  const zone = text.indexOf("%");
+  const addr = zone === -1 ? text : zone === text.length - 1 ? "" : text.slice(0, zone);
+  if (addr.length < 2 || addr.length > 45) return null;
+  const halves = addr.split("::");
+  if (halves.length > 2) return null;
+  const groups = (side: string, endsAddress: boolean): number[] | null => {
+    if (side === "") return [];
+    const parts = side.split(":");
+    const out: number[] = [];
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i] as string;
+      if (endsAddress && i === parts.length - 1 && part.includes(".")) {
+        const v4 = parseIPv4(part);
+        if (v4 === null) return null;
+        out.push(v4 >>> 16, v4 & 0xffff);
+      } else {
+        if (!/^[0-9a-fA-F]{1,4}$/.test(part)) return null;
+        out.push(Number.parseInt(part, 16));
+      }
+    }
+    return out;
+  };
+  const head = groups(halves[0] as string, halves.length === 1);
+  const tail = halves.length === 2 ? groups(halves[1] as string, true) : [];
+  if (!head || !tail) return null;
+  const total = head.length + tail.length;
+  if (halves.length === 2 ? total > 7 : total !== 8) return null;
+  const all = [...head, ...new Array<number>(8 - total).fill(0), ...tail];
+  return [0, 2, 4, 6].map((i) => ((all[i] as number) * 0x10000 + (all[i + 1] as number)) >>> 0);
+}
 
 test("parseIp treats IPv4-mapped IPv6 as IPv4, as a dual-stack socket reports it", () => {
   expect(parseIp("::ffff:8.8.8.8")).toEqual({ family: 4, v4: 0x08080808 });

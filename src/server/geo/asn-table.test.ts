@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { parseIPv4, parseIPv6 } from "../../protocol/ip.ts";
+import { formatIPv4, formatIPv6, parseIPv4, parseIPv6, type V6 } from "../../protocol/ip.ts";
 import { AsnRanges } from "./asn-table.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -70,6 +70,35 @@ test("overlapping rows: the innermost (last-starting) containing row wins, and o
   expect(asn("10.0.9.255")).toBe(4);
   expect(asn("10.0.10.0")).toBe(1);
   expect(asn("10.1.0.0")).toBeUndefined();
+  // the same answers as consecutive pieces, what pack.ts stores (it merges equal neighbours:
+  // 10.0.9.0 is where "middle" ends, inside "partial")
+  expect([...table.segments()].map((s) => [formatIPv4(s.start[0] as number), s.record?.asn ?? null])).toEqual(
+    [
+      ["0.0.0.0", null],
+      ["10.0.0.0", 1],
+      ["10.0.1.0", 2],
+      ["10.0.2.0", 3],
+      ["10.0.3.0", 2],
+      ["10.0.8.0", 4],
+      ["10.0.9.0", 4],
+      ["10.0.10.0", 1],
+      ["10.1.0.0", null],
+    ],
+  );
+});
+
+test("IPv6 pieces carry across words and stop at the last address", () => {
+  const table = AsnRanges.fromCsv(
+    bytes(["::ffff:ffff,::1:0:0:0,1,a", "ffff::,ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff,2,b"].join("\n")),
+    6,
+    "fixture",
+  );
+  expect([...table.segments()].map((s) => [formatIPv6(s.start as V6), s.record?.asn ?? null])).toEqual([
+    ["::", null],
+    ["::ffff:ffff", 1],
+    ["::1:0:0:1", null],
+    ["ffff::", 2],
+  ]);
 });
 
 test("IPv6 rows, compressed and full forms", () => {

@@ -100,6 +100,29 @@ export class AsnRanges {
     return new AsnRanges(words, starts, ends, asns, orgIds, orgs, enclosing, row);
   }
 
+  /**
+   * The table as consecutive, non-overlapping pieces of the address space, in address order: each
+   * piece's first address (as 32-bit words) and what lookup answers everywhere in it. The answer can
+   * only change where a row starts or just after one ends, so those points are all there is to ask.
+   */
+  *segments(): Generator<{ start: number[]; record: AsnRecord | null }> {
+    const w = this.words;
+    const points: number[][] = [];
+    for (let row = 0; row < this.size; row++) {
+      points.push(Array.from(this.starts.subarray(row * w, row * w + w)));
+      const after = increment(Array.from(this.ends.subarray(row * w, row * w + w)));
+      if (after) points.push(after);
+    }
+    points.push(new Array<number>(w).fill(0));
+    points.sort((a, b) => compareWords(a, b));
+    let previous: number[] | null = null;
+    for (const point of points) {
+      if (previous && compareWords(previous, point) === 0) continue;
+      previous = point;
+      yield { start: point, record: this.recordAt(this.find(point)) };
+    }
+  }
+
   lookupV4(ip: number): AsnRecord | null {
     return this.words === 1 ? this.recordAt(this.find([ip])) : null;
   }
@@ -146,6 +169,23 @@ export class AsnRanges {
     if (asn === 0) return null;
     return { asn, org: this.orgs[this.orgIds[row] as number] ?? null };
   }
+}
+
+/** The next address (words, big-endian), or null past the last one. */
+function increment(words: number[]): number[] | null {
+  for (let i = words.length - 1; i >= 0; i--) {
+    if (words[i] !== 0xffffffff) {
+      words[i] = (words[i] as number) + 1;
+      return words;
+    }
+    words[i] = 0;
+  }
+  return null;
+}
+
+function compareWords(a: number[], b: number[]): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return (a[i] as number) < (b[i] as number) ? -1 : 1;
+  return 0;
 }
 
 function failAt(text: Uint8Array, lineStart: number, name: string, what: string): never {

@@ -1,42 +1,51 @@
 /**
  * Offline IP intelligence: IP -> country, AS number and organisation, with no network call.
- * The data files are embedded in the compiled executable (imports `with { type: "file" }`);
- * refreshing them means upgrading the @ip-location-db packages and rebuilding.
+ * The data comes from the @ip-location-db packages, packed into a few flat arrays (pack.ts):
+ * `bun run build` embeds them compressed in the executable; refreshing them means upgrading the
+ * packages and rebuilding. Only the server (and `sentinel geo`) ever loads them.
  */
-import asnV4Csv from "@ip-location-db/asn/asn-ipv4-num.csv" with { type: "file" };
-import asnV6Csv from "@ip-location-db/asn/asn-ipv6.csv" with { type: "file" };
-import countryMmdb from "@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb" with {
-  type: "file",
-};
 import { OptionError } from "../../config/options.ts";
-import { type GeoDatabase, openGeoDatabase } from "./database.ts";
 import { createGeoLookup } from "./lookup.ts";
 import { parseOverrides } from "./overrides.ts";
+import type { GeoDatabase } from "./packed.ts";
 import type { GeoLookup } from "./types.ts";
 
 export { parseIp } from "../../protocol/ip.ts";
 export type { AsnRecord } from "./asn-table.ts";
-export type { GeoDatabase, GeoDatabaseFiles } from "./database.ts";
-export { openGeoDatabase } from "./database.ts";
 export { createGeoLookup, InvalidIpError } from "./lookup.ts";
 export { type GeoOverride, parseOverrides } from "./overrides.ts";
+export type { GeoDatabase } from "./packed.ts";
 export type { GeoLookup, IpInfo } from "./types.ts";
+
+/** What scripts/build.ts embeds; Bun adds a content hash to the name. */
+const EMBEDDED_NAME = /^ip-data(-[a-z0-9]+)?\.zst$/;
 
 let shipped: Promise<GeoDatabase> | undefined;
 
-/** The embedded database, indexed once per process (about 0.2 s) and shared by every lookup. */
+/**
+ * The shipped database, opened once per process and shared by every lookup. Its modules load
+ * here, not with this one: `sentinel server --help` and the client never touch them.
+ */
 export function loadShippedDatabase(): Promise<GeoDatabase> {
   shipped ??= (async () => {
-    const [country, v4, v6] = await Promise.all(
-      [countryMmdb, asnV4Csv, asnV6Csv].map((p) => Bun.file(p).bytes()),
-    );
-    return openGeoDatabase({
-      countryMmdb: country as Uint8Array,
-      asnV4Csv: v4 as Uint8Array,
-      asnV6Csv: v6 as Uint8Array,
-    });
+    const { openPackedGeo } = await import("./packed.ts");
+    return openPackedGeo(await shippedLayout());
   })();
   return shipped;
+}
+
+async function shippedLayout(): Promise<Uint8Array> {
+  const embedded = Bun.embeddedFiles.find((f) => EMBEDDED_NAME.test((f as { name?: string }).name ?? ""));
+  if (embedded) return (await import("./packed.ts")).decompressGeo(await embedded.bytes());
+  // From source: packed from the installed packages (pack.ts and mmdb-lib load only here).
+  try {
+    const { packedLayout } = await import("./pack.ts");
+    return (await packedLayout()).layout;
+  } catch (e) {
+    throw new Error(
+      `the IP data is neither embedded (build with bun run build) nor installed (bun install): ${(e as Error).message}`,
+    );
+  }
 }
 
 /** Reads and checks the overrides file (an OptionError if it is unreadable or invalid). */
@@ -52,7 +61,7 @@ export async function readOverrides(file: string) {
 }
 
 export async function loadGeo(opts: { overridesFile?: string }): Promise<GeoLookup> {
-  // Overrides first: a bad file should fail fast, before the database is indexed.
+  // Overrides first: a bad file should fail fast, before the database is opened.
   const overrides = opts.overridesFile ? await readOverrides(opts.overridesFile) : [];
   return createGeoLookup(await loadShippedDatabase(), overrides);
 }

@@ -1,8 +1,8 @@
 /** Combines overrides, special-purpose ranges and the database into the GeoLookup the server uses. Pure. */
 
 import { parseIp } from "../../protocol/ip.ts";
-import type { GeoDatabase } from "./database.ts";
 import { type GeoOverride, overrideTable } from "./overrides.ts";
+import type { GeoDatabase } from "./packed.ts";
 import { specialPurpose } from "./special.ts";
 import type { GeoLookup, IpInfo } from "./types.ts";
 

@@ -9,6 +9,9 @@ import type { Logger } from "../../logger.ts";
 import { REPORTS_PATH } from "../api/reports/index.ts";
 import type { ServerMetrics } from "./server-metrics.ts";
 
+/** consola's level number for debug */
+const DEBUG = 4;
+
 /** The path of a request URL, without parsing all of it (new URL() per request shows in profiles). */
 export function pathOf(url: string): string {
   const start = url.indexOf("/", url.indexOf("//") + 2);
@@ -27,14 +30,19 @@ export function instrumentFetch(
     const response = await handle(request);
     const ms = clock() - started;
     const path = pathOf(request.url);
-    const fields = {
-      request_id: response.headers.get("x-request-id") ?? "",
-      status: response.status,
-      ms: Math.round(ms * 10) / 10,
-    };
-    const line = `${request.method} ${path} ${response.status} ${fields.ms} ms [${fields.request_id}]`;
-    if (response.status >= 500 && response.status !== 503) deps.logger.error(line, fields);
-    else deps.logger.debug(line, fields);
+    // The line is built only to be written: at the default level that is server errors only
+    // (a 503 is the server saying it is busy or not ready, not an error of its own).
+    const isError = response.status >= 500 && response.status !== 503;
+    if (isError || deps.logger.level >= DEBUG) {
+      const fields = {
+        request_id: response.headers.get("x-request-id") ?? "",
+        status: response.status,
+        ms: Math.round(ms * 10) / 10,
+      };
+      const line = `${request.method} ${path} ${response.status} ${fields.ms} ms [${fields.request_id}]`;
+      if (isError) deps.logger.error(line, fields);
+      else deps.logger.debug(line, fields);
+    }
     if (deps.metrics && request.method === "POST" && path === REPORTS_PATH)
       deps.metrics.observeReport(response.status, ms / 1000);
     return response;

@@ -113,9 +113,9 @@ export class Histogram implements Metric {
       s = { labels: { ...labels }, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
       this.series.set(k, s);
     }
-    this.buckets.forEach((b, i) => {
-      if (value <= b) (s.counts[i] as number)++;
-    });
+    // counted in the first bucket that holds it (one per report); samples() adds them up
+    const i = this.buckets.findIndex((b) => value <= b);
+    if (i !== -1) (s.counts[i] as number)++;
     s.sum += value;
     s.count++;
   }
@@ -123,8 +123,10 @@ export class Histogram implements Metric {
   samples(): string[] {
     const out: string[] = [];
     for (const s of this.series.values()) {
+      let cumulative = 0;
       this.buckets.forEach((b, i) => {
-        out.push(`${this.name}_bucket${labelText({ ...s.labels, le: formatValue(b) })} ${s.counts[i]}`);
+        cumulative += s.counts[i] as number;
+        out.push(`${this.name}_bucket${labelText({ ...s.labels, le: formatValue(b) })} ${cumulative}`);
       });
       out.push(`${this.name}_bucket${labelText({ ...s.labels, le: "+Inf" })} ${s.count}`);
       out.push(`${this.name}_sum${labelText(s.labels)} ${formatValue(s.sum)}`);
