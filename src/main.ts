@@ -29,6 +29,7 @@ export const subCommands: Record<string, Loader> = {
   restore: lazy(() => import("./cli/restore.ts")),
   export: lazy(() => import("./cli/export.ts")),
   import: lazy(() => import("./cli/import.ts")),
+  migrate: lazy(() => import("./cli/migrate.ts")),
   "server-key": lazy(() => import("./cli/server-key.ts")),
   doctor: lazy(() => import("./cli/doctor.ts")),
   notify: lazy(() => import("./cli/notify.ts")),

@@ -6,10 +6,9 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { loadKeyring } from "../src/server/auth/keyring.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
 import { HOME, testGeo } from "../src/server/monitor/testing.ts";
-import { openStore } from "../src/server/store/index.ts";
 import { FAKE_BOT_INFO, FakeTelegram } from "./fakes/telegram.ts";
 import { type Credentials, sampleReport, signedPost } from "./helpers/report.ts";
-import { startTestServer, tempDir } from "./helpers/server.ts";
+import { openServerStore, startTestServer, tempDir } from "./helpers/server.ts";
 
 const CHAT = 4242;
 const dir = tempDir();
@@ -19,7 +18,7 @@ let cred: Credentials;
 
 beforeAll(async () => {
   telegram = FakeTelegram.start();
-  const store = await openStore({ dataDir: dir.path });
+  const store = await openServerStore(dir.path);
   cred = await enrollClient(store, loadKeyring(dir.path), "<b>wg & co</b>", "http://x", Date.now());
   await store.close();
   server = await startTestServer({

@@ -3,9 +3,8 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createApiToken } from "../src/server/auth/api-tokens.ts";
 import { loadKeyring } from "../src/server/auth/keyring.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
-import { openStore } from "../src/server/store/index.ts";
 import { sampleReport, signedPost } from "./helpers/report.ts";
-import { startTestServer, tempDir } from "./helpers/server.ts";
+import { openServerStore, startTestServer, tempDir } from "./helpers/server.ts";
 
 const dir = tempDir();
 let server: Awaited<ReturnType<typeof startTestServer>>;
@@ -15,7 +14,7 @@ let clientId: string;
 let secret: string;
 
 beforeAll(async () => {
-  const store = await openStore({ dataDir: dir.path });
+  const store = await openServerStore(dir.path);
   const e = await enrollClient(store, loadKeyring(dir.path), "router", "http://x", Date.now());
   clientId = e.id;
   secret = e.secret;
@@ -60,7 +59,7 @@ test("a viewer lists clients and sees what the last report said, never the secre
 });
 
 test("the list pages by name: limit, next_cursor, the last page says null; a bad limit is a 400", async () => {
-  const store = await openStore({ dataDir: dir.path });
+  const store = await openServerStore(dir.path);
   const keyring = loadKeyring(dir.path);
   for (const name of ["alpha", "Bravo", "charlie", "delta"])
     await enrollClient(store, keyring, name, "http://x", Date.now());

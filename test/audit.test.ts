@@ -11,15 +11,14 @@ import { Broker } from "../src/server/broker.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
 import { SentinelBot } from "../src/server/notify/channels/telegram/bot.ts";
 import type { AuditEntry } from "../src/server/store/index.ts";
-import { openStore } from "../src/server/store/index.ts";
 import { FAKE_BOT_INFO, FakeTelegram } from "./fakes/telegram.ts";
 import { sentinel } from "./helpers/cli.ts";
-import { initDataDir, quietLogger, startTestServer, tempDir } from "./helpers/server.ts";
+import { initDataDir, openServerStore, quietLogger, startTestServer, tempDir } from "./helpers/server.ts";
 
 const PASSWORD = "Correct-Horse-Battery-Staple-9";
 
 async function auditOf(dataDir: string): Promise<AuditEntry[]> {
-  const store = await openStore({ dataDir: dataDir });
+  const store = await openServerStore(dataDir);
   const entries = (await store.auth.listAudit({ limit: 1000 })).reverse();
   await store.close();
   return entries;
@@ -34,7 +33,7 @@ describe("the API door (bearer tokens)", () => {
   let clientId: string;
 
   beforeAll(async () => {
-    const store = await openStore({ dataDir: dir.path });
+    const store = await openServerStore(dir.path);
     clientId = (await enrollClient(store, loadKeyring(dir.path), "pi", "http://x", Date.now())).id;
     await enrollClient(store, loadKeyring(dir.path), "doomed", "http://x", Date.now());
     admin = (await createApiToken(store, "ops", "admin", Date.now())).token;
@@ -168,7 +167,7 @@ describe("the CLI door", () => {
   test("import", async () => {
     const source = tempDir();
     try {
-      const store = await openStore({ dataDir: source.path });
+      const store = await openServerStore(source.path);
       await enrollClient(store, loadKeyring(source.path), "from-elsewhere", "http://x", Date.now());
       await store.close();
       const doc = await sentinel(["export", "-", "--data-dir", source.path]);
@@ -209,7 +208,7 @@ describe("the Telegram door", () => {
   test("/mute and /pause are recorded with the chat that asked", async () => {
     const fake = FakeTelegram.start();
     const dir = tempDir();
-    const store = await openStore({ dataDir: dir.path });
+    const store = await openServerStore(dir.path);
     await store.clients.create({ id: "c_laptop", name: "laptop", createdAt: Date.now(), secretEnc: "x" });
     const bot = new SentinelBot({
       token: "123456:TEST-token-for-the-fake-bot-api",

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { loadKeyring } from "../src/server/auth/keyring.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
 import { openStore } from "../src/server/store/index.ts";
+import { TEST_POSTGRES } from "./helpers/postgres.ts";
 import { type Credentials, sampleReport, signedPost } from "./helpers/report.ts";
 import { startTestServer, tempDir } from "./helpers/server.ts";
 
@@ -23,6 +24,8 @@ const sh = (...cmd: string[]) => {
 
 /** Why these tests cannot run here, or null. */
 function unsupported(): string | null {
+  if (TEST_POSTGRES)
+    return "SQLite only: on PostgreSQL the data dir's disk holds no database (test/postgres-engine.test.ts covers an outage)";
   if (process.getuid?.() !== 0) return "needs root (mount, losetup)";
   for (const tool of ["mount", "umount", "mkfs.ext4", "losetup"])
     if (!Bun.which(tool)) return `needs ${tool}`;

@@ -5,11 +5,10 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { loadKeyring } from "../src/server/auth/keyring.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
-import { openStore } from "../src/server/store/index.ts";
 import { startFakeDns, whoamiHandler } from "./fakes/dns.ts";
 import { type FakeEcho, startFakeEcho } from "./fakes/echo.ts";
 import { run } from "./helpers/cli.ts";
-import { startTestServer, tempDir } from "./helpers/server.ts";
+import { openServerStore, startTestServer, tempDir } from "./helpers/server.ts";
 
 const dir = tempDir();
 let server: Awaited<ReturnType<typeof startTestServer>>;
@@ -19,7 +18,7 @@ let token: string;
 let echo: FakeEcho;
 
 beforeAll(async () => {
-  const store = await openStore({ dataDir: dir.path });
+  const store = await openServerStore(dir.path);
   token = (await enrollClient(store, loadKeyring(dir.path), "light", "http://x", Date.now())).token;
   await store.close();
   server = await startTestServer({ dataDir: dir.path });

@@ -16,11 +16,11 @@ import type { ZoneConfig } from "../src/server/dns/responder.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
 import type { GeoLookup } from "../src/server/geo/types.ts";
 import { HOME, testGeo, VPN_EXIT } from "../src/server/monitor/testing.ts";
-import { openStore, type Store } from "../src/server/store/index.ts";
+import type { Store } from "../src/server/store/index.ts";
 import { startFakeEcho } from "./fakes/echo.ts";
 import { run, sentinel } from "./helpers/cli.ts";
 import { type Credentials, sampleReport, signedPost } from "./helpers/report.ts";
-import { quietLogger, startTestServer, tempDir } from "./helpers/server.ts";
+import { openServerStore, quietLogger, startTestServer, tempDir } from "./helpers/server.ts";
 import { openTestStore } from "./helpers/store.ts";
 
 const ZONE_NAME = "leak.example.org";
@@ -299,7 +299,7 @@ describe("the DNS oracle end to end: real server, real client", () => {
   let bob: Credentials & { token: string };
 
   beforeAll(async () => {
-    const store = await openStore({ dataDir: dir.path });
+    const store = await openServerStore(dir.path);
     const keyring = loadKeyring(dir.path);
     alice = await enrollClient(store, keyring, "alice", "http://x", Date.now());
     bob = await enrollClient(store, keyring, "bob", "http://x", Date.now());
@@ -345,7 +345,7 @@ describe("the DNS oracle end to end: real server, real client", () => {
     );
 
   const dnsVerdict = async (id: string) => {
-    const store = await openStore({ dataDir: dir.path });
+    const store = await openServerStore(dir.path);
     try {
       return (await store.clients.get(id))?.state?.verdicts?.dns;
     } finally {
@@ -442,7 +442,7 @@ describe("the DNS oracle end to end: real server, real client", () => {
 
   test("sightings recorded by another process's listener (another replica) attach all the same", async () => {
     // a second listener with its own connection to the database: nothing shared in memory
-    const other = await openStore({ dataDir: dir.path });
+    const other = await openServerStore(dir.path);
     const labels = new OracleLabels(loadKeyring(dir.path).derive("dns oracle labels"));
     const replica = await startDnsListener(
       { hostname: "127.0.0.1", port: 0 },

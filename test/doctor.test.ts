@@ -5,12 +5,11 @@ import { join } from "node:path";
 import { judgeClock, judgeNamespace, judgeReport, judgeServerError } from "../src/cli/doctor-checks.ts";
 import { loadKeyring } from "../src/server/auth/keyring.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
-import { openStore } from "../src/server/store/index.ts";
 import { type FakeDns, startFakeDns } from "./fakes/dns.ts";
 import { type FakeEcho, startFakeEcho } from "./fakes/echo.ts";
 import { run, sentinel } from "./helpers/cli.ts";
 import { type ServerProcess, startServerProcess } from "./helpers/process-server.ts";
-import { startTestServer, tempDir } from "./helpers/server.ts";
+import { openServerStore, startTestServer, tempDir } from "./helpers/server.ts";
 import { selfSignedCert } from "./helpers/tls.ts";
 
 interface Check {
@@ -32,7 +31,7 @@ beforeAll(async () => {
   dead = startFakeEcho({ status: 503 });
   dns = await startFakeDns();
   server = await startTestServer({ dataDir: dir.path });
-  const store = await openStore({ dataDir: dir.path });
+  const store = await openServerStore(dir.path);
   token = (await enrollClient(store, loadKeyring(dir.path), "pi", server.url, Date.now())).token;
   await store.close();
 });
@@ -76,7 +75,7 @@ test("everything fine: every check passes and one real report was accepted", asy
   expect(r.by("providers ipv4")?.detail).toContain("203.0.113.77");
   expect(r.by("dns")?.detail).toContain(`127.0.0.1:${dns.port}`);
   expect(r.by("namespace")?.detail).toMatch(/net:\[\d+\]/);
-  const store = await openStore({ dataDir: dir.path });
+  const store = await openServerStore(dir.path);
   expect((await store.clients.getByName("pi"))?.lastReportAt).toBeNumber();
   await store.close();
 });

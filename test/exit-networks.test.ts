@@ -8,10 +8,9 @@ import { createApiToken } from "../src/server/auth/api-tokens.ts";
 import { loadKeyring } from "../src/server/auth/keyring.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
 import { HOME, testGeo } from "../src/server/monitor/testing.ts";
-import { openStore } from "../src/server/store/index.ts";
 import { fakeNtfy } from "./fakes/notify-services.ts";
 import { type Credentials, sampleReport, signedPost } from "./helpers/report.ts";
-import { startTestServer, tempDir } from "./helpers/server.ts";
+import { openServerStore, startTestServer, tempDir } from "./helpers/server.ts";
 
 const H = 3_600_000;
 const dir = tempDir();
@@ -24,7 +23,7 @@ let fresh: Credentials;
 let admin: string;
 
 beforeAll(async () => {
-  const store = await openStore({ dataDir: dir.path });
+  const store = await openServerStore(dir.path);
   cred = await enrollClient(store, loadKeyring(dir.path), "gluetun", "http://x", now());
   fresh = await enrollClient(store, loadKeyring(dir.path), "fresh", "http://x", now());
   admin = (await createApiToken(store, "admin", "admin", now())).token;
@@ -143,7 +142,7 @@ describe("expectations that learn", () => {
       ipv4: { ip: "192.0.2.140", asn: 64502, country: "DE" },
     });
     // the audit log says who locked it
-    const audit = await openStore({ dataDir: dir.path });
+    const audit = await openServerStore(dir.path);
     try {
       const entries = await audit.auth.listAudit({ limit: 10 });
       expect(entries.some((e) => e.action === "client.lock" && e.target === "gluetun")).toBe(true);

@@ -6,10 +6,9 @@ import { createApiToken } from "../src/server/auth/api-tokens.ts";
 import { loadKeyring } from "../src/server/auth/keyring.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
 import { DEFAULT_SETTINGS } from "../src/server/monitor/settings.ts";
-import { openStore } from "../src/server/store/index.ts";
 import { sentinel } from "./helpers/cli.ts";
 import { type Credentials, sampleReport, signedPost } from "./helpers/report.ts";
-import { initDataDir, startTestServer, tempDir } from "./helpers/server.ts";
+import { initDataDir, openServerStore, startTestServer, tempDir } from "./helpers/server.ts";
 
 const source = tempDir();
 const target = tempDir();
@@ -23,7 +22,7 @@ let server: Awaited<ReturnType<typeof startTestServer>>;
 let other: Awaited<ReturnType<typeof startTestServer>>;
 
 beforeAll(async () => {
-  const store = await openStore({ dataDir: source.path });
+  const store = await openServerStore(source.path);
   const e = await enrollClient(store, loadKeyring(source.path), "pi", "http://x", Date.now());
   token = e.token;
   cred = { id: e.id, secret: e.secret };
@@ -46,7 +45,7 @@ beforeAll(async () => {
   });
   await store.close();
   server = await startTestServer({ dataDir: source.path });
-  const t = await openStore({ dataDir: await initDataDir(target.path) });
+  const t = await openServerStore(await initDataDir(target.path));
   await createApiToken(t, "target-admin", "admin", Date.now());
   await t.close();
 });
@@ -99,7 +98,7 @@ test("import into a server with another key: refused without the source key, re-
   const refused = await sentinel(["import", file, "--data-dir", target.path]);
   expect(refused.code).toBe(2);
   expect(refused.stderr).toContain("does not hold");
-  const t = await openStore({ dataDir: target.path });
+  const t = await openServerStore(target.path);
   expect(await t.clients.list()).toHaveLength(0); // nothing half-imported
   await t.close();
 
@@ -118,7 +117,7 @@ test("import into a server with another key: refused without the source key, re-
     skipped: { clients: [], api_tokens: [], users: [], notify_channels: [] },
     resealed: 2,
   });
-  const store = await openStore({ dataDir: target.path });
+  const store = await openServerStore(target.path);
   const c = await store.clients.getByName("pi");
   expect(c?.secretEnc).toStartWith(`v1:${loadKeyring(target.path).currentId}:`);
   expect(c?.settings).toEqual({ ...DEFAULT_SETTINGS, interval_s: 60, expected_country: "SE" });

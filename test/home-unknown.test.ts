@@ -9,10 +9,9 @@ import { loadKeyring } from "../src/server/auth/keyring.ts";
 import { createUser } from "../src/server/auth/users.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
 import { buildReport, type ReportSpec, testGeo } from "../src/server/monitor/testing.ts";
-import { openStore } from "../src/server/store/index.ts";
 import { startDroppingEcho } from "./fakes/echo.ts";
 import { type Credentials, signedPost } from "./helpers/report.ts";
-import { startTestServer, tempDir } from "./helpers/server.ts";
+import { openServerStore, startTestServer, tempDir } from "./helpers/server.ts";
 import { PASSWORD, signIn } from "./web-helpers.ts";
 
 const HOME_EXIT = "203.0.113.7"; // the home line in testGeo's small world
@@ -33,7 +32,7 @@ afterAll(async () => {
 async function prepare() {
   const dir = tempDir("sentinel-home-");
   cleanups.push(() => dir.remove());
-  const store = await openStore({ dataDir: dir.path });
+  const store = await openServerStore(dir.path);
   const cred = await enrollClient(store, loadKeyring(dir.path), "wg-pi", "http://x", Date.now());
   const token = (await createApiToken(store, "viewer", "viewer", Date.now())).token;
   await createUser(store, { name: "admin", role: "admin", password: PASSWORD }, Date.now());

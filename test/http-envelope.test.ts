@@ -9,9 +9,8 @@ import { createApiToken } from "../src/server/auth/api-tokens.ts";
 import { securityHeaders } from "../src/server/auth/headers.ts";
 import { loadKeyring } from "../src/server/auth/keyring.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
-import { openStore } from "../src/server/store/index.ts";
 import { type Credentials, sampleReport, signedPost } from "./helpers/report.ts";
-import { startTestServer, tempDir } from "./helpers/server.ts";
+import { openServerStore, startTestServer, tempDir } from "./helpers/server.ts";
 
 const dir = tempDir();
 let server: Awaited<ReturnType<typeof startTestServer>>;
@@ -19,7 +18,7 @@ let cred: Credentials;
 let admin: string;
 
 beforeAll(async () => {
-  const store = await openStore({ dataDir: dir.path });
+  const store = await openServerStore(dir.path);
   cred = await enrollClient(store, loadKeyring(dir.path), "pi", "http://x", Date.now());
   admin = (await createApiToken(store, "ops", "admin", Date.now())).token;
   await store.close();

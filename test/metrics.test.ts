@@ -2,10 +2,9 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { loadKeyring } from "../src/server/auth/keyring.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
-import { openStore } from "../src/server/store/index.ts";
 import { parsePrometheus, sampleValue } from "./helpers/prometheus.ts";
 import { type Credentials, sampleReport, signedPost } from "./helpers/report.ts";
-import { startTestServer, tempDir } from "./helpers/server.ts";
+import { openServerStore, startTestServer, tempDir } from "./helpers/server.ts";
 
 const dir = tempDir();
 const TOKEN = "metrics-scrape-token-1";
@@ -13,7 +12,7 @@ let server: Awaited<ReturnType<typeof startTestServer>>;
 let cred: Credentials;
 
 beforeAll(async () => {
-  const store = await openStore({ dataDir: dir.path });
+  const store = await openServerStore(dir.path);
   const e = await enrollClient(store, loadKeyring(dir.path), "pi", "http://x", Date.now());
   await store.close();
   cred = { id: e.id, secret: e.secret };

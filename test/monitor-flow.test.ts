@@ -7,9 +7,8 @@ import { createApiToken } from "../src/server/auth/api-tokens.ts";
 import { loadKeyring } from "../src/server/auth/keyring.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
 import { HOME, testGeo } from "../src/server/monitor/testing.ts";
-import { openStore } from "../src/server/store/index.ts";
 import { type Credentials, sampleReport, signedPost } from "./helpers/report.ts";
-import { startTestServer, tempDir } from "./helpers/server.ts";
+import { openServerStore, startTestServer, tempDir } from "./helpers/server.ts";
 
 const dir = tempDir();
 const clock = { t: Date.parse("2026-11-26T10:00:00Z") };
@@ -30,7 +29,7 @@ const start = () =>
   });
 
 beforeAll(async () => {
-  const store = await openStore({ dataDir: dir.path });
+  const store = await openServerStore(dir.path);
   cred = await enrollClient(store, loadKeyring(dir.path), "wg-pi", "http://x", now());
   admin = (await createApiToken(store, "admin", "admin", now())).token;
   await store.close();
@@ -321,7 +320,7 @@ describe("legacy keepalive", () => {
 });
 
 test("DELETE removes the client; its id is then unknown", async () => {
-  const store = await openStore({ dataDir: dir.path });
+  const store = await openServerStore(dir.path);
   const other = await enrollClient(store, loadKeyring(dir.path), "temp", "http://x", now());
   await store.close();
   expect((await api(`/api/v1/clients/${other.id}`, { method: "DELETE" })).status).toBe(204);

@@ -11,11 +11,10 @@ import { buildUrlChannels } from "../src/server/notify/channels/registry.ts";
 import { OutboxDispatcher } from "../src/server/notify/dispatcher.ts";
 import { parseClientLimit } from "../src/server/notify/limit.ts";
 import { Notifier } from "../src/server/notify/notifier.ts";
-import type { ClientUpdate } from "../src/server/store/index.ts";
-import { openStore, type Store } from "../src/server/store/index.ts";
+import type { ClientUpdate, Store } from "../src/server/store/index.ts";
 import { type FakeService, fakeNtfy, fakeWebhookReceiver } from "./fakes/notify-services.ts";
 import { NO_STATES, templates } from "./helpers/notify.ts";
-import { quietLogger, tempDir } from "./helpers/server.ts";
+import { openServerStore, quietLogger, tempDir } from "./helpers/server.ts";
 
 const T0 = Date.UTC(2026, 10, 18, 12, 0);
 const SECRET = `whsec_${Buffer.from("0123456789abcdef0123456789abcdef").toString("base64")}`;
@@ -26,7 +25,7 @@ afterEach(async () => {
 
 async function rig(urls: string[], opts: { dir?: string; limit?: string; clients?: string[] } = {}) {
   const dir = opts.dir ?? tempDir().path;
-  const store: Store = await openStore({ dataDir: dir });
+  const store: Store = await openServerStore(dir);
   const clock = { t: T0 };
   const now = () => clock.t;
   const { channels } = buildUrlChannels(urls, {

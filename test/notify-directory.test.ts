@@ -11,10 +11,10 @@ import { resolveOptions } from "../src/config/options.ts";
 import { createKeyring, type Keyring, loadKeyring } from "../src/server/auth/keyring.ts";
 import { Broker } from "../src/server/broker.ts";
 import { createNotifications, notifySpecs } from "../src/server/notify/index.ts";
-import { openStore, type Store } from "../src/server/store/index.ts";
+import type { Store } from "../src/server/store/index.ts";
 import { recorder, startMosquitto } from "./fakes/mosquitto.ts";
 import { fakeNtfy } from "./fakes/notify-services.ts";
-import { quietLogger, tempDir } from "./helpers/server.ts";
+import { openServerStore, quietLogger, tempDir } from "./helpers/server.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -23,9 +23,11 @@ afterEach(async () => {
 
 async function running() {
   const dir = tempDir();
-  const store = await openStore({ dataDir: dir.path });
+  const store = await openServerStore(dir.path);
   const keyring = loadKeyring(dir.path);
   const broker = new Broker(store.changes);
+  // PostgreSQL: what another process announces before our LISTEN is acknowledged never arrives
+  await (store.changes as { ready?: () => Promise<void> }).ready?.();
   const { options } = resolveOptions(notifySpecs, { argv: [], env: {} });
   const n = createNotifications({
     store,
@@ -82,11 +84,13 @@ test("a channel another process stores is in effect without a restart, and its a
   const ntfy = fakeNtfy();
   cleanups.push(() => ntfy.stop());
   const r = await running();
-  // another process (the CLI, an import) writes the file; nothing is published on our broker
-  const other = await openStore({ dataDir: r.dir });
+  // another process (the CLI, an import, another replica) writes; nothing is published on our
+  // broker, only on the store's change feed (SQLite's carries nothing: the file's change is seen)
+  const other = await openServerStore(r.dir);
   await other.channels.create(
     row("ch_1", r.keyring, `ntfy://${ntfy.host}/alerts`, `ntfy://${ntfy.host}/alerts`),
   );
+  other.changes.publish("channels.changed", { id: "ch_1" });
   await other.close();
   await until("the directory to load it", () =>
     r.n.directory.list().some((c) => c.name === `ntfy://${ntfy.host}/alerts`),

@@ -10,11 +10,10 @@ import { Broker } from "../src/server/broker.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
 import { HOME, testGeo } from "../src/server/monitor/testing.ts";
 import { createNotifications, notifySpecs, telegramToken } from "../src/server/notify/index.ts";
-import { openStore } from "../src/server/store/index.ts";
 import { fakeNtfy } from "./fakes/notify-services.ts";
 import { FAKE_BOT_INFO, FakeTelegram } from "./fakes/telegram.ts";
 import { sampleReport, signedPost } from "./helpers/report.ts";
-import { quietLogger, startTestServer, tempDir } from "./helpers/server.ts";
+import { openServerStore, quietLogger, startTestServer, tempDir } from "./helpers/server.ts";
 
 const TOKEN = "123456:TEST-token-for-the-fake-bot-api";
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -66,7 +65,7 @@ describe("options", () => {
 describe("createNotifications", () => {
   test("start, an alert through the monitor's path, a bot command, status, stop", async () => {
     const fake = FakeTelegram.start();
-    const store = await openStore({ dataDir: tempDir().path });
+    const store = await openServerStore(tempDir().path);
     const broker = new Broker();
     const { options } = resolveOptions(notifySpecs, {
       argv: ["--telegram-chat", "111", "--telegram-api-root", fake.url],
@@ -114,7 +113,7 @@ describe("createNotifications", () => {
   });
 
   test("without a token there is no channel and no bot, and enqueue writes nothing", async () => {
-    const store = await openStore({ dataDir: tempDir().path });
+    const store = await openServerStore(tempDir().path);
     const { options } = resolveOptions(notifySpecs, { argv: [], env: {} });
     const n = createNotifications({
       store,
@@ -155,7 +154,7 @@ describe("createNotifications", () => {
   test("--notify: URL channels beside Telegram, tgram:// chats with their filters on the one bot", async () => {
     const fake = FakeTelegram.start();
     const ntfy = fakeNtfy();
-    const store = await openStore({ dataDir: tempDir().path });
+    const store = await openServerStore(tempDir().path);
     const broker = new Broker();
     const { options } = resolveOptions(notifySpecs, {
       argv: [
@@ -221,7 +220,7 @@ describe("createNotifications", () => {
       argv: ["--notify", "tgram://999:AAAAAAAAAAAAAAAAAAAAAAAAAA/1"],
       env: { SENTINEL_TELEGRAM_TOKEN: TOKEN },
     });
-    const store = await openStore({ dataDir: tempDir().path });
+    const store = await openServerStore(tempDir().path);
     cleanups.push(() => store.close());
     expect(() =>
       createNotifications({ store, broker: new Broker(), now: Date.now, logger: quietLogger(), options }),
@@ -231,7 +230,7 @@ describe("createNotifications", () => {
 
 test("a server without any alert channel logs every event at info level: kind, client, reason", async () => {
   const dir = tempDir();
-  const store = await openStore({ dataDir: dir.path });
+  const store = await openServerStore(dir.path);
   const cred = await enrollClient(store, loadKeyring(dir.path), "wg-pi", "http://x", Date.now());
   await store.close();
   const lines: string[] = [];

@@ -13,10 +13,11 @@ import { OutboxDispatcher } from "../src/server/notify/dispatcher.ts";
 import { type DigestSettings, Notifier } from "../src/server/notify/notifier.ts";
 import type { NoiseSettings } from "../src/server/notify/policy.ts";
 import { type MaintenanceWindow, parseMaintenanceWindow } from "../src/server/notify/schedule.ts";
-import { type ClientUpdate, openStore, type Store } from "../src/server/store/index.ts";
+import type { ClientUpdate, Store } from "../src/server/store/index.ts";
 import { FakeTelegram } from "./fakes/telegram.ts";
 import { templates } from "./helpers/notify.ts";
-import { quietLogger, tempDir } from "./helpers/server.ts";
+import { testDatabaseFor } from "./helpers/postgres.ts";
+import { openServerStore, quietLogger, tempDir } from "./helpers/server.ts";
 
 const TOKEN = "123456:TEST-token-for-the-fake-bot-api";
 const USER = 111; // a private chat
@@ -63,7 +64,7 @@ async function makeRig(
   } = {},
 ): Promise<Rig> {
   const dir = opts.dir ?? tempDir().path;
-  const store = await openStore({ dataDir: dir });
+  const store = await openServerStore(dir);
   const fake = opts.fake ?? FakeTelegram.start();
   const clock = { t: T0 };
   const now = opts.realClock ? Date.now : () => clock.t;
@@ -314,6 +315,7 @@ describe("crashes and restarts", () => {
     await r.flip("alpha", "bypass.started");
     fake.script(USER, { kind: "hang" });
     const root = `${import.meta.dir}/..`;
+    const database = await testDatabaseFor(r.dir); // the rig's database under SENTINEL_TEST_POSTGRES
     const child = Bun.spawn(
       [
         process.execPath,
@@ -324,7 +326,7 @@ describe("crashes and restarts", () => {
          import { OutboxDispatcher } from "${root}/src/server/notify/dispatcher.ts";
          import { MessageTemplates } from "${root}/src/server/notify/templates.ts";
          import { createConsola } from "consola";
-         const store = await openStore({ dataDir: ${JSON.stringify(r.dir)} });
+         const store = await openStore({ dataDir: ${JSON.stringify(r.dir)}${database ? `, database: ${JSON.stringify(database)}` : ""} });
          const channel = new TelegramChannel({ token: ${JSON.stringify(TOKEN)}, chats: ["${USER}"], apiRoot: ${JSON.stringify(fake.url)}, templates: MessageTemplates.load({ publicUrl: null, timeZone: "UTC" }, createConsola({ level: -999 })), requestTimeoutMs: 60000 });
          const d = new OutboxDispatcher({ store, channels: fixedChannels([channel]), now: Date.now, logger: createConsola({ level: -999 }), leaseMs: 1000 });
          await d.tick();`,

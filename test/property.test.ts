@@ -6,16 +6,15 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import fc from "fast-check";
 import { loadKeyring } from "../src/server/auth/keyring.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
-import { openStore } from "../src/server/store/index.ts";
 import { sampleReport, signedPost } from "./helpers/report.ts";
-import { startTestServer, tempDir } from "./helpers/server.ts";
+import { openServerStore, startTestServer, tempDir } from "./helpers/server.ts";
 
 const dir = tempDir();
 let server: Awaited<ReturnType<typeof startTestServer>>;
 let cred: { id: string; secret: string };
 
 beforeAll(async () => {
-  const store = await openStore({ dataDir: dir.path });
+  const store = await openServerStore(dir.path);
   const e = await enrollClient(store, loadKeyring(dir.path), "fuzz", "http://x", Date.now());
   await store.close();
   cred = { id: e.id, secret: e.secret };

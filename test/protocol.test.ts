@@ -6,16 +6,15 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { computeSignature, newNonce, signRequest } from "../src/protocol/signing.ts";
 import { loadKeyring } from "../src/server/auth/keyring.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
-import { openStore } from "../src/server/store/index.ts";
 import { type Credentials, sampleReport, signedPost } from "./helpers/report.ts";
-import { startTestServer, tempDir } from "./helpers/server.ts";
+import { openServerStore, startTestServer, tempDir } from "./helpers/server.ts";
 
 const dir = tempDir();
 let server: Awaited<ReturnType<typeof startTestServer>>;
 let cred: Credentials;
 
 beforeAll(async () => {
-  const store = await openStore({ dataDir: dir.path });
+  const store = await openServerStore(dir.path);
   const e = await enrollClient(store, loadKeyring(dir.path), "proto", "http://x", Date.now());
   await store.close();
   cred = { id: e.id, secret: e.secret };
@@ -320,7 +319,7 @@ describe("other unauthenticated endpoints", () => {
 
 test("a 202 says what the server concluded, on a full judgement and on the fast path alike", async () => {
   const home = tempDir();
-  const store = await openStore({ dataDir: home.path });
+  const store = await openServerStore(home.path);
   const e = await enrollClient(store, loadKeyring(home.path), "leaky", "http://x", Date.now());
   await store.close();
   // the sample report exits at 198.51.100.7: with that as home, traffic bypasses the VPN
@@ -337,7 +336,7 @@ test("a 202 says what the server concluded, on a full judgement and on the fast 
     // the red causes only, one sentence each
     expect(first?.reasons).toEqual([expect.stringMatching(/^Traffic bypasses the VPN: /)]);
     expect(second).toMatchObject({ status: first?.status, reasons: first?.reasons });
-    const check = await openStore({ dataDir: home.path });
+    const check = await openServerStore(home.path);
     expect((await check.clients.get(e.id))?.status).toBe("red");
     await check.close();
   } finally {

@@ -2,16 +2,15 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { loadKeyring } from "../src/server/auth/keyring.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
-import { openStore } from "../src/server/store/index.ts";
 import { type Credentials, sampleReport, signedPost } from "./helpers/report.ts";
-import { startTestServer, tempDir } from "./helpers/server.ts";
+import { openServerStore, startTestServer, tempDir } from "./helpers/server.ts";
 
 const dir = tempDir();
 let server: Awaited<ReturnType<typeof startTestServer>>;
 let cred: Credentials;
 
 beforeAll(async () => {
-  const store = await openStore({ dataDir: dir.path });
+  const store = await openServerStore(dir.path);
   cred = await enrollClient(store, loadKeyring(dir.path), "eager", "http://x", Date.now());
   await store.close();
   server = await startTestServer({ dataDir: dir.path, reportRate: 1 });

@@ -7,11 +7,10 @@ import { join } from "node:path";
 import { createApiToken } from "../src/server/auth/api-tokens.ts";
 import { loadKeyring } from "../src/server/auth/keyring.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
-import { openStore } from "../src/server/store/index.ts";
 import { type FakeDns, startFakeDns } from "./fakes/dns.ts";
 import { type FakeEcho, startFakeEcho } from "./fakes/echo.ts";
 import { run } from "./helpers/cli.ts";
-import { startTestServer, tempDir } from "./helpers/server.ts";
+import { openServerStore, startTestServer, tempDir } from "./helpers/server.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const SCRIPT = join(ROOT, "contrib/sentinel-report.sh");
@@ -28,7 +27,7 @@ beforeAll(async () => {
   echoB = startFakeEcho({ answer: "203.0.113.50" });
   dns = await startFakeDns();
   server = await startTestServer({ dataDir: dir.path });
-  const store = await openStore({ dataDir: dir.path });
+  const store = await openServerStore(dir.path);
   for (const name of ["router-curl", "router-wget", "router-env", "doc-example"])
     clients[name] = await enrollClient(store, loadKeyring(dir.path), name, server.url, Date.now());
   viewer = (await createApiToken(store, "v", "viewer", Date.now())).token;
@@ -95,7 +94,7 @@ describe("contrib/sentinel-report.sh", () => {
     });
     odd.stop();
     expect(r.code, r.stderr).toBe(0);
-    const store = await openStore({ dataDir: dir.path });
+    const store = await openServerStore(dir.path);
     const last = (await store.clients.get(c.id))?.lastReport as {
       ipv4: { ip: string | null; consistent: boolean };
     };

@@ -7,11 +7,11 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { SMTPServer } from "smtp-server";
-import { openStore } from "../src/server/store/index.ts";
+
 import { fakeNtfy } from "./fakes/notify-services.ts";
 import { FakeTelegram } from "./fakes/telegram.ts";
 import { H } from "./helpers/history.ts";
-import { startTestServer, tempDir } from "./helpers/server.ts";
+import { openServerStore, startTestServer, tempDir } from "./helpers/server.ts";
 
 const SUNDAY = Date.parse("2026-11-22T10:00:00Z");
 const MONDAY_8 = Date.parse("2026-11-23T07:00:00Z"); // 08:00 in Europe/Berlin (CET)
@@ -62,7 +62,7 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => smtp.listen(0, "127.0.0.1", () => resolve()));
   smtpPort = (smtp.server.address() as { port: number }).port;
   // a week of history: a client that leaked DNS for an hour, one that was fine
-  const store = await openStore({ dataDir: dir.path });
+  const store = await openServerStore(dir.path);
   for (const [id, name] of [
     ["c1", "living-room-pi"],
     ["c2", "office-wg"],
@@ -149,7 +149,7 @@ test("down at the scheduled time: the missed report goes out once when the serve
   expect(reportsAt("reports")).toHaveLength(2);
   expect(telegram.delivered()).toHaveLength(2);
   expect(mails).toHaveLength(2);
-  const store = await openStore({ dataDir: dir.path });
+  const store = await openServerStore(dir.path);
   const runs = await store.reportRuns.list(10);
   await store.close();
   expect(runs.map((r) => [r.status, r.queued, r.note])).toEqual([

@@ -5,10 +5,10 @@ import { join } from "node:path";
 import { createApiToken } from "../src/server/auth/api-tokens.ts";
 import { createKeyring, loadKeyring, parseServerKey } from "../src/server/auth/keyring.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
-import { openStore } from "../src/server/store/index.ts";
 import { sentinel } from "./helpers/cli.ts";
+import { TEST_POSTGRES } from "./helpers/postgres.ts";
 import { type Credentials, sampleReport, signedPost } from "./helpers/report.ts";
-import { startTestServer, tempDir } from "./helpers/server.ts";
+import { openServerStore, startTestServer, tempDir } from "./helpers/server.ts";
 
 const dirs: ReturnType<typeof tempDir>[] = [];
 afterAll(() => {
@@ -24,7 +24,7 @@ const report = (url: string, c: Credentials) =>
 
 test("clients rotate --grace: old and new secret work during the grace, then only the new one; the API shows rotation_pending", async () => {
   const dataDir = newDir();
-  const store = await openStore({ dataDir: dataDir });
+  const store = await openServerStore(dataDir);
   const e = await enrollClient(store, loadKeyring(dataDir), "pi", "http://x", Date.now());
   const viewer = (await createApiToken(store, "v", "viewer", Date.now())).token;
   await store.close();
@@ -57,7 +57,7 @@ test("clients rotate --grace: old and new secret work during the grace, then onl
 
 test("server-key rotate: clients and dashboard channels keep working; after drop-previous a database copy plus the old key reveals no secret", async () => {
   const dataDir = newDir();
-  const store = await openStore({ dataDir: dataDir });
+  const store = await openServerStore(dataDir);
   const keyring = loadKeyring(dataDir);
   const a = await enrollClient(store, keyring, "a", "http://x", Date.now());
   const b = await enrollClient(store, keyring, "b", "http://x", Date.now());
@@ -109,22 +109,32 @@ test("server-key rotate: clients and dashboard channels keep working; after drop
   for (const c of creds) expect(await report(server.url, c)).toBe(202);
   await server.stop();
 
-  // an attacker with a copy of the database and the retired key
-  const stolen = join(newDir(), "stolen.db");
-  copyFileSync(join(dataDir, "sentinel.db"), stolen);
-  const { Database } = await import("bun:sqlite");
-  const db = new Database(stolen, { readonly: true });
-  const sealed = db
-    .query<{ s: string }, []>(
-      "SELECT secret_enc AS s FROM clients UNION ALL SELECT url_sealed FROM notify_channels",
-    )
-    .all();
-  db.close();
+  // an attacker with a copy of the database (a file copy, or a dump on PostgreSQL) and the retired key
+  const sealed: { s: string }[] = [];
+  if (TEST_POSTGRES) {
+    const dump = await openServerStore(dataDir);
+    for (const c of await dump.clients.list()) sealed.push({ s: c.secretEnc });
+    for (const c of await dump.channels.list()) sealed.push({ s: c.urlSealed });
+    await dump.close();
+  } else {
+    const stolen = join(newDir(), "stolen.db");
+    copyFileSync(join(dataDir, "sentinel.db"), stolen);
+    const { Database } = await import("bun:sqlite");
+    const db = new Database(stolen, { readonly: true });
+    sealed.push(
+      ...db
+        .query<{ s: string }, []>(
+          "SELECT secret_enc AS s FROM clients UNION ALL SELECT url_sealed FROM notify_channels",
+        )
+        .all(),
+    );
+    db.close();
+  }
   const oldOnly = createKeyring([parseServerKey(oldKeyText, "old")]);
   expect(sealed).toHaveLength(3);
   for (const { s } of sealed) expect(() => oldOnly.decrypt(s)).toThrow();
   // and the current key opens the channel URL as it was
-  const now = await openStore({ dataDir });
+  const now = await openServerStore(dataDir);
   expect(loadKeyring(dataDir).decrypt((await now.channels.get("ch_1"))?.urlSealed ?? "")).toBe(channelUrl);
   await now.close();
 });

@@ -6,15 +6,14 @@
 import { describe, expect, test } from "bun:test";
 import { loadKeyring } from "../src/server/auth/keyring.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
-import { openStore } from "../src/server/store/index.ts";
 import { BOT_API_STATES, type BotApiInState, startBotApi } from "./fakes/bot-api-states.ts";
 import { startServerProcess } from "./helpers/process-server.ts";
 import { sampleReport, signedPost } from "./helpers/report.ts";
-import { startTestServer, tempDir } from "./helpers/server.ts";
+import { openServerStore, startTestServer, tempDir } from "./helpers/server.ts";
 
 test("stop() during a burst of reports: every answered request is a 202, none a 5xx", async () => {
   const dir = tempDir();
-  const store = await openStore({ dataDir: dir.path });
+  const store = await openServerStore(dir.path);
   const creds = await Promise.all(
     Array.from({ length: 20 }, (_, i) =>
       enrollClient(store, loadKeyring(dir.path), `c${i}`, "http://x", Date.now()),
@@ -23,10 +22,18 @@ test("stop() during a burst of reports: every answered request is a 202, none a 
   await store.close();
   const server = await startTestServer({ dataDir: dir.path });
   const statuses: number[] = [];
+  const shed: string[] = [];
   const inflight = creds.flatMap((c) =>
     Array.from({ length: 10 }, () =>
       fetch(signedPost(server.url, c, JSON.stringify(sampleReport())))
-        .then((r) => statuses.push(r.status))
+        .then(async (r) => {
+          const body = await r.text();
+          // PostgreSQL's admission control turns a burst beyond its queue away at the door
+          // (503 + Retry-After, nothing acknowledged): load shedding, not the stop
+          if (r.status === 503 && body.includes("the database is overloaded") && r.headers.get("retry-after"))
+            shed.push(body);
+          else statuses.push(r.status);
+        })
         .catch(() => statuses.push(0)),
     ),
   );
@@ -34,6 +41,7 @@ test("stop() during a burst of reports: every answered request is a 202, none a 
   await server.stop();
   await Promise.all(inflight);
   expect(statuses.filter((s) => s >= 500)).toEqual([]);
+  if (!process.env.SENTINEL_TEST_POSTGRES) expect(shed).toEqual([]);
   expect(statuses.filter((s) => s === 202).length).toBeGreaterThan(0);
   dir.remove();
 });
@@ -90,7 +98,7 @@ describe("SIGTERM stops `sentinel server` within 5 s whatever the Bot API does",
         expect(exited, log).toBe(0);
         expect(ms, log).toBeLessThan(5_000);
         expect(errorLines(log)).toEqual([]);
-        const store = await openStore({ dataDir: dir.path });
+        const store = await openServerStore(dir.path);
         const rows = await store.outbox.list({ limit: 10 });
         await store.close();
         expect(rows.map((r) => r.kind)).toEqual(["server.started"]);
@@ -112,7 +120,7 @@ describe("SIGTERM stops `sentinel server` within 5 s whatever the Bot API does",
       await until("a delivery to hang", () => hole.seen() >= 2);
       await Bun.sleep(300);
       await first.stop();
-      const store = await openStore({ dataDir: dir.path });
+      const store = await openServerStore(dir.path);
       const [row] = await store.outbox.list({ limit: 1 });
       await store.close();
       // given back without counting a failed attempt, due now (not after a 2-minute lease or a backoff)

@@ -14,6 +14,7 @@ import { type Enrollment, enrollClient } from "../src/server/enrollment.ts";
 import { StorageHealth } from "../src/server/storage-health.ts";
 import { DATABASE_FILE, openStore } from "../src/server/store/index.ts";
 import { run, sentinel } from "./helpers/cli.ts";
+import { TEST_POSTGRES } from "./helpers/postgres.ts";
 import { sampleReport, signedPost } from "./helpers/report.ts";
 import { startTestServer, tempDir } from "./helpers/server.ts";
 
@@ -68,7 +69,8 @@ async function serverRun(dataDir: string) {
   return { code: r.code, lines: r.stderr.split("\n").filter((l) => l.trim() !== "") };
 }
 
-describe("at start", () => {
+// a damaged SQLite file; PostgreSQL guards its own pages
+describe.skipIf(TEST_POSTGRES !== null)("at start", () => {
   test("a damaged page: the server refuses with one line naming the file and the recovery", async () => {
     const { path } = await dataDirWithClients();
     const backups = tempDir();
@@ -144,7 +146,7 @@ describe("at start", () => {
   });
 });
 
-describe("at run time", () => {
+describe.skipIf(TEST_POSTGRES !== null)("at run time", () => {
   test("damage under a running server: reports get 503 + Retry-After, /readyz is red, the log says it once a minute", async () => {
     const { path, creds } = await dataDirWithClients();
     const lines: string[] = [];

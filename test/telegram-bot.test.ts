@@ -3,9 +3,9 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { Broker } from "../src/server/broker.ts";
 import { DEFAULT_SETTINGS } from "../src/server/monitor/settings.ts";
 import { parseMuteArgs, SentinelBot } from "../src/server/notify/channels/telegram/bot.ts";
-import { openStore, type Store } from "../src/server/store/index.ts";
+import type { Store } from "../src/server/store/index.ts";
 import { FAKE_BOT_INFO, FakeTelegram } from "./fakes/telegram.ts";
-import { quietLogger, tempDir } from "./helpers/server.ts";
+import { openServerStore, quietLogger, tempDir } from "./helpers/server.ts";
 
 const ALLOWED = 111;
 const GROUP = -555;
@@ -20,7 +20,7 @@ let warnings: string[];
 
 beforeEach(async () => {
   fake = FakeTelegram.start();
-  store = await openStore({ dataDir: tempDir().path });
+  store = await openServerStore(tempDir().path);
   await store.clients.create({ id: "id-laptop", name: "laptop", createdAt: NOW, secretEnc: "x" });
   await store.clients.create({ id: "id-nas", name: "<nas> & co", createdAt: NOW, secretEnc: "x" });
   await store.clients.applyReport("id-nas", {

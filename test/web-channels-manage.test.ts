@@ -14,11 +14,11 @@ import { createUser } from "../src/server/auth/users.ts";
 import { enrollClient } from "../src/server/enrollment.ts";
 import type { RunningServer } from "../src/server/main.ts";
 import { HOME, testGeo } from "../src/server/monitor/testing.ts";
-import { openStore, type Store } from "../src/server/store/index.ts";
+import type { Store } from "../src/server/store/index.ts";
 import { fakeNtfy } from "./fakes/notify-services.ts";
 import { FAKE_BOT_INFO, FakeTelegram } from "./fakes/telegram.ts";
 import { type Credentials, sampleReport, signedPost } from "./helpers/report.ts";
-import { startTestServer, tempDir } from "./helpers/server.ts";
+import { openServerStore, startTestServer, tempDir } from "./helpers/server.ts";
 import { PASSWORD, postForm, type Session, signIn } from "./web-helpers.ts";
 
 const TOKEN = "tk_dashboard_Secret_4f9a";
@@ -50,7 +50,7 @@ const signInBoth = async () => {
 };
 
 beforeAll(async () => {
-  const store = await openStore({ dataDir: dir.path });
+  const store = await openServerStore(dir.path);
   const keyring = loadKeyring(dir.path);
   await createUser(store, { name: "admin", role: "admin", password: PASSWORD }, Date.now());
   await createUser(store, { name: "viewer", role: "viewer", password: PASSWORD }, Date.now());
@@ -108,7 +108,7 @@ async function cards(html?: string): Promise<Record<string, string>> {
 
 /** Reads the server's database from a second connection, as another process would. */
 async function stored<T>(read: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openStore({ dataDir: dir.path });
+  const store = await openServerStore(dir.path);
   try {
     return await read(store);
   } finally {

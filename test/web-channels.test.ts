@@ -6,9 +6,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createUser } from "../src/server/auth/users.ts";
 import type { RunningServer } from "../src/server/main.ts";
-import { openStore } from "../src/server/store/index.ts";
 import { FakeTelegram } from "./fakes/telegram.ts";
-import { startTestServer, tempDir } from "./helpers/server.ts";
+import { openServerStore, startTestServer, tempDir } from "./helpers/server.ts";
 import { PASSWORD, postForm, type Session, signIn } from "./web-helpers.ts";
 
 const CHAT = 111;
@@ -31,7 +30,7 @@ const start = () =>
   });
 
 beforeAll(async () => {
-  const store = await openStore({ dataDir: dir.path });
+  const store = await openServerStore(dir.path);
   await createUser(store, { name: "admin", role: "admin", password: PASSWORD }, Date.now());
   await store.close();
   server = await start();

@@ -10,10 +10,9 @@ import { Broker } from "../src/server/broker.ts";
 import type { GeoLookup } from "../src/server/geo/types.ts";
 import { ClientMonitor } from "../src/server/monitor/service.ts";
 import { buildReport, HOME, type ReportSpec, testGeo } from "../src/server/monitor/testing.ts";
-import { openStore } from "../src/server/store/index.ts";
 import type { ChannelStatus, ChannelStatusProvider } from "../src/server/web/index.tsx";
 import { signedPost } from "./helpers/report.ts";
-import { tempDir } from "./helpers/server.ts";
+import { openServerStore, tempDir } from "./helpers/server.ts";
 
 export const XSS_NAME = "<img src=x onerror=alert(1)>";
 export const XSS_ORG = "Evil </script><script>alert(2)</script> AS";
@@ -56,7 +55,7 @@ export class FakeChannels implements ChannelStatusProvider {
 /** `now`: the server's clock (default: real time), for tests that let time pass. */
 export async function buildWebApp(opts: { now?: () => number } = {}) {
   const dir = tempDir("sentinel-web-");
-  const store = await openStore({ dataDir: dir.path });
+  const store = await openServerStore(dir.path);
   const keyring = loadKeyring(dir.path);
   const now = opts.now ?? (() => Date.now());
   const logger = createConsola({ level: -999 });

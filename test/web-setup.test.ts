@@ -2,9 +2,8 @@
 import { afterAll, expect, test } from "bun:test";
 import { createConsola } from "consola";
 import { ensureSetupToken } from "../src/server/auth/users.ts";
-import { openStore } from "../src/server/store/index.ts";
 import { sentinel } from "./helpers/cli.ts";
-import { initDataDir, tempDir } from "./helpers/server.ts";
+import { initDataDir, openServerStore, tempDir } from "./helpers/server.ts";
 import { buildWebApp, PASSWORD } from "./web-helpers.ts";
 
 const dirs: { remove(): void }[] = [];
@@ -78,7 +77,7 @@ test("sentinel users add reads the password from stdin; list, passwd and remove 
   expect((await sentinel(["users", "passwd", "alice", ...d], { stdin: "a new long password\n" })).code).toBe(
     0,
   );
-  const store = await openStore({ dataDir: dir.path });
+  const store = await openServerStore(dir.path);
   const alice = await store.auth.getUserByName("alice");
   expect(await Bun.password.verify("a new long password", alice?.passwordHash ?? "")).toBe(true);
   expect(alice?.passwordHash).toStartWith("$argon2id$");

@@ -15,6 +15,11 @@ export const backupSpecs = {
   config: commonSpecs.config,
 } satisfies OptionSpecs;
 
+export const POSTGRES_BACKUP_HINT =
+  "the database is PostgreSQL (--database): back it up with pg_dump, e.g. " +
+  'pg_dump --format=custom --file sentinel-$(date +%F).dump "$SENTINEL_DATABASE" (restore with pg_restore); ' +
+  "keep a copy of the server key apart from the dumps (docs/operations.md, High availability with PostgreSQL)";
+
 /** Writes the backup next to its destination first, so a crash never leaves half a file under the real name. */
 export async function backupDataDir(dataDir: string, file: string): Promise<void> {
   const { openStore, DATABASE_FILE } = await import("../server/store/index.ts");
@@ -26,7 +31,7 @@ export async function backupDataDir(dataDir: string, file: string): Promise<void
   const partial = join(dirname(target), `.${Date.now()}.sentinel-backup.partial`);
   const store = await openStore({ dataDir });
   try {
-    if (!store.sqlite) throw new OptionError("backups of a PostgreSQL database are pg_dump's job");
+    if (!store.sqlite) throw new OptionError(POSTGRES_BACKUP_HINT);
     await store.sqlite.backupTo(partial);
     // client secrets are sealed and tokens hashed, but user names and history are private
     chmodSync(partial, 0o600);
@@ -50,6 +55,7 @@ export default defineCommand({
     const { options, positionals } = loadOptions(backupSpecs, rawArgs, "server");
     if (positionals.length !== 1) throw new OptionError("expected exactly one backup FILE");
     const file = positionals[0] as string;
+    if (options.database) throw new OptionError(POSTGRES_BACKUP_HINT);
     await backupDataDir(options.dataDir, file);
     console.log(`Backed up ${options.dataDir} to ${file}.`);
     console.log(

@@ -91,7 +91,7 @@ const add = defineCommand({
     const { normalizeTags, validateSettingsChange } = await import("../server/monitor/settings.ts");
     const tagged = validateSettingsChange({ tags: normalizeTags(options.tag.join(",")) });
     if (!tagged.ok) throw new OptionError(`--tag ${tagged.errors[0]?.message}`);
-    const { store, keyring } = await openDataStoreAndKey(options.dataDir);
+    const { store, keyring } = await openDataStoreAndKey(options);
     if (await store.clients.getByName(name))
       throw new OptionError(`a client named ${JSON.stringify(name)} already exists`);
     const serverUrl = await tokenServerUrl(store, options.publicUrl);
@@ -124,7 +124,7 @@ const list = defineCommand({
   args: cittyArgs(listSpecs),
   async run({ rawArgs }) {
     const { options } = loadOptions(listSpecs, rawArgs, "server");
-    const store = await openDataStore(options.dataDir);
+    const store = await openDataStore(options);
     const { presentClientSummary } = await import("../server/api/clients/presenter.ts");
     const rows = (await store.clients.list()).map((c) => presentClientSummary(c, Date.now()));
     await store.close();
@@ -159,7 +159,7 @@ const remove = defineCommand({
   async run({ rawArgs }) {
     const { options, positionals } = loadOptions(removeSpecs, rawArgs, "server");
     const which = oneName(positionals, "client NAME or ID");
-    const store = await openDataStore(options.dataDir);
+    const store = await openDataStore(options);
     const { findClient } = await import("../server/enrollment.ts");
     const c = await findClient(store, which);
     if (!c) throw new OptionError(`no client named ${JSON.stringify(which)}`);
@@ -185,7 +185,7 @@ const rotate = defineCommand({
   async run({ rawArgs }) {
     const { options, positionals } = loadOptions(rotateSpecs, rawArgs, "server");
     const which = oneName(positionals, "client NAME or ID");
-    const { store, keyring } = await openDataStoreAndKey(options.dataDir);
+    const { store, keyring } = await openDataStoreAndKey(options);
     const { findClient, rotateClientSecret } = await import("../server/enrollment.ts");
     const c = await findClient(store, which);
     if (!c) throw new OptionError(`no client named ${JSON.stringify(which)}`);

@@ -5,6 +5,7 @@
  * database: a provisioning script runs many of them at once, beside the running server.
  */
 import { constants, statSync } from "node:fs";
+import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { OptionError } from "../config/options.ts";
 import type { Keyring } from "../server/auth/keyring.ts";
@@ -157,23 +158,66 @@ export function patientStore(store: Store, retry: BusyRetry = DEFAULT_RETRY): St
   return wrap(store, true);
 }
 
-/** Opens the store of an existing data dir for a CLI command (see checkDataDir). */
-export async function openDataStore(dataDir: string): Promise<Store> {
-  checkDataDir(dataDir);
-  const { openStore } = await import("../server/store/index.ts");
-  return patientStore(await retryWhileBusy(() => openStore({ dataDir })));
+/** Where a command finds the server's data: its data dir, or the database replicas share. */
+export interface DataLocation {
+  dataDir: string;
+  /** a postgres:// URL (--database): the data is there, the data dir holds at most the key */
+  database?: string | undefined;
+  /** --server-key-file: the key, when it is not server.key in the data dir */
+  serverKeyFile?: string | undefined;
 }
 
-/** The store and the server key of an existing data dir; never creates a key. */
+const locationOf = (o: string | DataLocation): DataLocation => (typeof o === "string" ? { dataDir: o } : o);
+
+async function openLocated(o: DataLocation): Promise<Store> {
+  const { openStore } = await import("../server/store/index.ts");
+  if (o.database)
+    return openStore({
+      dataDir: o.dataDir,
+      database: o.database,
+      postgres: { poolSize: 2, replicaId: `cli:${hostname()}:${process.pid}` },
+    });
+  return patientStore(await retryWhileBusy(() => openStore({ dataDir: o.dataDir })));
+}
+
+/** Opens the store of an existing data dir (see checkDataDir), or the PostgreSQL database, for a CLI command. */
+export async function openDataStore(where: string | DataLocation): Promise<Store> {
+  const o = locationOf(where);
+  if (!o.database) checkDataDir(o.dataDir);
+  return openLocated(o);
+}
+
+/**
+ * The store and the server key; never creates a key. On PostgreSQL the key must be the one the
+ * replicas seal with (the database knows its id): a secret sealed with another would open nowhere.
+ */
 export async function openDataStoreAndKey(
-  dataDir: string,
+  where: string | DataLocation,
   env: Record<string, string | undefined> = Bun.env,
 ): Promise<{ store: Store; keyring: Keyring }> {
-  checkDataDir(dataDir, { key: true, env });
-  const [{ openStore }, { loadKeyring }] = await Promise.all([
-    import("../server/store/index.ts"),
+  const o = locationOf(where);
+  const [{ loadKeyring, SERVER_KEY_FILE: keyFileName }, { claimKeyFingerprint }] = await Promise.all([
     import("../server/auth/keyring.ts"),
+    import("../server/auth/key-fingerprint.ts"),
   ]);
-  const keyring = loadKeyring(dataDir, env);
-  return { store: patientStore(await retryWhileBusy(() => openStore({ dataDir }))), keyring };
+  if (!o.database) {
+    checkDataDir(o.dataDir, { key: !o.serverKeyFile, env });
+    const keyring = loadKeyring(o.dataDir, env, o.serverKeyFile);
+    return { store: await openLocated(o), keyring };
+  }
+  const keyFile = o.serverKeyFile ?? join(o.dataDir, keyFileName);
+  if (!env.SENTINEL_SERVER_KEY && !present(keyFile))
+    throw new DataDirError(
+      `${keyFile} is missing: copy the server key from a replica (or use --server-key-file); ` +
+        "a new key here would seal secrets the replicas cannot open",
+    );
+  const store = await openLocated(o);
+  try {
+    const keyring = loadKeyring(o.dataDir, env, o.serverKeyFile);
+    await claimKeyFingerprint(store.meta, keyring.currentId);
+    return { store, keyring };
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
 }

@@ -25,7 +25,7 @@ export default defineCommand({
     const { options, positionals } = loadOptions(exportSpecs, rawArgs, "server");
     if (positionals.length !== 1) throw new OptionError("expected exactly one FILE (or -)");
     const { exportData } = await import("../server/api/export/service.ts");
-    const { store, keyring } = await openDataStoreAndKey(options.dataDir);
+    const { store, keyring } = await openDataStoreAndKey(options);
     const doc = await exportData(store, keyring, Date.now());
     await store.close();
     const text = `${JSON.stringify(doc, null, 2)}\n`;

@@ -51,7 +51,7 @@ export default defineCommand({
           keys.parseServerKey(readFileSync(options.sourceKeyFile, "utf8"), options.sourceKeyFile),
         ])
       : null;
-    const { store, keyring: own } = await openDataStoreAndKey(options.dataDir);
+    const { store, keyring: own } = await openDataStoreAndKey(options);
     let keyring = own;
     if (source) {
       // ours seals, either opens
@@ -65,6 +65,12 @@ export default defineCommand({
     }
     try {
       const r = await importData(store, keyring, doc, { actor: "cli", sourceIp: null });
+      // running servers learn of it (SQLite's notice the file changed; PostgreSQL's need this)
+      for (const c of doc.clients)
+        if (!r.skipped.clients.includes(c.name)) store.changes.publish("client.changed", { clientId: c.id });
+      for (const c of doc.notify_channels)
+        if (!r.skipped.notify_channels.includes(c.url))
+          store.changes.publish("channels.changed", { id: c.id });
       if (options.json) return console.log(JSON.stringify(r));
       console.log(
         `Imported ${r.created.clients} client(s), ${r.created.api_tokens} API token(s), ${r.created.users} user(s), ${r.created.notify_channels} alert channel(s).`,

@@ -101,6 +101,11 @@ export default defineCommand({
   async run({ rawArgs }) {
     const { options, positionals } = loadOptions(restoreSpecs, rawArgs, "server");
     if (positionals.length !== 1) throw new OptionError("expected exactly one backup FILE");
+    if (options.database)
+      throw new OptionError(
+        "the database is PostgreSQL (--database): restore a pg_dump with pg_restore into an empty database, " +
+          "with every server stopped (docs/operations.md, High availability with PostgreSQL)",
+      );
     const r = await restoreDataDir(options.dataDir, positionals[0] as string);
     console.log(`Restored ${r.clients} client(s) (schema v${r.schemaVersion}) into ${options.dataDir}.`);
     if (r.keptAs) console.log(`The replaced database is kept as ${r.keptAs}.`);

@@ -18,6 +18,7 @@ import type { Keyring } from "../server/auth/keyring.ts";
 import type { Store } from "../server/store/index.ts";
 import { auditCli } from "./audit.ts";
 import { commonSpecs, loadOptions } from "./common.ts";
+import type { DataLocation } from "./data-dir.ts";
 import { dataDirSpecs } from "./server-options.ts";
 
 export const serverKeySpecs = {
@@ -29,13 +30,19 @@ export const serverKeySpecs = {
 const fail = (message: string) => Object.assign(new Error(message), { exitCode: 1 });
 
 async function deps() {
-  const [store, keyring, lock] = await Promise.all([
-    import("../server/store/index.ts"),
+  const [keyring, lock, fingerprint] = await Promise.all([
     import("../server/auth/keyring.ts"),
     import("../server/data-lock.ts"),
+    import("../server/auth/key-fingerprint.ts"),
   ]);
-  return { ...store, ...keyring, ...lock };
+  const { openStore } = await import("../server/store/index.ts");
+  const openLocation = (o: DataLocation) =>
+    openStore({ dataDir: o.dataDir, database: o.database, postgres: { poolSize: 2 } });
+  return { ...keyring, ...lock, ...fingerprint, openStore: openLocation };
 }
+
+const keyFileOf = (o: DataLocation, d: { SERVER_KEY_FILE: string }) =>
+  o.serverKeyFile ?? join(o.dataDir, d.SERVER_KEY_FILE);
 
 /** Writes a 0600 file atomically: readers see the old key or the new one, never a torn one. */
 function writeKeyFile(path: string, key: Buffer): void {
@@ -79,20 +86,28 @@ export interface RotateOutcome {
 }
 
 export async function rotateServerKey(
-  dataDir: string,
+  o: DataLocation,
   env: Record<string, string | undefined> = Bun.env,
 ): Promise<RotateOutcome> {
   const d = await deps();
   refuseEnvKeys(env);
-  const keyFile = join(dataDir, d.SERVER_KEY_FILE);
+  const keyFile = keyFileOf(o, d);
   const previousFile = `${keyFile}.previous`;
   if (!existsSync(keyFile)) throw fail(`${keyFile} does not exist (is --data-dir right?)`);
-  const held = d.acquireDataLock(dataDir);
+  const held = d.acquireDataLock(o.dataDir);
   try {
-    const store = await d.openStore({ dataDir });
+    const store = await d.openStore(o);
     try {
       const old = d.parseServerKey(readFileSync(keyFile, "utf8"), keyFile);
       const oldId = d.keyId(old);
+      if (store.engine === "postgres") {
+        // every replica loads the key at start: they must all be stopped, and hold this key
+        const leader = await store.leadership.current();
+        if (leader)
+          throw fail(`replica ${leader.replica} is running on the database; stop every server first`);
+        const mismatch = await d.keyMismatch(store.meta, oldId);
+        if (mismatch) throw fail(mismatch);
+      }
       if (existsSync(previousFile)) {
         const prevId = d.keyId(d.parseServerKey(readFileSync(previousFile, "utf8"), previousFile));
         const still = (await sealedByKey(store))[prevId] ?? 0;
@@ -107,6 +122,7 @@ export async function rotateServerKey(
       writeKeyFile(keyFile, fresh);
       const keyring = d.createKeyring([fresh, old]);
       const resealed = await resealAll(store, keyring);
+      if (store.engine === "postgres") await store.meta.set(d.KEY_FINGERPRINT_META, keyring.currentId);
       await auditCli(store, "server_key.rotate", keyring.currentId, { previous_key_id: oldId, resealed });
       return { previousKeyId: oldId, currentKeyId: keyring.currentId, resealed };
     } finally {
@@ -119,16 +135,17 @@ export async function rotateServerKey(
 
 /** Re-seals every secret with the current key (finishes an interrupted rotation). */
 export async function resealSecrets(
-  dataDir: string,
+  o: DataLocation,
   env: Record<string, string | undefined> = Bun.env,
 ): Promise<number> {
   const d = await deps();
-  const held = d.acquireDataLock(dataDir);
+  const held = d.acquireDataLock(o.dataDir);
   try {
-    const keyring = d.loadKeyring(dataDir, env);
-    const store = await d.openStore({ dataDir });
+    const keyring = d.loadKeyring(o.dataDir, env, o.serverKeyFile);
+    const store = await d.openStore(o);
     try {
       const resealed = await resealAll(store, keyring);
+      if (store.engine === "postgres") await store.meta.set(d.KEY_FINGERPRINT_META, keyring.currentId);
       await auditCli(store, "server_key.reseal", keyring.currentId, { resealed });
       return resealed;
     } finally {
@@ -140,16 +157,16 @@ export async function resealSecrets(
 }
 
 export async function dropPreviousKey(
-  dataDir: string,
+  o: DataLocation,
   env: Record<string, string | undefined> = Bun.env,
 ): Promise<string> {
   const d = await deps();
   refuseEnvKeys(env);
-  const keyFile = join(dataDir, d.SERVER_KEY_FILE);
+  const keyFile = keyFileOf(o, d);
   const previousFile = `${keyFile}.previous`;
   if (!existsSync(previousFile)) throw fail(`there is no ${previousFile} to drop`);
   const prevId = d.keyId(d.parseServerKey(readFileSync(previousFile, "utf8"), previousFile));
-  const store = await d.openStore({ dataDir });
+  const store = await d.openStore(o);
   try {
     const still = (await sealedByKey(store))[prevId] ?? 0;
     if (still > 0)
@@ -179,9 +196,9 @@ const status = defineCommand({
   async run({ rawArgs }) {
     const o = withDataDir(rawArgs);
     const d = await deps();
-    const keyring = d.loadKeyring(o.dataDir);
-    const keyFile = join(o.dataDir, d.SERVER_KEY_FILE);
-    const store = await d.openStore({ dataDir: o.dataDir });
+    const keyring = d.loadKeyring(o.dataDir, Bun.env, o.serverKeyFile);
+    const keyFile = keyFileOf(o, d);
+    const store = await d.openStore(o);
     const sealed = await sealedByKey(store);
     await store.close();
     const previous = existsSync(`${keyFile}.previous`)
@@ -211,7 +228,7 @@ const rotate = defineCommand({
   args: cittyArgs(serverKeySpecs),
   async run({ rawArgs }) {
     const o = withDataDir(rawArgs);
-    const r = await rotateServerKey(o.dataDir);
+    const r = await rotateServerKey(o);
     if (o.json) return console.log(JSON.stringify(r));
     console.log(
       `Rotated the server key: ${r.previousKeyId} -> ${r.currentKeyId}; re-sealed ${r.resealed} client(s) and alert channel(s).`,
@@ -219,6 +236,11 @@ const rotate = defineCommand({
     console.log(
       "Clients keep their tokens. Start the server, then remove the old key with: sentinel server-key drop-previous",
     );
+    if (o.database)
+      console.log(
+        "PostgreSQL: copy the new server.key (and server.key.previous) to every replica before starting it; " +
+          "a replica with the old key is refused.",
+      );
   },
 });
 
@@ -230,9 +252,7 @@ const reseal = defineCommand({
   args: cittyArgs(serverKeySpecs),
   async run({ rawArgs }) {
     const o = withDataDir(rawArgs);
-    console.log(
-      `Re-sealed ${await resealSecrets(o.dataDir)} client(s) and alert channel(s) with the current key.`,
-    );
+    console.log(`Re-sealed ${await resealSecrets(o)} client(s) and alert channel(s) with the current key.`);
   },
 });
 
@@ -241,7 +261,7 @@ const dropPrevious = defineCommand({
   args: cittyArgs(serverKeySpecs),
   async run({ rawArgs }) {
     const o = withDataDir(rawArgs);
-    console.log(`Deleted the previous server key ${await dropPreviousKey(o.dataDir)}.`);
+    console.log(`Deleted the previous server key ${await dropPreviousKey(o)}.`);
   },
 });
 

@@ -2,12 +2,48 @@
 import { hostname } from "node:os";
 import type { OptionSpecs } from "../config/options.ts";
 
+/** Where the data is when it is not (only) in the data dir: a PostgreSQL database, a key file. */
+const storeLocationSpecs = {
+  database: {
+    kind: "string",
+    description:
+      "PostgreSQL URL (postgres://user:pass@host:5432/db?sslmode=require) shared by several servers; default: SQLite in --data-dir",
+    valueHint: "URL",
+    secret: true, // the URL may carry a password
+    check: (v: string) =>
+      /^postgres(ql)?:\/\/./i.test(v) ? undefined : "must be a postgres:// or postgresql:// URL",
+  },
+  serverKeyFile: {
+    kind: "string",
+    description:
+      "The server key (seals client secrets); must exist; default: server.key in --data-dir (created on first start)",
+    valueHint: "FILE",
+  },
+} satisfies OptionSpecs;
+
 export const dataDirSpecs = {
   dataDir: {
     kind: "string",
     description: "Directory for the database and the server key",
     default: "./data",
     valueHint: "DIR",
+  },
+  ...storeLocationSpecs,
+} satisfies OptionSpecs;
+
+/** Only `sentinel server` tunes its connections. */
+export const databaseTuningSpecs = {
+  databasePoolSize: {
+    kind: "int",
+    description: "PostgreSQL: connections in this server's pool (two more: change feed, leader lock)",
+    default: 10,
+    check: (v: number) => (v >= 1 && v <= 1000 ? undefined : "must be 1 to 1000"),
+  },
+  databaseStatementTimeout: {
+    kind: "duration",
+    description: "PostgreSQL: a statement running longer is cancelled, and a report waiting on it gets 503",
+    default: "5s",
+    check: (v: number) => (v >= 100 ? undefined : "must be at least 100ms"),
   },
 } satisfies OptionSpecs;
 
@@ -17,6 +53,7 @@ export const serverDataDirSpecs = {
     ...dataDirSpecs.dataDir,
     description: "The server's data dir (made by the server's first start; these commands never create one)",
   },
+  ...storeLocationSpecs,
 } satisfies OptionSpecs;
 
 export const publicUrlSpecs = {

@@ -14,6 +14,7 @@ import { geoSpecs } from "./geo.ts";
 import { requireAccess } from "./permissions.ts";
 import {
   checkListen,
+  databaseTuningSpecs,
   dataDirSpecs,
   defaultPublicUrl,
   parseListen,
@@ -34,6 +35,7 @@ export const serverSpecs = {
     check: checkListen,
   },
   ...dataDirSpecs,
+  ...databaseTuningSpecs,
   ...publicUrlSpecs,
   homeIp: {
     kind: "list",

@@ -37,7 +37,7 @@ const add = defineCommand({
   async run({ rawArgs }) {
     const { options, positionals } = loadOptions(addSpecs, rawArgs, "server");
     const name = one(positionals);
-    const s = await store(options.dataDir);
+    const s = await store(options);
     if ((await s.tokens.list()).some((t) => t.name.toLowerCase() === name.toLowerCase()))
       throw new OptionError(`a token named ${JSON.stringify(name)} already exists`);
     const { createApiToken } = await import("../server/auth/api-tokens.ts");
@@ -64,7 +64,7 @@ const list = defineCommand({
   args: cittyArgs(listSpecs),
   async run({ rawArgs }) {
     const { options } = loadOptions(listSpecs, rawArgs, "server");
-    const s = await store(options.dataDir);
+    const s = await store(options);
     const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
     const rows = (await s.tokens.list()).map((t) => ({
       id: t.id,
@@ -94,7 +94,7 @@ const revoke = defineCommand({
   async run({ rawArgs }) {
     const { options, positionals } = loadOptions(revokeSpecs, rawArgs, "server");
     const which = one(positionals);
-    const s = await store(options.dataDir);
+    const s = await store(options);
     const token = (await s.tokens.list()).find(
       (t) => (t.id === which || t.name === which) && t.revokedAt === null,
     );

@@ -98,7 +98,7 @@ const add = defineCommand({
     const { checkUserName, checkPassword, createUser } = await import("../server/auth/users.ts");
     const bad = checkUserName(name);
     if (bad) throw new OptionError(bad);
-    const store = await openData(options.dataDir);
+    const store = await openData(options);
     try {
       if (await store.auth.getUserByName(name))
         throw new OptionError(`a user named ${JSON.stringify(name)} already exists`);
@@ -120,7 +120,7 @@ const list = defineCommand({
   args: cittyArgs(listSpecs),
   async run({ rawArgs }) {
     const { options } = loadOptions(listSpecs, rawArgs, "server");
-    const store = await openData(options.dataDir);
+    const store = await openData(options);
     const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
     const now = Date.now();
     const rows = (await store.auth.listUsers()).map((u) => ({
@@ -149,7 +149,7 @@ const remove = defineCommand({
     const { options, positionals } = loadOptions(removeSpecs, rawArgs, "server");
     const name = oneName(positionals);
     const { isLastAdmin } = await import("../server/auth/users.ts");
-    const store = await openData(options.dataDir);
+    const store = await openData(options);
     try {
       const user = await store.auth.getUserByName(name);
       if (!user) throw new OptionError(`no user named ${JSON.stringify(name)}`);
@@ -176,7 +176,7 @@ const passwd = defineCommand({
     const { options, positionals } = loadOptions(passwdSpecs, rawArgs, "server");
     const name = oneName(positionals);
     const { changePassword, checkPassword } = await import("../server/auth/users.ts");
-    const store = await openData(options.dataDir);
+    const store = await openData(options);
     try {
       const user = await store.auth.getUserByName(name);
       if (!user) throw new OptionError(`no user named ${JSON.stringify(name)}`);

@@ -172,7 +172,7 @@ export function createApp(deps: AppDeps) {
         Response.json(errorBody("internal_error", "internal error; see the server log"), { status: 500 }),
       );
     })
-    .use(healthApi(store, deps.startedAt ?? now(), () => storageHealthOf(deps).damage()))
+    .use(healthApi(store, deps.startedAt ?? now(), () => storageHealthOf(deps).damage(), deps.keyring))
     .use(whoamiApi(new RateLimiter(limits.whoamiPerS, 20, now), sourceIpOf, deps.dnsOracle, now))
     .use(reportsApi(deps.reports ?? createReportRoute(deps)))
     .use(clientsApi({ store, now, monitor: deps.monitor, broker: deps.broker, warnings, sourceIpOf }))

@@ -11,6 +11,7 @@ import { ClientCache } from "./api/reports/client-cache.ts";
 import { REPORTS_PATH } from "./api/reports/index.ts";
 import { type AppDeps, createApp, createKeepaliveRoute, createReportRoute } from "./app.ts";
 import { clientAddress, isHttpsRequest, parseTrustedProxies } from "./auth/client-address.ts";
+import { loadSharedKeyring } from "./auth/key-fingerprint.ts";
 import { loadKeyring } from "./auth/keyring.ts";
 import { ensureSetupToken } from "./auth/users.ts";
 import { Broker } from "./broker.ts";
@@ -44,6 +45,13 @@ import { channelWarnings } from "./web/channels.ts";
 export interface ServerOptions extends Partial<NotifyOptions>, DnsOracleOptions {
   listen: { hostname: string; port: number };
   dataDir: string;
+  /** a postgres:// URL: the database several replicas share (default: SQLite in dataDir) */
+  database?: string | undefined;
+  databasePoolSize?: number;
+  /** ms */
+  databaseStatementTimeout?: number;
+  /** the server key file (default: server.key in dataDir) */
+  serverKeyFile?: string | undefined;
   publicUrl: string;
   /** true when publicUrl is the default guess, not configured (kept with it for `clients add`) */
   publicUrlGuessed?: boolean;
@@ -105,10 +113,29 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const dnsConfig = dnsOracleConfig(o, now());
   // Held until stop(); a failed start leaves it to this process, whose exit makes it stale.
   const lock = acquireDataLock(o.dataDir);
-  const store = await openStore({ dataDir: o.dataDir, quickCheck: true });
+  const store = await openStore({
+    dataDir: o.dataDir,
+    quickCheck: true,
+    database: o.database,
+    postgres: {
+      ...(o.databasePoolSize ? { poolSize: o.databasePoolSize } : {}),
+      ...(o.databaseStatementTimeout ? { statementTimeoutMs: o.databaseStatementTimeout } : {}),
+      log: {
+        info: (message, fields) => logger.info(message, fields ?? {}),
+        warn: (message, fields) => logger.warn(message, fields ?? {}),
+      },
+    },
+  });
   const storage = new StorageHealth({ logger, now, database: join(o.dataDir, DATABASE_FILE) });
   await rememberPublicUrl(store, o.publicUrl, o.publicUrlGuessed ?? false);
-  const keyring = loadKeyring(o.dataDir);
+  // replicas share one key: the database knows which, and refuses a replica with another
+  const keyring =
+    store.engine === "postgres"
+      ? await loadSharedKeyring(store.meta, o.dataDir, Bun.env, o.serverKeyFile).catch(async (e) => {
+          await store.close();
+          throw e;
+        })
+      : loadKeyring(o.dataDir, Bun.env, o.serverKeyFile);
   const geo = o.geo ?? (await loadGeo({ overridesFile: o.geoOverrides }));
   const broker = new Broker(store.changes);
   const trusted = parseTrustedProxies(o.trustedProxy ?? []);
@@ -267,8 +294,11 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   if (store.engine !== "sqlite")
     everywhere.add(periodic("home identity reload", 5_000, () => home.load(), logger));
   await everywhere.start();
+  const metrics = new ServerMetrics({ store, broker, now });
   let leadershipChange = Promise.resolve();
   await store.leadership.start((lead) => {
+    metrics.leadershipChanged(lead);
+    logger.info(lead ? "this replica leads: the time-driven work runs here" : "this replica follows");
     leadershipChange = leadershipChange.then(() => (lead ? leading.start() : leading.stop()));
   });
   await leadershipChange;
@@ -277,7 +307,6 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   let server: ReturnType<typeof Bun.serve> | undefined;
   const peerOf = (request: Request) => server?.requestIP(receivedRequest(request))?.address ?? null;
   const sourceIpOf = (request: Request) => clientAddress(request.headers, peerOf(request), trusted.ranges);
-  const metrics = new ServerMetrics({ store, broker, now });
   await ensureSetupToken(store, logger, o.publicUrl);
   const isHttps = (request: Request) =>
     o.publicUrl.startsWith("https:") ||

@@ -12,9 +12,8 @@ import { loadKeyring } from "../../src/server/auth/keyring.ts";
 import { createUser } from "../../src/server/auth/users.ts";
 import { enrollClient } from "../../src/server/enrollment.ts";
 import { buildReport, HOME, type ReportSpec, testGeo } from "../../src/server/monitor/testing.ts";
-import { openStore } from "../../src/server/store/index.ts";
 import { type Credentials, signedPost } from "../helpers/report.ts";
-import { startTestServer, tempDir } from "../helpers/server.ts";
+import { openServerStore, startTestServer, tempDir } from "../helpers/server.ts";
 
 const CHROMIUM_FLAGS = [
   "--headless",
@@ -46,7 +45,7 @@ const report = async (name: string, spec: ReportSpec = {}) => {
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  const store = await openStore({ dataDir: dir.path });
+  const store = await openServerStore(dir.path);
   const keyring = loadKeyring(dir.path);
   await createUser(store, { name: "alice", role: "admin", password: PASSWORD }, Date.now());
   for (const name of [

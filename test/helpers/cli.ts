@@ -1,4 +1,6 @@
 /** Runs real processes for tests: any command, or the sentinel CLI from source. */
+import { testDatabaseFor } from "./postgres.ts";
+
 export interface RunOptions {
   env?: Record<string, string>;
   stdin?: string;
@@ -22,6 +24,16 @@ export async function run(cmd: string[], opts: RunOptions = {}) {
   return { stdout, stderr, code };
 }
 
-/** The sentinel CLI from source as a child process. */
-export const sentinel = (args: string[], opts: RunOptions = {}) =>
-  run(["bun", `${import.meta.dir}/../../src/main.ts`, ...args], opts);
+/**
+ * The sentinel CLI from source as a child process. Under SENTINEL_TEST_POSTGRES a command with
+ * --data-dir works on that data dir's test database (helpers/postgres.ts), like the test server.
+ */
+export async function sentinel(args: string[], opts: RunOptions = {}) {
+  const at = args.indexOf("--data-dir");
+  const database =
+    at >= 0 && args[at + 1] && !args.includes("--database")
+      ? await testDatabaseFor(args[at + 1] as string)
+      : undefined;
+  const env = database ? { SENTINEL_DATABASE: database, ...opts.env } : opts.env;
+  return run(["bun", `${import.meta.dir}/../../src/main.ts`, ...args], { ...opts, ...(env ? { env } : {}) });
+}

@@ -1,5 +1,6 @@
 /** Runs `sentinel server` from source as a child process (real CLI, real logging) on a free port. */
 import type { Subprocess } from "bun";
+import { testDatabaseFor } from "./postgres.ts";
 
 export interface ServerProcess {
   url: string;
@@ -14,6 +15,12 @@ export async function startServerProcess(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<ServerProcess> {
+  // under SENTINEL_TEST_POSTGRES the data dir's test database, as for in-process servers
+  const at = args.indexOf("--data-dir");
+  const database =
+    at >= 0 && args[at + 1] && !args.includes("--database")
+      ? await testDatabaseFor(args[at + 1] as string)
+      : undefined;
   const proc = Bun.spawn(
     ["bun", `${import.meta.dir}/../../src/main.ts`, "server", "--listen", "127.0.0.1:0", ...args],
     {
@@ -21,6 +28,7 @@ export async function startServerProcess(
         PATH: process.env.PATH ?? "",
         HOME: process.env.HOME ?? "/tmp",
         SENTINEL_HOME_LEARN: "false",
+        ...(database ? { SENTINEL_DATABASE: database } : {}),
         ...env,
       },
       stdin: "ignore",

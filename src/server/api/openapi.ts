@@ -200,7 +200,8 @@ export function openApiDocument() {
       "/healthz": { get: { summary: "The process answers", responses: { 200: json({ type: "object" }) } } },
       "/readyz": {
         get: {
-          summary: "Database writable, migrations applied",
+          summary:
+            "Database reachable (SQLite: writable), migrations applied, server key right; the replica's role",
           responses: { 200: json({ type: "object" }), 503: json({ type: "object" }) },
         },
       },

@@ -76,18 +76,24 @@ export function createKeyring(keys: Buffer[]): Keyring {
 }
 
 /**
- * Loads the server key: SENTINEL_SERVER_KEY if set, else <dataDir>/server.key, created (0600)
- * on first use. SENTINEL_PREVIOUS_SERVER_KEY or server.key.previous keep old secrets readable
- * during a key rotation.
+ * Loads the server key: SENTINEL_SERVER_KEY if set, else `keyFile` (--server-key-file), which
+ * must exist, else <dataDir>/server.key, created (0600) on first use.
+ * SENTINEL_PREVIOUS_SERVER_KEY or <key file>.previous keep old secrets readable during a key
+ * rotation.
  */
-export function loadKeyring(dataDir: string, env: Record<string, string | undefined> = Bun.env): Keyring {
+export function loadKeyring(
+  dataDir: string,
+  env: Record<string, string | undefined> = Bun.env,
+  keyFile?: string,
+): Keyring {
   const keys: Buffer[] = [];
-  const file = join(dataDir, SERVER_KEY_FILE);
+  const file = keyFile ?? join(dataDir, SERVER_KEY_FILE);
   if (env.SENTINEL_SERVER_KEY) keys.push(parseServerKey(env.SENTINEL_SERVER_KEY, "SENTINEL_SERVER_KEY"));
   else if (existsSync(file)) {
     makePrivate(file);
     keys.push(parseServerKey(readFileSync(file, "utf8"), file));
-  } else {
+  } else if (keyFile) throw new KeyError(`--server-key-file: ${keyFile} does not exist`);
+  else {
     const key = randomBytes(32);
     writeFileSync(file, `${key.toString("base64")}\n`, { mode: 0o600, flag: "wx" });
     chmodSync(file, 0o600);

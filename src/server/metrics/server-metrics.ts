@@ -46,6 +46,7 @@ export class ServerMetrics {
   readonly reportLatency: Histogram;
   readonly authFailures: Counter;
   readonly flips: Counter;
+  readonly leadershipChanges: Counter;
   private readonly unsubscribe: () => void;
 
   constructor(deps: ServerMetricsDeps) {
@@ -82,8 +83,17 @@ export class ServerMetrics {
       "How long the oldest due liveness deadline has waited for the sweeper",
     );
     const scrape = r.gauge("sentinel_scrape_errors", "1 when the last scrape could not read the database");
+    const leader = r.gauge(
+      "sentinel_leader",
+      "1 when this replica leads (runs the sweeper, reminders, digests and delivery), 0 when it follows; SQLite always leads",
+    );
+    this.leadershipChanges = r.counter(
+      "sentinel_leadership_changes_total",
+      "Times this replica became the leader (to=leader) or stopped being it (to=follower)",
+    );
 
     r.onCollect(async () => {
+      leader.set({ engine: store.engine }, store.leadership.isLeader() ? 1 : 0);
       clients.reset();
       outboxRows.reset();
       try {
@@ -115,6 +125,10 @@ export class ServerMetrics {
     const result = reportResult(status);
     this.reports.inc({ result });
     if (result === "accepted") this.reportLatency.observe(seconds);
+  }
+
+  leadershipChanged(leading: boolean): void {
+    this.leadershipChanges.inc({ to: leading ? "leader" : "follower" });
   }
 
   authFailure(reason: string): void {

@@ -845,6 +845,17 @@ export interface SqliteCapabilities {
   sizeBytes(): number;
 }
 
+/** Mechanisms only the PostgreSQL engine has. */
+export interface PostgresCapabilities {
+  /**
+   * Runs one report's unit of work in a transaction of its own, with admission control: reports
+   * use at most all but two of the pool's connections (the sweeper, the dashboard and the API keep
+   * theirs), and when more wait than those connections serve in a moment, the call fails at once
+   * with a storage failure (the report gets 503 + Retry-After) instead of queueing without end.
+   */
+  reportTransaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
+}
+
 export interface Store extends Repositories {
   readonly engine: "sqlite" | "postgres";
   /** Runs `fn` in one write transaction and commits when it resolves (rolls back when it throws). */
@@ -853,6 +864,8 @@ export interface Store extends Repositories {
   readonly leadership: Leadership;
   /** Present on the SQLite engine only. */
   readonly sqlite?: SqliteCapabilities;
+  /** Present on the PostgreSQL engine only. */
+  readonly postgres?: PostgresCapabilities;
   readiness(): Promise<Readiness>;
   close(): Promise<void>;
 }

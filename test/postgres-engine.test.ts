@@ -1,0 +1,337 @@
+/**
+ * What only the PostgreSQL engine promises, beyond the shared contract: replicas share nonces
+ * and rate limits, the pool and statement timeout options hold, a schema from a newer sentinel
+ * is refused, and a database restart is survived (storage failures classified for 503s in the
+ * meantime, the change feed and leadership back afterwards). Needs SENTINEL_TEST_POSTGRES; the
+ * restart tests also need root to run a cluster of their own (.ci/postgres.sh).
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { causesOf } from "../src/server/monitor/causes.ts";
+import type { ClientState } from "../src/server/monitor/types.ts";
+import { storageFailure } from "../src/server/store/errors.ts";
+import { openPostgresStore, type PostgresStoreOptions } from "../src/server/store/postgres/index.ts";
+import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from "../src/server/store/postgres/migrations.ts";
+import type { ChangeTopic, Store } from "../src/server/store/types.ts";
+import {
+  CAN_RUN_CLUSTER,
+  createTestDatabase,
+  type OwnCluster,
+  startOwnCluster,
+  TEST_POSTGRES,
+  type TestDatabase,
+} from "./helpers/postgres.ts";
+
+const T0 = 1_800_000_000_000;
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function database(): Promise<TestDatabase> {
+  const db = await createTestDatabase();
+  cleanups.push(() => db.drop());
+  return db;
+}
+
+async function replica(url: string, options: PostgresStoreOptions = {}): Promise<Store> {
+  const s = await openPostgresStore(url, { poolSize: 3, ...options });
+  cleanups.push(() => s.close().catch(() => {}));
+  return s;
+}
+
+async function waitFor(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await Bun.sleep(50);
+  }
+}
+
+describe.skipIf(!TEST_POSTGRES)("PostgreSQL engine", () => {
+  test("a nonce used on one replica is refused on another, also while the first has not committed yet", async () => {
+    const db = await database();
+    const [a, b] = [await replica(db.url), await replica(db.url)] as [Store, Store];
+    expect(await a.nonces.use("c1", "n1", T0 + 60_000, T0)).toBe(true);
+    expect(await b.nonces.use("c1", "n1", T0 + 60_000, T0)).toBe(false);
+    // an open transaction on A holds the nonce: B waits for its outcome instead of accepting
+    let release!: () => void;
+    const holding = new Promise<void>((r) => {
+      release = r;
+    });
+    const onA = a.transaction(async (tx) => {
+      expect(await tx.nonces.use("c1", "n2", T0 + 60_000, T0)).toBe(true);
+      await holding;
+      throw new Error("report rejected after all");
+    });
+    await Bun.sleep(100);
+    const onB = b.nonces.use("c1", "n2", T0 + 60_000, T0);
+    await Bun.sleep(100);
+    release();
+    await expect(onA).rejects.toThrow("report rejected after all");
+    // A rolled back, so the nonce was never used: B's use wins
+    expect(await onB).toBe(true);
+    expect(await a.nonces.use("c1", "n2", T0 + 60_000, T0)).toBe(false);
+  });
+
+  test("replicas share one token bucket: together they allow the rate, not N times it", async () => {
+    const db = await database();
+    const replicas = [await replica(db.url), await replica(db.url), await replica(db.url)];
+    const allowed = (
+      await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          (replicas[i % 3] as Store).limits.take("report", "c1", 1, 10, T0),
+        ),
+      )
+    ).filter((wait) => wait === 0).length;
+    expect(allowed).toBe(10);
+  });
+
+  test("pool size and statement timeout: a statement stuck behind a lock is cancelled and reads as a storage failure", async () => {
+    const db = await database();
+    const s = await replica(db.url, { poolSize: 2, statementTimeoutMs: 300, replicaId: "pool-test" });
+    await s.clients.create({ id: "c1", name: "Alpha", createdAt: T0, secretEnc: "x" });
+    // many concurrent calls never open more than the pool's connections
+    await Promise.all(Array.from({ length: 50 }, () => s.clients.get("c1")));
+    const [conns] = await db.admin`SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE datname = current_database() AND application_name = 'sentinel pool-test'`;
+    expect(conns.n).toBeLessThanOrEqual(2);
+    // someone else holds the row
+    const holder = await db.admin.reserve();
+    try {
+      await holder`BEGIN`;
+      await holder`SELECT * FROM clients WHERE id = 'c1' FOR UPDATE`;
+      const started = Date.now();
+      const error = await s.transaction((tx) => tx.clients.getForUpdate("c1")).catch((e) => e);
+      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(error).toBeInstanceOf(Error);
+      expect(storageFailure(error)).toBe("the database is too slow (statement timeout)");
+      await holder`ROLLBACK`;
+    } finally {
+      holder.release();
+    }
+    expect((await s.clients.get("c1"))?.id).toBe("c1");
+  });
+
+  test("report transactions: admission control sheds the excess at once and leaves connections for the rest", async () => {
+    const db = await database();
+    // a pool of 3: one report transaction at a time, 8 waiting, the rest refused
+    const s = await replica(db.url, { poolSize: 3 });
+    const reports = s.postgres?.reportTransaction;
+    if (!reports) throw new Error("no report transactions");
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const order: number[] = [];
+    const first = reports.call(s.postgres, async (tx) => {
+      await tx.meta.set("k0", "v");
+      await held;
+      order.push(0);
+    });
+    await Bun.sleep(50);
+    const queued = Array.from({ length: 8 }, (_, i) =>
+      reports.call(s.postgres, async (tx) => {
+        await tx.meta.set(`k${i + 1}`, "v");
+        order.push(i + 1);
+      }),
+    );
+    const refused = await reports.call(s.postgres, async () => {}).catch((e) => e);
+    expect(storageFailure(refused)).toBe("the database is overloaded");
+    // the sweeper, the dashboard, the API: their work does not queue behind the reports
+    const started = Date.now();
+    await s.transaction((tx) => tx.meta.set("sweeper", "ran"));
+    expect(await s.meta.get("sweeper")).toBe("ran");
+    expect(Date.now() - started).toBeLessThan(1_000);
+    release();
+    await Promise.all([first, ...queued]);
+    expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(await s.meta.get("k8")).toBe("v");
+  });
+
+  test("a database written by a newer sentinel is refused, and readiness says why", async () => {
+    const db = await database();
+    const s = await replica(db.url);
+    expect(await s.readiness()).toEqual({
+      ok: true,
+      schemaVersion: PG_SCHEMA_VERSION,
+      expectedSchemaVersion: PG_SCHEMA_VERSION,
+    });
+    await db.admin`UPDATE schema_version SET version = ${PG_SCHEMA_VERSION + 1}`;
+    expect(await s.readiness()).toMatchObject({
+      ok: false,
+      schemaVersion: PG_SCHEMA_VERSION + 1,
+      reason: "the database schema is newer than this sentinel",
+    });
+    await expect(openPostgresStore(db.url)).rejects.toThrow(/newer than this sentinel/);
+  });
+
+  test("two replicas starting at once migrate an empty database once", async () => {
+    const db = await createTestDatabase({ migrated: false });
+    cleanups.push(() => db.drop());
+    const stores = await Promise.all([1, 2, 3].map(() => openPostgresStore(db.url, { poolSize: 2 })));
+    for (const s of stores) cleanups.push(() => s.close());
+    const [v] = await db.admin`SELECT version FROM schema_version`;
+    expect(v.version).toBe(PG_SCHEMA_VERSION);
+  });
+
+  test("a large events.created message reaches other replicas in pieces", async () => {
+    const db = await database();
+    const [a, b] = [await replica(db.url), await replica(db.url)] as [Store, Store];
+    const got: number[] = [];
+    b.changes.subscribe((topic, message) => {
+      if (topic === "events.created") got.push(...(message as { eventIds: number[] }).eventIds);
+    });
+    await Bun.sleep(300);
+    const eventIds = Array.from({ length: 5_000 }, (_, i) => 1_000_000 + i);
+    a.changes.publish("events.created", { eventIds, kinds: eventIds.map(() => "offline") });
+    await waitFor(() => got.length === eventIds.length, 2_000, "every event id");
+    expect(got.sort((x, y) => x - y)).toEqual(eventIds);
+  });
+  test("migration 12 fills status_since from history and causes from the stored verdicts by causesOf's rule", async () => {
+    // the rows of SQLite's migration test (src/server/store/sqlite/migrations.test.ts), and more
+    const v = (status: string) => ({ status });
+    const exitState = { verdicts: { dns: v("ok"), exit: v("leak"), ipv6: v("leak") } };
+    const db = await createTestDatabase({ migrated: false });
+    cleanups.push(() => db.drop());
+    await db.admin.begin(async (tx) => {
+      for (const m of PG_MIGRATIONS.slice(0, 11)) if (m) await tx.unsafe(m);
+      await tx`CREATE TABLE schema_version (id integer PRIMARY KEY DEFAULT 1 CHECK (id = 1), version integer NOT NULL)`;
+      await tx`INSERT INTO schema_version (version) VALUES (11)`;
+      const client = (id: string, status: string, liveness: string, at: number | null) =>
+        tx`INSERT INTO clients (id, name, created_at, secret_enc, status, liveness, last_report_at)
+          VALUES (${id}, ${id}, 0, 'x', ${status}, ${liveness}, ${at})`;
+      const state = (id: string, s: unknown) =>
+        tx`INSERT INTO client_state (client_id, state_json, last_report_json) VALUES (${id}, ${tx.json(s)}, '{}')`;
+      const history = (id: string, at: number, status: string, liveness: string) =>
+        tx`INSERT INTO client_history (client_id, at, status, liveness) VALUES (${id}, ${at}, ${status}, ${liveness})`;
+      await client("red", "red", "offline", 500);
+      await state("red", {
+        paused: false,
+        verdicts: { bypass: v("leak"), dns: v("suspect"), ipv6: v("na"), exit: v("leak") },
+      });
+      for (const [at, status, liveness] of [
+        [100, "red", "online"],
+        [200, "green", "online"],
+        [300, "red", "online"],
+        [400, "red", "offline"],
+      ] as const)
+        await history("red", at, status, liveness);
+      await client("paused", "grey", "online", 50);
+      await state("paused", { paused: true, verdicts: null });
+      await client("new", "grey", "never", null);
+      // an exit leak without a bypass verdict is a cause of its own; late counts; ok and na do not
+      await client("exit", "yellow", "late", 70);
+      await state("exit", exitState);
+      await history("exit", 60, "yellow", "online");
+    });
+    const s = await replica(db.url);
+    const byId = Object.fromEntries((await s.clients.summaries()).map((c) => [c.id, c]));
+    expect(byId.red?.statusSince).toBe(300);
+    expect(byId.red?.causes).toEqual(["offline", "bypass:leak", "dns:suspect"]);
+    expect(byId.paused?.causes).toEqual(["paused"]);
+    expect(byId.paused?.statusSince).toBe(50);
+    expect(byId.new?.causes).toEqual([]);
+    expect(byId.new?.statusSince).toBeNull();
+    // the rule the monitor applies to every new state (monitor/causes.ts), not a copy of it
+    expect(byId.exit?.causes).toEqual(["late", "ipv6:leak", "exit:leak"]);
+    expect(byId.exit?.causes).toEqual(
+      causesOf({ paused: false, liveness: "late", verdicts: exitState.verdicts } as unknown as ClientState),
+    );
+    expect(byId.exit?.statusSince).toBe(60);
+  });
+});
+
+describe.skipIf(!TEST_POSTGRES || !CAN_RUN_CLUSTER)("PostgreSQL restarts", () => {
+  let cluster: OwnCluster | null = null;
+  const ownCluster = async () => {
+    cluster = await startOwnCluster();
+    cleanups.push(async () => {
+      await cluster?.stop();
+      cluster = null;
+    });
+    return cluster;
+  };
+
+  test("during a restart writes fail as storage failures; afterwards the store, feed and leadership are back", async () => {
+    const c = await ownCluster();
+    const url = new URL(c.url);
+    url.pathname = "/postgres";
+    const leadershipTiming = { retryMs: 500, heartbeatMs: 500, heartbeatTimeoutMs: 2_000 };
+    const a = await replica(url.toString(), {
+      replicaId: "a",
+      leadership: leadershipTiming,
+      connectTimeoutS: 2,
+    });
+    const b = await replica(url.toString(), {
+      replicaId: "b",
+      leadership: leadershipTiming,
+      connectTimeoutS: 2,
+    });
+    const roles: string[] = [];
+    await a.leadership.start((l) => void roles.push(`a:${l}`));
+    await b.leadership.start((l) => void roles.push(`b:${l}`));
+    expect(a.leadership.isLeader() !== b.leadership.isLeader()).toBe(true);
+    const heard: ChangeTopic[] = [];
+    b.changes.subscribe((topic) => void heard.push(topic));
+    await Bun.sleep(300);
+
+    // keep writing through the restart; every failure must be a classified storage failure
+    let writes = 0;
+    const failures = new Set<string>();
+    let unclassified: unknown = null;
+    let stop = false;
+    const writer = (async () => {
+      while (!stop) {
+        try {
+          await a.transaction(async (tx) => tx.meta.set(`k${writes}`, "v"));
+          writes++;
+        } catch (e) {
+          const reason = storageFailure(e);
+          if (reason) failures.add(reason);
+          else unclassified ??= e;
+          await Bun.sleep(50);
+        }
+      }
+    })();
+    await Bun.sleep(200);
+    await c.restart();
+    const before = writes;
+    await waitFor(() => writes > before + 5, 15_000, "writes to succeed again");
+    stop = true;
+    await writer;
+    expect(unclassified).toBeNull();
+    expect(failures.size).toBeGreaterThan(0);
+    expect((await a.readiness()).ok).toBe(true);
+
+    // the change feed listens again (and said "store.external" for what it may have missed)
+    await waitFor(() => heard.includes("store.external"), 10_000, "the feed to re-subscribe");
+    a.changes.publish("client.changed", { clientId: "c1" });
+    await waitFor(() => heard.includes("client.changed"), 5_000, "a message after the restart");
+
+    // the leader lost its session with the restart; someone leads again, never both at once
+    await waitFor(() => a.leadership.isLeader() !== b.leadership.isLeader(), 15_000, "one leader again");
+    expect(roles.some((r) => r.endsWith(":false"))).toBe(true);
+    expect((await a.leadership.current())?.replica).toBe(a.leadership.isLeader() ? "a" : "b");
+  }, 60_000);
+
+  test("readiness reports an unreachable database, then recovers by itself", async () => {
+    const c = await ownCluster();
+    const s = await replica(c.url, { connectTimeoutS: 1, statementTimeoutMs: 1_000 });
+    expect((await s.readiness()).ok).toBe(true);
+    await c.down();
+    const r = await s.readiness();
+    expect(r.ok).toBe(false);
+    expect(r.reason).toMatch(/database unreachable/);
+    const error = await s.meta.set("k", "v").catch((e) => e);
+    expect(storageFailure(error)).toBe("the database is unreachable");
+    await c.up();
+    await waitFor(async () => (await s.readiness()).ok, 10_000, "readiness to recover");
+    await s.meta.set("k", "v");
+    expect(await s.meta.get("k")).toBe("v");
+  }, 60_000);
+});
