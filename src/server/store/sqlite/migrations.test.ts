@@ -3,6 +3,8 @@ import { expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { causesOf } from "../../monitor/causes.ts";
+import type { ClientState } from "../../monitor/types.ts";
 import { migrate, openSqliteStore } from "./index.ts";
 import { MIGRATIONS } from "./migrations.ts";
 
@@ -106,6 +108,11 @@ test("migration 12 fills status_since from history and causes from the stored ve
   client.run("paused", "paused", "grey", "online", 50);
   state.run("paused", JSON.stringify({ paused: true, verdicts: null }));
   client.run("new", "never", "grey", "never", null);
+  // an exit leak without a bypass verdict is a cause of its own; late counts; ok and na do not
+  const exitState = { verdicts: { dns: v("ok"), exit: v("leak"), ipv6: v("leak") } };
+  client.run("exit", "exit", "yellow", "late", 70);
+  state.run("exit", JSON.stringify(exitState));
+  history.run("exit", 60, "yellow", "online");
   old.close();
 
   const store = openSqliteStore(file);
@@ -117,6 +124,12 @@ test("migration 12 fills status_since from history and causes from the stored ve
   expect(byId.paused?.statusSince).toBe(50);
   expect(byId.new?.causes).toEqual([]);
   expect(byId.new?.statusSince).toBeNull();
+  // the rule the monitor applies to every new state (monitor/causes.ts), in its order
+  expect(byId.exit?.causes).toEqual(["late", "ipv6:leak", "exit:leak"]);
+  expect(byId.exit?.causes).toEqual(
+    causesOf({ paused: false, liveness: "late", verdicts: exitState.verdicts } as unknown as ClientState),
+  );
+  expect(byId.exit?.statusSince).toBe(60);
   await store.close();
   rmSync(dir, { recursive: true, force: true });
 });

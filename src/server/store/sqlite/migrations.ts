@@ -216,15 +216,16 @@ export const MIGRATIONS: readonly Migration[] = [
   UPDATE clients SET causes = coalesce((
     SELECT CASE
       WHEN s.state_json ->> '$.paused' THEN 'paused'
-      WHEN s.state_json ->> '$.verdicts' IS NULL THEN ''
+      WHEN s.state_json ->> '$.verdicts' IS NULL OR clients.liveness = 'never' THEN ''
       ELSE rtrim(
         iif(clients.liveness IN ('late', 'offline'), clients.liveness || ',', '') ||
         iif(s.state_json ->> '$.verdicts.bypass.status' NOT IN ('ok', 'na'), 'bypass:' || (s.state_json ->> '$.verdicts.bypass.status') || ',', '') ||
         iif(s.state_json ->> '$.verdicts.dns.status' NOT IN ('ok', 'na'), 'dns:' || (s.state_json ->> '$.verdicts.dns.status') || ',', '') ||
+        iif(s.state_json ->> '$.verdicts.ipv6.status' NOT IN ('ok', 'na'), 'ipv6:' || (s.state_json ->> '$.verdicts.ipv6.status') || ',', '') ||
         iif(s.state_json ->> '$.verdicts.exit.status' NOT IN ('ok', 'na')
-            AND NOT (s.state_json ->> '$.verdicts.exit.status' = 'leak' AND s.state_json ->> '$.verdicts.bypass.status' = 'leak'),
-            'exit:' || (s.state_json ->> '$.verdicts.exit.status') || ',', '') ||
-        iif(s.state_json ->> '$.verdicts.ipv6.status' NOT IN ('ok', 'na'), 'ipv6:' || (s.state_json ->> '$.verdicts.ipv6.status') || ',', ''),
+            AND NOT (s.state_json ->> '$.verdicts.exit.status' = 'leak'
+              AND coalesce(s.state_json ->> '$.verdicts.bypass.status', '') = 'leak'),
+            'exit:' || (s.state_json ->> '$.verdicts.exit.status') || ',', ''),
         ',')
     END
     FROM client_state s WHERE s.client_id = clients.id), '');
