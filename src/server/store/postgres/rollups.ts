@@ -1,49 +1,19 @@
 /** Daily rollups on PostgreSQL: client_days (running totals per client) and fleet_days (sums per day). */
 import type { SQL } from "bun";
+import { TOTALS_COLUMNS as FIELDS, NO_CARRY, totalsOf } from "../rollup-columns.ts";
 import type { ClientDay, FleetDay, RollupCarry, RollupRepository, Totals } from "../types.ts";
 import { atomically } from "./db.ts";
 import type { Row } from "./rows.ts";
 
-/** Totals fields and their columns, in one list so every statement agrees. */
-const FIELDS: readonly [keyof Totals, string][] = [
-  ["knownMs", "known_ms"],
-  ["upMs", "up_ms"],
-  ["greenMs", "green_ms"],
-  ["yellowMs", "yellow_ms"],
-  ["redMs", "red_ms"],
-  ["greyMs", "grey_ms"],
-  ["changes", "changes"],
-  ["bypassN", "bypass_n"],
-  ["bypassMs", "bypass_ms"],
-  ["dnsN", "dns_n"],
-  ["dnsMs", "dns_ms"],
-  ["ipv6N", "ipv6_n"],
-  ["ipv6Ms", "ipv6_ms"],
-  ["exitN", "exit_n"],
-  ["exitMs", "exit_ms"],
-  ["offlineN", "offline_n"],
-  ["offlineMs", "offline_ms"],
-  ["recoveredN", "recovered_n"],
-  ["recoveredMs", "recovered_ms"],
-];
-
 /** Client rows per INSERT: 22 parameters each, well under PostgreSQL's 65,535 per statement. */
 const INSERT_ROWS = 1_000;
-
-function totalsOf(r: Row): Totals {
-  const t = {} as Totals;
-  for (const [f, c] of FIELDS) t[f] = Number(r[c]);
-  return t;
-}
-
-const noCarry: RollupCarry = { redSince: null, open: {} };
 
 function toClientDay(r: Row): ClientDay {
   return {
     clientId: r.client_id,
     day: Number(r.day),
     running: totalsOf(r),
-    carry: (r.carry_json as RollupCarry | null) ?? noCarry,
+    carry: (r.carry_json as RollupCarry | null) ?? NO_CARRY,
   };
 }
 

@@ -1,50 +1,21 @@
 /** Daily rollups in bun:sqlite: client_days (running totals per client) and fleet_days (sums per day). */
 import type { Database } from "bun:sqlite";
-import type { ClientDay, FleetDay, RollupCarry, RollupRepository, Totals } from "../types.ts";
+import { TOTALS_COLUMNS as FIELDS, NO_CARRY, totalsOf } from "../rollup-columns.ts";
+import type { ClientDay, FleetDay, RollupCarry, RollupRepository } from "../types.ts";
 import { json, parse } from "./clients.ts";
 import type { Sync } from "./sync.ts";
 
 type Row = Record<string, string | number | null>;
 
-/** Totals fields and their columns, in one list so every statement agrees. */
-const FIELDS: readonly [keyof Totals, string][] = [
-  ["knownMs", "known_ms"],
-  ["upMs", "up_ms"],
-  ["greenMs", "green_ms"],
-  ["yellowMs", "yellow_ms"],
-  ["redMs", "red_ms"],
-  ["greyMs", "grey_ms"],
-  ["changes", "changes"],
-  ["bypassN", "bypass_n"],
-  ["bypassMs", "bypass_ms"],
-  ["dnsN", "dns_n"],
-  ["dnsMs", "dns_ms"],
-  ["ipv6N", "ipv6_n"],
-  ["ipv6Ms", "ipv6_ms"],
-  ["exitN", "exit_n"],
-  ["exitMs", "exit_ms"],
-  ["offlineN", "offline_n"],
-  ["offlineMs", "offline_ms"],
-  ["recoveredN", "recovered_n"],
-  ["recoveredMs", "recovered_ms"],
-];
 const COLUMNS = FIELDS.map(([, c]) => c).join(", ");
 const PLACEHOLDERS = FIELDS.map(([f]) => `$${f}`).join(", ");
-
-function totalsOf(r: Row): Totals {
-  const t = {} as Totals;
-  for (const [f, c] of FIELDS) t[f] = r[c] as number;
-  return t;
-}
-
-const noCarry: RollupCarry = { redSince: null, open: {} };
 
 function toClientDay(r: Row): ClientDay {
   return {
     clientId: r.client_id as string,
     day: r.day as number,
     running: totalsOf(r),
-    carry: (parse(r.carry_json) as RollupCarry | null) ?? noCarry,
+    carry: (parse(r.carry_json) as RollupCarry | null) ?? NO_CARRY,
   };
 }
 
