@@ -60,8 +60,8 @@ export interface MessageView extends DigestItemView {
   report: ReportView | null;
 }
 
-/** "2026-11-20 14:03 UTC" in the configured zone. */
-export function formatTime(at: number, timeZone: string): string {
+/** "2026-11-20 14:03 UTC" in the configured zone ("2026-11-20 14:03" without its name). */
+export function formatTime(at: number, timeZone: string, { zoneName = true } = {}): string {
   const parts = new Intl.DateTimeFormat("en-CA", {
     timeZone,
     year: "numeric",
@@ -70,10 +70,11 @@ export function formatTime(at: number, timeZone: string): string {
     hour: "2-digit",
     minute: "2-digit",
     hourCycle: "h23",
-    timeZoneName: "short",
+    ...(zoneName ? { timeZoneName: "short" } : {}),
   }).formatToParts(new Date(at));
   const get = (t: string) => parts.find((p) => p.type === t)?.value ?? "";
-  return `${get("year")}-${get("month")}-${get("day")} ${get("hour")}:${get("minute")} ${get("timeZoneName")}`;
+  const time = `${get("year")}-${get("month")}-${get("day")} ${get("hour")}:${get("minute")}`;
+  return zoneName ? `${time} ${get("timeZoneName")}` : time;
 }
 
 const COLORS: Record<string, number> = { red: 0xd32f2f, yellow: 0xf9a825, green: 0x2e7d32, info: 0x1565c0 };

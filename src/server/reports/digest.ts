@@ -7,6 +7,7 @@
 import { formatDuration } from "../../config/duration.ts";
 import { kindTitle } from "../../protocol/event-text.ts";
 import { INCIDENT_KINDS } from "../monitor/causes.ts";
+import { formatTime } from "../notify/message-model.ts";
 import type { EventRecord, IncidentKind } from "../store/index.ts";
 import type { ClientSummaryView, FleetSummary, IncidentStat } from "./summary.ts";
 
@@ -114,20 +115,6 @@ export function incidentWords(incidents: Record<IncidentKind, IncidentStat>, dur
   return parts.length ? parts.join(", ") : "no incident";
 }
 
-function localTime(at: number, timeZone: string): string {
-  const p = new Intl.DateTimeFormat("en-CA", {
-    timeZone,
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-    hour: "2-digit",
-    minute: "2-digit",
-    hourCycle: "h23",
-  }).formatToParts(new Date(at));
-  const get = (t: string) => p.find((x) => x.type === t)?.value ?? "";
-  return `${get("year")}-${get("month")}-${get("day")} ${get("hour")}:${get("minute")}`;
-}
-
 /** The report as a view for templates: every value already in words. */
 export interface ReportView {
   title: string;
@@ -144,7 +131,7 @@ export function reportView(d: ReportDigest): ReportView {
   const mttr = (s: number | null) => (s === null ? "—" : formatDuration(s * 1000));
   return {
     title: d.title,
-    period: `${localTime(d.from, d.timeZone)} – ${localTime(d.to, d.timeZone)} (${d.timeZone})`,
+    period: `${formatTime(d.from, d.timeZone, { zoneName: false })} – ${formatTime(d.to, d.timeZone, { zoneName: false })} (${d.timeZone})`,
     fleet: `${d.clients} client${d.clients === 1 ? "" : "s"}: protected ${pct(d.fleet.protected)}, up ${pct(d.fleet.uptime)} of the time observed.`,
     incidents: `Incidents: ${incidentWords(d.fleet.incidents)}.${d.fleet.mttr_s === null ? "" : ` Mean time to recovery: ${mttr(d.fleet.mttr_s)}.`}`,
     worst: d.worst.map((c) => ({
