@@ -5,6 +5,7 @@
  */
 import { formatDuration } from "../../config/duration.ts";
 import { KIND_TEXT, SEVERITY_EMOJI } from "../../protocol/event-text.ts";
+import { formatTime } from "../local-time.ts";
 import { type ReportView, reportLines, reportView } from "../reports/digest.ts";
 import type { Notification } from "./types.ts";
 
@@ -58,23 +59,6 @@ export interface MessageView extends DigestItemView {
   time_zone: string;
   /** a scheduled report, in words (its lines are also the fact_lines) */
   report: ReportView | null;
-}
-
-/** "2026-11-20 14:03 UTC" in the configured zone ("2026-11-20 14:03" without its name). */
-export function formatTime(at: number, timeZone: string, { zoneName = true } = {}): string {
-  const parts = new Intl.DateTimeFormat("en-CA", {
-    timeZone,
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-    hour: "2-digit",
-    minute: "2-digit",
-    hourCycle: "h23",
-    ...(zoneName ? { timeZoneName: "short" } : {}),
-  }).formatToParts(new Date(at));
-  const get = (t: string) => parts.find((p) => p.type === t)?.value ?? "";
-  const time = `${get("year")}-${get("month")}-${get("day")} ${get("hour")}:${get("minute")}`;
-  return zoneName ? `${time} ${get("timeZoneName")}` : time;
 }
 
 const COLORS: Record<string, number> = { red: 0xd32f2f, yellow: 0xf9a825, green: 0x2e7d32, info: 0x1565c0 };

@@ -22,8 +22,9 @@ import title from "../../../templates/messages/title.liquid" with { type: "text"
 import type { Logger } from "../../cli/common.ts";
 import { formatDuration } from "../../config/duration.ts";
 import { EVENT_KINDS } from "../../protocol/events.ts";
+import { formatTime } from "../local-time.ts";
 import { escapeHtml as escapeTelegram } from "./channels/telegram/html.ts";
-import { formatTime, type MessageView, messageView, type RenderContext } from "./message-model.ts";
+import { type MessageView, messageView, type RenderContext } from "./message-model.ts";
 import type { Notification } from "./types.ts";
 
 export const MESSAGE_FORMATS = ["title", "text", "markdown", "html", "slack", "discord", "telegram"] as const;

@@ -6,8 +6,8 @@
  */
 import { formatDuration } from "../../config/duration.ts";
 import { kindTitle } from "../../protocol/event-text.ts";
+import { formatTime } from "../local-time.ts";
 import { INCIDENT_KINDS } from "../monitor/causes.ts";
-import { formatTime } from "../notify/message-model.ts";
 import type { EventRecord, IncidentKind } from "../store/index.ts";
 import type { ClientSummaryView, FleetSummary, IncidentStat } from "./summary.ts";
 

@@ -1,9 +1,9 @@
 /** Bot command replies (Telegram HTML), pure: they get records and return text. */
 
 import { formatDuration } from "../../../../config/duration.ts";
+import { formatTime } from "../../../local-time.ts";
 import { mutedUntil } from "../../../monitor/settings.ts";
 import type { ClientRecord, EventRecord } from "../../../store/index.ts";
-import { formatTime } from "../../message-model.ts";
 import { escapeHtml as esc } from "./html.ts";
 
 export const STATUS_EMOJI: Record<string, string> = { green: "🟢", yellow: "🟡", red: "🔴", grey: "⚪" };
