@@ -3,6 +3,9 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import type { ReportV1 } from "../src/protocol/report.ts";
+import type { Keyring } from "../src/server/auth/keyring.ts";
+import { enrollClient } from "../src/server/enrollment.ts";
+import type { Store } from "../src/server/store/index.ts";
 
 export const REPO = join(import.meta.dir, "..");
 export const CLK_TCK = 100;
@@ -11,6 +14,39 @@ export const INGEST_INTERVAL_S = 3600;
 export interface Credentials {
   id: string;
   secret: string;
+}
+
+/** What bench/loadgen.ts prints as its last line. */
+export interface LoadResult {
+  requests: number;
+  errors: number;
+  firstError: string;
+  statuses: Record<string, number>;
+  elapsedS: number;
+  perS: number;
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+/** Enrolls n clients named `<prefix>-<i>` into an open store, 5,000 per transaction. */
+export async function enrollMany(
+  store: Store,
+  keyring: Keyring,
+  n: number,
+  prefix = "bench",
+): Promise<Credentials[]> {
+  const creds: Credentials[] = [];
+  const now = Date.now();
+  const batch = 5_000;
+  for (let from = 0; from < n; from += batch)
+    await store.transaction(async (tx) => {
+      for (let i = from; i < Math.min(n, from + batch); i++) {
+        const e = await enrollClient(tx, keyring, `${prefix}-${i}`, "http://127.0.0.1:1", now);
+        creds.push({ id: e.id, secret: e.secret });
+      }
+    });
+  return creds;
 }
 
 /** Resident memory of a process in MiB (VmRSS), and its peak (VmHWM). */

@@ -18,11 +18,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SQL } from "bun";
 import { createKeyring, parseServerKey } from "../src/server/auth/keyring.ts";
-import { enrollClient } from "../src/server/enrollment.ts";
 import { openStore } from "../src/server/store/index.ts";
 import {
   type Credentials,
   cpuSecondsOf,
+  enrollMany,
+  type LoadResult,
   loadAverage,
   percentile,
   REPO,
@@ -127,31 +128,9 @@ async function enroll(
   mkdirSync(where.dataDir, { recursive: true });
   writeFileSync(join(where.dataDir, "server.key"), `${KEY}\n`, { mode: 0o600 });
   const store = await openStore({ ...where, postgres: { poolSize: 2 } });
-  const keyring = createKeyring([parseServerKey(KEY, "bench key")]);
-  const creds: Credentials[] = [];
-  const now = Date.now();
-  const batch = 5_000;
-  for (let from = 0; from < n; from += batch)
-    await store.transaction(async (tx) => {
-      for (let i = from; i < Math.min(n, from + batch); i++) {
-        const e = await enrollClient(tx, keyring, `${prefix}-${i}`, "http://127.0.0.1:1", now);
-        creds.push({ id: e.id, secret: e.secret });
-      }
-    });
+  const creds = await enrollMany(store, createKeyring([parseServerKey(KEY, "bench key")]), n, prefix);
   await store.close();
   return creds;
-}
-
-interface LoadResult {
-  requests: number;
-  errors: number;
-  firstError: string;
-  statuses: Record<string, number>;
-  elapsedS: number;
-  perS: number;
-  p50: number;
-  p95: number;
-  p99: number;
 }
 
 let credentialFile = 0;

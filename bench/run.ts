@@ -28,7 +28,6 @@ import { join } from "node:path";
 import { encodeToken } from "../src/protocol/token.ts";
 import { createApiToken } from "../src/server/auth/api-tokens.ts";
 import { loadKeyring } from "../src/server/auth/keyring.ts";
-import { enrollClient } from "../src/server/enrollment.ts";
 import { openStore } from "../src/server/store/index.ts";
 import { startFakeDns } from "../test/fakes/dns.ts";
 import { startFakeEcho } from "../test/fakes/echo.ts";
@@ -37,9 +36,11 @@ import {
   type Credentials,
   cpuSecondsOf,
   dirBytes,
+  enrollMany,
   freePort,
   healthyReport,
   INGEST_INTERVAL_S,
+  type LoadResult,
   loadAverage,
   memoryOf,
   percentile,
@@ -85,32 +86,12 @@ const ms = (v: number) => `${v.toFixed(v < 10 ? 2 : 1)} ms`;
 const mib = (v: number) => `${v.toFixed(0)} MiB`;
 
 /** Enrolls n clients straight into a new data dir (the server is not running yet). */
-async function enrollMany(dataDir: string, n: number): Promise<Credentials[]> {
+async function enrollInto(dataDir: string, n: number): Promise<Credentials[]> {
   mkdirSync(dataDir, { recursive: true });
   const store = await openStore({ dataDir });
-  const keyring = loadKeyring(dataDir, {});
-  const creds: Credentials[] = [];
-  const now = Date.now();
-  await store.transaction(async (tx) => {
-    for (let i = 0; i < n; i++) {
-      const e = await enrollClient(tx, keyring, `bench-${i}`, "http://127.0.0.1:1", now);
-      creds.push({ id: e.id, secret: e.secret });
-    }
-  });
+  const creds = await enrollMany(store, loadKeyring(dataDir, {}), n);
   await store.close();
   return creds;
-}
-
-interface LoadResult {
-  requests: number;
-  errors: number;
-  firstError: string;
-  statuses: Record<string, number>;
-  elapsedS: number;
-  perS: number;
-  p50: number;
-  p95: number;
-  p99: number;
 }
 
 /**
@@ -211,7 +192,7 @@ async function benchIngest() {
   for (const { tag, bin } of serversToCompare)
     for (const n of [1000, 10_000]) {
       const dataDir = join(work, `ingest-${n / 1000}k${bin ? "-baseline" : ""}`, "data");
-      const creds = await enrollMany(dataDir, n);
+      const creds = await enrollInto(dataDir, n);
       const server = await startSentinelServer(dataDir, bin ? { bin } : {});
       servers.push(server);
       const label = `ingest: ${n.toLocaleString("en")} clients${tag}`;
@@ -281,7 +262,7 @@ async function benchWrk() {
   for (const { tag, bin } of serversToCompare)
     for (const n of [1000, 10_000]) {
       const dataDir = join(work, `wrk-${n / 1000}k${bin ? "-baseline" : ""}`, "data");
-      const creds = await enrollMany(dataDir, n);
+      const creds = await enrollInto(dataDir, n);
       const server = await startSentinelServer(dataDir, bin ? { bin } : {});
       servers.push(server);
       // every client's first report (judged in full) before the sustained rate, as with loadgen
@@ -388,7 +369,7 @@ async function benchMemory() {
   const runs = [1000, 10_000].map(async (n) => {
     const label = `memory: ${n.toLocaleString("en")} clients / 30 s (compiled)`;
     const dataDir = join(work, `memory-${n / 1000}k`, "data");
-    const creds = await enrollMany(dataDir, n);
+    const creds = await enrollInto(dataDir, n);
     const server = await startSentinelServer(dataDir, { bin });
     const pid = server.proc.pid;
     await Bun.sleep(5000);
@@ -433,7 +414,7 @@ async function benchMemory() {
 async function ensureTenK() {
   if (tenK) return tenK;
   const dataDir = join(work, "ingest-10k", "data");
-  const creds = await enrollMany(dataDir, 10_000);
+  const creds = await enrollInto(dataDir, 10_000);
   // a few reports each, so every client has a state like in production
   const server = await startSentinelServer(dataDir);
   await load(server.url, creds, "max", QUICK ? 3 : 6, server.proc.pid, 30).catch(() => null);
@@ -446,7 +427,7 @@ async function benchSteady() {
   // Its own data dir: the ingest runs leave a million nonces from the last minutes, which the
   // replay guard would hold in memory (~60 B each); 10,000 clients at 30 s have 200,000 at most.
   const dataDir = join(work, "steady", "data");
-  const creds = await enrollMany(dataDir, 10_000);
+  const creds = await enrollInto(dataDir, 10_000);
   console.error(`\n[steady] 10,000 clients every 30 s for ${STEADY_S} s, load ${loadAverage()}`);
   // every client has reported once, then the server restarts: as on a Pi after an upgrade
   const first = await startSentinelServer(dataDir);
@@ -789,7 +770,7 @@ async function benchStartup() {
 
 async function benchProfile() {
   const dataDir = join(work, "profile", "data");
-  const creds = await enrollMany(dataDir, PROFILE_CLIENTS);
+  const creds = await enrollInto(dataDir, PROFILE_CLIENTS);
   const profDir = join(work, "profile", "cpu");
   mkdirSync(profDir, { recursive: true });
   const server = await startSentinelServer(dataDir, { cpuProfDir: profDir });
