@@ -372,7 +372,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     maxRequestBodySize: BUN_BODY_CEILING,
     ...(o.tlsCert && o.tlsKey ? { tls: { cert: Bun.file(o.tlsCert), key: Bun.file(o.tlsKey) } } : {}),
   });
-  const url = `${o.tlsCert ? "https" : "http"}://${o.listen.hostname.includes(":") ? `[${o.listen.hostname}]` : o.listen.hostname}:${server.port}`;
+  const url = `${o.tlsCert ? "https" : "http"}://${hostPort(o.listen.hostname, server.port ?? o.listen.port)}`;
   logger.info(`listening on ${url} (data in ${o.dataDir}); clients enroll against ${o.publicUrl}`);
 
   return {
