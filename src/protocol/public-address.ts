@@ -11,7 +11,7 @@ import { type Cidr, maskIPv4, type ParsedIp, parseCidr, parseIp } from "./ip.ts"
  * stand-ins for public addresses. 198.18.0.0/15 is here because proxy tools (Clash, sing-box)
  * hand out "fake IP" answers from it.
  */
-const NON_PUBLIC: readonly Cidr[] = [
+export const NON_PUBLIC_RANGES: readonly string[] = [
   "0.0.0.0/8", // "this network"
   "10.0.0.0/8", // private
   "100.64.0.0/10", // carrier-grade NAT
@@ -27,7 +27,8 @@ const NON_PUBLIC: readonly Cidr[] = [
   "fc00::/7", // unique local (ULA)
   "fe80::/10", // link-local
   "ff00::/8", // multicast
-].map((text) => parseCidr(text) as Cidr);
+];
+const NON_PUBLIC = NON_PUBLIC_RANGES.map((text) => parseCidr(text) as Cidr);
 
 /** True when the address lies in the range; word by word, without allocating (reports call this per answer). */
 function contains(range: Cidr, address: ParsedIp): boolean {

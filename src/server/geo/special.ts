@@ -3,33 +3,23 @@
  * public Internet address. The databases are built from RIR allocations, some of which enclose
  * such blocks (the country data says 2001:db8::/32 is "JP"), so these are never looked up there:
  * claiming a country or AS for a private or documentation address would be evidence we do not have.
+ * The non-public ranges come from protocol/public-address.ts; the documentation ranges, which it
+ * counts as public (labs use them as stand-ins), are added here.
  */
 import { parseCidr } from "../../protocol/ip.ts";
+import { NON_PUBLIC_RANGES } from "../../protocol/public-address.ts";
 import { PrefixTable } from "./prefix-table.ts";
 
 const SPECIAL_PURPOSE = [
-  "0.0.0.0/8", // "this network"
-  "10.0.0.0/8", // private (RFC 1918)
-  "100.64.0.0/10", // carrier-grade NAT (RFC 6598)
-  "127.0.0.0/8", // loopback
-  "169.254.0.0/16", // link-local
-  "172.16.0.0/12", // private
+  ...NON_PUBLIC_RANGES, // private, loopback, CGNAT, link-local, ULA, multicast, reserved
   "192.0.0.0/24", // IETF protocol assignments
   "192.0.2.0/24", // documentation (TEST-NET-1)
-  "192.168.0.0/16", // private
-  "198.18.0.0/15", // benchmarking
   "198.51.100.0/24", // documentation (TEST-NET-2)
   "203.0.113.0/24", // documentation (TEST-NET-3)
-  "224.0.0.0/4", // multicast
-  "240.0.0.0/4", // reserved, and the limited broadcast address
-  "::/127", // unspecified and loopback
   "64:ff9b:1::/48", // local-use NAT64 (RFC 8215)
   "100::/64", // discard-only (RFC 6666)
   "2001:db8::/32", // documentation
   "3fff::/20", // documentation (RFC 9637)
-  "fc00::/7", // unique local
-  "fe80::/10", // link-local
-  "ff00::/8", // multicast
 ];
 
 export const specialPurpose = new PrefixTable<true>();
