@@ -54,7 +54,9 @@ beforeAll(async () => {
     grace: 0, // a client reporting every second is offline a second after its last report
     sweepIntervalMs: 100,
   });
-  await report("at-home", { v4: HOME_EXIT });
+  // A long interval: this client must still be online (its chips fresh) when the last test runs,
+  // however slowly Chromium starts on a loaded machine.
+  await report("at-home", { v4: HOME_EXIT, intervalS: 3600 });
   await report("gone-quiet", { intervalS: 1 });
   browser = await chromium.launch({
     executablePath: Bun.which("chromium") ?? "/usr/bin/chromium",
