@@ -104,3 +104,17 @@ test("reports committed by the group commit of a file database are there after a
   for (const k of keys) expect(await reopened.meta.get(k)).toBe("1");
   await reopened.close();
 });
+
+test("syncs asked for while one runs share the next one; a failure reaches every waiter", async () => {
+  const path = tempDb();
+  const db = openDatabase(path);
+  db.exec("CREATE TABLE t (v INTEGER)");
+  const walSync = new WalSync(`${path}-wal`);
+  await Promise.all(Array.from({ length: 20 }, () => walSync.sync()));
+  const first = walSync.sync();
+  unlinkSync(`${path}-wal`); // the next fsync looks for the file again and finds none
+  const waiters = Array.from({ length: 5 }, () => walSync.sync());
+  await first; // it had its descriptor already
+  for (const w of waiters) await expect(w).rejects.toThrow("fdatasync of the database's WAL failed");
+  db.close();
+});

@@ -30,6 +30,9 @@ export class WalSync {
    * itself and rolls back what it could not write.
    */
   private failed = false;
+  /** the fsync under way, and the one that will start when it ends (shared by its waiters) */
+  private running: Promise<void> | null = null;
+  private next: Promise<void> | null = null;
 
   constructor(private readonly walPath: string) {}
 
@@ -38,15 +41,34 @@ export class WalSync {
     return !this.failed;
   }
 
-  /** Resolves once everything written to the WAL so far is on disk. */
+  /**
+   * Resolves once everything written to the WAL so far is on disk. Callers that arrive while
+   * an fsync is under way share the next one (it must start after their commit), so groups
+   * committed in quick succession cost one fsync each at most, often less.
+   */
   sync(): Promise<void> {
+    if (this.running === null) return this.start();
+    this.next ??= this.running.then(() => this.start());
+    return this.next;
+  }
+
+  private start(): Promise<void> {
+    this.next = null;
     let fd: number;
     try {
       fd = this.descriptor();
     } catch (e) {
       return Promise.reject(this.fail(e as NodeJS.ErrnoException));
     }
-    return new Promise((resolve, reject) => fdatasync(fd, (e) => (e ? reject(this.fail(e)) : resolve())));
+    const running = new Promise<void>((resolve, reject) =>
+      fdatasync(fd, (e) => (e ? reject(this.fail(e)) : resolve())),
+    );
+    this.running = running;
+    const done = () => {
+      if (this.running === running) this.running = null;
+    };
+    running.then(done, done);
+    return running;
   }
 
   close(): void {
