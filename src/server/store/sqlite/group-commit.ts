@@ -22,6 +22,8 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 export class SqliteGroupCommit implements GroupCommit {
   private queue: Pending[] = [];
   private scheduled = false;
+  /** groups being committed or waiting for their fsync */
+  private syncing = 0;
 
   constructor(
     private readonly transaction: <T>(fn: (tx: Transaction) => Promise<T>) => Promise<T>,
@@ -33,11 +35,16 @@ export class SqliteGroupCommit implements GroupCommit {
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ work, resolve: resolve as (v: unknown) => void, reject });
       if (this.queue.length >= this.maxBatch) void this.flush();
-      else if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => void this.flush());
-      }
+      else if (this.syncing === 0) this.schedule();
+      // else: the group waits for the fsync under way; its own fsync could not start sooner,
+      // and meanwhile more reports join it (fewer, larger commits under load)
     });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => void this.flush());
   }
 
   async flush(): Promise<void> {
@@ -46,6 +53,7 @@ export class SqliteGroupCommit implements GroupCommit {
     this.queue = [];
     if (batch.length === 0) return;
     const outcomes: Outcome[] = [];
+    this.syncing++;
     try {
       await this.transaction(async (tx) => {
         for (const item of batch) {
@@ -61,6 +69,8 @@ export class SqliteGroupCommit implements GroupCommit {
     } catch (error) {
       for (const item of batch) item.reject(error);
       return;
+    } finally {
+      if (--this.syncing === 0 && this.queue.length > 0) this.schedule();
     }
     batch.forEach((item, i) => {
       const o = outcomes[i] as Outcome;
