@@ -23,7 +23,7 @@ export class SqliteGroupCommit implements GroupCommit {
   private queue: Pending[] = [];
   private scheduled = false;
   /** groups being committed or waiting for their fsync */
-  private syncing = 0;
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly transaction: <T>(fn: (tx: Transaction) => Promise<T>) => Promise<T>,
@@ -34,8 +34,8 @@ export class SqliteGroupCommit implements GroupCommit {
   run<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ work, resolve: resolve as (v: unknown) => void, reject });
-      if (this.queue.length >= this.maxBatch) void this.flush();
-      else if (this.syncing === 0) this.schedule();
+      if (this.queue.length >= this.maxBatch) void this.commitQueued();
+      else if (this.inFlight.size === 0) this.schedule();
       // else: the group waits for the fsync under way; its own fsync could not start sooner,
       // and meanwhile more reports join it (fewer, larger commits under load)
     });
@@ -44,16 +44,31 @@ export class SqliteGroupCommit implements GroupCommit {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => void this.flush());
+    setImmediate(() => void this.commitQueued());
   }
 
+  /** Commits what is queued now; resolves once every group committed so far is on disk. */
   async flush(): Promise<void> {
+    await this.commitQueued();
+    await Promise.all(this.inFlight);
+  }
+
+  private commitQueued(): Promise<void> {
     this.scheduled = false;
     const batch = this.queue;
     this.queue = [];
-    if (batch.length === 0) return;
+    if (batch.length === 0) return Promise.resolve();
+    const group = this.commit(batch).finally(() => {
+      this.inFlight.delete(group);
+      if (this.inFlight.size === 0 && this.queue.length > 0) this.schedule();
+    });
+    this.inFlight.add(group);
+    return group;
+  }
+
+  /** One transaction for the batch; settles every caller, never rejects itself. */
+  private async commit(batch: Pending[]): Promise<void> {
     const outcomes: Outcome[] = [];
-    this.syncing++;
     try {
       await this.transaction(async (tx) => {
         for (const item of batch) {
@@ -69,8 +84,6 @@ export class SqliteGroupCommit implements GroupCommit {
     } catch (error) {
       for (const item of batch) item.reject(error);
       return;
-    } finally {
-      if (--this.syncing === 0 && this.queue.length > 0) this.schedule();
     }
     batch.forEach((item, i) => {
       const o = outcomes[i] as Outcome;

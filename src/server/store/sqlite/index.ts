@@ -127,6 +127,8 @@ export function openSqliteStore(path: string, opts: { quickCheck?: boolean } = {
     afterCommit: (fn) => engine.afterCommit(fn),
   };
   const transaction = <T>(fn: (tx: Transaction) => Promise<T>) => engine.transaction(tx, fn);
+  // the report path's commits: fsync in the thread pool, the next group committed meanwhile
+  const groupCommit = new SqliteGroupCommit((fn) => engine.transaction(tx, fn, true), engine);
   const startedAt = Date.now();
 
   return {
@@ -137,8 +139,7 @@ export function openSqliteStore(path: string, opts: { quickCheck?: boolean } = {
     leadership: soleLeader(startedAt),
     sqlite: {
       path,
-      // the report path's commits: fsync in the thread pool, the next group committed meanwhile
-      groupCommit: new SqliteGroupCommit((fn) => engine.transaction(tx, fn, true), engine),
+      groupCommit,
       // VACUUM INTO reads one consistent snapshot while writers go on (WAL), and writes a
       // compact, self-contained file (no -wal beside it).
       backupTo: (file) => engine.root(() => void db.query("VACUUM INTO ?").run(file)),
@@ -159,8 +160,9 @@ export function openSqliteStore(path: string, opts: { quickCheck?: boolean } = {
     readiness: () => engine.root(() => readiness(db)),
     close: async () => {
       feed.close();
+      await groupCommit.flush(); // queued reports commit, and their fsyncs end, before the close
+      await walSync?.close();
       await engine.root(() => db.close());
-      walSync?.close();
     },
   };
 }

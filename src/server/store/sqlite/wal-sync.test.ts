@@ -78,7 +78,7 @@ test("a failed fsync fails the commit's callers with a storage error (503), and 
   await engine.transaction({}, async () => void db.run("INSERT INTO t VALUES (1)"), true);
   expect(walSync.usable).toBe(true);
   // the descriptor cannot be (re)opened: what a vanished or unreadable WAL looks like here
-  walSync.close();
+  await walSync.close();
   unlinkSync(`${path}-wal`);
   const failed = engine.transaction({}, async () => void db.run("INSERT INTO t VALUES (2)"), true);
   const error = await failed.then(

@@ -71,7 +71,13 @@ export class WalSync {
     return running;
   }
 
-  close(): void {
+  /** After the fsyncs under way (the database is closing: their callers still wait for them). */
+  async close(): Promise<void> {
+    while (this.running) await this.running.catch(() => {});
+    this.dropDescriptor();
+  }
+
+  private dropDescriptor(): void {
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
   }
@@ -79,7 +85,7 @@ export class WalSync {
   /** Our descriptor of the WAL, reopened if SQLite replaced the file (a stat per group: ~1 µs). */
   private descriptor(): number {
     if (this.fd === null || statSync(this.walPath).ino !== this.inode) {
-      this.close();
+      this.dropDescriptor();
       this.fd = openSync(this.walPath, "r");
       this.inode = fstatSync(this.fd).ino;
     }
