@@ -82,6 +82,7 @@ export class SqliteEngine {
   private readonly rollbackToSavepoint;
   private readonly relaxSync;
   private readonly restoreSync;
+  private readonly totalChanges;
 
   constructor(
     readonly db: Database,
@@ -89,8 +90,9 @@ export class SqliteEngine {
     /** a top-level transaction rolled back: in-memory views of its writes must be dropped */
     private readonly onRollback: (error: unknown) => void,
     /** the WAL's fsync off the event loop (wal-sync.ts); null for a database in memory */
-    private readonly walSync: Pick<WalSync, "usable" | "sync"> | null = null,
+    private readonly walSync: Pick<WalSync, "usable" | "sync" | "settled"> | null = null,
   ) {
+    this.totalChanges = db.query<{ n: number }, []>("SELECT total_changes() AS n");
     this.relaxSync = db.query("PRAGMA synchronous = NORMAL");
     this.restoreSync = db.query("PRAGMA synchronous = FULL");
     this.begin = db.query("BEGIN IMMEDIATE");
@@ -141,12 +143,15 @@ export class SqliteEngine {
     let result: T;
     let callbacks: (() => void)[];
     const walSync = deferSync && this.walSync?.usable ? this.walSync : null;
+    let wrote = true;
     try {
       if (walSync) this.relaxSync.run();
+      const changesBefore = walSync ? (this.totalChanges.get() as { n: number }).n : 0;
       this.begin.run();
       try {
         result = await current.run(open, () => fn(tx));
         this.hooks.beforeCommit();
+        if (walSync) wrote = (this.totalChanges.get() as { n: number }).n !== changesBefore;
         this.commit.run();
         this.hooks.committed();
       } catch (e) {
@@ -166,7 +171,7 @@ export class SqliteEngine {
     // A failed fsync fails the callers (503: the clients send again), yet the commit is in
     // SQLite's view of the file, so the announcements of what it changed still go out.
     let syncError: unknown = null;
-    if (walSync) await walSync.sync().catch((e: unknown) => (syncError = e));
+    if (walSync) await (wrote ? walSync.sync() : walSync.settled()).catch((e: unknown) => (syncError = e));
     // after the release: a callback may use the store
     for (const fn of callbacks) runCallback(fn);
     if (syncError) throw syncError;

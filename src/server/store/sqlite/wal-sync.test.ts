@@ -27,7 +27,11 @@ test("a deferred-sync commit frees the connection before its fsync and resolves 
   const db = openDatabase(tempDb());
   db.exec("CREATE TABLE t (v INTEGER)");
   const pending: (() => void)[] = [];
-  const controlledSync = { usable: true, sync: () => new Promise<void>((resolve) => pending.push(resolve)) };
+  const controlledSync = {
+    usable: true,
+    sync: () => new Promise<void>((resolve) => pending.push(resolve)),
+    settled: () => Promise.resolve(),
+  };
   const engine = new SqliteEngine(db, noHooks, () => {}, controlledSync);
   let announced = false;
   let resolved = false;
@@ -59,13 +63,45 @@ test("without deferSync, or once the WAL sync failed, commits are FULL and fsync
   const db = openDatabase(tempDb());
   db.exec("CREATE TABLE t (v INTEGER)");
   let calls = 0;
-  const walSync = { usable: true, sync: async () => void calls++ };
+  const walSync = { usable: true, sync: async () => void calls++, settled: async () => {} };
   const engine = new SqliteEngine(db, noHooks, () => {}, walSync);
   await engine.transaction({}, async () => void db.run("INSERT INTO t VALUES (1)"));
   expect(calls).toBe(0);
   walSync.usable = false;
   await engine.transaction({}, async () => void db.run("INSERT INTO t VALUES (2)"), true);
   expect(calls).toBe(0);
+  db.close();
+});
+
+test("a transaction that wrote nothing starts no fsync, but waits for the one under way", async () => {
+  const db = openDatabase(tempDb());
+  db.exec("CREATE TABLE t (v INTEGER)");
+  let syncs = 0;
+  let release = () => {};
+  const underWay = new Promise<void>((resolve) => (release = resolve));
+  const walSync = {
+    usable: true,
+    sync: () => {
+      syncs++;
+      return underWay;
+    },
+    settled: () => underWay,
+  };
+  const engine = new SqliteEngine(db, noHooks, () => {}, walSync);
+  const writer = engine.transaction({}, async () => void db.run("INSERT INTO t VALUES (1)"), true);
+  let readerDone = false;
+  const reader = engine
+    .transaction({}, async () => db.query("SELECT count(*) AS n FROM t").get(), true)
+    .then((row) => {
+      readerDone = true;
+      return row;
+    });
+  await Bun.sleep(5);
+  expect([syncs, readerDone]).toEqual([1, false]); // it read a commit whose fsync is not done
+  release();
+  expect(await reader).toEqual({ n: 1 });
+  await writer;
+  expect(syncs).toBe(1);
   db.close();
 });
 

@@ -52,6 +52,15 @@ export class WalSync {
     return this.next;
   }
 
+  /**
+   * Resolves once the fsyncs under way or queued have ended: what a transaction that wrote
+   * nothing needs before it answers, since what it read may have been committed but not yet
+   * synced (free when nothing is pending, as for an unchanged legacy keepalive).
+   */
+  settled(): Promise<void> {
+    return this.next ?? this.running ?? Promise.resolve();
+  }
+
   private start(): Promise<void> {
     this.next = null;
     let fd: number;
