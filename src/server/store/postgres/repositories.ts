@@ -205,6 +205,27 @@ export function pgMeta(db: SQL): MetaRepository {
 export const nonceKey = (clientId: string, nonce: string): bigint =>
   BigInt.asIntN(64, Bun.hash.wyhash(`${clientId}.${nonce}`));
 
+/**
+ * Many nonce uses in one statement (group commit): the hashes (nonceKey, as decimal strings)
+ * that were fresh. A hash must appear once; an expired row is taken over, as in `use`.
+ */
+export async function useNonces(
+  db: SQL,
+  uses: readonly { hash: string; expiresAt: number }[],
+  now: number,
+): Promise<Set<string>> {
+  const rows = await db`INSERT INTO nonces (hash, expires_at)
+    SELECT * FROM unnest(${uses.map((u) => u.hash)}::bigint[], ${uses.map((u) => u.expiresAt)}::bigint[])
+    ON CONFLICT (hash) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at < ${now}
+    RETURNING hash`;
+  return new Set(rows.map((r: Row) => String(r.hash)));
+}
+
+/** Forgets nonces a unit used before it failed (group commit: its report was not stored). */
+export async function forgetNonces(db: SQL, hashes: readonly string[]): Promise<void> {
+  await db`DELETE FROM nonces WHERE hash = ANY(${[...hashes]}::bigint[])`;
+}
+
 export function pgNonces(db: SQL): NonceRepository {
   return {
     async use(clientId, nonce, expiresAt, now) {
