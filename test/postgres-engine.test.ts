@@ -95,6 +95,22 @@ describe.skipIf(!TEST_POSTGRES)("PostgreSQL engine", () => {
     expect(allowed).toBe(10);
   });
 
+  test("rate-limit takes of one turn travel together, and each key is charged as if alone", async () => {
+    const db = await database();
+    const s = await replica(db.url);
+    const keys = Array.from({ length: 50 }, (_, i) => `k${i}`);
+    // every key twice at once with a burst of 1: one take each is allowed, the other waits 1 s
+    const waits = await Promise.all([...keys, ...keys].map((k) => s.limits.take("report", k, 1, 1, T0)));
+    expect(waits.slice(0, 50)).toEqual(keys.map(() => 0));
+    expect(waits.slice(50)).toEqual(keys.map(() => 1));
+    // other buckets and rates in the same turn do not mix
+    const [other, again] = await Promise.all([
+      s.limits.take("login", "k0", 1, 1, T0),
+      s.limits.take("report", "k0", 1, 1, T0 + 1_000),
+    ]);
+    expect([other, again]).toEqual([0, 0]);
+  });
+
   test("pool size and statement timeout: a statement stuck behind a lock is cancelled and reads as a storage failure", async () => {
     const db = await database();
     const s = await replica(db.url, { poolSize: 2, statementTimeoutMs: 300, replicaId: "pool-test" });
