@@ -58,9 +58,7 @@ export interface PostgresStoreOptions {
   log?: ChangeFeedLog & { info(message: string, fields?: Record<string, unknown>): void };
 }
 
-const BATCHES_AT_ONCE = 2;
 const MAX_BATCH = 256;
-const MAX_WAITING = 2_048;
 
 export const POSTGRES_DEFAULTS = { poolSize: 10, statementTimeoutMs: 5_000, connectTimeoutS: 5 } as const;
 
@@ -184,19 +182,17 @@ export class PgTransaction extends PgRepositories implements Transaction {
 }
 
 /**
- * Report batches: at most all but two of the pool's connections (the sweeper, the dashboard and
- * the API keep theirs), and fewer than that: a batch that waits for a connection grows, and one
- * big batch costs the database less than several small ones. Reports wait for a batch while
- * about a second's worth of them at this machine's rate do; beyond that the database cannot
- * keep up, and a report is refused at once (503 + Retry-After: the client keeps it) instead of
- * queueing without end.
+ * Report batches: one per connection of all but two of the pool's (the sweeper, the dashboard
+ * and the API keep theirs), up to 256 reports each, and as many waiting as fill one more batch
+ * per connection. A batch that waits for a connection grows, and one big batch costs the
+ * database less than several small ones; several at once keep changed reports (each a few
+ * statements of its own, in turn inside its batch) from waiting behind one another. Beyond the
+ * waiting ones the database cannot keep up: a report is refused at once (503 + Retry-After: the
+ * client keeps it) instead of queueing without end.
  */
 export function reportBatching(poolSize: number): GroupCommitOptions {
-  return {
-    concurrent: Math.max(1, Math.min(BATCHES_AT_ONCE, poolSize - 2)),
-    maxBatch: MAX_BATCH,
-    maxWaiting: MAX_WAITING,
-  };
+  const slots = Math.max(1, poolSize - 2);
+  return { concurrent: slots, maxBatch: MAX_BATCH, maxWaiting: slots * MAX_BATCH };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
