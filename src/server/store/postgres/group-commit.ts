@@ -239,6 +239,8 @@ class Batch {
   /**
    * Two reports of one client in a batch are judged one after the other, as in transactions of
    * their own: the second reads the client once the first has ended, and sees what it wrote.
+   * (A report locks one client: two units locking two clients each, in opposite orders, would
+   * wait for each other here.)
    */
   private async lockFor(unit: Unit, id: string): Promise<ClientRecord | null> {
     const before = this.lockedBy.get(id);
