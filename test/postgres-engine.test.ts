@@ -111,6 +111,23 @@ describe.skipIf(!TEST_POSTGRES)("PostgreSQL engine", () => {
     expect([other, again]).toEqual([0, 0]);
   });
 
+  test("rate-limit rows are deleted once their bucket has been full for 10 minutes, not while the key is in use", async () => {
+    const db = await database();
+    const s = await replica(db.url);
+    await s.limits.take("report", "idle", 1, 5, T0);
+    await s.limits.take("report", "busy", 1, 5, T0 + 9 * 60_000);
+    // a minute later the cleanup runs: "idle" was full since T0 + 1 s, "busy" since 9 minutes later
+    await s.limits.take("report", "other", 1, 5, T0 + 11 * 60_000);
+    await waitFor(
+      async () =>
+        (await db.admin`SELECT key FROM rate_limits ORDER BY key`)
+          .map((r: { key: string }) => r.key)
+          .join() === "busy,other",
+      2_000,
+      "the idle row to go",
+    );
+  });
+
   test("pool size and statement timeout: a statement stuck behind a lock is cancelled and reads as a storage failure", async () => {
     const db = await database();
     const s = await replica(db.url, { poolSize: 2, statementTimeoutMs: 300, replicaId: "pool-test" });

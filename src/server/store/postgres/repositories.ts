@@ -247,6 +247,12 @@ export function pgNonces(db: SQL): NonceRepository {
 
 /** How often one process deletes rate-limit rows whose bucket is full again (they mean nothing). */
 const LIMITS_CLEANUP_MS = 60_000;
+/**
+ * Only rows full for this long go: a client reporting every 30 s would have its row deleted and
+ * written again each minute (100,000 rows at once at 100,000 clients, a second during which its
+ * takes wait on the deleted rows' locks), for nothing.
+ */
+const LIMITS_IDLE_MS = 600_000;
 
 interface Take {
   bucket: string;
@@ -267,7 +273,7 @@ export function pgRateLimits(db: SQL, cleanup: { at: number }): RateLimitReposit
   const removeFull = async (now: number) => {
     if (now - cleanup.at < LIMITS_CLEANUP_MS) return;
     cleanup.at = now;
-    await db`DELETE FROM rate_limits WHERE full_at < ${now}`;
+    await db`DELETE FROM rate_limits WHERE full_at < ${now - LIMITS_IDLE_MS}`;
   };
   /** The wait (s) until `key` has a token again, for a take that found none. */
   const waitOf = async (bucket: string, key: string, ratePerS: number, burst: number, now: number) => {
@@ -326,12 +332,9 @@ export function pgRateLimits(db: SQL, cleanup: { at: number }): RateLimitReposit
     scheduled = false;
     const takes = waiting;
     waiting = [];
-    try {
-      await removeFull(Math.max(...takes.map((t) => t.now)));
-    } catch (e) {
-      for (const t of takes) t.reject(e);
-      return;
-    }
+    // beside the takes, not before them: they need none of the rows it deletes; a cleanup that
+    // fails leaves rows that mean nothing until the next one
+    removeFull(Math.max(...takes.map((t) => t.now))).catch(() => {});
     // one statement per bucket and rate; a key asked twice goes again once this round is done
     const groups = new Map<string, Take[]>();
     const seen = new Set<string>();
