@@ -9,7 +9,11 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { causesOf } from "../src/server/monitor/causes.ts";
 import type { ClientState } from "../src/server/monitor/types.ts";
 import { storageFailure } from "../src/server/store/errors.ts";
-import { openPostgresStore, type PostgresStoreOptions } from "../src/server/store/postgres/index.ts";
+import {
+  openPostgresStore,
+  type PostgresStoreOptions,
+  reportBatching,
+} from "../src/server/store/postgres/index.ts";
 import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from "../src/server/store/postgres/migrations.ts";
 import type { ChangeTopic, Store } from "../src/server/store/types.ts";
 import {
@@ -91,6 +95,39 @@ describe.skipIf(!TEST_POSTGRES)("PostgreSQL engine", () => {
     expect(allowed).toBe(10);
   });
 
+  test("rate-limit takes of one turn travel together, and each key is charged as if alone", async () => {
+    const db = await database();
+    const s = await replica(db.url);
+    const keys = Array.from({ length: 50 }, (_, i) => `k${i}`);
+    // every key twice at once with a burst of 1: one take each is allowed, the other waits 1 s
+    const waits = await Promise.all([...keys, ...keys].map((k) => s.limits.take("report", k, 1, 1, T0)));
+    expect(waits.slice(0, 50)).toEqual(keys.map(() => 0));
+    expect(waits.slice(50)).toEqual(keys.map(() => 1));
+    // other buckets and rates in the same turn do not mix
+    const [other, again] = await Promise.all([
+      s.limits.take("login", "k0", 1, 1, T0),
+      s.limits.take("report", "k0", 1, 1, T0 + 1_000),
+    ]);
+    expect([other, again]).toEqual([0, 0]);
+  });
+
+  test("rate-limit rows are deleted once their bucket has been full for 10 minutes, not while the key is in use", async () => {
+    const db = await database();
+    const s = await replica(db.url);
+    await s.limits.take("report", "idle", 1, 5, T0);
+    await s.limits.take("report", "busy", 1, 5, T0 + 9 * 60_000);
+    // a minute later the cleanup runs: "idle" was full since T0 + 1 s, "busy" since 9 minutes later
+    await s.limits.take("report", "other", 1, 5, T0 + 11 * 60_000);
+    await waitFor(
+      async () =>
+        (await db.admin`SELECT key FROM rate_limits ORDER BY key`)
+          .map((r: { key: string }) => r.key)
+          .join() === "busy,other",
+      2_000,
+      "the idle row to go",
+    );
+  });
+
   test("pool size and statement timeout: a statement stuck behind a lock is cancelled and reads as a storage failure", async () => {
     const db = await database();
     const s = await replica(db.url, { poolSize: 2, statementTimeoutMs: 300, replicaId: "pool-test" });
@@ -117,40 +154,171 @@ describe.skipIf(!TEST_POSTGRES)("PostgreSQL engine", () => {
     expect((await s.clients.get("c1"))?.id).toBe("c1");
   });
 
-  test("report transactions: admission control sheds the excess at once and leaves connections for the rest", async () => {
+  const beat = (at: number) => ({
+    lastSourceIp: "203.0.113.9",
+    lastReportAt: at,
+    lastObservedAt: at,
+    lateAt: at + 45_000,
+    offlineAt: at + 90_000,
+    nextCheckAt: at + 45_000,
+  });
+  async function withClients(s: Store, n: number, prefix = "c"): Promise<string[]> {
+    const ids = Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(3, "0")}`);
+    await s.transaction(async (tx) => {
+      for (const id of ids) await tx.clients.create({ id, name: id, createdAt: T0, secretEnc: "x" });
+    });
+    return ids;
+  }
+
+  test("report transactions: the reports of one turn share one transaction, committed when the last is done", async () => {
     const db = await database();
-    // a pool of 3: one report transaction at a time, 8 waiting, the rest refused
     const s = await replica(db.url, { poolSize: 3 });
     const reports = s.postgres?.reportTransaction;
     if (!reports) throw new Error("no report transactions");
+    const ids = await withClients(s, 10);
     let release!: () => void;
     const held = new Promise<void>((r) => {
       release = r;
     });
-    const order: number[] = [];
+    let done = 0;
+    const all = ids.map((id, i) =>
+      reports
+        .call(s.postgres, async (tx) => {
+          expect(await tx.nonces.use(id, "n", T0 + 60_000, T0)).toBe(true);
+          await tx.clients.getForUpdate(id);
+          await tx.clients.heartbeat(id, beat(T0 + i));
+          if (i === 0) await held;
+        })
+        .then(() => done++),
+    );
+    await Bun.sleep(300);
+    // one unit is not done: none is acknowledged and nothing is visible outside
+    expect(done).toBe(0);
+    const [n] = await db.admin`SELECT count(*)::int AS n FROM nonces`;
+    expect(n.n).toBe(0);
+    release();
+    await Promise.all(all);
+    const rows = await db.admin`SELECT id, last_report_at FROM clients ORDER BY id`;
+    expect(rows.map((r: { last_report_at: string }) => Number(r.last_report_at))).toEqual(
+      ids.map((_, i) => T0 + i),
+    );
+  });
+
+  test("report transactions: beyond the waiting limit a report is refused at once, and the sweeper's connections stay free", async () => {
+    const db = await database();
+    // a pool of 3: one batch at a time, two connections for the rest
+    const s = await replica(db.url, { poolSize: 3 });
+    const reports = s.postgres?.reportTransaction;
+    if (!reports) throw new Error("no report transactions");
+    const { maxWaiting, concurrent } = reportBatching(3);
+    expect(concurrent).toBe(1);
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
     const first = reports.call(s.postgres, async (tx) => {
       await tx.meta.set("k0", "v");
       await held;
-      order.push(0);
     });
     await Bun.sleep(50);
-    const queued = Array.from({ length: 8 }, (_, i) =>
-      reports.call(s.postgres, async (tx) => {
-        await tx.meta.set(`k${i + 1}`, "v");
-        order.push(i + 1);
-      }),
+    const queued = Array.from({ length: maxWaiting }, (_, i) =>
+      reports.call(s.postgres, (tx) => tx.meta.set(`k${i + 1}`, "v")),
     );
     const refused = await reports.call(s.postgres, async () => {}).catch((e) => e);
     expect(storageFailure(refused)).toBe("the database is overloaded");
-    // the sweeper, the dashboard, the API: their work does not queue behind the reports
     const started = Date.now();
     await s.transaction((tx) => tx.meta.set("sweeper", "ran"));
     expect(await s.meta.get("sweeper")).toBe("ran");
     expect(Date.now() - started).toBeLessThan(1_000);
     release();
     await Promise.all([first, ...queued]);
-    expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
-    expect(await s.meta.get("k8")).toBe("v");
+    expect(await s.meta.get(`k${maxWaiting}`)).toBe("v");
+  });
+
+  test("report transactions: a report that fails keeps its gathered heartbeat out; one that wrote outside a savepoint fails its batch as a storage failure", async () => {
+    const db = await database();
+    const s = await replica(db.url);
+    const reports = s.postgres?.reportTransaction;
+    if (!reports) throw new Error("no report transactions");
+    const [a, b, c] = (await withClients(s, 3)) as [string, string, string];
+    const unchanged = (id: string, nonce: string, fail?: "after beat" | "after event") =>
+      reports.call(s.postgres, async (tx) => {
+        if (!(await tx.nonces.use(id, nonce, T0 + 60_000, T0))) return "replayed";
+        await tx.clients.getForUpdate(id);
+        if (fail === "after event")
+          await tx.events.append({
+            clientId: id,
+            kind: "x.test",
+            from: null,
+            to: null,
+            evidence: {},
+            at: T0,
+            suppressed: true,
+          });
+        await tx.clients.heartbeat(id, beat(T0 + 5));
+        if (fail) throw new Error(`failed ${fail}`);
+        return "stored";
+      });
+    const first = await Promise.allSettled([unchanged(a, "n1"), unchanged(b, "n1", "after beat")]);
+    expect(first[0]).toEqual({ status: "fulfilled", value: "stored" });
+    expect((first[1] as PromiseRejectedResult).reason.message).toBe("failed after beat");
+    expect((await s.clients.get(a))?.lastReportAt).toBe(T0 + 5);
+    expect((await s.clients.get(b))?.lastReportAt).toBeNull();
+    expect(await s.nonces.use(b, "n1", T0 + 60_000, T0)).toBe(true);
+
+    const second = await Promise.allSettled([unchanged(c, "n2"), unchanged(a, "n2", "after event")]);
+    const neighbour = (second[0] as PromiseRejectedResult).reason;
+    expect(storageFailure(neighbour)).toBe("a report stored together with this one failed");
+    expect((second[1] as PromiseRejectedResult).reason.message).toBe("failed after event");
+    expect(await s.events.count()).toBe(0);
+    expect((await s.clients.get(c))?.lastReportAt).toBeNull();
+    expect(await s.nonces.use(c, "n2", T0 + 60_000, T0)).toBe(true);
+  });
+
+  test("report batches on two replicas lock overlapping clients without deadlock, and one client's flip is stored once", async () => {
+    const db = await database();
+    const [r1, r2] = [await replica(db.url, { poolSize: 4 }), await replica(db.url, { poolSize: 4 })];
+    const ids = await withClients(r1, 60);
+    /** judged as the monitor does: flip once, when the locked row still has the revision it read before */
+    const report = (s: Store, id: string, nonce: string) =>
+      s.postgres?.reportTransaction(async (tx) => {
+        if (!(await tx.nonces.use(id, nonce, T0 + 60_000, T0))) return;
+        const client = await tx.clients.getForUpdate(id);
+        if (client?.revision !== 0) return tx.clients.heartbeat(id, beat(T0 + 1));
+        await tx.transaction(async (inner) => {
+          await inner.clients.applyReport(id, {
+            state: null as never,
+            lastReport: null as never,
+            exit: null,
+            lastSourceIp: null,
+            lastReportAt: T0,
+            lastObservedAt: T0,
+            status: "red",
+            liveness: "online",
+            lateAt: null,
+            offlineAt: null,
+            nextCheckAt: null,
+          });
+          await inner.events.append({
+            clientId: id,
+            kind: "client.flip",
+            from: "green",
+            to: "red",
+            evidence: {},
+            at: T0,
+            suppressed: false,
+          });
+        });
+      });
+    // every client reported to both replicas at once, in opposite orders, three times over
+    for (let round = 0; round < 3; round++)
+      await Promise.all([
+        ...ids.map((id) => report(r1, id, `a${round}`)),
+        ...[...ids].reverse().map((id) => report(r2, id, `b${round}`)),
+      ]);
+    const rows = await db.admin`SELECT client_id, count(*)::int AS n FROM events GROUP BY client_id`;
+    expect(rows.length).toBe(ids.length);
+    expect(rows.every((r: { n: number }) => r.n === 1)).toBe(true);
   });
 
   test("a database written by a newer sentinel is refused, and readiness says why", async () => {

@@ -7,9 +7,16 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { SQL } from "bun";
 import { run } from "../src/main.ts";
+import { HEADER_CLIENT, HEADER_NONCE } from "../src/protocol/signing.ts";
 import { KEY_FINGERPRINT_META } from "../src/server/auth/key-fingerprint.ts";
+import { createKeyring, parseServerKey } from "../src/server/auth/keyring.ts";
+import { enrollClient } from "../src/server/enrollment.ts";
+import { openPostgresStore } from "../src/server/store/postgres/index.ts";
+import { nonceKey } from "../src/server/store/postgres/repositories.ts";
 import { createTestDatabase, TEST_POSTGRES, type TestDatabase } from "./helpers/postgres.ts";
+import { type Credentials, sampleReport, signedPost } from "./helpers/report.ts";
 import { startTestServer, tempDir } from "./helpers/server.ts";
 
 const cleanups: (() => unknown)[] = [];
@@ -74,6 +81,51 @@ describe.skipIf(!TEST_POSTGRES)("sentinel server on PostgreSQL", () => {
     expect([...leaders].sort()).toEqual(["0", "1"]);
     const leaderText = metrics[leaders.indexOf("1")] as string;
     expect(leaderText).toContain('sentinel_leadership_changes_total{to="leader"} 1');
+  });
+
+  test("reports sent at once are committed together: every 202 is stored, a request sent twice is stored once, a client's two reports are judged one after the other", async () => {
+    const db = await database();
+    const key = keyFile(7);
+    const server = await replica(db.url, key);
+    const store = await openPostgresStore(db.url, { poolSize: 2 });
+    const creds: Credentials[] = [];
+    try {
+      const keyring = createKeyring([parseServerKey(await Bun.file(key).text(), key)]);
+      for (let i = 0; i < 60; i++) {
+        const e = await enrollClient(store, keyring, `batch-${i}`, "http://x", Date.now());
+        creds.push({ id: e.id, secret: e.secret });
+      }
+    } finally {
+      await store.close();
+    }
+    const requests = creds.map((c) => signedPost(server.url, c, JSON.stringify(sampleReport())));
+    const [first, second] = creds as [Credentials, Credentials];
+    const replay = (requests[0] as Request).clone();
+    const again = signedPost(server.url, second, JSON.stringify(sampleReport()));
+    const responses = await Promise.all([...requests, replay, again].map((r) => fetch(r)));
+    const statuses = responses.map((r) => r.status);
+    expect(statuses.filter((s) => s === 202)).toHaveLength(61);
+    expect(statuses.filter((s) => s === 401)).toHaveLength(1);
+    const admin = new SQL(db.url, { max: 1 });
+    try {
+      const hashes = [...requests, again].map((r) =>
+        nonceKey(r.headers.get(HEADER_CLIENT) as string, r.headers.get(HEADER_NONCE) as string).toString(),
+      );
+      const [stored] =
+        await admin`SELECT count(*)::int AS n FROM nonces WHERE hash = ANY(${hashes}::bigint[])`;
+      expect(stored.n).toBe(61);
+      const seen =
+        await admin`SELECT client_id, count(*)::int AS n FROM events WHERE kind = 'client.first_seen'
+        GROUP BY client_id`;
+      expect(seen).toHaveLength(60);
+      expect(seen.every((r: { n: number }) => r.n === 1)).toBe(true);
+      const [twice] = await admin`SELECT revision FROM clients WHERE id = ${second.id}`;
+      const [once] = await admin`SELECT revision FROM clients WHERE id = ${first.id}`;
+      // the second report of one client saw the first's judgment: unchanged, a heartbeat
+      expect([Number(once.revision), Number(twice.revision)]).toEqual([1, 1]);
+    } finally {
+      await admin.close();
+    }
   });
 
   test("a replica with another server key, or with none, is refused with a clear message", async () => {

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import type { ReportV1 } from "../../src/protocol/report.ts";
 import { DEFAULT_SETTINGS } from "../../src/server/monitor/settings.ts";
 import type { ClientState } from "../../src/server/monitor/types.ts";
+import { reportCommit } from "../../src/server/store/index.ts";
 import type {
   ChangeMessages,
   ChangeTopic,
@@ -15,6 +16,7 @@ import type {
   HistoryRow,
   NewOutboxRow,
   Store,
+  Transaction,
 } from "../../src/server/store/types.ts";
 
 export interface ContractTarget {
@@ -594,6 +596,111 @@ export function describeStore(name: string, target: ContractTarget): void {
         expect(await s.outbox.list({ limit: 10 })).toEqual([]);
         expect(await s.tokens.list()).toEqual([]);
         expect(await s.auth.listAudit({ limit: 10 })).toEqual([]);
+      });
+    });
+
+    describe("report commits (reportCommit: reports committed together)", () => {
+      const beat = (at: number) => ({
+        lastSourceIp: "203.0.113.9",
+        lastReportAt: at,
+        lastObservedAt: at - 100,
+        lateAt: at + 45_000,
+        offlineAt: at + 90_000,
+        nextCheckAt: at + 45_000,
+      });
+      /** An unchanged report's unit of work, as the monitor does it on PostgreSQL. */
+      const unchangedReport =
+        (id: string, nonce: string, at: number, announced: string[]) => async (tx: Transaction) => {
+          if (!(await tx.nonces.use(id, nonce, T0 + 60_000, T0))) return "replayed";
+          const client = await tx.clients.getForUpdate(id);
+          if (!client) throw new Error(`no client ${id}`);
+          await tx.clients.heartbeat(id, beat(at));
+          tx.afterCommit(() => announced.push(id));
+          return "stored";
+        };
+      const clients = async (s: Store, n: number) => {
+        const ids = Array.from({ length: n }, (_, i) => `c${i}`);
+        for (const id of ids) await s.clients.create({ id, name: id, createdAt: T0, secretEnc: "x" });
+        return ids;
+      };
+
+      test("reports made at once are each stored, and announced only after the commit", async () => {
+        const s = await fresh();
+        const ids = await clients(s, 40);
+        const commit = reportCommit(s);
+        const announced: string[] = [];
+        const results = await Promise.all(
+          ids.map((id, i) => commit(unchangedReport(id, "n1", T0 + i, announced))),
+        );
+        expect(results).toEqual(ids.map(() => "stored"));
+        expect(announced.sort()).toEqual([...ids].sort());
+        for (const c of await s.clients.getMany(ids)) expect(c.lastReportAt).toBe(T0 + ids.indexOf(c.id));
+        // the nonces are burnt
+        for (const id of ids) expect(await s.nonces.use(id, "n1", T0 + 60_000, T0)).toBe(false);
+      });
+
+      test("a nonce used twice in one batch is accepted once", async () => {
+        const s = await fresh();
+        await clients(s, 1);
+        const commit = reportCommit(s);
+        const announced: string[] = [];
+        const results = await Promise.all([
+          commit(unchangedReport("c0", "same", T0, announced)),
+          commit(unchangedReport("c0", "same", T0 + 1, announced)),
+          commit(unchangedReport("c0", "other", T0 + 2, announced)),
+        ]);
+        expect(results.filter((r) => r === "stored")).toHaveLength(2);
+        expect(results.filter((r) => r === "replayed")).toHaveLength(1);
+        expect(results[2]).toBe("stored");
+      });
+
+      test("a report that fails leaves nothing behind and its neighbours are stored", async () => {
+        const s = await fresh();
+        await clients(s, 3);
+        const commit = reportCommit(s);
+        const announced: string[] = [];
+        const failing = commit(async (tx) => {
+          expect(await tx.nonces.use("c1", "n1", T0 + 60_000, T0)).toBe(true);
+          await tx.clients.getForUpdate("c1");
+          tx.afterCommit(() => announced.push("c1"));
+          // a unit is atomic by itself: its writes in one savepoint
+          await tx.transaction(async (inner) => {
+            await inner.clients.heartbeat("c1", beat(T0 + 1));
+            await inner.clients.applyReport("c1", update());
+            throw new Error("judging failed");
+          });
+        });
+        const [first, , last] = await Promise.allSettled([
+          commit(unchangedReport("c0", "n1", T0, announced)),
+          failing,
+          commit(unchangedReport("c2", "n1", T0 + 2, announced)),
+        ]);
+        expect(first).toEqual({ status: "fulfilled", value: "stored" });
+        expect(last).toEqual({ status: "fulfilled", value: "stored" });
+        await expect(failing).rejects.toThrow("judging failed");
+        expect(announced.sort()).toEqual(["c0", "c2"]);
+        const c1 = await s.clients.get("c1");
+        expect([c1?.lastReportAt, c1?.revision, c1?.state]).toEqual([null, 0, null]);
+        expect((await s.clients.get("c2"))?.lastReportAt).toBe(T0 + 2);
+        // its nonce was not burnt: the report can be sent again
+        expect(await s.nonces.use("c1", "n1", T0 + 60_000, T0)).toBe(true);
+      });
+
+      test("two reports of one client in a batch: the second sees what the first wrote", async () => {
+        const s = await fresh();
+        await clients(s, 1);
+        const commit = reportCommit(s);
+        const seen: number[] = [];
+        const judge = (nonce: string) =>
+          commit(async (tx) => {
+            if (!(await tx.nonces.use("c0", nonce, T0 + 60_000, T0))) return;
+            const c = await tx.clients.getForUpdate("c0");
+            seen.push(c?.revision ?? -1);
+            await tx.transaction((inner) => inner.clients.applyReport("c0", update()));
+          });
+        await Promise.all([judge("n1"), judge("n2")]);
+        expect(seen).toEqual([0, 1]);
+        expect((await s.clients.get("c0"))?.revision).toBe(2);
       });
     });
 

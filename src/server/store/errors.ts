@@ -22,6 +22,17 @@ export class StoreOverloaded extends Error {
   readonly code = "ERR_SENTINEL_STORE_OVERLOADED";
 }
 
+/**
+ * A report that was fine itself but shared a transaction (PostgreSQL's group commit) with one
+ * that failed in a way only rolling back the whole batch undoes: nothing of it was stored.
+ */
+export class BatchAborted extends Error {
+  readonly code = "ERR_SENTINEL_BATCH_ABORTED";
+  constructor(cause: unknown) {
+    super("another report of the same transaction failed", { cause });
+  }
+}
+
 /** Node-style socket errors that can surface from a dropped connection. */
 const SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH"]);
 
@@ -54,6 +65,7 @@ export function storageFailure(e: unknown): string | null {
   if (typeof errno === "string" && code.startsWith("ERR_POSTGRES_")) return postgresState(errno);
   if (PG_CONNECTION_CODES.has(code) || SOCKET_CODES.has(code)) return "the database is unreachable";
   if (code === "ERR_SENTINEL_STORE_OVERLOADED") return "the database is overloaded";
+  if (code === "ERR_SENTINEL_BATCH_ABORTED") return "a report stored together with this one failed";
   if (!SQLITE_UNAVAILABLE.test(code)) return null;
   if (isCorruption(e)) return "the database file is damaged";
   if (code.startsWith("SQLITE_FULL")) return "the disk is full";

@@ -14,9 +14,10 @@ export type * from "./types.ts";
 export const DATABASE_FILE = "sentinel.db";
 
 /**
- * How the report paths commit: SQLite batches the writes of one event-loop turn into one
- * transaction (one fsync, see sqlite/group-commit.ts); PostgreSQL gives each its own, with
- * admission control (an overloaded database sheds reports with 503 instead of starving the sweeper).
+ * How the report paths commit: both engines batch the reports of one event-loop turn into one
+ * transaction (one fsync; sqlite/group-commit.ts, postgres/group-commit.ts, where the reports'
+ * common statements are made once for the batch); PostgreSQL bounds the reports waiting (an
+ * overloaded database sheds reports with 503 instead of starving the sweeper).
  */
 export function reportCommit(store: Store): <T>(work: (tx: Transaction) => Promise<T>) => Promise<T> {
   const group = store.sqlite?.groupCommit;

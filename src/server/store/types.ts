@@ -848,10 +848,13 @@ export interface SqliteCapabilities {
 /** Mechanisms only the PostgreSQL engine has. */
 export interface PostgresCapabilities {
   /**
-   * Runs one report's unit of work in a transaction of its own, with admission control: reports
-   * use at most all but two of the pool's connections (the sweeper, the dashboard and the API keep
-   * theirs), and when more wait than those connections serve in a moment, the call fails at once
-   * with a storage failure (the report gets 503 + Retry-After) instead of queueing without end.
+   * Runs one report's unit of work in the transaction of its batch (group commit, see
+   * postgres/group-commit.ts): the reports of one event-loop turn share one transaction, and
+   * their nonces, row locks and heartbeats are one statement each; resolves after the commit.
+   * `fn` must be atomic by itself (its writes in one tx.transaction). Batches use at most all but
+   * two of the pool's connections (the sweeper, the dashboard and the API keep theirs); when
+   * more reports wait than the database serves in a moment, the call fails at once with a
+   * storage failure (the report gets 503 + Retry-After) instead of queueing without end.
    */
   reportTransaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
 }

@@ -61,7 +61,7 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 export class ReportIngest {
   /** sealed secret -> plain secret; sealed values change on rotation so entries never go stale */
   private readonly secretCache = new Map<string, string>();
-  /** SQLite: one transaction (and fsync) per event-loop turn; PostgreSQL: one per report */
+  /** one transaction (and fsync) per event-loop turn, on either engine (store/index.ts reportCommit) */
   private readonly commit: <T>(work: (tx: Transaction) => Promise<T>) => Promise<T>;
 
   constructor(private readonly deps: ReportIngestDeps) {

@@ -1,6 +1,6 @@
 /** Clients on PostgreSQL: one row each in `clients`, the judged state beside it in `client_state`. */
 import type { SQL } from "bun";
-import type { ClientRepository } from "../types.ts";
+import type { ClientRecord, ClientRepository, Heartbeat } from "../types.ts";
 import { atomically } from "./db.ts";
 import { type Row, toClient, toSummary } from "./rows.ts";
 
@@ -10,9 +10,34 @@ const nonEmpty = (rows: Row[]) => (rows[0] ? toClient(rows[0]) : null);
 const statusSince = (db: SQL, status: string, at: number | null) =>
   db`status_since = CASE WHEN status = ${status} AND status_since IS NOT NULL THEN status_since ELSE ${at}::bigint END`;
 
-export function pgClients(db: SQL): ClientRepository {
-  const select = db`SELECT c.*, s.state_json, s.last_report_json
+const selectClients = (db: SQL) => db`SELECT c.*, s.state_json, s.last_report_json
     FROM clients c LEFT JOIN client_state s ON s.client_id = c.id`;
+
+/**
+ * Reads and locks many clients in one statement (group commit). The locks are taken in id
+ * order, so two replicas locking overlapping sets wait for each other instead of deadlocking.
+ */
+export async function lockClients(db: SQL, ids: readonly string[]): Promise<Map<string, ClientRecord>> {
+  const rows = await db`${selectClients(db)} WHERE c.id = ANY(${[...ids]}::text[])
+    ORDER BY c.id COLLATE "C" FOR UPDATE OF c`;
+  return new Map(rows.map((r: Row) => [r.id as string, toClient(r)]));
+}
+
+/** Many clients' heartbeats (see ClientRepository.heartbeat) in one statement. */
+export async function heartbeatClients(db: SQL, beats: readonly (readonly [string, Heartbeat])[]) {
+  const column = <T>(pick: (h: Heartbeat) => T) => beats.map(([, h]) => pick(h));
+  await db`UPDATE clients SET last_source_ip = v.ip, last_report_at = v.report_at, last_observed_at = v.observed_at,
+      late_at = v.late_at, offline_at = v.offline_at, next_check_at = v.next_check_at
+    FROM unnest(${beats.map(([id]) => id)}::text[], ${column((h) => h.lastSourceIp)}::text[],
+      ${column((h) => h.lastReportAt)}::bigint[], ${column((h) => h.lastObservedAt)}::bigint[],
+      ${column((h) => h.lateAt)}::bigint[], ${column((h) => h.offlineAt)}::bigint[],
+      ${column((h) => h.nextCheckAt)}::bigint[])
+      AS v(id, ip, report_at, observed_at, late_at, offline_at, next_check_at)
+    WHERE clients.id = v.id`;
+}
+
+export function pgClients(db: SQL): ClientRepository {
+  const select = selectClients(db);
 
   return {
     async create(c) {

@@ -5,7 +5,6 @@
  * Bun's SQL types never leave this folder.
  */
 import { SQL, type TransactionSQL } from "bun";
-import { StoreOverloaded } from "../errors.ts";
 import type {
   ApiTokenRepository,
   AuthRepository,
@@ -28,11 +27,13 @@ import type {
   Store,
   Transaction,
 } from "../types.ts";
+import { AfterCommit } from "./after-commit.ts";
 import { pgAuth } from "./auth.ts";
 import { pgBadges, pgReportRuns } from "./badges.ts";
 import { type ChangeFeedLog, PgChangeFeed } from "./change-feed.ts";
 import { pgChannels } from "./channels.ts";
 import { pgClients } from "./clients.ts";
+import { type GroupCommitOptions, PgGroupCommit } from "./group-commit.ts";
 import { defaultReplicaId, PgLeadership } from "./leadership.ts";
 import { migratePostgres, schemaVersion } from "./migrate.ts";
 import { PG_SCHEMA_VERSION } from "./migrations.ts";
@@ -56,6 +57,8 @@ export interface PostgresStoreOptions {
   leadership?: { retryMs?: number; heartbeatMs?: number; heartbeatTimeoutMs?: number; leaseTtlMs?: number };
   log?: ChangeFeedLog & { info(message: string, fields?: Record<string, unknown>): void };
 }
+
+const MAX_BATCH = 256;
 
 export const POSTGRES_DEFAULTS = { poolSize: 10, statementTimeoutMs: 5_000, connectTimeoutS: 5 } as const;
 
@@ -153,24 +156,7 @@ class PgRepositories implements Repositories {
   }
 }
 
-/** What one top-level transaction collects for after its commit. */
-class AfterCommit {
-  readonly callbacks: (() => void)[] = [];
-  ended = false;
-
-  run(): void {
-    this.ended = true;
-    for (const fn of this.callbacks) {
-      try {
-        fn();
-      } catch {
-        // an announcement that fails must not turn a committed transaction into an error
-      }
-    }
-  }
-}
-
-class PgTransaction extends PgRepositories implements Transaction {
+export class PgTransaction extends PgRepositories implements Transaction {
   constructor(
     protected override readonly db: TransactionSQL,
     private readonly cleanup: { at: number },
@@ -195,35 +181,18 @@ class PgTransaction extends PgRepositories implements Transaction {
   }
 }
 
-/** More reports waiting than this many per admitted one: the database cannot keep up; shed them. */
-const WAITING_PER_SLOT = 8;
-
 /**
- * At most `slots` report transactions at once, a bounded queue behind them, and an immediate
- * StoreOverloaded beyond it: under more load than PostgreSQL can take, reports get 503 at once
- * (clients keep them and send them later) instead of minutes of queueing, and the connections
- * outside the slots stay free for the leader's sweeper and the dashboard.
+ * Report batches: one per connection of all but two of the pool's (the sweeper, the dashboard
+ * and the API keep theirs), up to 256 reports each, and as many waiting as fill one more batch
+ * per connection. A batch that waits for a connection grows, and one big batch costs the
+ * database less than several small ones; several at once keep changed reports (each a few
+ * statements of its own, in turn inside its batch) from waiting behind one another. Beyond the
+ * waiting ones the database cannot keep up: a report is refused at once (503 + Retry-After: the
+ * client keeps it) instead of queueing without end.
  */
-class Admission {
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
-
-  constructor(private readonly slots: number) {}
-
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.slots) {
-      if (this.waiting.length >= this.slots * WAITING_PER_SLOT)
-        throw new StoreOverloaded(`${this.waiting.length} reports are waiting for the database already`);
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-    } else this.active++;
-    try {
-      return await fn();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.active--;
-    }
-  }
+export function reportBatching(poolSize: number): GroupCommitOptions {
+  const slots = Math.max(1, poolSize - 2);
+  return { concurrent: slots, maxBatch: MAX_BATCH, maxWaiting: slots * MAX_BATCH };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
@@ -255,8 +224,12 @@ class PostgresStore extends PgRepositories implements Store {
     super(pool, cleanup, limitsPool);
     this.leadership = leadership;
     this.changes = feed;
-    const admission = new Admission(Math.max(1, poolSize - 2));
-    this.postgres = { reportTransaction: (fn) => admission.run(() => this.transaction(fn)) };
+    const group = new PgGroupCommit(
+      (fn) => this.pool.begin(fn) as Promise<never>,
+      (sql, after) => new PgTransaction(sql, cleanup, after),
+      reportBatching(poolSize),
+    );
+    this.postgres = { reportTransaction: (fn) => group.run(fn) };
   }
 
   async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {

@@ -10,6 +10,7 @@ import type {
   RateLimitRepository,
   StatsRepository,
 } from "../types.ts";
+import { inTransaction } from "./db.ts";
 import { type Row, toEvent, toHistory, toToken } from "./rows.ts";
 
 /** Joins WHERE conditions (fragments) with AND; `TRUE` when there are none. */
@@ -205,6 +206,27 @@ export function pgMeta(db: SQL): MetaRepository {
 export const nonceKey = (clientId: string, nonce: string): bigint =>
   BigInt.asIntN(64, Bun.hash.wyhash(`${clientId}.${nonce}`));
 
+/**
+ * Many nonce uses in one statement (group commit): the hashes (nonceKey, as decimal strings)
+ * that were fresh. A hash must appear once; an expired row is taken over, as in `use`.
+ */
+export async function useNonces(
+  db: SQL,
+  uses: readonly { hash: string; expiresAt: number }[],
+  now: number,
+): Promise<Set<string>> {
+  const rows = await db`INSERT INTO nonces (hash, expires_at)
+    SELECT * FROM unnest(${uses.map((u) => u.hash)}::bigint[], ${uses.map((u) => u.expiresAt)}::bigint[])
+    ON CONFLICT (hash) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at < ${now}
+    RETURNING hash`;
+  return new Set(rows.map((r: Row) => String(r.hash)));
+}
+
+/** Forgets nonces a unit used before it failed (group commit: its report was not stored). */
+export async function forgetNonces(db: SQL, hashes: readonly string[]): Promise<void> {
+  await db`DELETE FROM nonces WHERE hash = ANY(${[...hashes]}::bigint[])`;
+}
+
 export function pgNonces(db: SQL): NonceRepository {
   return {
     async use(clientId, nonce, expiresAt, now) {
@@ -225,32 +247,130 @@ export function pgNonces(db: SQL): NonceRepository {
 
 /** How often one process deletes rate-limit rows whose bucket is full again (they mean nothing). */
 const LIMITS_CLEANUP_MS = 60_000;
+/**
+ * Only rows full for this long go: a client reporting every 30 s would have its row deleted and
+ * written again each minute (100,000 rows at once at 100,000 clients, a second during which its
+ * takes wait on the deleted rows' locks), for nothing.
+ */
+const LIMITS_IDLE_MS = 600_000;
 
+interface Take {
+  bucket: string;
+  key: string;
+  ratePerS: number;
+  burst: number;
+  now: number;
+  resolve: (wait: number) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Token buckets shared by the replicas. Outside a transaction, the takes asked for in one
+ * event-loop turn (every report read in it takes one) travel together: one statement per
+ * bucket and rate for all their keys, instead of one each.
+ */
 export function pgRateLimits(db: SQL, cleanup: { at: number }): RateLimitRepository {
-  return {
-    async take(bucket, key, ratePerS, burst, now) {
-      if (now - cleanup.at >= LIMITS_CLEANUP_MS) {
-        cleanup.at = now;
-        await db`DELETE FROM rate_limits WHERE full_at < ${now}`;
+  const removeFull = async (now: number) => {
+    if (now - cleanup.at < LIMITS_CLEANUP_MS) return;
+    cleanup.at = now;
+    await db`DELETE FROM rate_limits WHERE full_at < ${now - LIMITS_IDLE_MS}`;
+  };
+  /** The wait (s) until `key` has a token again, for a take that found none. */
+  const waitOf = async (bucket: string, key: string, ratePerS: number, burst: number, now: number) => {
+    const [r] =
+      await db`SELECT tokens, updated_at FROM rate_limits WHERE bucket = ${bucket} AND key = ${key}`;
+    if (!r) return 0;
+    const tokens = Math.min(burst, r.tokens + (Math.max(0, now - Number(r.updated_at)) / 1000) * ratePerS);
+    return (1 - tokens) / ratePerS;
+  };
+  /**
+   * Refill by the time passed, take one token if there is one; the keys (each once) that got
+   * one. The update's WHERE makes a refused take change nothing and return no row; a new bucket
+   * starts full. `excluded.updated_at` is the take's own time.
+   */
+  const takeMany = async (
+    bucket: string,
+    ratePerS: number,
+    burst: number,
+    takes: readonly { key: string; now: number }[],
+  ) => {
+    const refilled = db`least(${burst}::float8,
+      rate_limits.tokens + greatest(0, excluded.updated_at - rate_limits.updated_at) / 1000.0 * ${ratePerS}::float8)`;
+    const rows = await db`INSERT INTO rate_limits (bucket, key, tokens, updated_at, full_at)
+      SELECT ${bucket}, v.key, ${burst - 1}::float8, v.now, v.now + ceil(1000 / ${ratePerS}::float8)::bigint
+      FROM unnest(${takes.map((t) => t.key)}::text[], ${takes.map((t) => t.now)}::bigint[]) AS v(key, now)
+      ON CONFLICT (bucket, key) DO UPDATE SET
+        tokens = ${refilled} - 1,
+        updated_at = excluded.updated_at,
+        full_at = excluded.updated_at + ceil((${burst}::float8 - (${refilled} - 1)) * 1000 / ${ratePerS}::float8)::bigint
+      WHERE ${refilled} >= 1
+      RETURNING key`;
+    return new Set(rows.map((r: Row) => r.key as string));
+  };
+  const settle = async (bucket: string, ratePerS: number, burst: number, takes: Take[]) => {
+    try {
+      const taken = await takeMany(bucket, ratePerS, burst, takes);
+      for (const t of takes)
+        t.resolve(taken.has(t.key) ? 0 : await waitOf(bucket, t.key, ratePerS, burst, t.now));
+    } catch (e) {
+      for (const t of takes) t.reject(e);
+    }
+  };
+
+  if (inTransaction(db))
+    return {
+      async take(bucket, key, ratePerS, burst, now) {
+        await removeFull(now);
+        const taken = await takeMany(bucket, ratePerS, burst, [{ key, now }]);
+        return taken.has(key) ? 0 : waitOf(bucket, key, ratePerS, burst, now);
+      },
+    };
+
+  let waiting: Take[] = [];
+  let scheduled = false;
+  const flush = async () => {
+    scheduled = false;
+    const takes = waiting;
+    waiting = [];
+    // beside the takes, not before them: they need none of the rows it deletes; a cleanup that
+    // fails leaves rows that mean nothing until the next one
+    removeFull(Math.max(...takes.map((t) => t.now))).catch(() => {});
+    // one statement per bucket and rate; a key asked twice goes again once this round is done
+    const groups = new Map<string, Take[]>();
+    const seen = new Set<string>();
+    const again: Take[] = [];
+    for (const t of takes) {
+      const once = `${t.bucket}\0${t.key}`;
+      if (seen.has(once)) {
+        again.push(t);
+        continue;
       }
-      // Refill by the time passed, take one token if there is one. The update's WHERE makes
-      // a refused take change nothing and return no row; a new bucket starts full.
-      const refilled = db`least(${burst}::float8,
-        rate_limits.tokens + greatest(0, ${now}::bigint - rate_limits.updated_at) / 1000.0 * ${ratePerS}::float8)`;
-      const taken = await db`INSERT INTO rate_limits (bucket, key, tokens, updated_at, full_at)
-        VALUES (${bucket}, ${key}, ${burst - 1}::float8, ${now}::bigint, ${now}::bigint + ceil(1000 / ${ratePerS}::float8)::bigint)
-        ON CONFLICT (bucket, key) DO UPDATE SET
-          tokens = ${refilled} - 1,
-          updated_at = ${now}::bigint,
-          full_at = ${now}::bigint + ceil((${burst}::float8 - (${refilled} - 1)) * 1000 / ${ratePerS}::float8)::bigint
-        WHERE ${refilled} >= 1
-        RETURNING 1`;
-      if (taken.length === 1) return 0;
-      const [r] =
-        await db`SELECT tokens, updated_at FROM rate_limits WHERE bucket = ${bucket} AND key = ${key}`;
-      if (!r) return 0;
-      const tokens = Math.min(burst, r.tokens + (Math.max(0, now - Number(r.updated_at)) / 1000) * ratePerS);
-      return (1 - tokens) / ratePerS;
+      seen.add(once);
+      const group = `${t.bucket}\0${t.ratePerS}\0${t.burst}`;
+      groups.set(group, [...(groups.get(group) ?? []), t]);
+    }
+    await Promise.all(
+      [...groups.values()].map((g) => {
+        const { bucket, ratePerS, burst } = g[0] as Take;
+        return settle(bucket, ratePerS, burst, g);
+      }),
+    );
+    if (again.length) {
+      waiting.push(...again);
+      schedule();
+    }
+  };
+  const schedule = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(() => void flush());
+  };
+  return {
+    take(bucket, key, ratePerS, burst, now) {
+      return new Promise((resolve, reject) => {
+        waiting.push({ bucket, key, ratePerS, burst, now, resolve, reject });
+        schedule();
+      });
     },
   };
 }
