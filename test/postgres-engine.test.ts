@@ -321,6 +321,17 @@ describe.skipIf(!TEST_POSTGRES)("PostgreSQL engine", () => {
     expect(rows.every((r: { n: number }) => r.n === 1)).toBe(true);
   });
 
+  test("rate-limit takes of the same keys on two replicas in opposite orders wait for each other, never deadlock", async () => {
+    const db = await database();
+    const [r1, r2] = [await replica(db.url), await replica(db.url)] as [Store, Store];
+    const keys = Array.from({ length: 80 }, (_, i) => `c_${String(i).padStart(3, "0")}`);
+    const take = (s: Store, key: string) => s.limits.take("report", key, 1000, 1000, Date.now());
+    for (let round = 0; round < 20; round++)
+      await Promise.all([...keys.map((k) => take(r1, k)), ...[...keys].reverse().map((k) => take(r2, k))]);
+    const [row] = await db.admin`SELECT count(*)::int AS n FROM rate_limits WHERE bucket = 'report'`;
+    expect(row.n).toBe(keys.length);
+  });
+
   test("a database written by a newer sentinel is refused, and readiness says why", async () => {
     const db = await database();
     const s = await replica(db.url);

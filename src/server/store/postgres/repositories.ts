@@ -208,7 +208,8 @@ export const nonceKey = (clientId: string, nonce: string): bigint =>
 
 /**
  * Many nonce uses in one statement (group commit): the hashes (nonceKey, as decimal strings)
- * that were fresh. A hash must appear once; an expired row is taken over, as in `use`.
+ * that were fresh. A hash must appear once; an expired row is taken over, as in `use`. In hash
+ * order, like every multi-row lock here, so concurrent batches never deadlock.
  */
 export async function useNonces(
   db: SQL,
@@ -216,7 +217,8 @@ export async function useNonces(
   now: number,
 ): Promise<Set<string>> {
   const rows = await db`INSERT INTO nonces (hash, expires_at)
-    SELECT * FROM unnest(${uses.map((u) => u.hash)}::bigint[], ${uses.map((u) => u.expiresAt)}::bigint[])
+    SELECT * FROM unnest(${uses.map((u) => u.hash)}::bigint[], ${uses.map((u) => u.expiresAt)}::bigint[]) AS v(hash, expires_at)
+    ORDER BY v.hash
     ON CONFLICT (hash) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at < ${now}
     RETURNING hash`;
   return new Set(rows.map((r: Row) => String(r.hash)));
@@ -285,7 +287,8 @@ export function pgRateLimits(db: SQL, cleanup: { at: number }): RateLimitReposit
   };
   /**
    * Refill by the time passed, take one token if there is one; the keys (each once) that got
-   * one. The update's WHERE makes a refused take change nothing and return no row; a new bucket
+   * one. Rows are taken in key order, so two replicas' (or two turns') statements over the same
+   * keys wait for each other instead of deadlocking. The update's WHERE makes a refused take change nothing and return no row; a new bucket
    * starts full. `excluded.updated_at` is the take's own time.
    */
   const takeMany = async (
@@ -299,6 +302,7 @@ export function pgRateLimits(db: SQL, cleanup: { at: number }): RateLimitReposit
     const rows = await db`INSERT INTO rate_limits (bucket, key, tokens, updated_at, full_at)
       SELECT ${bucket}, v.key, ${burst - 1}::float8, v.now, v.now + ceil(1000 / ${ratePerS}::float8)::bigint
       FROM unnest(${takes.map((t) => t.key)}::text[], ${takes.map((t) => t.now)}::bigint[]) AS v(key, now)
+      ORDER BY v.key
       ON CONFLICT (bucket, key) DO UPDATE SET
         tokens = ${refilled} - 1,
         updated_at = excluded.updated_at,
