@@ -8,6 +8,7 @@ import type { Logger } from "../../logger.ts";
 import type { ReportV1 } from "../../protocol/report.ts";
 import type { ClientCache } from "../api/reports/client-cache.ts";
 import type { Broker } from "../broker.ts";
+import { unauthorized } from "../errors.ts";
 import type { GeoLookup } from "../geo/types.ts";
 import { GAP_ALPHA, type GapState, NO_GAPS, observeGap } from "../reports/anomalies.ts";
 import type {
@@ -23,6 +24,7 @@ import type {
 } from "../store/index.ts";
 import { causesOf } from "./causes.ts";
 import { applyPolicy, evaluateReport, initialClientState, judgedAgainst, rejudgeState } from "./evaluate.ts";
+import { type ClientGist, isFullRecord, type StateGist } from "./gist.ts";
 import { afterServerStart, nextDeadline, pendingDeadlines, serverDowntime, sweepClient } from "./liveness.ts";
 import { LEARN_WINDOW_MS, learnNetworks, type NetworkProfile } from "./networks.ts";
 import { type PolicyDefaults, policyFrom } from "./settings.ts";
@@ -31,7 +33,8 @@ import type { ClientPolicy, ClientState, Flip, HomeIdentity, OverallStatus } fro
 
 /** An authenticated, valid report, handed to the monitor to judge and store. */
 export interface AcceptedReport {
-  client: ClientRecord;
+  /** as the report path found it (the cache keeps a gist, see gist.ts) */
+  client: ClientGist;
   report: ReportV1;
   sourceIp: string | null;
   receivedAt: number;
@@ -122,7 +125,7 @@ export class ClientMonitor {
     this.writeBehind = deps.heartbeatsWriteBehind ?? true;
   }
 
-  policyOf(client: ClientRecord): ClientPolicy {
+  policyOf(client: Pick<ClientRecord, "settings">): ClientPolicy {
     return policyFrom(client.settings, this.deps.defaults);
   }
 
@@ -131,31 +134,23 @@ export class ClientMonitor {
    * those are laid over the stored JSON, which is as of the last change.
    */
   stateOf(client: ClientRecord): ClientState | null {
-    const s = client.state;
-    if (s?.version !== 1) return null;
-    return {
-      ...s,
-      last_report_at: client.lastReportAt ?? s.last_report_at,
-      observed_at: client.lastObservedAt ?? s.observed_at,
-      late_at: client.lateAt,
-      offline_at: client.offlineAt,
-    };
+    return liveState(client);
   }
 
   /** Judges and stores one report inside the caller's transaction (`tx`). */
   async acceptReport(r: AcceptedReport, tx: Transaction): Promise<AcceptResult> {
     // Read again inside the write: with group commit, r.client was read before earlier reports
     // of the same batch were applied; across replicas, another one may have judged it since.
-    const stored = (await this.current(r.client.id, tx)) ?? r.client;
-    const beat = this.unwrittenBeats.get(stored.id);
-    const client = beat ? { ...stored, ...beat } : stored;
-    const previous = this.stateOf(client);
+    const seen = this.withBeat((await this.current(r.client.id, tx)) ?? r.client);
     const home = this.deps.home();
-    const key = materialKey(r.report, r.sourceIp, home, client.settings);
-    const gapFlip = this.watchGaps(client, previous, r, tx);
-    if (previous && this.isUnchanged(client, previous, key, r.report))
-      return this.heartbeat(client, previous, r, tx, gapFlip);
+    const key = materialKey(r.report, r.sourceIp, home, seen.settings);
+    const gist = liveState(seen);
+    const gapFlip = this.watchGaps(seen, gist, r, tx);
+    if (gist && this.isUnchanged(seen, gist, key, r.report))
+      return this.heartbeat(seen, gist, r, tx, gapFlip);
 
+    const client = await this.recordOf(seen, tx);
+    const previous = this.stateOf(client);
     const input = {
       report: r.report,
       sourceIp: r.sourceIp,
@@ -206,10 +201,28 @@ export class ClientMonitor {
     return learnNetworks(times, this.deps.geo, this.deps.home());
   }
 
-  /** The client as it stands inside `tx`: cached (write-behind), or read and locked. */
-  private current(id: string, tx: Transaction): Promise<ClientRecord | null> {
+  /** The client as it stands inside `tx`: its cached gist (write-behind), or read and locked. */
+  private current(id: string, tx: Transaction): Promise<ClientGist | null> {
     if (!this.writeBehind) return tx.clients.getForUpdate(id);
     return this.deps.cache ? this.deps.cache.get(id, tx.clients) : tx.clients.get(id);
+  }
+
+  /** The client with the heartbeat this process holds for it laid over (write-behind). */
+  private withBeat<C extends ClientGist>(client: C): C {
+    const beat = this.unwrittenBeats.get(client.id);
+    return beat ? { ...client, ...beat } : client;
+  }
+
+  /**
+   * The whole record of a client seen as a gist, read inside `tx` (a report that changes
+   * something is judged against the full previous state and stored with it).
+   */
+  private async recordOf(seen: ClientGist, tx: Transaction): Promise<ClientRecord> {
+    if (isFullRecord(seen)) return seen;
+    const stored = await tx.clients.get(seen.id);
+    // removed a moment ago (the CLI or the dashboard): it is unknown now
+    if (!stored) throw unauthorized();
+    return this.withBeat(stored);
   }
 
   /**
@@ -218,7 +231,7 @@ export class ClientMonitor {
    * not flapping, and nobody judged it since. test/fast-path.test.ts checks the shortcut agrees
    * with full evaluation.
    */
-  private isUnchanged(client: ClientRecord, previous: ClientState, key: bigint, report: ReportV1): boolean {
+  private isUnchanged(client: ClientGist, previous: StateGist, key: bigint, report: ReportV1): boolean {
     const last = this.judged.get(client.id);
     return (
       this.deps.fastPath !== false &&
@@ -238,8 +251,8 @@ export class ClientMonitor {
    * (a flip rolled back is raised again by the next report).
    */
   private watchGaps(
-    client: ClientRecord,
-    previous: ClientState | null,
+    client: ClientGist,
+    previous: StateGist | null,
     r: AcceptedReport,
     tx: Transaction,
   ): Flip | null {
@@ -274,13 +287,14 @@ export class ClientMonitor {
 
   /** An unchanged report: move the deadlines, store no event (but a drift in report gaps). */
   private async heartbeat(
-    client: ClientRecord,
-    previous: ClientState,
+    client: ClientGist,
+    previous: StateGist,
     r: AcceptedReport,
     tx: Transaction,
     gapFlip: Flip | null,
   ): Promise<AcceptResult> {
-    if (gapFlip) this.announce(tx, null, await this.storeFlips(tx, client, [gapFlip]), false);
+    if (gapFlip)
+      this.announce(tx, null, await this.storeFlips(tx, await this.recordOf(client, tx), [gapFlip]), false);
     const observedAt = Date.parse(r.report.observed_at);
     const deadlines = pendingDeadlines({ ...previous, from: r.receivedAt });
     const next = { ...previous, last_report_at: r.receivedAt, observed_at: observedAt, ...deadlines };
@@ -303,7 +317,7 @@ export class ClientMonitor {
 
   /** A report built by the server itself (legacy keepalive) goes through the same path. */
   acceptServerBuiltReport(
-    client: ClientRecord,
+    client: ClientGist,
     report: ReportV1,
     sourceIp: string | null,
   ): Promise<AcceptResult> {
@@ -745,5 +759,26 @@ function columnsOf(state: ClientState) {
     offlineAt: state.offline_at,
     nextCheckAt: nextDeadline(state),
     causes: causesOf(state),
+  };
+}
+
+/**
+ * A client's state with the liveness columns laid over it: a heartbeat only moves those (see
+ * acceptReport), so the stored JSON is as of the last change.
+ */
+function liveState<S extends StateGist>(
+  client: { state: S | null } & Pick<
+    ClientRecord,
+    "lastReportAt" | "lastObservedAt" | "lateAt" | "offlineAt"
+  >,
+): S | null {
+  const s = client.state;
+  if (s?.version !== 1) return null;
+  return {
+    ...s,
+    last_report_at: client.lastReportAt ?? s.last_report_at,
+    observed_at: client.lastObservedAt ?? s.observed_at,
+    late_at: client.lateAt,
+    offline_at: client.offlineAt,
   };
 }
