@@ -8,7 +8,10 @@
 import type { ClientRecord } from "../store/types.ts";
 import type { ClientState, Verdict, Verdicts } from "./types.ts";
 
-/** A verdict without its evidence. */
+/**
+ * A verdict without its evidence, and with its sentence only when it is red or yellow: only
+ * such a verdict can be a cause of the status (statusReasons reads no other).
+ */
 export type VerdictGist = Pick<Verdict<unknown>, "status" | "severity" | "reason">;
 
 export type StateGist = Pick<
@@ -36,7 +39,7 @@ export const isFullRecord = (client: ClientGist): client is ClientRecord => "las
 const verdictGist = ({ status, severity, reason }: VerdictGist): VerdictGist => ({
   status,
   severity,
-  reason,
+  reason: severity === "red" || severity === "yellow" ? reason : "",
 });
 
 function stateGist(s: ClientState): StateGist {

@@ -42,8 +42,14 @@ test("the report cache keeps a client's gist: no last report, no evidence, no ex
   expect(Object.keys(cached?.state ?? {})).not.toContain("exit");
   expect(Object.keys(cached?.state ?? {})).not.toContain("resolvers");
   expect(Object.keys(cached?.state ?? {})).not.toContain("agent");
-  for (const verdict of Object.values(cached?.state?.verdicts ?? {}))
+  const verdicts = Object.values(cached?.state?.verdicts ?? {});
+  for (const verdict of verdicts)
     expect(Object.keys(verdict).sort()).toEqual(["reason", "severity", "status"]);
+  // a sentence is kept only where it can be a cause of the status
+  expect(verdicts.filter((v) => v.severity === "red").every((v) => v.reason.length > 0)).toBe(true);
+  const green = verdicts.filter((v) => v.severity === "green");
+  expect(green.length).toBeGreaterThan(0);
+  for (const verdict of green) expect(verdict.reason).toBe("");
   // the store keeps the whole state
   const stored = await store.clients.get("c1");
   expect(stored?.state?.verdicts?.bypass.evidence).toBeDefined();
