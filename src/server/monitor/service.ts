@@ -306,12 +306,14 @@ export class ClientMonitor {
       offlineAt: deadlines.offline_at,
       nextCheckAt: nextDeadline(next),
     };
-    if (this.writeBehind) this.unwrittenBeats.set(client.id, beat);
-    else {
+    if (this.writeBehind) {
+      this.unwrittenBeats.set(client.id, beat);
+      this.deps.cache?.touch(client.id, beat);
+    } else {
       await tx.clients.heartbeat(client.id, beat);
       this.announce(tx, client.id, [], true);
+      this.deps.cache?.set({ ...client, ...beat });
     }
-    this.deps.cache?.set({ ...client, ...beat });
     return { nextReportInS: previous.interval_s, status: previous.status, reasons: statusReasons(previous) };
   }
 

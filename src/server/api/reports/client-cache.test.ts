@@ -93,3 +93,14 @@ test("a client removed while its report waited is refused as unknown, not judged
     ),
   ).rejects.toMatchObject({ status: 401 });
 });
+
+test("an unchanged report moves the cached gist's liveness in place instead of caching a new object", async () => {
+  const { store, cache, report } = await world();
+  await report({});
+  const before = await cache.get("c1", store.clients);
+  const lastReportAt = before?.lastReportAt;
+  await report({}); // unchanged: a heartbeat
+  const after = await cache.get("c1", store.clients);
+  expect(after).toBe(before as never);
+  expect(after?.lastReportAt).toBeGreaterThan(lastReportAt ?? Number.POSITIVE_INFINITY);
+});
