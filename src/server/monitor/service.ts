@@ -84,6 +84,8 @@ export interface MonitorDeps {
 const ALIVE_KEY = "server.alive_at";
 /** Clients read and re-judged per step after a home change, between two turns of the event loop. */
 const REJUDGE_PAGE = 100;
+/** Clients read per step when the server starts (their deadlines move past the downtime). */
+const START_PAGE = 500;
 const ALIVE_EVERY_MS = 5_000;
 /** How often heartbeats held in memory are written (and announced to dashboards). */
 const HEARTBEATS_EVERY_MS = 2_000;
@@ -483,19 +485,26 @@ export class ClientMonitor {
     let adjusted = 0;
     let judgedAgainstOtherHome = false;
     await store.transaction(async (tx) => {
-      for (const client of await tx.clients.list()) {
-        const state = this.stateOf(client);
-        if (!state) continue;
-        if (state.verdicts !== null && !judgedAgainst(state, home)) judgedAgainstOtherHome = true;
-        if (!how.restarted && !downtime) continue;
-        const next = afterServerStart(state, startedAt);
-        if (next.late_at === state.late_at && next.offline_at === state.offline_at) continue;
-        await tx.clients.casState(
-          client.id,
-          { liveness: client.liveness, lastReportAt: client.lastReportAt },
-          { state: next, ...columnsOf(next), at: startedAt },
-        );
-        adjusted++;
+      // a page at a time: every client's whole record at once (state and last report, ~15 KB
+      // of objects each) made a start with 10,000 reported clients peak at 264 MiB
+      for (let after: string | null = null; ; ) {
+        const page = await tx.clients.page(after, START_PAGE);
+        for (const client of page) {
+          const state = this.stateOf(client);
+          if (!state) continue;
+          if (state.verdicts !== null && !judgedAgainst(state, home)) judgedAgainstOtherHome = true;
+          if (!how.restarted && !downtime) continue;
+          const next = afterServerStart(state, startedAt);
+          if (next.late_at === state.late_at && next.offline_at === state.offline_at) continue;
+          await tx.clients.casState(
+            client.id,
+            { liveness: client.liveness, lastReportAt: client.lastReportAt },
+            { state: next, ...columnsOf(next), at: startedAt },
+          );
+          adjusted++;
+        }
+        if (page.length < START_PAGE) break;
+        after = (page.at(-1) as ClientRecord).name;
       }
       await tx.meta.set(ALIVE_KEY, String(startedAt));
       if (downtime) await tx.history.recordServerDowntime(downtime.from, downtime.to);
