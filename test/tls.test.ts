@@ -33,6 +33,8 @@ test("the server listens with HTTPS and says so", async () => {
   expect(server.url).toStartWith("https://127.0.0.1:");
   const res = await fetch(`${server.url}/healthz`, { tls: { ca: readFileSync(tls.cert, "utf8") } });
   expect(res.status).toBe(200);
+  // served over HTTPS by itself (no --public-url): browsers are told to stay on HTTPS
+  expect(res.headers.get("strict-transport-security")).toBe("max-age=31536000");
   // an untrusting client is refused by its own TLS check
   await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
   // plain HTTP on the TLS port gets no answer

@@ -18,7 +18,11 @@ function setup(over: Partial<VerdictHooksOptions> = {}) {
   dir = mkdtempSync(join(tmpdir(), "sentinel-hooks-"));
   const runs = join(dir, "runs");
   const logs: string[] = [];
-  const log = (m: string) => logs.push(m);
+  const redStarts: number[] = []; // when each on-red run began, by the clock the hooks use
+  const log = (m: string) => {
+    if (m.startsWith("on-red hook: running")) redStarts.push(Date.now());
+    logs.push(m);
+  };
   // each run appends "<hook> <status> <client> <reasons JSON>" and says something on both streams
   const record = (name: string) =>
     `echo "${name} $SENTINEL_STATUS $SENTINEL_CLIENT $SENTINEL_REASONS token=\${SENTINEL_TOKEN:-none}" >> ${runs}; echo restarted wg0; echo warning on stderr >&2`;
@@ -34,7 +38,7 @@ function setup(over: Partial<VerdictHooksOptions> = {}) {
     ...over,
   });
   const lines = () => (existsSync(runs) ? readFileSync(runs, "utf8").trim().split("\n") : []);
-  return { hooks, lines, logs, runs };
+  return { hooks, lines, logs, runs, redStarts };
 }
 
 describe("--on-red / --on-green", () => {
@@ -64,11 +68,15 @@ describe("--on-red / --on-green", () => {
   });
 
   test("a repair that does not hold is backed off: red again without green waits, then runs once", async () => {
-    const { hooks, lines, logs } = setup();
+    const { hooks, lines, logs, redStarts } = setup();
+    const runsOf = async (n: number) => {
+      while (lines().length < n) await Bun.sleep(10);
+      await hooks.idle;
+    };
     hooks.observe(RED);
     await hooks.idle;
     hooks.observe(YELLOW);
-    hooks.observe(RED); // red again, never green in between: held back 300 ms
+    hooks.observe(RED); // red again, never green in between: held back 300 ms from the first run
     await hooks.idle;
     expect(lines().length).toBe(1);
     expect(
@@ -76,17 +84,15 @@ describe("--on-red / --on-green", () => {
         (l) => l.includes("on-red hook held back") && l.includes("without the verdict turning green"),
       ),
     ).toBe(true);
-    await Bun.sleep(400);
-    await hooks.idle;
-    expect(lines().length).toBe(2);
-    // a third time waits twice as long
+    await runsOf(2);
+    // a third time waits twice as long (gaps between starts: a loaded machine only widens them)
     hooks.observe(YELLOW);
     hooks.observe(RED);
-    await Bun.sleep(400);
-    expect(lines().length).toBe(2);
-    await Bun.sleep(400);
-    await hooks.idle;
-    expect(lines().length).toBe(3);
+    await runsOf(3);
+    const [first, second, third] = redStarts as [number, number, number];
+    expect(second - first).toBeGreaterThanOrEqual(290); // logged a moment after the run took its start time
+    expect(third - second).toBeGreaterThanOrEqual(590);
+    expect(lines().length).toBe(3); // once each time, not once per red observed
     // green resets it: the next red acts at once
     hooks.observe(GREEN);
     await hooks.idle;

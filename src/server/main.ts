@@ -308,9 +308,10 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const peerOf = (request: Request) => server?.requestIP(receivedRequest(request))?.address ?? null;
   const sourceIpOf = (request: Request) => clientAddress(request.headers, peerOf(request), trusted.ranges);
   await ensureSetupToken(store, logger, o.publicUrl);
+  // decided at start where it can be: reading request.url builds a string per request
+  const servedOverHttps = o.publicUrl.startsWith("https:") || Boolean(o.tlsCert);
   const isHttps = (request: Request) =>
-    o.publicUrl.startsWith("https:") ||
-    request.url.startsWith("https:") ||
+    servedOverHttps ||
     (trusted.ranges.length > 0 && isHttpsRequest(request, peerOf(request), trusted.ranges));
   const channels = channelStatusProvider({ notifications, store, keyring, broker, now });
   const appDeps = {

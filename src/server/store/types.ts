@@ -830,7 +830,7 @@ export interface Readiness {
 export interface GroupCommit {
   /** Runs `work` in the current batch's transaction; resolves after the commit. `work` must be atomic by itself. */
   run<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
-  /** Commits what is queued now. */
+  /** Commits what is queued now; resolves once every group committed so far is on disk. */
   flush(): Promise<void>;
 }
 

@@ -11,6 +11,7 @@ import type { Database } from "bun:sqlite";
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Runner } from "./sync.ts";
 import { settle } from "./sync.ts";
+import type { WalSync } from "./wal-sync.ts";
 
 class Mutex {
   private held = false;
@@ -79,13 +80,21 @@ export class SqliteEngine {
   private readonly savepoint;
   private readonly release;
   private readonly rollbackToSavepoint;
+  private readonly relaxSync;
+  private readonly restoreSync;
+  private readonly totalChanges;
 
   constructor(
     readonly db: Database,
     private readonly hooks: TransactionHooks,
     /** a top-level transaction rolled back: in-memory views of its writes must be dropped */
     private readonly onRollback: (error: unknown) => void,
+    /** the WAL's fsync off the event loop (wal-sync.ts); null for a database in memory */
+    private readonly walSync: Pick<WalSync, "usable" | "sync" | "settled"> | null = null,
   ) {
+    this.totalChanges = db.query<{ n: number }, []>("SELECT total_changes() AS n");
+    this.relaxSync = db.query("PRAGMA synchronous = NORMAL");
+    this.restoreSync = db.query("PRAGMA synchronous = FULL");
     this.begin = db.query("BEGIN IMMEDIATE");
     this.commit = db.query("COMMIT");
     this.rollback = db.query("ROLLBACK");
@@ -121,7 +130,11 @@ export class SqliteEngine {
     return settle(call);
   };
 
-  async transaction<T, Tx>(tx: Tx, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  /**
+   * `deferSync`: commit without fsync and resolve after the WAL's fsync ran in the thread pool
+   * (wal-sync.ts), so the connection serves the next transaction meanwhile. Durable either way.
+   */
+  async transaction<T, Tx>(tx: Tx, fn: (tx: Tx) => Promise<T>, deferSync = false): Promise<T> {
     if (this.open !== null && current.getStore() === this.open)
       throw new TransactionMisuse("store.transaction() inside a transaction; nest with tx.transaction()");
     await this.mutex.acquire();
@@ -129,11 +142,16 @@ export class SqliteEngine {
     this.open = open;
     let result: T;
     let callbacks: (() => void)[];
+    const walSync = deferSync && this.walSync?.usable ? this.walSync : null;
+    let wrote = true;
     try {
+      if (walSync) this.relaxSync.run();
+      const changesBefore = walSync ? (this.totalChanges.get() as { n: number }).n : 0;
       this.begin.run();
       try {
         result = await current.run(open, () => fn(tx));
         this.hooks.beforeCommit();
+        if (walSync) wrote = (this.totalChanges.get() as { n: number }).n !== changesBefore;
         this.commit.run();
         this.hooks.committed();
       } catch (e) {
@@ -145,12 +163,18 @@ export class SqliteEngine {
       }
       callbacks = this.callbacks;
     } finally {
+      if (walSync) this.restoreSync.run();
       this.callbacks = [];
       this.open = null;
       this.mutex.release();
     }
+    // A failed fsync fails the callers (503: the clients send again), yet the commit is in
+    // SQLite's view of the file, so the announcements of what it changed still go out.
+    let syncError: unknown = null;
+    if (walSync) await (wrote ? walSync.sync() : walSync.settled()).catch((e: unknown) => (syncError = e));
     // after the release: a callback may use the store
     for (const fn of callbacks) runCallback(fn);
+    if (syncError) throw syncError;
     return result;
   }
 

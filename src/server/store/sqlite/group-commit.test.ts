@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
 import { openStore, type Store, type Transaction } from "../index.ts";
+import { SqliteGroupCommit } from "./group-commit.ts";
 
 // A commit that fails (a read-only or full disk) is proven end to end in test/backup-storage.test.ts.
 
@@ -64,4 +65,32 @@ test("a failed unit's nonces and afterCommit callbacks are forgotten; the others
   expect(announced).toEqual(["a", "c"]);
   expect(await store.nonces.use("c1", "b", Date.now() + 60_000, Date.now())).toBe(true);
   expect(await store.nonces.use("c1", "a", Date.now() + 60_000, Date.now())).toBe(false);
+});
+
+test("reports that arrive while a group's fsync runs wait for it and then share one commit", async () => {
+  const store = await openStore({ dataDir: ":memory:" });
+  let commits = 0;
+  let releaseFirstSync = () => {};
+  // a commit whose fsync (the first one) takes until the test says so
+  const transaction = async <T>(fn: (tx: Transaction) => Promise<T>): Promise<T> => {
+    const result = await store.transaction(fn);
+    if (++commits === 1) await new Promise<void>((resolve) => (releaseFirstSync = resolve));
+    return result;
+  };
+  const group = new SqliteGroupCommit(transaction, {
+    mark: () => ({ nonces: 0, callbacks: 0 }),
+    rollbackTo() {},
+  });
+  const first = group.run((tx) => claim(tx, "first"));
+  while (commits === 0) await Bun.sleep(1);
+  const later: Promise<boolean>[] = [];
+  for (const key of ["a", "b", "c"]) {
+    later.push(group.run((tx) => claim(tx, key)));
+    await Bun.sleep(2); // separate event-loop turns: each would have been its own group
+  }
+  expect(commits).toBe(1);
+  releaseFirstSync();
+  expect(await first).toBe(true);
+  expect(await Promise.all(later)).toEqual([true, true, true]);
+  expect(commits).toBe(2);
 });
