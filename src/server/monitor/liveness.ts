@@ -84,7 +84,7 @@ export function sweepDecision(state: ClientState, now: number): SweepDue | null 
  * The earliest time the sweeper must look at this client again: a pending liveness deadline
  * or the end of a flapping spell, whichever is first; null when nothing is pending.
  */
-export function nextDeadline(state: ClientState): number | null {
+export function nextDeadline(state: Pick<ClientState, "late_at" | "offline_at" | "flap">): number | null {
   const candidates = [state.late_at, state.offline_at, flapStableAt(state.flap)].filter((t) => t !== null);
   return candidates.length === 0 ? null : Math.min(...candidates);
 }

@@ -3,7 +3,8 @@
  * a report) and the sweeper (after a deadline), so both say the same thing.
  */
 import { formatDuration, formatUtcTime } from "../../config/duration.ts";
-import type { Liveness, OverallStatus, Verdict, Verdicts } from "./types.ts";
+import type { VerdictGist } from "./gist.ts";
+import type { Liveness, OverallStatus, Verdicts } from "./types.ts";
 
 export interface StatusSummary {
   status: OverallStatus;
@@ -13,7 +14,7 @@ export interface StatusSummary {
 const SEVERITY_RANK = { grey: 0, green: 1, yellow: 2, red: 3 } as const;
 
 /** The verdicts that are causes, in order; an exit that is home is the bypass itself, said once. */
-function causeVerdicts({ bypass, dns, ipv6, exit }: Verdicts): Verdict<unknown>[] {
+function causeVerdicts({ bypass, dns, ipv6, exit }: Record<keyof Verdicts, VerdictGist>): VerdictGist[] {
   const exitIsTheBypass = exit.status === "leak" && bypass.status === "leak";
   return exitIsTheBypass ? [bypass, dns, ipv6] : [bypass, dns, ipv6, exit];
 }
@@ -75,7 +76,7 @@ export function overallStatus(input: {
 export function statusReasons(s: {
   status: OverallStatus;
   reason: string;
-  verdicts: Verdicts | null;
+  verdicts: Record<keyof Verdicts, VerdictGist> | null;
 }): string[] {
   if ((s.status !== "red" && s.status !== "yellow") || s.verdicts === null) return [s.reason];
   const causes = causeVerdicts(s.verdicts)

@@ -12,6 +12,7 @@ import { timingSafeEqual } from "node:crypto";
 import { isIPv4, isIPv6, type ReportV1 } from "../../../protocol/report.ts";
 import { hashToken, type Keyring, newId } from "../../auth/keyring.ts";
 import { ApiError, storageUnavailable, tooManyRequests, unauthorized } from "../../errors.ts";
+import type { ClientGist } from "../../monitor/gist.ts";
 import type { AcceptResult } from "../../monitor/service.ts";
 import {
   type ClientRecord,
@@ -120,7 +121,7 @@ export interface LegacyIngestDeps {
   intervalS: number;
   /** judges and stores the report built from a keepalive (the monitor), inside `tx` */
   accept: (
-    r: { client: ClientRecord; report: ReportV1; sourceIp: string | null; receivedAt: number },
+    r: { client: ClientGist; report: ReportV1; sourceIp: string | null; receivedAt: number },
     tx: Transaction,
   ) => Promise<AcceptResult>;
   /** per source address, refused keys (the same rule as failed report signatures) */
@@ -191,7 +192,7 @@ export class LegacyKeepaliveIngest {
   }
 
   /** The client named `name` (any letter case), created as a legacy client on first contact. */
-  private async clientFor(name: string): Promise<ClientRecord> {
+  private async clientFor(name: string): Promise<ClientGist> {
     const { store, now } = this.deps;
     const key = name.toLowerCase();
     const knownId = this.idByName.get(key);

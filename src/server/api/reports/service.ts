@@ -12,14 +12,9 @@ import {
 import type { Keyring } from "../../auth/keyring.ts";
 import type { DnsOracle, OracleGrant } from "../../dns/oracle.ts";
 import { ApiError, storageUnavailable, tooManyRequests, unauthorized } from "../../errors.ts";
+import type { ClientGist } from "../../monitor/gist.ts";
 import type { AcceptedReport, AcceptResult } from "../../monitor/service.ts";
-import {
-  type ClientRecord,
-  reportCommit,
-  type Store,
-  storageFailure,
-  type Transaction,
-} from "../../store/index.ts";
+import { reportCommit, type Store, storageFailure, type Transaction } from "../../store/index.ts";
 import type { ClientCache } from "./client-cache.ts";
 
 export interface ReportLimits {
@@ -104,7 +99,7 @@ export class ReportIngest {
       ? cache.get(headers.clientId, store.clients)
       : store.clients.get(headers.clientId));
     if (!client) return fail("unknown_client");
-    const signedBy = (c: ClientRecord) =>
+    const signedBy = (c: ClientGist) =>
       this.secretsOf(c, t).some((s) => signatureMatches(s, headers, req.body));
     if (!signedBy(client)) {
       // The cache may predate a rotation the CLI made a moment ago: look once more.
@@ -149,7 +144,7 @@ export class ReportIngest {
     };
   }
 
-  private secretsOf(client: ClientRecord, now: number): string[] {
+  private secretsOf(client: ClientGist, now: number): string[] {
     const secrets = [this.open(client.secretEnc)];
     if (client.prevSecretEnc && client.prevSecretUntil !== null && now < client.prevSecretUntil)
       secrets.push(this.open(client.prevSecretEnc));

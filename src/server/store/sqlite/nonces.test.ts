@@ -116,3 +116,32 @@ test("the hash set agrees with a Map through growth, deletes and prunes", async 
     { numRuns: 40 },
   );
 });
+
+test("pruning a steady population reuses its table instead of allocating one per prune", () => {
+  // 10,000 clients every 30 s: ~1,667 new nonces per 5-second prune, each kept 5 minutes
+  const set = new ExpiringHashSet();
+  let n = 0;
+  for (let prune = 0; prune < 600; prune++) {
+    const now = T + prune * 5_000;
+    for (let i = 0; i < 1_667; i++) set.add(++n * 7_919, now + 300_000);
+    set.prune(now);
+  }
+  expect(set.size).toBeGreaterThan(95_000);
+  expect(set.size).toBeLessThan(105_000);
+  // growing to 100,000 takes a few tables; 50 minutes of steady state a table per fill-up, not
+  // 600 (one per prune)
+  expect(set.rebuilds).toBeLessThan(20);
+  for (let h = n - 1_000; h <= n; h++) expect(set.has(h * 7_919)).toBe(true);
+  expect(set.has(7_919)).toBe(false); // expired long ago
+});
+
+test("after a burst has expired, pruning gives the table's memory back", () => {
+  const set = new ExpiringHashSet();
+  for (let i = 1; i <= 200_000; i++) set.add(i, T + 1_000);
+  set.add(999_999_999, T + 600_000);
+  const before = set.rebuilds;
+  set.prune(T + 60_000);
+  expect(set.size).toBe(1);
+  expect(set.rebuilds).toBe(before + 1);
+  expect(set.has(999_999_999)).toBe(true);
+});

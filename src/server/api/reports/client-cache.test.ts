@@ -1,0 +1,106 @@
+import { expect, test } from "bun:test";
+import { quietLogger } from "../../../../test/helpers/server.ts";
+import { Broker } from "../../broker.ts";
+import { ClientMonitor } from "../../monitor/service.ts";
+import { buildReport, HOME, testGeo } from "../../monitor/testing.ts";
+import { openStore } from "../../store/index.ts";
+import { ClientCache } from "./client-cache.ts";
+
+async function world() {
+  const clock = { t: Date.parse("2026-11-26T00:00:00Z") };
+  const store = await openStore({ dataDir: ":memory:" });
+  const broker = new Broker();
+  const cache = new ClientCache(broker);
+  await store.clients.create({ id: "c1", name: "one", createdAt: clock.t, secretEnc: "v1:x:y" });
+  const monitor = new ClientMonitor({
+    store,
+    now: () => clock.t,
+    logger: quietLogger(),
+    geo: testGeo,
+    broker,
+    home: () => HOME,
+    cache,
+  });
+  const report = async (spec: Parameters<typeof buildReport>[0]) => {
+    clock.t += 30_000;
+    const client = await cache.get("c1", store.clients);
+    if (!client) throw new Error("no client");
+    const r = { ...buildReport(spec), observed_at: new Date(clock.t).toISOString() };
+    return store.transaction((tx) =>
+      monitor.acceptReport({ client, report: r, sourceIp: "192.0.2.250", receivedAt: clock.t }, tx),
+    );
+  };
+  return { store, cache, monitor, report };
+}
+
+test("the report cache keeps a client's gist: no last report, no evidence, no exits or resolvers", async () => {
+  const { store, cache, report } = await world();
+  await report({ v4: HOME.addresses[0] }); // the exit is home: red, with evidence
+  const cached = await cache.get("c1", store.clients);
+  expect(cached?.state?.status).toBe("red");
+  expect(cached && "lastReport" in cached).toBe(false);
+  expect(Object.keys(cached?.state ?? {})).not.toContain("exit");
+  expect(Object.keys(cached?.state ?? {})).not.toContain("resolvers");
+  expect(Object.keys(cached?.state ?? {})).not.toContain("agent");
+  const verdicts = Object.values(cached?.state?.verdicts ?? {});
+  for (const verdict of verdicts)
+    expect(Object.keys(verdict).sort()).toEqual(["reason", "severity", "status"]);
+  // a sentence is kept only where it can be a cause of the status
+  expect(verdicts.filter((v) => v.severity === "red").every((v) => v.reason.length > 0)).toBe(true);
+  const green = verdicts.filter((v) => v.severity === "green");
+  expect(green.length).toBeGreaterThan(0);
+  for (const verdict of green) expect(verdict.reason).toBe("");
+  // the store keeps the whole state
+  const stored = await store.clients.get("c1");
+  expect(stored?.state?.verdicts?.bypass.evidence).toBeDefined();
+  expect(stored?.lastReport).not.toBeNull();
+});
+
+test("an unchanged report is answered from the gist with the same reasons a full judgment gave", async () => {
+  const { report } = await world();
+  const judged = await report({ v4: HOME.addresses[0] });
+  const unchanged = await report({ v4: HOME.addresses[0] });
+  expect(judged.status).toBe("red");
+  expect(unchanged).toEqual(judged);
+});
+
+test("a report that changes something is judged against the whole stored state, not the gist", async () => {
+  const { store, cache, report } = await world();
+  await report({});
+  await report({}); // unchanged: the cache now holds the gist only
+  expect(Object.keys((await cache.get("c1", store.clients))?.state ?? {})).not.toContain("exit");
+  const changed = await report({ v4: HOME.addresses[0] });
+  expect(changed.status).toBe("red");
+  const stored = await store.clients.get("c1");
+  // the new exit is judged against the old one (an exit change needs the previous evidence)
+  expect(stored?.state?.exit.ipv4?.ip).toBe(HOME.addresses[0]);
+  const kinds = (await store.events.query({ limit: 100 })).map((e) => e.kind);
+  expect(kinds).toContain("exit.changed");
+  expect(kinds).toContain("bypass.started");
+});
+
+test("a client removed while its report waited is refused as unknown, not judged against a gist", async () => {
+  const { store, cache, monitor, report } = await world();
+  await report({});
+  const client = await cache.get("c1", store.clients);
+  if (!client) throw new Error("no client");
+  await store.clients.remove("c1");
+  const t = Date.parse("2026-11-26T01:00:00Z");
+  const changed = { ...buildReport({ v4: HOME.addresses[0] }), observed_at: new Date(t).toISOString() };
+  await expect(
+    store.transaction((tx) =>
+      monitor.acceptReport({ client, report: changed, sourceIp: "192.0.2.250", receivedAt: t }, tx),
+    ),
+  ).rejects.toMatchObject({ status: 401 });
+});
+
+test("an unchanged report moves the cached gist's liveness in place instead of caching a new object", async () => {
+  const { store, cache, report } = await world();
+  await report({});
+  const before = await cache.get("c1", store.clients);
+  const lastReportAt = before?.lastReportAt;
+  await report({}); // unchanged: a heartbeat
+  const after = await cache.get("c1", store.clients);
+  expect(after).toBe(before as never);
+  expect(after?.lastReportAt).toBeGreaterThan(lastReportAt ?? Number.POSITIVE_INFINITY);
+});
