@@ -231,6 +231,17 @@ describe("DNS oracle answers: fuzzing (fast-check)", () => {
       ),
     );
 
+  test("a label with a control character is a bare FORMERR, never an answer for a name outside the zone", () => {
+    // found by the property below (seed -651260289): "00000\n" decoded, then encoded as "00000\nleak…"
+    const packet = query("000000.leak.example.org", "A");
+    const at = packet.indexOf(Buffer.from("000000")) + 5;
+    packet[at] = 0x0a;
+    const out = respond(packet, ZONE, FROM);
+    expect(out.asked).toBeNull();
+    expect((out.reply as Buffer).readUInt16BE(2) & 0xf).toBe(1); // FORMERR
+    holds(packet, "udp");
+  });
+
   test("valid queries, then bit flips, truncation and stretched counts, never crash it", () => {
     fc.assert(
       fc.property(

@@ -113,14 +113,20 @@ export function respond(packet: Buffer, zone: ZoneConfig, ctx: QueryContext): Ou
   return { reply: reply.encode(), asked };
 }
 
-/** What dns-packet decoded must encode back the same: labels of at most 63 bytes. */
+/**
+ * What dns-packet decoded must encode back the same: labels of at most 63 bytes, of printable
+ * ASCII without a backslash (dns-packet does not encode a control character or an escape back
+ * as it read it: "a\n.zone" came back as "a\nzone", out of the zone). No label we mint or
+ * serve has anything else.
+ */
 function encodable(name: string): boolean {
   if (name === ".") return true;
   return name.split(".").every((l) => {
     const bytes = Buffer.byteLength(l);
-    return bytes > 0 && bytes <= 63;
+    return bytes > 0 && bytes <= 63 && PRINTABLE_LABEL.test(l);
   });
 }
+const PRINTABLE_LABEL = /^[!-[\]-~]+$/;
 
 function apex(reply: Reply, question: Question, zone: ZoneConfig): Reply {
   if (question.type === "SOA") return reply.answer(soa(zone, question.name));
