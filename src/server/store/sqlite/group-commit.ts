@@ -1,7 +1,8 @@
 /**
  * Group commit: report writes made in the same event-loop turn share one transaction, so one
  * fsync covers every request read in that turn: under load a turn reads many, and idle nothing
- * waits. The fsync runs in the thread pool (wal-sync.ts) while the next turn's group is judged. A unit of work must be atomic by itself (its writes in one
+ * waits. The fsync runs in the thread pool (wal-sync.ts) while the next group gathers. A unit
+ * of work must be atomic by itself (its writes in one
  * tx.transaction, a savepoint), so one that fails leaves nothing behind while the others
  * commit; most units (an unchanged report) write nothing, and a savepoint each cost two
  * statements per report. What a failed unit left in memory (nonces,
