@@ -6,12 +6,8 @@
  */
 import { expect, test } from "bun:test";
 import fc from "fast-check";
-import { ClientCache } from "../src/server/api/reports/client-cache.ts";
-import { Broker } from "../src/server/broker.ts";
-import { ClientMonitor } from "../src/server/monitor/service.ts";
-import { buildReport, HOME, testGeo } from "../src/server/monitor/testing.ts";
-import { openStore } from "../src/server/store/index.ts";
-import { quietLogger } from "./helpers/server.ts";
+import { buildReport } from "../src/server/monitor/testing.ts";
+import { oneClientMonitor } from "./helpers/monitor-world.ts";
 
 /** The DNS oracle's evidence: fresh names every report, the same or another resolver behind them. */
 const withOracle = (resolver: string) => () => {
@@ -62,25 +58,9 @@ const step = fc.oneof(
   fc.record({ kind: fc.constant("sweep" as const), gapS: fc.integer({ min: 1, max: 200 }) }),
 );
 
-async function world(fastPath: boolean) {
-  const clock = { t: Date.parse("2026-11-26T00:00:00Z") };
-  // SQLite in memory on both CI runs: 300 worlds would be 300 PostgreSQL databases; the
-  // shortcut's guard across replicas (the row's revision) is proven in test/replicas.test.ts
-  const store = await openStore({ dataDir: ":memory:" });
-  const broker = new Broker();
-  await store.clients.create({ id: "c1", name: "one", createdAt: clock.t, secretEnc: "v1:x:y" });
-  const monitor = new ClientMonitor({
-    store,
-    now: () => clock.t,
-    logger: quietLogger(),
-    geo: testGeo,
-    broker,
-    home: () => HOME,
-    cache: new ClientCache(broker),
-    fastPath,
-  });
-  return { clock, store, monitor };
-}
+// SQLite in memory on both CI runs: 300 worlds would be 300 PostgreSQL databases; the
+// shortcut's guard across replicas (the row's revision) is proven in test/replicas.test.ts
+const world = (fastPath: boolean) => oneClientMonitor({ fastPath });
 
 test("the unchanged-report shortcut agrees with full evaluation", async () => {
   await fc.assert(

@@ -1,26 +1,9 @@
 import { expect, test } from "bun:test";
-import { quietLogger } from "../../../../test/helpers/server.ts";
-import { Broker } from "../../broker.ts";
-import { ClientMonitor } from "../../monitor/service.ts";
-import { buildReport, HOME, testGeo } from "../../monitor/testing.ts";
-import { openStore } from "../../store/index.ts";
-import { ClientCache } from "./client-cache.ts";
+import { oneClientMonitor } from "../../../../test/helpers/monitor-world.ts";
+import { buildReport, HOME } from "../../monitor/testing.ts";
 
 async function world() {
-  const clock = { t: Date.parse("2026-11-26T00:00:00Z") };
-  const store = await openStore({ dataDir: ":memory:" });
-  const broker = new Broker();
-  const cache = new ClientCache(broker);
-  await store.clients.create({ id: "c1", name: "one", createdAt: clock.t, secretEnc: "v1:x:y" });
-  const monitor = new ClientMonitor({
-    store,
-    now: () => clock.t,
-    logger: quietLogger(),
-    geo: testGeo,
-    broker,
-    home: () => HOME,
-    cache,
-  });
+  const { clock, store, cache, monitor } = await oneClientMonitor();
   const report = async (spec: Parameters<typeof buildReport>[0]) => {
     clock.t += 30_000;
     const client = await cache.get("c1", store.clients);
