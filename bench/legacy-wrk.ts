@@ -1,7 +1,7 @@
 /**
  * The legacy keepalive path under wrk, next to a bare Bun.serve on the same machine:
  *
- *   bun bench/legacy-wrk.ts [--quick] [--clients N] [--seconds S] [--rounds R]
+ *   bun bench/legacy-wrk.ts [--quick] [--clients N] [--seconds S] [--rounds R] [--profile]
  *
  * Every keepalive is unchanged (each client already reported the same thing once), which is
  * the steady state of a fleet of old Python clients: the case the unchanged-report shortcut is
@@ -9,7 +9,8 @@
  * script: client ids round-robin over --clients names, one POST /api/v1/keepalive each. The
  * median of the rounds is printed (requests/s, p50, p99), with the ratio to the bare server.
  * Everything stays on 127.0.0.1; the server is `sentinel server` from source (or
- * SENTINEL_BENCH_BIN).
+ * SENTINEL_BENCH_BIN). --profile runs the server from source under `bun --cpu-prof-md` and
+ * prints where the profile is (kept, unlike the rest of the work directory).
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -18,6 +19,7 @@ import { freePort, loadAverage, median, REPO, startSentinelServer, stopProcess, 
 
 const args = process.argv.slice(2);
 const QUICK = args.includes("--quick");
+const PROFILE = args.includes("--profile");
 const numberArg = (name: string, fallback: number) => {
   const i = args.indexOf(name);
   return i >= 0 ? Number(args[i + 1]) || fallback : fallback;
@@ -136,7 +138,11 @@ try {
 
   console.error("  sentinel server, POST /api/v1/keepalive, every keepalive unchanged");
   const dataDir = join(work, "data");
-  const server = await startSentinelServer(dataDir, { extraArgs: ["--legacy-api-key", KEY] });
+  const cpuProfDir = PROFILE ? mkdtempSync(join(tmpdir(), "sentinel-legacy-profile-")) : undefined;
+  const server = await startSentinelServer(dataDir, {
+    extraArgs: ["--legacy-api-key", KEY],
+    ...(cpuProfDir ? { cpuProfDir } : {}),
+  });
   // first contact: every client is created and judged once, so the measured ones are unchanged
   for (let i = 0; i < CLIENTS; i++) {
     const res = await fetch(`${server.url}/api/v1/keepalive`, {
@@ -147,7 +153,8 @@ try {
     if (res.status !== 200) throw new Error(`warm-up keepalive refused: ${res.status} ${await res.text()}`);
   }
   const legacy = await rounds(server.url, script);
-  await stopProcess(server.proc);
+  await stopProcess(server.proc, 20_000);
+  if (cpuProfDir) console.error(`  CPU profile of the server: ${cpuProfDir}`);
 
   const row = (name: string, r: Round) =>
     `| ${name} | ${Math.round(r.rps).toLocaleString("en")} | ${r.p50Ms.toFixed(2)} ms | ${r.p99Ms.toFixed(2)} ms | ${((r.rps / bareResult.rps) * 100).toFixed(0)} % |`;

@@ -177,7 +177,8 @@ export async function startSentinelServer(
 ): Promise<{ proc: Subprocess; url: string; port: number }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const bin = opts.bin ?? Bun.env.SENTINEL_BENCH_BIN;
+  // a profile needs bun's --cpu-prof: from source
+  const bin = opts.cpuProfDir ? undefined : (opts.bin ?? Bun.env.SENTINEL_BENCH_BIN);
   const cmd = bin
     ? [bin]
     : [

@@ -274,12 +274,30 @@ async function benchWrk() {
         pid: server.proc.pid,
       });
     }
-  targets.unshift({
-    label: "ingest (wrk): bare Bun.serve",
-    url: `http://127.0.0.1:${barePort}`,
-    creds: targets[0]?.creds ?? [],
-    pid: bare.pid,
-  });
+  // the floor: the protocol's own checks with the same 1,000 clients' secrets (bench/floor.ts)
+  const floorCreds = targets[0]?.creds ?? [];
+  const floorCredsFile = join(work, "floor-creds.json");
+  writeFileSync(floorCredsFile, JSON.stringify(floorCreds));
+  const floorPort = await freePort();
+  const floor = Bun.spawn(
+    [process.execPath, join(import.meta.dir, "floor.ts"), String(floorPort), floorCredsFile],
+    { stdout: "inherit", stderr: "inherit" },
+  );
+  await waitHttp(`http://127.0.0.1:${floorPort}/`);
+  targets.unshift(
+    {
+      label: "ingest (wrk): bare Bun.serve",
+      url: `http://127.0.0.1:${barePort}`,
+      creds: floorCreds,
+      pid: bare.pid,
+    },
+    {
+      label: "ingest (wrk): floor (verify + parse, nothing stored), 1,000 clients",
+      url: `http://127.0.0.1:${floorPort}`,
+      creds: floorCreds,
+      pid: floor.pid,
+    },
+  );
   const runs = targets.map(() => [] as (WrkResult & { cpuPct: number; cpuUsPerRequest: number })[]);
   // ~100 MB per run: in memory (tmpfs) when there is one, or writing it back would stall the
   // server's fsyncs on the same disk
@@ -299,6 +317,7 @@ async function benchWrk() {
     }
   rmSync(signed, { recursive: true, force: true });
   await stopProcess(bare);
+  await stopProcess(floor);
   for (const server of servers) await stopProcess(server.proc);
 
   const medianRun = <T extends { perS: number }>(rs: T[]) =>
