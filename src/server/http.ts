@@ -67,8 +67,10 @@ export async function readBodyBytesLimited(request: Request, limit: number): Pro
 
 /** The same as text (UTF-8; a byte-order mark is dropped, invalid bytes become U+FFFD). */
 export async function readBodyLimited(request: Request, limit: number): Promise<string> {
-  return new TextDecoder().decode(await readBodyBytesLimited(request, limit));
+  return utf8.decode(await readBodyBytesLimited(request, limit));
 }
+
+const utf8 = new TextDecoder();
 
 export function requireJsonContentType(request: Request): void {
   const type = request.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase();

@@ -362,6 +362,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
           POST: instrumentFetch(envelope(route, { logger, isHttps, bufferChunked: false }), {
             logger,
             metrics,
+            path,
           }),
         },
       ]),

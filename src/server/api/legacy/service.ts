@@ -10,7 +10,7 @@
  */
 import { timingSafeEqual } from "node:crypto";
 import { isIPv4, isIPv6, type ReportV1 } from "../../../protocol/report.ts";
-import { hashToken, type Keyring, newId } from "../../auth/keyring.ts";
+import { type Keyring, newId } from "../../auth/keyring.ts";
 import { ApiError, storageUnavailable, tooManyRequests, unauthorized } from "../../errors.ts";
 import type { ClientGist } from "../../monitor/gist.ts";
 import type { AcceptResult } from "../../monitor/service.ts";
@@ -38,6 +38,8 @@ export interface LegacyKeepalive {
   dnsTest: { location: string | null; colo: string | null };
   timestamp: string | null;
 }
+
+const sha256 = (text: string): Uint8Array => Bun.SHA256.hash(text) as Uint8Array;
 
 const LEGACY_CLIENT_ID = /^[\w.@-]{1,64}$/;
 
@@ -137,19 +139,20 @@ export interface LegacyIngestDeps {
  * monitor's unchanged-report shortcut stores nothing until its next heartbeat write.
  */
 export class LegacyKeepaliveIngest {
-  private readonly keyHash: Buffer;
+  private readonly keyHash: Uint8Array;
   /** lower-cased name -> id of the legacy clients seen (names are unique without regard to case) */
   private readonly idByName = new Map<string, string>();
   private readonly commit: <T>(work: (tx: Transaction) => Promise<T>) => Promise<T>;
 
   constructor(private readonly deps: LegacyIngestDeps) {
-    this.keyHash = Buffer.from(hashToken(deps.apiKey), "hex");
+    this.keyHash = sha256(deps.apiKey);
     this.commit = reportCommit(deps.store);
   }
 
   /** Checks the X-API-Key value; throws 401, or 429 once an address has failed too often. */
   async authenticate(given: string | null, sourceIp: string | null): Promise<void> {
-    const ok = given !== null && timingSafeEqual(Buffer.from(hashToken(given), "hex"), this.keyHash);
+    // digests of equal length compared in constant time: neither the key nor its length leaks
+    const ok = given !== null && timingSafeEqual(sha256(given), this.keyHash);
     if (!ok) await this.refuse("bad_legacy_key", sourceIp);
   }
 
