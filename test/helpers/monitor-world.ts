@@ -7,7 +7,8 @@ import { HOME, testGeo } from "../../src/server/monitor/testing.ts";
 import { openStore } from "../../src/server/store/index.ts";
 import { quietLogger } from "./server.ts";
 
-export async function oneClientMonitor({ fastPath = true } = {}) {
+/** `writeBehind: false`: the client is read locked in each report's transaction (PostgreSQL's way). */
+export async function oneClientMonitor({ fastPath = true, writeBehind = true } = {}) {
   const clock = { t: Date.parse("2026-11-26T00:00:00Z") };
   const store = await openStore({ dataDir: ":memory:" });
   const broker = new Broker();
@@ -22,6 +23,7 @@ export async function oneClientMonitor({ fastPath = true } = {}) {
     home: () => HOME,
     cache,
     fastPath,
+    heartbeatsWriteBehind: writeBehind,
   });
-  return { clock, store, cache, monitor };
+  return { clock, store, broker, cache, monitor };
 }

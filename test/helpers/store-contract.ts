@@ -12,6 +12,7 @@ import { reportCommit } from "../../src/server/store/index.ts";
 import type {
   ChangeMessages,
   ChangeTopic,
+  ClientRecord,
   ClientUpdate,
   HistoryRow,
   NewOutboxRow,
@@ -434,6 +435,29 @@ export function describeStore(name: string, target: ContractTarget): void {
         expect(await second).toBe(1);
         expect(await s.transaction((tx) => tx.clients.getForUpdate("nobody"))).toBeNull();
       });
+
+      test("lockColumns: the record's columns without state or last report, locked like getForUpdate", async () => {
+        const s = await withClient();
+        await s.clients.applyReport("c1", update());
+        const whole = await s.clients.get("c1");
+        const { state: _state, lastReport: _lastReport, ...columns } = whole as ClientRecord;
+        expect(await s.transaction((tx) => tx.clients.lockColumns("c1"))).toEqual(columns);
+        expect(await s.transaction((tx) => tx.clients.lockColumns("nobody"))).toBeNull();
+        let firstHasLock!: () => void;
+        const locked = new Promise<void>((r) => {
+          firstHasLock = r;
+        });
+        const first = s.transaction(async (tx) => {
+          expect((await tx.clients.lockColumns("c1"))?.revision).toBe(1);
+          firstHasLock();
+          await Bun.sleep(150);
+          await tx.clients.applyReport("c1", update());
+        });
+        await locked;
+        const second = s.transaction(async (tx) => (await tx.clients.lockColumns("c1"))?.revision);
+        await first;
+        expect(await second).toBe(2);
+      });
     });
 
     describe("transactions", () => {
@@ -612,7 +636,7 @@ export function describeStore(name: string, target: ContractTarget): void {
       const unchangedReport =
         (id: string, nonce: string, at: number, announced: string[]) => async (tx: Transaction) => {
           if (!(await tx.nonces.use(id, nonce, T0 + 60_000, T0))) return "replayed";
-          const client = await tx.clients.getForUpdate(id);
+          const client = await tx.clients.lockColumns(id);
           if (!client) throw new Error(`no client ${id}`);
           await tx.clients.heartbeat(id, beat(at));
           tx.afterCommit(() => announced.push(id));
@@ -701,6 +725,41 @@ export function describeStore(name: string, target: ContractTarget): void {
         await Promise.all([judge("n1"), judge("n2")]);
         expect(seen).toEqual([0, 1]);
         expect((await s.clients.get("c0"))?.revision).toBe(2);
+      });
+
+      test("whole records and columns locked in one batch: each caller gets what it asked for", async () => {
+        const s = await fresh();
+        await clients(s, 4);
+        for (const id of ["c0", "c1", "c2", "c3"]) await s.clients.applyReport(id, update());
+        const commit = reportCommit(s);
+        const [wholeA, columnsA, wholeB, columnsB] = await Promise.all(
+          ["c0", "c1", "c2", "c3"].map((id, i) =>
+            commit((tx) => (i % 2 === 0 ? tx.clients.getForUpdate(id) : tx.clients.lockColumns(id))),
+          ),
+        );
+        for (const whole of [wholeA, wholeB]) {
+          expect(whole?.revision).toBe(1);
+          expect((whole as ClientRecord).state).toEqual(update().state);
+          expect((whole as ClientRecord).lastReport).not.toBeNull();
+        }
+        for (const columns of [columnsA, columnsB]) {
+          expect(columns?.revision).toBe(1);
+          expect(columns && "state" in columns).toBe(false);
+          expect(columns && "lastReport" in columns).toBe(false);
+        }
+        // two reports of one client: the second locks after the first ended, and sees its write
+        const seen: number[] = [];
+        await Promise.all(
+          ["n1", "n2"].map((nonce, i) =>
+            commit(async (tx) => {
+              if (!(await tx.nonces.use("c1", nonce, T0 + 60_000, T0))) return;
+              const c = i === 0 ? await tx.clients.lockColumns("c1") : await tx.clients.getForUpdate("c1");
+              seen.push(c?.revision ?? -1);
+              await tx.transaction((inner) => inner.clients.applyReport("c1", update()));
+            }),
+          ),
+        );
+        expect(seen).toEqual([1, 2]);
       });
     });
 

@@ -203,16 +203,28 @@ export class ClientMonitor {
     return learnNetworks(times, this.deps.geo, this.deps.home());
   }
 
-  /** The client as it stands inside `tx`: its cached gist (write-behind), or read and locked. */
-  private current(id: string, tx: Transaction): Promise<ClientGist | null> {
-    if (!this.writeBehind) return tx.clients.getForUpdate(id);
-    return this.deps.cache ? this.deps.cache.get(id, tx.clients) : tx.clients.get(id);
+  /**
+   * The client as it stands inside `tx`: its cached gist (write-behind), or locked. Locked, its
+   * columns are read now and its judged state comes from the cache when the cached gist is of
+   * the same revision (every write of the state bumps it); otherwise, another replica or the
+   * sweeper judged it since, and the whole record is read.
+   */
+  private async current(id: string, tx: Transaction): Promise<ClientGist | null> {
+    const { cache } = this.deps;
+    if (this.writeBehind) return cache ? cache.get(id, tx.clients) : tx.clients.get(id);
+    const columns = await tx.clients.lockColumns(id);
+    if (!columns) return null;
+    const known = cache?.peek(id);
+    if (known && known.revision === columns.revision) return { ...columns, state: known.state };
+    return tx.clients.get(id);
   }
 
   /** The client with the heartbeat this process holds for it laid over (write-behind). */
   private withBeat<C extends ClientGist>(client: C): C {
     const beat = this.unwrittenBeats.get(client.id);
-    return beat ? { ...client, ...beat } : client;
+    // the cached gist usually carries it already (ClientCache.touch): no copy per report then
+    if (!beat || client.lastReportAt === beat.lastReportAt) return client;
+    return { ...client, ...beat };
   }
 
   /**
@@ -297,16 +309,15 @@ export class ClientMonitor {
   ): Promise<AcceptResult> {
     if (gapFlip)
       this.announce(tx, null, await this.storeFlips(tx, await this.recordOf(client, tx), [gapFlip]), false);
-    const observedAt = Date.parse(r.report.observed_at);
-    const deadlines = pendingDeadlines({ ...previous, from: r.receivedAt });
-    const next = { ...previous, last_report_at: r.receivedAt, observed_at: observedAt, ...deadlines };
+    const { liveness, interval_s, grace_s, paused, flap } = previous;
+    const deadlines = pendingDeadlines({ from: r.receivedAt, liveness, interval_s, grace_s, paused });
     const beat: Heartbeat = {
       lastSourceIp: r.sourceIp,
       lastReportAt: r.receivedAt,
-      lastObservedAt: observedAt,
+      lastObservedAt: Date.parse(r.report.observed_at),
       lateAt: deadlines.late_at,
       offlineAt: deadlines.offline_at,
-      nextCheckAt: nextDeadline(next),
+      nextCheckAt: nextDeadline({ ...deadlines, flap }),
     };
     if (this.writeBehind) {
       this.unwrittenBeats.set(client.id, beat);

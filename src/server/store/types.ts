@@ -75,6 +75,9 @@ export interface ClientRecord extends ClientSummary {
   revision: number;
 }
 
+/** A client's columns: the record without its judged state and last report (the large parts). */
+export type ClientColumns = Omit<ClientRecord, "state" | "lastReport">;
+
 export interface NewClient {
   id: string;
   name: string;
@@ -133,6 +136,12 @@ export interface ClientRepository {
    * FOR UPDATE; SQLite's one writer needs no lock). Use inside a transaction only.
    */
   getForUpdate(id: string): Promise<ClientRecord | null>;
+  /**
+   * The client's columns, locked like getForUpdate, without its state and last report: the
+   * report path takes the state from its cache when `revision` says it is current, and reads
+   * it only when it is not (PostgreSQL: one narrow row instead of two JSON documents).
+   */
+  lockColumns(id: string): Promise<ClientColumns | null>;
   getByName(name: string): Promise<ClientRecord | null>;
   list(): Promise<ClientRecord[]>;
   /** The clients whose overall status is `status` (indexed), in no particular order. */

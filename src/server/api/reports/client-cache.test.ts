@@ -1,19 +1,27 @@
 import { expect, test } from "bun:test";
 import { oneClientMonitor } from "../../../../test/helpers/monitor-world.ts";
-import { buildReport, HOME } from "../../monitor/testing.ts";
+import { quietLogger } from "../../../../test/helpers/server.ts";
+import { Broker } from "../../broker.ts";
+import { ClientMonitor } from "../../monitor/service.ts";
+import { buildReport, HOME, testGeo } from "../../monitor/testing.ts";
+import { ClientCache } from "./client-cache.ts";
 
-async function world() {
-  const { clock, store, cache, monitor } = await oneClientMonitor();
-  const report = async (spec: Parameters<typeof buildReport>[0]) => {
+async function world(options: { writeBehind?: boolean } = {}) {
+  const { clock, store, cache, monitor } = await oneClientMonitor(options);
+  const reportTo = async (
+    to: { monitor: typeof monitor; cache: typeof cache },
+    spec: Parameters<typeof buildReport>[0],
+  ) => {
     clock.t += 30_000;
-    const client = await cache.get("c1", store.clients);
+    const client = await to.cache.get("c1", store.clients);
     if (!client) throw new Error("no client");
     const r = { ...buildReport(spec), observed_at: new Date(clock.t).toISOString() };
     return store.transaction((tx) =>
-      monitor.acceptReport({ client, report: r, sourceIp: "192.0.2.250", receivedAt: clock.t }, tx),
+      to.monitor.acceptReport({ client, report: r, sourceIp: "192.0.2.250", receivedAt: clock.t }, tx),
     );
   };
-  return { store, cache, monitor, report };
+  const report = (spec: Parameters<typeof buildReport>[0]) => reportTo({ monitor, cache }, spec);
+  return { clock, store, cache, monitor, report, reportTo };
 }
 
 test("the report cache keeps a client's gist: no last report, no evidence, no exits or resolvers", async () => {
@@ -86,4 +94,52 @@ test("an unchanged report moves the cached gist's liveness in place instead of c
   const after = await cache.get("c1", store.clients);
   expect(after).toBe(before as never);
   expect(after?.lastReportAt).toBeGreaterThan(lastReportAt ?? Number.POSITIVE_INFINITY);
+});
+
+test("the gist a heartbeat moved in place says what the database says once the heartbeat is written", async () => {
+  const { store, cache, monitor, report } = await world();
+  await report({});
+  await report({}); // unchanged: the heartbeat lives in memory
+  await monitor.writeHeartbeats();
+  const cached = await cache.get("c1", store.clients);
+  const stored = await store.clients.get("c1");
+  const liveness = (c: typeof cached) => ({
+    lastSourceIp: c?.lastSourceIp,
+    lastReportAt: c?.lastReportAt,
+    lastObservedAt: c?.lastObservedAt,
+    lateAt: c?.lateAt,
+    offlineAt: c?.offlineAt,
+    nextCheckAt: c?.nextCheckAt,
+  });
+  expect(liveness(cached)).toEqual(liveness(stored));
+  expect(cached?.lateAt).toBeGreaterThan(stored?.lastReportAt ?? Number.POSITIVE_INFINITY);
+});
+
+test("locked reads (PostgreSQL's way): the cached state serves only its own revision", async () => {
+  const { clock, store, cache, report, reportTo } = await world({ writeBehind: false });
+  const judged = await report({});
+  expect(await report({})).toEqual(judged); // unchanged: state from the cache, columns locked
+  expect((await store.clients.get("c1"))?.lastReportAt).toBe(clock.t); // the heartbeat is written
+  const cachedRevision = (await cache.get("c1", store.clients))?.revision;
+  // another replica (its own monitor and cache, the same database) judges a bypass
+  const brokerB = new Broker();
+  const cacheB = new ClientCache(brokerB);
+  const monitorB = new ClientMonitor({
+    store,
+    now: () => clock.t,
+    logger: quietLogger(),
+    geo: testGeo,
+    broker: brokerB,
+    home: () => HOME,
+    cache: cacheB,
+    heartbeatsWriteBehind: false,
+  });
+  const bypass = await reportTo({ monitor: monitorB, cache: cacheB }, { v4: HOME.addresses[0] });
+  expect(bypass.status).toBe("red");
+  // this replica's cache still holds the green gist of the old revision: it must not be believed
+  expect((await cache.get("c1", store.clients))?.revision).toBe(cachedRevision as number);
+  expect((await report({})).status).toBe(judged.status);
+  const kinds = (await store.events.query({ limit: 100 })).map((e) => e.kind);
+  expect(kinds).toContain("bypass.started");
+  expect(kinds).toContain("bypass.ended");
 });

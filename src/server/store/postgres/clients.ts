@@ -1,8 +1,8 @@
 /** Clients on PostgreSQL: one row each in `clients`, the judged state beside it in `client_state`. */
 import type { SQL } from "bun";
-import type { ClientRecord, ClientRepository, Heartbeat } from "../types.ts";
+import type { ClientColumns, ClientRecord, ClientRepository, Heartbeat } from "../types.ts";
 import { atomically } from "./db.ts";
-import { type Row, toClient, toSummary } from "./rows.ts";
+import { type Row, toClient, toColumns, toSummary } from "./rows.ts";
 
 const nonEmpty = (rows: Row[]) => (rows[0] ? toClient(rows[0]) : null);
 
@@ -14,13 +14,27 @@ const selectClients = (db: SQL) => db`SELECT c.*, s.state_json, s.last_report_js
     FROM clients c LEFT JOIN client_state s ON s.client_id = c.id`;
 
 /**
- * Reads and locks many clients in one statement (group commit). The locks are taken in id
- * order, so two replicas locking overlapping sets wait for each other instead of deadlocking.
+ * Reads and locks many clients in one statement (group commit): the whole record of those in
+ * `whole`, the columns only (ClientRepository.lockColumns) of the others. The locks are taken
+ * in id order, so two replicas locking overlapping sets wait for each other instead of
+ * deadlocking. The state and last report of a columns-only row are not even read (no TOAST).
  */
-export async function lockClients(db: SQL, ids: readonly string[]): Promise<Map<string, ClientRecord>> {
-  const rows = await db`${selectClients(db)} WHERE c.id = ANY(${[...ids]}::text[])
-    ORDER BY c.id COLLATE "C" FOR UPDATE OF c`;
-  return new Map(rows.map((r: Row) => [r.id as string, toClient(r)]));
+export async function lockClients(
+  db: SQL,
+  ids: readonly string[],
+  whole: ReadonlySet<string>,
+): Promise<Map<string, ClientRecord | ClientColumns>> {
+  const all = [...ids];
+  const wholeIds = all.filter((id) => whole.has(id));
+  const rows = wholeIds.length
+    ? await db`SELECT c.*, w.whole, CASE WHEN w.whole THEN s.state_json END AS state_json,
+          CASE WHEN w.whole THEN s.last_report_json END AS last_report_json
+        FROM clients c CROSS JOIN LATERAL (SELECT c.id = ANY(${wholeIds}::text[]) AS whole) w
+          LEFT JOIN client_state s ON s.client_id = c.id
+        WHERE c.id = ANY(${all}::text[]) ORDER BY c.id COLLATE "C" FOR UPDATE OF c`
+    : await db`SELECT c.*, false AS whole FROM clients c
+        WHERE c.id = ANY(${all}::text[]) ORDER BY c.id COLLATE "C" FOR UPDATE`;
+  return new Map(rows.map((r: Row) => [r.id as string, r.whole ? toClient(r) : toColumns(r)]));
 }
 
 /** Many clients' heartbeats (see ClientRepository.heartbeat) in one statement. */
@@ -50,6 +64,10 @@ export function pgClients(db: SQL): ClientRepository {
     async getForUpdate(id) {
       // OF c: the state row is on the nullable side of the join; the client row is the lock
       return nonEmpty(await db`${select} WHERE c.id = ${id} FOR UPDATE OF c`);
+    },
+    async lockColumns(id) {
+      const [r] = await db`SELECT * FROM clients WHERE id = ${id} FOR UPDATE`;
+      return r ? toColumns(r) : null;
     },
     async getByName(name) {
       return nonEmpty(await db`${select} WHERE lower(c.name) = lower(${name}::text COLLATE "C")`);

@@ -7,7 +7,8 @@
  *
  * The units of a batch run concurrently, each against a Transaction of its own that gathers
  * those three calls (nonces.use, clients.getForUpdate, clients.heartbeat) from every unit
- * waiting on one and answers them from the shared statement. Everything else a unit does (a
+ * waiting on one and answers them from the shared statement (clients.lockColumns, what an
+ * unchanged report reads, is gathered with getForUpdate). Everything else a unit does (a
  * changed report's writes, in tx.transaction, a savepoint) runs alone on the connection, in
  * turn, after the heartbeats gathered so far are written (so rows are read and written in the
  * order the units asked).
@@ -21,7 +22,7 @@
  */
 import type { TransactionSQL } from "bun";
 import { BatchAborted, StoreOverloaded, storageFailure } from "../errors.ts";
-import type { ClientRecord, Heartbeat, Transaction } from "../types.ts";
+import type { ClientColumns, ClientRecord, Heartbeat, Transaction } from "../types.ts";
 import { AfterCommit } from "./after-commit.ts";
 import { heartbeatClients, lockClients } from "./clients.ts";
 import { forgetNonces, nonceKey, useNonces } from "./repositories.ts";
@@ -155,7 +156,7 @@ class Unit {
 
 const GATHERED: Record<string, readonly string[]> = {
   nonces: ["use"],
-  clients: ["getForUpdate", "heartbeat"],
+  clients: ["getForUpdate", "lockColumns", "heartbeat"],
 };
 
 /** One batch's connection: gathered statements, and everything else one at a time. */
@@ -165,7 +166,7 @@ class Batch {
   private gathering = false;
   private nonceUses: { unit: Unit; hash: string; expiresAt: number; now: number; done: Settle<boolean> }[] =
     [];
-  private locks: { id: string; done: Settle<ClientRecord | null> }[] = [];
+  private locks: { id: string; whole: boolean; done: Settle<ClientRecord | ClientColumns | null> }[] = [];
   /** the last unit that read each client locked: the next one waits for it to end */
   private readonly lockedBy = new Map<string, Unit>();
   /** heartbeats gathered and not written yet: the last one per client wins */
@@ -233,7 +234,7 @@ class Batch {
         this.nonceUses.push({ unit, hash, expiresAt, now, done: { resolve, reject } });
         this.gather();
       });
-    return this.lockFor(unit, args[0] as string);
+    return this.lockFor(unit, args[0] as string, call === "clients.getForUpdate");
   }
 
   /**
@@ -242,12 +243,16 @@ class Batch {
    * (A report locks one client: two units locking two clients each, in opposite orders, would
    * wait for each other here.)
    */
-  private async lockFor(unit: Unit, id: string): Promise<ClientRecord | null> {
+  private async lockFor(
+    unit: Unit,
+    id: string,
+    whole: boolean,
+  ): Promise<ClientRecord | ClientColumns | null> {
     const before = this.lockedBy.get(id);
     this.lockedBy.set(id, unit);
     if (before && before !== unit) await before.ended;
     return new Promise((resolve, reject) => {
-      this.locks.push({ id, done: { resolve, reject } });
+      this.locks.push({ id, whole, done: { resolve, reject } });
       this.gather();
     });
   }
@@ -278,7 +283,11 @@ class Batch {
   }
 
   private async lock(locks: Batch["locks"]): Promise<void> {
-    const rows = await lockClients(this.sql, [...new Set(locks.map((l) => l.id))]);
+    const rows = await lockClients(
+      this.sql,
+      [...new Set(locks.map((l) => l.id))],
+      new Set(locks.filter((l) => l.whole).map((l) => l.id)),
+    );
     for (const l of locks) {
       const row = rows.get(l.id) ?? null;
       const beat = this.beats.get(l.id)?.beat;

@@ -8,6 +8,7 @@ import type {
   ApiRole,
   ApiTokenRecord,
   AuditEntry,
+  ClientColumns,
   ClientRecord,
   ClientSummary,
   EventRecord,
@@ -47,6 +48,10 @@ export function toSummary(r: Row): ClientSummary {
 }
 
 export function toClient(r: Row): ClientRecord {
+  return { ...toColumns(r), state: r.state_json ?? null, lastReport: r.last_report_json ?? null };
+}
+
+export function toColumns(r: Row): ClientColumns {
   return {
     ...toSummary(r),
     createdAt: int(r.created_at),
@@ -55,8 +60,6 @@ export function toClient(r: Row): ClientRecord {
     prevSecretEnc: text(r.prev_secret_enc),
     prevSecretUntil: num(r.prev_secret_until),
     settings: readSettings(r.policy_json),
-    state: r.state_json ?? null,
-    lastReport: r.last_report_json ?? null,
     lastSourceIp: text(r.last_source_ip),
     lastObservedAt: num(r.last_observed_at),
     lateAt: num(r.late_at),

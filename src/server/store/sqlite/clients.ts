@@ -3,7 +3,7 @@ import type { Database } from "bun:sqlite";
 import type { ReportV1 } from "../../../protocol/report.ts";
 import { readSettings } from "../../monitor/settings.ts";
 import type { ClientState } from "../../monitor/types.ts";
-import type { ClientRecord, ClientRepository, ClientSummary, ExitSummary } from "../types.ts";
+import type { ClientColumns, ClientRecord, ClientRepository, ClientSummary, ExitSummary } from "../types.ts";
 import type { Sync } from "./sync.ts";
 
 type Cell = string | number | null | undefined;
@@ -41,7 +41,14 @@ function toSummary(r: Row): ClientSummary {
 }
 
 function toClient(r: Row): ClientRecord {
-  const settings = readSettings(parse(r.policy_json));
+  return {
+    ...toColumns(r),
+    state: parse(r.state_json) as ClientState | null,
+    lastReport: parse(r.last_report_json) as ReportV1 | null,
+  };
+}
+
+function toColumns(r: Row): ClientColumns {
   return {
     ...toSummary(r),
     createdAt: r.created_at as number,
@@ -49,9 +56,7 @@ function toClient(r: Row): ClientRecord {
     secretEnc: r.secret_enc as string,
     prevSecretEnc: (r.prev_secret_enc as string | null) ?? null,
     prevSecretUntil: num(r.prev_secret_until),
-    settings,
-    state: parse(r.state_json) as ClientState | null,
-    lastReport: parse(r.last_report_json) as ReportV1 | null,
+    settings: readSettings(parse(r.policy_json)),
     lastSourceIp: (r.last_source_ip as string | null) ?? null,
     lastObservedAt: num(r.last_observed_at),
     lateAt: num(r.late_at),
@@ -94,6 +99,10 @@ export function sqliteClients(db: Database): Sync<ClientRepository> {
     get,
     // one writer: nothing else can change the row before this transaction commits
     getForUpdate: get,
+    lockColumns(id) {
+      const r = db.query<Row, [string]>("SELECT * FROM clients WHERE id = ?").get(id);
+      return r ? toColumns(r) : null;
+    },
     getByName: (name) => one(`${CLIENT_SELECT} WHERE c.name = ?`, name),
     list: () => all(`${CLIENT_SELECT} ORDER BY c.name`),
     withStatus: (status) => all(`${CLIENT_SELECT} WHERE c.status = ?`, status),
