@@ -143,9 +143,13 @@ export class ClientMonitor {
   async acceptReport(r: AcceptedReport, tx: Transaction): Promise<AcceptResult> {
     // Read again inside the write: with group commit, r.client was read before earlier reports
     // of the same batch were applied; across replicas, another one may have judged it since.
-    const seen = this.withBeat((await this.current(r.client.id, tx)) ?? r.client);
+    // What the client looked like before tells whether the report is likely unchanged.
     const home = this.deps.home();
-    const key = materialKey(r.report, r.sourceIp, home, seen.settings);
+    const expected = materialKey(r.report, r.sourceIp, home, r.client.settings);
+    const likelyUnchanged = this.judged.get(r.client.id)?.key === expected;
+    const seen = this.withBeat((await this.current(r.client.id, tx, likelyUnchanged)) ?? r.client);
+    const key =
+      seen.settings === r.client.settings ? expected : materialKey(r.report, r.sourceIp, home, seen.settings);
     const gist = liveState(seen);
     const gapFlip = this.watchGaps(seen, gist, r, tx);
     if (gist && this.isUnchanged(seen, gist, key, r.report))
@@ -204,14 +208,16 @@ export class ClientMonitor {
   }
 
   /**
-   * The client as it stands inside `tx`: its cached gist (write-behind), or locked. Locked, its
-   * columns are read now and its judged state comes from the cache when the cached gist is of
-   * the same revision (every write of the state bumps it); otherwise, another replica or the
-   * sweeper judged it since, and the whole record is read.
+   * The client as it stands inside `tx`: its cached gist (write-behind), or locked. Locked, a
+   * report that is likely unchanged reads the columns only, and takes the judged state from the
+   * cache when the cached gist is of the same revision (every write of the state bumps it);
+   * otherwise (another replica or the sweeper judged it since, or the report is news) the whole
+   * record is read with the lock, in the batch's one statement.
    */
-  private async current(id: string, tx: Transaction): Promise<ClientGist | null> {
+  private async current(id: string, tx: Transaction, likelyUnchanged: boolean): Promise<ClientGist | null> {
     const { cache } = this.deps;
     if (this.writeBehind) return cache ? cache.get(id, tx.clients) : tx.clients.get(id);
+    if (!likelyUnchanged) return tx.clients.getForUpdate(id);
     const columns = await tx.clients.lockColumns(id);
     if (!columns) return null;
     const known = cache?.peek(id);
