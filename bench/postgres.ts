@@ -1,7 +1,8 @@
 /**
  * `bun bench/postgres.ts`: the PostgreSQL mode's numbers for docs/benchmarks.md (issue 12).
  *
- *   bun bench/postgres.ts [--quick] [--only ingest,scale] [--database postgres://…]
+ *   bun bench/postgres.ts [--quick] [--only ingest,scale] [--database postgres://…] [--postgres-defaults]
+ *                         [--profile DIR]
  *
  * ingest: signed reports at the maximum rate (64 in flight, 1,000 clients, 20 s, median of 3
  *   runs) on SQLite, on PostgreSQL with one replica, and with two (32 in flight each).
@@ -13,9 +14,10 @@
  *   sweeper flips the others. That burst is `--settle-s` (60) of paced load, reported apart;
  *   the steady state is measured after it.
  *
- * PostgreSQL is a cluster of its own (.ci/postgres.sh, fsync on: a 202 must be on disk), unless
- * --database names one (a role that may CREATE DATABASE). Needs root for the former. Every load
- * generator is its own process (bench/loadgen.ts); everything stays on 127.0.0.1.
+ * PostgreSQL is a cluster of its own (.ci/postgres.sh, fsync on: a 202 must be on disk) with the
+ * settings docs/operations.md recommends for large fleets (--postgres-defaults: without them),
+ * unless --database names one (a role that may CREATE DATABASE). Needs root for the former.
+ * Every load generator is its own process (bench/loadgen.ts); everything stays on 127.0.0.1.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -51,6 +53,15 @@ const SILENT = 200;
 const GRACE_S = 15;
 /** connections per replica (--database-pool-size) */
 const POOL = Number(flag("--pool") ?? 10);
+/** --profile DIR: every setup's first replica runs from source under `bun --cpu-prof-md` into DIR */
+const PROFILE_DIR = flag("--profile");
+/** docs/operations.md, "Settings for large fleets": applied to the cluster the benchmark starts */
+const FLEET_SETTINGS: [string, string][] = args.includes("--postgres-defaults")
+  ? []
+  : [
+      ["wal_compression", "lz4"],
+      ["max_wal_size", "4GB"],
+    ];
 const work = mkdtempSync(join(tmpdir(), "sentinel-bench-pg-"));
 
 interface Row {
@@ -84,6 +95,13 @@ async function postgresServer(): Promise<string> {
   const url = (await new Response(p.stdout).text()).trim();
   if ((await p.exited) !== 0)
     throw new Error(".ci/postgres.sh start failed (root and the postgresql package?)");
+  const admin = new SQL(url, { max: 1 });
+  for (const [name, value] of FLEET_SETTINGS) await admin.unsafe(`ALTER SYSTEM SET ${name} = '${value}'`);
+  await admin`SELECT pg_reload_conf()`;
+  const shown = [];
+  for (const [name] of FLEET_SETTINGS) shown.push(`${name}=${(await admin.unsafe(`SHOW ${name}`))[0][name]}`);
+  await admin.close();
+  console.error(`PostgreSQL: ${shown.length ? shown.join(", ") : "default settings"} (fsync on)`);
   return url;
 }
 
@@ -203,6 +221,7 @@ async function replicas(n: number, database: string, extra: string[] = []): Prom
           ...["--database-pool-size", String(POOL)],
           ...extra,
         ],
+        ...(PROFILE_DIR && i === 0 ? { cpuProfDir: PROFILE_DIR } : {}),
       }),
     );
   }
