@@ -417,22 +417,33 @@ export function describeStore(name: string, target: ContractTarget): void {
         expect((await s.clients.get("c1"))?.state).toBeNull();
       });
 
-      test("getForUpdate: a second transaction reads the row only after the first committed", async () => {
-        const s = await withClient();
+      /**
+       * Two transactions lock c1 with `lock`: the second reads the row only after the first,
+       * which wrote to it while holding the lock, committed. Resolves to the revisions they saw.
+       */
+      const lockedInTurn = async (
+        s: Store,
+        lock: (tx: Transaction) => Promise<{ revision: number } | null>,
+      ): Promise<[number | undefined, number | undefined]> => {
         let firstHasLock!: () => void;
         const locked = new Promise<void>((r) => {
           firstHasLock = r;
         });
         const first = s.transaction(async (tx) => {
-          expect((await tx.clients.getForUpdate("c1"))?.revision).toBe(0);
+          const seen = (await lock(tx))?.revision;
           firstHasLock();
           await Bun.sleep(150);
           await tx.clients.applyReport("c1", update());
+          return seen;
         });
         await locked;
-        const second = s.transaction(async (tx) => (await tx.clients.getForUpdate("c1"))?.revision);
-        await first;
-        expect(await second).toBe(1);
+        const second = s.transaction(async (tx) => (await lock(tx))?.revision);
+        return [await first, await second];
+      };
+
+      test("getForUpdate: a second transaction reads the row only after the first committed", async () => {
+        const s = await withClient();
+        expect(await lockedInTurn(s, (tx) => tx.clients.getForUpdate("c1"))).toEqual([0, 1]);
         expect(await s.transaction((tx) => tx.clients.getForUpdate("nobody"))).toBeNull();
       });
 
@@ -443,20 +454,7 @@ export function describeStore(name: string, target: ContractTarget): void {
         const { state: _state, lastReport: _lastReport, ...columns } = whole as ClientRecord;
         expect(await s.transaction((tx) => tx.clients.lockColumns("c1"))).toEqual(columns);
         expect(await s.transaction((tx) => tx.clients.lockColumns("nobody"))).toBeNull();
-        let firstHasLock!: () => void;
-        const locked = new Promise<void>((r) => {
-          firstHasLock = r;
-        });
-        const first = s.transaction(async (tx) => {
-          expect((await tx.clients.lockColumns("c1"))?.revision).toBe(1);
-          firstHasLock();
-          await Bun.sleep(150);
-          await tx.clients.applyReport("c1", update());
-        });
-        await locked;
-        const second = s.transaction(async (tx) => (await tx.clients.lockColumns("c1"))?.revision);
-        await first;
-        expect(await second).toBe(2);
+        expect(await lockedInTurn(s, (tx) => tx.clients.lockColumns("c1"))).toEqual([1, 2]);
       });
     });
 
