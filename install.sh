@@ -482,6 +482,11 @@ NotifyAccess=main
 ExecStart=/usr/local/bin/sentinel server
 # The listen address (default 0.0.0.0:8088, unprivileged) and the other options come from server.env.
 Environment=SENTINEL_DATA_DIR=/var/lib/vpn-sentinel
+# The garbage collector's pace (docs/operations.md, "Memory"): size its heuristics as for 1 GiB
+# of RAM, whatever the machine has, and collect young objects after every 8 MiB allocated, not
+# after an allowance that grows with the heap. server.env may override either.
+Environment=BUN_JSC_forceRAMSize=1073741824
+Environment=BUN_JSC_gcMaxHeapSize=8388608
 WorkingDirectory=/var/lib/vpn-sentinel
 EnvironmentFile=/etc/vpn-sentinel/server.env
 User=vpn-sentinel

@@ -87,6 +87,28 @@ describe("systemd units", () => {
     expect(values(text, "StateDirectory")).toEqual(["vpn-sentinel/client-%i"]);
   });
 
+  test("the server's JavaScriptCore settings: the same in the image, and accepted by this Bun", () => {
+    const jsc = values(unitText("vpn-sentinel-server.service"), "Environment").filter((v) =>
+      v.startsWith("BUN_JSC_"),
+    );
+    expect(jsc).toEqual(["BUN_JSC_forceRAMSize=1073741824", "BUN_JSC_gcMaxHeapSize=8388608"]);
+    const containerfile = readFileSync(join(REPO, "Containerfile"), "utf8");
+    for (const setting of jsc) expect(containerfile).toContain(` ${setting}`);
+    // an option JavaScriptCore does not know stops the process at start: this one must not
+    const env = Object.fromEntries(jsc.map((s) => s.split("=") as [string, string]));
+    const run = Bun.spawnSync([process.execPath, "-e", "console.log('started')"], {
+      env: { ...process.env, ...env },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    expect([run.exitCode, run.stdout.toString().trim(), run.stderr.toString()]).toEqual([0, "started", ""]);
+    const bogus = Bun.spawnSync([process.execPath, "-e", "1"], {
+      env: { ...process.env, BUN_JSC_noSuchOption: "1" },
+      stderr: "pipe",
+    });
+    expect(bogus.stderr.toString()).toContain("invalid JSC environment variable");
+  });
+
   test("install.sh carries exactly these units", () => {
     const script = readFileSync(join(REPO, "install.sh"), "utf8");
     // On failure: bun scripts/sync-install-units.ts
