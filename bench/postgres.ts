@@ -159,14 +159,14 @@ async function enroll(
 
 let credentialFile = 0;
 
-/** One bench/loadgen.ts process; resolves with its results (and its latencies' percentiles). */
+/** One bench/loadgen.ts process; resolves with its results, its latencies' percentiles and its CPU time. */
 async function loadgen(
   url: string,
   creds: Credentials[],
   mode: "max" | "paced" | "once",
   durationS: number,
   concurrency: number,
-): Promise<LoadResult> {
+): Promise<LoadResult & { cpuS: number }> {
   const credentialsFile = join(work, `creds-${credentialFile++}.json`);
   writeFileSync(credentialsFile, JSON.stringify(creds));
   const configFile = join(work, `loadgen-${credentialFile}.json`);
@@ -183,7 +183,7 @@ async function loadgen(
   await child.exited;
   const r = JSON.parse(out.trim().split("\n").at(-1) as string) as LoadResult;
   if (r.errors) console.error(`  loadgen: ${r.errors} errors, first: ${r.firstError}`);
-  return r;
+  return { ...r, cpuS: Number(child.resourceUsage()?.cpuTime.total ?? 0) / 1e6 };
 }
 
 /** Two load generators' results as one: rates add up, percentiles are the worse of the two. */
@@ -352,12 +352,12 @@ async function benchScale(server: string) {
   }, 1000);
   const cpu0 = servers.reduce((s, x) => s + cpuSecondsOf(x.proc.pid), 0);
   const pg0 = postgresCpuSeconds();
-  const r = combine(
-    await Promise.all([
-      loadgen(a.url, halves[0] ?? [], "paced", SCALE_S, 512),
-      loadgen(b.url, halves[1] ?? [], "paced", SCALE_S, 512),
-    ]),
-  );
+  const measured = await Promise.all([
+    loadgen(a.url, halves[0] ?? [], "paced", SCALE_S, 512),
+    loadgen(b.url, halves[1] ?? [], "paced", SCALE_S, 512),
+  ]);
+  const r = combine(measured);
+  const loadgenCpu = measured.reduce((s, x) => s + x.cpuS, 0) / r.elapsedS;
   clearInterval(lagSampler);
   const cpu = (servers.reduce((s, x) => s + cpuSecondsOf(x.proc.pid), 0) - cpu0) / r.elapsedS;
   const pgCpu = (postgresCpuSeconds() - pg0) / r.elapsedS;
@@ -378,8 +378,8 @@ async function benchScale(server: string) {
   add("scale", "answers", statusText(r.statuses));
   add(
     "scale",
-    "CPU: 2 replicas / PostgreSQL",
-    `${(cpu * 100).toFixed(0)} % / ${Number.isNaN(pgCpu) ? "–" : `${(pgCpu * 100).toFixed(0)} %`} (of 200 %)`,
+    "CPU: 2 replicas / PostgreSQL / 2 load generators",
+    `${(cpu * 100).toFixed(0)} % / ${Number.isNaN(pgCpu) ? "–" : `${(pgCpu * 100).toFixed(0)} %`} / ${(loadgenCpu * 100).toFixed(0)} % (of 200 %)`,
   );
   add("scale", "sweeper lag (max, sampled each second)", `${(maxLag / 1000).toFixed(1)} s`);
 
