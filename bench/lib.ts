@@ -168,20 +168,21 @@ export async function waitHttp(url: string, timeoutMs = 20_000): Promise<void> {
 }
 
 /**
- * `sentinel server` as its own process on loopback: home learning off (no provider is ever
- * asked), rate limiting effectively off so it does not distort the numbers.
- */
-/**
  * The JavaScriptCore settings the server's systemd unit (and the container image) gives it:
  * servers started here run as installed.
  */
-export function installedServerEnvironment(): Record<string, string> {
-  const unit = readFileSync(join(REPO, "systemd", "vpn-sentinel-server.service"), "utf8");
-  return Object.fromEntries(
-    [...unit.matchAll(/^Environment=(BUN_JSC_\w+)=(\S+)$/gm)].map((m) => [m[1] as string, m[2] as string]),
-  );
-}
+export const INSTALLED_SERVER_ENV: Readonly<Record<string, string>> = Object.fromEntries(
+  [
+    ...readFileSync(join(REPO, "systemd", "vpn-sentinel-server.service"), "utf8").matchAll(
+      /^Environment=(BUN_JSC_\w+)=(\S+)$/gm,
+    ),
+  ].map((m) => [m[1] as string, m[2] as string]),
+);
 
+/**
+ * `sentinel server` as its own process on loopback: home learning off (no provider is ever
+ * asked), rate limiting effectively off so it does not distort the numbers.
+ */
 export async function startSentinelServer(
   dataDir: string,
   opts: { extraArgs?: string[]; cpuProfDir?: string; bin?: string } = {},
@@ -223,7 +224,7 @@ export async function startSentinelServer(
         PATH: process.env.PATH ?? "",
         HOME: process.env.HOME ?? "/tmp",
         SENTINEL_HOME_LEARN: "false",
-        ...installedServerEnvironment(),
+        ...INSTALLED_SERVER_ENV,
       },
       stdout: "inherit",
       stderr: "inherit",

@@ -4,16 +4,23 @@ import { ClientCache } from "../../src/server/api/reports/client-cache.ts";
 import { Broker } from "../../src/server/broker.ts";
 import { ClientMonitor } from "../../src/server/monitor/service.ts";
 import { HOME, testGeo } from "../../src/server/monitor/testing.ts";
-import { openStore } from "../../src/server/store/index.ts";
+import { openStore, type Store } from "../../src/server/store/index.ts";
 import { quietLogger } from "./server.ts";
 
-/** `writeBehind: false`: the client is read locked in each report's transaction (PostgreSQL's way). */
-export async function oneClientMonitor({ fastPath = true, writeBehind = true } = {}) {
-  const clock = { t: Date.parse("2026-11-26T00:00:00Z") };
-  const store = await openStore({ dataDir: ":memory:" });
+interface MonitorOptions {
+  fastPath?: boolean;
+  /** false: the client is read locked in each report's transaction (PostgreSQL's way) */
+  writeBehind?: boolean;
+}
+
+/** A monitor with a report cache of its own on `store` (a second one is another replica). */
+export function monitorOn(
+  store: Store,
+  clock: { t: number },
+  { fastPath = true, writeBehind = true }: MonitorOptions = {},
+) {
   const broker = new Broker();
   const cache = new ClientCache(broker);
-  await store.clients.create({ id: "c1", name: "one", createdAt: clock.t, secretEnc: "v1:x:y" });
   const monitor = new ClientMonitor({
     store,
     now: () => clock.t,
@@ -25,5 +32,12 @@ export async function oneClientMonitor({ fastPath = true, writeBehind = true } =
     fastPath,
     heartbeatsWriteBehind: writeBehind,
   });
-  return { clock, store, broker, cache, monitor };
+  return { broker, cache, monitor };
+}
+
+export async function oneClientMonitor(options: MonitorOptions = {}) {
+  const clock = { t: Date.parse("2026-11-26T00:00:00Z") };
+  const store = await openStore({ dataDir: ":memory:" });
+  await store.clients.create({ id: "c1", name: "one", createdAt: clock.t, secretEnc: "v1:x:y" });
+  return { clock, store, ...monitorOn(store, clock, options) };
 }

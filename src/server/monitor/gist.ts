@@ -5,7 +5,7 @@
  * provider answers: ~3 KB per client as objects) is read from the store when a report changes
  * something. At 10,000 clients that is the difference between ~45 and ~15 MiB of live heap.
  */
-import type { ClientRecord } from "../store/types.ts";
+import type { ClientColumns, ClientRecord } from "../store/types.ts";
 import type { ClientState, Verdict, Verdicts } from "./types.ts";
 
 /**
@@ -31,7 +31,7 @@ export type StateGist = Pick<
 > & { verdicts: { [K in keyof Verdicts]: VerdictGist } | null };
 
 /** A client without its last report and with its state's gist. A full ClientRecord is one too. */
-export type ClientGist = Omit<ClientRecord, "state" | "lastReport"> & { state: StateGist | null };
+export type ClientGist = ClientColumns & { state: StateGist | null };
 
 /** True when `client` carries its whole record (read from the store), not only the gist. */
 export const isFullRecord = (client: ClientGist): client is ClientRecord => "lastReport" in client;

@@ -1,10 +1,6 @@
 import { expect, test } from "bun:test";
-import { oneClientMonitor } from "../../../../test/helpers/monitor-world.ts";
-import { quietLogger } from "../../../../test/helpers/server.ts";
-import { Broker } from "../../broker.ts";
-import { ClientMonitor } from "../../monitor/service.ts";
-import { buildReport, HOME, testGeo } from "../../monitor/testing.ts";
-import { ClientCache } from "./client-cache.ts";
+import { monitorOn, oneClientMonitor } from "../../../../test/helpers/monitor-world.ts";
+import { buildReport, HOME } from "../../monitor/testing.ts";
 
 async function world(options: { writeBehind?: boolean } = {}) {
   const { clock, store, cache, monitor } = await oneClientMonitor(options);
@@ -122,19 +118,8 @@ test("locked reads (PostgreSQL's way): the cached state serves only its own revi
   expect((await store.clients.get("c1"))?.lastReportAt).toBe(clock.t); // the heartbeat is written
   const cachedRevision = (await cache.get("c1", store.clients))?.revision;
   // another replica (its own monitor and cache, the same database) judges a bypass
-  const brokerB = new Broker();
-  const cacheB = new ClientCache(brokerB);
-  const monitorB = new ClientMonitor({
-    store,
-    now: () => clock.t,
-    logger: quietLogger(),
-    geo: testGeo,
-    broker: brokerB,
-    home: () => HOME,
-    cache: cacheB,
-    heartbeatsWriteBehind: false,
-  });
-  const bypass = await reportTo({ monitor: monitorB, cache: cacheB }, { v4: HOME.addresses[0] });
+  const replicaB = monitorOn(store, clock, { writeBehind: false });
+  const bypass = await reportTo(replicaB, { v4: HOME.addresses[0] });
   expect(bypass.status).toBe("red");
   // this replica's cache still holds the green gist of the old revision: it must not be believed
   expect((await cache.get("c1", store.clients))?.revision).toBe(cachedRevision as number);
