@@ -275,6 +275,42 @@ describe.skipIf(!TEST_POSTGRES)("PostgreSQL engine", () => {
     expect(await s.nonces.use(c, "n2", T0 + 60_000, T0)).toBe(true);
   });
 
+  test("report transactions: a batch whose connection dies while a report is still working fails every report as a storage failure", async () => {
+    const db = await database();
+    const s = await replica(db.url);
+    const reports = s.postgres?.reportTransaction;
+    if (!reports) throw new Error("no report transactions");
+    const ids = await withClients(s, 3);
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const settled = ids.map((id, i) =>
+      reports
+        .call(s.postgres, async (tx) => {
+          await tx.nonces.use(id, "n", T0 + 60_000, T0);
+          await tx.clients.getForUpdate(id);
+          if (i === 0) await held; // still working (not in a statement) when the connection dies
+          await tx.clients.heartbeat(id, beat(T0));
+        })
+        .catch((e) => e),
+    );
+    await waitFor(
+      async () =>
+        (
+          await db.admin`SELECT pg_terminate_backend(pid) AS gone FROM pg_stat_activity
+            WHERE datname = current_database() AND state = 'idle in transaction'`
+        ).length === 1,
+      5_000,
+      "the batch's connection to be terminated",
+    );
+    const failures = await Promise.all(settled);
+    release();
+    expect(failures.map((e) => storageFailure(e) !== null)).toEqual([true, true, true]);
+    const [n] = await db.admin`SELECT count(*)::int AS n FROM nonces`;
+    expect(n.n).toBe(0);
+  });
+
   test("report batches on two replicas lock overlapping clients without deadlock, and one client's flip is stored once", async () => {
     const db = await database();
     const [r1, r2] = [await replica(db.url, { poolSize: 4 }), await replica(db.url, { poolSize: 4 })];

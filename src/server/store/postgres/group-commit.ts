@@ -94,19 +94,20 @@ export class PgGroupCommit {
         await batch.finish(units);
       });
     } catch (error) {
-      // nothing of this batch is stored: each unit fails with its own error, or the batch's
+      // nothing of this batch is stored: each unit fails with its own error, or the batch's (also
+      // a unit still working: a connection that died ends the transaction without waiting for it)
       const shared = storageFailure(error) === null ? new BatchAborted(error) : error;
       pending.forEach((p, i) => {
-        const u = units[i];
-        p.reject(u && !u.outcome.ok ? u.outcome.error : shared);
+        const outcome = units[i]?.outcome;
+        p.reject(outcome && !outcome.ok ? outcome.error : shared);
       });
       return;
     }
     for (const u of units) {
-      if (u.outcome.ok) {
+      if (u.outcome?.ok) {
         u.after.run();
         u.pending.resolve(u.outcome.value);
-      } else u.pending.reject(u.outcome.error);
+      } else u.pending.reject(u.outcome?.error);
     }
   }
 }
@@ -122,7 +123,8 @@ class Unit {
   touched = false;
   /** inside its own tx.transaction: its outer tx must not be used meanwhile */
   inSection = false;
-  outcome: Outcome = { ok: false, error: new Error("not run") };
+  /** unset while it works */
+  outcome?: Outcome;
   /** settles when the unit has ended (after its gathered heartbeat was dropped, if it failed) */
   readonly ended: Promise<void>;
   private end!: () => void;
@@ -350,7 +352,7 @@ class Batch {
 
   /** Before the commit: the last heartbeats, and the failed units' nonces forgotten. */
   async finish(units: Unit[]): Promise<void> {
-    const failed = units.filter((u) => !u.outcome.ok);
+    const failed = units.filter((u) => !u.outcome?.ok);
     const stuck = failed.find((u) => u.touched);
     if (stuck) throw (stuck.outcome as { error: unknown }).error;
     const forget = failed.flatMap((u) => u.nonces);
