@@ -779,7 +779,11 @@ export function ClientPage({
   const text = notice ? NOTICES[notice] : undefined;
   return (
     <Layout ctx={ctx} title={d.row.name}>
-      <div hx-ext="sse" sse-connect={`/events/stream?view=client&id=${id}`} data-live-root>
+      <div
+        hx-ext="sse"
+        sse-connect={`/events/stream?view=client&id=${id}&since=${encodeURIComponent(ctx.live)}`}
+        data-live-root
+      >
         <nav class="crumbs" aria-label="Breadcrumb">
           <a href="/">Overview</a> <span aria-hidden="true">/</span>{" "}
           <span aria-current="page" safe>

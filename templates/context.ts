@@ -9,6 +9,8 @@ export interface PageContext {
   assets: { css: string; js: string; htmx: string; sse: string };
   /** server-wide problems shown on top of every page, e.g. "home address unknown" */
   banners: BannerView[];
+  /** when the page started reading, for its event stream's `since` (the changes it missed) */
+  live: string;
 }
 
 /** One server-wide problem: what is wrong (title), why and how to fix it (message). */

@@ -101,7 +101,11 @@ export function EventsPage({ ctx, view, now }: { ctx: PageContext; view: EventsV
   );
   return (
     <Layout ctx={ctx} title="Events">
-      <div hx-ext="sse" sse-connect="/events/stream?view=events" data-live-root>
+      <div
+        hx-ext="sse"
+        sse-connect={`/events/stream?view=events&since=${encodeURIComponent(ctx.live)}`}
+        data-live-root
+      >
         <PageHeader
           title="Events"
           sub="Every change of state, newest first; the events of one report or check are one incident."

@@ -255,7 +255,11 @@ export const overviewTitle = (red: number) => (red > 0 ? `(${red} exposed) Overv
 export function OverviewPage({ ctx, view }: { ctx: PageContext; view: OverviewView }) {
   return (
     <Layout ctx={ctx} title={overviewTitle(view.counts.red)}>
-      <div hx-ext="sse" sse-connect="/events/stream?view=overview" data-live-root>
+      <div
+        hx-ext="sse"
+        sse-connect={`/events/stream?view=overview&since=${encodeURIComponent(ctx.live)}`}
+        data-live-root
+      >
         <PageHeader title="Overview">
           <LiveIndicator />
           {isAdmin(ctx) ? (

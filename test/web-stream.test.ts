@@ -64,3 +64,97 @@ test("dashboards refetching the same list within a second share one render; a ne
   expect(reads).toBe(2);
   w.store.clients.summaries = summaries;
 });
+
+/** Opens a stream and collects its text; `stop` cancels it. */
+async function openStream(cookie: string, query: string, handle = w.handle) {
+  const res = await handle(`/events/stream?${query}`, {
+    headers: { cookie, accept: "text/event-stream" },
+  });
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  const s = { text: "", stop: async () => {} };
+  const pump = (async () => {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      s.text += decoder.decode(value, { stream: true });
+    }
+  })();
+  s.stop = async () => {
+    await reader.cancel();
+    await pump.catch(() => {});
+  };
+  return s;
+}
+
+test("a change between a page's reading and its stream is not lost: the stream starts with it", async () => {
+  const viewer = await signIn(w.handle, "viewer");
+  await w.store.clients.create({ id: "c_racing", name: "racing", createdAt: Date.now(), secretEnc: "x" });
+  const page = await (await w.handle("/", { headers: { cookie: viewer.cookie } })).text();
+  const since = /sse-connect="\/events\/stream\?view=overview&since=([^"&]+)"/.exec(page)?.[1];
+  expect(since).toBeDefined();
+  // the sweeper marks the client offline after the page read it, before its stream subscribed
+  w.broker.publish("client.updated", { clientId: "c_racing", changed: true });
+
+  const late = await openStream(viewer.cookie, `view=overview&since=${since}`);
+  const unaware = await openStream(viewer.cookie, "view=overview");
+  await Bun.sleep(300);
+  expect(late.text).toContain('id="row-c_racing"');
+  expect(late.text).toContain("event: clients\n");
+  expect(unaware.text).not.toContain("event: "); // without a mark it has nothing to catch up on
+  await Promise.all([late.stop(), unaware.stop()]);
+});
+
+test("a stream that cannot tell what its page missed (another replica's mark) has the page refetch once", async () => {
+  const viewer = await signIn(w.handle, "viewer");
+  const streams = await Promise.all([
+    openStream(viewer.cookie, "view=overview&since=0badc0de.12"),
+    openStream(viewer.cookie, "view=events&since=0badc0de.12"),
+  ]);
+  await Bun.sleep(300);
+  const [overview, events] = streams as [{ text: string }, { text: string }];
+  expect(overview.text.split("event: clients\n").length - 1).toBe(1);
+  expect(events.text.split("event: events\n").length - 1).toBe(1);
+  await Promise.all(streams.map((s) => s.stop()));
+});
+
+test("a flip clears the shared list and counts: the refetch it causes shows the flip, not a render from before it", async () => {
+  const t = Date.now();
+  const app = await buildWebApp({ now: () => t }); // a frozen clock: only a flip may end the sharing
+  const viewer = await signIn(app.handle, "viewer");
+  await app.store.clients.create({ id: "c_flip", name: "flipping", createdAt: t, secretEnc: "x" });
+  let reads = 0;
+  const summaries = app.store.clients.summaries.bind(app.store.clients);
+  app.store.clients.summaries = () => {
+    reads++;
+    return summaries();
+  };
+  let counts: Record<string, number> = { green: 1 };
+  app.store.clients.countByStatus = async () => counts;
+  const list = async () =>
+    (
+      await app.handle("/?status=all", {
+        headers: { cookie: viewer.cookie, "hx-request": "true", "hx-target": "client-list" },
+      })
+    ).text();
+
+  await list();
+  await list();
+  app.broker.publish("client.updated", { clientId: "c_flip", changed: false });
+  await list();
+  expect(reads).toBe(1); // shared, also past a report that changed nothing
+  app.broker.publish("client.updated", { clientId: "c_flip", changed: true });
+  await list();
+  expect(reads).toBe(2);
+
+  const stream = await openStream(viewer.cookie, "view=overview", app.handle);
+  app.broker.publish("client.updated", { clientId: "c_flip", changed: false });
+  await Bun.sleep(250);
+  expect(stream.text).toContain('data-red="0"');
+  counts = { red: 1 };
+  app.broker.publish("client.updated", { clientId: "c_flip", changed: true });
+  await Bun.sleep(250);
+  expect(stream.text).toContain('data-red="1"');
+  await stream.stop();
+  await app.close();
+});

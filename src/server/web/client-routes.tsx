@@ -106,11 +106,14 @@ export function clientRoutes(web: Web) {
   const store = web.store;
   const grace = web.deps.rotateGraceMs ?? DAY_MS;
 
-  // After a burst of flips every open dashboard refetches its list (see stream.tsx); the ones
-  // with the same filters and role get the same HTML, so it is built once per second at most.
-  // Its rows were already updated in place; a client added, removed or changed clears it.
+  // After a flip every open dashboard refetches its list (see stream.tsx); the ones with the
+  // same filters and role get the same HTML, so it is built once per second at most. A render
+  // from before a flip must not answer the refetch the flip caused (it would put the old row
+  // back over the one the stream just updated): a flip, or a client added, removed or changed,
+  // clears it.
   const lists = new Map<string, { at: number; html: Promise<string> }>();
   web.broker.subscribe("client.changed", () => lists.clear());
+  web.broker.subscribe("client.updated", (m) => m.changed && lists.clear());
   const sharedList = (auth: Auth, request: Request, query: OverviewQuery): Promise<string> => {
     const key = `${auth.user.role}${overviewQueryString(query)}`;
     const now = web.now();

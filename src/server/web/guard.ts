@@ -41,7 +41,11 @@ export interface WebDeps {
 }
 
 /** A signed-in request: its session, and the server-wide warnings its page shows (read once per request). */
-export type Auth = ActiveSession & { banners: PageContext["banners"] };
+export type Auth = ActiveSession & {
+  banners: PageContext["banners"];
+  /** the broker's mark before this request read anything (see PageContext.live) */
+  liveMark: string;
+};
 export type Form = Record<string, unknown>;
 
 export function parseCookies(header: string | null): Record<string, string> {
@@ -113,13 +117,14 @@ export class Web {
   }
 
   async session(request: Request): Promise<Auth | null> {
+    const liveMark = this.broker.mark();
     const cookies = parseCookies(request.headers.get("cookie"));
     const active = await loadSession(
       this.store,
       cookies[sessionCookieName(this.secure(request))],
       this.now(),
     );
-    return active ? { ...active, banners: await this.banners() } : null;
+    return active ? { ...active, banners: await this.banners(), liveMark } : null;
   }
 
   /**
@@ -178,6 +183,7 @@ export class Web {
       path: new URL(request.url).pathname,
       assets: ASSET_URLS,
       banners: auth.banners,
+      live: auth.liveMark,
     };
   }
 

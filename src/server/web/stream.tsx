@@ -8,10 +8,12 @@
  *   events   → "events": the event list refetches itself
  * Bursts are coalesced (one render per connection per `coalesceMs`); a heartbeat comment keeps
  * proxies and Bun's idle timeout from closing a quiet stream, and ends it once the session is gone.
+ * `since` (the page's broker mark) makes the stream start with what the page missed.
  */
 import { Elysia } from "elysia";
 import { Banners } from "../../../templates/layout.tsx";
 import { ClientRowDeleteOob, ClientRowOob, StatusCountsView } from "../../../templates/overview.tsx";
+import type { BrokerMessages } from "../broker.ts";
 import { stripSource } from "./client-routes.tsx";
 import { type Auth, renderSync, type Web } from "./guard.ts";
 import { clientRow, isStatus, type StatusCounts, strips } from "./model.ts";
@@ -33,24 +35,29 @@ export async function overviewUpdate(web: Web, ids: Iterable<string>): Promise<s
 
 /**
  * Fragments are shared by every open stream: with many viewers a report is read and rendered
- * once, not once per viewer, and the counts come from one GROUP BY at most every 100 ms. A row
- * is read again when the broker says its client changed, or when its second has passed ("12 s
- * ago" moves).
+ * once, not once per viewer, and the counts come from one GROUP BY at most every 100 ms (and
+ * again after every flip). A row is read again when the broker says its client changed, or when
+ * its second has passed ("12 s ago" moves).
  */
 interface FragmentCache {
   rows: Map<string, { second: number; html: string }>;
   counts: { at: number; html: string } | null;
 }
 const fragmentCaches = new WeakMap<Web, FragmentCache>();
-const fragmentCache = (web: Web) => {
-  let cache = fragmentCaches.get(web);
-  if (!cache) {
-    const rows: FragmentCache["rows"] = new Map();
-    cache = { rows, counts: null };
-    fragmentCaches.set(web, cache);
-    web.broker.subscribe("client.updated", ({ clientId }) => rows.delete(clientId));
-    web.broker.subscribe("client.changed", ({ clientId }) => rows.delete(clientId));
-  }
+const fragmentCache = (web: Web): FragmentCache => {
+  const known = fragmentCaches.get(web);
+  if (known) return known;
+  const cache: FragmentCache = { rows: new Map(), counts: null };
+  fragmentCaches.set(web, cache);
+  // a flip moves the counts too: counts from before it must not be the last ones a page sees
+  web.broker.subscribe("client.updated", ({ clientId, changed }) => {
+    cache.rows.delete(clientId);
+    if (changed) cache.counts = null;
+  });
+  web.broker.subscribe("client.changed", ({ clientId }) => {
+    cache.rows.delete(clientId);
+    cache.counts = null;
+  });
   return cache;
 };
 
@@ -91,7 +98,8 @@ async function countsFragment(web: Web, now: number): Promise<string> {
   return html;
 }
 
-function openStream(web: Web, auth: Auth, request: Request, view: View): Response {
+/** `since`: the mark of the page that opens the stream (null: nothing to catch up on). */
+function openStream(web: Web, auth: Auth, request: Request, view: View, since: string | null): Response {
   const heartbeatMs = web.deps.stream?.heartbeatMs ?? 8000;
   const coalesceMs = web.deps.stream?.coalesceMs ?? 100;
   const refetchEveryMs = web.deps.stream?.refetchEveryMs ?? 2000;
@@ -184,34 +192,50 @@ function openStream(web: Web, auth: Auth, request: Request, view: View): Respons
       // retry: how soon the browser reconnects after a drop (the page polls meanwhile)
       write(`retry: 3000\n: connected\n\n`);
       const mine = (id: string) => view.kind !== "client" || id === view.id;
+      const onUpdated = (m: BrokerMessages["client.updated"]) => {
+        if (!mine(m.clientId)) return;
+        // a flip can move the row (worst first) or out of a status filter: refetch the list
+        if (m.changed && view.kind === "overview") changed = true;
+        updated.add(m.clientId);
+        schedule();
+      };
+      const onChanged = (m: BrokerMessages["client.changed"]) => {
+        if (!mine(m.clientId)) return;
+        changed = true;
+        schedule();
+      };
+      const onEvents = (m: BrokerMessages["events.created"]) => {
+        if (view.kind === "overview") return;
+        if (view.kind === "client") {
+          // the message names event ids, not clients: is the newest event of this client among them?
+          void web.store.events.query({ clientId: view.id, limit: 1 }).then(([latest]) => {
+            if (!latest || !m.eventIds.includes(latest.id)) return;
+            eventsCreated = true;
+            schedule();
+          });
+          return;
+        }
+        eventsCreated = true;
+        schedule();
+      };
       unsubscribe.push(
-        web.broker.subscribe("client.updated", (m) => {
-          if (!mine(m.clientId)) return;
-          // a flip can move the row (worst first) or out of a status filter: refetch the list
-          if (m.changed && view.kind === "overview") changed = true;
-          updated.add(m.clientId);
-          schedule();
-        }),
-        web.broker.subscribe("client.changed", (m) => {
-          if (!mine(m.clientId)) return;
-          changed = true;
-          schedule();
-        }),
-        web.broker.subscribe("events.created", (m) => {
-          if (view.kind === "overview") return;
-          if (view.kind === "client") {
-            // the message names event ids, not clients: is the newest event of this client among them?
-            void web.store.events.query({ clientId: view.id, limit: 1 }).then(([latest]) => {
-              if (!latest || !m.eventIds.includes(latest.id)) return;
-              eventsCreated = true;
-              schedule();
-            });
-            return;
-          }
-          eventsCreated = true;
-          schedule();
-        }),
+        web.broker.subscribe("client.updated", onUpdated),
+        web.broker.subscribe("client.changed", onChanged),
+        web.broker.subscribe("events.created", onEvents),
       );
+      // What changed between the page's reading and this subscription (a client that went
+      // offline meanwhile must not stay green on it); when that is not known, everything may have.
+      const missed = since === null ? [] : web.broker.since(since);
+      if (missed === null) {
+        changed = true;
+        eventsCreated = true;
+        schedule();
+      }
+      for (const d of missed ?? []) {
+        if (d.topic === "client.updated") onUpdated(d.message);
+        else if (d.topic === "client.changed") onChanged(d.message);
+        else if (d.topic === "events.created") onEvents(d.message);
+      }
       heartbeat = setInterval(
         () => void sessionAlive().then((alive) => (alive ? write(": ping\n\n") : close())),
         heartbeatMs,
@@ -245,6 +269,6 @@ export function streamRoutes(web: Web) {
             ? { kind: "overview" }
             : null;
     if (!view) return new Response("unknown view", { status: 400 });
-    return openStream(web, auth, request, view);
+    return openStream(web, auth, request, view, typeof query.since === "string" ? query.since : null);
   });
 }
