@@ -5,13 +5,16 @@
  *   bun bench/loadgen.ts CONFIG.json   → prints one JSON line of results on stdout
  *
  * Config: { url, credentialsFile, mode: "max" | "paced" | "once", durationS, concurrency, intervalS,
- *           reportIntervalS }
+ *           reportIntervalS, transport }
+ *   transport: "fetch" (default) or "socket" (bench/http1.ts: keep-alive sockets at a fraction
+ *              of fetch's CPU; `concurrency` bounds its connections in paced mode too)
  *   max:   `concurrency` requests in flight, round-robin over the clients, as fast as answered
  *   once:  every client reports once (its first report, for new clients), `concurrency` in flight
  *   paced: every client reports once per intervalS, spread evenly (steady state)
  */
 import { readFileSync } from "node:fs";
 import { computeSignature } from "../src/protocol/signing.ts";
+import { Http1Pool } from "./http1.ts";
 import { type Credentials, healthyReport, percentile } from "./lib.ts";
 
 interface Config {
@@ -23,6 +26,7 @@ interface Config {
   intervalS?: number;
   /** the interval the reports declare (default: intervalS, else 30) */
   reportIntervalS?: number;
+  transport?: "fetch" | "socket";
 }
 
 const config = JSON.parse(readFileSync(process.argv[2] as string, "utf8")) as Config;
@@ -48,12 +52,25 @@ function currentBody(): string {
   return body;
 }
 
+const pool = config.transport === "socket" ? Http1Pool.forUrl(config.url, config.concurrency) : null;
+
+function record(status: number, ms: number): void {
+  latencies.push(ms);
+  statuses.set(status, (statuses.get(status) ?? 0) + 1);
+}
+
 async function send(c: Credentials): Promise<void> {
   const b = currentBody();
   const ts = String(Math.floor(Date.now() / 1000));
   const nonce = `${noncePrefix}${(nonceCounter++).toString(36).padStart(8, "0")}`;
-  const t0 = performance.now();
+  const signature = `v1=${computeSignature(c.secret, c.id, ts, nonce, b)}`;
   try {
+    if (pool) {
+      const headers = `Content-Type: application/json\r\nSentinel-Client: ${c.id}\r\nSentinel-Timestamp: ${ts}\r\nSentinel-Nonce: ${nonce}\r\nSentinel-Signature: ${signature}\r\n`;
+      const a = await pool.post("/api/v1/reports", headers, b);
+      return record(a.status, a.ms);
+    }
+    const t0 = performance.now();
     const res = await fetch(endpoint, {
       method: "POST",
       body: b,
@@ -62,14 +79,13 @@ async function send(c: Credentials): Promise<void> {
         "Sentinel-Client": c.id,
         "Sentinel-Timestamp": ts,
         "Sentinel-Nonce": nonce,
-        "Sentinel-Signature": `v1=${computeSignature(c.secret, c.id, ts, nonce, b)}`,
+        "Sentinel-Signature": signature,
       },
       // a saturated server must not stall the run: a request over 30 s counts as an error
       signal: AbortSignal.timeout(30_000),
     });
     await res.arrayBuffer();
-    latencies.push(performance.now() - t0);
-    statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+    record(res.status, performance.now() - t0);
   } catch (e) {
     errors++;
     firstError ||= (e as Error).message;
@@ -110,6 +126,7 @@ if (config.mode === "once") {
   await Promise.all(inflight);
 }
 const elapsedS = (performance.now() - started) / 1000;
+pool?.close();
 latencies.sort((a, b) => a - b);
 console.log(
   JSON.stringify({

@@ -2,7 +2,7 @@
  * `bun bench/postgres.ts`: the PostgreSQL mode's numbers for docs/benchmarks.md (issue 12).
  *
  *   bun bench/postgres.ts [--quick] [--only ingest,scale] [--database postgres://…] [--postgres-defaults]
- *                         [--profile DIR]
+ *                         [--profile DIR] [--loadgen socket|fetch]
  *
  * ingest: signed reports at the maximum rate (64 in flight, 1,000 clients, 20 s, median of 3
  *   runs) on SQLite, on PostgreSQL with one replica, and with two (32 in flight each).
@@ -17,7 +17,9 @@
  * PostgreSQL is a cluster of its own (.ci/postgres.sh, fsync on: a 202 must be on disk) with the
  * settings docs/operations.md recommends for large fleets (--postgres-defaults: without them),
  * unless --database names one (a role that may CREATE DATABASE). Needs root for the former.
- * Every load generator is its own process (bench/loadgen.ts); everything stays on 127.0.0.1.
+ * Every load generator is its own process (bench/loadgen.ts), sending on keep-alive sockets
+ * (--loadgen fetch: with fetch(), at several times the load generator's CPU, which this 2-core
+ * machine takes from the servers); everything stays on 127.0.0.1.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -53,6 +55,7 @@ const SILENT = 200;
 const GRACE_S = 15;
 /** connections per replica (--database-pool-size) */
 const POOL = Number(flag("--pool") ?? 10);
+const TRANSPORT = flag("--loadgen") === "fetch" ? "fetch" : "socket";
 /** --profile DIR: every setup's first replica runs from source under `bun --cpu-prof-md` into DIR */
 const PROFILE_DIR = flag("--profile");
 /** docs/operations.md, "Settings for large fleets": applied to the cluster the benchmark starts */
@@ -172,7 +175,15 @@ async function loadgen(
   const configFile = join(work, `loadgen-${credentialFile}.json`);
   writeFileSync(
     configFile,
-    JSON.stringify({ url, credentialsFile, mode, durationS, concurrency, intervalS: 30 }),
+    JSON.stringify({
+      url,
+      credentialsFile,
+      mode,
+      durationS,
+      concurrency,
+      intervalS: 30,
+      transport: TRANSPORT,
+    }),
   );
   const child = Bun.spawn([process.execPath, join(import.meta.dir, "loadgen.ts"), configFile], {
     cwd: REPO,
@@ -233,7 +244,7 @@ async function replicas(n: number, database: string, extra: string[] = []): Prom
 
 async function benchIngest(server: string) {
   console.error(
-    `\n[ingest] ${ROUNDS} × ${INGEST_S} s per setup, 64 requests in flight, load ${loadAverage()}`,
+    `\n[ingest] ${ROUNDS} × ${INGEST_S} s per setup, 64 requests in flight, load ${loadAverage()}, load generators on ${TRANSPORT === "socket" ? "sockets" : "fetch"}`,
   );
   const sqliteDir = join(work, "ingest-sqlite", "data");
   const sqliteCreds = await enroll({ dataDir: sqliteDir }, 1000);
@@ -288,7 +299,7 @@ async function benchIngest(server: string) {
 
 async function benchScale(server: string) {
   console.error(
-    `\n[scale] ${SCALE_CLIENTS.toLocaleString("en")} clients every 30 s on 2 replicas for ${SCALE_S} s, load ${loadAverage()}`,
+    `\n[scale] ${SCALE_CLIENTS.toLocaleString("en")} clients every 30 s on 2 replicas for ${SCALE_S} s, load ${loadAverage()}, load generators on ${TRANSPORT === "socket" ? "sockets" : "fetch"}`,
   );
   const database = await freshDatabase(server, "sentinel_pg_bench_scale");
   const t0 = performance.now();
