@@ -27,7 +27,15 @@ interface Conn {
   socket: Socket<Conn> | null;
   current: Waiting | null;
   buffer: Buffer;
+  /** when its last answer came (performance.now()) */
+  idleSince: number;
 }
+
+/**
+ * A connection idle longer than this is closed rather than used: the server closes idle ones
+ * (Bun's idleTimeout, 10 s), and a request written as that close crosses it would be lost.
+ */
+const MAX_IDLE_MS = 4_000;
 
 const HEAD_END = Buffer.from("\r\n\r\n");
 
@@ -55,11 +63,22 @@ export class Http1Pool {
     const text = `POST ${path} HTTP/1.1\r\nHost: ${this.host}:${this.port}\r\n${headers}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
     return new Promise((resolve, reject) => {
       const w: Waiting = { bytes: Buffer.from(text), since: performance.now(), resolve, reject };
-      const conn = this.idle.pop();
+      const conn = this.takeIdle();
       if (conn) this.send(conn, w);
       else if (this.open < this.maxConnections) void this.connect(w);
       else this.line.push(w);
     });
+  }
+
+  /** The most recently used idle connection; those idle too long are closed on the way. */
+  private takeIdle(): Conn | undefined {
+    for (let conn = this.idle.pop(); conn; conn = this.idle.pop()) {
+      if (performance.now() - conn.idleSince < MAX_IDLE_MS) return conn;
+      this.open--;
+      conn.socket?.end();
+      conn.socket = null; // its close event finds nothing left to count
+    }
+    return undefined;
   }
 
   close(): void {
@@ -68,7 +87,7 @@ export class Http1Pool {
 
   private async connect(first: Waiting): Promise<void> {
     this.open++;
-    const conn: Conn = { socket: null, current: null, buffer: Buffer.alloc(0) };
+    const conn: Conn = { socket: null, current: null, buffer: Buffer.alloc(0), idleSince: 0 };
     try {
       conn.socket = await Bun.connect<Conn>({
         hostname: this.host,
@@ -123,7 +142,10 @@ export class Http1Pool {
     w.resolve({ status: Number(head.slice(9, 12)), ms: performance.now() - w.since });
     const next = this.line.shift();
     if (next) this.send(conn, next);
-    else this.idle.push(conn);
+    else {
+      conn.idleSince = performance.now();
+      this.idle.push(conn);
+    }
   }
 
   private lost(conn: Conn, e: Error): void {

@@ -169,15 +169,18 @@ export async function waitHttp(url: string, timeoutMs = 20_000): Promise<void> {
 
 /**
  * The JavaScriptCore settings the server's systemd unit (and the container image) gives it:
- * servers started here run as installed.
+ * servers started here run as installed (SENTINEL_BENCH_JSC_DEFAULTS=1: with Bun's defaults, to
+ * compare).
  */
-export const INSTALLED_SERVER_ENV: Readonly<Record<string, string>> = Object.fromEntries(
-  [
-    ...readFileSync(join(REPO, "systemd", "vpn-sentinel-server.service"), "utf8").matchAll(
-      /^Environment=(BUN_JSC_\w+)=(\S+)$/gm,
-    ),
-  ].map((m) => [m[1] as string, m[2] as string]),
-);
+export const INSTALLED_SERVER_ENV: Readonly<Record<string, string>> = Bun.env.SENTINEL_BENCH_JSC_DEFAULTS
+  ? {}
+  : Object.fromEntries(
+      [
+        ...readFileSync(join(REPO, "systemd", "vpn-sentinel-server.service"), "utf8").matchAll(
+          /^Environment=(BUN_JSC_\w+)=(\S+)$/gm,
+        ),
+      ].map((m) => [m[1] as string, m[2] as string]),
+    );
 
 /**
  * `sentinel server` as its own process on loopback: home learning off (no provider is ever

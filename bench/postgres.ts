@@ -101,8 +101,15 @@ async function postgresServer(): Promise<string> {
   const admin = new SQL(url, { max: 1 });
   for (const [name, value] of FLEET_SETTINGS) await admin.unsafe(`ALTER SYSTEM SET ${name} = '${value}'`);
   await admin`SELECT pg_reload_conf()`;
+  // the reload reaches this backend a moment later: show the settings once they are in force
+  const show = async (name: string) => String((await admin.unsafe(`SHOW ${name}`))[0][name]);
+  for (let tries = 0; tries < 50; tries++) {
+    const current = await Promise.all(FLEET_SETTINGS.map(([name]) => show(name)));
+    if (current.every((v, i) => v === FLEET_SETTINGS[i]?.[1])) break;
+    await Bun.sleep(100);
+  }
   const shown = [];
-  for (const [name] of FLEET_SETTINGS) shown.push(`${name}=${(await admin.unsafe(`SHOW ${name}`))[0][name]}`);
+  for (const [name] of FLEET_SETTINGS) shown.push(`${name}=${await show(name)}`);
   await admin.close();
   console.error(`PostgreSQL: ${shown.length ? shown.join(", ") : "default settings"} (fsync on)`);
   return url;
