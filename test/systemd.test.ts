@@ -107,6 +107,18 @@ describe("systemd units", () => {
       stderr: "pipe",
     });
     expect(bogus.stderr.toString()).toContain("invalid JSC environment variable");
+    // docs/operations.md: 0 gives Bun's defaults back (server.env), an empty value is refused
+    const defaults = Bun.spawnSync([process.execPath, "-e", "console.log('started')"], {
+      env: { ...process.env, BUN_JSC_gcMaxHeapSize: "0", BUN_JSC_forceRAMSize: "0" },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    expect([defaults.exitCode, defaults.stdout.toString().trim()]).toEqual([0, "started"]);
+    const empty = Bun.spawnSync([process.execPath, "-e", "1"], {
+      env: { ...process.env, BUN_JSC_gcMaxHeapSize: "" },
+      stderr: "pipe",
+    });
+    expect(empty.stderr.toString()).toContain("invalid JSC environment variable");
   });
 
   test("install.sh carries exactly these units", () => {
