@@ -1,4 +1,7 @@
-/** The overview's event stream under a burst of flips: rows update at once, the list refetch is throttled. */
+/**
+ * The event stream: under a burst of flips rows update at once and the list refetch is throttled;
+ * a page's stream catches up on what changed while the page loaded; shared renders end at a flip.
+ */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { buildWebApp, signIn, type WebApp } from "./web-helpers.ts";
 
@@ -8,23 +11,33 @@ beforeAll(async () => {
 });
 afterAll(() => w.close());
 
-test("a burst of status flips sends one list refetch per 2 s per viewer, while row updates keep flowing", async () => {
-  const viewer = await signIn(w.handle, "viewer");
-  await w.store.clients.create({ id: "c_burst", name: "burst", createdAt: Date.now(), secretEnc: "x" });
-  const res = await w.handle("/events/stream?view=overview", {
-    headers: { cookie: viewer.cookie, accept: "text/event-stream" },
+/** Opens a stream and collects its text; `stop` cancels it. */
+async function openStream(cookie: string, query: string, handle = w.handle) {
+  const res = await handle(`/events/stream?${query}`, {
+    headers: { cookie, accept: "text/event-stream" },
   });
   const reader = (res.body as ReadableStream<Uint8Array>).getReader();
   const decoder = new TextDecoder();
-  let text = "";
+  const s = { text: "", stop: async () => {} };
   const pump = (async () => {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) return;
-      text += decoder.decode(value, { stream: true });
+      s.text += decoder.decode(value, { stream: true });
     }
   })();
-  const count = (event: string) => text.split(`event: ${event}\n`).length - 1;
+  s.stop = async () => {
+    await reader.cancel();
+    await pump.catch(() => {});
+  };
+  return s;
+}
+
+test("a burst of status flips sends one list refetch per 2 s per viewer, while row updates keep flowing", async () => {
+  const viewer = await signIn(w.handle, "viewer");
+  await w.store.clients.create({ id: "c_burst", name: "burst", createdAt: Date.now(), secretEnc: "x" });
+  const stream = await openStream(viewer.cookie, "view=overview");
+  const count = (event: string) => stream.text.split(`event: ${event}\n`).length - 1;
 
   const started = Date.now();
   while (Date.now() - started < 1500) {
@@ -35,8 +48,7 @@ test("a burst of status flips sends one list refetch per 2 s per viewer, while r
   expect(count("update")).toBeGreaterThanOrEqual(5);
   await Bun.sleep(800); // past the 2 s window: the pending refetch goes out once
   expect(count("clients")).toBe(2);
-  await reader.cancel();
-  await pump.catch(() => {});
+  await stream.stop();
 });
 
 test("dashboards refetching the same list within a second share one render; a new client shows at once", async () => {
@@ -64,28 +76,6 @@ test("dashboards refetching the same list within a second share one render; a ne
   expect(reads).toBe(2);
   w.store.clients.summaries = summaries;
 });
-
-/** Opens a stream and collects its text; `stop` cancels it. */
-async function openStream(cookie: string, query: string, handle = w.handle) {
-  const res = await handle(`/events/stream?${query}`, {
-    headers: { cookie, accept: "text/event-stream" },
-  });
-  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-  const decoder = new TextDecoder();
-  const s = { text: "", stop: async () => {} };
-  const pump = (async () => {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      s.text += decoder.decode(value, { stream: true });
-    }
-  })();
-  s.stop = async () => {
-    await reader.cancel();
-    await pump.catch(() => {});
-  };
-  return s;
-}
 
 test("a change between a page's reading and its stream is not lost: the stream starts with it", async () => {
   const viewer = await signIn(w.handle, "viewer");
