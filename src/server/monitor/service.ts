@@ -145,11 +145,12 @@ export class ClientMonitor {
     // of the same batch were applied; across replicas, another one may have judged it since.
     // What the client looked like before tells whether the report is likely unchanged.
     const home = this.deps.home();
-    const expected = materialKey(r.report, r.sourceIp, home, r.client.settings);
+    const reported = reportedJson(r.report, r.sourceIp);
+    const expected = materialKey(reported, home, r.client.settings);
     const likelyUnchanged = this.judged.get(r.client.id)?.key === expected;
     const seen = this.withBeat((await this.current(r.client.id, tx, likelyUnchanged)) ?? r.client);
-    const key =
-      seen.settings === r.client.settings ? expected : materialKey(r.report, r.sourceIp, home, seen.settings);
+    // on PostgreSQL the locked row's settings are a new object: only their part is made again
+    const key = seen.settings === r.client.settings ? expected : materialKey(reported, home, seen.settings);
     const gist = liveState(seen);
     const gapFlip = this.watchGaps(seen, gist, r, tx);
     if (gist && this.isUnchanged(seen, gist, key, r.report))
@@ -668,21 +669,22 @@ export class ClientMonitor {
 }
 
 /**
- * Everything a verdict can depend on: provider answers (not latencies), DNS answers and
- * errors, the DNS oracle's sightings (not the names, which are new every time), probe errors, the interval, the agent, the source address, home and settings. Two
+ * Everything a verdict can depend on: provider answers (not latencies), DNS answers and errors,
+ * the DNS oracle's sightings (not the names, which are new every time), probe errors, the
+ * interval, the agent, the source address (these from reportedJson), home and settings. Two
  * reports with the same key are judged the same. Kept as a 64-bit hash of that JSON (a
  * different report passing for unchanged has a chance of 2^-64), so the comparison is cheap
  * and 10,000 clients' keys take 80 KB instead of 10 MB.
  */
-function materialKey(
-  report: ReportV1,
-  sourceIp: string | null,
-  home: HomeIdentity,
-  settings: ClientRecord["settings"],
-): bigint {
+function materialKey(reported: string, home: HomeIdentity, settings: ClientRecord["settings"]): bigint {
+  return Bun.hash.wyhash(`${reported}\n${jsonOf(home)}\n${jsonOf(settings)}`);
+}
+
+/** The report's part of its material key (see materialKey), as JSON. */
+function reportedJson(report: ReportV1, sourceIp: string | null): string {
   const family = (f: ReportV1["ipv4"] | undefined) =>
     f ? [f.ip, f.consistent, f.answers.map((a) => [a.provider, a.ip, a.error])] : null;
-  const reported = JSON.stringify([
+  return JSON.stringify([
     family(report.ipv4),
     family(report.ipv6),
     (report.dns ?? []).map((d) => [d.probe, d.type, d.via, d.answers, d.error]),
@@ -699,7 +701,6 @@ function materialKey(
     report.dns_pending === true,
     sourceIp,
   ]);
-  return Bun.hash.wyhash(`${reported}\n${jsonOf(home)}\n${jsonOf(settings)}`);
 }
 
 /** Home and policy objects are replaced, never changed in place, so their JSON is made once. */
