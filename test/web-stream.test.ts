@@ -148,3 +148,58 @@ test("a flip clears the shared list and counts: the refetch it causes shows the 
   await stream.stop();
   await app.close();
 });
+
+test("a row or counts read while a flip happened are sent once, not kept for the flip's own update", async () => {
+  const t = Date.now();
+  const app = await buildWebApp({ now: () => t }); // one second throughout: only a change ends the sharing
+  const viewer = await signIn(app.handle, "viewer");
+  await app.store.clients.create({ id: "c_overtaken", name: "overtaken", createdAt: t, secretEnc: "x" });
+  const gates = { rows: null as Promise<void> | null, counts: null as Promise<void> | null };
+  const reads = { rows: 0, counts: 0 };
+  /** the next read of `what` is held, after it has read, until the returned function is called */
+  const hold = (what: keyof typeof gates) => {
+    let release!: () => void;
+    gates[what] = new Promise<void>((r) => {
+      release = r;
+    });
+    return () => {
+      gates[what] = null;
+      release();
+    };
+  };
+  const getMany = app.store.clients.getMany.bind(app.store.clients);
+  app.store.clients.getMany = async (ids) => {
+    reads.rows++;
+    const records = await getMany(ids);
+    await gates.rows;
+    return records;
+  };
+  const countByStatus = app.store.clients.countByStatus.bind(app.store.clients);
+  app.store.clients.countByStatus = async () => {
+    reads.counts++;
+    const counts = await countByStatus();
+    await gates.counts;
+    return counts;
+  };
+  const stream = await openStream(viewer.cookie, "view=overview", app.handle);
+  const overtaken = async (what: keyof typeof gates, first: () => void) => {
+    const release = hold(what);
+    first();
+    await Bun.sleep(200); // the stream's read is under way, held
+    app.broker.publish("client.updated", { clientId: "c_overtaken", changed: true }); // a flip
+    release();
+    await Bun.sleep(300);
+  };
+
+  await overtaken("rows", () =>
+    app.broker.publish("client.updated", { clientId: "c_overtaken", changed: false }),
+  );
+  expect(reads.rows).toBe(2); // the flip's update read the row again
+  await overtaken("counts", () =>
+    app.broker.publish("client.updated", { clientId: "c_overtaken", changed: true }),
+  );
+  expect(reads.counts).toBe(3); // ... and the counts
+  expect(stream.text.split("event: update\n").length - 1).toBe(4);
+  await stream.stop();
+  await app.close();
+});

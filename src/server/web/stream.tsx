@@ -37,56 +37,79 @@ export async function overviewUpdate(web: Web, ids: Iterable<string>): Promise<s
  * Fragments are shared by every open stream: with many viewers a report is read and rendered
  * once, not once per viewer, and the counts come from one GROUP BY at most every 100 ms (and
  * again after every flip). A row is read again when the broker says its client changed, or when
- * its second has passed ("12 s ago" moves).
+ * its second has passed ("12 s ago" moves). A read that a change overtook is used once, not
+ * kept: the change's own update must not be answered with what was read before it.
  */
 interface FragmentCache {
   rows: Map<string, { second: number; html: string }>;
   counts: { at: number; html: string } | null;
+  /** counts every change the broker announced; a read notes it before it starts */
+  version: number;
+  /** the version of each client's last change, and of the last change to the counts */
+  changedAt: Map<string, number>;
+  countsChangedAt: number;
 }
 const fragmentCaches = new WeakMap<Web, FragmentCache>();
 const fragmentCache = (web: Web): FragmentCache => {
   const known = fragmentCaches.get(web);
   if (known) return known;
-  const cache: FragmentCache = { rows: new Map(), counts: null };
+  const cache: FragmentCache = {
+    rows: new Map(),
+    counts: null,
+    version: 0,
+    changedAt: new Map(),
+    countsChangedAt: 0,
+  };
   fragmentCaches.set(web, cache);
-  // a flip moves the counts too: counts from before it must not be the last ones a page sees
-  web.broker.subscribe("client.updated", ({ clientId, changed }) => {
+  const changed = (clientId: string, countsToo: boolean) => {
+    cache.version++;
     cache.rows.delete(clientId);
-    if (changed) cache.counts = null;
-  });
-  web.broker.subscribe("client.changed", ({ clientId }) => {
-    cache.rows.delete(clientId);
-    cache.counts = null;
-  });
+    cache.changedAt.set(clientId, cache.version);
+    // a flip moves the counts too: counts from before it must not be the last ones a page sees
+    if (countsToo) {
+      cache.counts = null;
+      cache.countsChangedAt = cache.version;
+    }
+  };
+  web.broker.subscribe("client.updated", (m) => changed(m.clientId, m.changed));
+  web.broker.subscribe("client.changed", (m) => changed(m.clientId, true));
   return cache;
 };
 
 /** The rows' fragments: those not rendered this second are read (records and strips) in one go. */
 async function rowFragments(web: Web, ids: string[], now: number): Promise<string[]> {
-  const { rows } = fragmentCache(web);
+  const cache = fragmentCache(web);
+  const { rows, changedAt } = cache;
   const second = Math.floor(now / 1000);
   const missing = ids.filter((id) => rows.get(id)?.second !== second);
+  const read = new Map<string, string>();
   if (missing.length) {
+    const readAt = cache.version;
     const [records, last24h] = await Promise.all([
       web.store.clients.getMany(missing),
       strips(missing, stripSource(web), now),
     ]);
     const byId = new Map(records.map((c) => [c.id, c]));
-    if (rows.size > 20_000) rows.clear();
+    if (rows.size > 20_000) {
+      rows.clear();
+      changedAt.clear();
+    }
     for (const id of missing) {
       const c = byId.get(id);
       const html = c
         ? renderSync(<ClientRowOob row={clientRow(c, now, last24h.get(id) ?? null)} />)
         : renderSync(<ClientRowDeleteOob id={id} />);
-      rows.set(id, { second, html });
+      read.set(id, html);
+      if ((changedAt.get(id) ?? 0) <= readAt) rows.set(id, { second, html });
     }
   }
-  return ids.map((id) => rows.get(id)?.html ?? "");
+  return ids.map((id) => read.get(id) ?? rows.get(id)?.html ?? "");
 }
 
 async function countsFragment(web: Web, now: number): Promise<string> {
   const cache = fragmentCache(web);
   if (cache.counts && now - cache.counts.at < 100) return cache.counts.html;
+  const readAt = cache.version;
   const byStatus = await web.store.clients.countByStatus();
   const counts: StatusCounts = { red: 0, yellow: 0, green: 0, grey: 0, total: 0 };
   for (const [status, n] of Object.entries(byStatus)) {
@@ -94,7 +117,7 @@ async function countsFragment(web: Web, now: number): Promise<string> {
     counts.total += n;
   }
   const html = renderSync(<StatusCountsView counts={counts} oob />);
-  cache.counts = { at: now, html };
+  if (cache.countsChangedAt <= readAt) cache.counts = { at: now, html };
   return html;
 }
 
