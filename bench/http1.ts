@@ -29,6 +29,8 @@ interface Conn {
   buffer: Buffer;
   /** when its last answer came (performance.now()) */
   idleSince: number;
+  /** ends the connection when the current request's answer is too slow */
+  timer?: ReturnType<typeof setTimeout>;
 }
 
 /**
@@ -58,9 +60,11 @@ export class Http1Pool {
     return new Http1Pool(u.hostname, Number(u.port || 80), maxConnections);
   }
 
-  /** Sends `head` (the request line and headers, without the blank line) and `body`. */
-  post(path: string, headers: string, body: string): Promise<Answer> {
-    const text = `POST ${path} HTTP/1.1\r\nHost: ${this.host}:${this.port}\r\n${headers}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  /** POSTs `body` with `headers` (Host and Content-Length are added). */
+  post(path: string, headers: Record<string, string>, body: string): Promise<Answer> {
+    let head = `POST ${path} HTTP/1.1\r\nHost: ${this.host}:${this.port}\r\n`;
+    for (const name in headers) head += `${name}: ${headers[name]}\r\n`;
+    const text = `${head}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
     return new Promise((resolve, reject) => {
       const w: Waiting = { bytes: Buffer.from(text), since: performance.now(), resolve, reject };
       const conn = this.takeIdle();
@@ -109,16 +113,7 @@ export class Http1Pool {
 
   private send(conn: Conn, w: Waiting): void {
     conn.current = w;
-    const timer = setTimeout(() => conn.socket?.end(), this.timeoutMs);
-    const done = { resolve: w.resolve, reject: w.reject };
-    w.resolve = (a) => {
-      clearTimeout(timer);
-      done.resolve(a);
-    };
-    w.reject = (e) => {
-      clearTimeout(timer);
-      done.reject(e);
-    };
+    conn.timer = setTimeout(() => conn.socket?.end(), this.timeoutMs);
     conn.socket?.write(w.bytes);
   }
 
@@ -138,6 +133,7 @@ export class Http1Pool {
     conn.buffer = conn.buffer.subarray(total);
     const w = conn.current;
     conn.current = null;
+    clearTimeout(conn.timer);
     if (!w) return;
     w.resolve({ status: Number(head.slice(9, 12)), ms: performance.now() - w.since });
     const next = this.line.shift();
@@ -156,6 +152,7 @@ export class Http1Pool {
     conn.socket = null;
     const w = conn.current;
     conn.current = null;
+    clearTimeout(conn.timer);
     w?.reject(e);
     const next = this.line.shift();
     if (next) void this.connect(next);

@@ -63,10 +63,15 @@ async function send(c: Credentials): Promise<void> {
   const b = currentBody();
   const ts = String(Math.floor(Date.now() / 1000));
   const nonce = `${noncePrefix}${(nonceCounter++).toString(36).padStart(8, "0")}`;
-  const signature = `v1=${computeSignature(c.secret, c.id, ts, nonce, b)}`;
+  const headers = {
+    "Content-Type": "application/json",
+    "Sentinel-Client": c.id,
+    "Sentinel-Timestamp": ts,
+    "Sentinel-Nonce": nonce,
+    "Sentinel-Signature": `v1=${computeSignature(c.secret, c.id, ts, nonce, b)}`,
+  };
   try {
     if (pool) {
-      const headers = `Content-Type: application/json\r\nSentinel-Client: ${c.id}\r\nSentinel-Timestamp: ${ts}\r\nSentinel-Nonce: ${nonce}\r\nSentinel-Signature: ${signature}\r\n`;
       const a = await pool.post("/api/v1/reports", headers, b);
       return record(a.status, a.ms);
     }
@@ -74,13 +79,7 @@ async function send(c: Credentials): Promise<void> {
     const res = await fetch(endpoint, {
       method: "POST",
       body: b,
-      headers: {
-        "Content-Type": "application/json",
-        "Sentinel-Client": c.id,
-        "Sentinel-Timestamp": ts,
-        "Sentinel-Nonce": nonce,
-        "Sentinel-Signature": signature,
-      },
+      headers,
       // a saturated server must not stall the run: a request over 30 s counts as an error
       signal: AbortSignal.timeout(30_000),
     });

@@ -56,6 +56,7 @@ const GRACE_S = 15;
 /** connections per replica (--database-pool-size) */
 const POOL = Number(flag("--pool") ?? 10);
 const TRANSPORT = flag("--loadgen") === "fetch" ? "fetch" : "socket";
+const TRANSPORT_SAID = `load generators on ${TRANSPORT === "socket" ? "sockets" : "fetch"}`;
 /** --profile DIR: every setup's first replica runs from source under `bun --cpu-prof-md` into DIR */
 const PROFILE_DIR = flag("--profile");
 /** docs/operations.md, "Settings for large fleets": applied to the cluster the benchmark starts */
@@ -103,13 +104,13 @@ async function postgresServer(): Promise<string> {
   await admin`SELECT pg_reload_conf()`;
   // the reload reaches this backend a moment later: show the settings once they are in force
   const show = async (name: string) => String((await admin.unsafe(`SHOW ${name}`))[0][name]);
+  let current: string[] = [];
   for (let tries = 0; tries < 50; tries++) {
-    const current = await Promise.all(FLEET_SETTINGS.map(([name]) => show(name)));
+    current = await Promise.all(FLEET_SETTINGS.map(([name]) => show(name)));
     if (current.every((v, i) => v === FLEET_SETTINGS[i]?.[1])) break;
     await Bun.sleep(100);
   }
-  const shown = [];
-  for (const [name] of FLEET_SETTINGS) shown.push(`${name}=${await show(name)}`);
+  const shown = FLEET_SETTINGS.map(([name], i) => `${name}=${current[i]}`);
   await admin.close();
   console.error(`PostgreSQL: ${shown.length ? shown.join(", ") : "default settings"} (fsync on)`);
   return url;
@@ -251,7 +252,7 @@ async function replicas(n: number, database: string, extra: string[] = []): Prom
 
 async function benchIngest(server: string) {
   console.error(
-    `\n[ingest] ${ROUNDS} × ${INGEST_S} s per setup, 64 requests in flight, load ${loadAverage()}, load generators on ${TRANSPORT === "socket" ? "sockets" : "fetch"}`,
+    `\n[ingest] ${ROUNDS} × ${INGEST_S} s per setup, 64 requests in flight, load ${loadAverage()}, ${TRANSPORT_SAID}`,
   );
   const sqliteDir = join(work, "ingest-sqlite", "data");
   const sqliteCreds = await enroll({ dataDir: sqliteDir }, 1000);
@@ -306,7 +307,7 @@ async function benchIngest(server: string) {
 
 async function benchScale(server: string) {
   console.error(
-    `\n[scale] ${SCALE_CLIENTS.toLocaleString("en")} clients every 30 s on 2 replicas for ${SCALE_S} s, load ${loadAverage()}, load generators on ${TRANSPORT === "socket" ? "sockets" : "fetch"}`,
+    `\n[scale] ${SCALE_CLIENTS.toLocaleString("en")} clients every 30 s on 2 replicas for ${SCALE_S} s, load ${loadAverage()}, ${TRANSPORT_SAID}`,
   );
   const database = await freshDatabase(server, "sentinel_pg_bench_scale");
   const t0 = performance.now();

@@ -94,31 +94,22 @@ describe("systemd units", () => {
     expect(jsc).toEqual(["BUN_JSC_forceRAMSize=1073741824", "BUN_JSC_gcMaxHeapSize=8388608"]);
     const containerfile = readFileSync(join(REPO, "Containerfile"), "utf8");
     for (const setting of jsc) expect(containerfile).toContain(` ${setting}`);
-    // an option JavaScriptCore does not know stops the process at start: this one must not
+    /** Bun with `env` added, printing "started": an option JavaScriptCore refuses stops it first */
+    const bunWith = (env: Record<string, string>) => {
+      const r = Bun.spawnSync([process.execPath, "-e", "console.log('started')"], {
+        env: { ...process.env, ...env },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      return { exitCode: r.exitCode, stdout: r.stdout.toString().trim(), stderr: r.stderr.toString() };
+    };
     const env = Object.fromEntries(jsc.map((s) => s.split("=") as [string, string]));
-    const run = Bun.spawnSync([process.execPath, "-e", "console.log('started')"], {
-      env: { ...process.env, ...env },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    expect([run.exitCode, run.stdout.toString().trim(), run.stderr.toString()]).toEqual([0, "started", ""]);
-    const bogus = Bun.spawnSync([process.execPath, "-e", "1"], {
-      env: { ...process.env, BUN_JSC_noSuchOption: "1" },
-      stderr: "pipe",
-    });
-    expect(bogus.stderr.toString()).toContain("invalid JSC environment variable");
+    expect(bunWith(env)).toEqual({ exitCode: 0, stdout: "started", stderr: "" });
+    expect(bunWith({ BUN_JSC_noSuchOption: "1" }).stderr).toContain("invalid JSC environment variable");
     // docs/operations.md: 0 gives Bun's defaults back (server.env), an empty value is refused
-    const defaults = Bun.spawnSync([process.execPath, "-e", "console.log('started')"], {
-      env: { ...process.env, BUN_JSC_gcMaxHeapSize: "0", BUN_JSC_forceRAMSize: "0" },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    expect([defaults.exitCode, defaults.stdout.toString().trim()]).toEqual([0, "started"]);
-    const empty = Bun.spawnSync([process.execPath, "-e", "1"], {
-      env: { ...process.env, BUN_JSC_gcMaxHeapSize: "" },
-      stderr: "pipe",
-    });
-    expect(empty.stderr.toString()).toContain("invalid JSC environment variable");
+    const defaults = bunWith({ BUN_JSC_gcMaxHeapSize: "0", BUN_JSC_forceRAMSize: "0" });
+    expect([defaults.exitCode, defaults.stdout]).toEqual([0, "started"]);
+    expect(bunWith({ BUN_JSC_gcMaxHeapSize: "" }).stderr).toContain("invalid JSC environment variable");
   });
 
   test("install.sh carries exactly these units", () => {
