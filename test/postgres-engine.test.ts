@@ -43,6 +43,15 @@ async function replica(url: string, options: PostgresStoreOptions = {}): Promise
   return s;
 }
 
+/** A promise that stays pending until `release` is called. */
+function gate(): { held: Promise<void>; release: () => void } {
+  let release!: () => void;
+  const held = new Promise<void>((r) => {
+    release = r;
+  });
+  return { held, release };
+}
+
 async function waitFor(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
   const until = Date.now() + ms;
   for (;;) {
@@ -63,10 +72,7 @@ describe.skipIf(!TEST_POSTGRES)("PostgreSQL engine", () => {
     expect(await a.nonces.use("c1", "n1", T0 + 60_000, T0)).toBe(true);
     expect(await b.nonces.use("c1", "n1", T0 + 60_000, T0)).toBe(false);
     // an open transaction on A holds the nonce: B waits for its outcome instead of accepting
-    let release!: () => void;
-    const holding = new Promise<void>((r) => {
-      release = r;
-    });
+    const { held: holding, release } = gate();
     const onA = a.transaction(async (tx) => {
       expect(await tx.nonces.use("c1", "n2", T0 + 60_000, T0)).toBe(true);
       await holding;
@@ -176,10 +182,7 @@ describe.skipIf(!TEST_POSTGRES)("PostgreSQL engine", () => {
     const reports = s.postgres?.reportTransaction;
     if (!reports) throw new Error("no report transactions");
     const ids = await withClients(s, 10);
-    let release!: () => void;
-    const held = new Promise<void>((r) => {
-      release = r;
-    });
+    const { held, release } = gate();
     let done = 0;
     const all = ids.map((id, i) =>
       reports
@@ -212,10 +215,7 @@ describe.skipIf(!TEST_POSTGRES)("PostgreSQL engine", () => {
     if (!reports) throw new Error("no report transactions");
     const { maxWaiting, concurrent } = reportBatching(3);
     expect(concurrent).toBe(1);
-    let release!: () => void;
-    const held = new Promise<void>((r) => {
-      release = r;
-    });
+    const { held, release } = gate();
     const first = reports.call(s.postgres, async (tx) => {
       await tx.meta.set("k0", "v");
       await held;
@@ -281,10 +281,7 @@ describe.skipIf(!TEST_POSTGRES)("PostgreSQL engine", () => {
     const reports = s.postgres?.reportTransaction;
     if (!reports) throw new Error("no report transactions");
     const ids = await withClients(s, 3);
-    let release!: () => void;
-    const held = new Promise<void>((r) => {
-      release = r;
-    });
+    const { held, release } = gate();
     const settled = ids.map((id, i) =>
       reports
         .call(s.postgres, async (tx) => {
